@@ -1,0 +1,1 @@
+"""Snowsage core: the typed, tested logic behind the pipeline's Lambda handlers."""

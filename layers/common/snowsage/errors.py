@@ -1,0 +1,78 @@
+"""Errors the handlers raise on purpose.
+
+The Lambda runtime reports an unhandled exception's class name as ``errorType`` and Step
+Functions uses it as the error name, so these class names are part of the state machine's
+contract: the ASL retries ``TransientError`` subclasses by name and fails fast on the rest.
+"""
+
+
+class PipelineError(Exception):
+    """Base class: a failure the pipeline understands and explains."""
+
+
+class PermanentError(PipelineError):
+    """Retrying cannot help: bad input, missing data, a rule that says no."""
+
+
+class TransientError(PipelineError):
+    """A dependency was briefly unavailable: retrying may succeed."""
+
+
+class InvalidExecutionInput(PermanentError):
+    """The execution input (console start or event) does not match the contract."""
+
+
+class InvalidIdentifier(PermanentError):
+    """A dataset, table or column name that is not a safe identifier."""
+
+
+class ManifestError(PermanentError):
+    """The export manifest is unreadable or breaks the contract."""
+
+
+class ManifestNotFound(ManifestError):
+    """The manifest object does not exist."""
+
+
+class ManifestVersionError(ManifestError):
+    """The manifest declares a version this code does not read."""
+
+
+class ManifestSchemaError(ManifestError):
+    """The manifest is not valid JSON or misses or mistypes fields."""
+
+
+class ExportFileMissing(ManifestError):
+    """A file the manifest lists is not in S3."""
+
+
+class ExportFileEmpty(ManifestError):
+    """A file the manifest lists is empty, or a section has no rows."""
+
+
+class ColumnMismatch(ManifestError):
+    """Columns disagree between sections or with the id/label columns."""
+
+
+class NoApprovedModel(PermanentError):
+    """Scoring needs an Approved model package and there is none."""
+
+
+class ModelPackageNotFound(PermanentError):
+    """The model package named in the input does not exist or is not usable."""
+
+
+class RowCountMismatch(PermanentError):
+    """Rows loaded into Snowflake differ from rows scored."""
+
+
+class PredictionsMissing(PermanentError):
+    """The transform output has no files to load."""
+
+
+class SnowflakeUnavailable(TransientError):
+    """Snowflake could not be reached or timed out."""
+
+
+class MetricMissing(PermanentError):
+    """The training job did not report the metric the gate judges."""

@@ -1,0 +1,128 @@
+"""EvaluateModel and SelectModel: the promotion gate and the choice of model to score with."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from snowsage.errors import MetricMissing, ModelPackageNotFound, NoApprovedModel
+from snowsage.models import (
+    EvaluateModelRequest,
+    ModelSelection,
+    SelectModelRequest,
+    TrainingResult,
+    Verdict,
+)
+from snowsage.registry import ModelPackage, ModelRegistry
+
+# XGBoost metrics where larger is better; every other metric (rmse, logloss, error, mae, ...) is minimised.
+MAXIMISED_METRICS = frozenset({"auc", "aucpr", "accuracy", "f1", "map", "ndcg", "pre", "r2"})
+
+
+def metric_direction(metric_name: str) -> Literal["max", "min"]:
+    """``validation:auc`` -> max; ``validation:rmse`` -> min. ``ndcg@5`` counts as ndcg."""
+    short = metric_name.rsplit(":", 1)[-1].split("@", 1)[0].lower()
+    return "max" if short in MAXIMISED_METRICS else "min"
+
+
+def better_or_equal(metric_name: str, candidate: float, reference: float) -> bool:
+    return candidate >= reference if metric_direction(metric_name) == "max" else candidate <= reference
+
+
+def final_metric(training: TrainingResult, metric_name: str) -> float:
+    for metric in training.final_metrics:
+        if metric.MetricName == metric_name:
+            return metric.Value
+    available = ", ".join(metric.MetricName for metric in training.final_metrics) or "none"
+    raise MetricMissing(
+        f"training job {training.job_name} reported no {metric_name!r} (it reported: {available});"
+        " check EvaluationMetric against the eval_metric hyperparameter"
+    )
+
+
+def judge(
+    metric_name: str, metric_value: float, threshold: float, champion: ModelPackage | None
+) -> tuple[bool, str, float | None]:
+    """(promote, reason, champion metric): the threshold first, then the champion."""
+    if not better_or_equal(metric_name, metric_value, threshold):
+        return False, f"{metric_name} {metric_value:.6g} misses the threshold {threshold:.6g}", None
+    champion_metric = champion.metric(metric_name) if champion else None
+    if champion is None or champion_metric is None:
+        return (
+            True,
+            f"{metric_name} {metric_value:.6g} meets the threshold {threshold:.6g}; no champion",
+            None,
+        )
+    if better_or_equal(metric_name, metric_value, champion_metric):
+        return (
+            True,
+            f"{metric_name} {metric_value:.6g} meets the threshold and matches or beats"
+            f" champion v{champion.version} ({champion_metric:.6g})",
+            champion_metric,
+        )
+    return (
+        False,
+        f"{metric_name} {metric_value:.6g} is worse than champion"
+        f" v{champion.version} ({champion_metric:.6g})",
+        champion_metric,
+    )
+
+
+def evaluate_model(request: EvaluateModelRequest, registry: ModelRegistry) -> Verdict:
+    metric_name = request.evaluation.metric_name
+    value = final_metric(request.training, metric_name)
+    champion = registry.latest_approved(request.model_package_group)
+    promote, reason, champion_metric = judge(metric_name, value, request.evaluation.threshold, champion)
+    return Verdict(
+        promote=promote,
+        approval_status="Approved" if promote else "Rejected",
+        metric_name=metric_name,
+        metric_value=value,
+        threshold=request.evaluation.threshold,
+        champion_metric=champion_metric,
+        champion_package_arn=champion.arn if champion else None,
+        reason=reason,
+        package_metadata={
+            "run_id": request.run_id,
+            "export_id": request.export_id,
+            "training_job": request.training.job_name,
+            "metric_name": metric_name,
+            "metric_value": repr(value),
+            "gate": reason[:256],
+        },
+    )
+
+
+def _selection(package: ModelPackage, metric_name: str | None) -> ModelSelection:
+    name = metric_name or package.metadata.get("metric_name")
+    return ModelSelection(
+        model_package_arn=package.arn,
+        model_package_group=package.group,
+        model_version=package.version,
+        approval_status=package.approval_status,
+        image_uri=package.image_uri,
+        model_data_url=package.model_data_url,
+        metric_name=name,
+        metric_value=package.metric(name) if name else None,
+    )
+
+
+def select_model(request: SelectModelRequest, registry: ModelRegistry) -> ModelSelection:
+    """The package named in the input (checked), else the group's latest Approved package."""
+    group = request.selection.model_package_group
+    arn = request.selection.model_package_arn
+    if arn:
+        package = registry.get(arn)
+        if package.group != group:
+            raise ModelPackageNotFound(
+                f"model package {arn} belongs to group {package.group!r}, not {group!r}"
+            )
+        if package.approval_status == "Rejected":
+            raise ModelPackageNotFound(f"model package {arn} is Rejected; approve it or name another")
+        return _selection(package, None)
+    champion = registry.latest_approved(group)
+    if champion is None:
+        raise NoApprovedModel(
+            f"model package group {group!r} has no Approved package to score with;"
+            " run train_and_score first or approve a package"
+        )
+    return _selection(champion, None)

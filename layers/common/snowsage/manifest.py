@@ -1,0 +1,183 @@
+"""Reading and checking an export manifest (docs/contracts.md, "Manifest").
+
+``parse_manifest`` and ``check_manifest`` are pure; ``verify_files`` compares the manifest
+with what S3 really holds. Each broken rule raises its own error with the section, file or
+column at fault, so a failed run says exactly what to fix in Snowflake.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import ValidationError
+
+from snowsage.errors import (
+    ColumnMismatch,
+    ExportFileEmpty,
+    ExportFileMissing,
+    ManifestError,
+    ManifestSchemaError,
+    ManifestVersionError,
+)
+from snowsage.models import Manifest, ManifestSection, Mode
+from snowsage.names import (
+    ManifestLocation,
+    validate_dataset,
+    validate_export_id,
+    validate_snowflake_identifier,
+)
+from snowsage.s3 import ObjectStore
+
+SUPPORTED_VERSIONS = (1,)
+MAX_MANIFEST_BYTES = 1024 * 1024
+
+
+def parse_manifest(raw: bytes) -> Manifest:
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"manifest is {len(raw)} bytes; at most {MAX_MANIFEST_BYTES} are read")
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ManifestSchemaError(f"manifest is not valid JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise ManifestSchemaError(f"manifest must be a JSON object, not {type(document).__name__}")
+    version = document.get("version")
+    if version not in SUPPORTED_VERSIONS:
+        raise ManifestVersionError(
+            f"manifest version {version!r} is not supported"
+            f" (this pipeline reads versions {SUPPORTED_VERSIONS})"
+        )
+    try:
+        return Manifest.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+        )
+        raise ManifestSchemaError(f"manifest does not match version {version}: {problems}") from error
+
+
+def _required_sections(mode: Mode) -> tuple[str, ...]:
+    return ("train", "validation", "score") if mode == "train_and_score" else ("score",)
+
+
+def sections_for(manifest: Manifest, mode: Mode) -> dict[str, ManifestSection]:
+    sections: dict[str, ManifestSection] = {}
+    for name in _required_sections(mode):
+        section = getattr(manifest, name)
+        if section is None:
+            raise ManifestSchemaError(f"manifest has no '{name}' section, which mode {mode} needs")
+        sections[name] = section
+    return sections
+
+
+def _check_section(name: str, section: ManifestSection, location: ManifestLocation) -> None:
+    expected_prefix = f"{location.prefix}{name}/"
+    if section.prefix != expected_prefix:
+        raise ManifestSchemaError(f"{name}.prefix is {section.prefix!r}; expected {expected_prefix!r}")
+    if not section.files:
+        raise ExportFileEmpty(f"{name} lists no files")
+    if section.rows <= 0:
+        raise ExportFileEmpty(f"{name} has {section.rows} rows; an export needs at least one")
+    listed = sum(item.rows for item in section.files)
+    if listed != section.rows:
+        raise ManifestSchemaError(f"{name}.rows is {section.rows} but its files add up to {listed}")
+    for item in section.files:
+        if not item.key.startswith(section.prefix):
+            raise ManifestSchemaError(f"{name} file {item.key!r} is not under {section.prefix!r}")
+        if item.rows == 0 or item.size == 0:
+            raise ExportFileEmpty(f"{name} file {item.key!r} is empty (rows={item.rows}, size={item.size})")
+    for column in section.columns:
+        validate_snowflake_identifier(column, f"{name} column")
+
+
+def check_manifest(manifest: Manifest, location: ManifestLocation, mode: Mode) -> dict[str, ManifestSection]:
+    """Every rule that needs no I/O. Returns the sections the mode uses."""
+    if validate_dataset(manifest.dataset) != location.dataset:
+        raise ManifestSchemaError(f"manifest dataset {manifest.dataset!r} != {location.dataset!r} in its key")
+    if validate_export_id(manifest.export_id) != location.export_id:
+        raise ManifestSchemaError(
+            f"manifest export_id {manifest.export_id!r} != {location.export_id!r} in its key"
+        )
+    id_column = validate_snowflake_identifier(manifest.id_column, "id_column")
+    label_column = validate_snowflake_identifier(manifest.label_column, "label_column")
+    validate_snowflake_identifier(manifest.predictions_table, "predictions_table")
+    sections = sections_for(manifest, mode)
+    for name, section in sections.items():
+        _check_section(name, section, location)
+    score_columns = [column.upper() for column in sections["score"].columns]
+    if score_columns[0] != id_column:
+        raise ColumnMismatch(f"score's first column is {score_columns[0]!r}; expected the id {id_column!r}")
+    for name in ("train", "validation"):
+        if name not in sections:
+            continue
+        columns = [column.upper() for column in sections[name].columns]
+        if columns[0] != label_column:
+            raise ColumnMismatch(
+                f"{name}'s first column is {columns[0]!r}; expected the label {label_column!r}"
+            )
+        if columns[1:] != score_columns[1:]:
+            raise ColumnMismatch(
+                f"{name} features {columns[1:]} differ from score features {score_columns[1:]}"
+                " (same features, same order)"
+            )
+    return sections
+
+
+def verify_files(
+    location: ManifestLocation, sections: dict[str, ManifestSection], store: ObjectStore
+) -> None:
+    """Every listed file exists with a non-zero size (one listing per section, not one call per file)."""
+    for name, section in sections.items():
+        present = store.list_sizes(location.bucket, section.prefix)
+        for item in section.files:
+            size = present.get(item.key)
+            if size is None:
+                raise ExportFileMissing(
+                    f"{name} file s3://{location.bucket}/{item.key} is listed but missing"
+                )
+            if size == 0:
+                raise ExportFileEmpty(f"{name} file s3://{location.bucket}/{item.key} is empty in S3")
+
+
+def read_manifest(location: ManifestLocation, store: ObjectStore) -> Manifest:
+    return parse_manifest(store.read_bytes(location.bucket, location.key, MAX_MANIFEST_BYTES))
+
+
+SAMPLE_BYTES = 64 * 1024
+
+
+def _first_line(head: bytes) -> str:
+    return head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def verify_first_rows(
+    location: ManifestLocation, sections: dict[str, ManifestSection], store: ObjectStore
+) -> None:
+    """The first row of each section's first file has the manifest's columns and a numeric label.
+
+    A ranged read of at most 64 KiB per section: enough to catch a schema that drifted between
+    the views and the manifest without moving data through the Lambda.
+    """
+    for name, section in sections.items():
+        first = section.files[0]
+        line = _first_line(store.read_head(location.bucket, first.key, SAMPLE_BYTES))
+        fields = line.split(",")
+        if len(fields) != len(section.columns):
+            raise ColumnMismatch(
+                f"{name} file {first.key!r} has {len(fields)} columns in its first row;"
+                f" the manifest lists {len(section.columns)} ({', '.join(section.columns)})"
+            )
+        if name != "score" and not _is_number(fields[0]):
+            raise ColumnMismatch(
+                f"{name} file {first.key!r} has a non-numeric label {fields[0]!r} in its first row"
+            )
+        if name == "score" and not fields[0].strip().strip('"'):
+            raise ColumnMismatch(f"score file {first.key!r} has an empty id in its first row")

@@ -1,0 +1,322 @@
+"""Typed contracts: one pydantic model per state input and output (docs/contracts.md).
+
+Models that arrive from people or other systems (execution input) forbid unknown keys; models
+that arrive from the state machine ignore keys they do not use, so the ASL can pass whole
+sections of the state without every handler knowing every field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Mode = Literal["train_and_score", "score_only"]
+RunStatus = Literal["SUCCEEDED", "FAILED"]
+ApprovalStatus = Literal["Approved", "Rejected", "PendingManualApproval"]
+InstanceType = Annotated[str, StringConstraints(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
+ModelPackageArn = Annotated[
+    str, StringConstraints(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+/\d+$")
+]
+HyperparameterValue = str | int | float | bool
+
+
+class Contract(BaseModel):
+    """A state-machine payload: unknown keys are ignored, values are not coerced loosely."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class StrictContract(BaseModel):
+    """A payload typed by people: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- Execution input -------------------------------------------------------------------------
+
+
+class ExecutionInput(StrictContract):
+    manifest: Annotated[str, StringConstraints(pattern=r"^s3://")]
+    mode: Mode = "train_and_score"
+    hyperparameters: dict[str, HyperparameterValue] | None = None
+    model_package_arn: ModelPackageArn | None = None
+    training_instance_type: InstanceType | None = None
+    transform_instance_type: InstanceType | None = None
+    evaluation_threshold: float | None = None
+
+
+# --- Manifest (written by Snowflake's EXPORT_DATASET) ----------------------------------------
+
+
+class ExportFile(Contract):
+    key: str
+    rows: int = Field(ge=0)
+    size: int = Field(ge=0)
+
+
+class ManifestSection(Contract):
+    prefix: str
+    columns: list[str] = Field(min_length=1)
+    files: list[ExportFile]
+    rows: int = Field(ge=0)
+
+
+class Manifest(Contract):
+    version: Literal[1]
+    dataset: str
+    export_id: str
+    created_at: datetime
+    id_column: str
+    label_column: str
+    predictions_table: str
+    train: ManifestSection | None = None
+    validation: ManifestSection | None = None
+    score: ManifestSection
+
+
+# --- PrepareRun ------------------------------------------------------------------------------
+
+
+class PrepareRunRequest(Contract):
+    execution_name: str
+    input: dict[str, Any]
+
+
+class ResourceConfig(Contract):
+    InstanceType: str
+    InstanceCount: int = Field(ge=1)
+    VolumeSizeInGB: int = Field(ge=1)
+
+
+class TransformResources(Contract):
+    InstanceType: str
+    InstanceCount: int = Field(ge=1)
+
+
+class StoppingCondition(Contract):
+    MaxRuntimeInSeconds: int = Field(ge=1)
+    MaxWaitTimeInSeconds: int | None = None
+
+
+class TrainingPlan(Contract):
+    train_uri: str
+    validation_uri: str
+    output_uri: str
+    checkpoint_uri: str
+    hyperparameters: dict[str, str]
+    resource_config: ResourceConfig
+    stopping_condition: dict[str, int]
+    enable_spot: bool
+    rows: int
+
+
+class ScoringPlan(Contract):
+    input_uri: str
+    output_uri: str
+    stage_path: str
+    transform_resources: TransformResources
+    rows: int
+    files: int
+
+
+class EvaluationPlan(Contract):
+    metric_name: str
+    threshold: float
+
+
+class Selection(Contract):
+    model_package_group: str
+    model_package_arn: str | None = None
+
+
+class RunPlan(Contract):
+    run_id: str
+    execution_name: str
+    name_base: str
+    dataset: str
+    export_id: str
+    mode: Mode
+    manifest_uri: str
+    id_column: str
+    predictions_table: str
+    model_package_group: str
+    started_at: datetime
+    training: TrainingPlan | None
+    evaluation: EvaluationPlan
+    scoring: ScoringPlan
+    selection: Selection
+
+
+# --- Train result (the Train state's ResultSelector) and EvaluateModel -----------------------
+
+
+class FinalMetric(Contract):
+    MetricName: str
+    Value: float
+
+
+class TrainingResult(Contract):
+    job_name: str
+    model_data_url: str
+    final_metrics: list[FinalMetric] = Field(default_factory=list)
+    training_seconds: float | None = None
+    billable_seconds: float | None = None
+
+
+class EvaluateModelRequest(Contract):
+    execution_name: str
+    evaluation: EvaluationPlan
+    model_package_group: str
+    run_id: str
+    export_id: str
+    training: TrainingResult
+
+
+class Verdict(Contract):
+    promote: bool
+    approval_status: ApprovalStatus
+    metric_name: str
+    metric_value: float
+    threshold: float
+    champion_metric: float | None
+    champion_package_arn: str | None
+    reason: str
+    package_metadata: dict[str, str]
+
+
+# --- SelectModel -----------------------------------------------------------------------------
+
+
+class SelectModelRequest(Contract):
+    execution_name: str
+    selection: Selection
+
+
+class ModelSelection(Contract):
+    model_package_arn: str
+    model_package_group: str
+    model_version: int
+    approval_status: str
+    image_uri: str
+    model_data_url: str
+    metric_name: str | None = None
+    metric_value: float | None = None
+
+
+# --- Score result, LoadPredictions -----------------------------------------------------------
+
+
+class TransformResult(Contract):
+    job_name: str
+    output_uri: str
+
+
+class LoadPredictionsRequest(Contract):
+    execution_name: str
+    plan: RunPlan
+    model: ModelSelection
+    transform: TransformResult
+
+
+class LoadResult(Contract):
+    predictions_table: str
+    rows_scored: int
+    rows_loaded: int
+    files: int
+
+
+# --- RecordRun -------------------------------------------------------------------------------
+
+
+class RegisteredModel(Contract):
+    model_package_arn: str
+
+
+class CaughtError(Contract):
+    Error: str
+    Cause: str | None = None
+
+
+class RunState(Contract):
+    """Whatever the state held when RecordRun was reached: every section optional."""
+
+    manifest: str | None = None
+    mode: str | None = None
+    plan: RunPlan | None = None
+    training: TrainingResult | None = None
+    evaluation: Verdict | None = None
+    registered: RegisteredModel | None = None
+    model: ModelSelection | None = None
+    transform: TransformResult | None = None
+    load: LoadResult | None = None
+    error: CaughtError | None = None
+
+
+class RecordRunRequest(Contract):
+    status: RunStatus
+    execution_name: str
+    execution_arn: str
+    state: RunState
+
+
+class RunRecord(Contract):
+    """One ML_RUNS row; also the run notice published to SNS."""
+
+    run_id: str
+    status: RunStatus
+    execution_name: str
+    execution_arn: str
+    dataset: str | None = None
+    export_id: str | None = None
+    mode: str | None = None
+    failed_state: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    training_job: str | None = None
+    transform_job: str | None = None
+    model_package_arn: str | None = None
+    model_version: int | None = None
+    metric_name: str | None = None
+    metric_value: float | None = None
+    champion_metric: float | None = None
+    promoted: bool | None = None
+    rows_scored: int | None = None
+    rows_loaded: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime
+
+
+# --- StartPipeline ---------------------------------------------------------------------------
+
+
+class S3Bucket(Contract):
+    name: str
+
+
+class S3Object(Contract):
+    key: str
+    size: int | None = None
+    etag: str | None = None
+
+
+class ObjectCreatedDetail(Contract):
+    bucket: S3Bucket
+    object: S3Object
+
+
+class ObjectCreatedEvent(Contract):
+    """The EventBridge event S3 sends for "Object Created" (only the fields we use)."""
+
+    detail_type: Literal["Object Created"] = Field(alias="detail-type")
+    source: Literal["aws.s3"]
+    detail: ObjectCreatedDetail
+
+
+class StartResult(Contract):
+    status: Literal["started", "duplicate", "ignored"]
+    reason: str
+    execution_name: str | None = None
+    execution_arn: str | None = None
+    manifest: str | None = None

@@ -1,0 +1,54 @@
+"""PrepareRun: validate the execution input and the manifest, then plan the run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from snowsage.errors import InvalidExecutionInput
+from snowsage.manifest import check_manifest, read_manifest, verify_files, verify_first_rows
+from snowsage.models import ExecutionInput, PrepareRunRequest, RunPlan
+from snowsage.names import ManifestLocation
+from snowsage.plan import build_run_plan
+from snowsage.s3 import ObjectStore
+from snowsage.settings import PrepareRunSettings
+
+
+def parse_execution_input(document: dict[str, Any]) -> ExecutionInput:
+    try:
+        return ExecutionInput.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'input'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise InvalidExecutionInput(f"execution input rejected: {problems}") from error
+
+
+def prepare_run(
+    request: PrepareRunRequest,
+    settings: PrepareRunSettings,
+    store: ObjectStore,
+    now: datetime | None = None,
+) -> RunPlan:
+    execution_input = parse_execution_input(request.input)
+    location = ManifestLocation.from_uri(execution_input.manifest)
+    if location.bucket != settings.bucket_name:
+        raise InvalidExecutionInput(
+            f"manifest bucket {location.bucket!r} is not this pipeline's bucket {settings.bucket_name!r}"
+        )
+    manifest = read_manifest(location, store)
+    sections = check_manifest(manifest, location, execution_input.mode)
+    verify_files(location, sections, store)
+    verify_first_rows(location, sections, store)
+    return build_run_plan(
+        execution_name=request.execution_name,
+        request=execution_input,
+        manifest=manifest,
+        sections=sections,
+        location=location,
+        settings=settings,
+        now=now or datetime.now(UTC),
+    )

@@ -1,0 +1,93 @@
+"""RecordRun: turn whatever the state holds into one ML_RUNS row (pure) and the run notice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from snowsage.models import RecordRunRequest, RunRecord
+from snowsage.names import run_id_for
+
+CAUSE_LIMIT = 4000
+FAILURE_BRANCH_STATES = frozenset({"RecordFailure", "NotifyFailure", "RunFailed"})
+
+
+def summarise_cause(cause: str | None) -> str | None:
+    """The useful part of a Step Functions Cause: a Lambda error's message, else the text, bounded."""
+    if not cause:
+        return None
+    try:
+        document = json.loads(cause)
+    except json.JSONDecodeError:
+        document = None
+    if isinstance(document, dict):
+        message = document.get("errorMessage") or document.get("FailureReason") or document.get("Message")
+        if isinstance(message, str):
+            cause = message
+    return cause[:CAUSE_LIMIT]
+
+
+def failed_state(history: Iterable[Mapping[str, Any]]) -> str | None:
+    """The state the Catch left: the last state entered before the failure branch."""
+    last: str | None = None
+    for event in sorted(history, key=lambda item: int(item.get("id", 0))):
+        details = event.get("stateEnteredEventDetails")
+        if not details:
+            continue
+        name = details.get("name")
+        if name in FAILURE_BRANCH_STATES:
+            return last
+        last = name
+    return last
+
+
+def build_run_record(
+    request: RecordRunRequest,
+    *,
+    now: datetime,
+    failed_state_name: str | None = None,
+    started_at: datetime | None = None,
+) -> RunRecord:
+    state = request.state
+    plan = state.plan
+    error = state.error
+    return RunRecord(
+        run_id=plan.run_id if plan else run_id_for(request.execution_name),
+        status=request.status,
+        execution_name=request.execution_name,
+        execution_arn=request.execution_arn,
+        dataset=plan.dataset if plan else None,
+        export_id=plan.export_id if plan else None,
+        mode=plan.mode if plan else state.mode,
+        failed_state=failed_state_name if request.status == "FAILED" else None,
+        error=error.Error if error else None,
+        cause=summarise_cause(error.Cause) if error else None,
+        training_job=state.training.job_name if state.training else None,
+        transform_job=state.transform.job_name if state.transform else None,
+        model_package_arn=state.model.model_package_arn if state.model else None,
+        model_version=state.model.model_version if state.model else None,
+        metric_name=state.evaluation.metric_name if state.evaluation else None,
+        metric_value=state.evaluation.metric_value if state.evaluation else None,
+        champion_metric=state.evaluation.champion_metric if state.evaluation else None,
+        promoted=state.evaluation.promote if state.evaluation else None,
+        rows_scored=plan.scoring.rows if plan else None,
+        rows_loaded=state.load.rows_loaded if state.load else None,
+        started_at=plan.started_at if plan else started_at,
+        finished_at=now,
+    )
+
+
+class ExecutionHistory:
+    """Step Functions execution history, for the name of the state that failed."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def events(self, execution_arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        paginator = self._client.get_paginator("get_execution_history")
+        for page in paginator.paginate(executionArn=execution_arn, includeExecutionData=False):
+            events.extend(page["events"])
+        return events

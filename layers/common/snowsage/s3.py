@@ -1,0 +1,51 @@
+"""S3 access behind a small interface, so the core can be tested with moto or a fake."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from snowsage.errors import ManifestError, ManifestNotFound
+
+
+class ObjectStore(Protocol):
+    def read_bytes(self, bucket: str, key: str, max_bytes: int) -> bytes: ...
+
+    def list_sizes(self, bucket: str, prefix: str) -> dict[str, int]: ...
+
+    def read_head(self, bucket: str, key: str, max_bytes: int) -> bytes: ...
+
+
+class S3ObjectStore:
+    """ObjectStore over a boto3 S3 client."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def read_bytes(self, bucket: str, key: str, max_bytes: int) -> bytes:
+        try:
+            head = self._client.head_object(Bucket=bucket, Key=key)
+        except self._client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                raise ManifestNotFound(f"s3://{bucket}/{key} does not exist") from error
+            raise
+        if head["ContentLength"] > max_bytes:
+            raise ManifestError(
+                f"s3://{bucket}/{key} is {head['ContentLength']} bytes; a manifest may be at most {max_bytes}"
+            )
+        body: bytes = self._client.get_object(Bucket=bucket, Key=key)["Body"].read(max_bytes + 1)
+        return body
+
+    def read_head(self, bucket: str, key: str, max_bytes: int) -> bytes:
+        """The first ``max_bytes`` of an object (a ranged GET: never the whole file)."""
+        response = self._client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}")
+        head: bytes = response["Body"].read()
+        return head
+
+    def list_sizes(self, bucket: str, prefix: str) -> dict[str, int]:
+        """Every object under ``prefix`` with its size: one call per 1,000 keys, not one per file."""
+        sizes: dict[str, int] = {}
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                sizes[item["Key"]] = item["Size"]
+        return sizes

@@ -1,0 +1,80 @@
+"""Environment models, validated once at cold start.
+
+Each function reads only the variables it needs, through one of these models; template.yaml
+sets them (a template test checks that every field here is set for the functions that use it).
+A field's environment variable is its name upper-cased.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from snowsage.names import validate_resource_prefix
+
+
+class EnvSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        return cls.model_validate(values)
+
+    @classmethod
+    def variable_names(cls) -> list[str]:
+        return [name.upper() for name in cls.model_fields]
+
+
+class StartPipelineSettings(EnvSettings):
+    state_machine_arn: str
+
+
+class PrepareRunSettings(EnvSettings):
+    bucket_name: str
+    resource_prefix: str = "snowsage"
+    training_instance_type: str = "ml.m5.large"
+    training_instance_count: int = Field(default=1, ge=1)
+    training_volume_size_gb: int = Field(default=30, ge=1)
+    transform_instance_type: str = "ml.m5.large"
+    transform_instance_count: int = Field(default=1, ge=1)
+    hyperparameters: dict[str, str]
+    evaluation_metric: str = "validation:auc"
+    evaluation_threshold: float = 0.75
+    use_spot_training: bool = False
+    max_runtime_seconds: int = Field(default=3600, ge=1)
+    max_wait_seconds: int = Field(default=7200, ge=1)
+
+    @field_validator("resource_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return validate_resource_prefix(value)
+
+    @field_validator("hyperparameters", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, dict):
+            raise ValueError("HYPERPARAMETERS must be a JSON object")
+        return {str(key): str(item) for key, item in value.items()}
+
+
+class SnowflakeSettings(EnvSettings):
+    """Where and how to reach Snowflake. Host/port/protocol are empty in production."""
+
+    snowflake_account: str
+    snowflake_warehouse: str
+    snowflake_database: str
+    snowflake_schema: str
+    snowflake_role: str
+    snowflake_secret_arn: str
+    snowflake_stage: str = "ML_STAGE"
+    snowflake_host: str = ""
+    snowflake_port: str = ""
+    snowflake_protocol: str = ""

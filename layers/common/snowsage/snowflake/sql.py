@@ -1,0 +1,88 @@
+"""SQL text for loads and the run audit: identifiers validated and inlined, values always bound."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from snowsage.names import validate_snowflake_identifier
+
+STAGING_TABLE = "SNOWSAGE_PREDICTIONS_STAGING"
+PREDICTIONS_FILE_FORMAT = "ML_PREDICTIONS_CSV"
+RUNS_TABLE = "ML_RUNS"
+STAGE_PATH = re.compile(r"[a-z0-9][a-z0-9_/-]*/")
+
+RUN_COLUMNS = (
+    "RUN_ID",
+    "EXECUTION_NAME",
+    "EXECUTION_ARN",
+    "DATASET",
+    "EXPORT_ID",
+    "MODE",
+    "STATUS",
+    "FAILED_STATE",
+    "ERROR",
+    "CAUSE",
+    "TRAINING_JOB",
+    "TRANSFORM_JOB",
+    "MODEL_PACKAGE_ARN",
+    "MODEL_VERSION",
+    "METRIC_NAME",
+    "METRIC_VALUE",
+    "CHAMPION_METRIC",
+    "PROMOTED",
+    "ROWS_SCORED",
+    "ROWS_LOADED",
+    "STARTED_AT",
+    "FINISHED_AT",
+)
+
+
+@dataclass(frozen=True)
+class LoadStatements:
+    """The load, in order. ``create_staging`` runs before BEGIN: DDL commits a transaction."""
+
+    create_staging: str
+    copy_into_staging: str
+    delete_export: str
+    insert_predictions: str
+
+
+def stage_location(stage: str, stage_path: str) -> str:
+    if not STAGE_PATH.fullmatch(stage_path) or ".." in stage_path:
+        raise ValueError(f"stage path {stage_path!r} must be a relative prefix of [a-z0-9_/-] ending in '/'")
+    return f"@{validate_snowflake_identifier(stage, 'stage')}/{stage_path}"
+
+
+def load_statements(predictions_table: str, stage: str, stage_path: str) -> LoadStatements:
+    table = validate_snowflake_identifier(predictions_table, "predictions table")
+    return LoadStatements(
+        create_staging=f"CREATE OR REPLACE TEMPORARY TABLE {STAGING_TABLE} (ID VARCHAR, SCORE FLOAT)",
+        copy_into_staging=(
+            f"COPY INTO {STAGING_TABLE} FROM {stage_location(stage, stage_path)}"
+            f" FILE_FORMAT = (FORMAT_NAME = '{PREDICTIONS_FILE_FORMAT}')"
+            " ON_ERROR = ABORT_STATEMENT FORCE = TRUE"
+        ),
+        delete_export=f"DELETE FROM {table} WHERE EXPORT_ID = %(export_id)s",
+        insert_predictions=(
+            f"INSERT INTO {table} (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"
+            f" SELECT ID, SCORE, %(run_id)s, %(export_id)s, %(model_version)s, %(scored_at)s"
+            f" FROM {STAGING_TABLE}"
+        ),
+    )
+
+
+def merge_run_statement() -> str:
+    """One row per run: inserted by the first RecordRun, updated by any later one."""
+    source = ", ".join(f"%({column.lower()})s AS {column}" for column in RUN_COLUMNS)
+    updates = ", ".join(
+        f"{column} = s.{column}" for column in RUN_COLUMNS if column not in {"RUN_ID", "STARTED_AT"}
+    )
+    columns = ", ".join(RUN_COLUMNS)
+    values = ", ".join(f"s.{column}" for column in RUN_COLUMNS)
+    return (
+        f"MERGE INTO {RUNS_TABLE} t USING (SELECT {source}) s ON t.RUN_ID = s.RUN_ID"
+        f" WHEN MATCHED THEN UPDATE SET {updates},"
+        " STARTED_AT = COALESCE(t.STARTED_AT, s.STARTED_AT), UPDATED_AT = CURRENT_TIMESTAMP()"
+        f" WHEN NOT MATCHED THEN INSERT ({columns}, UPDATED_AT) VALUES ({values}, CURRENT_TIMESTAMP())"
+    )
