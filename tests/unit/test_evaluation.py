@@ -1,0 +1,150 @@
+from typing import Any
+
+import pytest
+
+from snowsage.errors import MetricMissing, ModelPackageNotFound, NoApprovedModel
+from snowsage.evaluation import evaluate_model, metric_direction, select_model
+from snowsage.models import EvaluateModelRequest, SelectModelRequest
+from snowsage.registry import ModelPackage
+
+GROUP = "snowsage-merchant-risk"
+
+
+def _package(
+    version: int, status: str = "Approved", metric: float | None = 0.8, group: str = GROUP
+) -> ModelPackage:
+    metadata = {"metric_name": "validation:auc", "metric_value": repr(metric)} if metric is not None else {}
+    return ModelPackage(
+        arn=f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{group}/{version}",
+        group=group,
+        version=version,
+        approval_status=status,
+        image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+        model_data_url=f"s3://b/models/{version}/model.tar.gz",
+        metadata=metadata,
+    )
+
+
+class FakeRegistry:
+    def __init__(self, *packages: ModelPackage) -> None:
+        self.packages = list(packages)
+
+    def latest_approved(self, group: str) -> ModelPackage | None:
+        approved = [p for p in self.packages if p.group == group and p.approval_status == "Approved"]
+        return max(approved, key=lambda p: p.version) if approved else None
+
+    def get(self, arn: str) -> ModelPackage:
+        for package in self.packages:
+            if package.arn == arn:
+                return package
+        raise ModelPackageNotFound(arn)
+
+
+def _evaluate(
+    value: float, registry: FakeRegistry, threshold: float = 0.75, metric: str = "validation:auc"
+) -> Any:
+    request = EvaluateModelRequest(
+        execution_name="e",
+        evaluation={"metric_name": metric, "threshold": threshold},
+        model_package_group=GROUP,
+        run_id="r1",
+        export_id="x1",
+        training={
+            "job_name": "snowsage-r1-train-0",
+            "model_data_url": "s3://b/m.tar.gz",
+            "final_metrics": [
+                {"MetricName": "validation:auc", "Value": value, "Timestamp": 1764151200000},
+                {"MetricName": "validation:rmse", "Value": 1 - value},
+            ],
+        },
+    )
+    return evaluate_model(request, registry)
+
+
+@pytest.mark.parametrize(
+    ("metric", "direction"),
+    [
+        ("validation:auc", "max"),
+        ("validation:aucpr", "max"),
+        ("validation:ndcg@5", "max"),
+        ("validation:rmse", "min"),
+        ("validation:logloss", "min"),
+        ("validation:error", "min"),
+    ],
+)
+def test_metric_direction(metric: str, direction: str) -> None:
+    assert metric_direction(metric) == direction
+
+
+def test_first_model_over_the_threshold_is_promoted() -> None:
+    verdict = _evaluate(0.9, FakeRegistry())
+    assert verdict.promote and verdict.approval_status == "Approved"
+    assert verdict.champion_metric is None
+    assert verdict.package_metadata["metric_value"] == "0.9"
+
+
+def test_a_model_under_the_threshold_is_rejected() -> None:
+    verdict = _evaluate(0.6, FakeRegistry())
+    assert not verdict.promote and verdict.approval_status == "Rejected"
+    assert "misses the threshold" in verdict.reason
+
+
+def test_a_model_worse_than_the_champion_is_rejected() -> None:
+    verdict = _evaluate(0.85, FakeRegistry(_package(1, metric=0.9)))
+    assert not verdict.promote
+    assert verdict.champion_metric == 0.9
+    assert verdict.champion_package_arn is not None and verdict.champion_package_arn.endswith("/1")
+
+
+def test_a_model_as_good_as_the_champion_is_promoted() -> None:
+    assert _evaluate(0.9, FakeRegistry(_package(1, metric=0.9))).promote
+
+
+def test_minimised_metrics_compare_the_other_way() -> None:
+    verdict = _evaluate(0.8, FakeRegistry(), threshold=0.3, metric="validation:rmse")
+    assert verdict.metric_value == pytest.approx(0.2)
+    assert verdict.promote
+
+
+def test_a_missing_metric_names_what_was_reported() -> None:
+    with pytest.raises(MetricMissing, match=r"validation:f1.*validation:auc"):
+        _evaluate(0.9, FakeRegistry(), metric="validation:f1")
+
+
+def test_select_the_latest_approved() -> None:
+    registry = FakeRegistry(
+        _package(1), _package(2, status="Rejected"), _package(3), _package(4, status="PendingManualApproval")
+    )
+    selection = select_model(
+        SelectModelRequest(execution_name="e", selection={"model_package_group": GROUP}), registry
+    )
+    assert selection.model_version == 3
+    assert selection.metric_value == 0.8
+
+
+def test_select_without_an_approved_model_fails_clearly() -> None:
+    with pytest.raises(NoApprovedModel, match="no Approved package"):
+        select_model(
+            SelectModelRequest(execution_name="e", selection={"model_package_group": GROUP}), FakeRegistry()
+        )
+
+
+def test_select_a_named_package() -> None:
+    registry = FakeRegistry(_package(1), _package(2, status="PendingManualApproval"))
+    request = SelectModelRequest(
+        execution_name="e",
+        selection={"model_package_group": GROUP, "model_package_arn": registry.packages[1].arn},
+    )
+    assert select_model(request, registry).model_version == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "group", "fragment"), [("Rejected", GROUP, "is Rejected"), ("Approved", "other", "belongs to")]
+)
+def test_a_named_package_must_be_usable(status: str, group: str, fragment: str) -> None:
+    package = _package(5, status=status, group=group)
+    request = SelectModelRequest(
+        execution_name="e", selection={"model_package_group": GROUP, "model_package_arn": package.arn}
+    )
+    with pytest.raises(ModelPackageNotFound, match=fragment):
+        select_model(request, FakeRegistry(package))

@@ -1,0 +1,65 @@
+import json
+from datetime import UTC, datetime
+
+from snowsage.models import RecordRunRequest
+from snowsage.runs import build_run_record, failed_state, summarise_cause
+
+NOW = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
+
+
+def _entered(event_id: int, name: str) -> dict[str, object]:
+    return {"id": event_id, "type": "TaskStateEntered", "stateEnteredEventDetails": {"name": name}}
+
+
+def test_failed_state_is_the_last_state_before_the_failure_branch() -> None:
+    history = [
+        _entered(2, "PrepareRun"),
+        _entered(5, "ChooseMode"),
+        _entered(7, "Train"),
+        {"id": 9, "type": "TaskFailed"},
+        _entered(10, "RecordFailure"),
+    ]
+    assert failed_state(reversed(history)) == "Train"
+
+
+def test_failed_state_before_the_failure_branch_is_entered() -> None:
+    assert failed_state([_entered(2, "PrepareRun")]) == "PrepareRun"
+
+
+def test_lambda_causes_are_reduced_to_the_message() -> None:
+    cause = json.dumps(
+        {
+            "errorType": "ExportFileMissing",
+            "errorMessage": "score file s3://b/k is missing",
+            "stackTrace": ["..."],
+        }
+    )
+    assert summarise_cause(cause) == "score file s3://b/k is missing"
+    assert summarise_cause("plain text") == "plain text"
+    assert summarise_cause("x" * 10000) == "x" * 4000
+
+
+def test_a_failure_before_any_plan_is_still_recorded() -> None:
+    request = RecordRunRequest(
+        status="FAILED",
+        execution_name="Console-Start-1",
+        execution_arn="arn:aws:states:us-east-1:123456789012:execution:p:Console-Start-1",
+        state={
+            "manifest": "s3://b/k",
+            "error": {"Error": "InvalidExecutionInput", "Cause": '{"errorMessage": "bad"}'},
+        },
+    )
+    record = build_run_record(request, now=NOW, failed_state_name="PrepareRun")
+    assert record.run_id == "console-start-1"
+    assert (record.status, record.failed_state, record.error, record.cause) == (
+        "FAILED",
+        "PrepareRun",
+        "InvalidExecutionInput",
+        "bad",
+    )
+    assert record.rows_loaded is None
+
+
+def test_a_success_ignores_the_failed_state() -> None:
+    request = RecordRunRequest(status="SUCCEEDED", execution_name="e", execution_arn="arn", state={})
+    assert build_run_record(request, now=NOW, failed_state_name="Train").failed_state is None

@@ -1,0 +1,55 @@
+from typing import Any
+
+import pytest
+
+from snowsage.models import ObjectCreatedEvent
+from snowsage.start import start_for_event
+
+
+class RecordingStarter:
+    def __init__(self) -> None:
+        self.started: dict[str, dict[str, Any]] = {}
+
+    def start(self, name: str, document: dict[str, Any]) -> str | None:
+        if name in self.started:
+            return None
+        self.started[name] = document
+        return f"arn:aws:states:us-east-1:123456789012:execution:pipeline:{name}"
+
+
+def _event(key: str) -> ObjectCreatedEvent:
+    return ObjectCreatedEvent.model_validate(
+        {
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "detail": {"bucket": {"name": "snowsage-data"}, "object": {"key": key, "size": 10}},
+        }
+    )
+
+
+def test_a_manifest_starts_one_execution_and_a_duplicate_none() -> None:
+    starter = RecordingStarter()
+    first = start_for_event(_event("exports/merchant_risk/e1/manifest.json"), starter)
+    second = start_for_event(_event("exports/merchant_risk/e1/manifest.json"), starter)
+    assert (first.status, second.status) == ("started", "duplicate")
+    assert first.execution_name == second.execution_name == "merchant_risk-e1"
+    assert starter.started == {
+        "merchant_risk-e1": {"manifest": "s3://snowsage-data/exports/merchant_risk/e1/manifest.json"}
+    }
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "exports/merchant_risk/e1/train/data_0_0_0.csv",
+        "predictions/merchant_risk/r/manifest.json",
+        "exports/merchant_risk/manifest.json",
+        "exports/Bad;Name/e1/manifest.json",
+        "exports/../e1/manifest.json",
+    ],
+)
+def test_other_keys_are_ignored_with_a_reason(key: str) -> None:
+    starter = RecordingStarter()
+    result = start_for_event(_event(key), starter)
+    assert result.status == "ignored" and result.reason
+    assert starter.started == {}
