@@ -66,15 +66,25 @@ def load_statements(predictions_table: str, stage: str, stage_path: str) -> Load
         delete_export=f"DELETE FROM {table} WHERE EXPORT_ID = %(export_id)s",
         insert_predictions=(
             f"INSERT INTO {table} (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"
-            f" SELECT ID, SCORE, %(run_id)s, %(export_id)s, %(model_version)s, %(scored_at)s"
+            " SELECT ID, SCORE, %(run_id)s, %(export_id)s, %(model_version)s,"
+            " CAST(%(scored_at)s AS TIMESTAMP_NTZ)"
             f" FROM {STAGING_TABLE}"
         ),
     )
 
 
+TIMESTAMP_COLUMNS = frozenset({"STARTED_AT", "FINISHED_AT"})
+
+
+def _bound(column: str) -> str:
+    """A bind for ``column``; timestamps are cast so COALESCE and MERGE see one type."""
+    bind = f"%({column.lower()})s"
+    return f"CAST({bind} AS TIMESTAMP_NTZ)" if column in TIMESTAMP_COLUMNS else bind
+
+
 def merge_run_statement() -> str:
     """One row per run: inserted by the first RecordRun, updated by any later one."""
-    source = ", ".join(f"%({column.lower()})s AS {column}" for column in RUN_COLUMNS)
+    source = ", ".join(f"{_bound(column)} AS {column}" for column in RUN_COLUMNS)
     updates = ", ".join(
         f"{column} = s.{column}" for column in RUN_COLUMNS if column not in {"RUN_ID", "STARTED_AT"}
     )

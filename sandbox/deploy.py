@@ -1,0 +1,329 @@
+"""Deploy template.yaml into moto the way `sam deploy` deploys it into AWS.
+
+The template goes through SAM's own expansion (aws-sam-translator), then moto's CloudFormation:
+no second, hand-written copy of the stack. moto drops a few things on the way; each is mended
+here, once, in a function named after what it mends:
+
+* local CodeUri / ContentUri folders are zipped into a moto bucket (SAM's ``transform`` wants
+  ``s3://`` URIs, as ``sam package`` would give it);
+* the state machine's DefinitionUri file is inlined (``sam package`` uploads it; same effect);
+* DefinitionSubstitutions are resolved by CloudFormation itself (through temporary stack
+  outputs) and the state machine is created through the Step Functions API, in the backend
+  that executes (moto's CloudFormation puts it where nothing runs and leaves ``${X}`` literal);
+* the bucket's EventBridge notification setting is applied through the S3 API;
+* Lambda layers are not modelled by moto: the Lambda runtime puts each function's layer folders
+  on ``sys.path``, as ``sam local`` does.
+
+Bucket policies are skipped by moto's CloudFormation (unsupported); a TLS-only deny would in any
+case block every request in moto, which ignores the policy's condition.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from sandbox.lambda_runtime import LambdaRuntime
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = PROJECT_ROOT / "template.yaml"
+SUBSTITUTION_OUTPUT = "SandboxSubstitution"
+SKIPPED_IN_ZIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+
+# Every resource type the template may use and the sandbox knows how to stand up. A new type
+# fails the sandbox tests until someone decides how the sandbox treats it.
+SUPPORTED_RESOURCE_TYPES = frozenset(
+    {
+        "AWS::Serverless::Function",
+        "AWS::Serverless::LayerVersion",
+        "AWS::Serverless::StateMachine",
+        "AWS::S3::Bucket",
+        "AWS::S3::BucketPolicy",
+        "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
+        "AWS::SQS::Queue",
+        "AWS::SQS::QueuePolicy",
+        "AWS::CloudWatch::Alarm",
+        "AWS::Logs::LogGroup",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::Lambda::EventInvokeConfig",
+    }
+)
+
+
+class SandboxDeployError(RuntimeError):
+    """The template uses something the sandbox cannot stand up."""
+
+
+class _NoManagedPolicies:
+    """SAM asks for AWS managed policy ARNs only for policies named by name; ours use ARNs."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@dataclass
+class FunctionSource:
+    logical_id: str
+    code_dir: Path
+    handler: str
+    layer_dirs: list[Path]
+
+
+@dataclass
+class DeployedStack:
+    stack_name: str
+    outputs: dict[str, str]
+    resources: dict[str, str]
+    functions: dict[str, str]
+    state_machines: dict[str, str]
+    buckets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state_machine_arn(self) -> str:
+        return next(iter(self.state_machines.values()))
+
+
+def _zip_folder(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not SKIPPED_IN_ZIP.intersection(path.parts):
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def _local_dir(uri: Any, root: Path, logical_id: str) -> Path:
+    if not isinstance(uri, str):
+        raise SandboxDeployError(f"{logical_id}: the sandbox needs a local folder, got {uri!r}")
+    folder = (root / uri).resolve()
+    if not folder.is_dir():
+        raise SandboxDeployError(f"{logical_id}: {uri} is not a folder under {root}")
+    return folder
+
+
+def check_supported(template: dict[str, Any]) -> None:
+    unknown = {
+        f"{logical_id} ({resource['Type']})"
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource["Type"] not in SUPPORTED_RESOURCE_TYPES
+    }
+    if unknown:
+        raise SandboxDeployError(
+            "the sandbox cannot stand up " + ", ".join(sorted(unknown)) + ": teach sandbox/deploy.py how"
+        )
+
+
+def function_sources(template: dict[str, Any], root: Path = PROJECT_ROOT) -> dict[str, FunctionSource]:
+    """Each function's code folder, handler and layer folders, as `sam local` resolves them."""
+    resources = template["Resources"]
+    globals_ = template.get("Globals", {}).get("Function", {})
+    layers = {
+        logical_id: _local_dir(resource["Properties"]["ContentUri"], root, logical_id)
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::LayerVersion"
+    }
+    sources: dict[str, FunctionSource] = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        layer_refs = [*globals_.get("Layers", []), *properties.get("Layers", [])]
+        layer_dirs = []
+        for ref in layer_refs:
+            name = ref.get("Ref") if isinstance(ref, dict) else None
+            if name not in layers:
+                raise SandboxDeployError(f"{logical_id}: layer {ref!r} is not a layer of this template")
+            layer_dirs.append(layers[name])
+        sources[logical_id] = FunctionSource(
+            logical_id=logical_id,
+            code_dir=_local_dir(properties.get("CodeUri", globals_.get("CodeUri")), root, logical_id),
+            handler=properties.get("Handler", globals_.get("Handler")),
+            layer_dirs=layer_dirs,
+        )
+    return sources
+
+
+def _upload_code(template: dict[str, Any], s3: Any, bucket: str, root: Path) -> None:
+    for logical_id, resource in template["Resources"].items():
+        kind = resource["Type"]
+        key_name = {
+            "AWS::Serverless::Function": "CodeUri",
+            "AWS::Serverless::LayerVersion": "ContentUri",
+        }.get(kind)
+        if key_name is None:
+            continue
+        properties = resource["Properties"]
+        folder = _local_dir(
+            properties.get(key_name, template.get("Globals", {}).get("Function", {}).get(key_name)),
+            root,
+            logical_id,
+        )
+        key = f"{logical_id}.zip"
+        s3.put_object(Bucket=bucket, Key=key, Body=_zip_folder(folder))
+        properties[key_name] = f"s3://{bucket}/{key}"
+        properties.pop("Metadata", None)
+
+
+def _inline_definitions(template: dict[str, Any], root: Path) -> None:
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::StateMachine" and "DefinitionUri" in resource["Properties"]:
+            properties = resource["Properties"]
+            path = root / properties.pop("DefinitionUri")
+            properties["Definition"] = json.loads(path.read_text())
+
+
+def _expose_substitutions(cfn: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Add an output per substitution (and the machine's name and role) so CloudFormation resolves them."""
+    exposed: dict[str, dict[str, str]] = {}
+    outputs = cfn.setdefault("Outputs", {})
+    for logical_id, resource in cfn["Resources"].items():
+        if resource["Type"] != "AWS::StepFunctions::StateMachine":
+            continue
+        properties = resource["Properties"]
+        wanted = dict(properties.get("DefinitionSubstitutions", {}))
+        wanted["__name__"] = properties.get("StateMachineName", logical_id)
+        wanted["__role__"] = properties["RoleArn"]
+        names: dict[str, str] = {}
+        for index, (key, value) in enumerate(sorted(wanted.items())):
+            output = f"{SUBSTITUTION_OUTPUT}{logical_id}{index}"
+            outputs[output] = {"Value": value}
+            names[key] = output
+        exposed[logical_id] = names
+    return exposed
+
+
+def _definition_text(cfn_resource: dict[str, Any]) -> str:
+    properties = cfn_resource["Properties"]
+    if "Definition" in properties:
+        return json.dumps(properties["Definition"])
+    definition = properties["DefinitionString"]
+    if isinstance(definition, str):
+        return definition
+    if isinstance(definition, dict) and "Fn::Join" in definition:
+        separator, parts = definition["Fn::Join"]
+        if all(isinstance(part, str) for part in parts):
+            return str(separator).join(parts)
+    raise SandboxDeployError(f"cannot read the state machine definition {str(definition)[:200]}")
+
+
+def substitute(definition: str, values: dict[str, str]) -> str:
+    """Resolve ``${Name}`` placeholders; an unresolved one is an error, as in CloudFormation."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise SandboxDeployError(
+                f"state machine placeholder ${{{name}}} has no DefinitionSubstitutions entry"
+            )
+        return values[name]
+
+    return re.sub(r"\$\{([A-Za-z0-9_]+)\}", replace, definition)
+
+
+def _create_state_machines(
+    cfn: dict[str, Any], exposed: dict[str, dict[str, str]], outputs: dict[str, str], sfn: Any
+) -> dict[str, str]:
+    arns: dict[str, str] = {}
+    for logical_id, names in exposed.items():
+        values = {key: outputs[output] for key, output in names.items()}
+        definition = substitute(_definition_text(cfn["Resources"][logical_id]), values)
+        name, role = values.pop("__name__"), values.pop("__role__")
+        existing = [
+            m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == name
+        ]
+        if existing:
+            sfn.update_state_machine(stateMachineArn=existing[0], definition=definition, roleArn=role)
+            arns[logical_id] = existing[0]
+        else:
+            arns[logical_id] = sfn.create_state_machine(name=name, definition=definition, roleArn=role)[
+                "stateMachineArn"
+            ]
+    return arns
+
+
+def _enable_bucket_events(cfn: dict[str, Any], resources: dict[str, str], s3: Any) -> dict[str, str]:
+    buckets: dict[str, str] = {}
+    for logical_id, resource in cfn["Resources"].items():
+        if resource["Type"] != "AWS::S3::Bucket":
+            continue
+        buckets[logical_id] = resources[logical_id]
+        notification = resource.get("Properties", {}).get("NotificationConfiguration", {})
+        if notification.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+            s3.put_bucket_notification_configuration(
+                Bucket=resources[logical_id], NotificationConfiguration={"EventBridgeConfiguration": {}}
+            )
+    return buckets
+
+
+def deploy(
+    *,
+    session: Any,
+    endpoint_url: str,
+    runtime: LambdaRuntime,
+    stack_name: str = "snowsage",
+    parameters: dict[str, str] | None = None,
+    template_path: Path = TEMPLATE,
+) -> DeployedStack:
+    """Create the stack in moto, mend what moto drops, and register the handlers with the runtime."""
+    root = template_path.parent
+    template = yaml_parse(template_path.read_text())
+    check_supported(template)
+    sources = function_sources(template, root)
+
+    def client(name: str) -> Any:
+        return session.client(name, endpoint_url=endpoint_url)
+
+    s3, cloudformation = client("s3"), client("cloudformation")
+    artifacts = f"{stack_name}-sandbox-artifacts"
+    s3.create_bucket(Bucket=artifacts)
+    _upload_code(template, s3, artifacts, root)
+    _inline_definitions(template, root)
+    cfn = transform(template, parameters or {}, _NoManagedPolicies())
+    exposed = _expose_substitutions(cfn)
+
+    cloudformation.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(cfn),
+        Parameters=[
+            {"ParameterKey": key, "ParameterValue": value} for key, value in (parameters or {}).items()
+        ],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise SandboxDeployError(
+            f"stack {stack_name} is {stack['StackStatus']}: {stack.get('StackStatusReason')}"
+        )
+    outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
+    resources = {
+        item["LogicalResourceId"]: item["PhysicalResourceId"]
+        for item in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+        if "LogicalResourceId" in item and "PhysicalResourceId" in item  # moto lists unsupported types bare
+    }
+
+    functions = {logical_id: resources[logical_id] for logical_id in sources}
+    for logical_id, source in sources.items():
+        runtime.register(functions[logical_id], source.code_dir, source.handler, source.layer_dirs)
+
+    state_machines = _create_state_machines(cfn, exposed, outputs, client("stepfunctions"))
+    buckets = _enable_bucket_events(cfn, resources, s3)
+    public_outputs = {key: value for key, value in outputs.items() if not key.startswith(SUBSTITUTION_OUTPUT)}
+    return DeployedStack(
+        stack_name=stack_name,
+        outputs=public_outputs,
+        resources=resources,
+        functions=functions,
+        state_machines=state_machines,
+        buckets=buckets,
+    )

@@ -1,0 +1,222 @@
+"""The sandbox: AWS (moto) and Snowflake (fakesnow) on loopback, with the stack deployed into them.
+
+One object owns every service so that the demo, the CLI, the end-to-end tests and ``serve``
+stand up exactly the same thing:
+
+* a moto server with the patches of ``sandbox.moto_patches`` (Lambda -> in-process handlers,
+  SageMaker -> the emulator, EventBridge -> Lambda/Step Functions targets);
+* fakesnow served over HTTP with its stages reading moto S3;
+* template.yaml deployed through SAM's translator and moto's CloudFormation (sandbox.deploy);
+* the Snowflake setup SQL applied where fakesnow can run it;
+* a Secrets Manager secret holding a throwaway key pair, read by the handlers as in production.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import boto3
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from moto.server import ThreadedMotoServer
+
+from sandbox import moto_patches
+from sandbox.deploy import PROJECT_ROOT, DeployedStack, deploy
+from sandbox.lambda_runtime import LambdaRuntime
+from sandbox.sagemaker import SageMakerEmulator
+from sandbox.snowflake_server import SnowflakeSandbox, start_snowflake
+from sandbox.snowflake_setup import SetupReport, apply_setup
+
+logger = logging.getLogger("sandbox")
+
+REGION = "us-east-1"
+SANDBOX_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+SNOWFLAKE_DATABASE = "SNOWSAGE"
+SNOWFLAKE_SCHEMA = "ML"
+SETUP_SQL = sorted((PROJECT_ROOT / "snowflake" / "setup").glob("*.sql"))
+
+
+def throwaway_private_key() -> str:
+    """A fresh RSA key in PEM: the sandbox's secret has the production shape, and no value of worth."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+@dataclass
+class SandboxConfig:
+    host: str = "127.0.0.1"
+    aws_port: int = 0
+    snowflake_port: int | None = None
+    stack_name: str = "snowsage"
+    setup_sql: list[Path] = field(default_factory=lambda: list(SETUP_SQL))
+    secret_document: dict[str, str] | None = None
+    template_parameters: dict[str, str] = field(default_factory=dict)
+
+
+class Sandbox:
+    """Start with ``with Sandbox() as sandbox:``; everything stops when the block ends."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self._server: ThreadedMotoServer | None = None
+        self._snowflake: SnowflakeSandbox | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self.endpoint_url = ""
+        self.session: Any = None
+        self.runtime: LambdaRuntime | None = None
+        self.emulator: SageMakerEmulator | None = None
+        self.stack: DeployedStack | None = None
+        self.secret_arn = ""
+        self.setup_report: SetupReport | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> Self:
+        started = time.perf_counter()
+        self._apply_env(SANDBOX_CREDENTIALS)
+        self._server = ThreadedMotoServer(
+            ip_address=self.config.host, port=self.config.aws_port, verbose=False
+        )
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        self.session = boto3.Session(region_name=REGION)
+        self.runtime = LambdaRuntime(endpoint_url=self.endpoint_url, region=REGION)
+        self.emulator = SageMakerEmulator(self.client("s3"), region=REGION)
+        moto_patches.install(emulator=self.emulator, lambda_runtime=self.runtime)
+        moto_patches.enable_state_machine_execution(self.endpoint_url)
+        self._snowflake = start_snowflake(
+            self.endpoint_url, port=self.config.snowflake_port, host=self.config.host
+        )
+        self.secret_arn = self._create_secret()
+        self.stack = deploy(
+            session=self.session,
+            endpoint_url=self.endpoint_url,
+            runtime=self.runtime,
+            stack_name=self.config.stack_name,
+            parameters=self._template_parameters(),
+        )
+        with self.snowflake_connection() as connection:
+            self.setup_report = apply_setup(connection, self.config.setup_sql, self.sql_variables())
+        logger.info(
+            "sandbox up in %.1f s: AWS %s, Snowflake %s",
+            time.perf_counter() - started,
+            self.endpoint_url,
+            self.snowflake.port,
+        )
+        return self
+
+    def stop(self) -> None:
+        if self._snowflake is not None:
+            self._snowflake.stop()
+            self._snowflake = None
+        if self._server is not None:
+            moto_patches.uninstall()
+            self._server.stop()
+            self._server = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+
+    # -- accessors --------------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint_url)
+
+    @property
+    def snowflake(self) -> SnowflakeSandbox:
+        if self._snowflake is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._snowflake
+
+    @property
+    def deployed(self) -> DeployedStack:
+        if self.stack is None:
+            raise RuntimeError("the sandbox is not running")
+        return self.stack
+
+    @property
+    def bucket(self) -> str:
+        return self.deployed.outputs["DataBucketName"]
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.deployed.outputs["PipelineStateMachineArn"]
+
+    @property
+    def topic_arn(self) -> str:
+        return self.deployed.outputs["NotificationTopicArn"]
+
+    def snowflake_connection(self) -> Any:
+        return self.snowflake.connect(database=SNOWFLAKE_DATABASE, schema=SNOWFLAKE_SCHEMA)
+
+    def sql_variables(self) -> dict[str, str]:
+        """The deployment-specific ``&{name}`` values of snowflake/ (the rest keep their defaults)."""
+        return {
+            "bucket": self.bucket,
+            "database": SNOWFLAKE_DATABASE,
+            "schema": SNOWFLAKE_SCHEMA,
+            "aws_role_arn": self.deployed.outputs.get(
+                "SnowflakeStorageRoleArn",
+                f"arn:aws:iam::123456789012:role/{self.config.stack_name}-snowflake",
+            ),
+        }
+
+    # -- set-up steps -----------------------------------------------------------------------------
+
+    def _apply_env(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _create_secret(self) -> str:
+        document = self.config.secret_document or {
+            "user": "SNOWSAGE_PIPELINE_USER",
+            "private_key": throwaway_private_key(),
+        }
+        response = self.client("secretsmanager").create_secret(
+            Name=f"{self.config.stack_name}/snowflake", SecretString=json.dumps(document)
+        )
+        arn: str = response["ARN"]
+        return arn
+
+    def _template_parameters(self) -> dict[str, str]:
+        parameters = {
+            "SnowflakeAccount": "sandbox",
+            "SnowflakeWarehouse": "SNOWSAGE_WH",
+            "SnowflakeDatabase": SNOWFLAKE_DATABASE,
+            "SnowflakeSchema": SNOWFLAKE_SCHEMA,
+            "SnowflakeRole": "SNOWSAGE_PIPELINE",
+            "SnowflakeSecretArn": self.secret_arn,
+            "SnowflakeHost": self.snowflake.host,
+            "SnowflakePort": str(self.snowflake.port),
+            "SnowflakeProtocol": "http",
+        }
+        parameters.update(self.config.template_parameters)
+        return parameters
