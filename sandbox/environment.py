@@ -47,6 +47,14 @@ SANDBOX_CREDENTIALS = {
 SNOWFLAKE_DATABASE = "SNOWSAGE"
 SNOWFLAKE_SCHEMA = "ML"
 SETUP_SQL = sorted((PROJECT_ROOT / "snowflake" / "setup").glob("*.sql"))
+# Services that log every request at INFO; their own start-up re-configures logging, so the
+# sandbox quiets them after they are up.
+CHATTY_LOGGERS = ("werkzeug", "uvicorn", "uvicorn.error", "uvicorn.access", "fakesnow", "fakesnow.server")
+
+
+def quiet_services() -> None:
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def throwaway_private_key() -> str:
@@ -66,6 +74,7 @@ class SandboxConfig:
     setup_sql: list[Path] = field(default_factory=lambda: list(SETUP_SQL))
     secret_document: dict[str, str] | None = None
     template_parameters: dict[str, str] = field(default_factory=dict)
+    quiet: bool = True
 
 
 class Sandbox:
@@ -111,6 +120,8 @@ class Sandbox:
         self._snowflake = start_snowflake(
             self.endpoint_url, port=self.config.snowflake_port, host=self.config.host
         )
+        if self.config.quiet:
+            quiet_services()
         self.secret_arn = self._create_secret()
         self.stack = deploy(
             session=self.session,

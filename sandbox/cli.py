@@ -1,0 +1,237 @@
+"""``python -m sandbox``: the whole Snowflake -> SageMaker -> Snowflake loop on this machine.
+
+Commands:
+  demo             sample merchant data, export, let the S3 event start the run, summarise
+  run              the same loop for a dataset you define in SQL
+  start-execution  a console-style start with an execution input file (events/statemachine/)
+  replay-event     deliver an events/ file to EventBridge as S3 would
+  serve            keep the sandbox running as servers (for `sam local invoke`)
+A failed execution exits with status 1 and prints the failing state, error and cause.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sandbox import loop
+from sandbox.environment import Sandbox, SandboxConfig
+from sandbox.execution import StateSpan
+from sandbox.report import write_report
+from sandbox.sample_data import load_sample_data
+
+DEFAULT_ROWS = 300_000
+DEFAULT_SEED = 7
+SAMPLE_DATASET = "merchant_risk"
+
+
+class Console:
+    """Progress lines on stderr (so ``--json`` keeps stdout to one object)."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.started = time.perf_counter()
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def state(self, span: StateSpan) -> None:
+        mark = "x" if span.failed else "+"
+        seconds = f"{span.seconds:7.2f}s" if span.seconds is not None else "        "
+        self.say(f"  {mark} {span.name:<24} {seconds}")
+
+
+def _print_summary(result: loop.RunResult, report: Path | None) -> None:
+    execution = result.execution
+    lines = [
+        "",
+        f"Execution   {execution.name}  {execution.status}  ({execution.seconds or 0:.1f} s)",
+        f"            {execution.arn}",
+        "States:",
+    ]
+    lines += [f"  {span.outcome:<9} {span.name:<24} {span.seconds or 0:8.2f} s" for span in execution.spans]
+    metric = result.metric
+    if metric.get("name"):
+        lines.append(f"Metric      {metric['name']} = {metric['value']:.4f}")
+    lines.append(f"Rows        scored {result.rows_scored}, loaded {result.rows_loaded}")
+    if result.predictions:
+        lines.append(f"Predictions (top {len(result.predictions)} of {result.predictions_table}):")
+        lines += [
+            f"  {row[0]!s:<16} {float(row[1]):.4f}  run {row[2]}  model v{row[3]}"
+            for row in result.predictions
+        ]
+    if execution.status != "SUCCEEDED":
+        lines += [
+            f"FAILED in   {execution.failed_state}",
+            f"Error       {execution.error}",
+            f"Cause       {(execution.cause or '')[:2000]}",
+        ]
+    if report:
+        lines.append(f"Report      {report}")
+    print("\n".join(lines), flush=True)
+
+
+def _finish(args: argparse.Namespace, result: loop.RunResult, sandbox: Sandbox) -> int:
+    report = write_report(result, sandbox, Path(args.report)) if getattr(args, "report", None) else None
+    if getattr(args, "json", False):
+        print(json.dumps(result.as_json(), default=str), flush=True)
+    else:
+        _print_summary(result, report)
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    console.say("starting the sandbox: moto (AWS), fakesnow (Snowflake), template.yaml deployed")
+    with Sandbox(SandboxConfig(quiet=not args.verbose)) as sandbox:
+        console.say(f"sandbox up: AWS {sandbox.endpoint_url}, bucket {sandbox.bucket}")
+        with sandbox.snowflake_connection() as connection:
+            loaded = load_sample_data(
+                connection, args.rows, args.seed, s3_client=sandbox.client("s3"), bucket=sandbox.bucket
+            )
+        console.say(
+            f"loaded {loaded.transactions:,} transactions of {loaded.merchants:,} merchants into Snowflake"
+        )
+        console.say("EXPORT_DATASET('merchant_risk') -> S3; the manifest event starts the pipeline")
+        result = loop.run_from_export(sandbox, SAMPLE_DATASET, on_state=console.state)
+        return _finish(args, result, sandbox)
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    with Sandbox(SandboxConfig(quiet=not args.verbose)) as sandbox:
+        console.say(f"applying {len(args.setup_sql)} SQL file(s)")
+        loop.apply_user_sql(sandbox, [Path(path) for path in args.setup_sql])
+        result = loop.run_from_export(sandbox, args.dataset, on_state=console.state)
+        if args.mode == "score_only" and result.status == "SUCCEEDED":
+            console.say("score_only: a hand start on the same export, scoring with the registered model")
+            result = loop.start_by_hand(
+                sandbox,
+                {
+                    "manifest": result.execution.output["manifest"] if result.execution.output else "",
+                    "mode": "score_only",
+                },
+                on_state=console.state,
+                manifest=result.manifest,
+            )
+        return _finish(args, result, sandbox)
+
+
+def _sample_sandbox(console: Console, rows: int, seed: int, quiet: bool = True) -> Sandbox:
+    sandbox = Sandbox(SandboxConfig(quiet=quiet)).start()
+    with sandbox.snowflake_connection() as connection:
+        load_sample_data(connection, rows, seed, s3_client=sandbox.client("s3"), bucket=sandbox.bucket)
+    console.say(f"sandbox up with {rows:,} sample transactions")
+    return sandbox
+
+
+def cmd_start_execution(args: argparse.Namespace, console: Console) -> int:
+    document = json.loads(Path(args.input).read_text())
+    sandbox = _sample_sandbox(console, args.rows, args.seed)
+    try:
+        manifest = loop.export_for_input(sandbox, document)
+        if document.get("mode") == "score_only":
+            console.say("score_only needs an Approved model: training one first")
+            loop.start_by_hand(sandbox, {"manifest": document["manifest"]}, name="sandbox-seed-model")
+        console.say(f"StartExecution with {args.input}")
+        result = loop.start_by_hand(
+            sandbox, document, name=args.name, on_state=console.state, manifest=manifest
+        )
+        return _finish(args, result, sandbox)
+    finally:
+        sandbox.stop()
+
+
+def cmd_replay_event(args: argparse.Namespace, console: Console) -> int:
+    event = json.loads(Path(args.event).read_text())
+    detail = event["detail"]
+    sandbox = _sample_sandbox(console, args.rows, args.seed)
+    try:
+        if detail["bucket"]["name"] != sandbox.bucket:
+            console.say(
+                f"the event names bucket {detail['bucket']['name']}; the sandbox's is {sandbox.bucket}"
+            )
+        manifest = loop.export_for_input(
+            sandbox, {"manifest": f"s3://{sandbox.bucket}/{detail['object']['key']}"}
+        )
+        deliveries = max(1, args.times)
+        console.say(f"PutEvents x{deliveries}: {event['detail-type']} for {detail['object']['key']}")
+        for _ in range(deliveries):
+            loop.replay_event(sandbox, event)
+        result = loop.follow_export(sandbox, manifest, on_state=console.state)
+        executions = loop.executions_for(sandbox, result.execution.name)
+        console.say(f"{deliveries} deliveries -> {executions} execution(s) named {result.execution.name}")
+        return _finish(args, result, sandbox)
+    finally:
+        sandbox.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log the services' own output")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="the whole loop on sample merchant data")
+    demo.add_argument(
+        "--rows", type=int, default=DEFAULT_ROWS, help="sample transactions (default %(default)s)"
+    )
+    demo.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    demo.add_argument(
+        "--report", default="reports/demo", help="folder for the visual report (default %(default)s)"
+    )
+    demo.add_argument("--json", action="store_true", help="print one JSON object last instead of the summary")
+    demo.set_defaults(handler=cmd_demo)
+
+    run = commands.add_parser("run", help="the loop for a dataset defined in SQL")
+    run.add_argument("--setup-sql", nargs="+", required=True, metavar="FILE")
+    run.add_argument("--dataset", required=True)
+    run.add_argument("--mode", choices=["train_and_score", "score_only"], default="train_and_score")
+    run.add_argument("--report", default=None)
+    run.add_argument("--json", action="store_true")
+    run.set_defaults(handler=cmd_run)
+
+    for name, helptext, handler in (
+        ("start-execution", "a console-style start with an input file", cmd_start_execution),
+        ("replay-event", "deliver an EventBridge event file as S3 would", cmd_replay_event),
+    ):
+        sub = commands.add_parser(name, help=helptext)
+        if name == "start-execution":
+            sub.add_argument("--input", required=True, metavar="FILE")
+            sub.add_argument("--name", default=None, help="execution name (default: console-<time>)")
+        else:
+            sub.add_argument("--event", required=True, metavar="FILE")
+            sub.add_argument(
+                "--times", type=int, default=1, help="deliver it this many times (at-least-once)"
+            )
+        sub.add_argument("--rows", type=int, default=100_000)
+        sub.add_argument("--seed", type=int, default=DEFAULT_SEED)
+        sub.add_argument("--report", default=None)
+        sub.add_argument("--json", action="store_true")
+        sub.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
+    )
+    if not args.verbose:
+        for noisy in (
+            "werkzeug",
+            "uvicorn",
+            "uvicorn.error",
+            "uvicorn.access",
+            "fakesnow",
+            "botocore",
+            "snowflake",
+        ):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+    handler: Any = args.handler
+    code: int = handler(args, Console(quiet=False))
+    return code

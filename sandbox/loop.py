@@ -1,0 +1,216 @@
+"""The whole loop on a running sandbox: export -> S3 event -> execution -> result.
+
+The CLI commands, the end-to-end tests and the benchmarks all go through these functions, so
+they exercise the same path a user sees.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox import moto_patches
+from sandbox.environment import Sandbox
+from sandbox.execution import ExecutionSummary, StateSpan, wait_for_execution, wait_for_execution_named
+from sandbox.export import export_dataset
+from sandbox.snowflake_setup import apply_setup
+from snowsage.names import ManifestLocation, execution_name
+
+MANIFEST_RULE_SUFFIX = "ManifestCreated"
+
+
+@dataclass
+class RunResult:
+    """What a run did, read back from the execution and from Snowflake."""
+
+    execution: ExecutionSummary
+    manifest: dict[str, Any]
+    predictions: list[tuple[Any, ...]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return self.execution.status
+
+    def _section(self, name: str) -> dict[str, Any]:
+        output = self.execution.output or {}
+        value = output.get(name)
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def rows_scored(self) -> int | None:
+        return self._section("load").get("rows_scored") or self.manifest.get("score", {}).get("rows")
+
+    @property
+    def rows_loaded(self) -> int | None:
+        return self._section("load").get("rows_loaded")
+
+    @property
+    def metric(self) -> dict[str, Any]:
+        evaluation = self._section("evaluation")
+        if evaluation:
+            return {"name": evaluation.get("metric_name"), "value": evaluation.get("metric_value")}
+        model = self._section("model")
+        return {"name": model.get("metric_name"), "value": model.get("metric_value")}
+
+    @property
+    def predictions_table(self) -> str | None:
+        return self._section("plan").get("predictions_table") or self.manifest.get("predictions_table")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "execution_arn": self.execution.arn,
+            "execution_name": self.execution.name,
+            "rows_scored": self.rows_scored,
+            "rows_loaded": self.rows_loaded,
+            "metric": self.metric,
+            "predictions_table": self.predictions_table,
+            "failed_state": self.execution.failed_state,
+            "error": self.execution.error,
+            "cause": self.execution.cause,
+            "seconds": self.execution.seconds,
+            "model": self._section("model").get("model_package_arn"),
+        }
+
+
+def manifest_rule_name(sandbox: Sandbox) -> str:
+    return sandbox.deployed.resources[f"StartPipelineFunction{MANIFEST_RULE_SUFFIX}"]
+
+
+def set_auto_start(sandbox: Sandbox, enabled: bool) -> None:
+    """Turn the S3 -> EventBridge -> StartPipeline rule on or off (hand starts need it off)."""
+    events = sandbox.client("events")
+    name = manifest_rule_name(sandbox)
+    if enabled:
+        events.enable_rule(Name=name)
+    else:
+        events.disable_rule(Name=name)
+
+
+def apply_user_sql(sandbox: Sandbox, files: list[Path]) -> None:
+    with sandbox.snowflake_connection() as connection:
+        apply_setup(connection, files, sandbox.sql_variables())
+
+
+def export(sandbox: Sandbox, dataset: str, export_id: str | None = None) -> dict[str, Any]:
+    """CALL EXPORT_DATASET as the sandbox emulates it: files, then the manifest (which fires the event)."""
+    with sandbox.snowflake_connection() as connection:
+        return export_dataset(connection, sandbox.client("s3"), sandbox.bucket, dataset, export_id)
+
+
+def read_predictions(
+    sandbox: Sandbox, table: str, run_id: str | None = None, limit: int = 5
+) -> list[tuple[Any, ...]]:
+    with sandbox.snowflake_connection() as connection:
+        cursor = connection.cursor()
+        where = "WHERE RUN_ID = %(run_id)s" if run_id else ""
+        cursor.execute(
+            f"SELECT ID, SCORE, RUN_ID, MODEL_VERSION, SCORED_AT FROM {table} {where} ORDER BY SCORE DESC LIMIT {limit}",  # noqa: S608
+            {"run_id": run_id} if run_id else None,
+        )
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def _finish(
+    sandbox: Sandbox,
+    arn: str,
+    manifest: dict[str, Any],
+    on_state: Callable[[StateSpan], None] | None,
+    timings: dict[str, float],
+) -> RunResult:
+    started = time.perf_counter()
+    summary = wait_for_execution(sandbox.client("stepfunctions"), arn, on_state=on_state)
+    timings["execution"] = time.perf_counter() - started
+    result = RunResult(execution=summary, manifest=manifest, timings=timings)
+    plan = (summary.output or {}).get("plan") or {}
+    if summary.status == "SUCCEEDED" and result.predictions_table:
+        result.predictions = read_predictions(sandbox, result.predictions_table, plan.get("run_id"))
+    return result
+
+
+def follow_export(
+    sandbox: Sandbox,
+    manifest: dict[str, Any],
+    *,
+    on_state: Callable[[StateSpan], None] | None = None,
+    timings: dict[str, float] | None = None,
+) -> RunResult:
+    """Wait for the execution an export's manifest event starts, and follow it to the end."""
+    name = execution_name(manifest["dataset"], manifest["export_id"])
+    moto_patches.wait_for_event_deliveries()
+    arn = wait_for_execution_named(sandbox.client("stepfunctions"), sandbox.state_machine_arn, name)
+    return _finish(sandbox, arn, manifest, on_state, timings or {})
+
+
+def run_from_export(
+    sandbox: Sandbox,
+    dataset: str,
+    *,
+    export_id: str | None = None,
+    on_state: Callable[[StateSpan], None] | None = None,
+) -> RunResult:
+    """Export, and follow the execution the S3 event starts (the production path)."""
+    started = time.perf_counter()
+    manifest = export(sandbox, dataset, export_id)
+    return follow_export(
+        sandbox, manifest, on_state=on_state, timings={"export": time.perf_counter() - started}
+    )
+
+
+def replay_event(sandbox: Sandbox, event: dict[str, Any]) -> None:
+    """PutEvents with an S3 "Object Created" event file, as S3 delivers it to EventBridge."""
+    response = sandbox.client("events").put_events(
+        Entries=[
+            {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "Resources": list(event.get("resources", [])),
+            }
+        ]
+    )
+    if response.get("FailedEntryCount"):
+        raise RuntimeError(f"PutEvents refused the event: {response['Entries']}")
+
+
+def executions_for(sandbox: Sandbox, name: str) -> int:
+    """How many executions carry ``name`` (exactly-once checks)."""
+    sfn = sandbox.client("stepfunctions")
+    return sum(
+        execution["name"] == name
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=sandbox.state_machine_arn)
+        for execution in page["executions"]
+    )
+
+
+def start_by_hand(
+    sandbox: Sandbox,
+    document: dict[str, Any],
+    *,
+    name: str | None = None,
+    on_state: Callable[[StateSpan], None] | None = None,
+    manifest: dict[str, Any] | None = None,
+) -> RunResult:
+    """StartExecution with a console-style input, as a person does from the Step Functions console."""
+    sfn = sandbox.client("stepfunctions")
+    response = sfn.start_execution(
+        stateMachineArn=sandbox.state_machine_arn,
+        name=name or f"console-{int(time.time() * 1000)}",
+        input=json.dumps(document),
+    )
+    return _finish(sandbox, response["executionArn"], manifest or {}, on_state, {})
+
+
+def export_for_input(sandbox: Sandbox, document: dict[str, Any]) -> dict[str, Any]:
+    """Make the export an execution input (or event) names, without letting its event start a run."""
+    location = ManifestLocation.from_uri(str(document["manifest"]))
+    set_auto_start(sandbox, enabled=False)
+    try:
+        return export(sandbox, location.dataset, location.export_id)
+    finally:
+        set_auto_start(sandbox, enabled=True)

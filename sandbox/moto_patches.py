@@ -1,0 +1,883 @@
+"""The one module of the sandbox that touches moto internals (moto 5.2.5, pinned).
+
+Everything here replaces a named moto attribute, and ``uninstall()`` puts it back. Each patch
+says which internal it relies on; ``tests/sandbox/test_moto_contract.py`` exercises every one
+and fails loudly on a moto upgrade.
+
+Patches (module.attr -> what it becomes):
+
+a. ``moto.awslambda.models.LambdaFunction._invoke_lambda`` -> ``lambda_runtime.invoke(fn, event)``.
+   Every Lambda invocation path in moto goes through it (``LambdaFunction.invoke``): boto3
+   ``lambda.invoke``, Step Functions ``lambda:invoke`` / bare-ARN tasks (the interpreter calls
+   moto's Lambda API) and EventBridge targets (patch d). The handler's logs are also written to
+   moto's CloudWatch Logs (``/aws/lambda/<name>``); the ``x-amz-log-result`` header gets the
+   last 4 KB, as AWS does. moto's ``"lambda": {"use_docker": False}`` must NOT be set: it swaps
+   in ``moto.awslambda_simple``, which never reaches this hook.
+b. ``moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_factory
+   .state_task_service_for`` -> returns ``SageMakerTaskService`` for ``arn:aws:states:::sagemaker:*``
+   (moto marks SageMaker unsupported): createTrainingJob / createTransformJob (RequestResponse,
+   ``.sync``, ``.waitForTaskToken``) and createModel (RequestResponse, ``.waitForTaskToken``)
+   against the emulator.
+c. ``moto.sagemaker.responses.SageMakerResponse.<op>`` for Create/Describe/Stop TrainingJob,
+   Create/Describe/Stop TransformJob, Create/Describe/Delete Model -> the emulator (server mode
+   and in-process boto3 alike). Model packages and groups stay in moto's backend, where
+   ``moto.sagemaker.models.SageMakerModelBackend.create_model_package_group`` is patched to
+   reject a duplicate name with ``ValidationException`` as AWS does (moto overwrites silently).
+d. ``moto.events.models.Rule.send_to_targets`` -> lambda targets go to the Lambda backend's
+   ``invoke`` (so patch a runs the handler), states targets to ``StartExecution`` with a
+   generated name and the event as input; both are delivered asynchronously, as AWS does (see
+   ``wait_for_event_deliveries``); other targets go to moto's original method.
+e. ASL interpreter deviations from AWS:
+   * ``moto.stepfunctions.parser.asl.utils.json_path.extract_json`` (and every module that
+     imported it by name): a definite path (only fields and single indexes, e.g.
+     ``$.arr[0].k``) yields the value, not a one-element list;
+   * ``...service.state_task_service_aws_sdk.StateTaskServiceAwsSdk._from_error``: aws-sdk
+     SageMaker errors are named ``SageMaker.<ErrorCode>`` (moto: ``sagemaker.sagemakerException``);
+   * ``...StateTaskServiceAwsSdk._eval_service_task``: datetimes in aws-sdk results become ISO
+     strings; ``moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker
+     ._get_evaluation_environment``: ``$$.Execution.StartTime`` becomes an ISO string, as in AWS.
+   * ``...common.retry.retrier_decl.time`` (the module's ``time`` name, used for ``time.sleep``)
+     and ``...state.wait.wait_function.wait_function.WaitFunction._wait_interval``: Retry and
+     Wait sleeps go through ``set_sleep_hook`` / ``RetrySleepRecorder`` when one is set.
+f. The ``moto.stepfunctions.parser.asl.component.eval_component`` logger's ERROR record for
+   every failure event (a Fail state, a caught Lambda error: several KB each) is demoted to
+   DEBUG by a logging filter.
+g. ``execute_state_machines_in_process()`` / ``enable_state_machine_execution(endpoint_url)``:
+   moto executes state machines only when ``{"stepfunctions": {"execute_state_machine": True}}``
+   is its config. In server mode the interpreter calls other services through
+   ``http://localhost:$MOTO_PORT`` (``moto.stepfunctions.parser.asl.utils.boto_client
+   .boto_client_for``), so the server must run in this process and ``MOTO_PORT`` must be its
+   port: ``enable_state_machine_execution`` sets both.
+h. ``moto.cloudformation.parsing.clean_json``: ``!If [Cond, X, !Ref AWS::NoValue]`` inside a
+   list (a conditional IAM policy, say) leaves ``None`` in the list where CloudFormation drops
+   the element; moto's IAM role then fails on it. Lists are cleaned of those ``None``s.
+
+``install`` must run in the process that serves moto (a ``ThreadedMotoServer`` or
+``mock_aws``): the patches, the emulator and the Lambda runtime are in-process objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Final, Protocol
+
+import moto
+from botocore.exceptions import ClientError
+from jsonpath_ng import jsonpath as jp
+from jsonpath_ng.ext.parser import parse as jsonpath_parse
+from moto import mock_aws
+from moto.awslambda import models as lambda_models
+from moto.awslambda.utils import get_backend as get_lambda_backend
+from moto.cloudformation import parsing as cfn_parsing
+from moto.core.config import default_user_config
+from moto.core.responses import ActionResult, EmptyResult
+from moto.events import models as events_models
+from moto.events.utils import _BASE_EVENT_MESSAGE, EventTemplateParser
+from moto.sagemaker import models as sagemaker_models
+from moto.sagemaker import responses as sagemaker_responses
+from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback as callback_module,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+    ResourceCondition,
+    ResourceRuntimePart,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.responses import get_backend as get_sfn_backend
+from moto.utilities.arns import parse_arn
+
+__all__ = [
+    "EXECUTE_STATE_MACHINES_CONFIG",
+    "MOTO_VERSION",
+    "EventDelivery",
+    "RetrySleepRecorder",
+    "SageMakerTaskService",
+    "enable_state_machine_execution",
+    "event_deliveries",
+    "execute_state_machines_in_process",
+    "install",
+    "installed",
+    "installed_patches",
+    "iso_timestamp",
+    "set_sleep_hook",
+    "uninstall",
+    "wait_for_event_deliveries",
+]
+
+MOTO_VERSION: Final = "5.2.5"
+EXECUTE_STATE_MACHINES_CONFIG: Final[dict[str, dict[str, bool]]] = {
+    "stepfunctions": {"execute_state_machine": True}
+}
+
+LOG = logging.getLogger(__name__)
+
+# How often a .sync SageMaker task polls the emulator's Describe* (moto polls other services
+# every 0.5 s; AWS every minute or so).
+SYNC_POLL_SECONDS: Final = 0.05
+# AWS returns the last 4 KB of the log in x-amz-log-result; a header far larger than that also
+# breaks http.client (65536-byte header line limit).
+_LOG_TAIL_BYTES: Final = 4096
+
+
+class SageMakerEmulatorLike(Protocol):
+    """The interface of ``sandbox.sagemaker.SageMakerEmulator`` these patches use."""
+
+    def create_training_job(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def describe_training_job(self, name: str) -> dict[str, Any]: ...
+    def stop_training_job(self, name: str) -> Any: ...
+    def create_model(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def describe_model(self, name: str) -> dict[str, Any]: ...
+    def delete_model(self, name: str) -> Any: ...
+    def create_transform_job(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def describe_transform_job(self, name: str) -> dict[str, Any]: ...
+    def stop_transform_job(self, name: str) -> Any: ...
+
+
+class LambdaRuntimeLike(Protocol):
+    """The interface of ``sandbox.lambda_runtime.LambdaRuntime`` these patches use."""
+
+    def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]: ...
+
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+
+_MISSING: Final = object()
+
+
+@dataclass
+class _State:
+    emulator: SageMakerEmulatorLike | None = None
+    runtime: LambdaRuntimeLike | None = None
+    installed: bool = False
+    # (owner, attribute name, original value or _MISSING)
+    originals: list[tuple[Any, str, Any]] = field(default_factory=list)
+    log_filter: logging.Filter | None = None
+
+
+_STATE = _State()
+_INSTALL_LOCK = threading.Lock()
+
+
+def installed() -> bool:
+    return _STATE.installed
+
+
+def _emulator() -> SageMakerEmulatorLike:
+    if _STATE.emulator is None:
+        raise RuntimeError("sandbox.moto_patches: no SageMaker emulator installed")
+    return _STATE.emulator
+
+
+def _replace(owner: Any, name: str, value: Any) -> None:
+    original = (
+        owner.__dict__.get(name, _MISSING) if isinstance(owner, type) else getattr(owner, name, _MISSING)
+    )
+    _STATE.originals.append((owner, name, original))
+    setattr(owner, name, value)
+
+
+# --------------------------------------------------------------------------------------------
+# JSON-safe conversions
+# --------------------------------------------------------------------------------------------
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def iso_timestamp(value: dt.datetime) -> str:
+    """The context object's format: ``2019-03-26T20:14:13.192Z``."""
+    value = _as_utc(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _convert_datetimes(value: Any, convert: Callable[[dt.datetime], Any]) -> Any:
+    if isinstance(value, dt.datetime):
+        return convert(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _convert_datetimes(v, convert) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_convert_datetimes(v, convert) for v in value]
+    return value
+
+
+def _epoch_millis(value: dt.datetime) -> int:
+    return int(_as_utc(value).timestamp() * 1000)
+
+
+def _sagemaker_error(exc: BaseException) -> tuple[str, str] | None:
+    """``(code, message)`` of the emulator's ``SageMakerError`` (matched by name: no import cycle)."""
+    if not any(cls.__name__ == "SageMakerError" for cls in type(exc).__mro__):
+        return None
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None)
+    return str(code), str(message if message is not None else exc)
+
+
+# --------------------------------------------------------------------------------------------
+# Retry / Wait sleeps
+# --------------------------------------------------------------------------------------------
+
+SleepHook = Callable[[str, float], None]
+_sleep_hook: SleepHook | None = None
+
+
+def set_sleep_hook(hook: SleepHook | None) -> SleepHook | None:
+    """Route Retry ("retry") and Wait ("wait") sleeps to ``hook(kind, seconds)``; None: sleep for real."""
+    global _sleep_hook
+    previous, _sleep_hook = _sleep_hook, hook
+    return previous
+
+
+class RetrySleepRecorder:
+    """A sleep hook recording the delays the interpreter computed (``scale`` > 0 also sleeps, scaled).
+
+    ``with RetrySleepRecorder() as sleeps: ...`` then ``sleeps.retry_delays == [1.0, 2.0, 3]``.
+    The hook is process-wide: every execution running meanwhile records into it.
+    """
+
+    def __init__(self, *, scale: float = 0.0) -> None:
+        self.scale = scale
+        self.calls: list[tuple[str, float]] = []
+        self._lock = threading.Lock()
+        self._previous: SleepHook | None = None
+
+    def __call__(self, kind: str, seconds: float) -> None:
+        with self._lock:
+            self.calls.append((kind, seconds))
+        if self.scale > 0 and seconds > 0:
+            time.sleep(seconds * self.scale)
+
+    @property
+    def retry_delays(self) -> list[float]:
+        return [s for k, s in self.calls if k == "retry"]
+
+    @property
+    def wait_delays(self) -> list[float]:
+        return [s for k, s in self.calls if k == "wait"]
+
+    def __enter__(self) -> RetrySleepRecorder:
+        self._previous = set_sleep_hook(self)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        set_sleep_hook(self._previous)
+
+
+class _RetrierTime:
+    """Replaces the ``time`` module name inside ``retrier_decl`` (it calls ``time.sleep(interval)``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        hook = _sleep_hook
+        if hook is None:
+            time.sleep(seconds)
+        else:
+            hook("retry", seconds)
+
+
+_ORIGINAL_WAIT_INTERVAL: Final = WaitFunction._wait_interval
+
+
+def _wait_interval(self: WaitFunction, env: Environment, wait_seconds: int) -> None:
+    hook = _sleep_hook
+    if hook is None:
+        _ORIGINAL_WAIT_INTERVAL(self, env, wait_seconds)
+    else:
+        hook("wait", float(wait_seconds))
+
+
+# --------------------------------------------------------------------------------------------
+# a. Lambda
+# --------------------------------------------------------------------------------------------
+
+
+def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    runtime = _STATE.runtime
+    if runtime is None:
+        raise RuntimeError("sandbox.moto_patches: no Lambda runtime installed")
+    payload, errored, logs = runtime.invoke(self, event)
+    if logs:
+        with contextlib.suppress(Exception):  # the CloudWatch Logs copy is best effort
+            self.logs_backend.ensure_log_group(self.logs_group_name)
+            self.save_logs(logs)
+    tail = logs.encode("utf-8")[-_LOG_TAIL_BYTES:].decode("utf-8", errors="ignore")
+    return payload, errored, tail
+
+
+# --------------------------------------------------------------------------------------------
+# b. SageMaker optimized integration in Step Functions
+# --------------------------------------------------------------------------------------------
+
+_SAGEMAKER_ACTIONS: Final[dict[str, tuple[str, str | None, str | None]]] = {
+    # api action (lower) -> (emulator create method, emulator describe method, request name key)
+    "createtrainingjob": ("create_training_job", "describe_training_job", "TrainingJobName"),
+    "createtransformjob": ("create_transform_job", "describe_transform_job", "TransformJobName"),
+    "createmodel": ("create_model", None, "ModelName"),
+}
+_STOP_METHODS: Final = {
+    "describe_training_job": "stop_training_job",
+    "describe_transform_job": "stop_transform_job",
+}
+_TERMINAL_FAILURES: Final = {"Failed", "Stopped"}
+
+
+class SageMakerTaskService(callback_module.StateTaskServiceCallback):
+    """``arn:aws:states:::sagemaker:<action>[.sync|.waitForTaskToken]`` against the emulator."""
+
+    def __init__(self) -> None:
+        patterns: set[Any] = {ResourceCondition.WaitForTaskToken, ResourceCondition.Sync}
+        super().__init__(supported_integration_patterns=patterns)
+
+    def _validate_service_integration_is_supported(self) -> None:
+        action = self.resource.api_action.lower()
+        if action not in _SAGEMAKER_ACTIONS:
+            raise ValueError(
+                f"The resource provided {self.resource.resource_arn} not recognized by the sandbox: "
+                f"supported SageMaker actions are {sorted(_SAGEMAKER_ACTIONS)}"
+            )
+        if self.resource.condition == ResourceCondition.Sync and _SAGEMAKER_ACTIONS[action][1] is None:
+            raise ValueError(f"The resource provided {self.resource.resource_arn} does not support .sync")
+
+    def _get_sfn_resource_type(self) -> str:
+        return "sagemaker"
+
+    def _failure(self, env: Environment, error_name: Any, error: str, cause: str) -> FailureEvent:
+        return FailureEvent(
+            env=env,
+            error_name=error_name,
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                    error=error,
+                    cause=cause,
+                )
+            ),
+        )
+
+    def _from_error(self, env: Environment, ex: Exception) -> FailureEvent:
+        sm_error = _sagemaker_error(ex)
+        if sm_error is not None:
+            code, message = sm_error
+            # AWS names every create-time error of the optimized SageMaker integration this way
+            # (../shared/SANDBOX.md); the service's own code is only in the cause.
+            error = "SageMaker.AmazonSageMakerException"
+            cause = (
+                f"{message} (Service: AmazonSageMaker; Status Code: 400; Error Code: {code}; "
+                f"Request ID: {uuid.uuid4()}; Proxy: null)"
+            )
+            return self._failure(env, CustomErrorName(error), error, cause)
+        return super()._from_error(env=env, ex=ex)
+
+    def _eval_service_task(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict[str, Any],
+        state_credentials: StateCredentials,
+    ) -> None:
+        create_method = _SAGEMAKER_ACTIONS[self.resource.api_action.lower()][0]
+        request = json.loads(json.dumps(normalised_parameters))
+        response = getattr(_emulator(), create_method)(request)
+        env.stack.append(_convert_datetimes(dict(response), _epoch_millis))
+
+    def _build_sync_resolver(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict[str, Any],
+        state_credentials: StateCredentials,
+    ) -> Callable[[], Any] | None:
+        _, describe_method, name_key = _SAGEMAKER_ACTIONS[self.resource.api_action.lower()]
+        assert describe_method is not None
+        assert name_key is not None
+        env.stack.pop()  # the Create* output: the Describe* output replaces it
+        job_name = str(normalised_parameters[name_key])
+        emulator = _emulator()
+        describe = getattr(emulator, describe_method)
+        status_key = (
+            "TrainingJobStatus" if describe_method == "describe_training_job" else "TransformJobStatus"
+        )
+
+        def _resolve() -> dict[str, Any] | None:
+            # Blocks until the job ends (or the execution/state stops: then it stops the job, as
+            # AWS does for a .sync task that is aborted, and returns None).
+            while env.is_running():
+                description = _convert_datetimes(dict(describe(job_name)), _epoch_millis)
+                status = description.get(status_key)
+                if status == "Completed":
+                    return description  # type: ignore[no-any-return]
+                if status in _TERMINAL_FAILURES:
+                    error = StatesErrorNameType.StatesTaskFailed.to_name()
+                    raise FailureEventException(
+                        self._failure(
+                            env,
+                            StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                            error,
+                            json.dumps(description, separators=(",", ":")),
+                        )
+                    )
+                time.sleep(SYNC_POLL_SECONDS)
+            with contextlib.suppress(Exception):
+                getattr(emulator, _STOP_METHODS[describe_method])(job_name)
+            return None
+
+        return _resolve
+
+
+_ORIGINAL_STATE_TASK_SERVICE_FOR: Final = state_task_factory.state_task_service_for  # type: ignore[attr-defined]
+
+
+def _state_task_service_for(service_name: str) -> StateTaskService:
+    if service_name == "sagemaker":
+        return SageMakerTaskService()
+    return _ORIGINAL_STATE_TASK_SERVICE_FOR(service_name)
+
+
+# --------------------------------------------------------------------------------------------
+# c. SageMaker HTTP API -> emulator
+# --------------------------------------------------------------------------------------------
+
+_HTTP_OPERATIONS: Final[dict[str, str | None]] = {
+    # SageMakerResponse method -> request key holding the name (None: whole request)
+    "create_training_job": None,
+    "describe_training_job": "TrainingJobName",
+    "stop_training_job": "TrainingJobName",
+    "create_transform_job": None,
+    "describe_transform_job": "TransformJobName",
+    "stop_transform_job": "TransformJobName",
+    "create_model": None,
+    "describe_model": "ModelName",
+    "delete_model": "ModelName",
+}
+
+
+def _http_operation(operation: str, name_key: str | None) -> Callable[[Any], Any]:
+    def method(self: Any) -> Any:
+        request = json.loads(json.dumps(dict(self.params or {}), default=str))
+        emulator_method = getattr(_emulator(), operation)
+        try:
+            result = emulator_method(request) if name_key is None else emulator_method(request.get(name_key))
+        except Exception as exc:
+            sm_error = _sagemaker_error(exc)
+            if sm_error is None:
+                raise
+            raise SagemakerClientError(*sm_error) from exc
+        return ActionResult(dict(result)) if result else EmptyResult()
+
+    method.__name__ = operation
+    method.__qualname__ = f"SageMakerResponse.{operation}"
+    return method
+
+
+_ORIGINAL_CREATE_MODEL_PACKAGE_GROUP: Final = (
+    sagemaker_models.SageMakerModelBackend.create_model_package_group
+)
+
+
+def _create_model_package_group(self: Any, model_package_group_name: str, *args: Any, **kwargs: Any) -> str:
+    existing = self.model_package_groups.get(model_package_group_name)
+    if existing is not None:
+        raise ValidationError(message=f"Model Package Group already exists: {existing.arn}")
+    return _ORIGINAL_CREATE_MODEL_PACKAGE_GROUP(self, model_package_group_name, *args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# d. EventBridge targets
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EventDelivery:
+    """One delivery of an event to a lambda or states target (``event_deliveries()``)."""
+
+    rule_arn: str
+    target_arn: str
+    event: Any
+    outcome: str = "pending"  # pending | delivered | failed
+    detail: str = ""
+
+
+_DELIVERIES: list[EventDelivery] = []
+_DELIVERY_THREADS: list[threading.Thread] = []
+_DELIVERY_LOCK = threading.Lock()
+_ORIGINAL_SEND_TO_TARGETS: Final = events_models.Rule.send_to_targets
+
+
+def event_deliveries() -> list[EventDelivery]:
+    with _DELIVERY_LOCK:
+        return list(_DELIVERIES)
+
+
+def wait_for_event_deliveries(timeout: float = 30.0) -> None:
+    """Block until every EventBridge -> Lambda/Step Functions delivery started so far is done."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _DELIVERY_LOCK:
+            pending = [t for t in _DELIVERY_THREADS if t.is_alive()]
+            _DELIVERY_THREADS[:] = pending
+        if not pending:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"{len(pending)} EventBridge deliveries still running after {timeout}s")
+        pending[0].join(remaining)
+
+
+def _target_input(target: dict[str, Any], original_event: dict[str, Any], transform_input: bool) -> Any:
+    if transform_input and "InputTransformer" in target:
+        transformer = target["InputTransformer"]
+        return EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=original_event,  # type: ignore[arg-type]
+        )
+    if transform_input and target.get("Input"):
+        return json.loads(target["Input"])
+    event = copy.deepcopy(original_event)
+    event.pop("ingestion-time", None)
+    if isinstance(event.get("time"), (int, float)):
+        event["time"] = dt.datetime.fromtimestamp(event["time"], tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if transform_input and target.get("InputPath"):
+        matches = jsonpath_parse(target["InputPath"]).find(event)
+        return matches[0].value if matches else None
+    return event
+
+
+def _deliver(delivery: EventDelivery, service: str, account: str, region: str) -> None:
+    try:
+        if service == "lambda":
+            response_headers: dict[str, Any] = {}
+            get_lambda_backend(account, region).invoke(
+                delivery.target_arn,
+                None,
+                json.dumps(delivery.event),
+                {"x-amz-invocation-type": "Event"},
+                response_headers,
+            )
+            delivery.detail = "function error" if "x-amz-function-error" in response_headers else ""
+        else:
+            name = str(uuid.uuid4())
+            execution = get_sfn_backend(account, region).start_execution(
+                delivery.target_arn, name=name, execution_input=json.dumps(delivery.event)
+            )
+            delivery.detail = str(getattr(execution, "execution_arn", getattr(execution, "exec_arn", name)))
+        delivery.outcome = "delivered"
+    except Exception as exc:  # AWS drops (and retries) failed async deliveries; record it
+        delivery.outcome = "failed"
+        delivery.detail = f"{type(exc).__name__}: {exc}"
+        LOG.warning("EventBridge delivery to %s failed: %s", delivery.target_arn, delivery.detail)
+
+
+def _send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+    if not self.event_pattern.matches_event(original_event):
+        return
+    if getattr(self, "state", "ENABLED") == "DISABLED":
+        return
+    # moto gives every S3 event the same id; AWS ids are unique per event. The same dict goes to
+    # every rule, so the first rule's replacement is seen by the others.
+    if original_event.get("id") == _BASE_EVENT_MESSAGE["id"]:
+        original_event["id"] = str(uuid.uuid4())
+    others = []
+    for target in self.targets:
+        arn = parse_arn(target["Arn"])
+        if arn.service not in ("lambda", "states"):
+            others.append(target)
+            continue
+        delivery = EventDelivery(
+            rule_arn=self.arn,
+            target_arn=target["Arn"],
+            event=_target_input(target, original_event, transform_input),
+        )
+        thread = threading.Thread(
+            target=_deliver,
+            args=(delivery, arn.service, arn.account, arn.region),
+            name=f"eventbridge-{self.name}-{target.get('Id', '')}",
+            daemon=True,
+        )
+        with _DELIVERY_LOCK:
+            _DELIVERIES.append(delivery)
+            _DELIVERY_THREADS.append(thread)
+        thread.start()
+    if others:
+        rule = copy.copy(self)
+        rule.targets = others
+        _ORIGINAL_SEND_TO_TARGETS(rule, original_event, transform_input)
+
+
+# --------------------------------------------------------------------------------------------
+# e. ASL interpreter deviations
+# --------------------------------------------------------------------------------------------
+
+_ORIGINAL_EXTRACT_JSON: Final = json_path.extract_json
+_EXTRACT_JSON_IMPORTERS: Final = (
+    "moto.stepfunctions.parser.asl.component.intrinsic.argument.argument",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.timestamp_operators",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.boolean_equals",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.numeric",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.string_operators",
+    "moto.stepfunctions.parser.asl.eval.states",
+    "moto.stepfunctions.parser.asl.component.common.string.string_expression",
+)
+
+
+def _is_definite(node: Any) -> bool:
+    """A path of fields and single indexes only: AWS returns its value, never a list."""
+    if isinstance(node, (jp.Root, jp.This)):
+        return True
+    if isinstance(node, jp.Child):
+        return _is_definite(node.left) and _is_definite(node.right)
+    if isinstance(node, jp.Fields):
+        return len(node.fields) == 1 and node.fields[0] != "*"
+    if isinstance(node, jp.Index):
+        return len(node.indices) == 1
+    return False
+
+
+def _extract_json(path: str, data: Any) -> Any:
+    expression = jsonpath_parse(path)
+    if not _is_definite(expression):
+        return _ORIGINAL_EXTRACT_JSON(path, data)
+    matches = expression.find(data)
+    if not matches:
+        raise json_path.NoSuchJsonPathError(json_path=path, data=data)
+    return matches[0].value
+
+
+_ORIGINAL_AWS_SDK_FROM_ERROR: Final = StateTaskServiceAwsSdk._from_error
+_ORIGINAL_AWS_SDK_EVAL_SERVICE_TASK: Final = StateTaskServiceAwsSdk._eval_service_task
+_AWS_SDK_SERVICE_NAMES: Final = {"sagemaker": "SageMaker"}
+
+
+def _aws_sdk_from_error(self: StateTaskServiceAwsSdk, env: Environment, ex: Exception) -> FailureEvent:
+    service = _AWS_SDK_SERVICE_NAMES.get(self.resource.api_name.lower())
+    if service is None or not isinstance(ex, ClientError):
+        return _ORIGINAL_AWS_SDK_FROM_ERROR(self, env, ex)
+    code = ex.response.get("Error", {}).get("Code", "UnknownError")
+    message = ex.response.get("Error", {}).get("Message", "")
+    metadata = ex.response.get("ResponseMetadata", {})
+    cause = (
+        f"{message} (Service: {service}, Status Code: {metadata.get('HTTPStatusCode', 400)}, "
+        f"Request ID: {metadata.get('RequestId', '')})"
+    )
+    return self._get_task_failure_event(env=env, error=f"{service}.{code}", cause=cause)
+
+
+def _aws_sdk_eval_service_task(
+    self: StateTaskServiceAwsSdk, env: Environment, *args: Any, **kwargs: Any
+) -> None:
+    _ORIGINAL_AWS_SDK_EVAL_SERVICE_TASK(self, env, *args, **kwargs)
+    env.stack[-1] = _convert_datetimes(env.stack[-1], iso_timestamp)
+
+
+_ORIGINAL_GET_EVALUATION_ENVIRONMENT: Final = ExecutionWorker._get_evaluation_environment
+
+
+def _get_evaluation_environment(self: ExecutionWorker) -> Environment:
+    env = _ORIGINAL_GET_EVALUATION_ENVIRONMENT(self)
+    execution = env.states.context_object.context_object_data["Execution"]
+    start_time = execution.get("StartTime")
+    if isinstance(start_time, dt.datetime):
+        execution["StartTime"] = iso_timestamp(start_time)
+    return env
+
+
+# --------------------------------------------------------------------------------------------
+# f. Logging
+# --------------------------------------------------------------------------------------------
+
+_EVAL_COMPONENT_LOGGER: Final = "moto.stepfunctions.parser.asl.component.eval_component"
+
+
+class _DemoteFailureLogs(logging.Filter):
+    """moto logs every failure event (a Fail state, a caught error) at ERROR with the state's repr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and record.msg == "%s at '%s'":
+            record.levelno = logging.DEBUG
+            record.levelname = "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+# --------------------------------------------------------------------------------------------
+# g. Turning state machine execution on
+# --------------------------------------------------------------------------------------------
+
+
+def execute_state_machines_in_process() -> Any:
+    """``mock_aws`` (decorator or context manager) that executes state machines."""
+    config: Any = copy.deepcopy(EXECUTE_STATE_MACHINES_CONFIG)
+    return mock_aws(config=config)
+
+
+def enable_state_machine_execution(endpoint_url: str, *, timeout: float = 10.0) -> None:
+    """Server mode: POST the config to ``/moto-api/config`` and point the interpreter at the server.
+
+    moto's interpreter calls Lambda, SNS, aws-sdk services… through ``http://localhost:$MOTO_PORT``;
+    this sets ``MOTO_PORT`` to the endpoint's port (the server must run in this process).
+    """
+    url = endpoint_url.rstrip("/") + "/moto-api/config"
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ValueError(f"Not an http(s) endpoint: {endpoint_url!r}")
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url,
+        data=json.dumps(EXECUTE_STATE_MACHINES_CONFIG).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        response.read()  # moto's GET/POST answer omits "stepfunctions": check in-process instead
+    if not default_user_config.get("stepfunctions", {}).get("execute_state_machine"):
+        LOG.warning("moto at %s is not served by this process: its patches do not apply there", endpoint_url)
+    port = urllib.parse.urlsplit(endpoint_url).port
+    if port is not None:
+        os.environ["MOTO_PORT"] = str(port)
+
+
+# --------------------------------------------------------------------------------------------
+# install / uninstall
+# --------------------------------------------------------------------------------------------
+
+
+_ORIGINAL_CLEAN_JSON = cfn_parsing.clean_json
+
+
+def _clean_json(resource_json: Any, resources_map: Any) -> Any:
+    """moto's clean_json, except that a list drops the elements AWS::NoValue resolved to."""
+    if isinstance(resource_json, list):
+        cleaned = (_clean_json(item, resources_map) for item in resource_json)
+        return [item for item in cleaned if item is not None]
+    return _ORIGINAL_CLEAN_JSON(resource_json, resources_map)
+
+
+def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLike) -> None:
+    """Apply every patch (idempotent: a second call only swaps the emulator/runtime)."""
+    with _INSTALL_LOCK:
+        _STATE.emulator = emulator
+        _STATE.runtime = lambda_runtime
+        if _STATE.installed:
+            return
+        if moto.__version__ != MOTO_VERSION:
+            LOG.warning(
+                "sandbox.moto_patches was verified against moto %s, found %s: "
+                "run tests/sandbox/test_moto_contract.py",
+                MOTO_VERSION,
+                moto.__version__,
+            )
+        # a. Lambda
+        _replace(lambda_models.LambdaFunction, "_invoke_lambda", _invoke_lambda)
+        # b. SageMaker tasks
+        _replace(state_task_factory, "state_task_service_for", _state_task_service_for)
+        # c. SageMaker HTTP API
+        for operation, name_key in _HTTP_OPERATIONS.items():
+            _replace(sagemaker_responses.SageMakerResponse, operation, _http_operation(operation, name_key))
+        _replace(
+            sagemaker_models.SageMakerModelBackend, "create_model_package_group", _create_model_package_group
+        )
+        # d. EventBridge
+        _replace(events_models.Rule, "send_to_targets", _send_to_targets)
+        # h. CloudFormation AWS::NoValue in lists
+        _replace(cfn_parsing, "clean_json", _clean_json)
+        # e. interpreter deviations
+        _replace(json_path, "extract_json", _extract_json)
+        for module_name in _EXTRACT_JSON_IMPORTERS:
+            module = __import__(module_name, fromlist=["extract_json"])
+            if getattr(module, "extract_json", None) is not _ORIGINAL_EXTRACT_JSON:
+                raise RuntimeError(
+                    f"{module_name}.extract_json is not moto's: re-run the moto contract tests"
+                )
+            _replace(module, "extract_json", _extract_json)
+        _replace(StateTaskServiceAwsSdk, "_from_error", _aws_sdk_from_error)
+        _replace(StateTaskServiceAwsSdk, "_eval_service_task", _aws_sdk_eval_service_task)
+        _replace(ExecutionWorker, "_get_evaluation_environment", _get_evaluation_environment)
+        _replace(retrier_decl, "time", _RetrierTime())
+        _replace(WaitFunction, "_wait_interval", _wait_interval)
+        # c. moto's serializer warns for error codes SageMaker's model does not list
+        # (ThrottlingException): AWS sends them all the same.
+        warnings.filterwarnings(
+            "ignore", message=r"Exception\(SagemakerClientError\) with code", category=UserWarning
+        )
+        # f. logging
+        _STATE.log_filter = _DemoteFailureLogs()
+        logging.getLogger(_EVAL_COMPONENT_LOGGER).addFilter(_STATE.log_filter)
+        _STATE.installed = True
+
+
+def uninstall() -> None:
+    """Restore every patched attribute (in reverse order) and forget the emulator/runtime."""
+    with _INSTALL_LOCK:
+        for owner, name, original in reversed(_STATE.originals):
+            if original is _MISSING:
+                with contextlib.suppress(AttributeError):
+                    delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        _STATE.originals.clear()
+        if _STATE.log_filter is not None:
+            logging.getLogger(_EVAL_COMPONENT_LOGGER).removeFilter(_STATE.log_filter)
+            _STATE.log_filter = None
+        _STATE.emulator = None
+        _STATE.runtime = None
+        _STATE.installed = False
+
+
+@contextlib.contextmanager
+def installed_patches(
+    *, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLike
+) -> Iterator[None]:
+    """``install`` for the duration of a ``with`` block."""
+    install(emulator=emulator, lambda_runtime=lambda_runtime)
+    try:
+        yield
+    finally:
+        uninstall()
