@@ -18,7 +18,7 @@ from sandbox.environment import Sandbox
 from sandbox.execution import ExecutionSummary, StateSpan, wait_for_execution, wait_for_execution_named
 from sandbox.export import export_dataset
 from sandbox.snowflake_setup import apply_setup
-from snowsage.names import ManifestLocation, execution_name
+from snowsage.names import ManifestLocation, execution_name, validate_snowflake_identifier
 
 MANIFEST_RULE_SUFFIX = "ManifestCreated"
 
@@ -43,11 +43,13 @@ class RunResult:
 
     @property
     def rows_scored(self) -> int | None:
-        return self._section("load").get("rows_scored") or self.manifest.get("score", {}).get("rows")
+        value = self._section("load").get("rows_scored") or self.manifest.get("score", {}).get("rows")
+        return int(value) if value is not None else None
 
     @property
     def rows_loaded(self) -> int | None:
-        return self._section("load").get("rows_loaded")
+        value = self._section("load").get("rows_loaded")
+        return int(value) if value is not None else None
 
     @property
     def metric(self) -> dict[str, Any]:
@@ -106,12 +108,13 @@ def export(sandbox: Sandbox, dataset: str, export_id: str | None = None) -> dict
 def read_predictions(
     sandbox: Sandbox, table: str, run_id: str | None = None, limit: int = 5
 ) -> list[tuple[Any, ...]]:
+    table = validate_snowflake_identifier(table, "predictions table")
+    where = "WHERE RUN_ID = %(run_id)s" if run_id else ""
+    query = f"SELECT ID, SCORE, RUN_ID, MODEL_VERSION, SCORED_AT FROM {table} {where}"  # noqa: S608
     with sandbox.snowflake_connection() as connection:
         cursor = connection.cursor()
-        where = "WHERE RUN_ID = %(run_id)s" if run_id else ""
         cursor.execute(
-            f"SELECT ID, SCORE, RUN_ID, MODEL_VERSION, SCORED_AT FROM {table} {where} ORDER BY SCORE DESC LIMIT {limit}",  # noqa: S608
-            {"run_id": run_id} if run_id else None,
+            f"{query} ORDER BY SCORE DESC LIMIT {int(limit)}", {"run_id": run_id} if run_id else None
         )
         return [tuple(row) for row in cursor.fetchall()]
 

@@ -459,7 +459,9 @@ def test_create_time_throttling_is_sagemaker_error_name_and_retried(sandbox: San
     definition = _single_task(
         "arn:aws:states:::sagemaker:createTrainingJob",
         _training_parameters(prefix),
-        Retry=[{"ErrorEquals": ["SageMaker.AmazonSageMakerException"], "IntervalSeconds": 5, "MaxAttempts": 3}],
+        Retry=[
+            {"ErrorEquals": ["SageMaker.AmazonSageMakerException"], "IntervalSeconds": 5, "MaxAttempts": 3}
+        ],
     )
     job_name = f"contract-throttle-{uuid.uuid4().hex[:8]}"
     with RetrySleepRecorder() as sleeps:
@@ -784,7 +786,11 @@ def test_cloudformation_drops_novalue_elements_from_lists(sandbox: Sandbox) -> N
                     "AssumeRolePolicyDocument": {
                         "Version": "2012-10-17",
                         "Statement": [
-                            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "lambda.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
                         ],
                     },
                     "Policies": [
@@ -792,7 +798,9 @@ def test_cloudformation_drops_novalue_elements_from_lists(sandbox: Sandbox) -> N
                             "PolicyName": "always",
                             "PolicyDocument": {
                                 "Version": "2012-10-17",
-                                "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
+                                "Statement": [
+                                    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}
+                                ],
                             },
                         },
                         {
@@ -802,7 +810,9 @@ def test_cloudformation_drops_novalue_elements_from_lists(sandbox: Sandbox) -> N
                                     "PolicyName": "kms",
                                     "PolicyDocument": {
                                         "Version": "2012-10-17",
-                                        "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}],
+                                        "Statement": [
+                                            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+                                        ],
                                     },
                                 },
                                 {"Ref": "AWS::NoValue"},

@@ -1,0 +1,260 @@
+"""EXPORT_DATASET for the sandbox: the same SELECTs, the same files and manifest, on moto S3.
+
+fakesnow cannot run procedures or unload (`COPY INTO @stage FROM (SELECT …)`), so this module
+does what snowflake/setup/30_export_procedure.sql does, step for step:
+
+1. read the dataset's ML_DATASETS row (enabled only), check its identifiers;
+2. for train, validation and score, run the SELECT template from the procedure file
+   (`snowflake.sqlscript.export_queries`: one source) with the same placeholder substitution
+   (views qualified with the current database and schema, as the procedure does);
+3. stream the result in batches into CSV files of at most `rows_per_file` rows, no header,
+   named like Snowflake's unload files (`data_0_0_0.csv`, `data_0_0_1.csv`, …);
+4. write `manifest.json` (docs/contracts.md, version 1) LAST, columns from the query result.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow.csv as pacsv
+
+from snowflake.sqlscript import EXPORT_SECTIONS, export_queries, is_identifier, render_export_query
+
+logger = logging.getLogger(__name__)
+
+DATASET_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+DEFAULT_ROWS_PER_FILE = 100_000
+FETCH_ROWS = 50_000
+
+
+class ExportError(RuntimeError):
+    """The export cannot be made (unknown dataset, bad registry row, empty section, …)."""
+
+
+@dataclass(frozen=True)
+class DatasetRow:
+    name: str
+    training_view: str
+    scoring_view: str
+    id_column: str
+    label_column: str
+    predictions_table: str
+
+
+def export_id_for(moment: datetime) -> str:
+    """`20261126t100000z`: the UTC time, lower case (an S3 key part and an execution name part)."""
+    return moment.astimezone(UTC).strftime("%Y%m%dt%H%M%Sz")
+
+
+def read_dataset(conn: Any, dataset: str) -> DatasetRow:
+    if not DATASET_RE.fullmatch(dataset):
+        raise ExportError(f"dataset name {dataset!r} must match {DATASET_RE.pattern}")
+    cur = conn.cursor()
+    try:
+        cur.execute(
+            "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE"
+            " FROM ML_DATASETS WHERE NAME = %s AND ENABLED",
+            (dataset,),
+        )
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    if len(rows) != 1:
+        raise ExportError(f"no enabled ML_DATASETS row named {dataset!r}")
+    values = [str(value) for value in rows[0]]
+    bad = [value for value in values if not is_identifier(value)]
+    if bad:
+        raise ExportError(f"ML_DATASETS row {dataset!r} holds invalid identifiers: {bad}")
+    training_view, scoring_view, id_column, label_column, predictions_table = (v.upper() for v in values)
+    return DatasetRow(dataset, training_view, scoring_view, id_column, label_column, predictions_table)
+
+
+def export_selects(conn: Any, row: DatasetRow) -> dict[str, str]:
+    """The SELECT texts the procedure runs for this dataset, by section (train, validation, score)."""
+    cur = conn.cursor()
+    try:
+        cur.execute("SELECT CURRENT_DATABASE(), CURRENT_SCHEMA()")
+        database, schema = (str(value) for value in cur.fetchone())
+    finally:
+        cur.close()
+    templates = export_queries()
+    return {
+        section: render_export_query(
+            templates[section],
+            id_column=row.id_column,
+            training_view=f"{database}.{schema}.{row.training_view}",
+            scoring_view=f"{database}.{schema}.{row.scoring_view}",
+        )
+        for section in EXPORT_SECTIONS
+    }
+
+
+def export_dataset(
+    conn: Any,
+    s3_client: Any,
+    bucket: str,
+    dataset: str,
+    export_id: str | None = None,
+    *,
+    rows_per_file: int = DEFAULT_ROWS_PER_FILE,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Emulate `CALL EXPORT_DATASET(dataset)`: write the sections, then the manifest; return it."""
+    started = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    export_id = export_id or export_id_for(started)
+    if not DATASET_RE.fullmatch(export_id):
+        raise ExportError(f"export_id {export_id!r} must match {DATASET_RE.pattern}")
+    row = read_dataset(conn, dataset)
+    selects = export_selects(conn, row)
+    base = f"exports/{dataset}/{export_id}/"
+
+    sections: dict[str, dict[str, Any]] = {}
+    for section in EXPORT_SECTIONS:
+        prefix = f"{base}{section}/"
+        columns, files = _unload(
+            conn,
+            selects[section],
+            s3_client=s3_client,
+            bucket=bucket,
+            prefix=prefix,
+            rows_per_file=rows_per_file,
+        )
+        rows = sum(int(item["rows"]) for item in files)
+        if rows == 0:
+            raise ExportError(f"{dataset}: section {section} has no rows; no manifest written")
+        first = row.id_column if section == "score" else row.label_column
+        if columns[0] != first:
+            raise ExportError(f"{dataset}: {section} columns start with {columns[0]!r}, expected {first!r}")
+        sections[section] = {"prefix": prefix, "columns": columns, "files": files, "rows": rows}
+
+    manifest: dict[str, Any] = {
+        "version": 1,
+        "dataset": dataset,
+        "export_id": export_id,
+        "created_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "id_column": row.id_column,
+        "label_column": row.label_column,
+        "predictions_table": row.predictions_table,
+        **sections,
+    }
+    # LAST: the manifest's arrival is the pipeline's start signal.
+    s3_client.put_object(
+        Bucket=bucket,
+        Key=f"{base}manifest.json",
+        Body=json.dumps(manifest).encode(),
+        ContentType="application/json",
+    )
+    logger.info(
+        "exported %s/%s: %s",
+        dataset,
+        export_id,
+        ", ".join(
+            f"{name} {section['rows']} rows in {len(section['files'])} files"
+            for name, section in sections.items()
+        ),
+    )
+    return manifest
+
+
+def _unload(
+    conn: Any, select: str, *, s3_client: Any, bucket: str, prefix: str, rows_per_file: int
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Run `select`, write its rows as CSV files of at most `rows_per_file` rows under `prefix`."""
+    if rows_per_file < 1:
+        raise ValueError("rows_per_file must be positive")
+    files: list[dict[str, Any]] = []
+    cur = conn.cursor()
+    try:
+        cur.execute(select)
+        columns = [str(column[0]) for column in cur.description]
+        writer = _FileWriter(s3_client, bucket, prefix, rows_per_file, files)
+        for chunk in _csv_chunks(cur):
+            writer.write(chunk)
+        writer.close()
+    finally:
+        cur.close()
+    return columns, files
+
+
+def _csv_chunks(cur: Any) -> Iterator[list[bytes]]:
+    """The result as CSV lines (bytes, newline-terminated), a fetch batch at a time.
+
+    Arrow batches when the cursor offers them (the connector against the fakesnow server),
+    else fetchmany. Either way: no header, no quoting (FIELD_OPTIONALLY_ENCLOSED_BY = NONE),
+    NULL as an empty field (NULL_IF = ('')), as ML_EXPORT_CSV unloads them.
+    """
+    try:
+        batches = cur.fetch_arrow_batches()
+        for table in batches:
+            yield _arrow_lines(table)
+        return
+    except Exception as error:  # the cursor has no Arrow result: fall back to rows
+        if type(error).__name__ not in {"NotSupportedError", "AttributeError", "ProgrammingError"}:
+            raise
+    while rows := cur.fetchmany(FETCH_ROWS):
+        yield _row_lines(rows)
+
+
+def _arrow_lines(table: Any) -> list[bytes]:
+    if table.num_rows == 0:
+        return []
+    sink = io.BytesIO()
+    pacsv.write_csv(
+        table, sink, pacsv.WriteOptions(include_header=False, quoting_style="none", batch_size=FETCH_ROWS)
+    )
+    return sink.getvalue().splitlines(keepends=True)
+
+
+def _row_lines(rows: Sequence[Sequence[Any]]) -> list[bytes]:
+    sink = io.StringIO()
+    writer = csv.writer(sink, lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
+    writer.writerows([["" if value is None else _text(value) for value in row] for row in rows])
+    return [line.encode() for line in sink.getvalue().splitlines(keepends=True)]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class _FileWriter:
+    """Buffers one file at a time; starts the next file after `rows_per_file` rows."""
+
+    def __init__(
+        self, s3_client: Any, bucket: str, prefix: str, rows_per_file: int, files: list[dict[str, Any]]
+    ) -> None:
+        self._s3 = s3_client
+        self._bucket = bucket
+        self._prefix = prefix
+        self._rows_per_file = rows_per_file
+        self._files = files
+        self._lines: list[bytes] = []
+
+    def write(self, lines: list[bytes]) -> None:
+        start = 0
+        while start < len(lines):
+            room = self._rows_per_file - len(self._lines)
+            self._lines.extend(lines[start : start + room])
+            start += room
+            if len(self._lines) == self._rows_per_file:
+                self._flush()
+
+    def close(self) -> None:
+        if self._lines:
+            self._flush()
+
+    def _flush(self) -> None:
+        body = b"".join(self._lines)
+        key = f"{self._prefix}data_0_0_{len(self._files)}.csv"
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="text/csv")
+        self._files.append({"key": key, "rows": len(self._lines), "size": len(body)})
+        self._lines = []

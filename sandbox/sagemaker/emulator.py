@@ -1,0 +1,522 @@
+"""SageMakerEmulator: the training, model and batch transform APIs for the built-in XGBoost algorithm.
+
+Requests and Describe* results are the AWS API dicts (PascalCase). Jobs really train and predict with
+xgboost, reading from and writing to S3 through the given boto3 client. With ``background=True`` a
+job runs on its own worker thread (InProgress, then Completed / Failed / Stopped); with
+``background=False`` it runs inside the create call.
+
+Emulator-only additions (not in the AWS API): Describe* of an ended job carries ``EmulatorTimings``
+``{"read_seconds", "compute_seconds", "write_seconds"}`` (wall seconds spent reading + parsing
+inputs, in xgboost.train / Booster prediction, and formatting + writing outputs), and the methods
+``wait``, ``training_log`` and the ``faults`` plan.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+import os
+import tarfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import xgboost as xgb
+
+from sandbox.sagemaker import s3io, training, transform
+from sandbox.sagemaker.errors import JobFailure, SageMakerError, client_error, validation_error
+from sandbox.sagemaker.faults import FaultPlan, JobFault
+from sandbox.sagemaker.validation import (
+    max_runtime,
+    validate_model,
+    validate_training,
+    validate_transform,
+)
+
+TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
+SPOT_SAVINGS = 0.7  # share of the training time not billed with managed spot training
+MODEL_ARTIFACT = "model.tar.gz"
+_MESSAGES = {
+    "Starting": "Launching requested ML instances",
+    "Downloading": "Downloading input data",
+    "Training": "Downloading the training image completed. Training in progress.",
+    "Uploading": "Uploading generated training model",
+    "Completed": "Training job completed",
+    "Failed": "Training job failed",
+    "Stopping": "Stopping the training job",
+    "Stopped": "Training job stopped",
+    "MaxRuntimeExceeded": "Training job stopped because it exceeded MaxRuntimeInSeconds",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Job:
+    kind: str  # "training" | "transform"
+    name: str
+    record: dict[str, Any]
+    fault: JobFault | None
+    started: float = 0.0
+    stop_requested: bool = False
+    log: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(
+        default_factory=lambda: {"read_seconds": 0.0, "compute_seconds": 0.0, "write_seconds": 0.0}
+    )
+
+    @property
+    def status_key(self) -> str:
+        return "TrainingJobStatus" if self.kind == "training" else "TransformJobStatus"
+
+    @property
+    def status(self) -> str:
+        return str(self.record[self.status_key])
+
+
+class SageMakerEmulator:
+    """A thread-safe stand-in for SageMaker CreateTrainingJob / CreateModel / CreateTransformJob."""
+
+    def __init__(
+        self,
+        s3_client: Any,
+        *,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        background: bool = True,
+    ) -> None:
+        self.s3 = s3_client
+        self.region = region
+        self.account_id = account_id
+        self.background = background
+        self.faults = FaultPlan()
+        self.nthread = os.cpu_count() or 1
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._training: dict[str, _Job] = {}
+        self._transforms: dict[str, _Job] = {}
+        self._models: dict[str, dict[str, Any]] = {}
+
+    def _arn(self, kind: str, name: str) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{kind}/{name.lower()}"
+
+    # ---- training -------------------------------------------------------------------------------
+
+    def create_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.faults.check_create("create_training_job")
+        config = validate_training(request)
+        name = str(request["TrainingJobName"])
+        arn = self._arn("training-job", name)
+        now = _now()
+        record: dict[str, Any] = {
+            "TrainingJobName": name,
+            "TrainingJobArn": arn,
+            "TrainingJobStatus": "InProgress",
+            "SecondaryStatus": "Starting",
+            "HyperParameters": dict(request.get("HyperParameters") or {}),
+            "AlgorithmSpecification": copy.deepcopy(request["AlgorithmSpecification"]),
+            "RoleArn": request["RoleArn"],
+            "InputDataConfig": copy.deepcopy(request["InputDataConfig"]),
+            "OutputDataConfig": copy.deepcopy(request["OutputDataConfig"]),
+            "ResourceConfig": copy.deepcopy(request["ResourceConfig"]),
+            "StoppingCondition": copy.deepcopy(request["StoppingCondition"]),
+            "EnableNetworkIsolation": bool(request.get("EnableNetworkIsolation", False)),
+            "EnableInterContainerTrafficEncryption": False,
+            "EnableManagedSpotTraining": bool(request.get("EnableManagedSpotTraining", False)),
+            "CreationTime": now,
+            "LastModifiedTime": now,
+            "SecondaryStatusTransitions": [
+                {"Status": "Starting", "StartTime": now, "StatusMessage": _MESSAGES["Starting"]}
+            ],
+        }
+        if "CheckpointConfig" in request:
+            record["CheckpointConfig"] = copy.deepcopy(request["CheckpointConfig"])
+        with self._lock:
+            if name.lower() in self._training:
+                raise SageMakerError(
+                    "ResourceInUse",
+                    f"Training job names must be unique within an AWS account and region, and a training "
+                    f"job with this name already exists ({arn})",
+                )
+            job = _Job("training", name, record, self.faults.take_training())
+            self._training[name.lower()] = job
+        self._start(job, lambda: self._run_training(job, config, max_runtime(request)))
+        return {"TrainingJobArn": arn}
+
+    def describe_training_job(self, name: str) -> dict[str, Any]:
+        return self._describe(self._find_training(name))
+
+    def stop_training_job(self, name: str) -> None:
+        with self._lock:
+            job = self._training.get(name.lower())
+            if job is None:
+                raise SageMakerError("ResourceNotFound", f'Could not find training job "{name}".')
+            self._request_stop(job, "training job")
+            self._secondary(job, "Stopping")
+
+    def training_log(self, name: str) -> list[str]:
+        """The algorithm's round log lines (``[i]\\ttrain-<m>:<v>\\tvalidation-<m>:<v>``)."""
+        with self._lock:
+            return list(self._find_training(name).log)
+
+    def _run_training(self, job: _Job, config: training.TrainingConfig, runtime_limit: int) -> None:
+        self._begin(job, "TrainingStartTime")
+        if job.fault is not None:
+            if job.fault.kind == "stop":
+                self._finish(job, "Stopped", secondary="MaxRuntimeExceeded")
+            else:
+                self._finish(job, "Failed", reason=job.fault.reason)
+            return
+        self._secondary(job, "Downloading")
+        request = job.record
+        read_started = time.perf_counter()
+        datasets: dict[str, training.Dataset] = {}
+        for channel in request["InputDataConfig"]:
+            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            blobs = [
+                (o.uri, s3io.get_bytes(self.s3, o.bucket, o.key)) for o in s3io.list_objects(self.s3, uri)
+            ]
+            if not blobs:
+                raise client_error(f"No data in {channel['ChannelName']} channel path {uri}")
+            datasets[channel["ChannelName"]] = training.load_channel(
+                channel["ChannelName"], blobs, config.csv_weights
+            )
+        train_set, validation_set = datasets["train"], datasets.get("validation")
+        if validation_set is not None and validation_set.features.shape[1] != train_set.features.shape[1]:
+            raise client_error(
+                f"The validation channel has {validation_set.features.shape[1]} features, "
+                f"the train channel {train_set.features.shape[1]}"
+            )
+        nthread = training.threads_for(train_set.features.size, self.nthread)
+        dtrain = training.to_dmatrix(train_set, nthread)
+        dvalidation = training.to_dmatrix(validation_set, nthread) if validation_set else None
+        job.timings["read_seconds"] = time.perf_counter() - read_started
+        self._secondary(job, "Training")
+
+        def should_stop() -> str | None:
+            if job.stop_requested:
+                return "Stopped"
+            if time.monotonic() - job.started > runtime_limit:
+                return "MaxRuntimeExceeded"
+            return None
+
+        early = should_stop()
+        if early is not None:
+            self._finish(job, "Stopped", secondary=early)
+            return
+        outcome = training.train(
+            config, dtrain, dvalidation, log=job.log, should_stop=should_stop, nthread=nthread
+        )
+        job.timings["compute_seconds"] = outcome.compute_seconds
+        extra: dict[str, Any] = {}
+        stamp = _now()
+        if outcome.final_metrics:
+            extra["FinalMetricDataList"] = [
+                {"MetricName": metric, "Value": value, "Timestamp": stamp}
+                for metric, value in outcome.final_metrics
+            ]
+        if outcome.stopped is None or config.save_model_on_termination:
+            if outcome.stopped is None:
+                self._secondary(job, "Uploading")
+            extra["ModelArtifacts"] = {"S3ModelArtifacts": self._write_model(job, outcome)}
+        if outcome.stopped is not None:
+            self._finish(job, "Stopped", secondary=outcome.stopped, extra=extra)
+        else:
+            self._finish(job, "Completed", extra=extra)
+
+    def _write_model(self, job: _Job, outcome: training.TrainingOutcome) -> str:
+        """Write ``<S3OutputPath>/<job>/output/model.tar.gz`` holding ``xgboost-model`` (UBJSON)."""
+        started = time.perf_counter()
+        assert outcome.booster is not None
+        raw = bytes(outcome.booster.save_raw("ubj"))
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as archive:
+            info = tarfile.TarInfo(transform.MODEL_FILE)
+            info.size = len(raw)
+            info.mtime = int(time.time())
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(raw))
+        uri = s3io.join_uri(
+            job.record["OutputDataConfig"]["S3OutputPath"], job.name, "output", MODEL_ARTIFACT
+        )
+        s3io.put_bytes(self.s3, uri, buffer.getvalue(), "application/x-gzip")
+        job.timings["write_seconds"] += time.perf_counter() - started
+        return uri
+
+    # ---- models -------------------------------------------------------------------------------
+
+    def create_model(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.faults.check_create("create_model")
+        validate_model(request)
+        name = str(request["ModelName"])
+        arn = self._arn("model", name)
+        container = copy.deepcopy(request["PrimaryContainer"])
+        with self._lock:
+            if name.lower() in self._models:
+                raise validation_error(f'Cannot create already existing model "{arn}".')
+        if not s3io.object_exists(self.s3, container["ModelDataUrl"]):
+            raise validation_error(
+                f"Could not access model data at {container['ModelDataUrl']}. Please ensure that the role "
+                f'"{request["ExecutionRoleArn"]}" exists and that its trust relationship policy allows the '
+                'action "sts:AssumeRole" for the service principal "sagemaker.amazonaws.com". '
+                'Also ensure that the role has "s3:GetObject" permissions and that the object is located in '
+                f"{self.region}."
+            )
+        container.setdefault("Mode", "SingleModel")
+        record = {
+            "ModelName": name,
+            "ModelArn": arn,
+            "PrimaryContainer": container,
+            "ExecutionRoleArn": request["ExecutionRoleArn"],
+            "CreationTime": _now(),
+            "EnableNetworkIsolation": bool(request.get("EnableNetworkIsolation", False)),
+        }
+        with self._lock:
+            if name.lower() in self._models:
+                raise validation_error(f'Cannot create already existing model "{arn}".')
+            self._models[name.lower()] = record
+        return {"ModelArn": arn}
+
+    def describe_model(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._find_model(name))
+
+    def delete_model(self, name: str) -> None:
+        with self._lock:
+            self._find_model(name)
+            del self._models[name.lower()]
+
+    def _find_model(self, name: str) -> dict[str, Any]:
+        record = self._models.get(name.lower())
+        if record is None:
+            raise validation_error(f'Could not find model "{self._arn("model", name)}".')
+        return record
+
+    # ---- transform ----------------------------------------------------------------------------
+
+    def create_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.faults.check_create("create_transform_job")
+        spec = validate_transform(request)
+        name = str(request["TransformJobName"])
+        arn = self._arn("transform-job", name)
+        now = _now()
+        transform_input = copy.deepcopy(request["TransformInput"])
+        transform_input.setdefault("CompressionType", "None")
+        transform_input.setdefault("SplitType", "None")
+        processing = {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None"}
+        processing.update(request.get("DataProcessing") or {})
+        record: dict[str, Any] = {
+            "TransformJobName": name,
+            "TransformJobArn": arn,
+            "TransformJobStatus": "InProgress",
+            "ModelName": request["ModelName"],
+            "MaxConcurrentTransforms": request.get("MaxConcurrentTransforms", 1),
+            "MaxPayloadInMB": request.get("MaxPayloadInMB", 6),
+            "BatchStrategy": request.get("BatchStrategy", "MultiRecord"),
+            "Environment": dict(request.get("Environment") or {}),
+            "TransformInput": transform_input,
+            "TransformOutput": copy.deepcopy(request["TransformOutput"]),
+            "TransformResources": copy.deepcopy(request["TransformResources"]),
+            "DataProcessing": processing,
+            "CreationTime": now,
+        }
+        with self._lock:
+            model = copy.deepcopy(self._find_model(str(request["ModelName"])))
+            if name.lower() in self._transforms:
+                raise SageMakerError(
+                    "ResourceInUse",
+                    f"Transform job names must be unique within an AWS account and region, and a transform "
+                    f"job with this name already exists ({arn})",
+                )
+            job = _Job("transform", name, record, self.faults.take_transform())
+            self._transforms[name.lower()] = job
+        self._start(job, lambda: self._run_transform(job, spec, model["PrimaryContainer"]["ModelDataUrl"]))
+        return {"TransformJobArn": arn}
+
+    def describe_transform_job(self, name: str) -> dict[str, Any]:
+        return self._describe(self._find_transform(name))
+
+    def stop_transform_job(self, name: str) -> None:
+        with self._lock:
+            job = self._transforms.get(name.lower())
+            if job is None:
+                raise SageMakerError("ResourceNotFound", f'Could not find transform job "{name}".')
+            self._request_stop(job, "transform job")
+
+    def _run_transform(self, job: _Job, spec: transform.TransformSpec, model_data_url: str) -> None:
+        self._begin(job, "TransformStartTime")
+        if job.fault is not None:
+            self._finish(job, "Failed", reason=job.fault.reason)
+            return
+        source = job.record["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+        output_path = job.record["TransformOutput"]["S3OutputPath"]
+        started = time.perf_counter()
+        booster = self._load_booster(model_data_url)
+        objects = s3io.list_objects(self.s3, source)
+        if not objects:
+            raise client_error(f"No S3 objects found under S3 URL {source}")
+        job.timings["read_seconds"] += time.perf_counter() - started
+        _, prefix = s3io.parse_s3_uri(source)
+        base = prefix[: prefix.rfind("/") + 1]
+        failures: list[str] = []
+        for obj in objects:
+            if job.stop_requested:
+                self._finish(job, "Stopped")
+                return
+            failure = self._transform_one(
+                job, booster, spec, obj, s3io.join_uri(output_path, obj.key[len(base) :])
+            )
+            if failure:
+                failures.append(failure)
+        if failures:
+            more = f" ({len(failures) - 1} more object(s) failed)" if len(failures) > 1 else ""
+            self._finish(
+                job, "Failed", reason=f"ClientError: See job logs for more information. {failures[0]}{more}"
+            )
+        else:
+            self._finish(job, "Completed")
+
+    def _transform_one(
+        self, job: _Job, booster: xgb.Booster, spec: transform.TransformSpec, obj: s3io.S3Object, target: str
+    ) -> str | None:
+        """Transform one object into ``<target>.out``; return a failure message or None."""
+        started = time.perf_counter()
+        data = s3io.get_bytes(self.s3, obj.bucket, obj.key)
+        fetched = time.perf_counter() - started
+        timings = transform.ObjectTimings()
+        try:
+            content = transform.transform_object(booster, data, spec, timings, cpu_count=self.nthread)
+        except transform.TransformError as exc:
+            return f"Failed to transform {obj.uri}: {exc}"
+        write_started = time.perf_counter()
+        s3io.put_bytes(self.s3, f"{target}.out", content, "text/csv")
+        job.timings["read_seconds"] += fetched + timings.parse_seconds
+        job.timings["compute_seconds"] += timings.compute_seconds
+        job.timings["write_seconds"] += timings.format_seconds + (time.perf_counter() - write_started)
+        return None
+
+    def _load_booster(self, model_data_url: str) -> xgb.Booster:
+        bucket, key = s3io.parse_s3_uri(model_data_url)
+        try:
+            artifact = s3io.get_bytes(self.s3, bucket, key)
+            booster = transform.load_model(artifact)
+        except transform.TransformError as exc:
+            raise client_error(f"Cannot load the model at {model_data_url}: {exc}") from None
+        except Exception as exc:
+            raise client_error(f"Cannot read the model at {model_data_url}: {exc}") from None
+        return booster
+
+    # ---- shared -------------------------------------------------------------------------------
+
+    def wait(self, name: str, timeout: float = 300) -> dict[str, Any]:
+        """Block until the training or transform job ``name`` has ended; return its Describe dict."""
+        with self._lock:
+            job = self._training.get(name.lower()) or self._find_transform(name)
+            if not self._changed.wait_for(lambda: job.status in TERMINAL, timeout=timeout):
+                raise TimeoutError(
+                    f"{job.kind} job {name} did not end within {timeout} s (status {job.status})"
+                )
+            return self._describe(job)
+
+    def _find_training(self, name: str) -> _Job:
+        job = self._training.get(name.lower())
+        if job is None:
+            raise validation_error(f'Could not find training job "{name}".')
+        return job
+
+    def _find_transform(self, name: str) -> _Job:
+        job = self._transforms.get(name.lower())
+        if job is None:
+            raise validation_error(f'Could not find transform job "{name}".')
+        return job
+
+    def _describe(self, job: _Job) -> dict[str, Any]:
+        with self._lock:
+            result = copy.deepcopy(job.record)
+            if job.status in TERMINAL:
+                result["EmulatorTimings"] = dict(job.timings)
+            return result
+
+    def _start(self, job: _Job, body: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                body()
+            except JobFailure as failure:
+                self._finish(job, "Failed", reason=failure.reason)
+            except Exception as exc:
+                self._finish(job, "Failed", reason=f"AlgorithmError: {type(exc).__name__}: {exc}")
+
+        if self.background:
+            threading.Thread(target=run, name=f"sagemaker-{job.kind}-{job.name}", daemon=True).start()
+        else:
+            run()
+
+    def _request_stop(self, job: _Job, what: str) -> None:
+        if job.status in TERMINAL:
+            raise validation_error(f"The request was rejected because the {what} is in status {job.status}.")
+        job.stop_requested = True
+        job.record[job.status_key] = "Stopping"
+        if job.kind == "training":
+            job.record["LastModifiedTime"] = _now()
+        self._changed.notify_all()
+
+    def _begin(self, job: _Job, start_key: str) -> None:
+        with self._lock:
+            job.started = time.monotonic()
+            job.record[start_key] = _now()
+
+    def _secondary(self, job: _Job, status: str) -> None:
+        """Move a training job to a new SecondaryStatus, closing the previous transition."""
+        with self._lock:
+            if job.kind != "training" or job.status in TERMINAL:
+                return
+            now = _now()
+            transitions = job.record["SecondaryStatusTransitions"]
+            if transitions and transitions[-1]["Status"] == status:
+                return
+            if transitions:
+                transitions[-1]["EndTime"] = now
+            transitions.append({"Status": status, "StartTime": now, "StatusMessage": _MESSAGES[status]})
+            job.record["SecondaryStatus"] = status
+            job.record["LastModifiedTime"] = now
+
+    def _finish(
+        self,
+        job: _Job,
+        status: str,
+        *,
+        secondary: str | None = None,
+        reason: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        with self._lock:
+            if job.status in TERMINAL:
+                return
+            if job.stop_requested and status == "Completed":
+                status = "Stopped"
+            now = _now()
+            if job.kind == "training":
+                self._secondary(job, secondary or status)
+                job.record["SecondaryStatusTransitions"][-1]["EndTime"] = now
+                start = job.record.get("TrainingStartTime") or job.record["CreationTime"]
+                seconds = max(1, math.ceil((now - start).total_seconds()))
+                job.record["TrainingEndTime"] = now
+                job.record["LastModifiedTime"] = now
+                job.record["TrainingTimeInSeconds"] = seconds
+                spot = job.record["EnableManagedSpotTraining"]
+                job.record["BillableTimeInSeconds"] = (
+                    max(1, math.ceil(seconds * (1 - SPOT_SAVINGS))) if spot else seconds
+                )
+            else:
+                job.record.setdefault("TransformStartTime", now)
+                job.record["TransformEndTime"] = now
+            if reason is not None:
+                job.record["FailureReason"] = reason
+            job.record.update(extra or {})
+            job.record[job.status_key] = status
+            self._changed.notify_all()

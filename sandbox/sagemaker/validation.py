@@ -1,0 +1,324 @@
+"""Request validation for the emulated APIs: each problem is a ValidationException with a specific message."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sandbox.sagemaker.errors import SageMakerError, validation_error
+from sandbox.sagemaker.jsonpath_filter import parse_filter
+from sandbox.sagemaker.s3io import parse_s3_uri
+from sandbox.sagemaker.training import TrainingConfig, parse_hyperparameters
+from sandbox.sagemaker.transform import TransformSpec
+
+NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+_NAME = re.compile(NAME_PATTERN + r"$")
+ROLE_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$"
+_ROLE = re.compile(ROLE_PATTERN)
+XGBOOST_REPOSITORY = "sagemaker-xgboost"
+CHANNELS = ("train", "validation")
+DEFAULT_MAX_RUNTIME = 86400
+DEFAULT_MAX_PAYLOAD_MB = 6
+PAYLOAD_LIMIT_MB = 100
+
+
+def _constraint(value: object, field: str, constraint: str) -> SageMakerError:
+    shown = "null" if value is None else f"'{value}'"
+    return validation_error(
+        f"1 validation error detected: Value {shown} at '{field}' failed to satisfy constraint: {constraint}"
+    )
+
+
+def require(mapping: Mapping[str, Any], key: str, field: str) -> Any:
+    value = mapping.get(key)
+    if value is None or value == "":
+        raise _constraint(None, field, "Member must not be null")
+    return value
+
+
+def _section(mapping: Mapping[str, Any], key: str, field: str) -> Mapping[str, Any]:
+    value = require(mapping, key, field)
+    if not isinstance(value, Mapping):
+        raise _constraint(value, field, "Member must be a structure")
+    return value
+
+
+def check_name(name: object, field: str) -> str:
+    if name is None or name == "":
+        raise _constraint(None, field, "Member must not be null")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise _constraint(name, field, f"Member must satisfy regular expression pattern: {NAME_PATTERN}")
+    return name
+
+
+def check_role(role: object, field: str) -> None:
+    if not isinstance(role, str) or not _ROLE.match(role):
+        raise _constraint(
+            role,
+            field,
+            f"Member must satisfy regular expression pattern: {ROLE_PATTERN}",
+        )
+
+
+def check_s3_uri(uri: object, field: str) -> str:
+    if not isinstance(uri, str):
+        raise _constraint(uri, field, "Member must not be null")
+    try:
+        parse_s3_uri(uri)
+    except ValueError:
+        raise _constraint(
+            uri, field, "Member must satisfy regular expression pattern: ^(https|s3)://([^/]+)/?(.*)$"
+        ) from None
+    return uri
+
+
+def check_image(image: object, field: str) -> None:
+    """Only the built-in XGBoost image (ECR repository ``sagemaker-xgboost``) can run here."""
+    if not isinstance(image, str) or not image:
+        raise _constraint(None, field, "Member must not be null")
+    repository = re.split(r"[:@]", image.rsplit("/", 1)[-1], maxsplit=1)[0]
+    if repository != XGBOOST_REPOSITORY or "/" not in image:
+        raise validation_error(
+            f"Image {image!r} is not supported: the SageMaker emulator only runs the built-in XGBoost "
+            f"algorithm (an image of the ECR repository '{XGBOOST_REPOSITORY}', e.g. "
+            "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1)"
+        )
+
+
+def _is_csv(content_type: object) -> bool:
+    return content_type is None or str(content_type).split(";", 1)[0].strip().lower() in {"text/csv", "csv"}
+
+
+def validate_training(request: Mapping[str, Any]) -> TrainingConfig:
+    check_name(request.get("TrainingJobName"), "trainingJobName")
+    algorithm = _section(request, "AlgorithmSpecification", "algorithmSpecification")
+    if algorithm.get("AlgorithmName"):
+        raise validation_error(
+            "AlgorithmName is not supported: the SageMaker emulator only runs the built-in XGBoost algorithm "
+            "given as TrainingImage"
+        )
+    check_image(algorithm.get("TrainingImage"), "algorithmSpecification.trainingImage")
+    mode = require(algorithm, "TrainingInputMode", "algorithmSpecification.trainingInputMode")
+    if mode not in {"File", "Pipe", "FastFile"}:
+        raise _constraint(
+            mode,
+            "algorithmSpecification.trainingInputMode",
+            "Member must satisfy enum value set: [Pipe, File, FastFile]",
+        )
+    check_role(require(request, "RoleArn", "roleArn"), "roleArn")
+    output = _section(request, "OutputDataConfig", "outputDataConfig")
+    check_s3_uri(
+        require(output, "S3OutputPath", "outputDataConfig.s3OutputPath"), "outputDataConfig.s3OutputPath"
+    )
+    resources = _section(request, "ResourceConfig", "resourceConfig")
+    require(resources, "InstanceType", "resourceConfig.instanceType")
+    for key in ("InstanceCount", "VolumeSizeInGB"):
+        value = require(resources, key, f"resourceConfig.{key[0].lower()}{key[1:]}")
+        if not isinstance(value, int) or value < 1:
+            raise _constraint(
+                value,
+                f"resourceConfig.{key[0].lower()}{key[1:]}",
+                "Member must have value greater than or equal to 1",
+            )
+    _validate_stopping(request)
+    _validate_channels(request.get("InputDataConfig"))
+    checkpoint = request.get("CheckpointConfig")
+    if checkpoint is not None:
+        check_s3_uri(require(checkpoint, "S3Uri", "checkpointConfig.s3Uri"), "checkpointConfig.s3Uri")
+    hyperparameters = request.get("HyperParameters") or {}
+    if not isinstance(hyperparameters, Mapping) or not all(
+        isinstance(v, str) for v in hyperparameters.values()
+    ):
+        raise validation_error("HyperParameters must be a map of strings to strings")
+    try:
+        return parse_hyperparameters(dict(hyperparameters))
+    except ValueError as exc:
+        raise validation_error(str(exc)) from None
+
+
+def max_runtime(request: Mapping[str, Any]) -> int:
+    stopping = request.get("StoppingCondition") or {}
+    return int(stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME))
+
+
+def _validate_stopping(request: Mapping[str, Any]) -> None:
+    stopping = _section(request, "StoppingCondition", "stoppingCondition")
+    runtime = stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME)
+    if not isinstance(runtime, int) or runtime < 1:
+        raise _constraint(
+            runtime,
+            "stoppingCondition.maxRuntimeInSeconds",
+            "Member must have value greater than or equal to 1",
+        )
+    wait = stopping.get("MaxWaitTimeInSeconds")
+    if request.get("EnableManagedSpotTraining"):
+        if wait is None:
+            raise validation_error(
+                "Invalid MaxWaitTimeInSeconds. It is required when EnableManagedSpotTraining is set to true"
+            )
+        if not isinstance(wait, int) or wait < runtime:
+            raise validation_error(
+                f"Invalid MaxWaitTimeInSeconds ({wait}). It must be present and be greater than or equal to "
+                f"MaxRuntimeInSeconds ({runtime})"
+            )
+    elif wait is not None:
+        raise validation_error(
+            "Invalid MaxWaitTimeInSeconds. It is only supported when EnableManagedSpotTraining is set to true"
+        )
+
+
+def _validate_channels(channels: object) -> None:
+    if not isinstance(channels, list) or not channels:
+        raise validation_error(
+            "InputDataConfig must have a 'train' channel: the built-in XGBoost algorithm requires one"
+        )
+    seen: set[str] = set()
+    for position, channel in enumerate(channels, start=1):
+        field = f"inputDataConfig.{position}.member"
+        name = check_name(channel.get("ChannelName"), f"{field}.channelName")
+        if name not in CHANNELS:
+            raise validation_error(
+                f"Channel '{name}' is not supported by the built-in XGBoost algorithm: use 'train' and, "
+                "optionally, 'validation'"
+            )
+        if name in seen:
+            raise validation_error(f"Channel names must be unique: '{name}' appears more than once")
+        seen.add(name)
+        source = _section(
+            _section(channel, "DataSource", f"{field}.dataSource"),
+            "S3DataSource",
+            f"{field}.dataSource.s3DataSource",
+        )
+        data_type = require(source, "S3DataType", f"{field}.dataSource.s3DataSource.s3DataType")
+        if data_type != "S3Prefix":
+            raise validation_error(
+                f"Channel '{name}': S3DataType {data_type} is not supported by the emulator: use S3Prefix"
+            )
+        check_s3_uri(
+            require(source, "S3Uri", f"{field}.dataSource.s3DataSource.s3Uri"),
+            f"{field}.dataSource.s3DataSource.s3Uri",
+        )
+        if not _is_csv(channel.get("ContentType")):
+            raise validation_error(
+                f"Channel '{name}': ContentType {channel.get('ContentType')} is not supported by the "
+                "emulator: use text/csv"
+            )
+        if channel.get("CompressionType", "None") != "None":
+            raise validation_error(
+                f"Channel '{name}': CompressionType {channel.get('CompressionType')} is not supported"
+            )
+    if "train" not in seen:
+        raise validation_error(
+            "InputDataConfig must have a 'train' channel: the built-in XGBoost algorithm requires one"
+        )
+
+
+def validate_model(request: Mapping[str, Any]) -> None:
+    check_name(request.get("ModelName"), "modelName")
+    if request.get("Containers"):
+        raise validation_error("Containers is not supported by the emulator: give one PrimaryContainer")
+    check_role(require(request, "ExecutionRoleArn", "executionRoleArn"), "executionRoleArn")
+    container = _section(request, "PrimaryContainer", "primaryContainer")
+    check_image(container.get("Image"), "primaryContainer.image")
+    check_s3_uri(
+        require(container, "ModelDataUrl", "primaryContainer.modelDataUrl"), "primaryContainer.modelDataUrl"
+    )
+
+
+def validate_transform(request: Mapping[str, Any]) -> TransformSpec:
+    check_name(request.get("TransformJobName"), "transformJobName")
+    check_name(request.get("ModelName"), "modelName")
+    payload = _validate_limits(request)
+    split = _validate_transform_io(request)
+    resources = _section(request, "TransformResources", "transformResources")
+    require(resources, "InstanceType", "transformResources.instanceType")
+    count = require(resources, "InstanceCount", "transformResources.instanceCount")
+    if not isinstance(count, int) or count < 1:
+        raise _constraint(
+            count, "transformResources.instanceCount", "Member must have value greater than or equal to 1"
+        )
+    processing = request.get("DataProcessing") or {}
+    join = processing.get("JoinSource", "None")
+    if join not in {"Input", "None"}:
+        raise _constraint(
+            join, "dataProcessing.joinSource", "Member must satisfy enum value set: [Input, None]"
+        )
+    try:
+        input_filter = parse_filter(processing.get("InputFilter"))
+        output_filter = parse_filter(processing.get("OutputFilter"))
+    except ValueError as exc:
+        raise validation_error(str(exc)) from None
+    return TransformSpec(
+        input_filter=input_filter,
+        output_filter=output_filter,
+        join_input=join == "Input",
+        split_lines=split == "Line",
+        max_payload_bytes=(payload or PAYLOAD_LIMIT_MB) << 20,
+    )
+
+
+def _validate_limits(request: Mapping[str, Any]) -> int:
+    payload = request.get("MaxPayloadInMB", DEFAULT_MAX_PAYLOAD_MB)
+    if not isinstance(payload, int) or not 0 <= payload <= PAYLOAD_LIMIT_MB:
+        raise _constraint(
+            payload, "maxPayloadInMB", f"Member must have value less than or equal to {PAYLOAD_LIMIT_MB}"
+        )
+    concurrency = request.get("MaxConcurrentTransforms", 1)
+    if not isinstance(concurrency, int) or concurrency < 0:
+        raise _constraint(
+            concurrency, "maxConcurrentTransforms", "Member must have value greater than or equal to 0"
+        )
+    if concurrency * payload > PAYLOAD_LIMIT_MB:
+        raise validation_error(
+            f"MaxConcurrentTransforms ({concurrency}) x MaxPayloadInMB ({payload}) must not exceed "
+            f"{PAYLOAD_LIMIT_MB} MB"
+        )
+    strategy = request.get("BatchStrategy", "MultiRecord")
+    if strategy not in {"MultiRecord", "SingleRecord"}:
+        raise _constraint(
+            strategy, "batchStrategy", "Member must satisfy enum value set: [MultiRecord, SingleRecord]"
+        )
+    return int(payload)
+
+
+def _validate_transform_io(request: Mapping[str, Any]) -> str:
+    transform_input = _section(request, "TransformInput", "transformInput")
+    source = _section(
+        _section(transform_input, "DataSource", "transformInput.dataSource"),
+        "S3DataSource",
+        "transformInput.dataSource.s3DataSource",
+    )
+    data_type = require(source, "S3DataType", "transformInput.dataSource.s3DataSource.s3DataType")
+    if data_type != "S3Prefix":
+        raise validation_error(f"S3DataType {data_type} is not supported by the emulator: use S3Prefix")
+    check_s3_uri(
+        require(source, "S3Uri", "transformInput.dataSource.s3DataSource.s3Uri"),
+        "transformInput.dataSource.s3DataSource.s3Uri",
+    )
+    if not _is_csv(transform_input.get("ContentType")):
+        raise validation_error(
+            f"ContentType {transform_input.get('ContentType')} is not supported by the emulator: use text/csv"
+        )
+    split = transform_input.get("SplitType", "None")
+    if split not in {"Line", "None"}:
+        raise validation_error(f"SplitType {split} is not supported by the emulator: use Line")
+    if transform_input.get("CompressionType", "None") != "None":
+        raise validation_error(
+            f"CompressionType {transform_input.get('CompressionType')} is not supported by the emulator"
+        )
+    output = _section(request, "TransformOutput", "transformOutput")
+    check_s3_uri(
+        require(output, "S3OutputPath", "transformOutput.s3OutputPath"), "transformOutput.s3OutputPath"
+    )
+    if not _is_csv(output.get("Accept")):
+        raise validation_error(
+            f"Accept {output.get('Accept')} is not supported by the emulator: use text/csv"
+        )
+    if output.get("AssembleWith", "None") not in {"Line", "None"}:
+        raise _constraint(
+            output.get("AssembleWith"),
+            "transformOutput.assembleWith",
+            "Member must satisfy enum value set: [Line, None]",
+        )
+    return str(split)

@@ -1,0 +1,86 @@
+-- Snowsage 20: the dataset registry, the run log, the merchant_risk predictions table and its
+-- registry row. Column lists are the contract (docs/contracts.md, "Snowflake objects").
+-- Variables: admin_role, pipeline_role, warehouse, database, schema.
+
+USE ROLE &{admin_role};
+USE WAREHOUSE &{warehouse};
+USE SCHEMA &{database}.&{schema};
+
+-- One row per dataset: which views EXPORT_DATASET unloads and where predictions land.
+-- Names of views, columns and tables are unqualified identifiers in this schema.
+CREATE TABLE IF NOT EXISTS ML_DATASETS (
+  NAME VARCHAR NOT NULL PRIMARY KEY,      -- [a-z0-9][a-z0-9_-]{0,62}: becomes S3 keys and job names
+  TRAINING_VIEW VARCHAR NOT NULL,         -- id, label, features (the export drops the id)
+  SCORING_VIEW VARCHAR NOT NULL,          -- id, features (same order as the training view)
+  ID_COLUMN VARCHAR NOT NULL,
+  LABEL_COLUMN VARCHAR NOT NULL,
+  PREDICTIONS_TABLE VARCHAR NOT NULL,
+  ENABLED BOOLEAN NOT NULL,
+  CREATED_AT TIMESTAMP_NTZ NOT NULL
+)
+COMMENT = 'Snowsage: datasets EXPORT_DATASET can export';
+
+-- One row per pipeline run, written by the RecordRun Lambda (MERGE on RUN_ID).
+CREATE TABLE IF NOT EXISTS ML_RUNS (
+  RUN_ID VARCHAR NOT NULL PRIMARY KEY,
+  EXECUTION_NAME VARCHAR,
+  EXECUTION_ARN VARCHAR,
+  DATASET VARCHAR,
+  EXPORT_ID VARCHAR,
+  MODE VARCHAR,
+  STATUS VARCHAR,
+  FAILED_STATE VARCHAR,
+  ERROR VARCHAR,
+  CAUSE VARCHAR,
+  TRAINING_JOB VARCHAR,
+  TRANSFORM_JOB VARCHAR,
+  MODEL_PACKAGE_ARN VARCHAR,
+  MODEL_VERSION VARCHAR,
+  METRIC_NAME VARCHAR,
+  METRIC_VALUE FLOAT,
+  CHAMPION_METRIC FLOAT,
+  PROMOTED BOOLEAN,
+  ROWS_SCORED NUMBER(38, 0),
+  ROWS_LOADED NUMBER(38, 0),
+  STARTED_AT TIMESTAMP_NTZ,
+  FINISHED_AT TIMESTAMP_NTZ,
+  UPDATED_AT TIMESTAMP_NTZ
+)
+COMMENT = 'Snowsage: one row per pipeline run (status, metrics, lineage)';
+
+-- Predictions for merchant_risk, loaded by LoadPredictions (one copy per export).
+CREATE TABLE IF NOT EXISTS MERCHANT_RISK_PREDICTIONS (
+  ID VARCHAR,
+  SCORE FLOAT,
+  RUN_ID VARCHAR,
+  EXPORT_ID VARCHAR,
+  MODEL_VERSION VARCHAR,
+  SCORED_AT TIMESTAMP_NTZ
+)
+COMMENT = 'Snowsage: merchant_risk scores (ID = MERCHANT_ID)';
+
+MERGE INTO ML_DATASETS AS T
+USING (
+  SELECT
+    'merchant_risk' AS NAME,
+    'MERCHANT_RISK_TRAINING' AS TRAINING_VIEW,
+    'MERCHANT_RISK_SCORING' AS SCORING_VIEW,
+    'MERCHANT_ID' AS ID_COLUMN,
+    'IS_RISKY' AS LABEL_COLUMN,
+    'MERCHANT_RISK_PREDICTIONS' AS PREDICTIONS_TABLE
+) AS S
+ON T.NAME = S.NAME
+WHEN MATCHED THEN UPDATE SET
+  TRAINING_VIEW = S.TRAINING_VIEW,
+  SCORING_VIEW = S.SCORING_VIEW,
+  ID_COLUMN = S.ID_COLUMN,
+  LABEL_COLUMN = S.LABEL_COLUMN,
+  PREDICTIONS_TABLE = S.PREDICTIONS_TABLE
+WHEN NOT MATCHED THEN INSERT
+  (NAME, TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE, ENABLED, CREATED_AT)
+VALUES
+  (S.NAME, S.TRAINING_VIEW, S.SCORING_VIEW, S.ID_COLUMN, S.LABEL_COLUMN, S.PREDICTIONS_TABLE, TRUE, SYSDATE());
+
+GRANT SELECT ON TABLE ML_DATASETS TO ROLE &{pipeline_role};
+GRANT SELECT, INSERT, UPDATE ON TABLE ML_RUNS TO ROLE &{pipeline_role};
+GRANT SELECT, INSERT, DELETE ON TABLE MERCHANT_RISK_PREDICTIONS TO ROLE &{pipeline_role};

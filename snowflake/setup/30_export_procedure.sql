@@ -1,0 +1,164 @@
+-- Snowsage 30: EXPORT_DATASET(DATASET_NAME) unloads one ML_DATASETS row to the bucket:
+--   exports/<dataset>/<export_id>/train/       training rows, label first, no header (~80 %)
+--   exports/<dataset>/<export_id>/validation/  held-out training rows (~20 %), same shape
+--   exports/<dataset>/<export_id>/score/       scoring rows, id first, no header
+--   exports/<dataset>/<export_id>/manifest.json   LAST: its arrival starts the pipeline
+-- export_id is the UTC start time, lower case (20261126t100000z). The file list and row counts
+-- come from the unload results (DETAILED_OUTPUT = TRUE, read back with RESULT_SCAN); the column
+-- names from INFORMATION_SCHEMA in view order. An empty section raises: no manifest, no run.
+-- Variables: admin_role, warehouse, database, schema.
+
+USE ROLE &{admin_role};
+USE WAREHOUSE &{warehouse};
+USE SCHEMA &{database}.&{schema};
+
+CREATE OR REPLACE PROCEDURE EXPORT_DATASET(DATASET_NAME VARCHAR)
+  RETURNS VARIANT
+  LANGUAGE SQL
+  COMMENT = 'Snowsage: unload train/validation/score CSVs of a dataset, then its manifest.json'
+  EXECUTE AS OWNER
+AS
+$$
+DECLARE
+  -- The export SELECTs. ONE SOURCE: the sandbox runs these very texts (snowflake/sqlscript.py
+  -- reads the marked lines), with {id_column}, {training_view} and {scoring_view} replaced the
+  -- same way as below. Split: a row goes to validation when the first two hex digits of MD5 of
+  -- its id are below '33' (51 of 256 values, ~20 %). MD5 gives the same lower-case hex in
+  -- Snowflake and DuckDB (HASH() does not), so the split is stable across exports and engines.
+  -- snowsage:export-query train
+  train_query VARCHAR DEFAULT 'SELECT * EXCLUDE ({id_column}) FROM {training_view} WHERE SUBSTR(MD5(TO_VARCHAR({id_column})), 1, 2) >= ''33''';
+  -- snowsage:export-query validation
+  validation_query VARCHAR DEFAULT 'SELECT * EXCLUDE ({id_column}) FROM {training_view} WHERE SUBSTR(MD5(TO_VARCHAR({id_column})), 1, 2) < ''33''';
+  -- snowsage:export-query score
+  score_query VARCHAR DEFAULT 'SELECT * FROM {scoring_view}';
+
+  db VARCHAR DEFAULT '&{database}';
+  sch VARCHAR DEFAULT '&{schema}';
+  -- Bounded files: Snowflake splits each section into files of at most 64 MiB (and in parallel).
+  max_file_size INTEGER DEFAULT 67108864;
+  ident_pattern VARCHAR DEFAULT '[A-Za-z_][A-Za-z0-9_$]{0,254}';
+  name_pattern VARCHAR DEFAULT '[a-z0-9][a-z0-9_-]{0,62}';
+
+  registered INTEGER DEFAULT 0;
+  training_view VARCHAR;
+  scoring_view VARCHAR;
+  id_column VARCHAR;
+  label_column VARCHAR;
+  predictions_table VARCHAR;
+  started_at TIMESTAMP_NTZ DEFAULT SYSDATE();
+  export_id VARCHAR;
+  base VARCHAR;
+  section VARCHAR;
+  section_query VARCHAR;
+  section_view VARCHAR;
+  section_prefix VARCHAR;
+  section_files ARRAY;
+  section_rows INTEGER;
+  section_columns ARRAY;
+  sections OBJECT DEFAULT OBJECT_CONSTRUCT();
+  copy_sql VARCHAR;
+  manifest OBJECT;
+  manifest_literal VARCHAR;
+
+  dataset_not_found EXCEPTION (-20001, 'EXPORT_DATASET: no enabled ML_DATASETS row with this NAME');
+  invalid_name EXCEPTION (-20002, 'EXPORT_DATASET: dataset name or an ML_DATASETS identifier is invalid');
+  empty_section EXCEPTION (-20003, 'EXPORT_DATASET: a section (train, validation or score) has no rows; no manifest written');
+  column_order EXCEPTION (-20004, 'EXPORT_DATASET: training view must be id, label, features; scoring view id, features');
+  section_cursor CURSOR FOR SELECT COLUMN1 AS SECTION FROM VALUES ('train'), ('validation'), ('score');
+BEGIN
+  IF (NOT REGEXP_LIKE(DATASET_NAME, name_pattern)) THEN
+    RAISE invalid_name;
+  END IF;
+
+  SELECT COUNT(*) INTO :registered
+    FROM &{database}.&{schema}.ML_DATASETS
+    WHERE NAME = :DATASET_NAME AND ENABLED;
+  IF (registered <> 1) THEN
+    RAISE dataset_not_found;
+  END IF;
+
+  SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE
+    INTO :training_view, :scoring_view, :id_column, :label_column, :predictions_table
+    FROM &{database}.&{schema}.ML_DATASETS
+    WHERE NAME = :DATASET_NAME AND ENABLED;
+  IF (NOT (REGEXP_LIKE(training_view, ident_pattern) AND REGEXP_LIKE(scoring_view, ident_pattern)
+           AND REGEXP_LIKE(id_column, ident_pattern) AND REGEXP_LIKE(label_column, ident_pattern)
+           AND REGEXP_LIKE(predictions_table, ident_pattern))) THEN
+    RAISE invalid_name;
+  END IF;
+  -- Registry names are unquoted identifiers: Snowflake stores them upper case.
+  training_view := UPPER(training_view);
+  scoring_view := UPPER(scoring_view);
+  id_column := UPPER(id_column);
+  label_column := UPPER(label_column);
+  predictions_table := UPPER(predictions_table);
+
+  export_id := LOWER(TO_VARCHAR(started_at, 'YYYYMMDD"T"HH24MISS"Z"'));
+  base := 'exports/' || DATASET_NAME || '/' || export_id || '/';
+
+  FOR rec IN section_cursor DO
+    section := rec.SECTION;
+    section_query := IFF(section = 'train', train_query, IFF(section = 'validation', validation_query, score_query));
+    section_query := REPLACE(section_query, '{id_column}', id_column);
+    section_query := REPLACE(section_query, '{training_view}', db || '.' || sch || '.' || training_view);
+    section_query := REPLACE(section_query, '{scoring_view}', db || '.' || sch || '.' || scoring_view);
+    section_view := IFF(section = 'score', scoring_view, training_view);
+    section_prefix := base || section || '/';
+
+    copy_sql := 'COPY INTO @' || db || '.' || sch || '.ML_STAGE/' || section_prefix
+      || ' FROM (' || section_query || ')'
+      || ' FILE_FORMAT = (FORMAT_NAME = ''' || db || '.' || sch || '.ML_EXPORT_CSV'')'
+      || ' HEADER = FALSE MAX_FILE_SIZE = ' || max_file_size || ' DETAILED_OUTPUT = TRUE';
+    EXECUTE IMMEDIATE :copy_sql;
+
+    -- One row per unloaded file: FILE_NAME (path under the COPY location), FILE_SIZE, ROW_COUNT.
+    SELECT COALESCE(ARRAY_AGG(OBJECT_CONSTRUCT(
+               'key', :section_prefix || REGEXP_SUBSTR("FILE_NAME", '[^/]+$'),
+               'rows', "ROW_COUNT",
+               'size', "FILE_SIZE")) WITHIN GROUP (ORDER BY "FILE_NAME"), ARRAY_CONSTRUCT()),
+           COALESCE(SUM("ROW_COUNT"), 0)
+      INTO :section_files, :section_rows
+      FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()));
+    IF (section_rows = 0) THEN
+      RAISE empty_section;
+    END IF;
+
+    -- The unloaded columns in order: the view's columns, minus the id for train/validation.
+    SELECT ARRAY_AGG(COLUMN_NAME) WITHIN GROUP (ORDER BY ORDINAL_POSITION)
+      INTO :section_columns
+      FROM &{database}.INFORMATION_SCHEMA.COLUMNS
+      WHERE TABLE_SCHEMA = :sch AND TABLE_NAME = :section_view
+        AND (:section = 'score' OR COLUMN_NAME <> :id_column);
+    IF (section_columns[0]::VARCHAR <> IFF(section = 'score', id_column, label_column)) THEN
+      RAISE column_order;
+    END IF;
+
+    sections := OBJECT_INSERT(sections, section, OBJECT_CONSTRUCT(
+      'prefix', section_prefix,
+      'columns', section_columns,
+      'files', section_files,
+      'rows', section_rows));
+  END FOR;
+
+  manifest := OBJECT_CONSTRUCT(
+    'version', 1,
+    'dataset', DATASET_NAME,
+    'export_id', export_id,
+    'created_at', TO_VARCHAR(started_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+    'id_column', id_column,
+    'label_column', label_column,
+    'predictions_table', predictions_table,
+    'train', GET(sections, 'train'),
+    'validation', GET(sections, 'validation'),
+    'score', GET(sections, 'score'));
+
+  -- The manifest goes LAST: the S3 event on manifest.json starts the pipeline.
+  manifest_literal := REPLACE(REPLACE(TO_JSON(manifest), '\\', '\\\\'), '''', '''''');
+  copy_sql := 'COPY INTO @' || db || '.' || sch || '.ML_STAGE/' || base || 'manifest.json'
+    || ' FROM (SELECT PARSE_JSON(''' || manifest_literal || '''))'
+    || ' FILE_FORMAT = (TYPE = JSON COMPRESSION = NONE) SINGLE = TRUE OVERWRITE = TRUE';
+  EXECUTE IMMEDIATE :copy_sql;
+
+  RETURN manifest;
+END;
+$$;

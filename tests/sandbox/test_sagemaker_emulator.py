@@ -1,0 +1,792 @@
+"""Contract tests of the local SageMaker emulator (built-in XGBoost training, models, batch transform)."""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+import xgboost as xgb
+from moto import mock_aws
+
+from sandbox.sagemaker import SageMakerEmulator, SageMakerError
+
+BUCKET = "snowsage-test"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+ROLE = "arn:aws:iam::123456789012:role/snowsage-sagemaker"
+N_FEATURES = 5
+LOG_LINE = re.compile(r"^\[(\d+)\]\ttrain-auc:(\d\.\d{5})\tvalidation-auc:(\d\.\d{5})$")
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def aws_s3() -> Iterator[Any]:
+    """One in-process moto S3 for the module (starting moto per test is the slow part)."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def s3(aws_s3: Any) -> Iterator[Any]:
+    """The module's S3 client with an empty bucket for each test."""
+    yield aws_s3
+    for key in keys(aws_s3, ""):
+        aws_s3.delete_object(Bucket=BUCKET, Key=key)
+
+
+@pytest.fixture
+def emulator(s3: Any) -> SageMakerEmulator:
+    return SageMakerEmulator(s3, background=False)
+
+
+@pytest.fixture
+def background(s3: Any) -> SageMakerEmulator:
+    return SageMakerEmulator(s3, background=True)
+
+
+def make_rows(n: int, seed: int, *, noise: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Features and a binary label with a learnable signal."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, N_FEATURES)).astype(np.float32)
+    y = (x[:, 0] + 0.7 * x[:, 1] - 0.5 * x[:, 2] + noise * rng.normal(size=n) > 0).astype(np.float32)
+    return x, y
+
+
+def csv_text(*columns: np.ndarray) -> str:
+    matrix = np.column_stack(columns)
+    return "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in matrix)
+
+
+def put(s3: Any, key: str, body: str | bytes) -> None:
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode() if isinstance(body, str) else body)
+
+
+def get(s3: Any, key: str) -> str:
+    body: bytes = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return body.decode()
+
+
+def keys(s3: Any, prefix: str) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def put_training_data(s3: Any, *, validation_noise: float = 0.5) -> None:
+    x, y = make_rows(400, 1)
+    put(s3, "data/train/part-0.csv", csv_text(y, x))
+    xv, yv = make_rows(200, 2, noise=validation_noise)
+    put(s3, "data/validation/part-0.csv", csv_text(yv, xv))
+
+
+def channel(name: str, prefix: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "ChannelName": name,
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/{prefix}"}},
+        "ContentType": "text/csv",
+        **extra,
+    }
+
+
+def training_request(name: str = "snowsage-run-train-0", **overrides: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        "RoleArn": ROLE,
+        "HyperParameters": {
+            "num_round": "20",
+            "objective": "binary:logistic",
+            "eval_metric": "auc",
+            "max_depth": "3",
+            "eta": "0.3",
+        },
+        "InputDataConfig": [channel("train", "data/train/"), channel("validation", "data/validation/")],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/models/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+    }
+    request.update(overrides)
+    return request
+
+
+def hyper(**values: str) -> dict[str, str]:
+    base = {"num_round": "20", "objective": "binary:logistic", "eval_metric": "auc", "max_depth": "3"}
+    base.update(values)
+    return base
+
+
+def load_booster(s3: Any, uri: str) -> xgb.Booster:
+    key = uri.removeprefix(f"s3://{BUCKET}/")
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+        member = archive.extractfile("xgboost-model")
+        assert member is not None
+        raw = member.read()
+    booster = xgb.Booster()
+    booster.load_model(bytearray(raw))
+    return booster
+
+
+def trained_model(emulator: SageMakerEmulator, s3: Any, name: str = "snowsage-run-model-0") -> xgb.Booster:
+    """Train a job and create a model from its artifact; return the booster."""
+    put_training_data(s3)
+    emulator.create_training_job(training_request("snowsage-run-train-0"))
+    described = emulator.wait("snowsage-run-train-0", timeout=60)
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    url = described["ModelArtifacts"]["S3ModelArtifacts"]
+    emulator.create_model(
+        {
+            "ModelName": name,
+            "ExecutionRoleArn": ROLE,
+            "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": url},
+        }
+    )
+    return load_booster(s3, url)
+
+
+def transform_request(name: str = "snowsage-run-score-0", **overrides: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "TransformJobName": name,
+        "ModelName": "snowsage-run-model-0",
+        "MaxConcurrentTransforms": 1,
+        "MaxPayloadInMB": 6,
+        "BatchStrategy": "MultiRecord",
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/score/"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        "TransformOutput": {
+            "S3OutputPath": f"s3://{BUCKET}/pred/",
+            "Accept": "text/csv",
+            "AssembleWith": "Line",
+        },
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    }
+    request.update(overrides)
+    return request
+
+
+def expected_lines(booster: xgb.Booster, features: np.ndarray) -> list[str]:
+    return [str(float(p)) for p in booster.inplace_predict(features.astype(np.float32))]
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    order = np.argsort(scores)
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    positives = labels == 1
+    n_pos, n_neg = positives.sum(), (~positives).sum()
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def error_of(call: Any, *args: Any) -> SageMakerError:
+    with pytest.raises(SageMakerError) as caught:
+        call(*args)
+    return caught.value
+
+
+# ---- request validation ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["bad_name", "-leading", "trailing-", "a" * 64, "dot.name", ""])
+def test_invalid_job_name_rejected(emulator: SageMakerEmulator, name: str) -> None:
+    err = error_of(emulator.create_training_job, training_request(name))
+    assert err.code == "ValidationException"
+    assert "trainingJobName" in err.message
+
+
+def test_valid_name_of_63_chars_with_double_hyphen_accepted(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    name = "a--b" + "c" * 59
+    assert emulator.create_training_job(training_request(name))["TrainingJobArn"].endswith(name)
+
+
+def test_duplicate_training_name_rejected(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    emulator.create_training_job(training_request("job-1"))
+    err = error_of(emulator.create_training_job, training_request("job-1"))
+    assert err.code == "ResourceInUse"
+
+
+def test_train_channel_required(emulator: SageMakerEmulator) -> None:
+    err = error_of(
+        emulator.create_training_job, training_request(InputDataConfig=[channel("validation", "v/")])
+    )
+    assert err.code == "ValidationException"
+    assert "'train' channel" in err.message
+
+
+def test_unknown_channel_rejected(emulator: SageMakerEmulator) -> None:
+    request = training_request(InputDataConfig=[channel("train", "t/"), channel("test", "x/")])
+    err = error_of(emulator.create_training_job, request)
+    assert "Channel 'test' is not supported" in err.message
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ({"ContentType": "application/x-recordio-protobuf"}, "ContentType"),
+        ({"DataSource": {"S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": "s3://b/m"}}}, "S3Prefix"),
+    ],
+)
+def test_channel_content_type_and_data_type(
+    emulator: SageMakerEmulator, extra: dict[str, Any], fragment: str
+) -> None:
+    err = error_of(
+        emulator.create_training_job, training_request(InputDataConfig=[channel("train", "t/", **extra)])
+    )
+    assert err.code == "ValidationException"
+    assert fragment in err.message
+
+
+def test_absent_content_type_means_csv(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    train = channel("train", "data/train/")
+    del train["ContentType"]
+    emulator.create_training_job(training_request(InputDataConfig=[train]))
+    assert emulator.describe_training_job("snowsage-run-train-0")["TrainingJobStatus"] == "Completed"
+
+
+def test_num_round_required(emulator: SageMakerEmulator) -> None:
+    err = error_of(
+        emulator.create_training_job, training_request(HyperParameters={"objective": "binary:logistic"})
+    )
+    assert err.code == "ValidationException"
+    assert "num_round" in err.message
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own-algo:latest",
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1",
+    ],
+)
+def test_unknown_image_rejected(emulator: SageMakerEmulator, image: str) -> None:
+    request = training_request(AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"})
+    err = error_of(emulator.create_training_job, request)
+    assert err.code == "ValidationException"
+    assert "only runs the built-in XGBoost" in err.message
+
+
+def test_spot_requires_max_wait_at_least_max_runtime(emulator: SageMakerEmulator, s3: Any) -> None:
+    no_wait = training_request(EnableManagedSpotTraining=True)
+    assert "MaxWaitTimeInSeconds" in error_of(emulator.create_training_job, no_wait).message
+    short_wait = training_request(
+        EnableManagedSpotTraining=True,
+        StoppingCondition={"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 1800},
+    )
+    err = error_of(emulator.create_training_job, short_wait)
+    assert err.code == "ValidationException"
+    assert "greater than or equal to MaxRuntimeInSeconds" in err.message
+    wait_without_spot = training_request(
+        StoppingCondition={"MaxRuntimeInSeconds": 60, "MaxWaitTimeInSeconds": 60}
+    )
+    assert error_of(emulator.create_training_job, wait_without_spot).code == "ValidationException"
+
+    put_training_data(s3)
+    emulator.create_training_job(
+        training_request(
+            EnableManagedSpotTraining=True,
+            StoppingCondition={"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 3600},
+            CheckpointConfig={"S3Uri": f"s3://{BUCKET}/checkpoints/run/"},
+        )
+    )
+    described = emulator.describe_training_job("snowsage-run-train-0")
+    assert described["TrainingJobStatus"] == "Completed"
+    assert described["EnableManagedSpotTraining"] is True
+    assert described["CheckpointConfig"] == {"S3Uri": f"s3://{BUCKET}/checkpoints/run/"}
+    assert 1 <= described["BillableTimeInSeconds"] <= described["TrainingTimeInSeconds"]
+
+
+def test_describe_unknown_names(emulator: SageMakerEmulator) -> None:
+    for call in (emulator.describe_training_job, emulator.describe_transform_job, emulator.describe_model):
+        err = error_of(call, "nope")
+        assert err.code == "ValidationException"
+        assert err.message.startswith("Could not find")
+    assert error_of(emulator.stop_training_job, "nope").code == "ResourceNotFound"
+    assert error_of(emulator.stop_transform_job, "nope").code == "ResourceNotFound"
+    assert error_of(emulator.wait, "nope").code == "ValidationException"
+
+
+# ---- training -------------------------------------------------------------------------------------
+
+
+def test_training_describe_shape_metrics_and_log(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    arn = emulator.create_training_job(training_request())["TrainingJobArn"]
+    assert arn == "arn:aws:sagemaker:us-east-1:123456789012:training-job/snowsage-run-train-0"
+    d = emulator.describe_training_job("snowsage-run-train-0")
+    assert d["TrainingJobStatus"] == "Completed"
+    assert d["SecondaryStatus"] == "Completed"
+    assert d["TrainingJobArn"] == arn
+    assert d["HyperParameters"]["num_round"] == "20"
+    assert d["AlgorithmSpecification"]["TrainingImage"] == IMAGE
+    assert d["RoleArn"] == ROLE
+    assert {c["ChannelName"] for c in d["InputDataConfig"]} == {"train", "validation"}
+    assert d["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
+    assert d["EnableManagedSpotTraining"] is False
+    for key in ("CreationTime", "TrainingStartTime", "TrainingEndTime", "LastModifiedTime"):
+        assert d[key].tzinfo is not None
+    assert d["CreationTime"] <= d["TrainingStartTime"] <= d["TrainingEndTime"]
+    assert d["TrainingTimeInSeconds"] >= 1
+    assert d["BillableTimeInSeconds"] == d["TrainingTimeInSeconds"]
+    assert "FailureReason" not in d
+    assert (
+        d["ModelArtifacts"]["S3ModelArtifacts"]
+        == f"s3://{BUCKET}/models/snowsage-run-train-0/output/model.tar.gz"
+    )
+    assert [t["Status"] for t in d["SecondaryStatusTransitions"]] == [
+        "Starting",
+        "Downloading",
+        "Training",
+        "Uploading",
+        "Completed",
+    ]
+    assert set(d["EmulatorTimings"]) == {"read_seconds", "compute_seconds", "write_seconds"}
+
+    metrics = {m["MetricName"]: m["Value"] for m in d["FinalMetricDataList"]}
+    assert set(metrics) == {"validation:auc", "train:auc"}
+    assert metrics["validation:auc"] > 0.8
+    assert all(m["Timestamp"].tzinfo is not None for m in d["FinalMetricDataList"])
+
+    log = emulator.training_log("snowsage-run-train-0")
+    assert len(log) == 20
+    assert all(LOG_LINE.match(line) for line in log), log[:3]
+    last = LOG_LINE.match(log[-1])
+    assert last is not None
+    assert last.group(1) == "19"
+    assert metrics["validation:auc"] == pytest.approx(float(last.group(3)), abs=1e-5)
+
+
+def test_log_lines_list_every_metric_train_then_validation(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    emulator.create_training_job(
+        training_request(HyperParameters=hyper(num_round="3", eval_metric="logloss,auc"))
+    )
+    first = emulator.training_log("snowsage-run-train-0")[0]
+    assert re.match(
+        r"^\[0\]\ttrain-logloss:\d\.\d{5}\ttrain-auc:\d\.\d{5}\tvalidation-logloss:\d\.\d{5}\tvalidation-auc:\d\.\d{5}$",
+        first,
+    ), first
+    d = emulator.describe_training_job("snowsage-run-train-0")
+    names = {m["MetricName"] for m in d["FinalMetricDataList"]}
+    assert names == {"validation:logloss", "validation:auc", "train:logloss", "train:auc"}
+
+
+def _validation_series(log: list[str], metric: str) -> list[float]:
+    pattern = re.compile(rf"\tvalidation-{metric}:([0-9.]+)")
+    values = []
+    for line in log:
+        found = pattern.search(line)
+        assert found is not None
+        values.append(float(found.group(1)))
+    return values
+
+
+@pytest.mark.parametrize(
+    ("eval_metric", "watched", "maximise"),
+    [("logloss,auc", "auc", True), ("auc,logloss", "logloss", False), ("error,aucpr", "aucpr", True)],
+)
+def test_early_stopping_keeps_best_iteration_in_the_right_direction(
+    emulator: SageMakerEmulator, s3: Any, eval_metric: str, watched: str, maximise: bool
+) -> None:
+    # A noisy validation set: the validation metric peaks early, then the model overfits.
+    put_training_data(s3, validation_noise=2.0)
+    hp = hyper(num_round="300", eval_metric=eval_metric, early_stopping_rounds="5", max_depth="6", eta="0.5")
+    emulator.create_training_job(training_request(HyperParameters=hp))
+    d = emulator.describe_training_job("snowsage-run-train-0")
+    assert d["TrainingJobStatus"] == "Completed"
+    log = emulator.training_log("snowsage-run-train-0")
+    series = _validation_series(log, watched)
+    best = int(np.argmax(series) if maximise else np.argmin(series))
+    assert len(log) < 300  # stopped early
+    assert len(log) == best + 1 + 5  # five rounds without improvement after the best one
+    booster = load_booster(s3, d["ModelArtifacts"]["S3ModelArtifacts"])
+    assert booster.num_boosted_rounds() == best + 1  # the best iteration is kept
+    metrics = {m["MetricName"]: m["Value"] for m in d["FinalMetricDataList"]}
+    assert metrics[f"validation:{watched}"] == pytest.approx(series[best], abs=1e-5)
+
+
+def test_artifact_is_tar_with_only_xgboost_model(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    emulator.create_training_job(training_request())
+    assert keys(s3, "models/") == ["models/snowsage-run-train-0/output/model.tar.gz"]
+    body = s3.get_object(Bucket=BUCKET, Key="models/snowsage-run-train-0/output/model.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+        assert archive.getnames() == ["xgboost-model"]
+    booster = load_booster(s3, f"s3://{BUCKET}/models/snowsage-run-train-0/output/model.tar.gz")
+    assert booster.num_features() == N_FEATURES
+    x, y = make_rows(500, 7)
+    assert auc(y, booster.inplace_predict(x)) > 0.85  # clearly above chance
+
+
+def test_all_objects_under_prefix_read_and_folder_markers_skipped(
+    emulator: SageMakerEmulator, s3: Any
+) -> None:
+    put_training_data(s3)
+    put(s3, "data/train/", b"")  # a zero-byte "folder" object
+    x, y = make_rows(50, 3)
+    put(s3, "data/train/part-1.csv", csv_text(y, x))
+    emulator.create_training_job(training_request("reads-all"))
+    assert emulator.describe_training_job("reads-all")["TrainingJobStatus"] == "Completed"
+    # the prefix is a key prefix: "data/train" also matches "data/train-extra/..."
+    put(s3, "data/train-extra/bad.csv", "1,abc,2,3,4,5\n")
+    emulator.create_training_job(
+        training_request("key-prefix", InputDataConfig=[channel("train", "data/train")])
+    )
+    d = emulator.describe_training_job("key-prefix")
+    assert d["TrainingJobStatus"] == "Failed"
+    assert "data/train-extra/bad.csv" in d["FailureReason"]
+
+
+def test_empty_fields_in_training_data_are_missing_values(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    put(s3, "data/train/part-1.csv", "1,,0.5,,1,2\n0,-1,,0.3,,\n")
+    emulator.create_training_job(training_request())
+    assert emulator.describe_training_job("snowsage-run-train-0")["TrainingJobStatus"] == "Completed"
+
+
+def test_bad_training_data_fails_the_job(emulator: SageMakerEmulator, s3: Any) -> None:
+    put(s3, "data/train/part-0.csv", "1,0.5,abc,1,2,3\n")
+    emulator.create_training_job(training_request(InputDataConfig=[channel("train", "data/train/")]))
+    d = emulator.describe_training_job("snowsage-run-train-0")
+    assert d["TrainingJobStatus"] == "Failed"
+    assert d["SecondaryStatus"] == "Failed"
+    assert d["FailureReason"].startswith("ClientError:")
+    assert "ModelArtifacts" not in d
+    assert keys(s3, "models/") == []
+
+
+def test_empty_train_channel_fails_the_job(emulator: SageMakerEmulator) -> None:
+    emulator.create_training_job(training_request(InputDataConfig=[channel("train", "nothing/")]))
+    d = emulator.describe_training_job("snowsage-run-train-0")
+    assert d["TrainingJobStatus"] == "Failed"
+    assert "No data in train channel" in d["FailureReason"]
+
+
+def test_background_job_in_progress_then_completed(background: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    background.create_training_job(training_request(HyperParameters=hyper(num_round="200")))
+    assert background.describe_training_job("snowsage-run-train-0")["TrainingJobStatus"] in {
+        "InProgress",
+        "Completed",
+    }
+    d = background.wait("snowsage-run-train-0", timeout=60)
+    assert d["TrainingJobStatus"] == "Completed"
+
+
+def test_stop_training_job(background: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    background.create_training_job(training_request(HyperParameters=hyper(num_round="1000000")))
+    background.stop_training_job("snowsage-run-train-0")
+    assert background.describe_training_job("snowsage-run-train-0")["TrainingJobStatus"] in {
+        "Stopping",
+        "Stopped",
+    }
+    d = background.wait("snowsage-run-train-0", timeout=30)
+    assert d["TrainingJobStatus"] == "Stopped"
+    assert d["SecondaryStatus"] == "Stopped"
+    assert "ModelArtifacts" not in d
+    assert error_of(background.stop_training_job, "snowsage-run-train-0").code == "ValidationException"
+
+
+def test_max_runtime_exceeded_stops_the_job(background: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    request = training_request(
+        HyperParameters=hyper(num_round="1000000"), StoppingCondition={"MaxRuntimeInSeconds": 1}
+    )
+    background.create_training_job(request)
+    d = background.wait("snowsage-run-train-0", timeout=30)
+    assert d["TrainingJobStatus"] == "Stopped"
+    assert d["SecondaryStatus"] == "MaxRuntimeExceeded"
+    assert len(background.training_log("snowsage-run-train-0")) < 1000000
+
+
+# ---- models ---------------------------------------------------------------------------------------
+
+
+def test_model_create_describe_delete(emulator: SageMakerEmulator, s3: Any) -> None:
+    trained_model(emulator, s3)
+    d = emulator.describe_model("snowsage-run-model-0")
+    assert d["ModelArn"] == "arn:aws:sagemaker:us-east-1:123456789012:model/snowsage-run-model-0"
+    assert d["PrimaryContainer"]["Image"] == IMAGE
+    assert d["PrimaryContainer"]["ModelDataUrl"].endswith("/output/model.tar.gz")
+    assert d["ExecutionRoleArn"] == ROLE
+    assert d["CreationTime"].tzinfo is not None
+    duplicate = {
+        "ModelName": "snowsage-run-model-0",
+        "ExecutionRoleArn": ROLE,
+        "PrimaryContainer": d["PrimaryContainer"],
+    }
+    assert error_of(emulator.create_model, duplicate).code == "ValidationException"
+    emulator.delete_model("snowsage-run-model-0")
+    assert error_of(emulator.describe_model, "snowsage-run-model-0").message.startswith(
+        "Could not find model"
+    )
+    assert error_of(emulator.delete_model, "snowsage-run-model-0").code == "ValidationException"
+
+
+def test_model_rejects_other_images_and_missing_artifacts(emulator: SageMakerEmulator) -> None:
+    other = {
+        "ModelName": "m1",
+        "ExecutionRoleArn": ROLE,
+        "PrimaryContainer": {
+            "Image": "1.dkr.ecr.us-east-1.amazonaws.com/other:1",
+            "ModelDataUrl": "s3://b/m.tar.gz",
+        },
+    }
+    assert "only runs the built-in XGBoost" in error_of(emulator.create_model, other).message
+    missing = {
+        "ModelName": "m2",
+        "ExecutionRoleArn": ROLE,
+        "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/none/model.tar.gz"},
+    }
+    assert "Could not access model data" in error_of(emulator.create_model, missing).message
+
+
+# ---- transform ------------------------------------------------------------------------------------
+
+
+def test_transform_outputs_per_object_with_nested_keys_in_order(emulator: SageMakerEmulator, s3: Any) -> None:
+    booster = trained_model(emulator, s3)
+    x1, _ = make_rows(30, 11)
+    x2, _ = make_rows(20, 12)
+    put(s3, "score/part-0.csv", csv_text(x1))
+    put(s3, "score/nested/deeper/part-1.csv", csv_text(x2))
+    put(s3, "score/nested/", b"")  # folder marker
+    arn = emulator.create_transform_job(transform_request())["TransformJobArn"]
+    assert arn == "arn:aws:sagemaker:us-east-1:123456789012:transform-job/snowsage-run-score-0"
+    d = emulator.describe_transform_job("snowsage-run-score-0")
+    assert d["TransformJobStatus"] == "Completed", d.get("FailureReason")
+    assert sorted(keys(s3, "pred/")) == ["pred/nested/deeper/part-1.csv.out", "pred/part-0.csv.out"]
+    features = np.array([[float(v) for v in line.split(",")] for line in csv_text(x1).splitlines()])
+    content = get(s3, "pred/part-0.csv.out")
+    assert content.endswith("\n")
+    assert content.splitlines() == expected_lines(booster, features)  # order kept, str(float) format
+    assert len(get(s3, "pred/nested/deeper/part-1.csv.out").splitlines()) == 20
+    for key in ("ModelName", "TransformInput", "TransformOutput", "TransformResources", "DataProcessing"):
+        assert key in d
+    assert d["BatchStrategy"] == "MultiRecord"
+    assert d["MaxPayloadInMB"] == 6
+    assert d["MaxConcurrentTransforms"] == 1
+    assert d["CreationTime"] <= d["TransformStartTime"] <= d["TransformEndTime"]
+    assert set(d["EmulatorTimings"]) == {"read_seconds", "compute_seconds", "write_seconds"}
+
+
+def test_transform_scores_clearly_above_chance(emulator: SageMakerEmulator, s3: Any) -> None:
+    trained_model(emulator, s3)
+    x, y = make_rows(400, 21)
+    put(s3, "score/data.csv", csv_text(x))
+    emulator.create_transform_job(transform_request())
+    scores = np.array([float(v) for v in get(s3, "pred/data.csv.out").splitlines()])
+    assert auc(y, scores) > 0.85
+
+
+def test_transform_empty_field_is_nan(emulator: SageMakerEmulator, s3: Any) -> None:
+    booster = trained_model(emulator, s3)
+    put(s3, "score/data.csv", "0.5,,1,-1,2\n,,,,\n")
+    emulator.create_transform_job(transform_request())
+    nan = np.nan
+    expected = expected_lines(booster, np.array([[0.5, nan, 1, -1, 2], [nan] * 5]))
+    assert get(s3, "pred/data.csv.out").splitlines() == expected
+
+
+def test_join_source_input_with_id_column(emulator: SageMakerEmulator, s3: Any) -> None:
+    booster = trained_model(emulator, s3)
+    put(s3, "score/data.csv", "id-007,1.50,0,-2,0.25,3\nid-008,,1e-3,2,1,0\n")
+    request = transform_request(
+        DataProcessing={"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+    )
+    emulator.create_transform_job(request)
+    assert emulator.describe_transform_job("snowsage-run-score-0")["TransformJobStatus"] == "Completed"
+    scores = expected_lines(booster, np.array([[1.5, 0, -2, 0.25, 3], [np.nan, 1e-3, 2, 1, 0]]))
+    assert get(s3, "pred/data.csv.out") == f"id-007,{scores[0]}\nid-008,{scores[1]}\n"
+
+
+def test_join_source_input_appends_to_unfiltered_row_keeping_text(
+    emulator: SageMakerEmulator, s3: Any
+) -> None:
+    booster = trained_model(emulator, s3)
+    put(s3, "score/data.csv", "id-1,1.50,0,-2,0.25,3.000\nid-2,,0,-2,1e-3,\n")
+    emulator.create_transform_job(
+        transform_request(DataProcessing={"InputFilter": "$[1:]", "JoinSource": "Input"})
+    )
+    one, two = expected_lines(booster, np.array([[1.5, 0, -2, 0.25, 3], [np.nan, 0, -2, 1e-3, np.nan]]))
+    assert get(s3, "pred/data.csv.out") == f"id-1,1.50,0,-2,0.25,3.000,{one}\nid-2,,0,-2,1e-3,,{two}\n"
+
+
+def test_input_filter_slices_are_end_inclusive(emulator: SageMakerEmulator, s3: Any) -> None:
+    booster = trained_model(emulator, s3)
+    # id, five features, then two trailing columns: $[1:5] must select exactly the five features.
+    put(s3, "score/data.csv", "7,0.1,0.2,0.3,0.4,0.5,x,y\n")
+    emulator.create_transform_job(transform_request(DataProcessing={"InputFilter": "$[1:5]"}))
+    d = emulator.describe_transform_job("snowsage-run-score-0")
+    assert d["TransformJobStatus"] == "Completed", d.get("FailureReason")
+    assert get(s3, "pred/data.csv.out").splitlines() == expected_lines(
+        booster, np.array([[0.1, 0.2, 0.3, 0.4, 0.5]])
+    )
+
+
+def test_negative_indices_in_filters(emulator: SageMakerEmulator, s3: Any) -> None:
+    booster = trained_model(emulator, s3)
+    put(s3, "score/data.csv", "a,b,0.1,0.2,0.3,0.4,0.5\n")
+    request = transform_request(
+        DataProcessing={"InputFilter": "$[-5:-1]", "JoinSource": "Input", "OutputFilter": "$[1,-1]"}
+    )
+    emulator.create_transform_job(request)
+    (score,) = expected_lines(booster, np.array([[0.1, 0.2, 0.3, 0.4, 0.5]]))
+    assert get(s3, "pred/data.csv.out") == f"b,{score}\n"
+
+
+def test_out_of_range_output_filter_fails_the_job(emulator: SageMakerEmulator, s3: Any) -> None:
+    trained_model(emulator, s3)
+    put(s3, "score/data.csv", "id,0.1,0.2,0.3,0.4,0.5\n")
+    request = transform_request(
+        DataProcessing={"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,9]"}
+    )
+    emulator.create_transform_job(request)
+    d = emulator.describe_transform_job("snowsage-run-score-0")
+    assert d["TransformJobStatus"] == "Failed"
+    assert "score/data.csv" in d["FailureReason"]
+    assert "out of range" in d["FailureReason"]
+    assert keys(s3, "pred/") == []
+
+
+def test_unsupported_filter_rejected(emulator: SageMakerEmulator, s3: Any) -> None:
+    trained_model(emulator, s3)
+    err = error_of(
+        emulator.create_transform_job, transform_request(DataProcessing={"InputFilter": "$.features"})
+    )
+    assert err.code == "ValidationException"
+
+
+def test_failing_file_gets_no_out_and_job_fails(emulator: SageMakerEmulator, s3: Any) -> None:
+    trained_model(emulator, s3)
+    put(s3, "score/a-good.csv", "0.1,0.2,0.3,0.4,0.5\n")
+    put(s3, "score/b-bad.csv", "0.1,abc,0.3,0.4,0.5\n")
+    put(s3, "score/c-wide.csv", "0.1,0.2,0.3,0.4,0.5,0.6\n")
+    emulator.create_transform_job(transform_request())
+    d = emulator.describe_transform_job("snowsage-run-score-0")
+    assert d["TransformJobStatus"] == "Failed"
+    assert f"s3://{BUCKET}/score/b-bad.csv" in d["FailureReason"]
+    assert "1 more object" in d["FailureReason"]
+    assert keys(s3, "pred/") == ["pred/a-good.csv.out"]
+
+
+def test_wrong_feature_count_fails(emulator: SageMakerEmulator, s3: Any) -> None:
+    trained_model(emulator, s3)
+    put(s3, "score/data.csv", "0.1,0.2,0.3\n")
+    emulator.create_transform_job(transform_request())
+    d = emulator.describe_transform_job("snowsage-run-score-0")
+    assert d["TransformJobStatus"] == "Failed"
+    assert "expects 5 features" in d["FailureReason"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "concurrency"),
+    [(101, 1), (6, 20), (50, 3)],
+)
+def test_payload_limits(emulator: SageMakerEmulator, s3: Any, payload: int, concurrency: int) -> None:
+    trained_model(emulator, s3)
+    request = transform_request(MaxPayloadInMB=payload, MaxConcurrentTransforms=concurrency)
+    assert error_of(emulator.create_transform_job, request).code == "ValidationException"
+
+
+def test_payload_limit_of_100_accepted(emulator: SageMakerEmulator, s3: Any) -> None:
+    trained_model(emulator, s3)
+    put(s3, "score/data.csv", "0.1,0.2,0.3,0.4,0.5\n")
+    emulator.create_transform_job(transform_request(MaxPayloadInMB=100, MaxConcurrentTransforms=1))
+    assert emulator.describe_transform_job("snowsage-run-score-0")["TransformJobStatus"] == "Completed"
+
+
+def test_transform_requires_existing_model_and_unique_name(emulator: SageMakerEmulator, s3: Any) -> None:
+    err = error_of(emulator.create_transform_job, transform_request(ModelName="missing"))
+    assert err.code == "ValidationException"
+    assert err.message.startswith("Could not find model")
+    trained_model(emulator, s3)
+    put(s3, "score/data.csv", "0.1,0.2,0.3,0.4,0.5\n")
+    emulator.create_transform_job(transform_request())
+    assert error_of(emulator.create_transform_job, transform_request()).code == "ResourceInUse"
+
+
+def test_no_input_objects_fails(emulator: SageMakerEmulator, s3: Any) -> None:
+    trained_model(emulator, s3)
+    emulator.create_transform_job(transform_request())
+    d = emulator.describe_transform_job("snowsage-run-score-0")
+    assert d["TransformJobStatus"] == "Failed"
+    assert "No S3 objects found" in d["FailureReason"]
+
+
+def test_stop_transform_job(background: SageMakerEmulator, s3: Any) -> None:
+    trained_model(background, s3)
+    put(s3, "score/data.csv", "0.1,0.2,0.3,0.4,0.5\n")
+    # Holding the emulator's lock keeps the worker from starting, so the stop lands first.
+    with background._lock:
+        background.create_transform_job(transform_request())
+        background.stop_transform_job("snowsage-run-score-0")
+        assert background.describe_transform_job("snowsage-run-score-0")["TransformJobStatus"] == "Stopping"
+    d = background.wait("snowsage-run-score-0", timeout=30)
+    assert d["TransformJobStatus"] == "Stopped"
+    assert keys(s3, "pred/") == []
+    assert error_of(background.stop_transform_job, "snowsage-run-score-0").code == "ValidationException"
+
+
+# ---- faults ---------------------------------------------------------------------------------------
+
+
+def test_fail_create_raises_given_code_given_times(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    emulator.faults.fail_create("create_training_job", "ThrottlingException", times=2)
+    for _ in range(2):
+        err = error_of(emulator.create_training_job, training_request())
+        assert err.code == "ThrottlingException"
+    emulator.create_training_job(training_request())
+    assert emulator.describe_training_job("snowsage-run-train-0")["TrainingJobStatus"] == "Completed"
+
+    emulator.faults.fail_create("create_model", "ResourceLimitExceeded", "too many models")
+    err = error_of(emulator.create_model, {"ModelName": "m"})
+    assert (err.code, err.message) == ("ResourceLimitExceeded", "too many models")
+    emulator.faults.fail_create("create_transform_job", "ThrottlingException")
+    emulator.faults.clear()
+    assert (
+        error_of(emulator.create_transform_job, transform_request(ModelName="m")).code
+        == "ValidationException"
+    )
+
+
+def test_fail_and_stop_next_training(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    emulator.faults.fail_next_training("AlgorithmError: out of memory")
+    emulator.faults.stop_next_training()
+    emulator.create_training_job(training_request("job-failed"))
+    emulator.create_training_job(training_request("job-stopped"))
+    emulator.create_training_job(training_request("job-fine"))
+    failed = emulator.describe_training_job("job-failed")
+    assert (failed["TrainingJobStatus"], failed["FailureReason"]) == (
+        "Failed",
+        "AlgorithmError: out of memory",
+    )
+    stopped = emulator.describe_training_job("job-stopped")
+    assert (stopped["TrainingJobStatus"], stopped["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
+    assert emulator.describe_training_job("job-fine")["TrainingJobStatus"] == "Completed"
+
+
+def test_fail_next_transform(emulator: SageMakerEmulator, s3: Any) -> None:
+    trained_model(emulator, s3)
+    put(s3, "score/data.csv", "0.1,0.2,0.3,0.4,0.5\n")
+    emulator.faults.fail_next_transform("ClientError: injected")
+    emulator.create_transform_job(transform_request("score-a"))
+    emulator.create_transform_job(transform_request("score-b"))
+    failed = emulator.describe_transform_job("score-a")
+    assert (failed["TransformJobStatus"], failed["FailureReason"]) == ("Failed", "ClientError: injected")
+    assert emulator.describe_transform_job("score-b")["TransformJobStatus"] == "Completed"

@@ -1,0 +1,136 @@
+"""snowflake/apply.py: dry run renders without connecting; key-pair only; file selection."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import snowflake.connector
+
+from snowflake import apply
+from snowflake.sqlscript import SETUP_DIR, SqlScriptError
+
+from .conftest import BUCKET, ROLE_ARN
+
+DEFINES = ["-D", f"bucket={BUCKET}", "-D", f"aws_role_arn={ROLE_ARN}"]
+
+
+@pytest.fixture
+def no_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("--dry-run must not connect")
+
+    monkeypatch.setattr(snowflake.connector, "connect", refuse)
+
+
+def test_dry_run_prints_rendered_sql_without_connecting(no_connect: None) -> None:
+    out = io.StringIO()
+    assert apply.main(["--dry-run", *DEFINES, "-D", "database=PROD_ML"], out=out) == 0
+    text = out.getvalue()
+    assert "&{" not in text
+    assert "URL = 's3://snowsage-test/'" in text
+    assert f"STORAGE_AWS_ROLE_ARN = '{ROLE_ARN}'" in text
+    assert "CREATE DATABASE IF NOT EXISTS PROD_ML" in text
+    assert "-- 40_tasks.sql:" in text
+    assert text.index("00_account.sql") < text.index("30_export_procedure.sql") < text.index("40_tasks.sql")
+
+
+def test_only_selects_files_by_glob(no_connect: None) -> None:
+    out = io.StringIO()
+    assert apply.main(["--dry-run", "--only", "3*", *DEFINES], out=out) == 0
+    sources = {
+        line.split(":")[0]
+        for line in out.getvalue().splitlines()
+        if line.startswith("-- ") and ".sql:" in line
+    }
+    assert sources == {"-- 30_export_procedure.sql"}
+
+
+def test_extra_paths_add_a_dataset(no_connect: None) -> None:
+    out = io.StringIO()
+    example = SETUP_DIR.parent / "examples" / "txn_refund.sql"
+    assert apply.main(["--dry-run", *DEFINES, str(example)], out=out) == 0
+    assert "CREATE OR REPLACE TASK EXPORT_TXN_REFUND" in out.getvalue()
+
+
+def test_missing_variables_fail_before_connecting(
+    no_connect: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert apply.main(["--dry-run"], out=io.StringIO()) == 2
+    assert "missing variables: aws_role_arn, bucket" in capsys.readouterr().err
+
+
+def test_runs_as_a_script() -> None:
+    script = Path(apply.__file__)
+    result = subprocess.run(
+        [sys.executable, str(script), "--dry-run", "--only", "40_*", *DEFINES],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd="/",
+    )
+    assert "CALL EXPORT_DATASET('merchant_risk')" in result.stdout
+
+
+def test_connection_is_key_pair_only(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"s3cret"),
+    )
+    path = tmp_path / "rsa_key.p8"
+    path.write_bytes(pem)
+    env = {
+        "SNOWFLAKE_ACCOUNT": "org-acct",
+        "SNOWFLAKE_USER": "DEPLOYER",
+        "SNOWFLAKE_PRIVATE_KEY_PATH": str(path),
+        "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": "s3cret",
+        "SNOWFLAKE_ROLE": "ACCOUNTADMIN",
+    }
+    kwargs = apply.connection_kwargs(env)
+    assert kwargs["account"] == "org-acct"
+    assert kwargs["role"] == "ACCOUNTADMIN"
+    assert isinstance(kwargs["private_key"], bytes)
+    assert "password" not in kwargs
+
+    with pytest.raises(SqlScriptError, match="key-pair"):
+        apply.connection_kwargs({**env, "SNOWFLAKE_PASSWORD": "nope"})
+    with pytest.raises(SqlScriptError, match="SNOWFLAKE_PRIVATE_KEY_PATH"):
+        apply.connection_kwargs({k: v for k, v in env.items() if k != "SNOWFLAKE_PRIVATE_KEY_PATH"})
+
+
+def test_run_prints_describe_results() -> None:
+    class Cursor:
+        def __init__(self) -> None:
+            self.sql: list[str] = []
+            self.description = [("property",), ("property_value",)]
+
+        def execute(self, sql: str) -> None:
+            self.sql.append(sql)
+
+        def fetchall(self) -> list[tuple[str, str]]:
+            return [("STORAGE_AWS_EXTERNAL_ID", "ABC_SFCRole=1")]
+
+        def close(self) -> None:
+            pass
+
+    class Conn:
+        cur = Cursor()
+
+        def cursor(self) -> Cursor:
+            return self.cur
+
+    from snowflake.sqlscript import split_statements
+
+    out = io.StringIO()
+    apply.run(split_statements("USE ROLE R; DESC INTEGRATION I;"), Conn(), out)
+    assert "property=STORAGE_AWS_EXTERNAL_ID, property_value=ABC_SFCRole=1" in out.getvalue()
+    assert Conn.cur.sql == ["USE ROLE R", "DESC INTEGRATION I"]

@@ -1,0 +1,243 @@
+"""sandbox.export: the procedure's SELECTs (one source), the files, the manifest (last), the split."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlglot
+
+from sandbox.export import ExportError, export_dataset, export_id_for
+from sandbox.sample_data import load_sample_data
+from snowflake.sqlscript import (
+    EXPORT_PROCEDURE_FILE,
+    export_queries,
+    load_statements,
+    render_export_query,
+    with_defaults,
+)
+
+from .conftest import BUCKET, ROLE_ARN, SECOND_DATASET, apply_all, query
+
+NOW = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
+
+
+class RecordingS3:
+    """boto3's S3 client, remembering the order of the keys it wrote."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.written: list[str] = []
+
+    def put_object(self, **kwargs: Any) -> Any:
+        self.written.append(kwargs["Key"])
+        return self._client.put_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class RecordingConnection:
+    """A connection whose cursors remember every statement they execute."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.executed: list[str] = []
+
+    def cursor(self) -> Any:
+        cur = self._conn.cursor()
+        original = cur.execute
+
+        def execute(sql: str, *args: Any, **kwargs: Any) -> Any:
+            self.executed.append(sql)
+            return original(sql, *args, **kwargs)
+
+        cur.execute = execute
+        return cur
+
+
+@pytest.fixture
+def loaded_conn(setup_conn: Any, s3: Any) -> Any:
+    load_sample_data(setup_conn, 20_000, seed=5, s3_client=s3, bucket=BUCKET)
+    return setup_conn
+
+
+def read_csv(s3: Any, key: str) -> list[list[str]]:
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+    return list(csv.reader(io.StringIO(body)))
+
+
+def test_export_ids_are_lower_case_utc_timestamps() -> None:
+    assert export_id_for(NOW) == "20261126t100000z"
+
+
+def test_the_sandbox_runs_the_procedures_select_texts(loaded_conn: Any, s3: Any, database: str) -> None:
+    templates = export_queries()
+    procedure = EXPORT_PROCEDURE_FILE.read_text()
+    # the procedure runs its templates: picks one per section, replaces exactly these
+    # placeholders (views qualified with the database and schema), and unloads the result
+    assert (
+        "IFF(section = 'train', train_query, IFF(section = 'validation', validation_query, score_query))"
+        in (procedure)
+    )
+    for placeholder, value in (
+        ("id_column", "id_column"),
+        ("training_view", "db || '.' || sch || '.' || training_view"),
+        ("scoring_view", "db || '.' || sch || '.' || scoring_view"),
+    ):
+        assert f"section_query := REPLACE(section_query, '{{{placeholder}}}', {value});" in procedure
+    assert "|| ' FROM (' || section_query || ')'" in procedure
+    assert set(re.findall(r"\{(\w+)\}", " ".join(templates.values()))) == {
+        "id_column",
+        "training_view",
+        "scoring_view",
+    }
+
+    recording = RecordingConnection(loaded_conn)
+    export_dataset(recording, s3, BUCKET, "merchant_risk", now=NOW)
+    expected = [
+        render_export_query(
+            templates[section],
+            id_column="MERCHANT_ID",
+            training_view=f"{database}.ML.MERCHANT_RISK_TRAINING",
+            scoring_view=f"{database}.ML.MERCHANT_RISK_SCORING",
+        )
+        for section in ("train", "validation", "score")
+    ]
+    assert [sql for sql in recording.executed if sql.startswith("SELECT *")] == expected
+    assert expected[0] == (
+        f"SELECT * EXCLUDE (MERCHANT_ID) FROM {database}.ML.MERCHANT_RISK_TRAINING"
+        " WHERE SUBSTR(MD5(TO_VARCHAR(MERCHANT_ID)), 1, 2) >= '33'"
+    )
+
+
+def test_export_templates_are_valid_snowflake_and_duckdb() -> None:
+    for template in export_queries().values():
+        sql = render_export_query(template, id_column="ID", training_view="DB.S.T", scoring_view="DB.S.V")
+        parsed = sqlglot.parse_one(sql, read="snowflake")
+        assert parsed.sql(dialect="duckdb")
+
+
+def test_export_writes_sections_then_the_manifest(loaded_conn: Any, s3: Any) -> None:
+    recording = RecordingS3(s3)
+    manifest = export_dataset(loaded_conn, recording, BUCKET, "merchant_risk", now=NOW, rows_per_file=25)
+
+    base = "exports/merchant_risk/20261126t100000z/"
+    assert recording.written[-1] == f"{base}manifest.json"
+    assert all(key.startswith(base) for key in recording.written)
+    stored = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{base}manifest.json")["Body"].read())
+    assert stored == manifest
+
+    assert {k: manifest[k] for k in manifest if k not in ("train", "validation", "score")} == {
+        "version": 1,
+        "dataset": "merchant_risk",
+        "export_id": "20261126t100000z",
+        "created_at": "2026-11-26T10:00:00Z",
+        "id_column": "MERCHANT_ID",
+        "label_column": "IS_RISKY",
+        "predictions_table": "MERCHANT_RISK_PREDICTIONS",
+    }
+    features = [c for c in manifest["score"]["columns"] if c != "MERCHANT_ID"]
+    assert manifest["train"]["columns"] == ["IS_RISKY", *features]
+    assert manifest["validation"]["columns"] == ["IS_RISKY", *features]
+    assert manifest["score"]["columns"] == ["MERCHANT_ID", *features]
+    assert len(features) == 11
+
+    merchants = query(loaded_conn, "SELECT COUNT(*) FROM MERCHANT_RISK_SCORING")[0][0]
+    labelled = query(loaded_conn, "SELECT COUNT(*) FROM MERCHANT_RISK_TRAINING")[0][0]
+    assert manifest["score"]["rows"] == merchants
+    assert manifest["train"]["rows"] + manifest["validation"]["rows"] == labelled
+
+    for name in ("train", "validation", "score"):
+        section = manifest[name]
+        assert section["prefix"] == f"{base}{name}/"
+        assert len(section["files"]) == -(-section["rows"] // 25)  # bounded files: several of them
+        assert [f["key"] for f in section["files"]] == [
+            f"{base}{name}/data_0_0_{i}.csv" for i in range(len(section["files"]))
+        ]
+        assert sum(f["rows"] for f in section["files"]) == section["rows"]
+        for file in section["files"]:
+            head = s3.head_object(Bucket=BUCKET, Key=file["key"])
+            assert head["ContentLength"] == file["size"] > 0
+            rows = read_csv(s3, file["key"])
+            assert len(rows) == file["rows"]
+            assert all(len(row) == len(section["columns"]) for row in rows)
+            if name == "score":
+                assert all(row[0].startswith("M") for row in rows)  # id first, no header
+            else:
+                assert {row[0] for row in rows} <= {"0", "1"}  # numeric label first, no header
+
+    # the manifest satisfies the pipeline's own reader, when that package is present
+    manifest_module = pytest.importorskip("snowsage.manifest")
+    parsed = manifest_module.parse_manifest(json.dumps(manifest).encode())
+    assert parsed.score.rows == manifest["score"]["rows"]
+
+
+def test_split_is_md5_of_the_id_and_stable(loaded_conn: Any, s3: Any) -> None:
+    first = export_dataset(loaded_conn, s3, BUCKET, "merchant_risk", export_id="split-a")
+    second = export_dataset(loaded_conn, s3, BUCKET, "merchant_risk", export_id="split-b")
+    for name in ("train", "validation"):
+        assert first[name]["rows"] == second[name]["rows"]
+        rows_a = [r for f in first[name]["files"] for r in read_csv(s3, f["key"])]
+        rows_b = [r for f in second[name]["files"] for r in read_csv(s3, f["key"])]
+        assert sorted(rows_a) == sorted(rows_b)
+
+    ids = [row[0] for row in query(loaded_conn, "SELECT MERCHANT_ID FROM MERCHANT_RISK_TRAINING")]
+    validation = [i for i in ids if hashlib.md5(i.encode()).hexdigest()[:2] < "33"]  # a split, not security
+    assert first["validation"]["rows"] == len(validation)
+    assert 0.1 < len(validation) / len(ids) < 0.3
+
+
+def test_second_dataset_registers_and_exports(setup_conn: Any, s3: Any, database: str) -> None:
+    apply_all(setup_conn, database, [SECOND_DATASET])
+    load_sample_data(setup_conn, 5_000, seed=2, s3_client=s3, bucket=BUCKET)
+    manifest = export_dataset(setup_conn, s3, BUCKET, "txn_refund", now=NOW, rows_per_file=1_000)
+
+    assert manifest["id_column"] == "TXN_ID"
+    assert manifest["label_column"] == "IS_REFUND"
+    assert manifest["predictions_table"] == "TXN_REFUND_PREDICTIONS"
+    assert manifest["train"]["columns"][0] == "IS_REFUND"
+    assert manifest["score"]["columns"][0] == "TXN_ID"
+    assert manifest["train"]["columns"][1:] == manifest["score"]["columns"][1:]
+    total = query(setup_conn, "SELECT COUNT(*) FROM MERCHANT_TRANSACTIONS")[0][0]
+    assert manifest["train"]["rows"] + manifest["validation"]["rows"] + manifest["score"]["rows"] == total
+    assert len(manifest["train"]["files"]) > 1
+    # numeric ids split the same way: MD5 of the id's text
+    validation_ids = {
+        int(i)
+        for (i,) in query(setup_conn, "SELECT TXN_ID FROM TXN_REFUND_TRAINING")
+        if hashlib.md5(str(i).encode()).hexdigest()[:2] < "33"  # a split, not security
+    }
+    assert manifest["validation"]["rows"] == len(validation_ids)
+    score_ids = [r[0] for f in manifest["score"]["files"] for r in read_csv(s3, f["key"])]
+    assert all(i.isdigit() for i in score_ids)
+
+
+def test_unknown_or_disabled_datasets_and_empty_sections_write_no_manifest(setup_conn: Any, s3: Any) -> None:
+    with pytest.raises(ExportError, match="no enabled ML_DATASETS row"):
+        export_dataset(setup_conn, s3, BUCKET, "nope", export_id="x1")
+    with pytest.raises(ExportError, match="must match"):
+        export_dataset(setup_conn, s3, BUCKET, "Bad Name", export_id="x1")
+    # no transactions loaded: every section is empty
+    recording = RecordingS3(s3)
+    with pytest.raises(ExportError, match="no rows"):
+        export_dataset(setup_conn, recording, BUCKET, "merchant_risk", export_id="empty")
+    assert not any(key.endswith("manifest.json") for key in recording.written)
+    query(setup_conn, "UPDATE ML_DATASETS SET ENABLED = FALSE")
+    with pytest.raises(ExportError, match="no enabled ML_DATASETS row"):
+        export_dataset(setup_conn, s3, BUCKET, "merchant_risk", export_id="x2")
+
+
+def test_procedure_and_sandbox_share_the_registry_columns() -> None:
+    statements = load_statements(
+        [EXPORT_PROCEDURE_FILE], with_defaults({"bucket": BUCKET, "aws_role_arn": ROLE_ARN})
+    )
+    body = next(s.text for s in statements if s.kind == "CREATE PROCEDURE")
+    assert "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE" in body
+    assert "WHERE NAME = :DATASET_NAME AND ENABLED" in body

@@ -1,0 +1,49 @@
+"""COPY INTO a table FROM @ML_STAGE reads moto S3 through the s3fs filesystem on fakesnow's DuckDB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .conftest import BUCKET, query
+
+
+def test_copy_predictions_from_the_stage(setup_conn: Any, s3: Any) -> None:
+    prefix = "predictions/merchant_risk/run-a/"
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}data_0_0_0.csv.out", Body=b"M000001,0.25\nM000002,0.75\n")
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}data_0_0_1.csv.out", Body=b"M000003,0.5\n")
+    query(setup_conn, "CREATE TEMPORARY TABLE PREDICTIONS_STAGING (ID VARCHAR, SCORE FLOAT)")
+
+    # FORMAT_NAME quoted: fakesnow 0.12.1 reads an unquoted format name as a table ("Table as an
+    # option value not implemented"); Snowflake accepts both spellings.
+    loaded = query(
+        setup_conn,
+        f"COPY INTO PREDICTIONS_STAGING FROM @ML_STAGE/{prefix}"
+        " FILE_FORMAT = (FORMAT_NAME = 'ML_PREDICTIONS_CSV')",
+    )
+    assert sorted((row[0].rsplit("/", 1)[-1], row[1], row[3]) for row in loaded) == [
+        ("data_0_0_0.csv.out", "LOADED", 2),
+        ("data_0_0_1.csv.out", "LOADED", 1),
+    ]
+    assert query(setup_conn, "SELECT ID, SCORE FROM PREDICTIONS_STAGING ORDER BY ID") == [
+        ("M000001", 0.25),
+        ("M000002", 0.75),
+        ("M000003", 0.5),
+    ]
+
+    # the contract's load: run columns added by INSERT … SELECT in one transaction
+    query(setup_conn, "BEGIN")
+    query(setup_conn, "DELETE FROM MERCHANT_RISK_PREDICTIONS WHERE EXPORT_ID = %s", ("e1",))
+    query(
+        setup_conn,
+        "INSERT INTO MERCHANT_RISK_PREDICTIONS (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"
+        " SELECT ID, SCORE, %s, %s, %s, SYSDATE() FROM PREDICTIONS_STAGING",
+        ("run-a", "e1", "1"),
+    )
+    query(setup_conn, "COMMIT")
+    assert query(setup_conn, "SELECT COUNT(*), MIN(RUN_ID) FROM MERCHANT_RISK_PREDICTIONS") == [(3, "run-a")]
+
+    # a second COPY of the same files is skipped (load metadata), FORCE reloads them
+    again = query(
+        setup_conn, f"COPY INTO PREDICTIONS_STAGING FROM @ML_STAGE/{prefix} FILE_FORMAT = (TYPE = CSV)"
+    )
+    assert {row[1] for row in again} <= {"LOAD_SKIPPED", "Copy executed with 0 files processed."}
