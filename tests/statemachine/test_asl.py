@@ -1,0 +1,259 @@
+"""The real state machine file, checked as a graph and as a data flow.
+
+Every path a state reads (``$.plan.scoring.rows``) must be produced on every way into that state,
+by the execution input or by an earlier state's ResultPath, with the field existing in the model
+that produces it; every Lambda state's Parameters must be exactly what its handler's request
+model takes. A renamed field in the core or the ASL fails here, not in a deployed account.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from snowsage import models
+
+ASL_PATH = Path(__file__).resolve().parents[2] / "statemachines" / "pipeline.asl.json"
+DEFINITION: dict[str, Any] = json.loads(ASL_PATH.read_text())
+STATES: dict[str, dict[str, Any]] = DEFINITION["States"]
+FAILURE_BRANCH = {"RecordFailure", "NotifyFailure", "RunFailed", "NotificationFailed"}
+
+# What each state's ResultPath puts into the state: a model, or the ResultSelector's own keys.
+PRODUCERS: dict[str, type[BaseModel] | None] = {
+    "manifest": None,
+    "mode": None,
+    "hyperparameters": None,
+    "model_package_arn": None,
+    "training_instance_type": None,
+    "transform_instance_type": None,
+    "evaluation_threshold": None,
+    "plan": models.RunPlan,
+    "training": models.TrainingResult,
+    "evaluation": models.Verdict,
+    "registered": models.RegisteredModel,
+    "model": models.ModelSelection,
+    "transform": models.TransformResult,
+    "load": models.LoadResult,
+    "record": models.RunRecord,
+    "error": models.CaughtError,
+    "created_model": None,
+}
+# Keys a ResultSelector writes, by the ResultPath it writes them to.
+SELECTED: dict[str, set[str]] = {
+    str(state["ResultPath"]).split(".")[1]: {key.removesuffix(".$") for key in state["ResultSelector"]}
+    for state in STATES.values()
+    if "ResultSelector" in state and state.get("ResultPath")
+}
+LAMBDA_REQUESTS: dict[str, type[BaseModel]] = {
+    "${PrepareRunFunctionArn}": models.PrepareRunRequest,
+    "${EvaluateModelFunctionArn}": models.EvaluateModelRequest,
+    "${SelectModelFunctionArn}": models.SelectModelRequest,
+    "${LoadPredictionsFunctionArn}": models.LoadPredictionsRequest,
+    "${RecordRunFunctionArn}": models.RecordRunRequest,
+}
+PATH = re.compile(r"(?<![$\w])\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+def edges(state: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    """(target, key the transition adds): a Catch adds its ResultPath."""
+    if "Next" in state:
+        yield state["Next"], None
+    for choice in state.get("Choices", []):
+        yield choice["Next"], None
+    if "Default" in state:
+        yield state["Default"], None
+    for catch in state.get("Catch", []):
+        path = catch.get("ResultPath")
+        yield catch["Next"], path.split(".")[1] if path else None
+
+
+def produced_key(state: dict[str, Any]) -> str | None:
+    path = state.get("ResultPath", "$" if state["Type"] in {"Task", "Pass"} else None)
+    if path in (None, "$"):
+        return None
+    return str(path).split(".")[1]
+
+
+def available_keys() -> dict[str, set[str]]:
+    """Top-level keys present on EVERY path into each state (a forward must-analysis)."""
+    start_keys = {"manifest"}
+    available: dict[str, set[str] | None] = dict.fromkeys(STATES)
+    available[DEFINITION["StartAt"]] = start_keys
+    changed = True
+    while changed:
+        changed = False
+        for name, state in STATES.items():
+            keys_in = available[name]
+            if keys_in is None:
+                continue
+            key = produced_key(state)
+            for target, catch_key in edges(state):
+                keys_out = set(keys_in)
+                if catch_key:
+                    keys_out.add(catch_key)
+                elif key:
+                    keys_out.add(key)
+                current = available[target]
+                merged = keys_out if current is None else current & keys_out
+                if merged != current:
+                    available[target] = merged
+                    changed = True
+    return {name: keys or set() for name, keys in available.items()}
+
+
+def field_exists(model: type[BaseModel] | None, parts: list[str]) -> bool:
+    if model is None or not parts:
+        return True
+    field = model.model_fields.get(parts[0])
+    if field is None:
+        return False
+    annotation: Any = field.annotation
+    inner: list[Any] = [arg for arg in getattr(annotation, "__args__", ()) if isinstance(arg, type)] or [
+        annotation
+    ]
+    nested = next((arg for arg in inner if isinstance(arg, type) and issubclass(arg, BaseModel)), None)
+    if nested is None:
+        return len(parts) == 1 or _is_mapping(annotation)
+    return field_exists(nested, parts[1:])
+
+
+def _is_mapping(annotation: Any) -> bool:
+    return "dict" in str(annotation)
+
+
+def reads(value: Any) -> Iterator[str]:
+    """Every JSONPath a Parameters / ResultSelector value reads from the state (not $$ context)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.endswith(".$") and isinstance(item, str):
+                yield from (match.group(1) for match in PATH.finditer(item) if not item.startswith("$$"))
+            yield from reads(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from reads(item)
+
+
+def reachable() -> set[str]:
+    seen: set[str] = set()
+    stack = [DEFINITION["StartAt"]]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(target for target, _ in edges(STATES[name]))
+    return seen
+
+
+def test_every_state_is_reachable_and_every_target_exists() -> None:
+    targets = {target for state in STATES.values() for target, _ in edges(state)}
+    assert targets <= STATES.keys(), f"dangling: {targets - STATES.keys()}"
+    assert reachable() == set(STATES), f"unreachable: {set(STATES) - reachable()}"
+
+
+def test_every_state_ends_or_moves_on() -> None:
+    for name, state in STATES.items():
+        terminal = state["Type"] in {"Succeed", "Fail"} or state.get("End")
+        assert terminal or list(edges(state)), name
+
+
+@pytest.mark.parametrize("name", [n for n, s in STATES.items() if s["Type"] == "Task"])
+def test_every_task_retries_and_catches(name: str) -> None:
+    state = STATES[name]
+    assert state.get("Retry"), f"{name} has no Retry"
+    assert state.get("Catch"), f"{name} has no Catch"
+    for retry in state["Retry"]:
+        assert "States.ALL" not in retry["ErrorEquals"], f"{name} retries everything, permanent errors too"
+        assert retry.get("BackoffRate", 1) > 1 or name in FAILURE_BRANCH
+    catch_all = [c for c in state["Catch"] if "States.ALL" in c["ErrorEquals"]]
+    assert catch_all, f"{name} does not catch States.ALL"
+    if name not in FAILURE_BRANCH and name != "Notify":
+        assert catch_all[0]["Next"] == "RecordFailure" and catch_all[0]["ResultPath"] == "$.error"
+
+
+def test_the_failure_branch_records_notifies_and_fails_with_the_original_error() -> None:
+    assert STATES["RecordFailure"]["Next"] == "NotifyFailure"
+    assert STATES["NotifyFailure"]["Next"] == "RunFailed"
+    assert STATES["RunFailed"] == {
+        **STATES["RunFailed"],
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
+    # Whatever fails inside the failure branch must not overwrite the original error.
+    for name in ("RecordFailure", "NotifyFailure"):
+        assert all(c["ResultPath"] != "$.error" for c in STATES[name]["Catch"])
+
+
+@pytest.mark.parametrize("name", list(STATES))
+def test_paths_read_exist_on_every_way_in(name: str) -> None:
+    state = STATES[name]
+    keys = available_keys()[name]
+    paths = list(reads(state.get("Parameters", {})))
+    paths += [choice["Variable"][2:] for choice in state.get("Choices", []) if "Variable" in choice]
+    for path in paths:
+        parts = path.strip(".").split(".")
+        assert parts[0] in keys, (
+            f"{name} reads $.{path.strip('.')} but '{parts[0]}' may be missing (has {sorted(keys)})"
+        )
+        if parts[0] in SELECTED and len(parts) > 1:
+            assert parts[1] in SELECTED[parts[0]], f"{name} reads $.{'.'.join(parts)}: not selected"
+        assert field_exists(PRODUCERS[parts[0]], parts[1:]), (
+            f"{name} reads $.{path.strip('.')}: no such field"
+        )
+
+
+@pytest.mark.parametrize("resource", list(LAMBDA_REQUESTS))
+def test_lambda_parameters_match_the_request_model(resource: str) -> None:
+    model = LAMBDA_REQUESTS[resource]
+    required = {name for name, field in model.model_fields.items() if field.is_required()}
+    for name, state in STATES.items():
+        if state.get("Resource") != resource:
+            continue
+        keys = {key.removesuffix(".$") for key in state["Parameters"]}
+        assert keys <= model.model_fields.keys(), f"{name} passes {keys - model.model_fields.keys()}"
+        assert required <= keys, f"{name} misses {required - keys}"
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [("Train", "TrainingJobName.$"), ("CreateModel", "ModelName.$"), ("Score", "TransformJobName.$")],
+)
+def test_sagemaker_names_are_unique_across_retries(name: str, field: str) -> None:
+    expression = STATES[name]["Parameters"][field]
+    assert "$$.State.RetryCount" in expression
+    assert "$.plan.name_base" in expression
+
+
+def test_every_placeholder_is_a_template_substitution() -> None:
+    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
+    assert placeholders == {
+        "PrepareRunFunctionArn",
+        "EvaluateModelFunctionArn",
+        "SelectModelFunctionArn",
+        "LoadPredictionsFunctionArn",
+        "RecordRunFunctionArn",
+        "SageMakerRoleArn",
+        "XGBoostImageUri",
+        "NotificationTopicArn",
+    }
+
+
+def test_batch_transform_joins_ids_to_scores() -> None:
+    processing = STATES["Score"]["Parameters"]["DataProcessing"]
+    assert processing == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+
+
+@pytest.mark.parametrize("key", sorted(SELECTED))
+def test_result_selectors_give_what_the_models_read(key: str) -> None:
+    model = PRODUCERS[key]
+    if model is not None:
+        assert SELECTED[key] <= model.model_fields.keys(), (
+            f"{key}: {SELECTED[key] - model.model_fields.keys()}"
+        )
