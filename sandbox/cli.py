@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import loop
+from sandbox import serve as serving
 from sandbox.environment import Sandbox, SandboxConfig
 from sandbox.execution import StateSpan
 from sandbox.report import write_report
@@ -104,7 +105,18 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    with Sandbox(SandboxConfig(quiet=not args.verbose)) as sandbox:
+    parameters = {"EvaluationThreshold": str(args.threshold)} if args.threshold is not None else {}
+    with Sandbox(SandboxConfig(quiet=not args.verbose, template_parameters=parameters)) as sandbox:
+        if args.sample_rows:
+            with sandbox.snowflake_connection() as connection:
+                load_sample_data(
+                    connection,
+                    args.sample_rows,
+                    args.seed,
+                    s3_client=sandbox.client("s3"),
+                    bucket=sandbox.bucket,
+                )
+            console.say(f"loaded {args.sample_rows:,} sample transactions (MERCHANT_TRANSACTIONS)")
         console.say(f"applying {len(args.setup_sql)} SQL file(s)")
         loop.apply_user_sql(sandbox, [Path(path) for path in args.setup_sql])
         result = loop.run_from_export(sandbox, args.dataset, on_state=console.state)
@@ -171,6 +183,22 @@ def cmd_replay_event(args: argparse.Namespace, console: Console) -> int:
         sandbox.stop()
 
 
+def cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    options = serving.ServeOptions(
+        host=args.host,
+        aws_port=args.aws_port,
+        snowflake_port=args.snowflake_port,
+        with_sample_data=args.with_sample_data,
+        env_json=Path(args.env_json) if args.env_json else None,
+        quiet=not args.verbose,
+    )
+    try:
+        return serving.serve(options)
+    except serving.ServeError as error:
+        console.say(f"cannot serve: {error}")
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log the services' own output")
@@ -191,6 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--setup-sql", nargs="+", required=True, metavar="FILE")
     run.add_argument("--dataset", required=True)
     run.add_argument("--mode", choices=["train_and_score", "score_only"], default="train_and_score")
+    run.add_argument(
+        "--sample-rows",
+        type=int,
+        default=0,
+        help="load this many sample transactions first (for views on them)",
+    )
+    run.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    run.add_argument(
+        "--threshold", type=float, default=None, help="the template's EvaluationThreshold for this sandbox"
+    )
     run.add_argument("--report", default=None)
     run.add_argument("--json", action="store_true")
     run.set_defaults(handler=cmd_run)
@@ -213,6 +251,20 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--report", default=None)
         sub.add_argument("--json", action="store_true")
         sub.set_defaults(handler=handler)
+
+    serve = commands.add_parser("serve", help="keep the sandbox running as servers (sam local)")
+    serve.add_argument("--aws-port", type=int, default=serving.DEFAULT_AWS_PORT, help="default %(default)s")
+    serve.add_argument(
+        "--snowflake-port", type=int, default=serving.DEFAULT_SNOWFLAKE_PORT, help="default %(default)s"
+    )
+    serve.add_argument(
+        "--host", default=serving.DEFAULT_HOST, help="bind address: loopback (default) or 0.0.0.0"
+    )
+    serve.add_argument(
+        "--with-sample-data", action="store_true", help="load sample data and run the events/ reference runs"
+    )
+    serve.add_argument("--env-json", default=None, metavar="FILE", help="also write the env.json it prints")
+    serve.set_defaults(handler=cmd_serve)
     return parser
 
 

@@ -25,8 +25,15 @@ class S3ObjectStore:
         try:
             head = self._client.head_object(Bucket=bucket, Key=key)
         except self._client.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                raise ManifestNotFound(f"s3://{bucket}/{key} does not exist") from error
+            # With ListBucket scoped by prefix, S3 answers 403 (not 404) for a missing key.
+            if error.response.get("Error", {}).get("Code") in {
+                "404",
+                "NoSuchKey",
+                "NotFound",
+                "403",
+                "AccessDenied",
+            }:
+                raise ManifestNotFound(f"s3://{bucket}/{key} does not exist or is not readable") from error
             raise
         if head["ContentLength"] > max_bytes:
             raise ManifestError(

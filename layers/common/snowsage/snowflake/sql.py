@@ -63,9 +63,9 @@ def load_statements(predictions_table: str, stage: str, stage_path: str) -> Load
             f" FILE_FORMAT = (FORMAT_NAME = '{PREDICTIONS_FILE_FORMAT}')"
             " ON_ERROR = ABORT_STATEMENT FORCE = TRUE"
         ),
-        delete_export=f"DELETE FROM {table} WHERE EXPORT_ID = %(export_id)s",
+        delete_export=f"DELETE FROM {table} WHERE EXPORT_ID = %(export_id)s",  # nosec B608: validated identifier
         insert_predictions=(
-            f"INSERT INTO {table} (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"
+            f"INSERT INTO {table} (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"  # nosec B608
             " SELECT ID, SCORE, %(run_id)s, %(export_id)s, %(model_version)s,"
             " CAST(%(scored_at)s AS TIMESTAMP_NTZ)"
             f" FROM {STAGING_TABLE}"
@@ -91,7 +91,7 @@ def merge_run_statement() -> str:
     columns = ", ".join(RUN_COLUMNS)
     values = ", ".join(f"s.{column}" for column in RUN_COLUMNS)
     return (
-        f"MERGE INTO {RUNS_TABLE} t USING (SELECT {source}) s ON t.RUN_ID = s.RUN_ID"
+        f"MERGE INTO {RUNS_TABLE} t USING (SELECT {source}) s ON t.RUN_ID = s.RUN_ID"  # nosec B608: constants only
         f" WHEN MATCHED THEN UPDATE SET {updates},"
         " STARTED_AT = COALESCE(t.STARTED_AT, s.STARTED_AT), UPDATED_AT = CURRENT_TIMESTAMP()"
         f" WHEN NOT MATCHED THEN INSERT ({columns}, UPDATED_AT) VALUES ({values}, CURRENT_TIMESTAMP())"

@@ -1,0 +1,127 @@
+# Snowsage: one entry point for checks, builds and the local sandbox.
+#   make test    everything CI runs (.ci/run): venvs, lint, pytest. Works on a fresh clone with
+#                only a system Python (3.12 preferred, see scripts/python312) and npm.
+#   make help    the other targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+# Stamps: each install step reruns only when its lock file changes.
+VENV_STAMP := $(VENV)/.installed-dev-lock
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-checkov
+NODE_STAMP := node_modules/.installed-package-lock
+
+# Lint whatever exists of these (colleagues' directories may land later).
+MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts)
+BANDIT_PATHS := $(wildcard functions layers/common/snowsage)
+ASL_FILES := $(wildcard statemachines/*.asl.json)
+PYTEST_ARGS ?= -n auto --dist loadfile
+
+.PHONY: help venv lint test pytest build sizes demo bench lock lock-checkov clean distclean
+
+help:
+	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov and node_modules"
+	@echo "make lint       ruff, mypy, sam validate --lint, cfn-lint, asl-validator, checkov, bandit"
+	@echo "make test       lint + pytest (what CI runs)"
+	@echo "make build      sam build (python3.12 from .venv first on PATH)"
+	@echo "make sizes      build, then each function's unzipped size with its layers vs the budget"
+	@echo "make demo       run the pipeline end to end in the local sandbox"
+	@echo "make bench      benchmarks"
+	@echo "make lock       regenerate requirements/dev.lock from requirements/dev.in"
+	@echo "make clean      remove build outputs and caches (distclean: also venvs, node_modules)"
+
+# --- environments -------------------------------------------------------------------------------
+
+venv: $(VENV_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
+
+$(VENV_STAMP): requirements/dev.lock
+	python=$$(scripts/python312); echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV)
+	$(BIN)/pip install --quiet --no-deps -r requirements/dev.lock
+	$(BIN)/pip check
+	touch $@
+
+# checkov pins an older boto3 than the dev tree: it gets a venv of its own.
+$(CHECKOV_STAMP): requirements/checkov.txt
+	python=$$(scripts/python312); "$$python" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --no-deps -r requirements/checkov.txt
+	$(CHECKOV_VENV)/bin/pip check
+	touch $@
+
+$(NODE_STAMP): package-lock.json package.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# --- checks ---------------------------------------------------------------------------------------
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(MYPY_PATHS)
+	$(BIN)/sam validate --lint
+	$(BIN)/cfn-lint template.yaml
+	$(foreach asl,$(ASL_FILES),node_modules/.bin/asl-validator --json-path $(asl);)
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	$(BIN)/bandit --quiet --recursive $(BANDIT_PATHS)
+
+pytest: $(VENV_STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint pytest
+
+# --- build ----------------------------------------------------------------------------------------
+
+# sam build needs python3.12 on PATH (functions and the layer Makefiles): the venv's comes first.
+build: $(VENV_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
+
+sizes: build
+	$(PY) scripts/sizes.py --build-dir .aws-sam/build
+
+# --- sandbox --------------------------------------------------------------------------------------
+
+demo: $(VENV_STAMP)
+	$(PY) -m sandbox demo
+
+bench: $(VENV_STAMP)
+	$(PY) -m bench
+
+# --- locks ----------------------------------------------------------------------------------------
+
+# Resolve requirements/dev.in in a scratch venv and freeze the whole tree (setuptools/wheel too).
+lock:
+	rm -rf build/lock-venv
+	python=$$(scripts/python312); "$$python" -m venv build/lock-venv
+	build/lock-venv/bin/pip install --quiet -r requirements/dev.in
+	build/lock-venv/bin/pip check
+	build/lock-venv/bin/pip freeze --all --exclude pip > requirements/dev.lock
+	rm -rf build/lock-venv
+
+# CHECKOV_VERSION=3.3.30 make lock-checkov
+CHECKOV_VERSION ?= $(shell sed -n 's/^checkov==//p' requirements/checkov.txt)
+lock-checkov:
+	rm -rf build/lock-checkov
+	python=$$(scripts/python312); "$$python" -m venv build/lock-checkov
+	build/lock-checkov/bin/pip install --quiet "checkov==$(CHECKOV_VERSION)"
+	build/lock-checkov/bin/pip check
+	{ sed -n '/^#/p' requirements/checkov.txt; build/lock-checkov/bin/pip freeze --all --exclude pip; } \
+		> requirements/checkov.txt.new
+	mv requirements/checkov.txt.new requirements/checkov.txt
+	rm -rf build/lock-checkov
+
+# --- housekeeping ---------------------------------------------------------------------------------
+
+clean:
+	rm -rf .aws-sam build reports .pytest_cache .mypy_cache .ruff_cache .sandbox
+	find . -path ./$(VENV) -prune -o -path ./$(CHECKOV_VENV) -prune -o -path ./node_modules -prune \
+		-o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules

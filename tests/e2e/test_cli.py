@@ -1,0 +1,127 @@
+"""`python -m sandbox run` on datasets that are not the sample one, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str) -> tuple[int, dict[str, object], str]:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'common'}"}
+    process = subprocess.run(
+        [sys.executable, "-m", "sandbox", *args, "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    last = process.stdout.strip().splitlines()[-1] if process.stdout.strip() else "{}"
+    return process.returncode, json.loads(last), process.stderr
+
+
+def sensor_dataset_sql(rows: int = 600) -> str:
+    """A dataset of its own: other table, other id and label names, a numeric id."""
+    generator = random.Random(11)
+    values = []
+    for device in range(rows):
+        temperature = generator.gauss(60, 12)
+        vibration = generator.gauss(3, 1)
+        failed = int(temperature + 8 * vibration + generator.gauss(0, 8) > 95)
+        values.append(f"({device}, {temperature:.3f}, {vibration:.3f}, {generator.randint(0, 9)}, {failed})")
+    return "\n".join(
+        [
+            "CREATE OR REPLACE TABLE PUMP_READINGS"
+            " (PUMP_NO NUMBER, TEMPERATURE FLOAT, VIBRATION FLOAT, ZONE NUMBER, BROKE NUMBER);",
+            f"INSERT INTO PUMP_READINGS VALUES {', '.join(values)};",
+            "CREATE OR REPLACE VIEW PUMP_TRAINING AS"
+            " SELECT PUMP_NO, BROKE, TEMPERATURE, VIBRATION, ZONE FROM PUMP_READINGS;",
+            "CREATE OR REPLACE VIEW PUMP_SCORING AS"
+            " SELECT PUMP_NO, TEMPERATURE, VIBRATION, ZONE FROM PUMP_READINGS;",
+            "CREATE TABLE IF NOT EXISTS PUMP_PREDICTIONS (ID VARCHAR, SCORE FLOAT, RUN_ID VARCHAR,"
+            " EXPORT_ID VARCHAR, MODEL_VERSION VARCHAR, SCORED_AT TIMESTAMP_NTZ);",
+            REGISTRY_ROW,
+        ]
+    )
+
+
+REGISTRY_ROW = """
+MERGE INTO ML_DATASETS AS T
+USING (SELECT 'pump_failure' AS NAME, 'PUMP_TRAINING' AS TRAINING_VIEW, 'PUMP_SCORING' AS SCORING_VIEW,
+              'PUMP_NO' AS ID_COLUMN, 'BROKE' AS LABEL_COLUMN, 'PUMP_PREDICTIONS' AS PREDICTIONS_TABLE) AS S
+ON T.NAME = S.NAME
+WHEN MATCHED THEN UPDATE SET TRAINING_VIEW = S.TRAINING_VIEW, SCORING_VIEW = S.SCORING_VIEW,
+  ID_COLUMN = S.ID_COLUMN, LABEL_COLUMN = S.LABEL_COLUMN, PREDICTIONS_TABLE = S.PREDICTIONS_TABLE
+WHEN NOT MATCHED THEN INSERT
+  (NAME, TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE, ENABLED, CREATED_AT)
+  VALUES (S.NAME, S.TRAINING_VIEW, S.SCORING_VIEW, S.ID_COLUMN, S.LABEL_COLUMN, S.PREDICTIONS_TABLE,
+          TRUE, SYSDATE());
+"""
+CREATE OR REPLACE TABLE PUMP_READINGS (PUMP_NO NUMBER, TEMPERATURE FLOAT, VIBRATION FLOAT, ZONE NUMBER, BROKE NUMBER);
+INSERT INTO PUMP_READINGS VALUES {", ".join(values)};
+CREATE OR REPLACE VIEW PUMP_TRAINING AS SELECT PUMP_NO, BROKE, TEMPERATURE, VIBRATION, ZONE FROM PUMP_READINGS;
+CREATE OR REPLACE VIEW PUMP_SCORING AS SELECT PUMP_NO, TEMPERATURE, VIBRATION, ZONE FROM PUMP_READINGS;
+CREATE TABLE IF NOT EXISTS PUMP_PREDICTIONS (
+  ID VARCHAR, SCORE FLOAT, RUN_ID VARCHAR, EXPORT_ID VARCHAR, MODEL_VERSION VARCHAR, SCORED_AT TIMESTAMP_NTZ);
+MERGE INTO ML_DATASETS AS T
+USING (SELECT 'pump_failure' AS NAME, 'PUMP_TRAINING' AS TRAINING_VIEW, 'PUMP_SCORING' AS SCORING_VIEW,
+              'PUMP_NO' AS ID_COLUMN, 'BROKE' AS LABEL_COLUMN, 'PUMP_PREDICTIONS' AS PREDICTIONS_TABLE) AS S
+ON T.NAME = S.NAME
+WHEN MATCHED THEN UPDATE SET TRAINING_VIEW = S.TRAINING_VIEW, SCORING_VIEW = S.SCORING_VIEW,
+  ID_COLUMN = S.ID_COLUMN, LABEL_COLUMN = S.LABEL_COLUMN, PREDICTIONS_TABLE = S.PREDICTIONS_TABLE
+WHEN NOT MATCHED THEN INSERT
+  (NAME, TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE, ENABLED, CREATED_AT)
+  VALUES (S.NAME, S.TRAINING_VIEW, S.SCORING_VIEW, S.ID_COLUMN, S.LABEL_COLUMN, S.PREDICTIONS_TABLE, TRUE, SYSDATE());
+"""
+
+
+def test_run_on_a_dataset_defined_in_sql(tmp_path: Path) -> None:
+    sql = tmp_path / "pump_failure.sql"
+    sql.write_text(sensor_dataset_sql())
+    code, result, stderr = run_cli("run", "--setup-sql", str(sql), "--dataset", "pump_failure")
+    assert code == 0, stderr[-3000:]
+    assert result["status"] == "SUCCEEDED"
+    assert result["predictions_table"] == "PUMP_PREDICTIONS"
+    assert result["rows_loaded"] == result["rows_scored"] == 600
+    metric = result["metric"]
+    assert isinstance(metric, dict) and metric["name"] == "validation:auc"
+    assert str(result["execution_arn"]).endswith(
+        ":pump_failure-" + str(result["execution_name"]).split("-", 1)[1]
+    )
+
+
+def test_the_shipped_second_dataset_runs_end_to_end() -> None:
+    """snowflake/examples/txn_refund.sql: two views, one ML_DATASETS row, one task (docs/snowflake.md)."""
+    example = ROOT / "snowflake" / "examples" / "txn_refund.sql"
+    code, result, stderr = run_cli(
+        "run",
+        "--setup-sql",
+        str(example),
+        "--dataset",
+        "txn_refund",
+        "--sample-rows",
+        "20000",
+        "--threshold",
+        "0.5",
+    )
+    assert code == 0, stderr[-3000:]
+    assert result["status"] == "SUCCEEDED"
+    assert result["rows_loaded"] == result["rows_scored"]
+    assert result["predictions_table"] == "TXN_REFUND_PREDICTIONS"
+
+
+def test_a_failed_run_exits_non_zero_and_names_state_error_and_cause(tmp_path: Path) -> None:
+    sql = tmp_path / "broken.sql"
+    sql.write_text(sensor_dataset_sql().replace("'PUMP_PREDICTIONS' AS", "'NO_SUCH_TABLE' AS"))
+    code, result, _ = run_cli("run", "--setup-sql", str(sql), "--dataset", "pump_failure")
+    assert code == 1
+    assert result["status"] == "FAILED"
+    assert result["failed_state"] == "LoadPredictions"
+    assert result["error"] and result["cause"]

@@ -1,0 +1,157 @@
+"""The whole loop through the sandbox: S3 event -> Step Functions -> SageMaker -> Snowflake.
+
+Tests in this module share one sandbox and run in order (pytest --dist loadfile keeps a module
+on one worker): the score_only run uses the model the first run registered.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import loop
+from sandbox.environment import Sandbox
+from sandbox.execution import ExecutionSummary
+from sandbox.samples import load_reference_data
+
+ASL = json.loads((Path(__file__).resolve().parents[2] / "statemachines" / "pipeline.asl.json").read_text())
+EVENT = json.loads(
+    (Path(__file__).resolve().parents[2] / "events/start_pipeline/manifest_created.json").read_text()
+)
+TABLE = "MERCHANT_RISK_PREDICTIONS"
+VISITED: list[ExecutionSummary] = []
+
+
+@pytest.fixture(scope="module")
+def notices(sandbox: Sandbox) -> Callable[[], list[dict[str, Any]]]:
+    """An SQS queue subscribed to the run notice topic: what an operator's subscription receives."""
+    sqs, sns = sandbox.client("sqs"), sandbox.client("sns")
+    url = sqs.create_queue(QueueName="run-notices")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=sandbox.topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    load_reference_data(sandbox)
+
+    def received() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return [{"body": message["Body"]} for message in messages]
+
+    return received
+
+
+def _query(sandbox: Sandbox, sql: str, binds: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    with sandbox.snowflake_connection() as connection:
+        cursor = connection.cursor()
+        cursor.execute(sql, binds)
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def _rows_of_export(sandbox: Sandbox, export_id: str) -> list[tuple[Any, ...]]:
+    return _query(
+        sandbox,
+        f"SELECT ID, SCORE, RUN_ID, MODEL_VERSION FROM {TABLE} WHERE EXPORT_ID = %(e)s",
+        {"e": export_id},
+    )
+
+
+def _run_row(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
+    with sandbox.snowflake_connection() as connection:
+        cursor = connection.cursor()
+        cursor.execute("SELECT * FROM ML_RUNS WHERE RUN_ID = %(r)s", {"r": run_id})
+        names = [column[0] for column in cursor.description]
+        rows = cursor.fetchall()
+    assert len(rows) == 1, rows
+    return dict(zip(names, rows[0], strict=True))
+
+
+def test_train_and_score_starts_from_the_s3_event(sandbox: Sandbox, notices: Any) -> None:
+    result = loop.run_from_export(sandbox, "merchant_risk", export_id="20261126t020000z")
+    VISITED.append(result.execution)
+    assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
+    assert result.execution.name == "merchant_risk-20261126t020000z"
+    assert result.metric["name"] == "validation:auc"
+    assert result.metric["value"] > 0.75
+    assert result.rows_scored == result.manifest["score"]["rows"] == result.rows_loaded
+    rows = _rows_of_export(sandbox, "20261126t020000z")
+    assert len(rows) == result.rows_loaded
+    assert {row[3] for row in rows} == {"1"}
+    assert all(0.0 <= row[1] <= 1.0 for row in rows)
+    run = _run_row(sandbox, "merchant-risk-20261126t020000z")
+    assert (run["STATUS"], run["ROWS_LOADED"], run["PROMOTED"]) == ("SUCCEEDED", result.rows_loaded, True)
+    assert run["MODEL_PACKAGE_ARN"].endswith("/snowsage-merchant-risk/1")
+    notice = json.loads(notices()[0]["body"])
+    assert (notice["status"], notice["run_id"]) == ("SUCCEEDED", "merchant-risk-20261126t020000z")
+
+
+def test_score_only_uses_the_model_the_first_run_registered(sandbox: Sandbox) -> None:
+    manifest = f"s3://{sandbox.bucket}/exports/merchant_risk/20261126t020000z/manifest.json"
+    result = loop.start_by_hand(sandbox, {"manifest": manifest, "mode": "score_only"}, name="rescore-by-hand")
+    VISITED.append(result.execution)
+    assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
+    visited = {span.name for span in result.execution.spans}
+    assert "Train" not in visited and "SelectModel" in visited
+    assert (result.execution.output or {})["model"]["model_version"] == 1
+    rows = _rows_of_export(sandbox, "20261126t020000z")
+    assert len(rows) == result.rows_loaded, "a re-run of an export replaces its rows"
+    assert {row[2] for row in rows} == {"rescore-by-hand"}
+
+
+def test_a_replayed_event_starts_no_second_execution(sandbox: Sandbox) -> None:
+    for _ in range(3):
+        loop.replay_event(sandbox, EVENT)
+    loop.moto_patches.wait_for_event_deliveries()
+    assert loop.executions_for(sandbox, "merchant_risk-20261126t020000z") == 1
+    starts = (
+        [i for i in sandbox.runtime.invocations if "StartPipeline" in i.function] if sandbox.runtime else []
+    )
+    assert [json.loads(i.payload)["status"] for i in starts][-3:] == ["duplicate"] * 3
+
+
+def test_a_training_failure_is_recorded_and_notified_and_loads_nothing(
+    sandbox: Sandbox, notices: Any
+) -> None:
+    assert sandbox.emulator is not None
+    sandbox.emulator.faults.fail_next_training("AlgorithmError: out of memory (injected)")
+    result = loop.run_from_export(sandbox, "merchant_risk", export_id="20261126t030000z")
+    VISITED.append(result.execution)
+    assert result.status == "FAILED"
+    assert result.execution.failed_state == "Train"
+    assert result.execution.error == "States.TaskFailed", result.execution.cause
+    run = _run_row(sandbox, "merchant-risk-20261126t030000z")
+    assert (run["STATUS"], run["FAILED_STATE"], run["ERROR"]) == ("FAILED", "Train", "States.TaskFailed")
+    assert "out of memory (injected)" in run["CAUSE"]
+    assert _rows_of_export(sandbox, "20261126t030000z") == []
+    bodies = [notice["body"] for notice in notices()]
+    assert any("States.TaskFailed" in body for body in bodies), bodies
+
+
+def test_a_load_failure_rolls_back_and_keeps_the_earlier_rows(sandbox: Sandbox) -> None:
+    before = sorted(_rows_of_export(sandbox, "20261126t020000z"))
+    manifest = f"s3://{sandbox.bucket}/exports/merchant_risk/20261126t020000z/manifest.json"
+    _query(sandbox, f"ALTER TABLE {TABLE} RENAME COLUMN MODEL_VERSION TO MODEL_VERSION_MOVED")
+    try:
+        result = loop.start_by_hand(
+            sandbox, {"manifest": manifest, "mode": "score_only"}, name="rescore-broken-table"
+        )
+    finally:
+        _query(sandbox, f"ALTER TABLE {TABLE} RENAME COLUMN MODEL_VERSION_MOVED TO MODEL_VERSION")
+    VISITED.append(result.execution)
+    assert result.status == "FAILED"
+    assert result.execution.failed_state == "LoadPredictions"
+    assert sorted(_rows_of_export(sandbox, "20261126t020000z")) == before, (
+        "no partial rows: the delete rolled back"
+    )
+    assert _run_row(sandbox, "rescore-broken-table")["STATUS"] == "FAILED"
+
+
+def test_these_runs_visit_every_state_of_the_definition() -> None:
+    """A state added to the ASL that no sandbox run reaches fails here (and must get a test)."""
+    visited = {span.name for execution in VISITED for span in execution.spans}
+    assert set(ASL["States"]) - visited == {"NotificationFailed"}  # its own test: tests/reliability

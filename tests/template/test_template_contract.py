@@ -1,0 +1,242 @@
+"""template.yaml against the code it deploys: handlers, ASL placeholders, environment variables."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from snowsage import settings as settings_module
+from snowsage.settings import EnvSettings, PrepareRunSettings, SnowflakeSettings
+from tests.template.template_model import (
+    ASL_PATH,
+    FUNCTIONS,
+    ROOT,
+    SNOWFLAKE_FUNCTIONS,
+    function_environment,
+    function_globals,
+    function_layers,
+    resources,
+    resources_of_type,
+    template,
+)
+
+SUBSTITUTIONS = {
+    "PrepareRunFunctionArn",
+    "EvaluateModelFunctionArn",
+    "SelectModelFunctionArn",
+    "LoadPredictionsFunctionArn",
+    "RecordRunFunctionArn",
+    "SageMakerRoleArn",
+    "XGBoostImageUri",
+    "NotificationTopicArn",
+}
+SETTINGS_CLASSES = {
+    name: cls
+    for name, cls in vars(settings_module).items()
+    if isinstance(cls, type) and issubclass(cls, EnvSettings) and cls is not EnvSettings
+}
+ENV_READ_CALLS = re.compile(r"""(?:os\.environ(?:\.get)?\s*[\[(]|os\.getenv\s*\()\s*["']([A-Z0-9_]+)["']""")
+POWERTOOLS_AND_RUNTIME = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+    "LOG_LEVEL",
+}
+
+
+def test_the_six_functions_are_defined() -> None:
+    assert set(resources_of_type("AWS::Serverless::Function")) == set(FUNCTIONS)
+
+
+def test_globals_pin_the_lambda_platform() -> None:
+    glob = function_globals()
+    assert glob["Runtime"] == "python3.12"
+    assert glob["Architectures"] == ["arm64"]
+    assert glob["Tracing"] == "Active"
+    assert glob["Handler"] == "app.lambda_handler"
+    env = glob["Environment"]["Variables"]
+    assert env["POWERTOOLS_SERVICE_NAME"] == "snowsage"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Snowsage"
+    assert env["RESOURCE_PREFIX"] == {"Ref": "ResourcePrefix"}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_code_defines_the_handler(name: str) -> None:
+    props = resources()[name]["Properties"]
+    assert props["CodeUri"] == FUNCTIONS[name]
+    handler = props.get("Handler", function_globals().get("Handler"))
+    module, _, attribute = handler.rpartition(".")
+    source = ROOT / props["CodeUri"] / f"{module}.py"
+    assert source.is_file(), f"{name}: {source.relative_to(ROOT)} is missing"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    defined = {
+        node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    } | {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert attribute in defined, f"{name}: {source.relative_to(ROOT)} defines no {attribute}"
+    assert not (ROOT / props["CodeUri"] / "requirements.txt").exists(), (
+        "functions are pure code: deps go in layers"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_layers(name: str) -> None:
+    expected = ["CommonLayer", "SnowflakeLayer"] if name in SNOWFLAKE_FUNCTIONS else ["CommonLayer"]
+    assert function_layers(name) == expected
+
+
+@pytest.mark.parametrize("layer", ["CommonLayer", "SnowflakeLayer"])
+def test_layers_are_built_by_their_makefile(layer: str) -> None:
+    res = resources()[layer]
+    assert res["Metadata"]["BuildMethod"] == "makefile"
+    assert res["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert res["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    makefile = ROOT / res["Properties"]["ContentUri"] / "Makefile"
+    text = makefile.read_text(encoding="utf-8")
+    assert re.search(rf"^build-{layer}:", text, re.M), f"{makefile} has no build-{layer} target"
+    assert "--invalidation-mode unchecked-hash" in text
+    assert "manylinux2014_aarch64" in text
+
+
+def test_definition_substitutions_match_the_asl() -> None:
+    machine = resources()["PipelineStateMachine"]["Properties"]
+    keys = set(machine["DefinitionSubstitutions"])
+    assert keys == SUBSTITUTIONS
+    assert machine["DefinitionUri"] == "statemachines/pipeline.asl.json"
+    assert ASL_PATH.is_file(), "statemachines/pipeline.asl.json is missing"
+    text = ASL_PATH.read_text(encoding="utf-8")
+    json.loads(text)
+    used = set(re.findall(r"\$\{([^}]+)\}", text))
+    assert used - keys == set(), "placeholders in the ASL without a DefinitionSubstitutions entry"
+    assert keys - used == set(), "DefinitionSubstitutions the ASL never uses"
+
+
+def test_function_arn_substitutions_point_at_their_functions() -> None:
+    subs = resources()["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    for key, value in subs.items():
+        if key.endswith("FunctionArn"):
+            assert value == {"Fn::GetAtt": [key.removesuffix("Arn"), "Arn"]}
+
+
+def _settings_used_by(source: Path) -> set[str]:
+    """Names of settings classes whose ``from_env`` the handler module calls."""
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "from_env"
+            and isinstance(node.func.value, ast.Name)
+        ):
+            used.add(node.func.value.id)
+    return used
+
+
+def _literal_env_reads(paths: list[Path]) -> set[str]:
+    names: set[str] = set()
+    for path in paths:
+        names |= set(ENV_READ_CALLS.findall(path.read_text(encoding="utf-8")))
+    return names
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_environment_variable_the_code_reads_is_set(name: str) -> None:
+    code_dir = ROOT / FUNCTIONS[name]
+    env = function_environment(name)
+    classes = _settings_used_by(code_dir / "app.py")
+    assert classes <= set(SETTINGS_CLASSES), f"unknown settings classes {classes - set(SETTINGS_CLASSES)}"
+    needed = {var for cls in classes for var in SETTINGS_CLASSES[cls].variable_names()}
+    needed |= _literal_env_reads(sorted(code_dir.rglob("*.py")))
+    missing = needed - set(env)
+    assert not missing, f"{name} reads {sorted(missing)} but template.yaml does not set them"
+
+
+def test_environment_variables_read_by_the_shared_package_are_global() -> None:
+    package = ROOT / "layers" / "common" / "snowsage"
+    reads = _literal_env_reads([p for p in package.rglob("*.py") if p.name != "settings.py"])
+    glob = set(function_globals()["Environment"]["Variables"])
+    assert reads - glob == set(), "snowsage reads these outside settings.py: set them in Globals"
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_variable_is_read_by_its_code(name: str) -> None:
+    """The reverse check: a variable only this function sets must be one its code reads (no typos)."""
+    code_dir = ROOT / FUNCTIONS[name]
+    own = set(resources()[name]["Properties"].get("Environment", {}).get("Variables", {}))
+    classes = _settings_used_by(code_dir / "app.py")
+    read = {var for cls in classes for var in SETTINGS_CLASSES[cls].variable_names()}
+    read |= _literal_env_reads(sorted(code_dir.rglob("*.py")))
+    assert own - read == set(), f"{name} sets variables nothing reads"
+
+
+def _parameter_default(ref: object, fallback: dict[str, str]) -> str:
+    """The value a variable gets on a deploy with default parameters (literals as they are)."""
+    if isinstance(ref, str):
+        return ref
+    assert isinstance(ref, dict), ref
+    assert set(ref) == {"Ref"}, ref
+    parameter = template()["Parameters"][ref["Ref"]]
+    if "Default" in parameter:
+        return str(parameter["Default"])
+    return fallback[ref["Ref"]]
+
+
+def test_parameter_defaults_satisfy_the_prepare_run_settings() -> None:
+    raw = function_environment("PrepareRunFunction")
+    env = {key: _parameter_default(value, {}) for key, value in raw.items() if key != "BUCKET_NAME"}
+    env["BUCKET_NAME"] = "bucket"
+    settings = PrepareRunSettings.from_env(env)
+    assert settings.resource_prefix == "snowsage"
+    assert settings.hyperparameters["objective"] == "binary:logistic"
+    assert settings.evaluation_metric == "validation:auc"
+    assert settings.use_spot_training is False
+    assert settings.max_wait_seconds >= settings.max_runtime_seconds
+
+
+@pytest.mark.parametrize("name", sorted(SNOWFLAKE_FUNCTIONS))
+def test_parameter_defaults_satisfy_the_snowflake_settings(name: str) -> None:
+    required = {
+        "SnowflakeAccount": "myorg-myaccount",
+        "SnowflakeSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowsage-AbCdEf",
+    }
+    raw = function_environment(name)
+    env = {
+        key: _parameter_default(value, required) for key, value in raw.items() if key.startswith("SNOWFLAKE_")
+    }
+    settings = SnowflakeSettings.from_env(env)
+    assert settings.snowflake_stage == "ML_STAGE"
+    assert (settings.snowflake_host, settings.snowflake_port, settings.snowflake_protocol) == ("", "", "")
+
+
+def test_parameter_patterns_accept_their_defaults() -> None:
+    for name, parameter in template()["Parameters"].items():
+        if "Default" in parameter and "AllowedPattern" in parameter:
+            assert re.fullmatch(parameter["AllowedPattern"], str(parameter["Default"])), name
+        if "Default" in parameter and "AllowedValues" in parameter:
+            assert parameter["Default"] in parameter["AllowedValues"], name
+    hyperparameters = json.loads(template()["Parameters"]["Hyperparameters"]["Default"])
+    assert all(isinstance(value, str) for value in hyperparameters.values())
+
+
+def test_resource_prefix_pattern_matches_the_code() -> None:
+    from snowsage.names import RESOURCE_PREFIX_PATTERN
+
+    assert (
+        template()["Parameters"]["ResourcePrefix"]["AllowedPattern"] == f"^{RESOURCE_PREFIX_PATTERN.pattern}$"
+    )
+
+
+def test_globals_log_level_comes_from_the_parameter() -> None:
+    env = function_globals()["Environment"]["Variables"]
+    assert {key for key in env if key in POWERTOOLS_AND_RUNTIME} == POWERTOOLS_AND_RUNTIME
+    assert env["POWERTOOLS_LOG_LEVEL"] == env["LOG_LEVEL"] == {"Ref": "LogLevel"}

@@ -1,0 +1,207 @@
+"""Least privilege in template.yaml: no wildcard resources beyond what AWS requires, scoped PassRole."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.template.template_model import (
+    FUNCTIONS,
+    TASK_FUNCTIONS,
+    as_list,
+    identity_statements,
+    resources,
+    sam_policy_templates,
+    sub_text,
+)
+
+# Actions AWS authorizes only against Resource "*" (each is commented where it is granted).
+STAR_RESOURCE_ACTIONS = {
+    # Step Functions vended-log delivery to CloudWatch Logs
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    # X-Ray (SAM adds AWSXrayWriteOnlyAccess; listed in case a statement grants them directly)
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    # ECR registry login, account-wide
+    "ecr:GetAuthorizationToken",
+    # no resource type in the Service Authorization Reference
+    "cloudwatch:PutMetricData",
+    "sagemaker:ListModelPackages",
+}
+# Star-resource actions that must carry a condition narrowing them.
+CONDITIONED = {"cloudwatch:PutMetricData": "cloudwatch:namespace"}
+SAGEMAKER_PREFIX = "${ResourcePrefix}-"
+
+
+def _allows() -> list[tuple[str, dict[str, Any]]]:
+    return [(owner, st) for owner, st in identity_statements() if st.get("Effect") == "Allow"]
+
+
+def test_there_are_statements_to_check() -> None:
+    owners = {owner for owner, _ in _allows()}
+    assert {"PipelineStateMachine", "SageMakerExecutionRole", "PrepareRunFunction"} <= owners
+
+
+def test_no_wildcard_actions() -> None:
+    for owner, statement in _allows():
+        for action in as_list(statement["Action"]):
+            assert action != "*" and not action.endswith(":*"), f"{owner}: {action}"
+
+
+def test_star_resources_only_for_actions_aws_requires_it_for() -> None:
+    for owner, statement in _allows():
+        if "*" not in as_list(statement["Resource"]):
+            continue
+        assert as_list(statement["Resource"]) == ["*"], (
+            f"{owner}: mix '*' with scoped ARNs in separate statements"
+        )
+        actions = set(as_list(statement["Action"]))
+        assert actions <= STAR_RESOURCE_ACTIONS, f"{owner}: {sorted(actions - STAR_RESOURCE_ACTIONS)} on '*'"
+        for action in actions & set(CONDITIONED):
+            conditions = {key for block in statement.get("Condition", {}).values() for key in block}
+            assert CONDITIONED[action] in conditions, (
+                f"{owner}: {action} needs a {CONDITIONED[action]} condition"
+            )
+
+
+def test_pass_role_is_scoped_to_the_sagemaker_role_and_service() -> None:
+    seen = 0
+    for owner, statement in _allows():
+        if "iam:PassRole" not in as_list(statement["Action"]):
+            continue
+        seen += 1
+        assert as_list(statement["Action"]) == ["iam:PassRole"], owner
+        assert statement["Resource"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}, owner
+        assert statement["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+        }, owner
+    assert seen == 1
+
+
+def test_sagemaker_access_is_scoped_to_the_resource_prefix() -> None:
+    for owner, statement in _allows():
+        actions = as_list(statement["Action"])
+        if not any(action.startswith("sagemaker:") for action in actions) or statement["Resource"] == "*":
+            continue
+        for resource in as_list(statement["Resource"]):
+            arn = sub_text(resource)
+            assert ":sagemaker:" in arn, f"{owner}: {arn}"
+            name = arn.split(":", 5)[5].split("/", 1)[1]
+            assert name.startswith(SAGEMAKER_PREFIX), f"{owner}: {arn} is not scoped to the prefix"
+
+
+def test_state_machine_invokes_exactly_the_five_task_functions() -> None:
+    invoked = {
+        params["FunctionName"]["Ref"]
+        for kind, params in sam_policy_templates("PipelineStateMachine")
+        if kind == "LambdaInvokePolicy"
+    }
+    assert invoked == TASK_FUNCTIONS
+
+
+def test_state_machine_can_run_the_sync_sagemaker_jobs() -> None:
+    statements = [st for owner, st in _allows() if owner == "PipelineStateMachine"]
+    actions = {action for st in statements for action in as_list(st["Action"])}
+    assert {
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:StopTrainingJob",
+        "sagemaker:CreateTransformJob",
+        "sagemaker:DescribeTransformJob",
+        "sagemaker:StopTransformJob",
+        "sagemaker:CreateModel",
+        "sagemaker:CreateModelPackageGroup",
+        "sagemaker:CreateModelPackage",
+        "events:PutTargets",
+        "events:PutRule",
+        "events:DescribeRule",
+    } <= actions
+    rules = next(st for st in statements if "events:PutRule" in as_list(st["Action"]))
+    names = {sub_text(resource).rsplit("/", 1)[1] for resource in rules["Resource"]}
+    assert names == {
+        "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+        "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+    }
+
+
+def test_state_machine_publishes_to_the_notification_topic_only() -> None:
+    sns = [
+        params
+        for kind, params in sam_policy_templates("PipelineStateMachine")
+        if kind == "SNSPublishMessagePolicy"
+    ]
+    assert sns == [{"TopicName": {"Fn::GetAtt": ["NotificationTopic", "TopicName"]}}]
+
+
+@pytest.mark.parametrize("name", ["LoadPredictionsFunction", "RecordRunFunction"])
+def test_snowflake_functions_read_only_their_secret(name: str) -> None:
+    templates = dict(sam_policy_templates(name))
+    assert templates["AWSSecretsManagerGetSecretValuePolicy"] == {"SecretArn": {"Ref": "SnowflakeSecretArn"}}
+
+
+def test_functions_without_aws_data_access_get_none() -> None:
+    """S3 access is for PrepareRun (exports/ only); Snowflake moves the predictions bytes."""
+    for owner, statement in _allows():
+        s3 = [action for action in as_list(statement["Action"]) if action.startswith("s3:")]
+        if owner in FUNCTIONS and s3:
+            assert owner == "PrepareRunFunction", owner
+
+
+def test_prepare_run_reads_only_exports() -> None:
+    statements = [st for owner, st in _allows() if owner == "PrepareRunFunction"]
+    get = next(st for st in statements if st["Action"] == "s3:GetObject")
+    assert sub_text(get["Resource"]) == "${DataBucket.Arn}/exports/*"
+    listing = next(st for st in statements if st["Action"] == "s3:ListBucket")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "exports/*"}}
+
+
+def test_record_run_reads_executions_of_this_state_machine() -> None:
+    machine_name = resources()["PipelineStateMachine"]["Properties"]["Name"]
+    assert sub_text(machine_name) == "${AWS::StackName}-pipeline"
+    statements = [st for owner, st in _allows() if owner == "RecordRunFunction"]
+    history = next(st for st in statements if "states:GetExecutionHistory" in as_list(st["Action"]))
+    assert sub_text(history["Resource"]).endswith(":execution:${AWS::StackName}-pipeline:*")
+
+
+def test_start_pipeline_starts_only_the_pipeline() -> None:
+    assert sam_policy_templates("StartPipelineFunction") == [
+        (
+            "StepFunctionsExecutionPolicy",
+            {"StateMachineName": {"Fn::GetAtt": ["PipelineStateMachine", "Name"]}},
+        )
+    ]
+
+
+def test_sagemaker_role_is_assumed_by_sagemaker_only() -> None:
+    role = resources()["SageMakerExecutionRole"]["Properties"]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert "ManagedPolicyArns" not in role
+
+
+def test_sagemaker_role_writes_only_job_outputs() -> None:
+    statements = [st for owner, st in _allows() if owner == "SageMakerExecutionRole"]
+    writes = {
+        sub_text(resource)
+        for st in statements
+        if "s3:PutObject" in as_list(st["Action"])
+        for resource in as_list(st["Resource"])
+    }
+    assert writes == {
+        "${DataBucket.Arn}/models/*",
+        "${DataBucket.Arn}/checkpoints/*",
+        "${DataBucket.Arn}/predictions/*",
+    }
+    for st in statements:
+        if "s3:ListBucket" in as_list(st["Action"]):
+            assert "s3:prefix" in st["Condition"]["StringLike"]

@@ -1,0 +1,151 @@
+"""Bucket, event rule, dead letters, logging: the production settings template.yaml must keep."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.template.template_model import as_list, resources, sub_text
+
+MANIFEST = "exports/merchant_risk/20261126t100000z/manifest.json"
+
+
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """EventBridge's wildcard operator: '*' matches any run of characters, '/' included."""
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
+
+
+def test_bucket_sends_events_to_eventbridge() -> None:
+    bucket = resources()["DataBucket"]["Properties"]
+    assert bucket["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+
+
+def test_bucket_is_private_encrypted_and_versioned() -> None:
+    bucket = resources()["DataBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert resources()["DataBucket"]["DeletionPolicy"] == "Retain"
+
+
+def test_bucket_lifecycle_expires_transient_data_but_never_models() -> None:
+    rules = resources()["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = {rule.get("Prefix", ""): rule for rule in rules if "ExpirationInDays" in rule}
+    assert {"exports/", "predictions/"} <= set(expiring)
+    assert all(prefix and not prefix.startswith("models") for prefix in expiring), "models/ must never expire"
+    assert any("NoncurrentVersionExpiration" in rule for rule in rules)
+    assert any("AbortIncompleteMultipartUpload" in rule for rule in rules)
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+
+
+@pytest.mark.parametrize(
+    ("policy", "bucket"), [("DataBucketPolicy", "DataBucket"), ("AccessLogBucketPolicy", "AccessLogBucket")]
+)
+def test_bucket_policy_denies_plain_http(policy: str, bucket: str) -> None:
+    props = resources()[policy]["Properties"]
+    assert props["Bucket"] == {"Ref": bucket}
+    deny = [st for st in props["PolicyDocument"]["Statement"] if st["Effect"] == "Deny"]
+    assert len(deny) == 1
+    (statement,) = deny
+    assert statement["Principal"] == "*"
+    assert statement["Action"] == "s3:*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert {sub_text(r) for r in statement["Resource"]} == {
+        str({"Fn::GetAtt": [bucket, "Arn"]}),
+        f"${{{bucket}.Arn}}/*",
+    }
+
+
+def test_manifest_rule_pattern() -> None:
+    events = resources()["StartPipelineFunction"]["Properties"]["Events"]
+    (event,) = events.values()
+    assert event["Type"] == "EventBridgeRule"
+    pattern = event["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.s3"]
+    assert pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["bucket"]["name"] == [{"Ref": "DataBucket"}]
+    (key_filter,) = pattern["detail"]["object"]["key"]
+    assert list(key_filter) == ["wildcard"], (
+        "one operator per filter: prefix+suffix in one dict is not an AND"
+    )
+    assert key_filter["wildcard"] == "exports/*/*/manifest.json"
+    matcher = _wildcard(key_filter["wildcard"])
+    assert matcher.fullmatch(MANIFEST)
+    for other in (
+        "exports/merchant_risk/20261126t100000z/train/data_0_0_0.csv",
+        "exports/merchant_risk/manifest.json",
+        "models/merchant_risk/run/manifest.json",
+        "predictions/merchant_risk/run/manifest.json.out",
+    ):
+        assert not matcher.fullmatch(other), other
+
+
+def test_a_failed_start_is_never_lost() -> None:
+    props = resources()["StartPipelineFunction"]["Properties"]
+    (event,) = props["Events"].values()
+    dlq = {"Fn::GetAtt": ["StartPipelineDeadLetterQueue", "Arn"]}
+    assert event["Properties"]["DeadLetterConfig"] == {"Arn": dlq}
+    assert event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert props["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": dlq}
+    policy = resources()["StartPipelineDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
+    allow = next(st for st in policy["Statement"] if st["Effect"] == "Allow")
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::GetAtt": ["StartPipelineFunctionManifestCreated", "Arn"]
+    }
+
+
+def test_state_machine_logs_and_traces() -> None:
+    props = resources()["PipelineStateMachine"]["Properties"]
+    assert props["Logging"]["Level"] == "ALL"
+    assert props["Logging"]["IncludeExecutionData"] == {"Fn::If": ["IncludeExecutionData", True, False]}
+    (destination,) = props["Logging"]["Destinations"]
+    assert destination["CloudWatchLogsLogGroup"]["LogGroupArn"] == {
+        "Fn::GetAtt": ["PipelineStateMachineLogGroup", "Arn"]
+    }
+    assert props["Tracing"] == {"Enabled": True}
+
+
+def test_every_log_group_has_retention() -> None:
+    groups = {name: res for name, res in resources().items() if res["Type"] == "AWS::Logs::LogGroup"}
+    assert len(groups) == 7
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+    for name, res in resources().items():
+        if res["Type"] == "AWS::Serverless::Function":
+            assert res["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] in groups, name
+
+
+def test_topic_is_encrypted() -> None:
+    assert resources()["NotificationTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+
+
+def test_checkov_suppressions_are_justified() -> None:
+    for name, res in resources().items():
+        for skip in res.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), name
+            assert len(skip.get("comment", "")) > 30, f"{name}: {skip['id']} needs a reason"
+
+
+def test_outputs_name_what_operators_and_snowflake_need() -> None:
+    from tests.template.template_model import template
+
+    outputs = template()["Outputs"]
+    assert {
+        "DataBucketName",
+        "PipelineStateMachineArn",
+        "NotificationTopicArn",
+        "SageMakerExecutionRoleArn",
+        "SnowflakeStorageRoleArn",
+        "StartPipelineFunctionName",
+        "PrepareRunFunctionName",
+        "EvaluateModelFunctionName",
+        "SelectModelFunctionName",
+        "LoadPredictionsFunctionName",
+        "RecordRunFunctionName",
+    } <= set(outputs)
+    role = resources()["SnowflakeStorageRole"]["Properties"]["RoleName"]
+    assert sub_text(outputs["SnowflakeStorageRoleArn"]["Value"]).endswith("role/" + sub_text(role))
+    assert as_list(outputs["DataBucketName"]["Value"]) == [{"Ref": "DataBucket"}]
