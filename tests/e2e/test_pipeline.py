@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import loop
+from sandbox import loop, moto_patches
 from sandbox.environment import Sandbox
 from sandbox.execution import ExecutionSummary
 from sandbox.samples import load_reference_data
@@ -106,7 +106,7 @@ def test_score_only_uses_the_model_the_first_run_registered(sandbox: Sandbox) ->
 def test_a_replayed_event_starts_no_second_execution(sandbox: Sandbox) -> None:
     for _ in range(3):
         loop.replay_event(sandbox, EVENT)
-    loop.moto_patches.wait_for_event_deliveries()
+    moto_patches.wait_for_event_deliveries()
     assert loop.executions_for(sandbox, "merchant_risk-20261126t020000z") == 1
     starts = (
         [i for i in sandbox.runtime.invocations if "StartPipeline" in i.function] if sandbox.runtime else []
