@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sandbox import loop
+from sandbox import cost, loop
 from sandbox import serve as serving
 from sandbox.environment import Sandbox, SandboxConfig
 from sandbox.execution import StateSpan
@@ -62,6 +62,7 @@ def _print_summary(result: loop.RunResult, report: Path | None) -> None:
     if metric.get("name"):
         lines.append(f"Metric      {metric['name']} = {metric['value']:.4f}")
     lines.append(f"Rows        scored {result.rows_scored}, loaded {result.rows_loaded}")
+    lines.append(f"Cost        {cost.summary_text(execution)}")
     if result.predictions:
         lines.append(f"Predictions (top {len(result.predictions)} of {result.predictions_table}):")
         lines += [

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -55,6 +56,12 @@ CHATTY_LOGGERS = ("werkzeug", "uvicorn", "uvicorn.error", "uvicorn.access", "fak
 def quiet_services() -> None:
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def reset_moto(endpoint_url: str) -> None:
+    request = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        response.read()
 
 
 def throwaway_private_key() -> str:
@@ -112,6 +119,8 @@ class Sandbox:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+        # moto keeps its state per process, not per server: start every sandbox from nothing.
+        reset_moto(self.endpoint_url)
         self.session = boto3.Session(region_name=REGION)
         self.runtime = LambdaRuntime(endpoint_url=self.endpoint_url, region=REGION)
         self.emulator = SageMakerEmulator(self.client("s3"), region=REGION)

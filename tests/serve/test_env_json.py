@@ -1,0 +1,116 @@
+"""env.json against template.yaml, the settings models and SAM CLI's own --env-vars rules (no servers).
+
+tests/serve/test_serve.py checks the other side: that env.json is what `serve` deploys and prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from samtranslator.yaml_helper import yaml_parse
+
+from sandbox.serve import CONTAINER_HOST, DEFAULT_AWS_PORT, DEFAULT_SNOWFLAKE_PORT, ENDPOINT_VARIABLE
+from snowsage.settings import EnvSettings, PrepareRunSettings, SnowflakeSettings, StartPipelineSettings
+from tests.serve.sam_local import (
+    FUNCTION_DIRS,
+    SHELL_AWS,
+    TEMPLATE,
+    load_env_json,
+    merged,
+    sam_local_environment,
+)
+
+# The settings model each function reads (EvaluateModel and SelectModel read none).
+SETTINGS: dict[str, type[EnvSettings]] = {
+    "StartPipelineFunction": StartPipelineSettings,
+    "PrepareRunFunction": PrepareRunSettings,
+    "LoadPredictionsFunction": SnowflakeSettings,
+    "RecordRunFunction": SnowflakeSettings,
+}
+SNOWFLAKE_OVERRIDES = {
+    "SNOWFLAKE_HOST": CONTAINER_HOST,
+    "SNOWFLAKE_PORT": str(DEFAULT_SNOWFLAKE_PORT),
+    "SNOWFLAKE_PROTOCOL": "http",
+}
+
+
+def _template() -> dict[str, Any]:
+    parsed: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
+    return parsed
+
+
+def test_env_json_has_an_entry_per_function() -> None:
+    functions = {
+        name for name, res in _template()["Resources"].items() if res["Type"] == "AWS::Serverless::Function"
+    }
+    assert set(FUNCTION_DIRS) == functions
+    assert set(load_env_json()) == {"Parameters", *functions}
+    assert all(isinstance(value, str) for section in load_env_json().values() for value in section.values())
+
+
+def test_env_json_points_at_the_served_sandbox() -> None:
+    document = load_env_json()
+    assert document["Parameters"][ENDPOINT_VARIABLE] == f"http://{CONTAINER_HOST}:{DEFAULT_AWS_PORT}"
+    assert merged(document, "StartPipelineFunction")["STATE_MACHINE_ARN"] == (
+        "arn:aws:states:us-east-1:123456789012:stateMachine:snowsage-pipeline"
+    )
+    assert merged(document, "PrepareRunFunction")["BUCKET_NAME"] == "snowsage-data-123456789012-us-east-1"
+    for logical_id in ("LoadPredictionsFunction", "RecordRunFunction"):
+        env = merged(document, logical_id)
+        assert {name: env[name] for name in SNOWFLAKE_OVERRIDES} == SNOWFLAKE_OVERRIDES
+        # The secret's name as a partial ARN: deterministic, and GetSecretValue accepts it.
+        assert env["SNOWFLAKE_SECRET_ARN"] == (
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowsage/snowflake"
+        )
+
+
+@pytest.mark.parametrize("logical_id", sorted(SETTINGS))
+def test_env_json_gives_every_setting_a_function_requires(logical_id: str) -> None:
+    model = SETTINGS[logical_id]
+    env = merged(load_env_json(), logical_id)
+    required = {name.upper() for name, field in model.model_fields.items() if field.is_required()}
+    assert required <= env.keys()
+    model.from_env(env)  # and they validate
+
+
+def test_sam_local_applies_every_variable_env_json_gives_except_the_endpoint() -> None:
+    """`sam local --env-vars` sets only variables the template declares for the function."""
+    document = load_env_json()
+    resolved = sam_local_environment(document)
+    for logical_id in FUNCTION_DIRS:
+        wanted = {k: v for k, v in merged(document, logical_id).items() if k != ENDPOINT_VARIABLE}
+        got = {name: resolved[logical_id].get(name) for name in wanted}
+        assert got == wanted, logical_id
+        # Credentials and region come from the shell sam runs in (docs/sam-local.md), never env.json.
+        assert resolved[logical_id]["AWS_ACCESS_KEY_ID"] == SHELL_AWS["AWS_ACCESS_KEY_ID"]
+        assert resolved[logical_id]["AWS_REGION"] == SHELL_AWS["AWS_DEFAULT_REGION"]
+        # powertools' Tracer turns itself off under SAM: no X-Ray daemon needed.
+        assert resolved[logical_id]["AWS_SAM_LOCAL"] == "true"
+
+
+def test_sam_local_passes_the_aws_endpoint_to_every_function() -> None:
+    resolved = sam_local_environment(load_env_json())
+    for logical_id in FUNCTION_DIRS:
+        assert resolved[logical_id].get(ENDPOINT_VARIABLE) == load_env_json()["Parameters"][ENDPOINT_VARIABLE]
+
+
+def test_production_defaults_name_no_local_endpoint() -> None:
+    """Without overrides the functions talk to AWS and Snowflake: no endpoint, host, port or protocol."""
+    template = _template()
+    parameters = template["Parameters"]
+    for name in ("SnowflakeHost", "SnowflakePort", "SnowflakeProtocol"):
+        assert parameters[name]["Default"] == ""
+    no_value = {"Ref": "AWS::NoValue"}
+    sections = [template["Globals"]["Function"]] + [
+        res["Properties"]
+        for res in template["Resources"].values()
+        if res["Type"] == "AWS::Serverless::Function"
+    ]
+    for properties in sections:
+        value = properties.get("Environment", {}).get("Variables", {}).get(ENDPOINT_VARIABLE, no_value)
+        # Absent, or absent when deployed: !Ref AWS::NoValue, or !If [..., ..., !Ref AWS::NoValue]
+        # under a condition that is false by default.
+        assert value == no_value or (
+            isinstance(value, dict) and value.get("Fn::If", [None, None, None])[2] == no_value
+        )
