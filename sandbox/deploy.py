@@ -61,6 +61,21 @@ SUPPORTED_RESOURCE_TYPES = frozenset(
 )
 
 
+# Every Task resource the sandbox can run (moto_patches routes SageMaker to the emulator; moto runs
+# the aws-sdk SageMaker registry calls and SNS itself). Lambda tasks are ${<Function>Arn} placeholders
+# of the template's functions. A state using anything else makes the deploy fail.
+SUPPORTED_TASK_RESOURCES = frozenset(
+    {
+        "arn:aws:states:::sagemaker:createTrainingJob.sync",
+        "arn:aws:states:::sagemaker:createTransformJob.sync",
+        "arn:aws:states:::sagemaker:createModel",
+        "arn:aws:states:::aws-sdk:sagemaker:createModelPackageGroup",
+        "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
+        "arn:aws:states:::sns:publish",
+    }
+)
+
+
 class SandboxDeployError(RuntimeError):
     """The template uses something the sandbox cannot stand up."""
 
@@ -122,6 +137,41 @@ def check_supported(template: dict[str, Any]) -> None:
         raise SandboxDeployError(
             "the sandbox cannot stand up " + ", ".join(sorted(unknown)) + ": teach sandbox/deploy.py how"
         )
+
+
+def check_tasks(definition: dict[str, Any], substitutions: dict[str, Any], functions: set[str]) -> None:
+    """Every Task is a Lambda of this template or an integration the sandbox runs."""
+    problems = []
+    for name, state in definition["States"].items():
+        if state["Type"] != "Task":
+            continue
+        resource = state["Resource"]
+        placeholder = re.fullmatch(r"\$\{(\w+)\}", resource)
+        if placeholder:
+            target = substitutions.get(placeholder.group(1))
+            logical = target.get("Fn::GetAtt", [None])[0] if isinstance(target, dict) else None
+            if logical not in functions:
+                problems.append(f"{name}: {resource} is not a function of this template")
+        elif resource not in SUPPORTED_TASK_RESOURCES:
+            problems.append(f"{name}: {resource}")
+    if problems:
+        raise SandboxDeployError("the sandbox cannot run these tasks: " + "; ".join(problems))
+
+
+def check_state_machines(template: dict[str, Any], root: Path) -> None:
+    functions = {
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Serverless::StateMachine":
+            continue
+        properties = resource["Properties"]
+        definition = properties.get("Definition") or json.loads(
+            (root / properties["DefinitionUri"]).read_text()
+        )
+        check_tasks(definition, properties.get("DefinitionSubstitutions", {}), functions)
 
 
 def function_sources(template: dict[str, Any], root: Path = PROJECT_ROOT) -> dict[str, FunctionSource]:
@@ -279,6 +329,7 @@ def deploy(
     root = template_path.parent
     template = yaml_parse(template_path.read_text())
     check_supported(template)
+    check_state_machines(template, root)
     sources = function_sources(template, root)
 
     def client(name: str) -> Any:

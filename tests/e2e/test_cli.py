@@ -109,3 +109,30 @@ def test_a_failed_run_exits_non_zero_and_names_state_error_and_cause(tmp_path: P
     assert result["status"] == "FAILED"
     assert result["failed_state"] == "LoadPredictions"
     assert result["error"] and result["cause"]
+
+
+def test_a_console_start_with_an_events_input_file() -> None:
+    """start-execution: the score_only console input (it trains the model it needs first)."""
+    code, result, stderr = run_cli(
+        "start-execution", "--input", str(ROOT / "events/statemachine/score_only.json"), "--rows", "20000"
+    )
+    assert code == 0, stderr[-3000:]
+    assert result["status"] == "SUCCEEDED"
+    assert result["rows_loaded"] == result["rows_scored"]
+    assert str(result["model"]).endswith("/snowsage-merchant-risk/1")
+
+
+def test_an_event_delivered_five_times_runs_once() -> None:
+    code, result, stderr = run_cli(
+        "replay-event",
+        "--event",
+        str(ROOT / "events/start_pipeline/manifest_created.json"),
+        "--times",
+        "5",
+        "--rows",
+        "20000",
+    )
+    assert code == 0, stderr[-3000:]
+    assert result["status"] == "SUCCEEDED"
+    assert result["execution_name"] == "merchant_risk-20261126t020000z"
+    assert "5 deliveries -> 1 execution(s)" in stderr
