@@ -19,7 +19,7 @@ from snowsage.errors import (
     ManifestSchemaError,
     ManifestVersionError,
 )
-from snowsage.models import Manifest, ManifestSection, Mode
+from snowsage.models import Manifest, ManifestSection, Mode, validation_problems
 from snowsage.names import (
     ManifestLocation,
     validate_dataset,
@@ -50,9 +50,7 @@ def parse_manifest(raw: bytes) -> Manifest:
     try:
         return Manifest.model_validate(document)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
-        )
+        problems = validation_problems(error, root="manifest")
         raise ManifestSchemaError(f"manifest does not match version {version}: {problems}") from error
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 Mode = Literal["train_and_score", "score_only"]
 RunStatus = Literal["SUCCEEDED", "FAILED"]
@@ -20,6 +20,13 @@ ModelPackageArn = Annotated[
     str, StringConstraints(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+/\d+$")
 ]
 HyperparameterValue = str | int | float | bool
+
+
+def validation_problems(error: ValidationError, root: str = "input") -> str:
+    """``field.path: message; …``: a pydantic error as one line a person can act on."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or root}: {item['msg']}" for item in error.errors()
+    )
 
 
 class Contract(BaseModel):

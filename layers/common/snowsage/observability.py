@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from pydantic import BaseModel, ValidationError
 
 from snowsage.errors import InvalidExecutionInput
+from snowsage.models import validation_problems
 
 logger = Logger()
 tracer = Tracer()
@@ -29,10 +30,7 @@ def parse_event(model: type[RequestT], event: dict[str, Any]) -> RequestT:
     try:
         return model.model_validate(event)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or 'event'}: {item['msg']}"
-            for item in error.errors()
-        )
+        problems = validation_problems(error, root="event")
         raise InvalidExecutionInput(f"{model.__name__} rejected the event: {problems}") from None
 
 

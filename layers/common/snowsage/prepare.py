@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from snowsage.errors import InvalidExecutionInput
 from snowsage.manifest import check_manifest, read_manifest, verify_files, verify_first_rows
-from snowsage.models import ExecutionInput, PrepareRunRequest, RunPlan
+from snowsage.models import ExecutionInput, PrepareRunRequest, RunPlan, validation_problems
 from snowsage.names import ManifestLocation
 from snowsage.plan import build_run_plan
 from snowsage.s3 import ObjectStore
@@ -20,11 +20,7 @@ def parse_execution_input(document: dict[str, Any]) -> ExecutionInput:
     try:
         return ExecutionInput.model_validate(document)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or 'input'}: {item['msg']}"
-            for item in error.errors()
-        )
-        raise InvalidExecutionInput(f"execution input rejected: {problems}") from error
+        raise InvalidExecutionInput(f"execution input rejected: {validation_problems(error)}") from error
 
 
 def prepare_run(
