@@ -1,0 +1,37 @@
+"""Child of the cold-start benchmark: import one handler module in this fresh interpreter.
+
+    python bench/import_child.py <app.py> [sys.path entry ...]
+
+Times the module's import (its imports and module-level set-up: clients, settings) with only
+``sys``, ``time`` and ``importlib.util`` loaded before the clock starts, then prints one JSON line:
+``{"seconds", "modules", "snowflake_connector"}``. Kept free of project imports on purpose.
+"""
+
+import importlib.util
+import sys
+import time
+
+
+def main() -> None:
+    file, *paths = sys.argv[1:]
+    sys.path[:0] = paths
+    started = time.perf_counter()
+    spec = importlib.util.spec_from_file_location("app", file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {file}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["app"] = module
+    spec.loader.exec_module(module)
+    seconds = time.perf_counter() - started
+    import json
+
+    connector = sorted(
+        name
+        for name in sys.modules
+        if name == "snowflake.connector" or name.startswith("snowflake.connector.")
+    )
+    print(json.dumps({"seconds": seconds, "modules": len(sys.modules), "snowflake_connector": connector[:5]}))
+
+
+if __name__ == "__main__":
+    main()

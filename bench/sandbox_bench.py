@@ -1,0 +1,390 @@
+"""The benchmarks that run the pipeline in the sandbox: memory, payload, end to end, cost.
+
+One sandbox (moto + fakesnow + the SageMaker emulator, template.yaml deployed) serves every run.
+For each transactions count the sample data is reloaded, EXPORT_DATASET runs and the S3 event
+starts the execution (loop.run_from_export, the production path). Then, against the still
+running sandbox:
+
+* memory: each Lambda invocation of the run is replayed in a fresh interpreter with the
+  function's environment (bench/replay_child.py) and its peak RSS (VmHWM) is read;
+* end to end: the run's wall time is split into the emulator's training compute, its transform
+  compute and everything else; at the largest size the emulator's training and transform jobs
+  are re-run interleaved with their bare equivalents (bench/bare.py);
+* cost: sandbox.cost.estimate_for_project on the run's execution summary;
+* payload: exports of the same data in 1 file per section, ~100 and ~N files, each a full run; the
+  largest state input/output is read from the execution history (includeExecutionData).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import bare
+from bench.stats import median
+from sandbox import loop
+from sandbox.cost import CostEstimate, estimate_for_project
+from sandbox.environment import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
+from sandbox.export import export_dataset
+from sandbox.sagemaker.transform import load_model
+from sandbox.sample_data import load_sample_data
+
+DATASET = "merchant_risk"
+SEED = 7
+REPLAY_CHILD = Path(__file__).with_name("replay_child.py")
+
+
+@dataclass
+class Replay:
+    function: str
+    rows: int
+    peak_rss_mb: float
+    import_rss_mb: float
+    call_traced_peak_kb: int
+    in_process_seconds: float
+    errored: bool
+    error: str | None
+
+
+@dataclass
+class RunFigures:
+    transactions: int
+    status: str
+    rows_scored: int | None
+    wall_seconds: float
+    execution_seconds: float
+    training_compute: float
+    transform_compute: float
+    training_timings: dict[str, float]
+    transform_timings: dict[str, float]
+    cost: CostEstimate
+    transitions: int
+    training_job: str
+    transform_job: str
+    replays: list[Replay] = field(default_factory=list)
+
+    @property
+    def other_seconds(self) -> float:
+        return self.wall_seconds - self.training_compute - self.transform_compute
+
+
+@dataclass
+class Comparison:
+    what: str
+    emulator: list[float]
+    bare: list[float]
+    goal: float
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return median(self.emulator) / median(self.bare)
+
+
+@dataclass
+class PayloadFigures:
+    target_files: int
+    files: dict[str, int]
+    manifest_bytes: int
+    status: str
+    largest_bytes: int
+    largest_state: str
+    seconds: float
+    failed_state: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class SandboxResults:
+    runs: list[RunFigures] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
+    comparison_rows: int = 0
+    payloads: list[PayloadFigures] = field(default_factory=list)
+    payload_merchants: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _say(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+# --- helpers on a running sandbox ------------------------------------------------------------------
+
+
+def _logical_ids(sb: Sandbox) -> dict[str, str]:
+    return {physical: logical for logical, physical in sb.deployed.resources.items()}
+
+
+def _function_env(sb: Sandbox, physical: str) -> dict[str, str]:
+    config = sb.client("lambda").get_function_configuration(FunctionName=physical)
+    variables = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        **SANDBOX_CREDENTIALS,
+        **variables,
+        "AWS_LAMBDA_FUNCTION_NAME": physical,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "AWS_ENDPOINT_URL": sb.endpoint_url,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+def replay(sb: Sandbox, invocation: Any, rows: int) -> Replay:
+    """Invoke the recorded event again in a fresh interpreter; read its peak RSS."""
+    runtime = sb.runtime
+    assert runtime is not None
+    spec = runtime.functions[invocation.function]
+    module = spec.code_dir / (spec.handler.rpartition(".")[0].replace(".", "/") + ".py")
+    done = subprocess.run(
+        [sys.executable, str(REPLAY_CHILD), str(module), str(spec.code_dir), *map(str, spec.layer_dirs)],
+        input=json.dumps(invocation.event),
+        env=_function_env(sb, invocation.function),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"replaying {invocation.function} failed:\n{done.stderr[-3000:]}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return Replay(
+        function=_logical_ids(sb).get(invocation.function, invocation.function),
+        rows=rows,
+        peak_rss_mb=report["peak_rss_kb"] / 1024,
+        import_rss_mb=report["import_rss_kb"] / 1024,
+        call_traced_peak_kb=int(report["call_traced_peak_kb"]),
+        in_process_seconds=invocation.duration,
+        errored=bool(report["errored"]),
+        error=report["error"],
+    )
+
+
+def _job_timings(describe: dict[str, Any]) -> dict[str, float]:
+    return {key: float(value) for key, value in describe.get("EmulatorTimings", {}).items()}
+
+
+def _load(sb: Sandbox, transactions: int, merchants: int | None = None) -> None:
+    with sb.snowflake_connection() as connection:
+        load_sample_data(
+            connection,
+            transactions,
+            SEED,
+            s3_client=sb.client("s3"),
+            bucket=sb.bucket,
+            n_merchants=merchants,
+        )
+
+
+def pipeline_run(sb: Sandbox, transactions: int, *, replays: bool) -> RunFigures:
+    assert sb.runtime is not None
+    assert sb.emulator is not None
+    _load(sb, transactions)
+    first = len(sb.runtime.invocations)
+    started = time.perf_counter()
+    result = loop.run_from_export(sb, DATASET, export_id=f"bench-{transactions}")
+    wall = time.perf_counter() - started
+    invocations = sb.runtime.invocations[first:]
+    output = result.execution.output or {}
+    train_describe = sb.emulator.describe_training_job(output["training"]["job_name"])
+    transform_describe = sb.emulator.describe_transform_job(output["transform"]["job_name"])
+    logical = _logical_ids(sb)
+    starts = {
+        logical.get(i.function, i.function): i.duration
+        for i in invocations
+        if logical.get(i.function) == "StartPipelineFunction"
+    }
+    figures = RunFigures(
+        transactions=transactions,
+        status=result.status,
+        rows_scored=result.rows_scored,
+        wall_seconds=wall,
+        execution_seconds=result.execution.seconds or 0.0,
+        training_compute=_job_timings(train_describe).get("compute_seconds", 0.0),
+        transform_compute=_job_timings(transform_describe).get("compute_seconds", 0.0),
+        training_timings=_job_timings(train_describe),
+        transform_timings=_job_timings(transform_describe),
+        cost=estimate_for_project(result.execution, extra_lambda_seconds=starts),
+        transitions=result.execution.transitions,
+        training_job=str(output["training"]["job_name"]),
+        transform_job=str(output["transform"]["job_name"]),
+    )
+    if replays:
+        for invocation in invocations:
+            figures.replays.append(replay(sb, invocation, transactions))
+    return figures
+
+
+def compare_jobs(sb: Sandbox, run: RunFigures, repeats: int) -> list[Comparison]:
+    """Re-run the last run's training and transform jobs, interleaved with the bare equivalents."""
+    emulator = sb.emulator
+    assert emulator is not None
+    s3 = sb.client("s3")
+    training_name = f"snowsage-bench-{run.transactions}"
+    describe = emulator.describe_training_job(run.training_job)
+    transform_describe = emulator.describe_transform_job(run.transform_job)
+    train_request = {
+        key: describe[key]
+        for key in (
+            "AlgorithmSpecification",
+            "RoleArn",
+            "InputDataConfig",
+            "OutputDataConfig",
+            "ResourceConfig",
+            "StoppingCondition",
+            "HyperParameters",
+        )
+    }
+    transform_request = {
+        key: transform_describe[key]
+        for key in (
+            "ModelName",
+            "TransformInput",
+            "TransformOutput",
+            "TransformResources",
+            "DataProcessing",
+            "BatchStrategy",
+            "MaxPayloadInMB",
+        )
+    }
+    model = emulator.describe_model(str(transform_request["ModelName"]))
+    bucket, key = model["PrimaryContainer"]["ModelDataUrl"][5:].split("/", 1)
+    booster = load_model(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    input_uri = transform_request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+
+    job_train, bare_train, compute_train, bare_compute_train = [], [], [], []
+    job_score, bare_score, compute_score, bare_compute_score = [], [], [], []
+    rounds: set[tuple[str, int]] = set()
+    for attempt in range(repeats):
+        name = f"{training_name}-{attempt}"
+        emulator.create_training_job({**train_request, "TrainingJobName": name})
+        done = emulator.wait(name, timeout=1800)
+        if done["TrainingJobStatus"] != "Completed":
+            raise RuntimeError(f"re-run of the training job failed: {done.get('FailureReason')}")
+        timings = _job_timings(done)
+        job_train.append(sum(timings.values()))
+        compute_train.append(timings["compute_seconds"])
+        rounds.add(("emulator", len(emulator.training_log(name))))
+
+        plain = bare.train(s3, describe, emulator.nthread)
+        bare_train.append(plain.total_seconds)
+        bare_compute_train.append(plain.compute_seconds)
+        rounds.add(("bare", plain.rounds))
+
+        name = f"snowsage-bench-score-{run.transactions}-{attempt}"
+        output = {**transform_request["TransformOutput"], "S3OutputPath": f"s3://{sb.bucket}/bench/{name}/"}
+        emulator.create_transform_job(
+            {**transform_request, "TransformJobName": name, "TransformOutput": output}
+        )
+        done = emulator.wait(name, timeout=1800)
+        if done["TransformJobStatus"] != "Completed":
+            raise RuntimeError(f"re-run of the transform job failed: {done.get('FailureReason')}")
+        timings = _job_timings(done)
+        job_score.append(sum(timings.values()))
+        compute_score.append(timings["compute_seconds"])
+
+        plain = bare.transform(
+            s3, booster, input_uri, f"s3://{sb.bucket}/bench/bare-{name}/", emulator.nthread
+        )
+        bare_score.append(plain.total_seconds)
+        bare_compute_score.append(plain.compute_seconds)
+    note = "rounds trained: " + ", ".join(f"{who} {count}" for who, count in sorted(rounds))
+    return [
+        Comparison("training job: read + DMatrix + train + write model", job_train, bare_train, 1.1, note),
+        Comparison("training: xgboost.train only", compute_train, bare_compute_train, 1.1, note),
+        Comparison("transform job: read + predict + write CSV", job_score, bare_score, 1.3),
+        Comparison("transform: prediction only", compute_score, bare_compute_score, 1.3),
+    ]
+
+
+def _largest_state_io(sb: Sandbox, arn: str) -> tuple[int, str]:
+    sfn = sb.client("stepfunctions")
+    largest, where = 0, ""
+    for page in sfn.get_paginator("get_execution_history").paginate(
+        executionArn=arn, includeExecutionData=True
+    ):
+        for event in page["events"]:
+            for key, field_name, label in (
+                ("stateEnteredEventDetails", "input", "input"),
+                ("stateExitedEventDetails", "output", "output"),
+            ):
+                details = event.get(key)
+                if details and details.get(field_name) is not None:
+                    size = len(details[field_name].encode())
+                    if size > largest:
+                        largest, where = size, f"{details['name']} {label}"
+    return largest, where
+
+
+def payload_runs(sb: Sandbox, targets: list[int]) -> tuple[int, list[PayloadFigures]]:
+    """Full runs on one dataset exported as 1 file per section, then ~target files in total."""
+    top = max(targets)
+    merchants = max(200, math.ceil(top / 1.8))  # score + train + validation hold ~1.8 rows a merchant
+    _load(sb, merchants * 20, merchants)
+    found: list[PayloadFigures] = []
+    for target in sorted(targets):
+        started = time.perf_counter()
+        with sb.snowflake_connection() as connection:
+            probe_total = 1.8 * merchants
+            rows_per_file = 10**9 if target <= 3 else max(1, round(probe_total / target))
+            manifest = export_dataset(
+                connection,
+                sb.client("s3"),
+                sb.bucket,
+                DATASET,
+                f"files-{target}",
+                rows_per_file=rows_per_file,
+            )
+        result = loop.follow_export(sb, manifest)
+        largest, where = _largest_state_io(sb, result.execution.arn)
+        found.append(
+            PayloadFigures(
+                target_files=target,
+                files={
+                    section: len(manifest[section]["files"]) for section in ("train", "validation", "score")
+                },
+                manifest_bytes=len(json.dumps(manifest).encode()),
+                status=result.status,
+                largest_bytes=largest,
+                largest_state=where,
+                seconds=time.perf_counter() - started,
+                failed_state=result.execution.failed_state,
+                error=result.execution.error,
+            )
+        )
+        _say(f"payload: {sum(found[-1].files.values())} files -> {largest} B ({where}), {result.status}")
+    return merchants, found
+
+
+def run(
+    memory_rows: list[int], e2e_rows: list[int], payload_files: list[int], repeats: int
+) -> SandboxResults:
+    results = SandboxResults()
+    with Sandbox(SandboxConfig(quiet=True)) as sb:
+        for transactions in sorted(set(memory_rows) | set(e2e_rows)):
+            started = time.perf_counter()
+            figures = pipeline_run(sb, transactions, replays=transactions in memory_rows)
+            results.runs.append(figures)
+            results.seconds[f"run {transactions:,}"] = time.perf_counter() - started
+            _say(
+                f"run {transactions:,} transactions: {figures.status}, {figures.wall_seconds:.1f} s"
+                f" (+ replays, {results.seconds[f'run {transactions:,}']:.1f} s in all)"
+            )
+            if transactions == max(e2e_rows):
+                started = time.perf_counter()
+                results.comparisons = compare_jobs(sb, figures, repeats)
+                results.comparison_rows = transactions
+                results.seconds["bare comparisons"] = time.perf_counter() - started
+        if payload_files:
+            started = time.perf_counter()
+            results.payload_merchants, results.payloads = payload_runs(sb, payload_files)
+            results.seconds["payload runs"] = time.perf_counter() - started
+    return results

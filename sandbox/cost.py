@@ -1,0 +1,285 @@
+"""What one pipeline run would cost at AWS list prices, from its execution summary.
+
+The formula (every price a named constant below, us-east-1 public list prices)::
+
+    step_functions = transitions x STEP_FUNCTIONS_PER_TRANSITION
+    lambda         = sum over Lambda task states of
+                       seconds x MemorySize/1024 x LAMBDA_ARM64_PER_GB_SECOND + LAMBDA_PER_REQUEST
+    training       = billable_seconds x instance_count x price_per_hour(training instance) / 3600
+    transform      = Score state seconds x instance_count x price_per_hour(transform instance) / 3600
+    total          = the sum (S3, SNS, CloudWatch, the registry and Snowflake credits are left out)
+
+``transitions`` is the execution history's state transitions (ExecutionSummary.transitions),
+the Lambda seconds are the spans of the states that invoke a function (state entered to state
+exited: an upper bound of the billed duration), ``MemorySize`` comes from template.yaml,
+``billable_seconds`` is the Train state's result (DescribeTrainingJob BillableTimeInSeconds;
+with managed spot training it already holds the spot saving) and the transform is billed for
+the Score state's span. Without spot training, a second figure shows the training cost with
+managed spot at an ASSUMED saving (SPOT_SAVING_ASSUMED: spot savings vary by instance type,
+region and time).
+
+In the sandbox every second is a local second (moto, fakesnow, the SageMaker emulator on this
+machine): the estimate is what that run would cost at AWS list prices IF AWS took as long. Real
+SageMaker jobs add instance start-up (minutes) that the emulator does not have.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samtranslator.yaml_helper import yaml_parse  # the template has !Ref / !Sub tags
+
+from sandbox.execution import ExecutionSummary
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# --- public list prices (USD, us-east-1) ---------------------------------------------------------
+# AWS Step Functions Standard workflows: $0.025 per 1,000 state transitions.
+STEP_FUNCTIONS_PER_TRANSITION = 0.000025
+# AWS Lambda, Arm (Graviton2) price: $0.0000133334 per GB-second, $0.20 per 1M requests.
+LAMBDA_ARM64_PER_GB_SECOND = 0.0000133334
+LAMBDA_PER_REQUEST = 0.20 / 1_000_000
+# Amazon SageMaker AI on-demand instance prices per hour, us-east-1 (aws.amazon.com/sagemaker/pricing,
+# list prices as of 2025; check the page before relying on them: they change).
+SAGEMAKER_TRAINING_PER_HOUR = {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461}
+SAGEMAKER_TRANSFORM_PER_HOUR = {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461}
+PRICES_AS_OF = "2025"
+# ASSUMPTION: managed spot training saves about 70 % of on-demand training (AWS quotes "up to 90 %").
+SPOT_SAVING_ASSUMED = 0.70
+
+DEFAULT_MEMORY_MB = 128  # Lambda's default MemorySize when neither the function nor Globals set it
+_LAMBDA_PLACEHOLDER = re.compile(r"^\$\{(\w+)Arn\}$")
+_LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+
+
+class UnknownInstancePrice(KeyError):
+    """No list price is recorded here for an instance type: add it to the price tables."""
+
+
+@dataclass(frozen=True)
+class CostLine:
+    component: str
+    quantity: float
+    unit: str
+    unit_price: float
+    usd: float
+
+
+@dataclass
+class CostEstimate:
+    items: list[CostLine] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    spot_training_usd: float | None = None
+
+    @property
+    def total(self) -> float:
+        return sum(line.usd for line in self.items)
+
+    def by_component(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for line in self.items:
+            totals[line.component] = totals.get(line.component, 0.0) + line.usd
+        return totals
+
+    def lines(self) -> list[str]:
+        """Human-readable lines: one per cost item, the total, then the notes."""
+        out = [
+            f"  {line.component:<32} {line.quantity:>10,.3f} {line.unit:<16} x ${line.unit_price:.4g}"
+            f"  = ${line.usd:.6f}"
+            for line in self.items
+        ]
+        out.append(f"  {'total':<32} {'':>10} {'':<16}   {'':10}  = ${self.total:.6f}")
+        if self.spot_training_usd is not None:
+            out.append(
+                f"  (training with managed spot, {SPOT_SAVING_ASSUMED:.0%} saving assumed:"
+                f" ${self.spot_training_usd:.6f})"
+            )
+        out += [f"  note: {note}" for note in self.notes]
+        return out
+
+    def summary_line(self) -> str:
+        parts = ", ".join(f"{name} ${usd:.5f}" for name, usd in self.by_component().items())
+        return f"${self.total:.5f} at AWS list prices ({parts})"
+
+
+# --- inputs read from the project's files ------------------------------------------------------
+
+
+def lambda_states(definition: Mapping[str, Any]) -> dict[str, str]:
+    """Task state name -> the template's logical id of the function it invokes.
+
+    The ASL names functions by DefinitionSubstitutions placeholders (``${PrepareRunFunctionArn}``),
+    either as the Task's Resource or as the lambda:invoke integration's FunctionName.
+    """
+    found: dict[str, str] = {}
+
+    def walk(states: Mapping[str, Any]) -> None:
+        for name, state in states.items():
+            for branch in state.get("Branches", []):
+                walk(branch.get("States", {}))
+            processor = state.get("ItemProcessor") or state.get("Iterator")
+            if processor:
+                walk(processor.get("States", {}))
+            if state.get("Type") != "Task":
+                continue
+            resource = str(state.get("Resource", ""))
+            if resource.startswith(_LAMBDA_INVOKE):
+                arguments = state.get("Parameters") or state.get("Arguments") or {}
+                resource = str(arguments.get("FunctionName", ""))
+            match = _LAMBDA_PLACEHOLDER.match(resource)
+            if match:
+                found[name] = match.group(1)
+
+    walk(definition.get("States", {}))
+    return found
+
+
+def template_memory(template: Mapping[str, Any]) -> dict[str, int]:
+    """Function logical id -> MemorySize (MB): the function's own, else Globals', else 128."""
+    default = int(template.get("Globals", {}).get("Function", {}).get("MemorySize", DEFAULT_MEMORY_MB))
+    return {
+        name: int(resource.get("Properties", {}).get("MemorySize", default))
+        for name, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+
+
+def load_project_inputs(root: Path) -> tuple[dict[str, int], dict[str, str]]:
+    """(template_memory, lambda_states) from ``root``/template.yaml and the ASL file."""
+    template = yaml_parse((root / "template.yaml").read_text(encoding="utf-8"))
+    definition = json.loads((root / "statemachines" / "pipeline.asl.json").read_text(encoding="utf-8"))
+    return template_memory(template), lambda_states(definition)
+
+
+# --- the estimate --------------------------------------------------------------------------------
+
+
+def _price(table: Mapping[str, float], instance_type: str, what: str) -> float:
+    try:
+        return table[instance_type]
+    except KeyError:
+        raise UnknownInstancePrice(f"no {what} list price recorded for {instance_type}") from None
+
+
+def _section(output: Mapping[str, Any] | None, *path: str) -> dict[str, Any]:
+    value: Any = output or {}
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def estimate_cost(
+    summary: ExecutionSummary,
+    template_memory: Mapping[str, int],
+    lambda_states: Mapping[str, str],
+    *,
+    extra_lambda_seconds: Mapping[str, float] | None = None,
+) -> CostEstimate:
+    """The run's cost at list prices (module docstring: the formula).
+
+    ``extra_lambda_seconds``: invocations outside the state machine (function logical id ->
+    seconds), e.g. StartPipelineFunction, which EventBridge invokes before the execution exists.
+    """
+    estimate = CostEstimate()
+    estimate.items.append(
+        CostLine(
+            "Step Functions",
+            float(summary.transitions),
+            "transitions",
+            STEP_FUNCTIONS_PER_TRANSITION,
+            summary.transitions * STEP_FUNCTIONS_PER_TRANSITION,
+        )
+    )
+
+    gb_seconds = 0.0
+    requests = 0
+    invocations: list[tuple[str, float]] = [
+        (lambda_states[span.name], span.seconds or 0.0)
+        for span in summary.spans
+        if span.name in lambda_states
+    ]
+    invocations += list((extra_lambda_seconds or {}).items())
+    for function, seconds in invocations:
+        memory = template_memory.get(function, DEFAULT_MEMORY_MB)
+        gb_seconds += seconds * memory / 1024
+        requests += 1
+    estimate.items.append(
+        CostLine(
+            "Lambda compute",
+            gb_seconds,
+            "GB-seconds",
+            LAMBDA_ARM64_PER_GB_SECOND,
+            gb_seconds * LAMBDA_ARM64_PER_GB_SECOND,
+        )
+    )
+    estimate.items.append(
+        CostLine(
+            "Lambda requests", float(requests), "requests", LAMBDA_PER_REQUEST, requests * LAMBDA_PER_REQUEST
+        )
+    )
+
+    output = summary.output
+    training = _section(output, "training")
+    training_plan = _section(output, "plan", "training")
+    if training.get("billable_seconds") is not None:
+        resources = training_plan.get("resource_config") or {}
+        instance = str(resources.get("InstanceType", "ml.m5.large"))
+        count = int(resources.get("InstanceCount", 1))
+        per_hour = _price(SAGEMAKER_TRAINING_PER_HOUR, instance, "training")
+        billable = float(training["billable_seconds"])
+        estimate.items.append(
+            CostLine(
+                f"SageMaker training {instance}",
+                billable * count,
+                "instance-seconds",
+                per_hour / 3600,
+                billable * count * per_hour / 3600,
+            )
+        )
+        if not training_plan.get("enable_spot") and training.get("training_seconds") is not None:
+            seconds = float(training["training_seconds"])
+            estimate.spot_training_usd = seconds * count * (1 - SPOT_SAVING_ASSUMED) * per_hour / 3600
+
+    score = summary.span("Score")
+    if score is not None and score.seconds is not None:
+        resources = _section(output, "plan", "scoring", "transform_resources")
+        instance = str(resources.get("InstanceType", "ml.m5.large"))
+        count = int(resources.get("InstanceCount", 1))
+        per_hour = _price(SAGEMAKER_TRANSFORM_PER_HOUR, instance, "batch transform")
+        estimate.items.append(
+            CostLine(
+                f"SageMaker transform {instance}",
+                score.seconds * count,
+                "instance-seconds",
+                per_hour / 3600,
+                score.seconds * count * per_hour / 3600,
+            )
+        )
+    estimate.notes.append(
+        f"us-east-1 list prices as of {PRICES_AS_OF}; seconds as measured in this run (in the sandbox:"
+        " local seconds, i.e. the cost if AWS took as long; real jobs add instance start-up)"
+    )
+    return estimate
+
+
+def estimate_for_project(
+    summary: ExecutionSummary,
+    root: Path | None = None,
+    extra_lambda_seconds: Mapping[str, float] | None = None,
+) -> CostEstimate:
+    """``estimate_cost`` with this project's template.yaml and state machine definition."""
+    memory, states = load_project_inputs(root or PROJECT_ROOT)
+    return estimate_cost(summary, memory, states, extra_lambda_seconds=extra_lambda_seconds)
+
+
+def summary_text(summary: ExecutionSummary) -> str:
+    """One line for the demo summary; never raises (an unpriced instance type is reported)."""
+    try:
+        return estimate_for_project(summary).summary_line() + " if AWS took as long as this sandbox run"
+    except (UnknownInstancePrice, OSError, ValueError) as error:
+        return f"not estimated: {error}"

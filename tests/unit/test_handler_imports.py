@@ -1,0 +1,35 @@
+"""Importing a handler module (its cold start) never imports the Snowflake connector.
+
+Each handler is imported in a fresh interpreter with the environment template.yaml gives it and
+sys.path = its CodeUri + its layers (bench/import_child.py reports sys.modules). Functions without
+the Snowflake layer must not need it at all; the Snowflake functions import it lazily, on their
+first connect, so a failed run that never reaches Snowflake does not pay for it either.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.coldstart import import_once
+from bench.project import functions, handler_env, template
+
+FUNCTIONS = functions()
+
+
+def test_the_template_has_both_kinds_of_function() -> None:
+    assert any(function.uses_snowflake for function in FUNCTIONS)
+    assert any(not function.uses_snowflake for function in FUNCTIONS)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda function: function.logical_id)
+def test_importing_the_handler_does_not_import_the_connector(function: object) -> None:
+    from bench.project import Function
+
+    assert isinstance(function, Function)
+    report = import_once(
+        function.code_dir / "app.py",
+        [function.code_dir, *function.layer_dirs(template())],
+        handler_env(function),
+    )
+    assert report["snowflake_connector"] == [], f"{function.logical_id} imports the connector at import time"
+    assert int(str(report["modules"])) > 0
