@@ -78,7 +78,15 @@ def _graph_svg(definition: dict[str, Any], outcomes: dict[str, str]) -> str:
                 "not run",
             }
             colour = "#555" if taken else "#ccc"
-            parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{colour}"{dash}/>')
+            if x1 == x2 and abs(y2 - y1) > NODE_H + GAP_Y and not via_catch:
+                # An edge that skips layers in one column: bow it out to the right, clear of the nodes.
+                bow = x1 + NODE_W / 2 + 20 + abs(y2 - y1) / 25
+                parts.append(
+                    f'<path d="M {x1 + NODE_W / 2} {y1} C {bow} {y1}, {bow} {y2}, {x2 + NODE_W / 2} {y2}"'
+                    f' fill="none" stroke="{colour}"{dash}/>'
+                )
+            else:
+                parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{colour}"{dash}/>')
     for name, state in definition["States"].items():
         cx, cy = centre(name)
         fill = COLOURS[outcomes.get(name, "not run")]
