@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from snowsage.runs import FAILURE_BRANCH_STATES
+
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 
@@ -54,8 +56,18 @@ class ExecutionSummary:
 
     @property
     def failed_state(self) -> str | None:
-        failed = [span.name for span in self.spans if span.failed]
-        return failed[0] if failed else None
+        """The state whose error ended the run: the last failed Task outside the failure branch.
+
+        Not the first failed span: a Catch that carries on (EnsureModelPackageGroup's "group
+        already exists") fails a span too, and the run goes on past it.
+        """
+        failed = [span for span in self.spans if span.failed]
+        tasks = [
+            span.name for span in failed if span.kind == "Task" and span.name not in FAILURE_BRANCH_STATES
+        ]
+        if tasks:
+            return tasks[-1]
+        return failed[-1].name if failed else None
 
     def span(self, name: str) -> StateSpan | None:
         return next((span for span in self.spans if span.name == name), None)

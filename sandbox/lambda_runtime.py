@@ -51,6 +51,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, TextIO
 
+from aws_lambda_powertools.utilities.parameters.constants import (
+    DEFAULT_PROVIDERS as POWERTOOLS_PARAMETER_PROVIDERS,
+)
+
 __all__ = [
     "FunctionSpec",
     "Invocation",
@@ -263,6 +267,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+def _forget_library_caches() -> None:
+    """Process-wide library state a real cold start would not have.
+
+    aws-lambda-powertools keeps its parameter providers (a boto3 client bound to the endpoint
+    of the sandbox that first used it) and their cached secrets at module level: a second
+    sandbox in the same process would read secrets from the first one's stopped moto server.
+    """
+    POWERTOOLS_PARAMETER_PROVIDERS.clear()  # what parameters.clear_caches() does (untyped)
+
+
 class LambdaRuntime:
     """Registry of the project's functions and an in-process invoker for moto.
 
@@ -287,6 +301,7 @@ class LambdaRuntime:
         self._functions: dict[str, FunctionSpec] = {}
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.RLock()
+        _forget_library_caches()  # a new runtime has no warm containers
 
     # -- registration -------------------------------------------------------------------------
 
@@ -537,3 +552,4 @@ class LambdaRuntime:
             for function_name in list(self._modules):
                 sys.modules.pop(_safe_module_name(function_name), None)
             self._modules.clear()
+            _forget_library_caches()

@@ -52,6 +52,12 @@ h. ``moto.cloudformation.parsing.clean_json``: ``!If [Cond, X, !Ref AWS::NoValue
    list (a conditional IAM policy, say) leaves ``None`` in the list where CloudFormation drops
    the element; moto's IAM role then fails on it. Lists are cleaned of those ``None``s.
 
+i. ``moto.stepfunctions.parser.asl.component.state.fail.state_fail.CustomErrorName`` (the name as
+   the Fail state module imported it): a Fail state whose ``ErrorPath`` re-raises a caught
+   ``States.*`` error (``States.TaskFailed`` from a failed SageMaker job, ``States.Timeout``)
+   raises ValueError in moto and ends the execution with an uncatchable ``States.Runtime``.
+   The Fail state's name is taken as it is, so the execution fails with the original error.
+
 ``install`` must run in the process that serves moto (a ``ThreadedMotoServer`` or
 ``mock_aws``): the patches, the emulator and the Lambda runtime are in-process objects.
 """
@@ -92,6 +98,7 @@ from moto.sagemaker import responses as sagemaker_responses
 from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -116,6 +123,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
     StateTaskServiceAwsSdk,
 )
+from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
@@ -332,6 +340,13 @@ def _wait_interval(self: WaitFunction, env: Environment, wait_seconds: int) -> N
         _ORIGINAL_WAIT_INTERVAL(self, env, wait_seconds)
     else:
         hook("wait", float(wait_seconds))
+
+
+class _FailStateErrorName(CustomErrorName):
+    """A Fail state's error, taken as given: ``ErrorPath`` may re-raise a caught ``States.*`` error."""
+
+    def __init__(self, error_name: str | None) -> None:
+        ErrorName.__init__(self, error_name=error_name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -842,6 +857,8 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
         _replace(ExecutionWorker, "_get_evaluation_environment", _get_evaluation_environment)
         _replace(retrier_decl, "time", _RetrierTime())
         _replace(WaitFunction, "_wait_interval", _wait_interval)
+        # i. a Fail state re-raising a States.* error
+        _replace(state_fail, "CustomErrorName", _FailStateErrorName)
         # c. moto's serializer warns for error codes SageMaker's model does not list
         # (ThrottlingException): AWS sends them all the same.
         warnings.filterwarnings(

@@ -829,3 +829,28 @@ def test_cloudformation_drops_novalue_elements_from_lists(sandbox: Sandbox) -> N
     assert cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     role = cloudformation.describe_stack_resources(StackName=name)["StackResources"][0]["PhysicalResourceId"]
     assert sandbox.client("iam").list_role_policies(RoleName=role)["PolicyNames"] == ["always"]
+
+
+# --------------------------------------------------------------------------------------------
+# i. Fail state re-raising a States.* error
+# --------------------------------------------------------------------------------------------
+
+
+def test_fail_state_error_path_can_re_raise_a_states_error(sandbox: Sandbox) -> None:
+    """A caught States.TaskFailed re-raised by ErrorPath ends the execution with that error
+    (moto: ValueError -> uncatchable States.Runtime)."""
+    definition = {
+        "StartAt": "Caught",
+        "States": {
+            "Caught": {
+                "Type": "Pass",
+                "Result": {"Error": "States.TaskFailed", "Cause": "the job failed"},
+                "ResultPath": "$.error",
+                "Next": "RunFailed",
+            },
+            "RunFailed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"},
+        },
+    }
+    described = run_state_machine(sandbox, definition)
+    assert described["status"] == "FAILED"
+    assert (described["error"], described["cause"]) == ("States.TaskFailed", "the job failed")

@@ -1,0 +1,32 @@
+"""One sandbox per test module (a module may override ``sandbox_config``); Retry never sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox import moto_patches
+from sandbox.environment import Sandbox, SandboxConfig
+from tests.reliability.helpers import load_sample
+
+
+@pytest.fixture(scope="module")
+def sandbox_config() -> SandboxConfig:
+    return SandboxConfig()
+
+
+@pytest.fixture(scope="module")
+def sb(sandbox_config: SandboxConfig) -> Iterator[Sandbox]:
+    # The recorder also covers module-scoped fixtures that run executions before any test's own.
+    with Sandbox(sandbox_config) as sandbox, moto_patches.RetrySleepRecorder():
+        load_sample(sandbox)
+        yield sandbox
+        moto_patches.wait_for_event_deliveries()
+
+
+@pytest.fixture(autouse=True)
+def retry_sleeps() -> Iterator[moto_patches.RetrySleepRecorder]:
+    """Retry/Wait delays are recorded, never slept: the tests assert the computed backoff."""
+    with moto_patches.RetrySleepRecorder() as recorder:
+        yield recorder

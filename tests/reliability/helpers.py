@@ -1,0 +1,349 @@
+"""Shared pieces of the reliability tests: exports, faults, and what a run left behind.
+
+Every check reads the public surfaces a user has: the Step Functions execution and its history,
+the ML_RUNS audit table and the predictions table in Snowflake, S3. Faults are injected at the
+narrowest point that reproduces the production symptom (see docs/reliability.md):
+
+* ``LambdaFaults`` makes the sandbox's Lambda runtime answer the next N invocations of one
+  function with an error, as the Lambda service does for a throttle (``errorType`` is what Step
+  Functions names the error);
+* ``SnowflakeFaults`` makes the Snowflake driver fail inside one function only: ``connect``
+  raising the driver's ``OperationalError`` (what it raises when the account is unreachable),
+  or one statement raising it mid-transaction (a network timeout);
+* SageMaker faults go through the emulator (``sb.emulator.faults``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from sandbox import loop, moto_patches
+from sandbox.environment import Sandbox
+from sandbox.sample_data import load_sample_data
+from snowsage.names import execution_name
+
+DATASET = "merchant_risk"
+PREDICTIONS_TABLE = "MERCHANT_RISK_PREDICTIONS"
+SAMPLE_ROWS = 20_000
+SAMPLE_SEED = 7
+
+
+def load_sample(sb: Sandbox, rows: int = SAMPLE_ROWS) -> None:
+    with sb.snowflake_connection() as connection:
+        load_sample_data(connection, rows, SAMPLE_SEED, s3_client=sb.client("s3"), bucket=sb.bucket)
+
+
+# --- exports ------------------------------------------------------------------------------------
+
+
+def manifest_uri(sb: Sandbox, export_id: str, dataset: str = DATASET) -> str:
+    return f"s3://{sb.bucket}/exports/{dataset}/{export_id}/manifest.json"
+
+
+def name_for(export_id: str, dataset: str = DATASET) -> str:
+    return execution_name(dataset, export_id)
+
+
+@contextmanager
+def auto_start_off(sb: Sandbox) -> Iterator[None]:
+    """The S3 -> EventBridge -> StartPipeline rule disabled for the block."""
+    loop.set_auto_start(sb, enabled=False)
+    try:
+        yield
+    finally:
+        loop.set_auto_start(sb, enabled=True)
+
+
+def export_quietly(sb: Sandbox, export_id: str) -> dict[str, Any]:
+    """Export (files, then the manifest) without the manifest's event starting a run."""
+    with auto_start_off(sb):
+        return loop.export(sb, DATASET, export_id)
+
+
+def put_manifest(sb: Sandbox, export_id: str, body: bytes | dict[str, Any], dataset: str = DATASET) -> None:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    sb.client("s3").put_object(
+        Bucket=sb.bucket, Key=f"exports/{dataset}/{export_id}/manifest.json", Body=data
+    )
+
+
+def clone_export(sb: Sandbox, base: dict[str, Any], export_id: str) -> dict[str, Any]:
+    """Copy an export's data files to a new export id; return its manifest (not yet written)."""
+    s3 = sb.client("s3")
+    old = f"exports/{base['dataset']}/{base['export_id']}/"
+    new = f"exports/{base['dataset']}/{export_id}/"
+    text = json.dumps(base).replace(old, new)
+    manifest: dict[str, Any] = json.loads(text)
+    manifest["export_id"] = export_id
+    for section in ("train", "validation", "score"):
+        for item in base[section]["files"]:
+            s3.copy_object(
+                Bucket=sb.bucket,
+                Key=item["key"].replace(old, new),
+                CopySource={"Bucket": sb.bucket, "Key": item["key"]},
+            )
+    return manifest
+
+
+def rerun(sb: Sandbox, export_id: str, suffix: str = "rerun") -> loop.RunResult:
+    """Re-run an export the documented way: a hand start with a new execution name."""
+    return loop.start_by_hand(
+        sb, {"manifest": manifest_uri(sb, export_id)}, name=f"{name_for(export_id)}-{suffix}"
+    )
+
+
+def start(sb: Sandbox, export_id: str, document: dict[str, Any] | None = None) -> loop.RunResult:
+    """A hand start under the name StartPipeline would give the export."""
+    return loop.start_by_hand(
+        sb, document or {"manifest": manifest_uri(sb, export_id)}, name=name_for(export_id)
+    )
+
+
+# --- what a run left behind ------------------------------------------------------------------------
+
+RUN_FIELDS = ("RUN_ID", "STATUS", "FAILED_STATE", "ERROR", "CAUSE", "ROWS_SCORED", "ROWS_LOADED", "DATASET")
+
+
+def ml_run(sb: Sandbox, name: str) -> dict[str, Any]:
+    """The one ML_RUNS row of the execution called ``name`` (fails the test if not exactly one)."""
+    with sb.snowflake_connection() as connection:
+        cursor = connection.cursor()
+        cursor.execute(
+            f"SELECT {', '.join(RUN_FIELDS)} FROM ML_RUNS WHERE EXECUTION_NAME = %s",
+            (name,),
+        )
+        rows = cursor.fetchall()
+    assert len(rows) == 1, f"ML_RUNS has {len(rows)} rows for {name}"
+    return dict(zip(RUN_FIELDS, rows[0], strict=True))
+
+
+def prediction_count(sb: Sandbox, export_id: str, run_id: str | None = None) -> int:
+    """Prediction rows of an export (of one run when ``run_id`` is given)."""
+    where = "EXPORT_ID = %s" + (" AND RUN_ID = %s" if run_id else "")
+    binds = (export_id, run_id) if run_id else (export_id,)
+    with sb.snowflake_connection() as connection:
+        cursor = connection.cursor()
+        cursor.execute(f"SELECT COUNT(*) FROM {PREDICTIONS_TABLE} WHERE {where}", binds)
+        count: int = cursor.fetchone()[0]
+    return count
+
+
+def prediction_run_ids(sb: Sandbox, export_id: str) -> set[str]:
+    with sb.snowflake_connection() as connection:
+        cursor = connection.cursor()
+        cursor.execute(
+            f"SELECT DISTINCT RUN_ID FROM {PREDICTIONS_TABLE} WHERE EXPORT_ID = %s",
+            (export_id,),
+        )
+        return {str(row[0]) for row in cursor.fetchall()}
+
+
+FAILURE_EVENTS = frozenset({"TaskFailed", "LambdaFunctionFailed", "TaskSubmitFailed", "TaskTimedOut"})
+
+
+def history(sb: Sandbox, arn: str, *, data: bool = False) -> list[dict[str, Any]]:
+    sfn = sb.client("stepfunctions")
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(
+        executionArn=arn, includeExecutionData=data
+    ):
+        events.extend(page["events"])
+    return sorted(events, key=lambda event: int(event["id"]))
+
+
+def task_failures(sb: Sandbox, arn: str) -> list[tuple[str, str]]:
+    """(state, error) for every failed task attempt, in order: the retries the ASL made."""
+    failures: list[tuple[str, str]] = []
+    state = ""
+    for event in history(sb, arn):
+        if event["type"].endswith("StateEntered"):
+            state = event["stateEnteredEventDetails"]["name"]
+        elif event["type"] in FAILURE_EVENTS:
+            details = next(value for key, value in event.items() if key.endswith("EventDetails"))
+            failures.append((state, str(details.get("error"))))
+    return failures
+
+
+def failures_in(sb: Sandbox, arn: str, state: str) -> list[str]:
+    return [error for name, error in task_failures(sb, arn) if name == state]
+
+
+def states_entered(result: loop.RunResult) -> list[str]:
+    return [span.name for span in result.execution.spans]
+
+
+def lambda_cause(result: loop.RunResult) -> dict[str, Any]:
+    """The Lambda error document Step Functions keeps as the execution's cause."""
+    assert result.execution.cause, "the execution has no cause"
+    cause: dict[str, Any] = json.loads(result.execution.cause)
+    return cause
+
+
+def assert_failed_cleanly(
+    sb: Sandbox,
+    result: loop.RunResult,
+    *,
+    state: str,
+    error: str,
+    message: str | re.Pattern[str] | None = None,
+    export_id: str | None = None,
+) -> dict[str, Any]:
+    """FAILED in ``state`` with ``error``; ML_RUNS says so; no predictions from this run.
+
+    Returns the ML_RUNS row. ``message`` is a substring (or pattern) of the recorded cause.
+    """
+    execution = result.execution
+    assert result.status == "FAILED", f"{execution.name}: {result.status}"
+    assert execution.error == error, (execution.error, execution.cause)
+    assert execution.failed_state == state, states_entered(result)
+    # The failure branch ran: recorded, notified, then Fail with the original error.
+    assert states_entered(result)[-3:] == ["RecordFailure", "NotifyFailure", "RunFailed"]
+    run = ml_run(sb, execution.name)
+    assert run["STATUS"] == "FAILED"
+    assert run["FAILED_STATE"] == state
+    assert run["ERROR"] == error
+    if message is not None:
+        cause = str(run["CAUSE"])
+        if isinstance(message, re.Pattern):
+            assert message.search(cause), cause
+        else:
+            assert message in cause, cause
+    assert run["ROWS_LOADED"] is None
+    if export_id is not None:
+        assert prediction_count(sb, export_id, run_id=run["RUN_ID"]) == 0
+    return run
+
+
+def assert_one_copy(sb: Sandbox, result: loop.RunResult, export_id: str) -> None:
+    """The run succeeded and the export has exactly one copy of its predictions: this run's."""
+    assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
+    scored = result.manifest.get("score", {}).get("rows") or result.rows_scored
+    run_id = (result.execution.output or {})["plan"]["run_id"]
+    assert result.rows_loaded == scored
+    assert prediction_count(sb, export_id) == result.rows_loaded
+    assert prediction_run_ids(sb, export_id) == {run_id}
+    run = ml_run(sb, result.execution.name)
+    assert (run["STATUS"], run["ROWS_LOADED"], run["FAILED_STATE"]) == ("SUCCEEDED", result.rows_loaded, None)
+
+
+# --- faults ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LambdaFaults:
+    """Answer the next ``times`` invocations of one function with ``error_type`` (no handler runs).
+
+    The sandbox routes every Lambda invocation through ``sb.runtime.invoke``; this wraps it for
+    the test (``monkeypatch`` restores it). The payload is the Lambda error document, so Step
+    Functions names the error ``error_type``, as it does for the Lambda service's own errors.
+    """
+
+    sb: Sandbox
+    monkeypatch: pytest.MonkeyPatch
+
+    def fail(self, logical_id: str, error_type: str, message: str, times: int = 1) -> None:
+        runtime = self.sb.runtime
+        assert runtime is not None
+        target = self.sb.deployed.functions[logical_id]
+        original: Callable[[Any, Any], tuple[str, bool, str]] = runtime.invoke
+        remaining = [times]
+
+        def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
+            if fn.function_name == target and remaining[0] > 0:
+                remaining[0] -= 1
+                payload = {"errorType": error_type, "errorMessage": message, "stackTrace": []}
+                return json.dumps(payload), True, f"[ERROR] {error_type}: {message}\n"
+            return original(fn, event)
+
+        self.monkeypatch.setattr(runtime, "invoke", invoke)
+
+
+@dataclass
+class SnowflakeFaults:
+    """Make the Snowflake driver fail, inside one deployed function only.
+
+    The sandbox runs handlers in this process with ``AWS_LAMBDA_FUNCTION_NAME`` set, so the
+    driver is patched where the handler calls it and the test's own connections are untouched.
+    """
+
+    sb: Sandbox
+    monkeypatch: pytest.MonkeyPatch
+
+    def _inside(self, logical_id: str) -> bool:
+        return os.environ.get("AWS_LAMBDA_FUNCTION_NAME") == self.sb.deployed.functions[logical_id]
+
+    def refuse_connections(self, logical_id: str, times: int) -> None:
+        """The next ``times`` connects fail as the driver fails when the account is unreachable."""
+        import snowflake.connector
+        from snowflake.connector.errors import OperationalError
+
+        original = snowflake.connector.connect
+        remaining = [times]
+
+        def connect(*args: Any, **kwargs: Any) -> Any:
+            if self._inside(logical_id) and remaining[0] > 0:
+                remaining[0] -= 1
+                raise OperationalError(
+                    msg="Could not connect to Snowflake backend after 2 attempt(s).Aborting",
+                    errno=250001,
+                )
+            return original(*args, **kwargs)
+
+        self.monkeypatch.setattr(snowflake.connector, "connect", connect)
+
+    def time_out_statement(self, logical_id: str, starts_with: str, times: int) -> list[str]:
+        """The next ``times`` statements starting with ``starts_with`` time out; returns the log
+        of statements run in that function (to prove what ran before and after)."""
+        from snowflake.connector.cursor import SnowflakeCursor
+        from snowflake.connector.errors import OperationalError
+
+        original = SnowflakeCursor.execute
+        remaining = [times]
+        statements: list[str] = []
+
+        def execute(cursor: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+            if self._inside(logical_id):
+                statements.append(command.split(maxsplit=1)[0].upper())
+                if command.startswith(starts_with) and remaining[0] > 0:
+                    remaining[0] -= 1
+                    raise OperationalError(
+                        msg="Failed to execute request: HTTPSConnectionPool: Read timed out."
+                        " (read timeout=120)",
+                        errno=250003,
+                    )
+            return original(cursor, command, *args, **kwargs)
+
+        self.monkeypatch.setattr(SnowflakeCursor, "execute", execute)
+        return statements
+
+
+@contextmanager
+def function_environment(sb: Sandbox, logical_id: str, **changes: str) -> Iterator[None]:
+    """Change a deployed function's environment (UpdateFunctionConfiguration), then restore it.
+
+    The handlers read their settings at cold start, so the sandbox's runtime is reset on both
+    sides: the next invocation of every function is a cold start, as after a deployment.
+    """
+    lam = sb.client("lambda")
+    name = sb.deployed.functions[logical_id]
+    before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {**before, **changes}})
+    assert sb.runtime is not None
+    sb.runtime.reset()
+    try:
+        yield
+    finally:
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})
+        sb.runtime.reset()
+
+
+def wait_for_deliveries() -> None:
+    moto_patches.wait_for_event_deliveries()

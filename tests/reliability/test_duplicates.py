@@ -1,0 +1,93 @@
+"""Exactly once: duplicate S3 events and a rewritten manifest start no second run.
+
+StartPipeline names the execution ``<dataset>-<export_id>``; Step Functions refuses a second
+execution of that name, so a duplicate event is a no-op however many arrive and however
+concurrently. Re-running an export is a deliberate act: a hand start with a new name.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import loop, moto_patches
+from sandbox.environment import Sandbox
+from sandbox.execution import wait_for_execution_named
+from tests.reliability.helpers import (
+    DATASET,
+    assert_one_copy,
+    export_quietly,
+    name_for,
+    prediction_run_ids,
+    rerun,
+)
+
+pytestmark = pytest.mark.e2e
+
+EVENT_FILE = Path(__file__).parents[2] / "events" / "start_pipeline" / "manifest_created.json"
+DELIVERIES = 50
+
+
+def _manifest_event(sb: Sandbox, export_id: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(EVENT_FILE.read_text())
+    event["detail"]["bucket"]["name"] = sb.bucket
+    event["detail"]["object"]["key"] = f"exports/{DATASET}/{export_id}/manifest.json"
+    event["resources"] = [f"arn:aws:s3:::{sb.bucket}"]
+    return event
+
+
+def _start_results(sb: Sandbox, export_id: str) -> list[dict[str, Any]]:
+    assert sb.runtime is not None
+    key = f"exports/{DATASET}/{export_id}/manifest.json"
+    return [
+        json.loads(invocation.payload)
+        for invocation in sb.runtime.invocations_of(sb.deployed.functions["StartPipelineFunction"])
+        if isinstance(invocation.event, dict) and invocation.event["detail"]["object"]["key"] == key
+    ]
+
+
+def test_the_same_event_fifty_times_concurrently_starts_one_execution(sb: Sandbox) -> None:
+    export_quietly(sb, "dup-events")
+    event = _manifest_event(sb, "dup-events")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda _: loop.replay_event(sb, event), range(DELIVERIES)))
+    moto_patches.wait_for_event_deliveries()
+
+    name = name_for("dup-events")
+    assert loop.executions_for(sb, name) == 1
+    results = _start_results(sb, "dup-events")
+    assert len(results) == DELIVERIES  # every delivery reached StartPipeline ...
+    # ... and all of them name the one execution. StartExecution is idempotent for a running
+    # execution with the same name and input (AWS returns the same ARN, and so does moto), so an
+    # in-flight duplicate reports "started"; once the run has ended, "duplicate".
+    assert {result["status"] for result in results} <= {"started", "duplicate"}
+    assert {result["execution_name"] for result in results} == {name}
+    assert len({result.get("execution_arn") for result in results} - {None}) == 1
+
+    result = loop.follow_export(sb, {"dataset": DATASET, "export_id": "dup-events"})
+    assert_one_copy(sb, result, "dup-events")
+
+
+def test_a_rewritten_manifest_is_the_same_run_and_a_hand_start_reruns_it(sb: Sandbox) -> None:
+    first = loop.run_from_export(sb, DATASET, export_id="rewritten")  # the production path
+    assert_one_copy(sb, first, "rewritten")
+
+    loop.export(sb, DATASET, "rewritten")  # the export written again: files, then the manifest
+    moto_patches.wait_for_event_deliveries()
+
+    name = name_for("rewritten")
+    assert loop.executions_for(sb, name) == 1  # documented: same name, so no second run
+    assert [result["status"] for result in _start_results(sb, "rewritten")] == ["started", "duplicate"]
+    first_run_id = (first.execution.output or {})["plan"]["run_id"]
+    assert prediction_run_ids(sb, "rewritten") == {first_run_id}
+
+    # README, "Re-running an export": a hand start with a new name.
+    again = rerun(sb, "rewritten")
+    assert again.status == "SUCCEEDED"
+    assert wait_for_execution_named(sb.client("stepfunctions"), sb.state_machine_arn, again.execution.name)
+    assert_one_copy(sb, again, "rewritten")  # the earlier copy replaced, not added to

@@ -1,0 +1,123 @@
+"""Snowflake faults during the load: unavailable for a moment, unreachable, timing out mid-load.
+
+The load is "COPY INTO a staging table, then DELETE the export's rows + INSERT ... SELECT in one
+transaction": a failure anywhere leaves the predictions table as it was, and the ASL retries
+``SnowflakeUnavailable`` (4 retries, backoff 10 s x 2, at most 120 s, full jitter).
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from sandbox import moto_patches
+from sandbox.environment import Sandbox
+from snowsage.snowflake import connection
+from tests.reliability.helpers import (
+    SnowflakeFaults,
+    assert_failed_cleanly,
+    assert_one_copy,
+    export_quietly,
+    failures_in,
+    function_environment,
+    prediction_count,
+    prediction_run_ids,
+    rerun,
+    start,
+    task_failures,
+)
+
+pytestmark = pytest.mark.e2e
+
+SNOWFLAKE_RETRIES = 4  # the ASL's SnowflakeUnavailable retrier on LoadPredictions
+
+
+def _dead_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _assert_snowflake_backoff(delays: list[float]) -> None:
+    caps = [min(10.0 * 2.0**attempt, 120.0) for attempt in range(len(delays))]
+    assert all(0 <= delay <= cap for delay, cap in zip(delays, caps, strict=True)), (delays, caps)
+
+
+def test_snowflake_unavailable_is_retried_then_the_load_succeeds(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch, retry_sleeps: moto_patches.RetrySleepRecorder
+) -> None:
+    export_quietly(sb, "sf-blip")
+    SnowflakeFaults(sb, monkeypatch).refuse_connections("LoadPredictionsFunction", times=2)
+
+    result = start(sb, "sf-blip")
+
+    assert_one_copy(sb, result, "sf-blip")
+    assert task_failures(sb, result.execution.arn) == [("LoadPredictions", "SnowflakeUnavailable")] * 2
+    assert len(retry_sleeps.retry_delays) == 2
+    _assert_snowflake_backoff(retry_sleeps.retry_delays)
+
+
+def test_snowflake_unreachable_fails_the_run_after_the_retries(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch, retry_sleeps: moto_patches.RetrySleepRecorder
+) -> None:
+    export_quietly(sb, "sf-down")
+    # With key-pair auth the driver retries a refused connection until login_timeout (30 s in
+    # production): 1 s here. (Proposed: a SnowflakeLoginTimeout setting, see docs/reliability.md.)
+    monkeypatch.setattr(connection, "LOGIN_TIMEOUT_SECONDS", 1)
+    # The deployed function pointed at a port nothing listens on: the real driver, a real refusal.
+    with function_environment(sb, "LoadPredictionsFunction", SNOWFLAKE_PORT=str(_dead_port())):
+        failed = start(sb, "sf-down")
+
+    assert_failed_cleanly(
+        sb,
+        failed,
+        state="LoadPredictions",
+        error="SnowflakeUnavailable",
+        message="cannot connect to Snowflake: OperationalError",
+        export_id="sf-down",
+    )
+    assert failures_in(sb, failed.execution.arn, "LoadPredictions") == ["SnowflakeUnavailable"] * (
+        1 + SNOWFLAKE_RETRIES
+    )
+    _assert_snowflake_backoff(retry_sleeps.retry_delays)
+    assert prediction_count(sb, "sf-down") == 0
+
+    assert_one_copy(sb, rerun(sb, "sf-down"), "sf-down")
+
+
+def test_timeout_mid_load_rolls_back_and_keeps_the_earlier_copy(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export_quietly(sb, "sf-timeout")
+    first = start(sb, "sf-timeout")
+    assert_one_copy(sb, first, "sf-timeout")
+    first_run_id = (first.execution.output or {})["plan"]["run_id"]
+
+    # Re-run the export; every attempt's INSERT times out after its DELETE already ran.
+    statements = SnowflakeFaults(sb, monkeypatch).time_out_statement(
+        "LoadPredictionsFunction", "INSERT INTO", times=1 + SNOWFLAKE_RETRIES
+    )
+    failed = rerun(sb, "sf-timeout", suffix="rerun-1")
+
+    assert_failed_cleanly(
+        sb,
+        failed,
+        state="LoadPredictions",
+        error="SnowflakeUnavailable",
+        message="Snowflake failed mid-operation: OperationalError",
+        export_id="sf-timeout",
+    )
+    assert failures_in(sb, failed.execution.arn, "LoadPredictions") == ["SnowflakeUnavailable"] * (
+        1 + SNOWFLAKE_RETRIES
+    )
+    attempt = ["CREATE", "COPY", "BEGIN", "DELETE", "INSERT", "ROLLBACK"]
+    assert statements == attempt * (1 + SNOWFLAKE_RETRIES)
+    # Never half-done: the DELETE was rolled back, the first run's copy is whole.
+    assert prediction_run_ids(sb, "sf-timeout") == {first_run_id}
+    assert prediction_count(sb, "sf-timeout") == first.rows_loaded
+
+    monkeypatch.undo()
+    assert_one_copy(sb, rerun(sb, "sf-timeout", suffix="rerun-2"), "sf-timeout")
