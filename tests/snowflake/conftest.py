@@ -30,7 +30,7 @@ def _quiet_servers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -41,7 +41,7 @@ def s3_endpoint() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def s3(s3_endpoint: str) -> Any:
     client = boto3.client(
         "s3",
@@ -54,7 +54,7 @@ def s3(s3_endpoint: str) -> Any:
     return client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def snowflake_sandbox(s3_endpoint: str) -> Iterator[SnowflakeSandbox]:
     sandbox = start_snowflake(s3_endpoint)
     try:
