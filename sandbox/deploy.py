@@ -11,6 +11,8 @@ here, once, in a function named after what it mends:
   outputs) and the state machine is created through the Step Functions API, in the backend
   that executes (moto's CloudFormation puts it where nothing runs and leaves ``${X}`` literal);
 * the bucket's EventBridge notification setting is applied through the S3 API;
+* environment values are made strings, as CloudFormation makes them (moto keeps a Number
+  parameter's value an int);
 * Lambda layers are not modelled by moto: the Lambda runtime puts each function's layer folders
   on ``sys.path``, as ``sam local`` does.
 
@@ -316,6 +318,17 @@ def _enable_bucket_events(cfn: dict[str, Any], resources: dict[str, str], s3: An
     return buckets
 
 
+def _stringify_environments(functions: dict[str, str], lambda_client: Any) -> None:
+    for name in functions.values():
+        variables = lambda_client.get_function_configuration(FunctionName=name).get("Environment", {})
+        values = variables.get("Variables", {})
+        if any(not isinstance(value, str) for value in values.values()):
+            lambda_client.update_function_configuration(
+                FunctionName=name,
+                Environment={"Variables": {key: str(value) for key, value in values.items()}},
+            )
+
+
 def deploy(
     *,
     session: Any,
@@ -364,6 +377,7 @@ def deploy(
     }
 
     functions = {logical_id: resources[logical_id] for logical_id in sources}
+    _stringify_environments(functions, client("lambda"))
     for logical_id, source in sources.items():
         runtime.register(functions[logical_id], source.code_dir, source.handler, source.layer_dirs)
 

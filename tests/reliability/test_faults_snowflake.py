@@ -13,7 +13,6 @@ import pytest
 
 from sandbox import moto_patches
 from sandbox.environment import Sandbox
-from snowsage.snowflake import connection
 from tests.reliability.helpers import (
     SnowflakeFaults,
     assert_failed_cleanly,
@@ -61,14 +60,15 @@ def test_snowflake_unavailable_is_retried_then_the_load_succeeds(
 
 
 def test_snowflake_unreachable_fails_the_run_after_the_retries(
-    sb: Sandbox, monkeypatch: pytest.MonkeyPatch, retry_sleeps: moto_patches.RetrySleepRecorder
+    sb: Sandbox, retry_sleeps: moto_patches.RetrySleepRecorder
 ) -> None:
     export_quietly(sb, "sf-down")
-    # With key-pair auth the driver retries a refused connection until login_timeout (30 s in
-    # production): 1 s here. (Proposed: a SnowflakeLoginTimeout setting, see docs/reliability.md.)
-    monkeypatch.setattr(connection, "LOGIN_TIMEOUT_SECONDS", 1)
     # The deployed function pointed at a port nothing listens on: the real driver, a real refusal.
-    with function_environment(sb, "LoadPredictionsFunction", SNOWFLAKE_PORT=str(_dead_port())):
+    # The driver retries a refused connection until its login timeout (SnowflakeLoginTimeoutSeconds,
+    # 30 s by default): 1 s here.
+    with function_environment(
+        sb, "LoadPredictionsFunction", SNOWFLAKE_PORT=str(_dead_port()), SNOWFLAKE_LOGIN_TIMEOUT="1"
+    ):
         failed = start(sb, "sf-down")
 
     assert_failed_cleanly(

@@ -78,3 +78,7 @@ class SnowflakeSettings(EnvSettings):
     snowflake_host: str = ""
     snowflake_port: str = ""
     snowflake_protocol: str = ""
+    # How long the driver keeps trying: to log in (a refused connection is retried until then),
+    # and for any one request (its own retries included).
+    snowflake_login_timeout: int = Field(default=30, ge=1)
+    snowflake_network_timeout: int = Field(default=120, ge=1)

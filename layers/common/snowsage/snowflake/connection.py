@@ -12,8 +12,6 @@ from snowsage.errors import SnowflakeUnavailable
 from snowsage.settings import SnowflakeSettings
 
 SECRET_MAX_AGE_SECONDS = 300
-LOGIN_TIMEOUT_SECONDS = 30
-NETWORK_TIMEOUT_SECONDS = 120
 
 
 class KeyPairCredentials(BaseModel):
@@ -61,8 +59,8 @@ def connect_kwargs(settings: SnowflakeSettings, credentials: KeyPairCredentials)
         "database": settings.snowflake_database,
         "schema": settings.snowflake_schema,
         "role": settings.snowflake_role,
-        "login_timeout": LOGIN_TIMEOUT_SECONDS,
-        "network_timeout": NETWORK_TIMEOUT_SECONDS,
+        "login_timeout": settings.snowflake_login_timeout,
+        "network_timeout": settings.snowflake_network_timeout,
         "application": "snowsage",
         "client_session_keep_alive": False,
     }
