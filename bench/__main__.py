@@ -19,6 +19,12 @@ from bench.project import ROOT
 from bench.stats import median
 
 PHASES = ("sizes", "coldstart", "sandbox")
+TXN_EDGE_NOTE = (
+    "Which side of the line txn_refund lands on moves with the machine's load: two `make bench` runs"
+    " on 2026-11-26 (after the changes to the emulator) measured 14.6 % (met) and 17.2 % (not met)"
+    " at 1,000,000 transactions; about 4 s of everything else (the export alone ~2 s) against"
+    " 18-28 s of training."
+)
 BUDGET_MINUTES = 15
 
 
@@ -38,7 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=_ints("1,100,1000"),
         help="target files per export (10000 takes ~8 min in the sandbox; default %(default)s)",
     )
-    parser.add_argument("--repeats", type=int, default=5, help="emulator vs bare job repeats")
+    parser.add_argument("--repeats", type=int, default=11, help="emulator vs bare job repeats")
+    parser.add_argument(
+        "--large-rows",
+        type=int,
+        default=200_000,
+        help="rows of the synthetic matrix for the emulator vs bare comparison (0: skip)",
+    )
+    parser.add_argument("--large-repeats", type=int, default=7, help="emulator vs bare repeats on it")
+    parser.add_argument(
+        "--txn-rows",
+        type=_ints,
+        default=_ints("100000,1000000"),
+        help="transactions of the txn_refund end-to-end runs (empty: skip)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     return parser
 
@@ -253,44 +272,94 @@ def payload_section(results: object) -> list[str]:
     ]
 
 
+def _comparison_rows(comparisons: Sequence[object]) -> list[list[str]]:
+    from bench.sandbox_bench import Comparison
+
+    rows = []
+    for c in comparisons:
+        assert isinstance(c, Comparison)
+        rows.append(
+            [
+                c.what,
+                f"{median(c.emulator) * 1000:.1f}",
+                f"{median(c.bare) * 1000:.1f}",
+                f"{c.ratio:.2f}x",
+                f"<= {c.goal}x",
+                report.met(c.ratio <= c.goal),
+            ]
+        )
+    return rows
+
+
 def e2e_section(results: object, e2e_rows: list[int]) -> list[str]:
-    from bench.sandbox_bench import SandboxResults
+    from bench.sandbox_bench import LARGE_ROUNDS, TXN_DATASET, TXN_THRESHOLD, RunFigures, SandboxResults
 
     assert isinstance(results, SandboxResults)
-    runs = list(results.runs)  # every run: the goal applies at the largest e2e size only
+    runs = list(results.runs) + list(results.txn_runs)  # every run; the goal applies at the top size
     if not runs or not e2e_rows:
         return []
     top = max(e2e_rows)
+
+    def share(run: RunFigures) -> float:
+        return run.other_seconds / run.wall_seconds
+
     body = []
     for run in runs:
         wall = run.wall_seconds
-        share = run.other_seconds / wall
+        at_goal = run.transactions == top
         body.append(
             [
+                run.dataset,
                 f"{run.transactions:,}",
+                f"{run.rows_trained:,}",
                 f"{run.rows_scored:,}",
                 run.status,
                 f"{wall:.2f}",
                 f"{run.execution_seconds:.2f}",
                 f"{run.training_compute:.3f} ({run.training_compute / wall:.1%})",
                 f"{run.transform_compute:.3f} ({run.transform_compute / wall:.1%})",
-                f"{run.other_seconds:.2f} ({share:.1%})",
-                "<= 15 %" if run.transactions == top else "-",
-                report.met(share <= 0.15) if run.transactions == top else "-",
+                f"{run.other_seconds:.2f} ({share(run):.1%})",
+                "<= 15 %" if at_goal else "-",
+                report.met(share(run) <= 0.15) if at_goal else "-",
             ]
         )
-    comparisons = [
-        [
-            c.what,
-            f"{median(c.emulator) * 1000:.1f}",
-            f"{median(c.bare) * 1000:.1f}",
-            f"{c.ratio:.2f}x",
-            f"<= {c.goal}x",
-            report.met(c.ratio <= c.goal),
-        ]
-        for c in results.comparisons
-    ]
-    notes = sorted({c.note for c in results.comparisons if c.note})
+    verdicts = []
+    for run in runs:
+        if run.transactions != top:
+            continue
+        value = share(run)
+        met_goal = value <= 0.15
+        per_row = "one row per merchant" if run.dataset == "merchant_risk" else "one row per transaction"
+        why = (
+            f"{per_row}: {run.rows_trained:,} training rows at {top:,} transactions, trained in"
+            f" {run.training_compute:.2f} s ({run.rounds} rounds)"
+        )
+        if run.dataset == "merchant_risk":
+            why += (
+                " (the view aggregates ~250 transactions into a row), so compute stays small and the"
+                f" fixed cost of the loop ({run.other_seconds:.1f} s: ~15 Lambda/SDK/Snowflake steps,"
+                " the export, S3 transfers, Step Functions polling, whatever the size) dominates"
+            )
+        elif met_goal:
+            why += (
+                ", so compute grows with the data while the loop's fixed cost does not (everything"
+                f" else {run.other_seconds:.1f} s, of which the export and CSV parsing grow with the rows)"
+            )
+        else:
+            why += (
+                f"; compute grows with the data, but everything else ({run.other_seconds:.1f} s: the"
+                " export of every row from fakesnow to S3, CSV parsing, the loop's fixed steps) is"
+                " still more than 15 % at this size"
+            )
+        verdicts.append(
+            f"- **{run.dataset}** {'meets' if met_goal else 'does not meet'} the goal: everything else"
+            f" is {value:.1%} of the wall time at {top:,} transactions. Why: {why}."
+        )
+    comparisons = _comparison_rows(results.comparisons)
+    large = _comparison_rows(results.large)
+    repeats = len(results.comparisons[0].emulator) if results.comparisons else 0
+    large_repeats = len(results.large[0].emulator) if results.large else 0
+    rows, features = results.large_shape
     return [
         "## 5. Sandbox end to end",
         "",
@@ -298,11 +367,17 @@ def e2e_section(results: object, e2e_rows: list[int]) -> list[str]:
         " reading the predictions back) split into the emulator's training compute (`xgboost.train`),"
         " its transform compute (`Booster.inplace_predict`) and everything else (moto, fakesnow,"
         " Lambda handlers, Step Functions polling, S3 transfers, CSV parsing). Goal: everything else"
-        f" <= 15 % at {top:,} transactions.",
+        f" <= 15 % at {top:,} transactions. Two datasets: `merchant_risk` (the sample dataset, one"
+        f" row per merchant) and `{TXN_DATASET}` (`snowflake/examples/txn_refund.sql`, one row per"
+        " transaction), the latter in its own sandbox set up as `python -m sandbox run --setup-sql"
+        f" snowflake/examples/txn_refund.sql --dataset {TXN_DATASET} --sample-rows N --threshold"
+        f" {TXN_THRESHOLD}` does (its model's AUC is below the template's default threshold, 0.75).",
         "",
         *report.table(
             [
+                "dataset",
                 "transactions",
+                "rows trained",
                 "rows scored",
                 "status",
                 "wall s",
@@ -316,20 +391,40 @@ def e2e_section(results: object, e2e_rows: list[int]) -> list[str]:
             body,
         ),
         "",
-        "The model is trained on one row per merchant (~1/250 of the transactions): at 1M"
-        " transactions that is ~2,600 training rows, which xgboost fits in a fraction of a second,"
-        " so the fixed cost of the loop (~15 Lambda/SDK/Snowflake steps) dominates. The share of"
-        " compute grows with the data: the other rows are the memory benchmark's runs, split alike.",
+        *verdicts,
         "",
-        f"Emulator jobs vs bare equivalents (`bench/bare.py`), the {results.comparison_rows:,}-transaction"
-        f" run's jobs re-run {len(results.comparisons[0].emulator) if results.comparisons else 0} times,"
-        " interleaved with the bare code, medians (same S3 objects through the same boto3 client, same"
-        " hyperparameters and nthread):",
+        "The other merchant_risk rows are the memory benchmark's runs, split alike. " + TXN_EDGE_NOTE,
+        "",
+        "### Emulator jobs vs bare equivalents",
+        "",
+        "`bench/bare.py` does each job's work with plain pyarrow + xgboost (no validation, job state,"
+        " round log or SageMaker CSV contract), on the same S3 objects through the same boto3 client,"
+        " with the same hyperparameters and the nthread the emulator picks (1 below 100k matrix"
+        " values, else the CPU count; both sides). The bare transform loads the model from S3 too"
+        " (the job does). Runs are interleaved in ABBA order (the emulator first on even attempts,"
+        " the bare code on odd ones), each job on a fresh thread on both sides (the emulator runs a"
+        " job on its own thread); figures are medians. The bare code does a subset of the job's"
+        " work, so a ratio below 1 is the noise of this shared 2-core machine (other processes,"
+        " OpenMP threads waiting for a busy core), not the emulator being faster.",
+        "",
+        f"Sample run: the {results.comparison_rows:,}-transaction merchant_risk run's jobs,"
+        f" re-run {repeats} times (rounds trained: {results.comparison_rounds}):",
         "",
         *report.table(["what", "emulator ms", "bare ms", "ratio", "goal", "met?"], comparisons),
         "",
-        *(f"({note})" for note in notes),
-        "",
+        *(
+            [
+                f"Larger matrix: synthetic, {rows:,} training rows x {features} features (+ {rows // 4:,}"
+                f" validation rows), {rows:,} rows scored; the sample run's requests and"
+                f" hyperparameters with num_round {LARGE_ROUNDS} to fit the"
+                f" budget; {large_repeats} runs each (rounds trained: {results.large_rounds}):",
+                "",
+                *report.table(["what", "emulator ms", "bare ms", "ratio", "goal", "met?"], large),
+                "",
+            ]
+            if results.large
+            else []
+        ),
     ]
 
 
@@ -449,7 +544,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print("bench: sandbox runs (memory, end to end, cost, payload)", file=sys.stderr, flush=True)
         t = time.perf_counter()
-        results = sandbox_bench.run(args.memory_rows, args.e2e_rows, args.payload_files, args.repeats)
+        results = sandbox_bench.run(
+            args.memory_rows,
+            args.e2e_rows,
+            args.payload_files,
+            args.repeats,
+            large_rows=args.large_rows,
+            large_repeats=args.large_repeats,
+            txn_rows=args.txn_rows,
+        )
         seconds["sandbox runs"] = time.perf_counter() - t
         sections += memory_section(results, args.memory_rows)
         sections += payload_section(results)

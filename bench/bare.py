@@ -1,10 +1,12 @@
 """Bare equivalents of the SageMaker emulator's jobs, for the emulator-overhead ratios.
 
 Training: the same S3 objects read through the same boto3 client, parsed by pyarrow into a
-float32 matrix, one ``xgb.DMatrix`` per channel with the same nthread, then a plain
+float32 matrix, one ``xgb.DMatrix`` per channel with the nthread the emulator picks for the train
+matrix (``training.threads_for``: 1 below 100k values, else the CPU count), then a plain
 ``xgb.train`` with the job's hyperparameters (early stopping on the validation channel's last
-metric), and the model written as UBJSON in a tar.gz to S3. Transform: per score file, GET, parse
-(pyarrow), ``Booster.inplace_predict``, format ``id,score`` lines (pyarrow) and PUT. The
+metric), and the model written as UBJSON in a tar.gz to S3. Transform: GET the model.tar.gz and
+load the booster (every transform job has to), then per score file GET, parse (pyarrow),
+``Booster.inplace_predict`` (same nthread rule), format ``id,score`` lines (pyarrow) and PUT. The
 emulator adds request validation, job state, round logging and the SageMaker CSV contract
 (filters, join, str(float) output) on top of exactly this work.
 """
@@ -55,15 +57,16 @@ def _read_matrix(s3: Any, uri: str, first_feature: int) -> tuple[np.ndarray, pa.
 def train(s3: Any, describe: dict[str, Any], nthread_default: int) -> BareTiming:
     """The training job of ``describe`` (a DescribeTrainingJob dict), done bare."""
     started = time.perf_counter()
-    channels: dict[str, xgb.DMatrix] = {}
-    nthread = 0
+    matrices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for channel in describe["InputDataConfig"]:
         uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
         features, labels = _read_matrix(s3, uri, 1)
-        if not nthread:
-            nthread = training.threads_for(features.size, nthread_default)
-        label_values = np.asarray(labels.to_numpy(), dtype=np.float32)
-        channels[channel["ChannelName"]] = xgb.DMatrix(features, label=label_values, nthread=nthread)
+        matrices[channel["ChannelName"]] = (features, np.asarray(labels.to_numpy(), dtype=np.float32))
+    nthread = training.threads_for(matrices["train"][0].size, nthread_default)
+    channels = {
+        name: xgb.DMatrix(features, label=labels, nthread=nthread)
+        for name, (features, labels) in matrices.items()
+    }
     hyper = dict(describe["HyperParameters"])
     rounds = int(hyper.pop("num_round"))
     early = hyper.pop("early_stopping_rounds", None)
@@ -95,10 +98,24 @@ def train(s3: Any, describe: dict[str, Any], nthread_default: int) -> BareTiming
     return BareTiming(time.perf_counter() - started, compute, booster.num_boosted_rounds())
 
 
-def transform(s3: Any, booster: xgb.Booster, input_uri: str, output_uri: str, nthread: int) -> BareTiming:
-    """Score every object under ``input_uri`` (id first) into ``id,score`` files under ``output_uri``."""
+def load_booster(s3: Any, model_uri: str) -> xgb.Booster:
+    """GET a model.tar.gz and load its ``xgboost-model``."""
+    bucket, key = s3io.parse_s3_uri(model_uri)
+    with tarfile.open(fileobj=io.BytesIO(s3io.get_bytes(s3, bucket, key)), mode="r:gz") as archive:
+        extracted = archive.extractfile("xgboost-model")
+        assert extracted is not None
+        raw = extracted.read()
+    booster = xgb.Booster()
+    booster.load_model(bytearray(raw))
+    return booster
+
+
+def transform(s3: Any, model_uri: str, input_uri: str, output_uri: str, nthread: int) -> BareTiming:
+    """Load the model, score every object under ``input_uri`` (id first) into ``id,score`` files."""
     started = time.perf_counter()
+    booster = load_booster(s3, model_uri)
     compute = 0.0
+    current = 0
     for obj in s3io.list_objects(s3, input_uri):
         data = s3io.get_bytes(s3, obj.bucket, obj.key)
         table = pacsv.read_csv(
@@ -107,7 +124,10 @@ def transform(s3: Any, booster: xgb.Booster, input_uri: str, output_uri: str, nt
             convert_options=pacsv.ConvertOptions(column_types={"f0": pa.string()}),
         )
         matrix = np.column_stack([np.asarray(c.to_numpy(), dtype=np.float32) for c in table.columns[1:]])
-        booster.set_param({"nthread": 1 if matrix.size < training.SMALL_DATA_CELLS else nthread})
+        threads = 1 if matrix.size < training.SMALL_DATA_CELLS else nthread
+        if threads != current:
+            booster.set_param({"nthread": threads})
+            current = threads
         predict_started = time.perf_counter()
         scores = booster.inplace_predict(np.ascontiguousarray(matrix))
         compute += time.perf_counter() - predict_started

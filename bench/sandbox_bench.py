@@ -9,7 +9,11 @@ running sandbox:
   function's environment (bench/replay_child.py) and its peak RSS (VmHWM) is read;
 * end to end: the run's wall time is split into the emulator's training compute, its transform
   compute and everything else; at the largest size the emulator's training and transform jobs
-  are re-run interleaved with their bare equivalents (bench/bare.py);
+  are re-run interleaved with their bare equivalents (bench/bare.py), and so are jobs on a
+  synthetic matrix large enough for compute to matter (``large_comparison``);
+* end to end on a transaction-level dataset: snowflake/examples/txn_refund.sql (one row per
+  transaction) in a second sandbox, as ``python -m sandbox run --setup-sql ... --threshold 0.5``
+  sets it up (``txn_refund_runs``);
 * cost: sandbox.cost.estimate_for_project on the run's execution summary;
 * payload: exports of the same data in 1 file per section, ~100 and ~N files, each a full run; the
   largest state input/output is read from the execution history (includeExecutionData).
@@ -22,23 +26,32 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench import bare
+from bench.project import ROOT
 from bench.stats import median
 from sandbox import loop
 from sandbox.cost import CostEstimate, estimate_for_project
 from sandbox.environment import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
 from sandbox.export import export_dataset
-from sandbox.sagemaker.transform import load_model
 from sandbox.sample_data import load_sample_data
 
 DATASET = "merchant_risk"
 SEED = 7
 REPLAY_CHILD = Path(__file__).with_name("replay_child.py")
+# The transaction-level example dataset and how `python -m sandbox run` sets it up for it.
+TXN_DATASET = "txn_refund"
+TXN_SETUP_SQL = ROOT / "snowflake" / "examples" / "txn_refund.sql"
+TXN_THRESHOLD = "0.5"  # its AUC is below the template's default EvaluationThreshold (0.75)
+# The synthetic matrix of the large comparison: rows x features, and rounds (instead of num_round).
+LARGE_FEATURES = 20
+LARGE_ROUNDS = 50
 
 
 @dataclass
@@ -68,6 +81,9 @@ class RunFigures:
     transitions: int
     training_job: str
     transform_job: str
+    dataset: str = DATASET
+    rows_trained: int = 0
+    rounds: int = 0
     replays: list[Replay] = field(default_factory=list)
 
     @property
@@ -106,6 +122,11 @@ class SandboxResults:
     runs: list[RunFigures] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
     comparison_rows: int = 0
+    comparison_rounds: str = ""
+    large: list[Comparison] = field(default_factory=list)
+    large_shape: tuple[int, int] = (0, 0)
+    large_rounds: str = ""
+    txn_runs: list[RunFigures] = field(default_factory=list)
     payloads: list[PayloadFigures] = field(default_factory=list)
     payload_merchants: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
@@ -184,16 +205,21 @@ def _load(sb: Sandbox, transactions: int, merchants: int | None = None) -> None:
         )
 
 
-def pipeline_run(sb: Sandbox, transactions: int, *, replays: bool) -> RunFigures:
+def pipeline_run(sb: Sandbox, transactions: int, *, replays: bool, dataset: str = DATASET) -> RunFigures:
     assert sb.runtime is not None
     assert sb.emulator is not None
     _load(sb, transactions)
     first = len(sb.runtime.invocations)
     started = time.perf_counter()
-    result = loop.run_from_export(sb, DATASET, export_id=f"bench-{transactions}")
+    result = loop.run_from_export(sb, dataset, export_id=f"bench-{transactions}")
     wall = time.perf_counter() - started
     invocations = sb.runtime.invocations[first:]
     output = result.execution.output or {}
+    if "training" not in output or "transform" not in output:
+        raise RuntimeError(
+            f"{dataset} run at {transactions:,} transactions: {result.status}"
+            f" ({result.execution.failed_state}: {result.execution.error})"
+        )
     train_describe = sb.emulator.describe_training_job(output["training"]["job_name"])
     transform_describe = sb.emulator.describe_transform_job(output["transform"]["job_name"])
     logical = _logical_ids(sb)
@@ -216,6 +242,9 @@ def pipeline_run(sb: Sandbox, transactions: int, *, replays: bool) -> RunFigures
         transitions=result.execution.transitions,
         training_job=str(output["training"]["job_name"]),
         transform_job=str(output["transform"]["job_name"]),
+        dataset=dataset,
+        rows_trained=int(result.manifest.get("train", {}).get("rows") or 0),
+        rounds=len(sb.emulator.training_log(str(output["training"]["job_name"]))),
     )
     if replays:
         for invocation in invocations:
@@ -223,48 +252,82 @@ def pipeline_run(sb: Sandbox, transactions: int, *, replays: bool) -> RunFigures
     return figures
 
 
-def compare_jobs(sb: Sandbox, run: RunFigures, repeats: int) -> list[Comparison]:
-    """Re-run the last run's training and transform jobs, interleaved with the bare equivalents."""
+def _train_request(describe: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "AlgorithmSpecification",
+        "RoleArn",
+        "InputDataConfig",
+        "OutputDataConfig",
+        "ResourceConfig",
+        "StoppingCondition",
+        "HyperParameters",
+    )
+    return {key: describe[key] for key in keys}
+
+
+def _transform_request(describe: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "ModelName",
+        "TransformInput",
+        "TransformOutput",
+        "TransformResources",
+        "DataProcessing",
+        "BatchStrategy",
+        "MaxPayloadInMB",
+    )
+    return {key: describe[key] for key in keys}
+
+
+def _on_thread(body: Callable[[int], None], label: str) -> Callable[[int], None]:
+    """Run ``body`` on a fresh thread, as the emulator runs each job (same OpenMP set-up)."""
+
+    def run(attempt: int) -> None:
+        errors: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                body(attempt)
+            except BaseException as exc:  # re-raised on the calling thread
+                errors.append(exc)
+
+        worker = threading.Thread(target=target, name=f"bench-bare-{label}-{attempt}")
+        worker.start()
+        worker.join()
+        if errors:
+            raise errors[0]
+
+    return run
+
+
+def interleaved_jobs(
+    sb: Sandbox,
+    train_request: dict[str, Any],
+    transform_request: dict[str, Any],
+    label: str,
+    repeats: int,
+) -> tuple[list[Comparison], str]:
+    """Run the emulator's training and transform jobs and their bare equivalents ``repeats`` times.
+
+    Interleaved in ABBA order (the emulator first on even attempts, the bare code first on odd
+    ones), so neither side always runs on the warmer caches or right after the other's garbage; the
+    bare code runs on a fresh thread per job, as the emulator runs its jobs.
+    Both sides use the nthread the emulator picks (``training.threads_for``) and read and write the
+    same S3 objects through the same boto3 client. Returns the comparisons and the rounds trained.
+    """
     emulator = sb.emulator
     assert emulator is not None
     s3 = sb.client("s3")
-    training_name = f"snowsage-bench-{run.transactions}"
-    describe = emulator.describe_training_job(run.training_job)
-    transform_describe = emulator.describe_transform_job(run.transform_job)
-    train_request = {
-        key: describe[key]
-        for key in (
-            "AlgorithmSpecification",
-            "RoleArn",
-            "InputDataConfig",
-            "OutputDataConfig",
-            "ResourceConfig",
-            "StoppingCondition",
-            "HyperParameters",
-        )
-    }
-    transform_request = {
-        key: transform_describe[key]
-        for key in (
-            "ModelName",
-            "TransformInput",
-            "TransformOutput",
-            "TransformResources",
-            "DataProcessing",
-            "BatchStrategy",
-            "MaxPayloadInMB",
-        )
-    }
     model = emulator.describe_model(str(transform_request["ModelName"]))
-    bucket, key = model["PrimaryContainer"]["ModelDataUrl"][5:].split("/", 1)
-    booster = load_model(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    model_uri = str(model["PrimaryContainer"]["ModelDataUrl"])
     input_uri = transform_request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    describe = {**train_request, "HyperParameters": dict(train_request["HyperParameters"])}
 
     job_train, bare_train, compute_train, bare_compute_train = [], [], [], []
     job_score, bare_score, compute_score, bare_compute_score = [], [], [], []
     rounds: set[tuple[str, int]] = set()
-    for attempt in range(repeats):
-        name = f"{training_name}-{attempt}"
+
+    def emulator_training(attempt: int) -> None:
+        name = f"snowsage-bench-{label}-{attempt}"
         emulator.create_training_job({**train_request, "TrainingJobName": name})
         done = emulator.wait(name, timeout=1800)
         if done["TrainingJobStatus"] != "Completed":
@@ -274,12 +337,14 @@ def compare_jobs(sb: Sandbox, run: RunFigures, repeats: int) -> list[Comparison]
         compute_train.append(timings["compute_seconds"])
         rounds.add(("emulator", len(emulator.training_log(name))))
 
+    def bare_training(attempt: int) -> None:
         plain = bare.train(s3, describe, emulator.nthread)
         bare_train.append(plain.total_seconds)
         bare_compute_train.append(plain.compute_seconds)
         rounds.add(("bare", plain.rounds))
 
-        name = f"snowsage-bench-score-{run.transactions}-{attempt}"
+    def emulator_transform(attempt: int) -> None:
+        name = f"snowsage-bench-score-{label}-{attempt}"
         output = {**transform_request["TransformOutput"], "S3OutputPath": f"s3://{sb.bucket}/bench/{name}/"}
         emulator.create_transform_job(
             {**transform_request, "TransformJobName": name, "TransformOutput": output}
@@ -291,18 +356,157 @@ def compare_jobs(sb: Sandbox, run: RunFigures, repeats: int) -> list[Comparison]
         job_score.append(sum(timings.values()))
         compute_score.append(timings["compute_seconds"])
 
-        plain = bare.transform(
-            s3, booster, input_uri, f"s3://{sb.bucket}/bench/bare-{name}/", emulator.nthread
-        )
+    def bare_transform(attempt: int) -> None:
+        output = f"s3://{sb.bucket}/bench/bare-score-{label}-{attempt}/"
+        plain = bare.transform(s3, model_uri, input_uri, output, emulator.nthread)
         bare_score.append(plain.total_seconds)
         bare_compute_score.append(plain.compute_seconds)
-    note = "rounds trained: " + ", ".join(f"{who} {count}" for who, count in sorted(rounds))
+
+    for attempt in range(repeats):
+        pairs = [
+            (emulator_training, _on_thread(bare_training, label)),
+            (emulator_transform, _on_thread(bare_transform, label)),
+        ]
+        for emulator_side, bare_side in pairs:
+            for side in (bare_side, emulator_side) if attempt % 2 else (emulator_side, bare_side):
+                side(attempt)
+    note = ", ".join(f"{who} {count}" for who, count in sorted(rounds))
     return [
-        Comparison("training job: read + DMatrix + train + write model", job_train, bare_train, 1.1, note),
-        Comparison("training: xgboost.train only", compute_train, bare_compute_train, 1.1, note),
-        Comparison("transform job: read + predict + write CSV", job_score, bare_score, 1.3),
+        Comparison("training job: read + DMatrix + train + write model", job_train, bare_train, 1.1),
+        Comparison("training: xgboost.train only", compute_train, bare_compute_train, 1.1),
+        Comparison("transform job: load model + read + predict + write CSV", job_score, bare_score, 1.3),
         Comparison("transform: prediction only", compute_score, bare_compute_score, 1.3),
-    ]
+    ], note
+
+
+def compare_jobs(sb: Sandbox, run: RunFigures, repeats: int) -> tuple[list[Comparison], str]:
+    """Re-run the last run's training and transform jobs, interleaved with the bare equivalents."""
+    emulator = sb.emulator
+    assert emulator is not None
+    return interleaved_jobs(
+        sb,
+        _train_request(emulator.describe_training_job(run.training_job)),
+        _transform_request(emulator.describe_transform_job(run.transform_job)),
+        str(run.transactions),
+        repeats,
+    )
+
+
+def _synthetic(rows: int, features: int, seed: int) -> tuple[Any, Any]:
+    """A float32 feature matrix and a binary label with a learnable, partly non-linear signal."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, features)).astype(np.float32)
+    logit = x[:, 0] + 0.7 * x[:, 1] - 0.5 * x[:, 2] * x[:, 3] + 0.3 * np.sin(3 * x[:, 4])
+    y = (logit + rng.normal(size=rows) > 0).astype(np.float32)
+    return x, y
+
+
+def _csv(columns: dict[str, Any]) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    buffer = io.BytesIO()
+    pacsv.write_csv(
+        pa.table(columns),
+        buffer,
+        write_options=pacsv.WriteOptions(include_header=False, quoting_style="none"),
+    )
+    return buffer.getvalue()
+
+
+def large_comparison(
+    sb: Sandbox, run: RunFigures, rows: int, repeats: int
+) -> tuple[list[Comparison], tuple[int, int], str]:
+    """The same interleaved comparison on a synthetic matrix where compute matters.
+
+    ``rows`` x LARGE_FEATURES training rows (label first), a quarter as many validation rows and
+    ``rows`` score rows (id first), written as CSV to the sandbox bucket; the pipeline run's
+    training request and hyperparameters with num_round = LARGE_ROUNDS (so the run fits the bench's
+    budget), and its transform request on the new model and files.
+    """
+    emulator = sb.emulator
+    assert emulator is not None
+    s3 = sb.client("s3")
+    prefix = f"bench/large-{rows}"
+    for channel, count, seed in (("train", rows, 11), ("validation", rows // 4, 12), ("score", rows, 13)):
+        x, y = _synthetic(count, LARGE_FEATURES, seed)
+        first: dict[str, Any] = (
+            {"id": [f"r{i:07d}" for i in range(count)]} if channel == "score" else {"y": y}
+        )
+        body = _csv({**first, **{f"x{i}": x[:, i] for i in range(LARGE_FEATURES)}})
+        s3.put_object(
+            Bucket=sb.bucket, Key=f"{prefix}/{channel}/part-0.csv", Body=body, ContentType="text/csv"
+        )
+    base = _train_request(emulator.describe_training_job(run.training_job))
+    channels = []
+    for channel in base["InputDataConfig"]:
+        source = {
+            **channel["DataSource"]["S3DataSource"],
+            "S3Uri": f"s3://{sb.bucket}/{prefix}/{channel['ChannelName']}/",
+        }
+        channels.append({**channel, "DataSource": {"S3DataSource": source}})
+    train_request = {
+        **base,
+        "InputDataConfig": channels,
+        "OutputDataConfig": {
+            **base["OutputDataConfig"],
+            "S3OutputPath": f"s3://{sb.bucket}/{prefix}/models/",
+        },
+        "HyperParameters": {**base["HyperParameters"], "num_round": str(LARGE_ROUNDS)},
+    }
+    seed_job = f"snowsage-bench-large-{rows}-model"
+    emulator.create_training_job({**train_request, "TrainingJobName": seed_job})
+    done = emulator.wait(seed_job, timeout=1800)
+    if done["TrainingJobStatus"] != "Completed":
+        raise RuntimeError(f"large-matrix training failed: {done.get('FailureReason')}")
+    transform_base = _transform_request(emulator.describe_transform_job(run.transform_job))
+    model_name = f"snowsage-bench-large-{rows}"
+    emulator.create_model(
+        {
+            "ModelName": model_name,
+            "ExecutionRoleArn": base["RoleArn"],
+            "PrimaryContainer": {
+                "Image": base["AlgorithmSpecification"]["TrainingImage"],
+                "ModelDataUrl": done["ModelArtifacts"]["S3ModelArtifacts"],
+            },
+        }
+    )
+    source = {
+        **transform_base["TransformInput"]["DataSource"]["S3DataSource"],
+        "S3Uri": f"s3://{sb.bucket}/{prefix}/score/",
+    }
+    transform_request = {
+        **transform_base,
+        "ModelName": model_name,
+        "TransformInput": {**transform_base["TransformInput"], "DataSource": {"S3DataSource": source}},
+    }
+    comparisons, note = interleaved_jobs(sb, train_request, transform_request, f"large-{rows}", repeats)
+    return comparisons, (rows, LARGE_FEATURES), note
+
+
+def txn_refund_runs(transactions: list[int]) -> list[RunFigures]:
+    """End-to-end runs of the transaction-level dataset, in a sandbox set up as the CLI's ``run`` does.
+
+    ``python -m sandbox run --setup-sql snowflake/examples/txn_refund.sql --dataset txn_refund
+    --sample-rows N --threshold 0.5``: the sample transactions, the dataset's SQL, then
+    EXPORT_DATASET and the S3 event (loop.run_from_export), once per size.
+    """
+    found: list[RunFigures] = []
+    config = SandboxConfig(quiet=True, template_parameters={"EvaluationThreshold": TXN_THRESHOLD})
+    with Sandbox(config) as sb:
+        loop.apply_user_sql(sb, [TXN_SETUP_SQL])
+        for count in sorted(transactions):
+            started = time.perf_counter()
+            found.append(pipeline_run(sb, count, replays=False, dataset=TXN_DATASET))
+            _say(
+                f"{TXN_DATASET} {count:,} transactions: {found[-1].status}, {found[-1].wall_seconds:.1f} s"
+                f" ({time.perf_counter() - started:.1f} s with the load)"
+            )
+    return found
 
 
 def _largest_state_io(sb: Sandbox, arn: str) -> tuple[int, str]:
@@ -365,7 +569,14 @@ def payload_runs(sb: Sandbox, targets: list[int]) -> tuple[int, list[PayloadFigu
 
 
 def run(
-    memory_rows: list[int], e2e_rows: list[int], payload_files: list[int], repeats: int
+    memory_rows: list[int],
+    e2e_rows: list[int],
+    payload_files: list[int],
+    repeats: int,
+    *,
+    large_rows: int = 0,
+    large_repeats: int = 3,
+    txn_rows: list[int] | None = None,
 ) -> SandboxResults:
     results = SandboxResults()
     with Sandbox(SandboxConfig(quiet=True)) as sb:
@@ -378,13 +589,25 @@ def run(
                 f"run {transactions:,} transactions: {figures.status}, {figures.wall_seconds:.1f} s"
                 f" (+ replays, {results.seconds[f'run {transactions:,}']:.1f} s in all)"
             )
-            if transactions == max(e2e_rows):
+            if e2e_rows and transactions == max(e2e_rows):
                 started = time.perf_counter()
-                results.comparisons = compare_jobs(sb, figures, repeats)
+                results.comparisons, results.comparison_rounds = compare_jobs(sb, figures, repeats)
                 results.comparison_rows = transactions
                 results.seconds["bare comparisons"] = time.perf_counter() - started
+                if large_rows:
+                    started = time.perf_counter()
+                    results.large, results.large_shape, results.large_rounds = large_comparison(
+                        sb, figures, large_rows, large_repeats
+                    )
+                    results.seconds[f"bare comparisons, {large_rows:,}-row matrix"] = (
+                        time.perf_counter() - started
+                    )
         if payload_files:
             started = time.perf_counter()
             results.payload_merchants, results.payloads = payload_runs(sb, payload_files)
             results.seconds["payload runs"] = time.perf_counter() - started
+    if txn_rows:
+        started = time.perf_counter()
+        results.txn_runs = txn_refund_runs(txn_rows)
+        results.seconds[f"{TXN_DATASET} runs"] = time.perf_counter() - started
     return results

@@ -48,6 +48,22 @@ def longest_line(data: bytes) -> int:
     return int(np.max(np.diff(bounds)) - 1)
 
 
+def lines_fit(data: bytes, limit: int) -> bool:
+    """True when no line of ``data`` (without its newline) is longer than ``limit`` bytes.
+
+    Jumps from line start to the last newline within the next ``limit + 1`` bytes, so it searches
+    about ``len(data) / limit`` windows instead of every line (``longest_line`` gives the length).
+    """
+    size = len(data)
+    start = 0  # the start of a line
+    while size - start > limit:
+        newline = data.rfind(b"\n", start, start + limit + 1)
+        if newline < 0:
+            return False
+        start = newline + 1
+    return True
+
+
 def read_columns(data: bytes, width: int, types: Mapping[int, pa.DataType]) -> pa.Table:
     """Parse ``data`` (no header, ``width`` fields a row) keeping only the columns in ``types``.
 

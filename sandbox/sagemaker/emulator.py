@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import xgboost as xgb
-
 from sandbox.sagemaker import s3io, training, transform
 from sandbox.sagemaker.errors import JobFailure, SageMakerError, client_error, validation_error
 from sandbox.sagemaker.faults import FaultPlan, JobFault
@@ -160,7 +158,10 @@ class SageMakerEmulator:
             self._secondary(job, "Stopping")
 
     def training_log(self, name: str) -> list[str]:
-        """The algorithm's round log lines (``[i]\\ttrain-<m>:<v>\\tvalidation-<m>:<v>``)."""
+        """The algorithm's round log lines (``[i]\\ttrain-<m>:<v>\\tvalidation-<m>:<v>``).
+
+        Written when training ends (stopped or failed included): empty while a job is still training.
+        """
         with self._lock:
             return list(self._find_training(name).log)
 
@@ -198,10 +199,14 @@ class SageMakerEmulator:
         job.timings["read_seconds"] = time.perf_counter() - read_started
         self._secondary(job, "Training")
 
+        deadline = job.started + runtime_limit
+        clock = time.monotonic
+
         def should_stop() -> str | None:
+            """Polled after every round: a flag and a clock read (no lock, no allocation)."""
             if job.stop_requested:
                 return "Stopped"
-            if time.monotonic() - job.started > runtime_limit:
+            if clock() > deadline:
                 return "MaxRuntimeExceeded"
             return None
 
@@ -356,7 +361,7 @@ class SageMakerEmulator:
         source = job.record["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
         output_path = job.record["TransformOutput"]["S3OutputPath"]
         started = time.perf_counter()
-        booster = self._load_booster(model_data_url)
+        scorer = self._load_scorer(model_data_url)
         objects = s3io.list_objects(self.s3, source)
         if not objects:
             raise client_error(f"No S3 objects found under S3 URL {source}")
@@ -369,7 +374,7 @@ class SageMakerEmulator:
                 self._finish(job, "Stopped")
                 return
             failure = self._transform_one(
-                job, booster, spec, obj, s3io.join_uri(output_path, obj.key[len(base) :])
+                job, scorer, spec, obj, s3io.join_uri(output_path, obj.key[len(base) :])
             )
             if failure:
                 failures.append(failure)
@@ -382,7 +387,12 @@ class SageMakerEmulator:
             self._finish(job, "Completed")
 
     def _transform_one(
-        self, job: _Job, booster: xgb.Booster, spec: transform.TransformSpec, obj: s3io.S3Object, target: str
+        self,
+        job: _Job,
+        scorer: transform.Scorer,
+        spec: transform.TransformSpec,
+        obj: s3io.S3Object,
+        target: str,
     ) -> str | None:
         """Transform one object into ``<target>.out``; return a failure message or None."""
         started = time.perf_counter()
@@ -390,7 +400,7 @@ class SageMakerEmulator:
         fetched = time.perf_counter() - started
         timings = transform.ObjectTimings()
         try:
-            content = transform.transform_object(booster, data, spec, timings, cpu_count=self.nthread)
+            content = transform.transform_object(scorer, data, spec, timings, cpu_count=self.nthread)
         except transform.TransformError as exc:
             return f"Failed to transform {obj.uri}: {exc}"
         write_started = time.perf_counter()
@@ -400,16 +410,15 @@ class SageMakerEmulator:
         job.timings["write_seconds"] += timings.format_seconds + (time.perf_counter() - write_started)
         return None
 
-    def _load_booster(self, model_data_url: str) -> xgb.Booster:
+    def _load_scorer(self, model_data_url: str) -> transform.Scorer:
         bucket, key = s3io.parse_s3_uri(model_data_url)
         try:
             artifact = s3io.get_bytes(self.s3, bucket, key)
-            booster = transform.load_model(artifact)
+            return transform.Scorer.of(transform.load_model(artifact))
         except transform.TransformError as exc:
             raise client_error(f"Cannot load the model at {model_data_url}: {exc}") from None
         except Exception as exc:
             raise client_error(f"Cannot read the model at {model_data_url}: {exc}") from None
-        return booster
 
     # ---- shared -------------------------------------------------------------------------------
 

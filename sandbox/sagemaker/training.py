@@ -203,26 +203,41 @@ def _macro_f1(truth: npt.NDArray[np.int64], predicted: npt.NDArray[np.int64]) ->
 
 
 class _Monitor(xgb.callback.TrainingCallback):
-    """Writes the round log lines and stops training when asked to (stop request / max runtime)."""
+    """Stops training when asked to (stop request / max runtime) and keeps the evaluation history.
 
-    def __init__(self, log: list[str], should_stop: Callable[[], str | None]) -> None:
+    Per round it only counts the round and polls ``should_stop`` (a flag and a clock read): the round
+    log lines are formatted from the history once training has ended (``round_log``), so a round
+    costs xgboost's own work and nothing more.
+    """
+
+    def __init__(self, should_stop: Callable[[], str | None]) -> None:
         super().__init__()
-        self.log = log
         self.should_stop = should_stop
         self.stopped: str | None = None
         self.rounds = 0
         self.history: dict[str, dict[str, list[float]]] = {}
 
     def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: Any) -> bool:
-        parts = [f"[{epoch}]"]
-        for data_name, metrics in evals_log.items():
-            for metric, values in metrics.items():
-                parts.append(f"{data_name}-{metric}:{float(values[-1]):.5f}")
-        self.log.append("\t".join(parts))
         self.rounds = epoch + 1
-        self.history = evals_log
+        self.history = evals_log  # xgboost's own dict, extended in place every round
         self.stopped = self.should_stop()
         return self.stopped is not None
+
+
+def round_log(history: dict[str, dict[str, list[float]]], rounds: int) -> list[str]:
+    """The container's per-round lines ``[i]\\t<data>-<metric>:<v>...`` (5 decimals) for ``rounds`` rounds.
+
+    Metrics in evaluation order: every metric of ``train``, then of ``validation``.
+    """
+    series = [
+        (f"{data_name}-{metric}", values)
+        for data_name, metrics in history.items()
+        for metric, values in metrics.items()
+    ]
+    return [
+        "\t".join([f"[{epoch}]", *(f"{name}:{float(values[epoch]):.5f}" for name, values in series)])
+        for epoch in range(rounds)
+    ]
 
 
 @dataclass
@@ -245,13 +260,14 @@ def train(
 ) -> TrainingOutcome:
     """Run xgboost.train as the container does; ``should_stop`` is polled after every round.
 
-    ``nthread`` is used unless the hyperparameters set it.
+    ``nthread`` is used unless the hyperparameters set it. ``log`` gets one line per round trained,
+    appended when training ends (also when xgboost fails part way).
     """
     params = {"nthread": str(nthread), **config.params}
     evals = [(dtrain, "train")]
     if dvalidation is not None:
         evals.append((dvalidation, "validation"))
-    monitor = _Monitor(log, should_stop)
+    monitor = _Monitor(should_stop)
     callbacks: list[xgb.callback.TrainingCallback] = [monitor]
     watched: str | None = None
     if config.early_stopping_rounds and dvalidation is not None:
@@ -279,7 +295,9 @@ def train(
         )
     except xgb.core.XGBoostError as exc:
         raise client_error(f"XGBoost training failed: {str(exc).splitlines()[0]}") from None
-    compute = time.perf_counter() - started
+    finally:
+        compute = time.perf_counter() - started
+        log.extend(round_log(monitor.history, monitor.rounds))
     history = monitor.history
     best = monitor.rounds - 1
     early_stopping = bool(config.early_stopping_rounds) and "validation" in history

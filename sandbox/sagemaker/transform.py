@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import xgboost as xgb
 
@@ -73,12 +74,46 @@ def prediction_width(booster: xgb.Booster) -> int:
     return 1 if result.ndim == 1 else int(result.shape[1])
 
 
+@dataclass
+class Scorer:
+    """A loaded booster with what every object needs from it, found once per job, not per object.
+
+    ``prediction_width`` probes the model with one prediction and ``num_features`` asks xgboost: both
+    are cached here, and ``predict`` sets the booster's nthread only when it changes (each
+    ``set_param`` makes xgboost reconfigure the learner before the next prediction). Not shared
+    between threads: a transform job scores its objects one after the other with its own Scorer.
+    """
+
+    booster: xgb.Booster
+    num_features: int
+    prediction_width: int
+    nthread: int
+
+    @classmethod
+    def of(cls, booster: xgb.Booster) -> Scorer:
+        width = prediction_width(booster)  # leaves nthread at 1
+        return cls(booster, booster.num_features(), width, 1)
+
+    def predict(self, matrix: csvio.FloatMatrix, nthread: int) -> npt.NDArray[np.float32]:
+        if nthread != self.nthread:
+            self.booster.set_param({"nthread": nthread})
+            self.nthread = nthread
+        result: npt.NDArray[np.float32] = self.booster.inplace_predict(matrix)
+        return result
+
+
 def transform_object(
-    booster: xgb.Booster, data: bytes, spec: TransformSpec, timings: ObjectTimings, *, cpu_count: int
+    model: Scorer | xgb.Booster,
+    data: bytes,
+    spec: TransformSpec,
+    timings: ObjectTimings,
+    *,
+    cpu_count: int,
 ) -> bytes:
     """The ``.out`` content for one input object; raises TransformError when a record fails.
 
     Predicts with ``cpu_count`` threads (one for tiny inputs, where threads only add overhead).
+    Give a job's objects one ``Scorer`` (a bare Booster is probed again on every call).
     """
     started = time.perf_counter()
     width = csvio.count_fields(data)
@@ -86,19 +121,21 @@ def transform_object(
         return b""
     record_size = len(data)
     if spec.split_lines and record_size > spec.max_payload_bytes:
-        record_size = csvio.longest_line(data)
+        fits = csvio.lines_fit(data, spec.max_payload_bytes)
+        record_size = csvio.longest_line(data) if not fits else 0  # the exact size only to report it
     if record_size > spec.max_payload_bytes:
         raise TransformError(
             f"a record of {record_size} bytes exceeds MaxPayloadInMB ({spec.max_payload_bytes >> 20} MB)"
         )
-    n_predictions = prediction_width(booster)
+    scorer = model if isinstance(model, Scorer) else Scorer.of(model)
+    n_predictions = scorer.prediction_width
     try:
         features = spec.input_filter.resolve(width)
         output_width = width + n_predictions if spec.join_input else n_predictions
         selected = spec.output_filter.resolve(output_width)
     except FilterError as exc:
         raise TransformError(str(exc)) from None
-    expected = booster.num_features()
+    expected = scorer.num_features
     if len(features) != expected:
         raise TransformError(
             f"the model expects {expected} features but the record has {len(features)} "
@@ -113,9 +150,8 @@ def transform_object(
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise TransformError(f"cannot parse the records as numeric CSV: {exc}") from None
     parsed = time.perf_counter()
-    booster.set_param({"nthread": 1 if matrix.size < SMALL_DATA_CELLS else cpu_count})
     try:
-        predictions = booster.inplace_predict(matrix)
+        predictions = scorer.predict(matrix, 1 if matrix.size < SMALL_DATA_CELLS else cpu_count)
     except xgb.core.XGBoostError as exc:
         raise TransformError(f"prediction failed: {str(exc).splitlines()[0]}") from None
     predicted = time.perf_counter()

@@ -14,7 +14,7 @@ import pytest
 import xgboost as xgb
 from moto import mock_aws
 
-from sandbox.sagemaker import SageMakerEmulator, SageMakerError
+from sandbox.sagemaker import SageMakerEmulator, SageMakerError, csvio, training, transform, validation
 
 BUCKET = "snowsage-test"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -512,6 +512,37 @@ def test_max_runtime_exceeded_stops_the_job(background: SageMakerEmulator, s3: A
     assert len(background.training_log("snowsage-run-train-0")) < 1000000
 
 
+def test_stopped_job_logs_one_well_formed_line_per_round_trained(
+    background: SageMakerEmulator, s3: Any
+) -> None:
+    # The round lines are written once training ends (not per round): a job stopped by
+    # MaxRuntimeInSeconds still has one line per round it trained, numbered from 0.
+    put_training_data(s3)
+    request = training_request(
+        HyperParameters=hyper(num_round="1000000"), StoppingCondition={"MaxRuntimeInSeconds": 1}
+    )
+    background.create_training_job(request)
+    d = background.wait("snowsage-run-train-0", timeout=30)
+    assert (d["TrainingJobStatus"], d["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
+    log = background.training_log("snowsage-run-train-0")
+    assert log
+    matches = [LOG_LINE.match(line) for line in log]
+    assert all(matches), [line for line, m in zip(log, matches, strict=True) if not m][:3]
+    assert [int(m.group(1)) for m in matches if m] == list(range(len(log)))
+
+
+def test_round_log_formats_every_metric_train_then_validation() -> None:
+    history = {
+        "train": {"logloss": [0.5, 0.25], "auc": [0.75, 0.875]},
+        "validation": {"logloss": [0.625, 0.5], "auc": [0.7, 0.8]},
+    }
+    assert training.round_log(history, 2) == [
+        "[0]\ttrain-logloss:0.50000\ttrain-auc:0.75000\tvalidation-logloss:0.62500\tvalidation-auc:0.70000",
+        "[1]\ttrain-logloss:0.25000\ttrain-auc:0.87500\tvalidation-logloss:0.50000\tvalidation-auc:0.80000",
+    ]
+    assert training.round_log(history, 0) == []
+
+
 # ---- models ---------------------------------------------------------------------------------------
 
 
@@ -790,3 +821,76 @@ def test_fail_next_transform(emulator: SageMakerEmulator, s3: Any) -> None:
     failed = emulator.describe_transform_job("score-a")
     assert (failed["TransformJobStatus"], failed["FailureReason"]) == ("Failed", "ClientError: injected")
     assert emulator.describe_transform_job("score-b")["TransformJobStatus"] == "Completed"
+
+
+def test_transform_probes_the_model_once_per_job(
+    emulator: SageMakerEmulator, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    booster = trained_model(emulator, s3)
+    probes: list[int] = []
+    probe = transform.prediction_width
+
+    def counting(model: xgb.Booster) -> int:
+        probes.append(1)
+        return probe(model)
+
+    monkeypatch.setattr(transform, "prediction_width", counting)
+    rows = [make_rows(10 + i, 30 + i)[0] for i in range(3)]
+    for i, x in enumerate(rows):
+        put(s3, f"score/part-{i}.csv", csv_text(x))
+    emulator.create_transform_job(transform_request())
+    assert emulator.describe_transform_job("snowsage-run-score-0")["TransformJobStatus"] == "Completed"
+    assert len(probes) == 1
+    for i, x in enumerate(rows):
+        features = np.array([[float(v) for v in line.split(",")] for line in csv_text(x).splitlines()])
+        assert get(s3, f"pred/part-{i}.csv.out").splitlines() == expected_lines(booster, features)
+
+
+def test_scorer_sets_nthread_only_when_it_changes(emulator: SageMakerEmulator, s3: Any) -> None:
+    booster = trained_model(emulator, s3)
+    scorer = transform.Scorer.of(booster)
+    assert (scorer.num_features, scorer.prediction_width, scorer.nthread) == (N_FEATURES, 1, 1)
+    calls: list[dict[str, Any]] = []
+    set_param = booster.set_param
+
+    def recording(params: Any, value: Any = None) -> None:
+        calls.append(dict(params))
+        set_param(params, value)
+
+    booster.set_param = recording  # type: ignore[method-assign]
+    x, _ = make_rows(8, 40)
+    first = scorer.predict(x, 1)
+    scorer.predict(x, 1)
+    assert calls == []
+    assert np.array_equal(scorer.predict(x, 2), first)
+    scorer.predict(x, 2)
+    assert calls == [{"nthread": 2}]
+    assert scorer.nthread == 2
+
+
+def test_transform_object_same_bytes_with_a_scorer_or_a_booster(emulator: SageMakerEmulator, s3: Any) -> None:
+    booster = trained_model(emulator, s3)
+    x, _ = make_rows(50, 41)
+    data = ("".join(f"id-{i}," + line + "\n" for i, line in enumerate(csv_text(x).splitlines()))).encode()
+    spec = validation.validate_transform(
+        transform_request(
+            DataProcessing={"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+        )
+    )
+    with_booster = transform.transform_object(booster, data, spec, transform.ObjectTimings(), cpu_count=2)
+    scorer = transform.Scorer.of(booster)
+    with_scorer = transform.transform_object(scorer, data, spec, transform.ObjectTimings(), cpu_count=2)
+    assert with_scorer == with_booster
+    lines = with_scorer.decode().splitlines()
+    assert [line.split(",")[0] for line in lines] == [f"id-{i}" for i in range(50)]
+    assert [line.split(",")[1] for line in lines] == expected_lines(booster, x)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\n", b"abc", b"abc\n", b"a\nbcdef\ngh\n", b"abcdef", b"ab\n\n\nabcdefgh", b"abcd\nabcde\nabc"],
+)
+@pytest.mark.parametrize("limit", [0, 1, 3, 4, 5, 8])
+def test_lines_fit_agrees_with_longest_line(data: bytes, limit: int) -> None:
+    # The transform's MaxPayloadInMB check jumps window by window instead of scanning every line.
+    assert csvio.lines_fit(data, limit) == (csvio.longest_line(data) <= limit)
