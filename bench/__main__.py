@@ -507,17 +507,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("--samples must be at least 10", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.ERROR)
-    for noisy in (
-        "werkzeug",
-        "uvicorn",
-        "uvicorn.error",
-        "uvicorn.access",
-        "fakesnow",
-        "botocore",
-        "snowflake",
-        "moto",
-    ):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    from sandbox.environment import quiet_services
+
+    quiet_services(logging.ERROR)
 
     started_at = report.now()
     load_at_start = report.load_average()

@@ -22,7 +22,7 @@ from typing import Any
 
 from sandbox import cost, loop
 from sandbox import serve as serving
-from sandbox.environment import Sandbox, SandboxConfig
+from sandbox.environment import Sandbox, SandboxConfig, quiet_services
 from sandbox.execution import StateSpan
 from sandbox.report import write_report
 from sandbox.sample_data import load_sample_data
@@ -275,16 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
     )
     if not args.verbose:
-        for noisy in (
-            "werkzeug",
-            "uvicorn",
-            "uvicorn.error",
-            "uvicorn.access",
-            "fakesnow",
-            "botocore",
-            "snowflake",
-        ):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
+        quiet_services(logging.ERROR)
     handler: Any = args.handler
     code: int = handler(args, Console(quiet=False))
     return code

@@ -50,12 +50,22 @@ SNOWFLAKE_SCHEMA = "ML"
 SETUP_SQL = sorted((PROJECT_ROOT / "snowflake" / "setup").glob("*.sql"))
 # Services that log every request at INFO; their own start-up re-configures logging, so the
 # sandbox quiets them after they are up.
-CHATTY_LOGGERS = ("werkzeug", "uvicorn", "uvicorn.error", "uvicorn.access", "fakesnow", "fakesnow.server")
+CHATTY_LOGGERS = (
+    "werkzeug",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "fakesnow",
+    "fakesnow.server",
+    "botocore",
+    "snowflake",
+    "moto",
+)
 
 
-def quiet_services() -> None:
+def quiet_services(level: int = logging.WARNING) -> None:
     for name in CHATTY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(level)
 
 
 def reset_moto(endpoint_url: str) -> None:
