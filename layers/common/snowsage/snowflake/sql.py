@@ -63,7 +63,8 @@ def load_statements(predictions_table: str, stage: str, stage_path: str) -> Load
             f" FILE_FORMAT = (FORMAT_NAME = '{PREDICTIONS_FILE_FORMAT}')"
             " ON_ERROR = ABORT_STATEMENT FORCE = TRUE"
         ),
-        delete_export=f"DELETE FROM {table} WHERE EXPORT_ID = %(export_id)s",  # nosec B608: validated identifier
+        # B608: `table` passed validate_snowflake_identifier above; every value is a bind.
+        delete_export=f"DELETE FROM {table} WHERE EXPORT_ID = %(export_id)s",  # nosec B608
         insert_predictions=(
             f"INSERT INTO {table} (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"  # nosec B608
             " SELECT ID, SCORE, %(run_id)s, %(export_id)s, %(model_version)s,"
@@ -90,8 +91,9 @@ def merge_run_statement() -> str:
     )
     columns = ", ".join(RUN_COLUMNS)
     values = ", ".join(f"s.{column}" for column in RUN_COLUMNS)
+    # B608: only module constants are inlined here; every value is a bind.
     return (
-        f"MERGE INTO {RUNS_TABLE} t USING (SELECT {source}) s ON t.RUN_ID = s.RUN_ID"  # nosec B608: constants only
+        f"MERGE INTO {RUNS_TABLE} t USING (SELECT {source}) s ON t.RUN_ID = s.RUN_ID"  # nosec B608
         f" WHEN MATCHED THEN UPDATE SET {updates},"
         " STARTED_AT = COALESCE(t.STARTED_AT, s.STARTED_AT), UPDATED_AT = CURRENT_TIMESTAMP()"
         f" WHEN NOT MATCHED THEN INSERT ({columns}, UPDATED_AT) VALUES ({values}, CURRENT_TIMESTAMP())"
