@@ -1,9 +1,10 @@
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from snowsage.models import ObjectCreatedEvent
-from snowsage.start import start_for_event
+from snowsage.start import StepFunctionsStarter, start_for_event
 
 
 class RecordingStarter:
@@ -53,3 +54,25 @@ def test_other_keys_are_ignored_with_a_reason(key: str) -> None:
     result = start_for_event(_event(key), starter)
     assert result.status == "ignored" and result.reason
     assert starter.started == {}
+
+
+class FakeStepFunctions:
+    """StartExecution as AWS answers it: idempotent while the same name runs, else ExecutionAlreadyExists."""
+
+    class exceptions:  # boto3's shape: client.exceptions.ExecutionAlreadyExists
+        class ExecutionAlreadyExists(Exception):
+            pass
+
+    def __init__(self, started_long_ago: bool) -> None:
+        self.started_long_ago = started_long_ago
+
+    def start_execution(self, **request: Any) -> dict[str, Any]:
+        started = datetime.now(UTC) - (timedelta(minutes=3) if self.started_long_ago else timedelta(0))
+        return {"executionArn": f"arn:aws:states:::execution:p:{request['name']}", "startDate": started}
+
+
+def test_an_answer_about_a_running_execution_is_a_duplicate() -> None:
+    assert StepFunctionsStarter(FakeStepFunctions(started_long_ago=True), "arn").start("n", {}) is None
+    assert StepFunctionsStarter(FakeStepFunctions(started_long_ago=False), "arn").start("n", {}) == (
+        "arn:aws:states:::execution:p:n"
+    )

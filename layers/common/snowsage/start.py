@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Protocol
 
 from snowsage.errors import InvalidIdentifier
@@ -16,17 +17,27 @@ class ExecutionStarter(Protocol):
         ...
 
 
+# StartExecution is idempotent while an execution of that name and input runs: it answers with
+# the running execution (its ARN and its startDate). A startDate older than the call by more
+# than this is that case: a duplicate, not a start.
+IN_FLIGHT_TOLERANCE_SECONDS = 2.0
+
+
 class StepFunctionsStarter:
     def __init__(self, client: Any, state_machine_arn: str) -> None:
         self._client = client
         self._state_machine_arn = state_machine_arn
 
     def start(self, name: str, document: dict[str, Any]) -> str | None:
+        called = time.time()
         try:
             response = self._client.start_execution(
                 stateMachineArn=self._state_machine_arn, name=name, input=json.dumps(document)
             )
         except self._client.exceptions.ExecutionAlreadyExists:
+            return None
+        started = response.get("startDate")
+        if started is not None and started.timestamp() < called - IN_FLIGHT_TOLERANCE_SECONDS:
             return None
         arn: str = response["executionArn"]
         return arn
