@@ -15,7 +15,7 @@ from sandbox.environment import Sandbox
 from sandbox.sample_data import load_sample_data
 
 SAMPLE_DATASET = "merchant_risk"
-SAMPLE_ROWS = 20_000
+SAMPLE_ROWS = 50_000  # 200 merchants: enough held-out rows for a stable validation AUC
 SAMPLE_SEED = 7
 SAMPLE_EXPORT_ID = "20261126t020000z"
 FAILED_EXECUTION_NAME = "merchant_risk-missing-export"

@@ -13,7 +13,9 @@ from tests.reliability.helpers import load_sample
 
 @pytest.fixture(scope="module")
 def sandbox_config() -> SandboxConfig:
-    return SandboxConfig()
+    # These tests are about faults, not the gate: with a few dozen merchants the validation AUC
+    # moves with the (unordered) export's row order, so the gate is set where it never decides.
+    return SandboxConfig(template_parameters={"EvaluationThreshold": "0.5"})
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,8 @@ def sandbox_config() -> SandboxConfig:
             "private_key": PEM,
             "private_key_passphrase": PASSPHRASE,
             "password": PASSWORD,
-        }
+        },
+        template_parameters={"EvaluationThreshold": "0.5"},  # about secrets, not the gate
     )
 
 

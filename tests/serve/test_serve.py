@@ -332,7 +332,9 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
         assert plan["scoring"]["input_uri"].startswith(f"s3://{BUCKET}/exports/merchant_risk/")
 
         verdict = results["evaluate"]
-        assert verdict["metric_value"] == pytest.approx(0.875)
+        candidate = json.loads((EVENTS / "evaluate_model" / "candidate.json").read_text())
+        reported = {m["MetricName"]: m["Value"] for m in candidate["training"]["final_metrics"]}
+        assert verdict["metric_value"] == pytest.approx(reported["validation:auc"])
         # The champion is the package the reference run registered in the served moto.
         assert verdict["champion_package_arn"] == (
             "arn:aws:sagemaker:us-east-1:123456789012:model-package/snowsage-merchant-risk/1"
