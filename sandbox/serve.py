@@ -252,8 +252,10 @@ def serve(options: ServeOptions, out: TextIO | None = None, err: TextIO | None =
                 file=out,
                 flush=True,
             )
+            # Short sleeps: a signal the kernel hands to another thread only runs its Python handler
+            # when the main thread next wakes, so the main thread must wake often.
             while True:
-                time.sleep(3600)
+                time.sleep(0.2)
     except KeyboardInterrupt:
         print("stopping the sandbox", file=err, flush=True)
     finally:
