@@ -231,20 +231,6 @@ def test_sagemaker_names_are_unique_across_retries(name: str, field: str) -> Non
     assert "$.plan.name_base" in expression
 
 
-def test_every_placeholder_is_a_template_substitution() -> None:
-    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
-    assert placeholders == {
-        "PrepareRunFunctionArn",
-        "EvaluateModelFunctionArn",
-        "SelectModelFunctionArn",
-        "LoadPredictionsFunctionArn",
-        "RecordRunFunctionArn",
-        "SageMakerRoleArn",
-        "XGBoostImageUri",
-        "NotificationTopicArn",
-    }
-
-
 def test_batch_transform_joins_ids_to_scores() -> None:
     processing = STATES["Score"]["Parameters"]["DataProcessing"]
     assert processing == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
