@@ -116,7 +116,7 @@ def states_with_named_errors(definition: dict[str, Any]) -> dict[str, dict[str, 
     return found
 
 
-def testable_state(state: dict[str, Any]) -> dict[str, Any]:
+def runnable_state(state: dict[str, Any]) -> dict[str, Any]:
     """The state as TestState can run it: a ``.sync`` resource becomes its request-response call."""
     resource = str(state.get("Resource", ""))
     if resource.endswith(SYNC_SUFFIX):
@@ -140,7 +140,7 @@ def build_probes(
                 state=provocation.state,
                 description=provocation.description,
                 request={
-                    "definition": json.dumps(testable_state(state)),
+                    "definition": json.dumps(runnable_state(state)),
                     "roleArn": role_arn,
                     "input": json.dumps(provocation.input),
                     "inspectionLevel": "INFO",
