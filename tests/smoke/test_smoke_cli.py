@@ -103,7 +103,8 @@ def test_with_everything_it_builds_the_platform(tmp_path: Path) -> None:
 
 
 def test_python_m_smoke_without_credentials_exits_0(tmp_path: Path) -> None:
-    """What `make smoke` runs, in a clean environment: no AWS profile, no Snowflake variables."""
+    """What `make smoke` runs (from the repository root, no PYTHONPATH), in a clean environment:
+    no AWS profile, no Snowflake variables."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "SNOWFLAKE_"))}
     env.update(
         {
@@ -111,7 +112,6 @@ def test_python_m_smoke_without_credentials_exits_0(tmp_path: Path) -> None:
             "AWS_CONFIG_FILE": str(tmp_path / "none"),
             "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
             "AWS_EC2_METADATA_DISABLED": "true",
-            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'common'}",
         }
     )
     process = subprocess.run(
