@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -48,12 +48,23 @@ class RealPlatform:
     start_timeout_seconds = 180.0  # S3 -> EventBridge -> Lambda -> StartExecution takes seconds
     run_timeout_seconds = 3600.0  # a training and a transform job, each minutes to start
 
-    def __init__(self, env: Mapping[str, str], sam: str, out: TextIO = sys.stdout) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        sam: str,
+        out: TextIO = sys.stdout,
+        *,
+        session: Any = None,
+        runner: Callable[..., Any] = subprocess.run,
+        sleeper: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.env = dict(env)
         self.sam = sam
         self.out = out
-        self.session: Any = boto3.Session()
+        self.session: Any = session or boto3.Session()
         self.region = str(self.session.region_name)
+        self._run = runner
+        self._sleep = sleeper
         self._built = False
 
     def client(self, service: str) -> Any:
@@ -72,7 +83,7 @@ class RealPlatform:
         command = [self.sam, *args]
         self.out.write(f"$ {' '.join(command)}\n")
         self.out.flush()
-        subprocess.run(command, cwd=PROJECT_ROOT, env=environment, check=True)  # noqa: S603
+        self._run(command, cwd=PROJECT_ROOT, env=environment, check=True)
 
     def deploy(self, stack: str, parameters: dict[str, str]) -> dict[str, str]:
         if not self._built:
@@ -100,7 +111,7 @@ class RealPlatform:
             *overrides,
         )
         if parameters.get("SnowflakeStorageIamUserArn"):
-            time.sleep(IAM_PROPAGATION_SECONDS)
+            self._sleep(IAM_PROPAGATION_SECONDS)
         stack_description = self.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
         return {item["OutputKey"]: item["OutputValue"] for item in stack_description.get("Outputs", [])}
 
@@ -194,4 +205,4 @@ class RealPlatform:
         delete_model_package_group(self.client("sagemaker"), group)
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+        self._sleep(seconds)
