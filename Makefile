@@ -20,12 +20,12 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-checkov
 NODE_STAMP := node_modules/.installed-package-lock
 
 # Lint whatever exists of these (colleagues' directories may land later).
-MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts)
+MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts smoke)
 BANDIT_PATHS := $(wildcard functions layers/common/snowsage)
 ASL_FILES := $(wildcard statemachines/*.asl.json)
 PYTEST_ARGS ?= -n auto --dist loadfile
 
-.PHONY: help venv lint test pytest build sizes demo bench lock lock-checkov clean distclean
+.PHONY: help venv lint test pytest build sizes demo bench smoke smoke-errors lock lock-checkov clean distclean
 
 help:
 	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov and node_modules"
@@ -35,6 +35,8 @@ help:
 	@echo "make sizes      build, then each function's unzipped size with its layers vs the budget"
 	@echo "make demo       run the pipeline end to end in the local sandbox"
 	@echo "make bench      benchmarks"
+	@echo "make smoke      prove it on a real AWS + Snowflake account: throwaway stack, run, teardown"
+	@echo "make smoke-errors  the error names AWS gives for the ASL's Retry/Catch (TestState)"
 	@echo "make lock       regenerate requirements/dev.lock from requirements/dev.in"
 	@echo "make clean      remove build outputs and caches (distclean: also venvs, node_modules)"
 
@@ -92,6 +94,14 @@ demo: $(VENV_STAMP)
 
 bench: $(VENV_STAMP)
 	$(PY) -m bench
+
+# --- real accounts (docs/smoke.md): without credentials each says what it needs and exits 0 -----
+
+smoke: $(VENV_STAMP)
+	$(PY) -m smoke run
+
+smoke-errors: $(VENV_STAMP)
+	$(PY) -m smoke errors
 
 # --- locks ----------------------------------------------------------------------------------------
 

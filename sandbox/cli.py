@@ -2,7 +2,7 @@
 
 Commands:
   demo             sample merchant data, export, let the S3 event start the run, summarise
-  run              the same loop for a dataset you define in SQL
+  run              the same loop for a dataset you define in SQL (--runs N: N exports in a row)
   start-execution  a console-style start with an execution input file (events/statemachine/)
   replay-event     deliver an events/ file to EventBridge as S3 would
   serve            keep the sandbox running as servers (for `sam local invoke`)
@@ -80,13 +80,18 @@ def _print_summary(result: loop.RunResult, report: Path | None) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _finish(args: argparse.Namespace, result: loop.RunResult, sandbox: Sandbox) -> int:
-    report = write_report(result, sandbox, Path(args.report)) if getattr(args, "report", None) else None
+def _emit(args: argparse.Namespace, result: loop.RunResult, report: Path | None = None) -> int:
+    """One run's summary, or its JSON object on one line; the exit status it calls for."""
     if getattr(args, "json", False):
         print(json.dumps(result.as_json(), default=str), flush=True)
     else:
         _print_summary(result, report)
     return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _finish(args: argparse.Namespace, result: loop.RunResult, sandbox: Sandbox) -> int:
+    report = write_report(result, sandbox, Path(args.report)) if getattr(args, "report", None) else None
+    return _emit(args, result, report)
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
@@ -120,19 +125,26 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             console.say(f"loaded {args.sample_rows:,} sample transactions (MERCHANT_TRANSACTIONS)")
         console.say(f"applying {len(args.setup_sql)} SQL file(s)")
         loop.apply_user_sql(sandbox, [Path(path) for path in args.setup_sql])
-        result = loop.run_from_export(sandbox, args.dataset, on_state=console.state)
-        if args.mode == "score_only" and result.status == "SUCCEEDED":
-            console.say("score_only: a hand start on the same export, scoring with the registered model")
-            result = loop.start_by_hand(
-                sandbox,
-                {
-                    "manifest": result.execution.output["manifest"] if result.execution.output else "",
-                    "mode": "score_only",
-                },
-                on_state=console.state,
-                manifest=result.manifest,
-            )
-        return _finish(args, result, sandbox)
+        codes: list[int] = []
+        for number, export_id in enumerate(loop.export_ids(args.runs), start=1):
+            if args.runs > 1:
+                console.say(f"run {number} of {args.runs}: export {export_id}")
+            result = loop.run_from_export(sandbox, args.dataset, export_id=export_id, on_state=console.state)
+            if args.mode == "score_only" and result.status == "SUCCEEDED":
+                console.say("score_only: a hand start on the same export, scoring with the registered model")
+                result = loop.start_by_hand(
+                    sandbox,
+                    {
+                        "manifest": result.execution.output["manifest"] if result.execution.output else "",
+                        "mode": "score_only",
+                    },
+                    on_state=console.state,
+                    manifest=result.manifest,
+                )
+            # Each run's output as it ends, in order; the report (if asked) shows the last run.
+            last = number == args.runs
+            codes.append(_finish(args, result, sandbox) if last else _emit(args, result))
+        return max(codes)
 
 
 def _sample_sandbox(console: Console, rows: int, seed: int, quiet: bool = True) -> Sandbox:
@@ -200,6 +212,13 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         return 2
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log the services' own output")
@@ -230,8 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--threshold", type=float, default=None, help="the template's EvaluationThreshold for this sandbox"
     )
-    run.add_argument("--report", default=None)
-    run.add_argument("--json", action="store_true")
+    run.add_argument(
+        "--runs",
+        type=_positive,
+        default=1,
+        help="exports of the dataset, one after the other, each judged against the champion"
+        " the earlier ones left (default %(default)s)",
+    )
+    run.add_argument("--report", default=None, help="folder for the visual report (of the last run)")
+    run.add_argument("--json", action="store_true", help="print one JSON object per run, one per line")
     run.set_defaults(handler=cmd_run)
 
     for name, helptext, handler in (

@@ -10,13 +10,14 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sandbox import moto_patches
 from sandbox.environment import Sandbox
 from sandbox.execution import ExecutionSummary, StateSpan, wait_for_execution, wait_for_execution_named
-from sandbox.export import export_dataset
+from sandbox.export import export_dataset, export_id_for
 from sandbox.snowflake_setup import apply_setup
 from snowsage.names import ManifestLocation, execution_name, validate_snowflake_identifier
 
@@ -63,9 +64,21 @@ class RunResult:
     def predictions_table(self) -> str | None:
         return self._section("plan").get("predictions_table") or self.manifest.get("predictions_table")
 
+    @property
+    def gate(self) -> dict[str, Any]:
+        """The promotion verdict: promoted or not, why, and the champion it was judged against."""
+        evaluation = self._section("evaluation")
+        return {
+            "promoted": evaluation.get("promote"),
+            "reason": evaluation.get("reason"),
+            "champion_metric": evaluation.get("champion_metric"),
+            "champion_package_arn": evaluation.get("champion_package_arn"),
+        }
+
     def as_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
+            "export_id": self.manifest.get("export_id"),
             "execution_arn": self.execution.arn,
             "execution_name": self.execution.name,
             "rows_scored": self.rows_scored,
@@ -77,6 +90,7 @@ class RunResult:
             "cause": self.execution.cause,
             "seconds": self.execution.seconds,
             "model": self._section("model").get("model_package_arn"),
+            "gate": self.gate,
         }
 
 
@@ -163,6 +177,17 @@ def run_from_export(
     return follow_export(
         sandbox, manifest, on_state=on_state, timings={"export": time.perf_counter() - started}
     )
+
+
+def export_ids(runs: int, now: datetime | None = None) -> list[str | None]:
+    """Export ids for ``runs`` exports in one sandbox: one run keeps the default (the time); more
+    get the time plus ``-1``, ``-2``, … so that exports made within the same second stay distinct."""
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, not {runs}")
+    if runs == 1:
+        return [None]
+    base = export_id_for(now or datetime.now(UTC))
+    return [f"{base}-{number}" for number in range(1, runs + 1)]
 
 
 def replay_event(sandbox: Sandbox, event: dict[str, Any]) -> None:

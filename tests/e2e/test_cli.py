@@ -8,11 +8,18 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str) -> tuple[int, dict[str, object], str]:
+    code, lines, stderr = run_cli_lines(*args)
+    return code, lines[-1] if lines else {}, stderr
+
+
+def run_cli_lines(*args: str) -> tuple[int, list[dict[str, Any]], str]:
+    """The exit status, every stdout line as JSON (--json prints one object per run), stderr."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'common'}"}
     process = subprocess.run(
         [sys.executable, "-m", "sandbox", *args, "--json"],
@@ -23,8 +30,7 @@ def run_cli(*args: str) -> tuple[int, dict[str, object], str]:
         timeout=300,
         check=False,
     )
-    last = process.stdout.strip().splitlines()[-1] if process.stdout.strip() else "{}"
-    return process.returncode, json.loads(last), process.stderr
+    return process.returncode, [json.loads(line) for line in process.stdout.splitlines()], process.stderr
 
 
 def sensor_dataset_sql(rows: int = 600) -> str:
@@ -79,6 +85,35 @@ def test_run_on_a_dataset_defined_in_sql(tmp_path: Path) -> None:
     assert str(result["execution_arn"]).endswith(
         ":pump_failure-" + str(result["execution_name"]).split("-", 1)[1]
     )
+
+
+def test_runs_n_makes_n_exports_each_judged_against_the_champion_before_it(tmp_path: Path) -> None:
+    """--runs 2 --json: two lines in order, two exports; the second run's gate names the first's model."""
+    sql = tmp_path / "pump_failure.sql"
+    sql.write_text(sensor_dataset_sql(rows=300))
+    code, lines, stderr = run_cli_lines(
+        "run", "--setup-sql", str(sql), "--dataset", "pump_failure", "--runs", "2", "--threshold", "0.5"
+    )
+    assert code == 0, stderr[-3000:]
+    assert len(lines) == 2, lines
+    first, second = lines
+    assert first["status"] == second["status"] == "SUCCEEDED"
+    assert first["export_id"] != second["export_id"]
+    assert first["execution_name"] != second["execution_name"]
+    assert str(first["export_id"]).endswith("-1") and str(second["export_id"]).endswith("-2")
+    assert first["gate"]["promoted"] is True
+    assert first["gate"]["champion_package_arn"] is None
+    assert str(first["model"]).endswith("/1")
+    # The second run is judged against the champion the first one left.
+    assert second["gate"]["champion_package_arn"] == first["model"]
+    assert "champion v1" in second["gate"]["reason"]
+    assert second["gate"]["champion_metric"] == first["metric"]["value"]
+
+
+def test_runs_must_be_positive() -> None:
+    code, lines, stderr = run_cli_lines("run", "--setup-sql", "x.sql", "--dataset", "d", "--runs", "0")
+    assert code == 2 and not lines
+    assert "--runs: must be at least 1" in stderr
 
 
 def test_the_shipped_second_dataset_runs_end_to_end() -> None:
