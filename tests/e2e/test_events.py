@@ -59,7 +59,7 @@ def test_event_runs_through_its_handler(sandbox: Sandbox, reference: ReferenceRu
     checks: dict[str, Callable[[dict[str, Any]], bool]] = {
         "start_pipeline": lambda r: r["status"] == "duplicate",  # the reference run exists already
         "prepare_run": lambda r: (
-            r["run_id"] == "merchant-risk-20261126--f5245c1bee474ebc" and r["scoring"]["rows"] > 0
+            r["run_id"] == "merchant-risk-20261126-hf5245c1bee474ebc" and r["scoring"]["rows"] > 0
         ),
         "evaluate_model": lambda r: (
             r["approval_status"] in {"Approved", "Rejected"} and r["metric_value"] > 0.5

@@ -7,6 +7,7 @@ from snowsage.errors import InvalidIdentifier
 from snowsage.names import (
     DATASET_MAX,
     DATASET_PATTERN,
+    DIGESTED_RUN_ID,
     EXPORT_ID_MAX,
     RUN_ID_MAX,
     SAGEMAKER_NAME,
@@ -54,7 +55,7 @@ def test_run_id_is_the_name_when_it_is_already_a_sagemaker_name_part() -> None:
 
 def test_run_id_of_any_other_name_is_readable_and_carries_a_digest() -> None:
     run_id = run_id_for("Merchant_Risk-2026")
-    assert run_id.startswith("merchant-risk-2026--") and len(run_id) <= RUN_ID_MAX
+    assert run_id.startswith("merchant-risk-2026-h") and len(run_id) <= RUN_ID_MAX
 
 
 @pytest.mark.parametrize("bad", ['x";drop', "a.b", "", "1abc", "a b", "../etc"])
@@ -165,13 +166,22 @@ def test_dataset_and_export_to_execution_name_and_run_id_is_one_to_one() -> None
 
 
 def test_a_plain_name_never_equals_a_digested_one() -> None:
-    """A run id without "--" is a name as it was; one with "--" is digested: the two never meet."""
+    """A plain name is its own run id; any other is digested ("-h" + 16 hex): the two never meet,
+    even for a plain-looking name that ends like a digest."""
     plain = run_id_for("a-b-c")
     assert plain == "a-b-c"
-    for other in ["a_b-c", "a-b_c", "A-b-c", "a-b-c-", "a--b-c"]:
-        digested = run_id_for(other)
-        assert "--" in digested and digested != plain
-    assert len({run_id_for(n) for n in ["a_b-c", "a-b_c", "A-b-c", "a-b-c-", "a--b-c"]}) == 5
+    others = ["a_b-c", "a-b_c", "A-b-c", "a-b-c-", "a--b-c", "a-b-c-h0123456789abcdef"]
+    digested = [run_id_for(name) for name in others]
+    assert all(DIGESTED_RUN_ID.fullmatch(run_id) for run_id in digested)
+    assert len({plain, *digested}) == len(others) + 1
+    assert run_id_for(digested[0]) != digested[0]
+
+
+@pytest.mark.parametrize("execution", ["a--b", "merchant_risk-20261126t020000z", "x" * 80, "a" * 41])
+def test_run_ids_hold_no_sql_comment(execution: str) -> None:
+    """The run id is part of an unquoted stage path in COPY INTO, where "--" starts a comment
+    (Snowflake SQL: comments)."""
+    assert "--" not in run_id_for(execution)
 
 
 @pytest.mark.parametrize(

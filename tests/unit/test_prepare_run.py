@@ -22,8 +22,8 @@ def _request(**overrides: Any) -> PrepareRunRequest:
 
 def test_plan_for_train_and_score(document: dict[str, Any], settings: PrepareRunSettings) -> None:
     plan = prepare_run(_request(), settings, store_for(document), now=NOW)
-    assert plan.run_id == "merchant-risk-20261126--5d9231c0cca25b07"
-    assert plan.name_base == "snowsage-merchant-risk-20261126--5d9231c0cca25b07"
+    assert plan.run_id == "merchant-risk-20261126-h5d9231c0cca25b07"
+    assert plan.name_base == "snowsage-merchant-risk-20261126-h5d9231c0cca25b07"
     assert plan.scoring.timeout_seconds == 3600
     assert plan.training is not None
     assert plan.training.train_uri == f"s3://{BUCKET}/{PREFIX}train/"

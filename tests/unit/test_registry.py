@@ -69,10 +69,10 @@ def _verdict(value: float, champion: ModelPackage | None) -> Any:
         execution_name="merchant_risk-20261126t030000z",
         evaluation={"metric_name": "validation:auc", "threshold": 0.75},
         model_package_group=GROUP,
-        run_id="merchant-risk-20261126--0ea49c7cba172b3c",
+        run_id="merchant-risk-20261126-h0ea49c7cba172b3c",
         export_id="20261126t030000z",
         training={
-            "job_name": "snowsage-merchant-risk-20261126--0ea49c7cba172b3c-train-0",
+            "job_name": "snowsage-merchant-risk-20261126-h0ea49c7cba172b3c-train-0",
             "model_data_url": "s3://b/models/m.tar.gz",
             "final_metrics": [{"MetricName": "validation:auc", "Value": value}],
         },
@@ -200,7 +200,7 @@ def _register_request(value: float = 0.9) -> RegisterModelRequest:
     return RegisterModelRequest(
         execution_name="merchant_risk-20261126t030000z",
         dataset="merchant_risk",
-        run_id="merchant-risk-20261126--0ea49c7cba172b3c",
+        run_id="merchant-risk-20261126-h0ea49c7cba172b3c",
         model_package_group=GROUP,
         image_uri=IMAGE,
         training={"job_name": "snowsage-x-train-0", "model_data_url": "s3://b/models/x/model.tar.gz"},

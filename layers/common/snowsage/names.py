@@ -28,10 +28,13 @@ EXPORT_ID_MAX = EXECUTION_NAME_MAX - DATASET_MAX - 1
 EXPORT_ID_PATTERN = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{EXPORT_ID_MAX - 1}}}")
 SNOWFLAKE_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
 SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
-# A run id as it is (an execution name in this alphabet), or a readable part, "--" and a digest.
+# A run id is the execution name as it is, or a readable part, "-h" and a digest. It goes into
+# unquoted Snowflake stage paths (COPY INTO ... FROM @stage/predictions/<dataset>/<run_id>/), where
+# "--" would start a comment: single "-" only.
 PLAIN_RUN_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 RUN_ID_MAX = 40
 RUN_ID_DIGEST = 16
+DIGESTED_RUN_ID = re.compile(rf".*-h[0-9a-f]{{{RUN_ID_DIGEST}}}")
 RESOURCE_PREFIX_PATTERN = re.compile(rf"[a-z][a-z0-9]{{0,{RESOURCE_PREFIX_MAX - 1}}}")
 MANIFEST_KEY = re.compile(r"exports/(?P<dataset>[^/]+)/(?P<export_id>[^/]+)/manifest\.json")
 
@@ -84,18 +87,22 @@ def execution_name(dataset: str, export_id: str) -> str:
 
 
 def run_id_for(execution: str) -> str:
-    """The run id: the execution name made safe for S3 keys and SageMaker names, one per name.
+    """The run id: the execution name made safe for S3 keys, SageMaker names and stage paths.
 
-    A name that is already lower-case words joined by single "-" (and fits) is its own run id.
-    Any other name becomes a readable part, "--" and a digest of the exact name: the "--"
-    never occurs in the first kind, so two names never share a run id (short of a 64-bit
-    digest collision); 40 characters cannot hold every 80-character name one-to-one.
+    A name that is already lower-case words joined by single "-" (and fits, and does not end
+    like a digest) is its own run id. Any other name becomes a readable part, "-h" and 16 hex of
+    its sha256: the two kinds never meet, so two names never share a run id (short of a 64-bit
+    digest collision; 40 characters cannot hold every 80-character name one-to-one).
     """
-    if len(execution) <= RUN_ID_MAX and PLAIN_RUN_ID.fullmatch(execution):
+    if (
+        len(execution) <= RUN_ID_MAX
+        and PLAIN_RUN_ID.fullmatch(execution)
+        and not DIGESTED_RUN_ID.fullmatch(execution)
+    ):
         return execution
     readable_max = RUN_ID_MAX - RUN_ID_DIGEST - 2
     readable = re.sub(r"[^a-z0-9]+", "-", execution.lower()).strip("-")[:readable_max].rstrip("-")
-    return f"{readable or 'run'}--{_digest(execution, RUN_ID_DIGEST)}"
+    return f"{readable or 'run'}-h{_digest(execution, RUN_ID_DIGEST)}"
 
 
 def name_base(prefix: str, run_id: str) -> str:
