@@ -64,16 +64,15 @@ SUPPORTED_RESOURCE_TYPES = frozenset(
 
 
 # Every Task resource the sandbox can run (moto_patches routes SageMaker to the emulator; moto runs
-# the aws-sdk SageMaker registry calls and SNS itself). Lambda tasks are ${<Function>Arn} placeholders
-# of the template's functions. A state using anything else makes the deploy fail.
+# SNS itself). Lambda tasks are ${<Function>Arn} placeholders of the template's functions; service
+# integrations are placeholders whose substitution is one of these, in the stack's partition (a
+# hard-coded arn:aws: would fail in aws-cn and aws-us-gov). Anything else makes the deploy fail.
 SUPPORTED_TASK_RESOURCES = frozenset(
     {
-        "arn:aws:states:::sagemaker:createTrainingJob.sync",
-        "arn:aws:states:::sagemaker:createTransformJob.sync",
-        "arn:aws:states:::sagemaker:createModel",
-        "arn:aws:states:::aws-sdk:sagemaker:createModelPackageGroup",
-        "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
-        "arn:aws:states:::sns:publish",
+        "arn:${AWS::Partition}:states:::sagemaker:createTrainingJob.sync",
+        "arn:${AWS::Partition}:states:::sagemaker:createTransformJob.sync",
+        "arn:${AWS::Partition}:states:::sagemaker:createModel",
+        "arn:${AWS::Partition}:states:::sns:publish",
     }
 )
 
@@ -149,13 +148,16 @@ def check_tasks(definition: dict[str, Any], substitutions: dict[str, Any], funct
             continue
         resource = state["Resource"]
         placeholder = re.fullmatch(r"\$\{(\w+)\}", resource)
-        if placeholder:
-            target = substitutions.get(placeholder.group(1))
-            logical = target.get("Fn::GetAtt", [None])[0] if isinstance(target, dict) else None
-            if logical not in functions:
-                problems.append(f"{name}: {resource} is not a function of this template")
-        elif resource not in SUPPORTED_TASK_RESOURCES:
+        if not placeholder:
             problems.append(f"{name}: {resource}")
+            continue
+        target = substitutions.get(placeholder.group(1))
+        target = target if isinstance(target, dict) else {}
+        if "Fn::Sub" in target:
+            if target["Fn::Sub"] not in SUPPORTED_TASK_RESOURCES:
+                problems.append(f"{name}: {resource} = {target['Fn::Sub']}")
+        elif target.get("Fn::GetAtt", [None])[0] not in functions:
+            problems.append(f"{name}: {resource} is not a function of this template")
     if problems:
         raise SandboxDeployError("the sandbox cannot run these tasks: " + "; ".join(problems))
 

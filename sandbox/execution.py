@@ -58,8 +58,7 @@ class ExecutionSummary:
     def failed_state(self) -> str | None:
         """The state whose error ended the run: the last failed Task outside the failure branch.
 
-        Not the first failed span: a Catch that carries on (EnsureModelPackageGroup's "group
-        already exists") fails a span too, and the run goes on past it.
+        Not the first failed span: a Catch that carries on past a failure fails a span too.
         """
         failed = [span for span in self.spans if span.failed]
         tasks = [

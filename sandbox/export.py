@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,10 +26,10 @@ from typing import Any
 import pyarrow.csv as pacsv
 
 from snowflake.sqlscript import EXPORT_SECTIONS, export_queries, is_identifier, render_export_query
+from snowsage.names import DATASET_PATTERN, EXPORT_ID_PATTERN
 
 logger = logging.getLogger(__name__)
 
-DATASET_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 DEFAULT_ROWS_PER_FILE = 100_000
 FETCH_ROWS = 50_000
 
@@ -55,8 +54,8 @@ def export_id_for(moment: datetime) -> str:
 
 
 def read_dataset(conn: Any, dataset: str) -> DatasetRow:
-    if not DATASET_RE.fullmatch(dataset):
-        raise ExportError(f"dataset name {dataset!r} must match {DATASET_RE.pattern}")
+    if not DATASET_PATTERN.fullmatch(dataset):
+        raise ExportError(f"dataset name {dataset!r} must match {DATASET_PATTERN.pattern}")
     cur = conn.cursor()
     try:
         cur.execute(
@@ -110,8 +109,8 @@ def export_dataset(
     """Emulate `CALL EXPORT_DATASET(dataset)`: write the sections, then the manifest; return it."""
     started = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     export_id = export_id or export_id_for(started)
-    if not DATASET_RE.fullmatch(export_id):
-        raise ExportError(f"export_id {export_id!r} must match {DATASET_RE.pattern}")
+    if not EXPORT_ID_PATTERN.fullmatch(export_id):
+        raise ExportError(f"export_id {export_id!r} must match {EXPORT_ID_PATTERN.pattern}")
     row = read_dataset(conn, dataset)
     selects = export_selects(conn, row)
     base = f"exports/{dataset}/{export_id}/"

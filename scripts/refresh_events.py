@@ -23,6 +23,7 @@ WANTED = (
     ("PrepareRunFunction", "succeeded", "prepare_run/train_and_score.json"),
     ("EvaluateModelFunction", "succeeded", "evaluate_model/candidate.json"),
     ("SelectModelFunction", "succeeded", "select_model/promoted_model.json"),
+    ("RegisterModelFunction", "succeeded", "register_model/candidate.json"),
     ("LoadPredictionsFunction", "succeeded", "load_predictions/load.json"),
     ("RecordRunFunction", "succeeded", "record_run/succeeded.json"),
     ("RecordRunFunction", "failed", "record_run/failed.json"),

@@ -1,13 +1,15 @@
 """EvaluateModelFunction: the training metric against the threshold and the champion."""
 
 import boto3
+from botocore.config import Config
 
 from snowsage.evaluation import evaluate_model
 from snowsage.models import EvaluateModelRequest, Verdict
 from snowsage.observability import lambda_entry, logger
 from snowsage.registry import SageMakerModelRegistry
 
-registry = SageMakerModelRegistry(boto3.client("sagemaker"))
+# botocore retries throttling and 5xx first; what still fails is RegistryUnavailable (retried by the ASL).
+registry = SageMakerModelRegistry(boto3.client("sagemaker", config=Config(retries={"mode": "standard"})))
 
 
 @lambda_entry(EvaluateModelRequest)

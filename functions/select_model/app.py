@@ -1,13 +1,15 @@
 """SelectModelFunction: the model package to score with."""
 
 import boto3
+from botocore.config import Config
 
 from snowsage.evaluation import select_model
 from snowsage.models import ModelSelection, SelectModelRequest
 from snowsage.observability import lambda_entry
 from snowsage.registry import SageMakerModelRegistry
 
-registry = SageMakerModelRegistry(boto3.client("sagemaker"))
+# botocore retries throttling and 5xx first; what still fails is RegistryUnavailable (retried by the ASL).
+registry = SageMakerModelRegistry(boto3.client("sagemaker", config=Config(retries={"mode": "standard"})))
 
 
 @lambda_entry(SelectModelRequest)

@@ -37,7 +37,9 @@ DECLARE
   -- Bounded files: Snowflake splits each section into files of at most 64 MiB (and in parallel).
   max_file_size INTEGER DEFAULT 67108864;
   ident_pattern VARCHAR DEFAULT '[A-Za-z_][A-Za-z0-9_$]{0,254}';
-  name_pattern VARCHAR DEFAULT '[a-z0-9][a-z0-9_-]{0,62}';
+  -- snowsage.names.DATASET_PATTERN: snake_case, at most 50 (the model package group name fits 63).
+  name_pattern VARCHAR DEFAULT '[a-z0-9]+(_[a-z0-9]+)*';
+  name_max INTEGER DEFAULT 50;
 
   registered INTEGER DEFAULT 0;
   training_view VARCHAR;
@@ -66,7 +68,7 @@ DECLARE
   column_order EXCEPTION (-20004, 'EXPORT_DATASET: training view must be id, label, features; scoring view id, features');
   section_cursor CURSOR FOR SELECT COLUMN1 AS SECTION FROM VALUES ('train'), ('validation'), ('score');
 BEGIN
-  IF (NOT REGEXP_LIKE(DATASET_NAME, name_pattern)) THEN
+  IF (NOT REGEXP_LIKE(DATASET_NAME, name_pattern) OR LENGTH(DATASET_NAME) > name_max) THEN
     RAISE invalid_name;
   END IF;
 

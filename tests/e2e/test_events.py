@@ -22,6 +22,7 @@ FUNCTIONS = {
     "prepare_run": "PrepareRunFunction",
     "evaluate_model": "EvaluateModelFunction",
     "select_model": "SelectModelFunction",
+    "register_model": "RegisterModelFunction",
     "load_predictions": "LoadPredictionsFunction",
     "record_run": "RecordRunFunction",
 }
@@ -57,11 +58,14 @@ def test_event_runs_through_its_handler(sandbox: Sandbox, reference: ReferenceRu
     assert not errored, result
     checks: dict[str, Callable[[dict[str, Any]], bool]] = {
         "start_pipeline": lambda r: r["status"] == "duplicate",  # the reference run exists already
-        "prepare_run": lambda r: r["run_id"] == "merchant-risk-20261126t020000z" and r["scoring"]["rows"] > 0,
+        "prepare_run": lambda r: (
+            r["run_id"] == "merchant-risk-20261126-hf5245c1bee474ebc" and r["scoring"]["rows"] > 0
+        ),
         "evaluate_model": lambda r: (
             r["approval_status"] in {"Approved", "Rejected"} and r["metric_value"] > 0.5
         ),
         "select_model": lambda r: r["model_version"] == 1,
+        "register_model": lambda r: r["model_package_arn"].split("/")[-2] == "snowsage-merchant-risk",
         "load_predictions": lambda r: r["rows_loaded"] == r["rows_scored"] > 0,
         "record_run": lambda r: r["status"] == event["status"],
     }

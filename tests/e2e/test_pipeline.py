@@ -83,11 +83,11 @@ def test_train_and_score_starts_from_the_s3_event(sandbox: Sandbox, notices: Any
     assert len(rows) == result.rows_loaded
     assert {row[3] for row in rows} == {"1"}
     assert all(0.0 <= row[1] <= 1.0 for row in rows)
-    run = _run_row(sandbox, "merchant-risk-20261126t020000z")
+    run = _run_row(sandbox, "merchant-risk-20261126-hf5245c1bee474ebc")
     assert (run["STATUS"], run["ROWS_LOADED"], run["PROMOTED"]) == ("SUCCEEDED", result.rows_loaded, True)
     assert run["MODEL_PACKAGE_ARN"].endswith("/snowsage-merchant-risk/1")
     notice = json.loads(notices()[0]["body"])
-    assert (notice["status"], notice["run_id"]) == ("SUCCEEDED", "merchant-risk-20261126t020000z")
+    assert (notice["status"], notice["run_id"]) == ("SUCCEEDED", "merchant-risk-20261126-hf5245c1bee474ebc")
 
 
 def test_score_only_uses_the_model_the_first_run_registered(sandbox: Sandbox) -> None:
@@ -123,8 +123,9 @@ def test_a_training_failure_is_recorded_and_notified_and_loads_nothing(
     VISITED.append(result.execution)
     assert result.status == "FAILED"
     assert result.execution.failed_state == "Train"
-    assert result.execution.error == "States.TaskFailed", result.execution.cause
-    run = _run_row(sandbox, "merchant-risk-20261126t030000z")
+    # A Fail state may not raise States.* (concepts-error-handling): the caught name, prefixed.
+    assert result.execution.error == "Snowsage.States.TaskFailed", result.execution.cause
+    run = _run_row(sandbox, "merchant-risk-20261126-h0ea49c7cba172b3c")
     assert (run["STATUS"], run["FAILED_STATE"], run["ERROR"]) == ("FAILED", "Train", "States.TaskFailed")
     assert "out of memory (injected)" in run["CAUSE"]
     assert _rows_of_export(sandbox, "20261126t030000z") == []

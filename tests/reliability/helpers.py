@@ -202,7 +202,8 @@ def assert_failed_cleanly(
     """
     execution = result.execution
     assert result.status == "FAILED", f"{execution.name}: {result.status}"
-    assert execution.error == error, (execution.error, execution.cause)
+    # RunFailed re-raises the caught error prefixed (a Fail state may not raise States.*).
+    assert execution.error == f"Snowsage.{error}", (execution.error, execution.cause)
     assert execution.failed_state == state, states_entered(result)
     # The failure branch ran: recorded, notified, then Fail with the original error.
     assert states_entered(result)[-3:] == ["RecordFailure", "NotifyFailure", "RunFailed"]

@@ -155,7 +155,7 @@ BAD_MANIFESTS: dict[str, BadManifest] = {
     "columns-not-matching-data": BadManifest(
         "ColumnMismatch", "columns in its first row; the manifest lists 13", _extra_column
     ),
-    "features-differ-between-sections": BadManifest(
+    "features-differ-by-section": BadManifest(
         "ColumnMismatch", "differ from score features", _features_differ
     ),
     "non-numeric-label": BadManifest("ColumnMismatch", "has a non-numeric label 'yes'", _non_numeric_label),

@@ -104,7 +104,7 @@ def test_training_create_throttled_is_retried_under_a_new_job_name(
     assert failures_in(sb, result.execution.arn, "Train") == ["SageMaker.AmazonSageMakerException"]
     # $$.State.RetryCount in the name: the retry never collides with the failed attempt's name.
     assert (result.execution.output or {})["training"]["job_name"].endswith("-train-1")
-    _assert_backoff(retry_sleeps.retry_delays, _full_jitter_caps(30.0, 2.0, 1, 300.0))
+    _assert_backoff(retry_sleeps.retry_delays, _full_jitter_caps(30.0, 2.0, 1, 60.0))
 
 
 @pytest.mark.parametrize(

@@ -92,3 +92,26 @@ def test_placeholders_without_a_substitution_are_errors() -> None:
     assert substitute('{"Resource": "${A}"}', {"A": "arn:x"}) == '{"Resource": "arn:x"}'
     with pytest.raises(SandboxDeployError, match=r"\$\{B\}"):
         substitute('{"Resource": "${B}"}', {"A": "arn:x"})
+
+
+def test_a_hard_coded_partition_is_refused() -> None:
+    """arn:aws:states:::… fails in aws-cn and aws-us-gov: integrations come from substitutions."""
+    definition = copy.deepcopy(ASL)
+    definition["States"]["Score"]["Resource"] = "arn:aws:states:::sagemaker:createTransformJob.sync"
+    template = _template()
+    functions = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    with pytest.raises(
+        SandboxDeployError, match=r"Score: arn:aws:states:::sagemaker:createTransformJob\.sync"
+    ):
+        check_tasks(definition, _substitutions(template), functions)
+
+
+def test_an_unsupported_integration_substitution_is_refused() -> None:
+    template = _template()
+    substitutions = _substitutions(template)
+    substitutions["SageMakerCreateTransformJobSync"] = {
+        "Fn::Sub": "arn:${AWS::Partition}:states:::sagemaker:createEndpoint"
+    }
+    functions = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    with pytest.raises(SandboxDeployError, match=r"Score: .*createEndpoint"):
+        check_tasks(copy.deepcopy(ASL), substitutions, functions)

@@ -28,6 +28,7 @@ FUNCTION_DIRS = {
     "PrepareRunFunction": "functions/prepare_run",
     "EvaluateModelFunction": "functions/evaluate_model",
     "SelectModelFunction": "functions/select_model",
+    "RegisterModelFunction": "functions/register_model",
     "LoadPredictionsFunction": "functions/load_predictions",
     "RecordRunFunction": "functions/record_run",
 }

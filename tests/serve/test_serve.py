@@ -52,8 +52,8 @@ LOCAL = "127.0.0.1"
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0  # seconds; stopping takes 2-3 s, generous for a loaded shared machine
 BUCKET = "snowsage-data-123456789012-us-east-1"
-REFERENCE_RUN_ID = "merchant-risk-20261126t020000z"
-FAILED_RUN_ID = "merchant-risk-missing-export"
+REFERENCE_RUN_ID = "merchant-risk-20261126-hf5245c1bee474ebc"
+FAILED_RUN_ID = "merchant-risk-missing-h9166d4958d992849"
 NEW_EXPORT_ID = "20261127t000000z"
 
 

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from snowsage import models
+from snowsage import errors, models
+from snowsage.names import EXECUTION_NAME_MAX, RUN_ID_MAX
 
 ASL_PATH = Path(__file__).resolve().parents[2] / "statemachines" / "pipeline.asl.json"
 DEFINITION: dict[str, Any] = json.loads(ASL_PATH.read_text())
@@ -54,6 +55,7 @@ LAMBDA_REQUESTS: dict[str, type[BaseModel]] = {
     "${PrepareRunFunctionArn}": models.PrepareRunRequest,
     "${EvaluateModelFunctionArn}": models.EvaluateModelRequest,
     "${SelectModelFunctionArn}": models.SelectModelRequest,
+    "${RegisterModelFunctionArn}": models.RegisterModelRequest,
     "${LoadPredictionsFunctionArn}": models.LoadPredictionsRequest,
     "${RecordRunFunctionArn}": models.RecordRunRequest,
 }
@@ -183,7 +185,7 @@ def test_the_failure_branch_records_notifies_and_fails_with_the_original_error()
     assert STATES["RunFailed"] == {
         **STATES["RunFailed"],
         "Type": "Fail",
-        "ErrorPath": "$.error.Error",
+        "ErrorPath": "States.Format('Snowsage.{}', $.error.Error)",
         "CausePath": "$.error.Cause",
     }
     # Whatever fails inside the failure branch must not overwrite the original error.
@@ -197,6 +199,7 @@ def test_paths_read_exist_on_every_way_in(name: str) -> None:
     keys = available_keys()[name]
     paths = list(reads(state.get("Parameters", {})))
     paths += [choice["Variable"][2:] for choice in state.get("Choices", []) if "Variable" in choice]
+    paths += [state[key][2:] for key in ("TimeoutSecondsPath", "HeartbeatSecondsPath") if key in state]
     for path in paths:
         parts = path.strip(".").split(".")
         assert parts[0] in keys, (
@@ -243,3 +246,108 @@ def test_result_selectors_give_what_the_models_read(key: str) -> None:
         assert SELECTED[key] <= model.model_fields.keys(), (
             f"{key}: {SELECTED[key] - model.model_fields.keys()}"
         )
+
+
+# --- issue 10: what AWS would refuse ------------------------------------------------------------
+FORMAT = re.compile(r"States\.Format\('(?P<template>[^']*)'(?P<args>(?:,\s*[^,)]+)*)\)")
+
+
+@pytest.mark.parametrize("name", [n for n, s in STATES.items() if s["Type"] == "Fail"])
+def test_no_fail_state_raises_a_states_error(name: str) -> None:
+    """concepts-error-handling: custom error names "must not begin with the States. prefix".
+    A Fail state's ErrorPath that re-raises a caught error must therefore add a prefix."""
+    state = STATES[name]
+    if "Error" in state:
+        assert not state["Error"].startswith("States."), name
+    if "ErrorPath" in state:
+        match = FORMAT.fullmatch(state["ErrorPath"])
+        assert match, f"{name}: ErrorPath {state['ErrorPath']!r} may carry a States.* name as it is"
+        prefix = match["template"].split("{}", 1)[0]
+        assert prefix and not prefix.startswith("States."), f"{name}: prefix {prefix!r}"
+
+
+def test_integrations_name_the_partition() -> None:
+    """aws-cn and aws-us-gov regions are in the image map: no Resource says arn:aws:. Every
+    Resource is a placeholder; the template test checks each substitution's partition."""
+    for name, state in STATES.items():
+        if "Resource" in state:
+            assert re.fullmatch(r"\$\{\w+\}", state["Resource"]), f"{name}: {state['Resource']}"
+
+
+def test_no_state_calls_an_aws_sdk_integration() -> None:
+    """aws-sdk tasks surface error names derived from AWS error codes (supported-services-awssdk),
+    which the registry does not document per call: the registry is called from a Lambda."""
+    for name, state in STATES.items():
+        assert ":aws-sdk:" not in state.get("Resource", ""), name
+
+
+TRANSIENT_NAMES = {
+    cls.__name__
+    for cls in vars(errors).values()
+    if isinstance(cls, type) and issubclass(cls, errors.TransientError) and cls is not errors.TransientError
+}
+LAMBDA_SERVICE_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+@pytest.mark.parametrize("name", [n for n, s in STATES.items() if s["Type"] == "Task"])
+def test_retried_names_are_ones_the_task_can_raise(name: str) -> None:
+    """A Retry on a name nothing raises never matches (SageMaker.ResourceLimitExceeded, say)."""
+    state = STATES[name]
+    resource = state["Resource"]
+    if resource in LAMBDA_REQUESTS:
+        raisable = LAMBDA_SERVICE_ERRORS | TRANSIENT_NAMES
+    elif resource.startswith("${SageMaker"):
+        # The optimized integration's name for every create-time error (sagemaker-iam / connect-sagemaker).
+        raisable = {"SageMaker.AmazonSageMakerException"}
+    else:
+        raisable = {"States.TaskFailed"}
+    for retry in state["Retry"]:
+        assert set(retry["ErrorEquals"]) <= raisable, f"{name}: {set(retry['ErrorEquals']) - raisable}"
+
+
+@pytest.mark.parametrize("name", ["Train", "CreateModel", "Score"])
+def test_sagemaker_errors_are_retried_briefly(name: str) -> None:
+    """SageMaker.AmazonSageMakerException covers permanent validation errors too: at most two
+    retries, at most a minute and a half of waiting in all."""
+    (retry,) = STATES[name]["Retry"]
+    delays = [
+        min(retry["IntervalSeconds"] * retry["BackoffRate"] ** attempt, retry.get("MaxDelaySeconds", 1e9))
+        for attempt in range(retry["MaxAttempts"])
+    ]
+    assert retry["MaxAttempts"] <= 2 and sum(delays) <= 90, delays
+
+
+def test_score_has_a_timeout() -> None:
+    """A batch transform has no runtime limit of its own; the Score task has one."""
+    score = STATES["Score"]
+    assert score.get("TimeoutSecondsPath") == "$.plan.scoring.timeout_seconds" or "TimeoutSeconds" in score
+    assert "timeout_seconds" in models.ScoringPlan.model_fields
+
+
+# The longest value each Subject argument can take.
+SUBJECT_ARGUMENTS = {
+    "$$.Execution.Name": EXECUTION_NAME_MAX,
+    "$.record.run_id": RUN_ID_MAX,
+    "$.record.status": max(len(status) for status in models.RunStatus.__args__),
+}
+
+
+@pytest.mark.parametrize("name", [n for n, s in STATES.items() if s.get("Resource") == "${SnsPublish}"])
+def test_sns_subjects_stay_under_100_characters(name: str) -> None:
+    """API_Publish: Subject is ASCII, "must be less than 100 characters long"."""
+    parameters = STATES[name]["Parameters"]
+    if "Subject" in parameters:
+        longest = len(parameters["Subject"])
+    else:
+        match = FORMAT.fullmatch(parameters["Subject.$"])
+        assert match, parameters["Subject.$"]
+        args = [arg.strip() for arg in match["args"].split(",") if arg.strip()]
+        assert all(arg in SUBJECT_ARGUMENTS for arg in args), args
+        assert match["template"].isascii()
+        longest = len(match["template"].replace("{}", "")) + sum(SUBJECT_ARGUMENTS[arg] for arg in args)
+    assert longest < 100, f"{name}: a Subject of up to {longest} characters"

@@ -18,6 +18,7 @@ FUNCTIONS = {
     "PrepareRunFunction": "functions/prepare_run/",
     "EvaluateModelFunction": "functions/evaluate_model/",
     "SelectModelFunction": "functions/select_model/",
+    "RegisterModelFunction": "functions/register_model/",
     "LoadPredictionsFunction": "functions/load_predictions/",
     "RecordRunFunction": "functions/record_run/",
 }

@@ -21,13 +21,26 @@ from tests.template.template_model import (
     function_layers,
     resources,
     resources_of_type,
+    sub_text,
     template,
 )
 
+# README, deploy checklist: the stack name is at most this long (state machine name <= 80,
+# storage role name <= 64).
+STACK_NAME_MAX = 46
+
+INTEGRATIONS = {
+    "SageMakerCreateTrainingJobSync": "sagemaker:createTrainingJob.sync",
+    "SageMakerCreateModel": "sagemaker:createModel",
+    "SageMakerCreateTransformJobSync": "sagemaker:createTransformJob.sync",
+    "SnsPublish": "sns:publish",
+}
 SUBSTITUTIONS = {
+    *INTEGRATIONS,
     "PrepareRunFunctionArn",
     "EvaluateModelFunctionArn",
     "SelectModelFunctionArn",
+    "RegisterModelFunctionArn",
     "LoadPredictionsFunctionArn",
     "RecordRunFunctionArn",
     "SageMakerRoleArn",
@@ -48,7 +61,7 @@ POWERTOOLS_AND_RUNTIME = {
 }
 
 
-def test_the_six_functions_are_defined() -> None:
+def test_the_seven_functions_are_defined() -> None:
     assert set(resources_of_type("AWS::Serverless::Function")) == set(FUNCTIONS)
 
 
@@ -244,3 +257,19 @@ def test_globals_log_level_comes_from_the_parameter() -> None:
     env = function_globals()["Environment"]["Variables"]
     assert {key for key in env if key in POWERTOOLS_AND_RUNTIME} == POWERTOOLS_AND_RUNTIME
     assert env["POWERTOOLS_LOG_LEVEL"] == env["LOG_LEVEL"] == {"Ref": "LogLevel"}
+
+
+@pytest.mark.parametrize(("key", "action"), sorted(INTEGRATIONS.items()))
+def test_integrations_are_in_the_stacks_partition(key: str, action: str) -> None:
+    """The image map offers aws-cn and aws-us-gov regions: integration ARNs name the partition."""
+    subs = resources()["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert subs[key] == {"Fn::Sub": f"arn:${{AWS::Partition}}:states:::{action}"}
+
+
+def test_the_state_machine_name_fits_80_characters_for_the_longest_stack_name() -> None:
+    """CreateStateMachine: name 1-80 characters; "<stack>-pipeline" fits when the stack name does
+    (README deploy checklist: stack names of at most 46 characters)."""
+    name = sub_text(resources()["PipelineStateMachine"]["Properties"]["Name"])
+    assert len(name.replace("${AWS::StackName}", "s" * STACK_NAME_MAX)) <= 80
+    role = resources()["SnowflakeStorageRole"]["Properties"]["RoleName"]
+    assert len(sub_text(role).replace("${AWS::StackName}", "s" * STACK_NAME_MAX)) <= 64

@@ -37,6 +37,7 @@ STAR_RESOURCE_ACTIONS = {
     # no resource type in the Service Authorization Reference
     "cloudwatch:PutMetricData",
     "sagemaker:ListModelPackages",
+    "sagemaker:ListModelPackageGroups",
 }
 # Star-resource actions that must carry a condition narrowing them.
 CONDITIONED = {"cloudwatch:PutMetricData": "cloudwatch:namespace"}
@@ -100,7 +101,7 @@ def test_sagemaker_access_is_scoped_to_the_resource_prefix() -> None:
             assert name.startswith(SAGEMAKER_PREFIX), f"{owner}: {arn} is not scoped to the prefix"
 
 
-def test_state_machine_invokes_exactly_the_five_task_functions() -> None:
+def test_state_machine_invokes_exactly_the_six_task_functions() -> None:
     invoked = {
         params["FunctionName"]["Ref"]
         for kind, params in sam_policy_templates("PipelineStateMachine")
@@ -120,8 +121,6 @@ def test_state_machine_can_run_the_sync_sagemaker_jobs() -> None:
         "sagemaker:DescribeTransformJob",
         "sagemaker:StopTransformJob",
         "sagemaker:CreateModel",
-        "sagemaker:CreateModelPackageGroup",
-        "sagemaker:CreateModelPackage",
         "events:PutTargets",
         "events:PutRule",
         "events:DescribeRule",
@@ -205,3 +204,23 @@ def test_sagemaker_role_writes_only_job_outputs() -> None:
     for st in statements:
         if "s3:ListBucket" in as_list(st["Action"]):
             assert "s3:prefix" in st["Condition"]["StringLike"]
+
+
+@pytest.mark.parametrize("kind", ["training-job", "transform-job"])
+def test_sync_jobs_may_list_their_tags(kind: str) -> None:
+    """Step Functions "sagemaker-iam": the .sync policies for training and transform include
+    sagemaker:ListTags."""
+    statements = [st for owner, st in _allows() if owner == "PipelineStateMachine"]
+    granted = [
+        st
+        for st in statements
+        if "sagemaker:ListTags" in as_list(st["Action"])
+        and any(f":{kind}/" in sub_text(resource) for resource in as_list(st["Resource"]))
+    ]
+    assert granted, f"sagemaker:ListTags is not granted on {kind}"
+
+
+def test_only_register_model_writes_the_registry() -> None:
+    writes = {"sagemaker:CreateModelPackageGroup", "sagemaker:CreateModelPackage"}
+    writers = {owner for owner, st in _allows() if writes & set(as_list(st["Action"]))}
+    assert writers == {"RegisterModelFunction"}

@@ -110,7 +110,7 @@ def test_state_machine_logs_and_traces() -> None:
 
 def test_every_log_group_has_retention() -> None:
     groups = {name: res for name, res in resources().items() if res["Type"] == "AWS::Logs::LogGroup"}
-    assert len(groups) == 7
+    assert len(groups) == 8
     for name, group in groups.items():
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
     for name, res in resources().items():

@@ -22,8 +22,9 @@ def _request(**overrides: Any) -> PrepareRunRequest:
 
 def test_plan_for_train_and_score(document: dict[str, Any], settings: PrepareRunSettings) -> None:
     plan = prepare_run(_request(), settings, store_for(document), now=NOW)
-    assert plan.run_id == "merchant-risk-20261126t100000z"
-    assert plan.name_base == "snowsage-merchant-risk-20261126t100000z"
+    assert plan.run_id == "merchant-risk-20261126-h5d9231c0cca25b07"
+    assert plan.name_base == "snowsage-merchant-risk-20261126-h5d9231c0cca25b07"
+    assert plan.scoring.timeout_seconds == 3600
     assert plan.training is not None
     assert plan.training.train_uri == f"s3://{BUCKET}/{PREFIX}train/"
     assert plan.training.output_uri == f"s3://{BUCKET}/models/merchant_risk/{plan.run_id}/"
@@ -111,3 +112,38 @@ def test_a_missing_manifest_is_named(settings: PrepareRunSettings) -> None:
 def test_the_plan_is_small_and_json_ready(document: dict[str, Any], settings: PrepareRunSettings) -> None:
     plan = prepare_run(_request(), settings, store_for(document), now=NOW)
     assert len(json.dumps(plan.model_dump(mode="json"))) < 4096
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("training_instance_type", "ml.t3.medium"),  # in botocore's enum, not documented for XGBoost
+        ("training_instance_type", "ml.trn1.2xlarge"),  # Trainium: no XGBoost image
+        ("training_instance_type", "ml.p4d.24xlarge"),  # a GPU family AWS does not list for XGBoost
+        ("training_instance_type", "ml.m5.huge"),  # not an instance type at all
+        ("transform_instance_type", "ml.g4dn.xlarge"),  # GPU families are listed for training only
+        ("transform_instance_type", "ml.inf2.xlarge"),
+    ],
+)
+def test_instance_types_aws_does_not_document_for_xgboost_are_refused(
+    document: dict[str, Any], settings: PrepareRunSettings, field: str, value: str
+) -> None:
+    with pytest.raises(InvalidExecutionInput, match=f"{field}.*not an instance type AWS documents"):
+        prepare_run(_request(**{field: value}), settings, store_for(document), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("training_instance_type", "ml.g4dn.xlarge"),
+        ("training_instance_type", "ml.p3.2xlarge"),
+        ("training_instance_type", "ml.c5.xlarge"),
+        ("transform_instance_type", "ml.c5.xlarge"),
+        ("transform_instance_type", "ml.r7i.large"),
+    ],
+)
+def test_documented_instance_types_are_accepted(
+    document: dict[str, Any], settings: PrepareRunSettings, field: str, value: str
+) -> None:
+    plan = prepare_run(_request(**{field: value}), settings, store_for(document), now=NOW)
+    assert value in plan.model_dump_json()

@@ -50,7 +50,7 @@ def test_a_failure_before_any_plan_is_still_recorded() -> None:
         },
     )
     record = build_run_record(request, now=NOW, failed_state_name="PrepareRun")
-    assert record.run_id == "console-start-1"
+    assert record.run_id.startswith("console-start-1-h")  # not the run id of "console-start-1"
     assert (record.status, record.failed_state, record.error, record.cause) == (
         "FAILED",
         "PrepareRun",

@@ -76,3 +76,11 @@ class SnowflakeUnavailable(TransientError):
 
 class MetricMissing(PermanentError):
     """The training job did not report the metric the gate judges."""
+
+
+class RegistryUnavailable(TransientError):
+    """The SageMaker Model Registry throttled, timed out or failed on its side: retry."""
+
+
+class RegistrationRefused(PermanentError):
+    """The SageMaker Model Registry refused the request (validation, access, limits)."""

@@ -8,11 +8,20 @@ from snowsage.errors import MetricMissing, ModelPackageNotFound, NoApprovedModel
 from snowsage.models import (
     EvaluateModelRequest,
     ModelSelection,
+    RegisteredModel,
+    RegisterModelRequest,
     SelectModelRequest,
     TrainingResult,
     Verdict,
 )
-from snowsage.registry import ModelPackage, ModelRegistry
+from snowsage.registry import (
+    ModelPackage,
+    ModelRegistry,
+    ModelRegistryWriter,
+    NewModelPackage,
+    client_token,
+    customer_metadata,
+)
 
 # XGBoost metrics where larger is better; every other metric (rmse, logloss, error, mae, ...) is minimised.
 MAXIMISED_METRICS = frozenset({"auc", "aucpr", "accuracy", "f1", "map", "ndcg", "pre", "r2"})
@@ -81,15 +90,37 @@ def evaluate_model(request: EvaluateModelRequest, registry: ModelRegistry) -> Ve
         champion_metric=champion_metric,
         champion_package_arn=champion.arn if champion else None,
         reason=reason,
-        package_metadata={
-            "run_id": request.run_id,
-            "export_id": request.export_id,
-            "training_job": request.training.job_name,
-            "metric_name": metric_name,
-            "metric_value": repr(value),
-            "gate": reason[:256],
-        },
+        # API_ModelPackage: CustomerMetadataProperties values cannot hold the reason's ";", "(" or ")".
+        package_metadata=customer_metadata(
+            {
+                "run_id": request.run_id,
+                "export_id": request.export_id,
+                "training_job": request.training.job_name,
+                "metric_name": metric_name,
+                "metric_value": repr(value),
+                "gate": reason,
+            }
+        ),
     )
+
+
+def register_model(request: RegisterModelRequest, registry: ModelRegistryWriter) -> RegisteredModel:
+    """Register the candidate with the gate's verdict as its approval status (group ensured)."""
+    verdict = request.evaluation
+    arn = registry.register(
+        NewModelPackage(
+            group=request.model_package_group,
+            group_description=f"Snowsage models for dataset {request.dataset}",
+            description=verdict.reason,
+            approval_status=verdict.approval_status,
+            image_uri=request.image_uri,
+            model_data_url=request.training.model_data_url,
+            metadata=verdict.package_metadata,
+            # One package per training job, however often the call is retried.
+            token=client_token(request.model_package_group, request.training.job_name),
+        )
+    )
+    return RegisteredModel(model_package_arn=arn)
 
 
 def _selection(package: ModelPackage, metric_name: str | None) -> ModelSelection:

@@ -10,12 +10,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from snowsage.instance_types import TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
 
 Mode = Literal["train_and_score", "score_only"]
 RunStatus = Literal["SUCCEEDED", "FAILED"]
 ApprovalStatus = Literal["Approved", "Rejected", "PendingManualApproval"]
-InstanceType = Annotated[str, StringConstraints(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
+
+
+def _one_of(kind: str, allowed: tuple[str, ...]) -> Any:
+    choices = frozenset(allowed)
+
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(
+                f"{value!r} is not an instance type AWS documents for built-in XGBoost {kind} jobs"
+                f" (snowsage/instance_types.py lists the {len(choices)} accepted, e.g. ml.m5.large)"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+TrainingInstanceType = Annotated[str, _one_of("training", TRAINING_INSTANCE_TYPES)]
+TransformInstanceType = Annotated[str, _one_of("transform", TRANSFORM_INSTANCE_TYPES)]
 ModelPackageArn = Annotated[
     str, StringConstraints(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+/\d+$")
 ]
@@ -49,8 +68,8 @@ class ExecutionInput(StrictContract):
     mode: Mode = "train_and_score"
     hyperparameters: dict[str, HyperparameterValue] | None = None
     model_package_arn: ModelPackageArn | None = None
-    training_instance_type: InstanceType | None = None
-    transform_instance_type: InstanceType | None = None
+    training_instance_type: TrainingInstanceType | None = None
+    transform_instance_type: TransformInstanceType | None = None
     evaluation_threshold: float | None = None
 
 
@@ -92,13 +111,13 @@ class PrepareRunRequest(Contract):
 
 
 class ResourceConfig(Contract):
-    InstanceType: str
+    InstanceType: TrainingInstanceType
     InstanceCount: int = Field(ge=1)
     VolumeSizeInGB: int = Field(ge=1)
 
 
 class TransformResources(Contract):
-    InstanceType: str
+    InstanceType: TransformInstanceType
     InstanceCount: int = Field(ge=1)
 
 
@@ -124,6 +143,8 @@ class ScoringPlan(Contract):
     output_uri: str
     stage_path: str
     transform_resources: TransformResources
+    # The Score state's TimeoutSecondsPath: a batch transform has no runtime limit of its own.
+    timeout_seconds: int = Field(ge=1, le=31_536_000)
     rows: int
     files: int
 
@@ -191,6 +212,19 @@ class Verdict(Contract):
     champion_package_arn: str | None
     reason: str
     package_metadata: dict[str, str]
+
+
+# --- RegisterModel ---------------------------------------------------------------------------
+
+
+class RegisterModelRequest(Contract):
+    execution_name: str
+    dataset: str
+    run_id: str
+    model_package_group: str
+    image_uri: str
+    training: TrainingResult
+    evaluation: Verdict
 
 
 # --- SelectModel -----------------------------------------------------------------------------

@@ -13,12 +13,29 @@ from dataclasses import dataclass
 
 from snowsage.errors import InvalidIdentifier
 
-DATASET_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+SAGEMAKER_NAME_MAX = 63
+RESOURCE_PREFIX_MAX = 12
+# A dataset is snake_case: lower-case letters and digits in words joined by single underscores.
+# It has no "-", so "<dataset>-<export_id>" splits at its first "-" (execution names are
+# injective), and "_" -> "-" maps it one-to-one onto a SageMaker name: the model package group
+# "<prefix>-<dataset>" fits 63 characters for every prefix (API_CreateModelPackageGroup).
+DATASET_MAX = SAGEMAKER_NAME_MAX - RESOURCE_PREFIX_MAX - 1
+DATASET_PATTERN = re.compile(rf"(?=.{{1,{DATASET_MAX}}}$)[a-z0-9]+(?:_[a-z0-9]+)*")
+# An export id (EXPORT_DATASET writes the UTC time, 20261126t100000z): short enough that
+# "<dataset>-<export_id>" fits the 80 characters of an execution name without shortening.
+EXECUTION_NAME_MAX = 80
+EXPORT_ID_MAX = EXECUTION_NAME_MAX - DATASET_MAX - 1
+EXPORT_ID_PATTERN = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{EXPORT_ID_MAX - 1}}}")
 SNOWFLAKE_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
 SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
-EXECUTION_NAME_MAX = 80
+# A run id is the execution name as it is, or a readable part, "-h" and a digest. It goes into
+# unquoted Snowflake stage paths (COPY INTO ... FROM @stage/predictions/<dataset>/<run_id>/), where
+# "--" would start a comment: single "-" only.
+PLAIN_RUN_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 RUN_ID_MAX = 40
-RESOURCE_PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9]{0,11}")
+RUN_ID_DIGEST = 16
+DIGESTED_RUN_ID = re.compile(rf".*-h[0-9a-f]{{{RUN_ID_DIGEST}}}")
+RESOURCE_PREFIX_PATTERN = re.compile(rf"[a-z][a-z0-9]{{0,{RESOURCE_PREFIX_MAX - 1}}}")
 MANIFEST_KEY = re.compile(r"exports/(?P<dataset>[^/]+)/(?P<export_id>[^/]+)/manifest\.json")
 
 
@@ -26,26 +43,21 @@ def _digest(text: str, length: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def _shorten(text: str, limit: int, separator: str = "-") -> str:
-    """Keep ``text`` if it fits, else a prefix plus a hash of the whole (still unique)."""
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit - 9].rstrip('-_')}{separator}{_digest(text)}"
-
-
 def validate_dataset(name: str) -> str:
-    """A dataset name: lower case, digits, ``_`` and ``-`` (it becomes keys and job names)."""
+    """A dataset name: snake_case, 1-50 characters (it becomes keys, job and group names)."""
     if not DATASET_PATTERN.fullmatch(name):
         raise InvalidIdentifier(
-            f"dataset {name!r} is not valid: use 1-63 of [a-z0-9_-], starting with a letter or digit"
+            f"dataset {name!r} is not valid: use 1-{DATASET_MAX} characters, lower-case letters and"
+            " digits in words joined by single underscores (snake_case, no '-')"
         )
     return name
 
 
 def validate_export_id(export_id: str) -> str:
-    if not DATASET_PATTERN.fullmatch(export_id):
+    if not EXPORT_ID_PATTERN.fullmatch(export_id):
         raise InvalidIdentifier(
-            f"export_id {export_id!r} is not valid: use 1-63 of [a-z0-9_-], starting with a letter or digit"
+            f"export_id {export_id!r} is not valid: use 1-{EXPORT_ID_MAX} of [a-z0-9_-],"
+            " starting with a letter or digit"
         )
     return export_id
 
@@ -66,15 +78,31 @@ def validate_resource_prefix(prefix: str) -> str:
 
 
 def execution_name(dataset: str, export_id: str) -> str:
-    """Deterministic Step Functions execution name for one export: duplicates collide on purpose."""
-    raw = f"{validate_dataset(dataset)}-{validate_export_id(export_id)}"
-    return _shorten(raw, EXECUTION_NAME_MAX)
+    """Deterministic Step Functions execution name for one export: duplicates collide on purpose.
+
+    At most 80 characters (API_StartExecution) by the two grammars, and one-to-one: a dataset
+    has no "-", so the name splits back at its first "-".
+    """
+    return f"{validate_dataset(dataset)}-{validate_export_id(export_id)}"
 
 
 def run_id_for(execution: str) -> str:
-    """The run id: the execution name made safe for S3 keys and SageMaker names."""
-    cleaned = re.sub(r"[^a-z0-9]+", "-", execution.lower()).strip("-") or "run"
-    return _shorten(cleaned, RUN_ID_MAX)
+    """The run id: the execution name made safe for S3 keys, SageMaker names and stage paths.
+
+    A name that is already lower-case words joined by single "-" (and fits, and does not end
+    like a digest) is its own run id. Any other name becomes a readable part, "-h" and 16 hex of
+    its sha256: the two kinds never meet, so two names never share a run id (short of a 64-bit
+    digest collision; 40 characters cannot hold every 80-character name one-to-one).
+    """
+    if (
+        len(execution) <= RUN_ID_MAX
+        and PLAIN_RUN_ID.fullmatch(execution)
+        and not DIGESTED_RUN_ID.fullmatch(execution)
+    ):
+        return execution
+    readable_max = RUN_ID_MAX - RUN_ID_DIGEST - 2
+    readable = re.sub(r"[^a-z0-9]+", "-", execution.lower()).strip("-")[:readable_max].rstrip("-")
+    return f"{readable or 'run'}-h{_digest(execution, RUN_ID_DIGEST)}"
 
 
 def name_base(prefix: str, run_id: str) -> str:
@@ -91,6 +119,11 @@ def sagemaker_name(base: str, kind: str, retry: int = 0) -> str:
 
 
 def model_package_group(prefix: str, dataset: str) -> str:
+    """``<prefix>-<dataset with "-" for "_">``: one group per dataset, never shared, at most 63.
+
+    The dataset grammar has no "-", so the mapping is one-to-one (API_CreateModelPackageGroup:
+    ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``).
+    """
     return f"{validate_resource_prefix(prefix)}-{validate_dataset(dataset).replace('_', '-')}"
 
 

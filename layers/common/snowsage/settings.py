@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from snowsage.models import TrainingInstanceType, TransformInstanceType
 from snowsage.names import validate_resource_prefix
 
 
@@ -38,10 +39,10 @@ class StartPipelineSettings(EnvSettings):
 class PrepareRunSettings(EnvSettings):
     bucket_name: str
     resource_prefix: str = "snowsage"
-    training_instance_type: str = "ml.m5.large"
+    training_instance_type: TrainingInstanceType = "ml.m5.large"
     training_instance_count: int = Field(default=1, ge=1)
     training_volume_size_gb: int = Field(default=30, ge=1)
-    transform_instance_type: str = "ml.m5.large"
+    transform_instance_type: TransformInstanceType = "ml.m5.large"
     transform_instance_count: int = Field(default=1, ge=1)
     hyperparameters: dict[str, str]
     evaluation_metric: str = "validation:auc"
@@ -49,6 +50,7 @@ class PrepareRunSettings(EnvSettings):
     use_spot_training: bool = False
     max_runtime_seconds: int = Field(default=3600, ge=1)
     max_wait_seconds: int = Field(default=7200, ge=1)
+    transform_timeout_seconds: int = Field(default=3600, ge=1)
 
     @field_validator("resource_prefix")
     @classmethod
