@@ -91,10 +91,13 @@ def merge_run_statement() -> str:
     )
     columns = ", ".join(RUN_COLUMNS)
     values = ", ".join(f"s.{column}" for column in RUN_COLUMNS)
+    # UPDATED_AT is TIMESTAMP_NTZ in UTC like every other time: SYSDATE() is the current UTC time
+    # without zone; CURRENT_TIMESTAMP() is TIMESTAMP_LTZ and would store the session's local time
+    # (docs: sql-reference/functions/sysdate).
     # B608: only module constants are inlined here; every value is a bind.
     return (
         f"MERGE INTO {RUNS_TABLE} t USING (SELECT {source}) s ON t.RUN_ID = s.RUN_ID"  # nosec B608
         f" WHEN MATCHED THEN UPDATE SET {updates},"
-        " STARTED_AT = COALESCE(t.STARTED_AT, s.STARTED_AT), UPDATED_AT = CURRENT_TIMESTAMP()"
-        f" WHEN NOT MATCHED THEN INSERT ({columns}, UPDATED_AT) VALUES ({values}, CURRENT_TIMESTAMP())"
+        " STARTED_AT = COALESCE(t.STARTED_AT, s.STARTED_AT), UPDATED_AT = SYSDATE()"
+        f" WHEN NOT MATCHED THEN INSERT ({columns}, UPDATED_AT) VALUES ({values}, SYSDATE())"
     )
