@@ -75,12 +75,17 @@ def _matching(urls: list[str]) -> list[str]:
     return [url for url in urls if pattern.fullmatch(url.split("://", 1)[-1].split("/", 1)[-1])]
 
 
+_COPY_INTO = "copy_into"  # fakesnow.cursor's name for fakesnow.copy_into.copy_into
+_SOURCE_GLOB = "_source_glob"  # fakesnow.copy_into's listing of a COPY's files
+
+
 def support_copy_pattern() -> None:
     """Teach fakesnow's COPY INTO <table> the PATTERN option (idempotent)."""
-    if getattr(fakesnow_cursor.copy_into, "snowsage_pattern", False):
+    # fakesnow.cursor imported copy_into by name: it is replaced there (the name it calls).
+    copy_into = vars(fakesnow_cursor)[_COPY_INTO]
+    if getattr(copy_into, "snowsage_pattern", False):
         return
-    copy_into = fakesnow_cursor.copy_into
-    source_glob = fakesnow_copy_into._source_glob
+    source_glob = vars(fakesnow_copy_into)[_SOURCE_GLOB]
 
     def copy_with_pattern(duck_conn: Any, database: Any, schema: Any, copy: exp.Copy, *args: Any) -> Any:
         stripped, pattern = _pattern_of(copy)
@@ -94,8 +99,8 @@ def support_copy_pattern() -> None:
         return _matching(source_glob(source, duck_conn))
 
     copy_with_pattern.snowsage_pattern = True  # type: ignore[attr-defined]
-    fakesnow_cursor.copy_into = copy_with_pattern
-    fakesnow_copy_into._source_glob = glob_with_pattern
+    setattr(fakesnow_cursor, _COPY_INTO, copy_with_pattern)
+    setattr(fakesnow_copy_into, _SOURCE_GLOB, glob_with_pattern)
 
 
 @dataclass
