@@ -159,7 +159,7 @@ def test_a_statement_timeout_is_retried_and_every_statement_has_its_own_timeout(
     result = start(sb, "sf-stmt-timeout")
 
     assert_one_copy(sb, result, "sf-stmt-timeout")
-    assert task_failures(sb, result.execution.arn) == [("LoadPredictions", "SnowflakeUnavailable")]
+    assert failures_in(sb, result.execution.arn, "LoadPredictions") == ["SnowflakeUnavailable"]
     assert timeouts and all(isinstance(timeout, int) and 0 < timeout <= 600 for _, timeout in timeouts), (
         timeouts
     )
