@@ -8,8 +8,13 @@ does what snowflake/setup/30_export_procedure.sql does, step for step:
    (`snowflake.sqlscript.export_queries`: one source) with the same placeholder substitution
    (views qualified with the current database and schema, as the procedure does);
 3. stream the result in batches into CSV files of at most `rows_per_file` rows, no header,
-   named like Snowflake's unload files (`data_0_0_0.csv`, `data_0_0_1.csv`, …);
-4. write `manifest.json` (docs/contracts.md, version 1) LAST, columns from the query result.
+   named like Snowflake's unload files with INCLUDE_QUERY_ID = TRUE
+   (`data_<query id>_0_0_0.csv`, `data_<query id>_0_0_1.csv`, …; the query id is the SELECT's);
+   a SELECT with no rows writes no file, and the section raises as the procedure does;
+4. the columns, as the procedure reads them: INFORMATION_SCHEMA.COLUMNS of the section's view in
+   ORDINAL_POSITION order, schema and view compared upper case (unquoted identifiers), the id
+   dropped for train and validation; none found raises. They must equal the SELECT's columns;
+5. write `manifest.json` (docs/contracts.md, version 1) LAST.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import csv
 import io
 import json
 import logging
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,14 +82,19 @@ def read_dataset(conn: Any, dataset: str) -> DatasetRow:
     return DatasetRow(dataset, training_view, scoring_view, id_column, label_column, predictions_table)
 
 
-def export_selects(conn: Any, row: DatasetRow) -> dict[str, str]:
-    """The SELECT texts the procedure runs for this dataset, by section (train, validation, score)."""
+def current_namespace(conn: Any) -> tuple[str, str]:
     cur = conn.cursor()
     try:
         cur.execute("SELECT CURRENT_DATABASE(), CURRENT_SCHEMA()")
         database, schema = (str(value) for value in cur.fetchone())
     finally:
         cur.close()
+    return database, schema
+
+
+def export_selects(conn: Any, row: DatasetRow) -> dict[str, str]:
+    """The SELECT texts the procedure runs for this dataset, by section (train, validation, score)."""
+    database, schema = current_namespace(conn)
     templates = export_queries()
     return {
         section: render_export_query(
@@ -96,6 +107,35 @@ def export_selects(conn: Any, row: DatasetRow) -> dict[str, str]:
     }
 
 
+def section_columns(conn: Any, row: DatasetRow, section: str, schema: str | None = None) -> list[str]:
+    """The procedure's column query: the view's columns in order, minus the id for train and
+    validation. `schema` is the procedure's `sch` (the setup's `schema` variable as written,
+    default the session's schema); it and the view are compared upper case, as Snowflake stores
+    unquoted identifiers (docs: sql-reference/identifiers-syntax)."""
+    database, current_schema = current_namespace(conn)
+    schema = schema or current_schema
+    view = row.scoring_view if section == "score" else row.training_view
+    if not is_identifier(database):
+        raise ExportError(f"current database {database!r} is not a plain identifier")
+    cur = conn.cursor()
+    try:
+        # B608: `database` is a checked identifier; the schema and view are binds.
+        cur.execute(
+            f"SELECT COLUMN_NAME FROM {database}.INFORMATION_SCHEMA.COLUMNS"  # noqa: S608  # nosec B608
+            " WHERE TABLE_SCHEMA = UPPER(%s) AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (schema, view),
+        )
+        names = [str(name) for (name,) in cur.fetchall()]
+    finally:
+        cur.close()
+    columns = names if section == "score" else [name for name in names if name != row.id_column]
+    if not columns:
+        raise ExportError(
+            f"{row.name}: no columns found for {section} view {schema}.{view}; no manifest written"
+        )
+    return columns
+
+
 def export_dataset(
     conn: Any,
     s3_client: Any,
@@ -105,8 +145,13 @@ def export_dataset(
     *,
     rows_per_file: int = DEFAULT_ROWS_PER_FILE,
     now: datetime | None = None,
+    schema: str | None = None,
 ) -> dict[str, Any]:
-    """Emulate `CALL EXPORT_DATASET(dataset)`: write the sections, then the manifest; return it."""
+    """Emulate `CALL EXPORT_DATASET(dataset)`: write the sections, then the manifest; return it.
+
+    `schema`: the setup's `schema` variable, as the procedure has it rendered (default: the
+    session's current schema).
+    """
     started = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     export_id = export_id or export_id_for(started)
     if not EXPORT_ID_PATTERN.fullmatch(export_id):
@@ -118,7 +163,7 @@ def export_dataset(
     sections: dict[str, dict[str, Any]] = {}
     for section in EXPORT_SECTIONS:
         prefix = f"{base}{section}/"
-        columns, files = _unload(
+        unloaded, files = _unload(
             conn,
             selects[section],
             s3_client=s3_client,
@@ -129,6 +174,9 @@ def export_dataset(
         rows = sum(int(item["rows"]) for item in files)
         if rows == 0:
             raise ExportError(f"{dataset}: section {section} has no rows; no manifest written")
+        columns = section_columns(conn, row, section, schema)
+        if columns != unloaded:
+            raise ExportError(f"{dataset}: {section} unloaded {unloaded}, but its view has {columns}")
         first = row.id_column if section == "score" else row.label_column
         if columns[0] != first:
             raise ExportError(f"{dataset}: {section} columns start with {columns[0]!r}, expected {first!r}")
@@ -174,7 +222,8 @@ def _unload(
     try:
         cur.execute(select)
         columns = [str(column[0]) for column in cur.description]
-        writer = _FileWriter(s3_client, bucket, prefix, rows_per_file, files)
+        query_id = str(getattr(cur, "sfqid", None) or uuid.uuid4())
+        writer = _FileWriter(s3_client, bucket, f"{prefix}data_{query_id}_0_0_", rows_per_file, files)
         for chunk in _csv_chunks(cur):
             writer.write(chunk)
         writer.close()
@@ -226,14 +275,17 @@ def _text(value: Any) -> str:
 
 
 class _FileWriter:
-    """Buffers one file at a time; starts the next file after `rows_per_file` rows."""
+    """Buffers one file at a time; starts the next file after `rows_per_file` rows.
+
+    Files are `<stem><n>.csv`; no rows, no file (as an unload of an empty result).
+    """
 
     def __init__(
-        self, s3_client: Any, bucket: str, prefix: str, rows_per_file: int, files: list[dict[str, Any]]
+        self, s3_client: Any, bucket: str, stem: str, rows_per_file: int, files: list[dict[str, Any]]
     ) -> None:
         self._s3 = s3_client
         self._bucket = bucket
-        self._prefix = prefix
+        self._stem = stem
         self._rows_per_file = rows_per_file
         self._files = files
         self._lines: list[bytes] = []
@@ -253,7 +305,7 @@ class _FileWriter:
 
     def _flush(self) -> None:
         body = b"".join(self._lines)
-        key = f"{self._prefix}data_0_0_{len(self._files)}.csv"
+        key = f"{self._stem}{len(self._files)}.csv"
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="text/csv")
         self._files.append({"key": key, "rows": len(self._lines), "size": len(body)})
         self._lines = []

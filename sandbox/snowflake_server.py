@@ -6,19 +6,31 @@ fakesnow's shared DuckDB connection before serving: `@ML_STAGE/predictions/…` 
 
 fakesnow keeps one shared in-memory database per process (`fakesnow.server.shared_fs`); every
 session of the server uses it. `start_snowflake(fresh=True)` swaps in an empty one.
+
+fakesnow 0.12.1 refuses COPY INTO <table> ... PATTERN (an unknown copy parameter). LoadPredictions
+loads only the transform's `.out` files with `PATTERN = '.*[.]out'`, so `support_copy_pattern`
+teaches it the option as Snowflake documents it (sql-reference/sql/copy-into-table, PATTERN): a
+regular expression that must match a file's whole path for the file to load; files it does not
+match are not loaded, and none matching is "0 files processed". Nothing else is relaxed: FILES
+together with PATTERN stays refused, as does any other parameter fakesnow does not know.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import fakesnow
+import fakesnow.copy_into as fakesnow_copy_into
+import fakesnow.cursor as fakesnow_cursor
 import s3fs
 import snowflake.connector
+from sqlglot import exp
 
 # `import fakesnow.server` binds the submodule over the `fakesnow.server` function: take the
 # function first, then the module (for its shared DuckDB connection).
@@ -29,6 +41,66 @@ from fakesnow.instance import FakeSnow  # noqa: E402
 logger = logging.getLogger(__name__)
 
 SANDBOX_AWS_KEY = "testing"
+
+# The PATTERN of the COPY being run (None: no PATTERN), read by the file listing below.
+_copy_pattern: contextvars.ContextVar[re.Pattern[str] | None] = contextvars.ContextVar(
+    "snowsage_copy_pattern", default=None
+)
+
+
+def _pattern_of(copy: exp.Copy) -> tuple[exp.Copy, re.Pattern[str] | None]:
+    """The COPY without its PATTERN parameter, and that pattern compiled."""
+    params = list(copy.args.get("params") or [])
+    named = [p for p in params if isinstance(p.this, exp.Var) and p.this.name.upper() == "PATTERN"]
+    if not named:
+        return copy, None
+    if any(isinstance(p.this, exp.Var) and p.this.name.upper() == "FILES" for p in params):
+        raise NotImplementedError("COPY with both FILES and PATTERN")
+    expression = named[0].expression
+    if not (isinstance(expression, exp.Literal) and expression.is_string):
+        raise snowflake.connector.errors.ProgrammingError(
+            msg="SQL compilation error: PATTERN must be a string literal", errno=1003, sqlstate="42000"
+        )
+    stripped = copy.copy()
+    stripped.set("params", [p for p in params if p not in named])
+    return stripped, re.compile(expression.name)
+
+
+def _matching(urls: list[str]) -> list[str]:
+    pattern = _copy_pattern.get()
+    if pattern is None:
+        return urls
+    # Matched against the file's path in the bucket (for a stage on the bucket root, its stage
+    # path), the whole path: Snowflake's PATTERN is anchored.
+    return [url for url in urls if pattern.fullmatch(url.split("://", 1)[-1].split("/", 1)[-1])]
+
+
+_COPY_INTO = "copy_into"  # fakesnow.cursor's name for fakesnow.copy_into.copy_into
+_SOURCE_GLOB = "_source_glob"  # fakesnow.copy_into's listing of a COPY's files
+
+
+def support_copy_pattern() -> None:
+    """Teach fakesnow's COPY INTO <table> the PATTERN option (idempotent)."""
+    # fakesnow.cursor imported copy_into by name: it is replaced there (the name it calls).
+    copy_into = vars(fakesnow_cursor)[_COPY_INTO]
+    if getattr(copy_into, "snowsage_pattern", False):
+        return
+    source_glob = vars(fakesnow_copy_into)[_SOURCE_GLOB]
+
+    def copy_with_pattern(duck_conn: Any, database: Any, schema: Any, copy: exp.Copy, *args: Any) -> Any:
+        stripped, pattern = _pattern_of(copy)
+        token = _copy_pattern.set(pattern)
+        try:
+            return copy_into(duck_conn, database, schema, stripped, *args)
+        finally:
+            _copy_pattern.reset(token)
+
+    def glob_with_pattern(source: str, duck_conn: Any) -> list[str]:
+        return _matching(source_glob(source, duck_conn))
+
+    copy_with_pattern.snowsage_pattern = True  # type: ignore[attr-defined]
+    setattr(fakesnow_cursor, _COPY_INTO, copy_with_pattern)
+    setattr(fakesnow_copy_into, _SOURCE_GLOB, glob_with_pattern)
 
 
 @dataclass
@@ -91,6 +163,7 @@ def start_snowflake(
     kwargs give the connector a 1 s network timeout, too short for a million-row COPY or view:
     `network_timeout` replaces it (the connector retries a failed request until it runs out).
     """
+    support_copy_pattern()
     if fresh:
         fakesnow_server_module.shared_fs = FakeSnow()
     register_s3(fakesnow_server_module.shared_fs.duck_conn, s3_endpoint_url)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +50,15 @@ OPTIONAL_ENV = {
 }
 # Statement kinds whose result rows are worth printing (DESC INTEGRATION gives the IAM trust values).
 SHOW_RESULTS = ("DESCRIBE", "SHOW", "CALL", "SELECT")
+# A GRANT or REVOKE issued by a role without the authority to grant can succeed as a statement
+# yet answer with a status row "Grant not executed: Insufficient privileges." (docs:
+# sql-reference/sql/grant-privilege): such a row fails the apply.
+STATUS_CHECKED = ("GRANT", "REVOKE")
+NOT_EXECUTED = re.compile(r"\bnot executed\b", re.IGNORECASE)
+
+
+class StatementNotExecuted(RuntimeError):
+    """Snowflake accepted a statement but reported that it did not carry it out."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -144,13 +154,25 @@ def run(statements: Sequence[Statement], conn: Any, out: TextIO) -> None:
             out.write(f"{statement.where}: {statement.kind} … ")
             out.flush()
             cur.execute(statement.text)
+            verb = statement.kind.split(" ")[0]
+            if verb in STATUS_CHECKED:
+                _fail_on_refusal(statement, cur.fetchall())
             out.write("ok\n")
-            if statement.kind.split(" ")[0] in SHOW_RESULTS:
+            if verb in SHOW_RESULTS:
                 names = [column[0] for column in cur.description or []]
                 for row in cur.fetchall():
                     out.write("    " + ", ".join(f"{n}={v}" for n, v in zip(names, row, strict=False)) + "\n")
     finally:
         cur.close()
+
+
+def _fail_on_refusal(statement: Statement, rows: Sequence[Sequence[Any]]) -> None:
+    refusals = [str(value) for row in rows for value in row if NOT_EXECUTED.search(str(value))]
+    if refusals:
+        raise StatementNotExecuted(
+            f"{statement.where}: {statement.kind} was not carried out: {'; '.join(refusals)}"
+            " (issue it as the object's owner)"
+        )
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
@@ -168,7 +190,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         return 2
 
     with snowflake.connector.connect(**kwargs) as conn:
-        run(statements, conn, out)
+        try:
+            run(statements, conn, out)
+        except StatementNotExecuted as error:
+            out.write("NOT EXECUTED\n")
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     out.write(f"applied {len(statements)} statements from {len(files)} files\n")
     return 0
 

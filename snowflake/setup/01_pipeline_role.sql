@@ -1,10 +1,15 @@
 -- Snowsage 01: the pipeline role and its service user (key-pair only, no password).
 -- The Lambdas (LoadPredictions, RecordRun) connect as this user. The role gets only what they need:
---   * USAGE on the warehouse, database and schema;
---   * CREATE TABLE on the schema: LoadPredictions creates a TEMPORARY staging table per load
---     (Snowflake asks for CREATE TABLE even for temporary tables);
---   * object grants (stage, file format, registry, ML_RUNS, predictions, feature views) sit in the
---     files that create those objects, so a CREATE OR REPLACE never leaves an object ungranted.
+--   * USAGE on the warehouse, database and schema. No CREATE TABLE: creating the TEMPORARY
+--     staging table of a load does not require it (docs: sql-reference/sql/create-table,
+--     access control requirements);
+--   * object grants (stage, predictions file format, ML_RUNS, predictions tables) sit in the files
+--     that create those objects, so a CREATE OR REPLACE never leaves an object ungranted. The role
+--     reads neither the feature views nor ML_DATASETS: EXPORT_DATASET runs as its owner.
+-- Each grant is issued by the role that owns the object, which may always grant privileges on it
+-- (docs: sql-reference/sql/grant-privilege). A grant issued without that authority can come back
+-- as a status row "Grant not executed: Insufficient privileges." instead of an error, which
+-- snowflake/apply.py turns into a failure.
 -- Variables: pipeline_role, pipeline_user, admin_role, warehouse, database, schema.
 
 USE ROLE USERADMIN;
@@ -23,15 +28,16 @@ CREATE USER IF NOT EXISTS &{pipeline_user}
   DEFAULT_NAMESPACE = '&{database}.&{schema}'
   COMMENT = 'Snowsage pipeline (Lambda) service user, key-pair authentication';
 
-USE ROLE SECURITYADMIN;
-
+-- USERADMIN owns the role (created above).
 GRANT ROLE &{pipeline_role} TO USER &{pipeline_user};
 
+-- SYSADMIN owns the warehouse and the database (00_account.sql).
 USE ROLE SYSADMIN;
 
 GRANT USAGE ON WAREHOUSE &{warehouse} TO ROLE &{pipeline_role};
+GRANT USAGE ON DATABASE &{database} TO ROLE &{pipeline_role};
 
+-- The admin role owns the schema (00_account.sql).
 USE ROLE &{admin_role};
 
-GRANT USAGE ON DATABASE &{database} TO ROLE &{pipeline_role};
-GRANT USAGE, CREATE TABLE ON SCHEMA &{database}.&{schema} TO ROLE &{pipeline_role};
+GRANT USAGE ON SCHEMA &{database}.&{schema} TO ROLE &{pipeline_role};

@@ -31,12 +31,16 @@ USE SCHEMA &{database}.&{schema};
 
 -- Unload format for exports: no header (set on the COPY), no compression (SageMaker's built-in
 -- XGBoost reads plain text/csv), NULL as an empty field (XGBoost reads it as missing).
+-- No enclosing character (XGBoost reads no quotes), so EMPTY_FIELD_AS_NULL must be FALSE: with
+-- FIELD_OPTIONALLY_ENCLOSED_BY = NONE the unload docs call TRUE prohibited (docs: user-guide/
+-- data-unload-considerations, "Empty strings and NULL values"). NULL_IF's first value is what a
+-- NULL unloads as: an empty field.
 CREATE OR REPLACE FILE FORMAT ML_EXPORT_CSV
   TYPE = CSV
   FIELD_DELIMITER = ','
   FIELD_OPTIONALLY_ENCLOSED_BY = NONE
   NULL_IF = ('')
-  EMPTY_FIELD_AS_NULL = TRUE
+  EMPTY_FIELD_AS_NULL = FALSE
   COMPRESSION = NONE
   COMMENT = 'Snowsage: export CSV (label or id first, no header)';
 

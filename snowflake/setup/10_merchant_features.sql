@@ -1,5 +1,5 @@
 -- Snowsage 10: the example dataset `merchant_risk`: transactions, labels, feature views.
--- Variables: admin_role, pipeline_role, warehouse, database, schema.
+-- Variables: admin_role, warehouse, database, schema.
 --
 -- Views (all per merchant):
 --   MERCHANT_FEATURES        every feature, one row per merchant with at least one transaction
@@ -91,6 +91,4 @@ SELECT
 FROM MERCHANT_RISK_SCORING AS S
 JOIN LATEST_LABEL AS L ON L.MERCHANT_ID = S.MERCHANT_ID;
 
-GRANT SELECT ON VIEW MERCHANT_FEATURES TO ROLE &{pipeline_role};
-GRANT SELECT ON VIEW MERCHANT_RISK_SCORING TO ROLE &{pipeline_role};
-GRANT SELECT ON VIEW MERCHANT_RISK_TRAINING TO ROLE &{pipeline_role};
+-- No grant to the pipeline role: only EXPORT_DATASET (EXECUTE AS OWNER) reads these views.

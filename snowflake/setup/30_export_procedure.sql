@@ -4,8 +4,12 @@
 --   exports/<dataset>/<export_id>/score/       scoring rows, id first, no header
 --   exports/<dataset>/<export_id>/manifest.json   LAST: its arrival starts the pipeline
 -- export_id is the UTC start time, lower case (20261126t100000z). The file list and row counts
--- come from the unload results (DETAILED_OUTPUT = TRUE, read back with RESULT_SCAN); the column
--- names from INFORMATION_SCHEMA in view order. An empty section raises: no manifest, no run.
+-- come from the unload results (DETAILED_OUTPUT = TRUE, read back with RESULT_SCAN of the COPY's
+-- SQLID); the column names from INFORMATION_SCHEMA in view order. An empty section, or one whose
+-- columns cannot be found, raises: no manifest, no run.
+-- Unloaded file names carry the COPY's query id (INCLUDE_QUERY_ID = TRUE): when Snowflake retries
+-- an unload internally it first removes the files of the failed attempt, so a prefix holds exactly
+-- the files the manifest lists (docs: sql-reference/sql/copy-into-location, INCLUDE_QUERY_ID).
 -- Variables: admin_role, warehouse, database, schema.
 
 USE ROLE &{admin_role};
@@ -57,6 +61,7 @@ DECLARE
   section_files ARRAY;
   section_rows INTEGER;
   section_columns ARRAY;
+  copy_query_id VARCHAR;
   sections OBJECT DEFAULT OBJECT_CONSTRUCT();
   copy_sql VARCHAR;
   manifest OBJECT;
@@ -66,6 +71,7 @@ DECLARE
   invalid_name EXCEPTION (-20002, 'EXPORT_DATASET: dataset name or an ML_DATASETS identifier is invalid');
   empty_section EXCEPTION (-20003, 'EXPORT_DATASET: a section (train, validation or score) has no rows; no manifest written');
   column_order EXCEPTION (-20004, 'EXPORT_DATASET: training view must be id, label, features; scoring view id, features');
+  no_columns EXCEPTION (-20005, 'EXPORT_DATASET: no columns found in INFORMATION_SCHEMA for a section''s view; no manifest written');
   section_cursor CURSOR FOR SELECT COLUMN1 AS SECTION FROM VALUES ('train'), ('validation'), ('score');
 BEGIN
   IF (NOT REGEXP_LIKE(DATASET_NAME, name_pattern) OR LENGTH(DATASET_NAME) > name_max) THEN
@@ -88,7 +94,9 @@ BEGIN
            AND REGEXP_LIKE(predictions_table, ident_pattern))) THEN
     RAISE invalid_name;
   END IF;
-  -- Registry names are unquoted identifiers: Snowflake stores them upper case.
+  -- Registry names and the schema are unquoted identifiers: Snowflake stores and reports them
+  -- upper case (docs: sql-reference/identifiers-syntax), so they are compared upper case.
+  sch := UPPER(sch);
   training_view := UPPER(training_view);
   scoring_view := UPPER(scoring_view);
   id_column := UPPER(id_column);
@@ -110,17 +118,25 @@ BEGIN
     copy_sql := 'COPY INTO @' || db || '.' || sch || '.ML_STAGE/' || section_prefix
       || ' FROM (' || section_query || ')'
       || ' FILE_FORMAT = (FORMAT_NAME = ''' || db || '.' || sch || '.ML_EXPORT_CSV'')'
-      || ' HEADER = FALSE MAX_FILE_SIZE = ' || max_file_size || ' DETAILED_OUTPUT = TRUE';
+      || ' HEADER = FALSE MAX_FILE_SIZE = ' || max_file_size
+      || ' INCLUDE_QUERY_ID = TRUE DETAILED_OUTPUT = TRUE';
     EXECUTE IMMEDIATE :copy_sql;
+    -- SQLID: the query id of the last query run, here the COPY (docs: developer-guide/
+    -- snowflake-scripting/query-id); kept, so nothing run later can change what is scanned.
+    copy_query_id := SQLID;
 
-    -- One row per unloaded file: FILE_NAME (path under the COPY location), FILE_SIZE, ROW_COUNT.
+    -- DETAILED_OUTPUT gives one row per unloaded file: its path, its size, its rows, in that order
+    -- (docs: sql-reference/sql/copy-into-location, DETAILED_OUTPUT). The docs print no column
+    -- names, so the columns are read by position. A query with no rows writes no file: no row
+    -- has rows ($3 > 0), the section has 0 rows and raises below.
     SELECT COALESCE(ARRAY_AGG(OBJECT_CONSTRUCT(
-               'key', :section_prefix || REGEXP_SUBSTR("FILE_NAME", '[^/]+$'),
-               'rows', "ROW_COUNT",
-               'size', "FILE_SIZE")) WITHIN GROUP (ORDER BY "FILE_NAME"), ARRAY_CONSTRUCT()),
-           COALESCE(SUM("ROW_COUNT"), 0)
+               'key', :section_prefix || REGEXP_SUBSTR($1::VARCHAR, '[^/]+$'),
+               'rows', $3::INTEGER,
+               'size', $2::INTEGER)) WITHIN GROUP (ORDER BY $1::VARCHAR), ARRAY_CONSTRUCT()),
+           COALESCE(SUM($3::INTEGER), 0)
       INTO :section_files, :section_rows
-      FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()));
+      FROM TABLE(RESULT_SCAN(:copy_query_id))
+      WHERE TRY_TO_NUMBER($3::VARCHAR) > 0;
     IF (section_rows = 0) THEN
       RAISE empty_section;
     END IF;
@@ -131,6 +147,9 @@ BEGIN
       FROM &{database}.INFORMATION_SCHEMA.COLUMNS
       WHERE TABLE_SCHEMA = :sch AND TABLE_NAME = :section_view
         AND (:section = 'score' OR COLUMN_NAME <> :id_column);
+    IF (section_columns IS NULL OR ARRAY_SIZE(section_columns) = 0) THEN
+      RAISE no_columns;
+    END IF;
     IF (section_columns[0]::VARCHAR <> IFF(section = 'score', id_column, label_column)) THEN
       RAISE column_order;
     END IF;

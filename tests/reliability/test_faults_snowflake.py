@@ -7,7 +7,9 @@ transaction": a failure anywhere leaves the predictions table as it was, and the
 
 from __future__ import annotations
 
+import os
 import socket
+from typing import Any
 
 import pytest
 
@@ -121,3 +123,43 @@ def test_timeout_mid_load_rolls_back_and_keeps_the_earlier_copy(
 
     monkeypatch.undo()
     assert_one_copy(sb, rerun(sb, "sf-timeout", suffix="rerun-2"), "sf-timeout")
+
+
+def test_a_statement_timeout_is_retried_and_every_statement_has_its_own_timeout(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch, retry_sleeps: moto_patches.RetrySleepRecorder
+) -> None:
+    """Snowflake's STATEMENT_TIMEOUT_IN_SECONDS stops the COPY once (000630): transient, retried.
+
+    Every statement reaches the driver with an explicit ``timeout=``: without one, connector 4.8.1
+    cancels it after ``network_timeout`` as a ProgrammingError (cursor.py ``_execute_helper``).
+    """
+    from snowflake.connector.cursor import SnowflakeCursor
+    from snowflake.connector.errors import ProgrammingError
+
+    export_quietly(sb, "sf-stmt-timeout")
+    function_name = sb.deployed.functions["LoadPredictionsFunction"]
+    original = SnowflakeCursor.execute
+    timeouts: list[tuple[str, object]] = []
+    remaining = [1]
+
+    def execute(cursor: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+        if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") == function_name:
+            timeouts.append((command.split(maxsplit=1)[0].upper(), kwargs.get("timeout")))
+            if command.startswith("COPY") and remaining[0] > 0:
+                remaining[0] -= 1
+                raise ProgrammingError(
+                    msg="Statement reached its statement or warehouse timeout of 600 second(s)"
+                    " and was canceled.",
+                    errno=630,
+                    sqlstate="57014",
+                )
+        return original(cursor, command, *args, **kwargs)
+
+    monkeypatch.setattr(SnowflakeCursor, "execute", execute)
+    result = start(sb, "sf-stmt-timeout")
+
+    assert_one_copy(sb, result, "sf-stmt-timeout")
+    assert failures_in(sb, result.execution.arn, "LoadPredictions") == ["SnowflakeUnavailable"]
+    assert timeouts and all(isinstance(timeout, int) and 0 < timeout <= 600 for _, timeout in timeouts), (
+        timeouts
+    )

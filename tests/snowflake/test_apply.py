@@ -134,3 +134,68 @@ def test_run_prints_describe_results() -> None:
     apply.run(split_statements("USE ROLE R; DESC INTEGRATION I;"), Conn(), out)
     assert "property=STORAGE_AWS_EXTERNAL_ID, property_value=ABC_SFCRole=1" in out.getvalue()
     assert Conn.cur.sql == ["USE ROLE R", "DESC INTEGRATION I"]
+
+
+class StatusCursor:
+    """Answers every statement with one status row; GRANTs get ``grant_status``."""
+
+    def __init__(self, grant_status: str) -> None:
+        self.grant_status = grant_status
+        self.sql: list[str] = []
+        self.description = [("status",)]
+
+    def execute(self, sql: str) -> None:
+        self.sql.append(sql)
+
+    def fetchall(self) -> list[tuple[str]]:
+        last = self.sql[-1]
+        return [(self.grant_status if last.startswith("GRANT") else "Statement executed successfully.",)]
+
+    def close(self) -> None:
+        pass
+
+
+class StatusConnection:
+    def __init__(self, cursor: StatusCursor) -> None:
+        self.cur = cursor
+
+    def cursor(self) -> StatusCursor:
+        return self.cur
+
+
+def test_a_grant_that_was_not_executed_fails_the_apply() -> None:
+    from snowflake.sqlscript import split_statements
+
+    statements = split_statements("USE ROLE R; GRANT USAGE ON DATABASE D TO ROLE P; CREATE TABLE T (A INT);")
+    cursor = StatusCursor("Grant not executed: Insufficient privileges.")
+    out = io.StringIO()
+    with pytest.raises(
+        apply.StatementNotExecuted, match=r"<sql>:1: GRANT was not carried out: Grant not executed"
+    ):
+        apply.run(statements, StatusConnection(cursor), out)
+    assert cursor.sql == ["USE ROLE R", "GRANT USAGE ON DATABASE D TO ROLE P"]  # stops at the refusal
+
+    granted = StatusCursor("Statement executed successfully.")
+    apply.run(statements, StatusConnection(granted), io.StringIO())
+    assert len(granted.sql) == 3
+
+
+def test_main_exits_non_zero_when_a_grant_is_not_executed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cursor = StatusCursor("Grant not executed: Insufficient privileges.")
+
+    class Conn(StatusConnection):
+        def __enter__(self) -> StatusConnection:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    sql = tmp_path / "grant.sql"
+    sql.write_text("GRANT USAGE ON DATABASE D TO ROLE P;\n")
+    monkeypatch.setattr(apply, "connection_kwargs", lambda env: {})
+    monkeypatch.setattr(snowflake.connector, "connect", lambda **kwargs: Conn(cursor))
+    out = io.StringIO()
+    assert apply.main([str(sql)], out=out) == 1
+    assert "NOT EXECUTED" in out.getvalue()

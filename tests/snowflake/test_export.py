@@ -15,15 +15,17 @@ import sqlglot
 
 from sandbox.export import ExportError, export_dataset, export_id_for
 from sandbox.sample_data import load_sample_data
+from sandbox.snowflake_setup import apply_setup
 from snowflake.sqlscript import (
     EXPORT_PROCEDURE_FILE,
     export_queries,
     load_statements,
     render_export_query,
+    setup_files,
     with_defaults,
 )
 
-from .conftest import BUCKET, ROLE_ARN, SECOND_DATASET, apply_all, query
+from .conftest import BUCKET, ROLE_ARN, SECOND_DATASET, apply_all, query, variables
 
 NOW = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
 
@@ -158,8 +160,11 @@ def test_export_writes_sections_then_the_manifest(loaded_conn: Any, s3: Any) -> 
         section = manifest[name]
         assert section["prefix"] == f"{base}{name}/"
         assert len(section["files"]) == -(-section["rows"] // 25)  # bounded files: several of them
+        # INCLUDE_QUERY_ID = TRUE: data_<the section's query id>_0_0_<n>.csv
+        query_id = section["files"][0]["key"].removeprefix(f"{base}{name}/data_").split("_0_0_")[0]
+        assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", query_id), query_id
         assert [f["key"] for f in section["files"]] == [
-            f"{base}{name}/data_0_0_{i}.csv" for i in range(len(section["files"]))
+            f"{base}{name}/data_{query_id}_0_0_{i}.csv" for i in range(len(section["files"]))
         ]
         assert sum(f["rows"] for f in section["files"]) == section["rows"]
         for file in section["files"]:
@@ -241,3 +246,31 @@ def test_procedure_and_sandbox_share_the_registry_columns() -> None:
     body = next(s.text for s in statements if s.kind == "CREATE PROCEDURE")
     assert "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE" in body
     assert "WHERE NAME = :DATASET_NAME AND ENABLED" in body
+
+
+def test_a_lower_case_schema_still_finds_the_columns(conn: Any, s3: Any, database: str) -> None:
+    # `-D schema=ml`: an unquoted identifier, stored and reported as ML; the column query compares
+    # in that case (the procedure's `sch := UPPER(sch)`), so the manifest keeps its columns.
+    apply_setup(conn, setup_files(), {**variables(database), "schema": "ml"})
+    load_sample_data(conn, 2_000, seed=3, s3_client=s3, bucket=BUCKET)
+    manifest = export_dataset(conn, s3, BUCKET, "merchant_risk", export_id="lower-schema", schema="ml")
+    assert manifest["score"]["columns"][0] == "MERCHANT_ID"
+    assert manifest["train"]["columns"][0] == "IS_RISKY"
+    assert len(manifest["train"]["columns"]) == len(manifest["score"]["columns"]) == 12
+
+
+def test_the_procedure_compares_in_snowflakes_case_and_refuses_a_section_without_columns() -> None:
+    body = next(
+        s.text
+        for s in load_statements(
+            [EXPORT_PROCEDURE_FILE], with_defaults({"bucket": BUCKET, "aws_role_arn": ROLE_ARN})
+        )
+        if s.kind == "CREATE PROCEDURE"
+    )
+    assert body.index("sch := UPPER(sch);") < body.index(
+        "WHERE TABLE_SCHEMA = :sch AND TABLE_NAME = :section_view"
+    )
+    no_columns = (
+        "IF (section_columns IS NULL OR ARRAY_SIZE(section_columns) = 0) THEN\n      RAISE no_columns;"
+    )
+    assert body.index("INTO :section_columns") < body.index(no_columns) < body.index("RAISE column_order")

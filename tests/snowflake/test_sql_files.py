@@ -168,16 +168,103 @@ def test_procedure_body_is_one_statement_with_the_unload_shape() -> None:
     for required in (
         "HEADER = FALSE",
         "MAX_FILE_SIZE = ",
-        "DETAILED_OUTPUT = TRUE",
+        "INCLUDE_QUERY_ID = TRUE DETAILED_OUTPUT = TRUE",
         "FORMAT_NAME = ''' || db || '.' || sch || '.ML_EXPORT_CSV''",
-        "RESULT_SCAN(LAST_QUERY_ID())",
+        "EXECUTE IMMEDIATE :copy_sql;\n    -- SQLID",
+        "copy_query_id := SQLID;",
+        "FROM TABLE(RESULT_SCAN(:copy_query_id))",
         "SINGLE = TRUE OVERWRITE = TRUE",
         "TYPE = JSON COMPRESSION = NONE",
         '\'YYYYMMDD"T"HH24MISS"Z"\'',
     ):
         assert required in body, required
+    # DETAILED_OUTPUT's columns are read by position ($1 path, $2 size, $3 rows): the COPY INTO
+    # <location> page prints no names, so no name is relied on
+    for name in ("FILE_NAME", "ROW_COUNT", "FILE_SIZE"):
+        assert not re.search(rf"(?<![A-Z_]){name}(?![A-Z_])", body.upper()), name
+    assert (
+        "'rows', $3::INTEGER" in body
+        and "'size', $2::INTEGER" in body
+        and "REGEXP_SUBSTR($1::VARCHAR" in body
+    )
     # the manifest is the last thing unloaded
     assert body.rindex("manifest.json") > body.rindex("DETAILED_OUTPUT = TRUE")
     # rendered with the deployment's names
     assert "db VARCHAR DEFAULT 'SNOWSAGE';" in body
     assert "FROM SNOWSAGE.ML.ML_DATASETS" in body
+
+
+def _file_format_options(name: str) -> dict[str, str]:
+    statements = load_statements([SETUP_DIR / "02_integration_and_stage.sql"], VARIABLES)
+    text = next(s.text for s in statements if s.kind == "CREATE FILE FORMAT" and f" {name}\n" in s.text)
+    return {key.upper(): value for key, value in re.findall(r"^\s+([A-Z_]+) = (.+)$", text, re.MULTILINE)}
+
+
+def test_the_export_format_is_one_the_unload_docs_allow() -> None:
+    # Without an enclosing character EMPTY_FIELD_AS_NULL = TRUE is prohibited for unloading
+    # (docs: user-guide/data-unload-considerations); NULL_IF's first value is what NULL becomes.
+    options = _file_format_options("ML_EXPORT_CSV")
+    assert options["FIELD_OPTIONALLY_ENCLOSED_BY"] == "NONE"
+    assert options["EMPTY_FIELD_AS_NULL"] == "FALSE"
+    assert options["NULL_IF"] == "('')"
+
+
+def _grants(path: Path) -> list[tuple[str, str]]:
+    """(role in use, grant text) for every GRANT of a file."""
+    role = ""
+    found = []
+    for statement in load_statements([path], VARIABLES):
+        if statement.kind == "USE ROLE":
+            role = statement.text.split()[-1]
+        elif statement.kind == "GRANT":
+            found.append((role, " ".join(statement.text.split())))
+    return found
+
+
+def test_the_pipeline_role_gets_only_what_the_lambdas_use() -> None:
+    pipeline_role = VARIABLES["pipeline_role"]
+    granted = [
+        text for path in ALL_FILES for _, text in _grants(path) if text.endswith(f"TO ROLE {pipeline_role}")
+    ]
+    assert not [text for text in granted if "CREATE TABLE" in text]  # temporary tables need none
+    assert not [text for text in granted if " ON VIEW " in text]  # EXPORT_DATASET reads the views
+    assert not [text for text in granted if "ML_DATASETS" in text]  # ... and the registry, as owner
+    assert f"GRANT USAGE ON SCHEMA SNOWSAGE.ML TO ROLE {pipeline_role}" in granted
+
+
+def _creators() -> dict[str, str]:
+    """'<KIND> <name>' -> the role in use when the setup creates it (its owner)."""
+    creators: dict[str, str] = {}
+    role = ""
+    for statement in load_statements(setup_files(), VARIABLES):
+        words = statement.text.split()
+        kind = statement.kind.removeprefix("CREATE ").removeprefix("STORAGE ")
+        if statement.kind == "USE ROLE":
+            role = words[-1]
+        elif statement.kind.startswith("CREATE ") and kind in {
+            "DATABASE",
+            "WAREHOUSE",
+            "SCHEMA",
+            "INTEGRATION",
+            "ROLE",
+        }:
+            name = words[words.index("EXISTS") + 1] if "EXISTS" in words else words[-1]
+            creators[f"{kind} {name}"] = role
+    return creators
+
+
+def test_every_grant_is_issued_by_the_owner() -> None:
+    creators = _creators()
+    assert creators["DATABASE SNOWSAGE"] == creators["WAREHOUSE SNOWSAGE_WH"] == "SYSADMIN"
+    assert creators["SCHEMA SNOWSAGE.ML"] == VARIABLES["admin_role"]
+    checked = 0
+    for path in setup_files():
+        for role_in_use, text in _grants(path):
+            target = re.search(r" ON (DATABASE|WAREHOUSE|SCHEMA|INTEGRATION) (\S+) TO ", text)
+            role_grant = re.fullmatch(r"GRANT ROLE (\S+) TO (ROLE|USER) \S+", text)
+            owned = f"{target.group(1)} {target.group(2)}" if target else None
+            owned = f"ROLE {role_grant.group(1)}" if role_grant else owned
+            if owned:
+                assert creators[owned] == role_in_use, (path.name, text, role_in_use)
+                checked += 1
+    assert checked >= 8

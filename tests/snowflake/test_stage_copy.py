@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+import snowflake.connector
+
+from snowsage.snowflake.sql import STAGING_TABLE, load_statements
+
 from .conftest import BUCKET, query
 
 
@@ -47,3 +52,39 @@ def test_copy_predictions_from_the_stage(setup_conn: Any, s3: Any) -> None:
         setup_conn, f"COPY INTO PREDICTIONS_STAGING FROM @ML_STAGE/{prefix} FILE_FORMAT = (TYPE = CSV)"
     )
     assert {row[1] for row in again} <= {"LOAD_SKIPPED", "Copy executed with 0 files processed."}
+
+
+def test_pattern_loads_only_the_transform_output(setup_conn: Any, s3: Any) -> None:
+    """LoadPredictions' own COPY: only `<input>.out` files, whatever else sits under the prefix."""
+    prefix = "predictions/merchant_risk/run-p/"
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}data_0_0_0.csv.out", Body=b"M000001,0.25\n")
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}data_0_0_1.csv.out", Body=b"M000002,0.5\nM000003,0.75\n")
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}data_0_0_1.csv.out.partial", Body=b"M000009,0.1\n")
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}notes.txt", Body=b"not,a,prediction\n")
+    statements = load_statements("MERCHANT_RISK_PREDICTIONS", "ML_STAGE", prefix)
+    query(setup_conn, statements.create_staging)
+
+    loaded = query(setup_conn, statements.copy_into_staging)
+
+    assert sorted((row[0].rsplit("/", 1)[-1], row[3]) for row in loaded) == [
+        ("data_0_0_0.csv.out", 1),
+        ("data_0_0_1.csv.out", 2),
+    ]
+    assert query(setup_conn, f"SELECT COUNT(*) FROM {STAGING_TABLE}") == [(3,)]
+
+
+def test_pattern_matching_nothing_loads_nothing(setup_conn: Any, s3: Any) -> None:
+    prefix = "predictions/merchant_risk/run-q/"
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}data_0_0_0.csv", Body=b"M000001,0.25\n")
+    statements = load_statements("MERCHANT_RISK_PREDICTIONS", "ML_STAGE", prefix)
+    query(setup_conn, statements.create_staging)
+    assert query(setup_conn, statements.copy_into_staging) == [("Copy executed with 0 files processed.",)]
+
+
+def test_pattern_with_files_stays_refused(setup_conn: Any) -> None:
+    query(setup_conn, "CREATE TEMPORARY TABLE P_STAGING (ID VARCHAR, SCORE FLOAT)")
+    with pytest.raises(snowflake.connector.errors.Error):
+        query(
+            setup_conn,
+            "COPY INTO P_STAGING FROM @ML_STAGE/predictions/x/ FILES = ('a.out') PATTERN = '.*[.]out'",
+        )

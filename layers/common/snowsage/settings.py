@@ -84,3 +84,6 @@ class SnowflakeSettings(EnvSettings):
     # and for any one request (its own retries included).
     snowflake_login_timeout: int = Field(default=30, ge=1)
     snowflake_network_timeout: int = Field(default=120, ge=1)
+    # All statements of one invocation together (snowsage.snowflake.connection): each gets the
+    # time left, and STATEMENT_TIMEOUT_IN_SECONDS stops any one of them after it.
+    snowflake_statement_timeout: int = Field(default=60, ge=1)

@@ -1,9 +1,30 @@
-"""Connecting to Snowflake with key-pair credentials from Secrets Manager."""
+"""Connecting to Snowflake with key-pair credentials from Secrets Manager.
+
+Time: a function's Snowflake work is bounded by three settings, and template.yaml gives each
+function a Timeout above their sum (tests/template/test_snowflake_timeouts.py), so the driver's
+error, which the state machine retries, always comes before Lambda's own timeout:
+
+* ``login_timeout``: the connect, the driver's retries included;
+* ``statement_timeout``: every statement of one invocation together. Each ``execute`` gets the
+  time left as its ``timeout=`` (connector 4.8.1 otherwise uses ``network_timeout`` as the cancel
+  timer: ``cursor.py`` ``_execute_helper``), and ``STATEMENT_TIMEOUT_IN_SECONDS`` makes Snowflake
+  cancel any single statement after it (docs: sql-reference/parameters, STATEMENT_TIMEOUT_IN_SECONDS);
+* ``network_timeout``: the requests that are not statements (the cancel, the close).
+
+A statement that runs out of time is transient (``SnowflakeUnavailable``): a later attempt, on a
+warehouse that has resumed or is less busy, may succeed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -12,6 +33,61 @@ from snowsage.errors import SnowflakeUnavailable
 from snowsage.settings import SnowflakeSettings
 
 SECRET_MAX_AGE_SECONDS = 300
+
+# Snowflake error numbers of a statement stopped for time (both SQLSTATE 57014, query canceled):
+# 000630 "Statement reached its statement or warehouse timeout of N second(s) and was canceled"
+# (STATEMENT_TIMEOUT_IN_SECONDS), and 000604 "SQL execution canceled", which is what the
+# connector's own cancel timer produces ("SQL execution was cancelled by the client due to a
+# timeout", cursor.py).
+STATEMENT_TIMED_OUT_ERRNOS = frozenset({604, 630})
+
+
+# --- where the driver writes (HOME is read-only on Lambda) ------------------------------------
+
+
+def driver_cache_root() -> Path:
+    """``/tmp/snowflake`` on Lambda (the only writable path), the platform's temp dir elsewhere."""
+    return Path(tempfile.gettempdir()) / "snowflake"
+
+
+def driver_cache_environment(root: Path) -> dict[str, str]:
+    """The variables connector 4.8.1 reads to decide where it writes, each pointed under ``root``:
+
+    * ``SF_OCSP_RESPONSE_CACHE_DIR``: the OCSP response cache (``ocsp_snowflake.OCSPCache``,
+      read once at import; default ``~/.cache/snowflake``);
+    * ``SF_TEMPORARY_CREDENTIAL_CACHE_DIR``: the token cache (``token_cache.FileTokenCache``;
+      default ``$XDG_CACHE_HOME`` or ``~/.cache/snowflake``; the directory must exist, mode 0700).
+
+    The OCSP validation cache has no variable (``ocsp_snowflake``: ``~/.cache/snowflake/…``, fixed
+    at import): ``point_driver_caches_at`` moves HOME when HOME cannot be written. The CRL cache
+    has none either: ``connect_kwargs`` sets ``crl_cache_dir``.
+    """
+    return {
+        "SF_OCSP_RESPONSE_CACHE_DIR": str(root / "ocsp"),
+        "SF_TEMPORARY_CREDENTIAL_CACHE_DIR": str(root / "credentials"),
+    }
+
+
+def _writable_directory(path: str | None) -> bool:
+    return bool(path) and os.path.isdir(str(path)) and os.access(str(path), os.W_OK)
+
+
+def point_driver_caches_at(root: Path, environ: MutableMapping[str, str] | None = None) -> None:
+    """Set the cache variables (keeping any the deployment set) and create their directories;
+    where HOME is missing or read-only (Lambda), HOME becomes ``root/home``.
+
+    Must run before ``import snowflake.connector``: the OCSP caches are placed at import.
+    """
+    env = os.environ if environ is None else environ
+    if not _writable_directory(env.get("HOME")):
+        env["HOME"] = str(root / "home")
+        Path(env["HOME"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name, default in driver_cache_environment(root).items():
+        directory = Path(env.setdefault(name, default))
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+# --- credentials ------------------------------------------------------------------------------
 
 
 class KeyPairCredentials(BaseModel):
@@ -50,7 +126,18 @@ def fetch_credentials(secret_arn: str) -> KeyPairCredentials:
     return KeyPairCredentials.model_validate(document)
 
 
-def connect_kwargs(settings: SnowflakeSettings, credentials: KeyPairCredentials) -> dict[str, Any]:
+def session_parameters(settings: SnowflakeSettings, query_tag: str) -> dict[str, Any]:
+    """Per session: Snowflake cancels a statement after the budget (000630), and every query is
+    tagged with the run id (QUERY_HISTORY.QUERY_TAG; docs: sql-reference/parameters, QUERY_TAG)."""
+    return {
+        "STATEMENT_TIMEOUT_IN_SECONDS": settings.snowflake_statement_timeout,
+        "QUERY_TAG": query_tag,
+    }
+
+
+def connect_kwargs(
+    settings: SnowflakeSettings, credentials: KeyPairCredentials, query_tag: str = "snowsage"
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "account": settings.snowflake_account,
         "user": credentials.user,
@@ -61,6 +148,8 @@ def connect_kwargs(settings: SnowflakeSettings, credentials: KeyPairCredentials)
         "role": settings.snowflake_role,
         "login_timeout": settings.snowflake_login_timeout,
         "network_timeout": settings.snowflake_network_timeout,
+        "session_parameters": session_parameters(settings, query_tag),
+        "crl_cache_dir": str(driver_cache_root() / "crls"),
         "application": "snowsage",
         "client_session_keep_alive": False,
     }
@@ -74,16 +163,27 @@ def connect_kwargs(settings: SnowflakeSettings, credentials: KeyPairCredentials)
     return kwargs
 
 
-ConnectionFactory = Callable[[], Any]
+# --- connections and sessions -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionFactory:
+    """Opens a connection tagged with a query tag; every session it opens gets
+    ``statement_budget_seconds`` for all of its statements together."""
+
+    open: Callable[[str], Any]
+    statement_budget_seconds: int
+    clock: Callable[[], float] = time.monotonic
 
 
 def connection_factory(settings: SnowflakeSettings) -> ConnectionFactory:
-    def connect() -> Any:
+    def open_connection(query_tag: str) -> Any:
+        point_driver_caches_at(driver_cache_root())
         import snowflake.connector
 
         try:
             return snowflake.connector.connect(
-                **connect_kwargs(settings, fetch_credentials(settings.snowflake_secret_arn))
+                **connect_kwargs(settings, fetch_credentials(settings.snowflake_secret_arn), query_tag)
             )
         except (
             snowflake.connector.errors.OperationalError,
@@ -93,24 +193,47 @@ def connection_factory(settings: SnowflakeSettings) -> ConnectionFactory:
                 f"cannot connect to Snowflake: {error.__class__.__name__}: {error.msg}"
             ) from None
 
-    return connect
+    return ConnectionFactory(
+        open=open_connection, statement_budget_seconds=settings.snowflake_statement_timeout
+    )
 
 
 def is_transient(error: BaseException) -> bool:
-    """Network trouble, timeouts, a busy service: worth a retry."""
+    """Network trouble, timeouts (the driver's and Snowflake's statement timeout), a busy service."""
     import snowflake.connector.errors as sf_errors
 
+    if isinstance(error, sf_errors.ProgrammingError):
+        return error.errno in STATEMENT_TIMED_OUT_ERRNOS
     return isinstance(
         error, sf_errors.OperationalError | sf_errors.InterfaceError | TimeoutError | ConnectionError
     )
 
 
+class Session:
+    """One connection's cursor; each statement may use what is left of the session's budget."""
+
+    def __init__(self, connection: Any, budget_seconds: int, clock: Callable[[], float]) -> None:
+        self.connection = connection
+        self.cursor = connection.cursor()
+        self._budget_seconds = budget_seconds
+        self._deadline = clock() + budget_seconds
+        self._clock = clock
+
+    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> Any:
+        left = math.floor(self._deadline - self._clock())
+        if left < 1:
+            raise SnowflakeUnavailable(
+                f"the statements used their {self._budget_seconds} s budget (SNOWFLAKE_STATEMENT_TIMEOUT)"
+            )
+        return self.cursor.execute(statement, params, timeout=left)
+
+
 @contextmanager
-def session(factory: ConnectionFactory) -> Iterator[Any]:
+def session(factory: ConnectionFactory, query_tag: str) -> Iterator[Session]:
     """A connection that is always closed; transient driver errors become SnowflakeUnavailable."""
-    connection = factory()
+    connection = factory.open(query_tag)
     try:
-        yield connection
+        yield Session(connection, factory.statement_budget_seconds, factory.clock)
     except SnowflakeUnavailable:
         raise
     except Exception as error:

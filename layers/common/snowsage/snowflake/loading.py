@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from snowsage.errors import PredictionsMissing, RowCountMismatch
 from snowsage.models import LoadPredictionsRequest, LoadResult
-from snowsage.snowflake.connection import ConnectionFactory, session
+from snowsage.snowflake.connection import ConnectionFactory, Session, session
 from snowsage.snowflake.sql import load_statements
+
+logger = logging.getLogger(__name__)
+
+
+def _roll_back(snowflake: Session) -> None:
+    """Undo the open transaction; the error that made us roll back is the one to report.
+
+    A ROLLBACK that fails too (the connection is gone, the budget is spent) is only logged: if it
+    replaced the original error, a permanent RowCountMismatch would be retried as
+    SnowflakeUnavailable. Nothing is committed either way: an open transaction is rolled back
+    when its session ends, and one whose session vanished is aborted by Snowflake
+    (docs: sql-reference/transactions).
+    """
+    try:
+        snowflake.execute("ROLLBACK")
+    except Exception as error:
+        logger.warning(
+            "ROLLBACK failed (%s: %s); the session's close ends the transaction", type(error).__name__, error
+        )
 
 
 def _copied_rows(copy_result: list[tuple[Any, ...]], description: list[Any]) -> tuple[int, int]:
@@ -32,27 +52,26 @@ def load_predictions(
         "model_version": str(request.model.model_version),
         "scored_at": (now or datetime.now(UTC)).replace(tzinfo=None),
     }
-    with session(factory) as connection:
-        cursor = connection.cursor()
-        cursor.execute(statements.create_staging)
-        cursor.execute(statements.copy_into_staging)
-        files, staged = _copied_rows(cursor.fetchall(), cursor.description)
+    with session(factory, query_tag=plan.run_id) as snowflake:
+        snowflake.execute(statements.create_staging)
+        snowflake.execute(statements.copy_into_staging)
+        files, staged = _copied_rows(snowflake.cursor.fetchall(), snowflake.cursor.description)
         if files == 0:
             raise PredictionsMissing(f"no prediction files under {plan.scoring.output_uri}")
         if staged != plan.scoring.rows:
             raise RowCountMismatch(
                 f"transform output has {staged} rows in {files} files; the export scored {plan.scoring.rows}"
             )
-        cursor.execute("BEGIN")
+        snowflake.execute("BEGIN")
         try:
-            cursor.execute(statements.delete_export, binds)
-            cursor.execute(statements.insert_predictions, binds)
-            inserted = cursor.rowcount
+            snowflake.execute(statements.delete_export, binds)
+            snowflake.execute(statements.insert_predictions, binds)
+            inserted = snowflake.cursor.rowcount
             if inserted != plan.scoring.rows:
                 raise RowCountMismatch(f"inserted {inserted} rows; the export scored {plan.scoring.rows}")
-            cursor.execute("COMMIT")
+            snowflake.execute("COMMIT")
         except BaseException:
-            cursor.execute("ROLLBACK")
+            _roll_back(snowflake)
             raise
     return LoadResult(
         predictions_table=plan.predictions_table,

@@ -18,6 +18,5 @@ def run_binds(record: RunRecord) -> dict[str, object]:
 
 
 def write_run(record: RunRecord, factory: ConnectionFactory) -> None:
-    with session(factory) as connection:
-        cursor = connection.cursor()
-        cursor.execute(merge_run_statement(), run_binds(record))
+    with session(factory, query_tag=record.run_id) as snowflake:
+        snowflake.execute(merge_run_statement(), run_binds(record))

@@ -9,6 +9,7 @@ from snowsage.names import validate_snowflake_identifier
 
 STAGING_TABLE = "SNOWSAGE_PREDICTIONS_STAGING"
 PREDICTIONS_FILE_FORMAT = "ML_PREDICTIONS_CSV"
+PREDICTIONS_FILE_PATTERN = ".*[.]out"  # batch transform writes <input object>.out
 RUNS_TABLE = "ML_RUNS"
 STAGE_PATH = re.compile(r"[a-z0-9][a-z0-9_/-]*/")
 
@@ -58,10 +59,13 @@ def load_statements(predictions_table: str, stage: str, stage_path: str) -> Load
     table = validate_snowflake_identifier(predictions_table, "predictions table")
     return LoadStatements(
         create_staging=f"CREATE OR REPLACE TEMPORARY TABLE {STAGING_TABLE} (ID VARCHAR, SCORE FLOAT)",
+        # Only the transform's output: one `<input file>.out` per input (PATTERN is a regular
+        # expression over the file's path; docs: sql-reference/sql/copy-into-table). Anything else
+        # under the prefix is not loaded.
         copy_into_staging=(
             f"COPY INTO {STAGING_TABLE} FROM {stage_location(stage, stage_path)}"
             f" FILE_FORMAT = (FORMAT_NAME = '{PREDICTIONS_FILE_FORMAT}')"
-            " ON_ERROR = ABORT_STATEMENT FORCE = TRUE"
+            f" PATTERN = '{PREDICTIONS_FILE_PATTERN}' ON_ERROR = ABORT_STATEMENT FORCE = TRUE"
         ),
         # B608: `table` passed validate_snowflake_identifier above; every value is a bind.
         delete_export=f"DELETE FROM {table} WHERE EXPORT_ID = %(export_id)s",  # nosec B608
@@ -91,10 +95,13 @@ def merge_run_statement() -> str:
     )
     columns = ", ".join(RUN_COLUMNS)
     values = ", ".join(f"s.{column}" for column in RUN_COLUMNS)
+    # UPDATED_AT is TIMESTAMP_NTZ in UTC like every other time: SYSDATE() is the current UTC time
+    # without zone; CURRENT_TIMESTAMP() is TIMESTAMP_LTZ and would store the session's local time
+    # (docs: sql-reference/functions/sysdate).
     # B608: only module constants are inlined here; every value is a bind.
     return (
         f"MERGE INTO {RUNS_TABLE} t USING (SELECT {source}) s ON t.RUN_ID = s.RUN_ID"  # nosec B608
         f" WHEN MATCHED THEN UPDATE SET {updates},"
-        " STARTED_AT = COALESCE(t.STARTED_AT, s.STARTED_AT), UPDATED_AT = CURRENT_TIMESTAMP()"
-        f" WHEN NOT MATCHED THEN INSERT ({columns}, UPDATED_AT) VALUES ({values}, CURRENT_TIMESTAMP())"
+        " STARTED_AT = COALESCE(t.STARTED_AT, s.STARTED_AT), UPDATED_AT = SYSDATE()"
+        f" WHEN NOT MATCHED THEN INSERT ({columns}, UPDATED_AT) VALUES ({values}, SYSDATE())"
     )

@@ -1,0 +1,79 @@
+"""A scripted stand-in for a snowflake.connector connection: records every statement and its
+``timeout=``, and answers or fails as a test says."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from snowsage.snowflake.connection import ConnectionFactory
+
+Answer = Callable[[str], None]
+
+
+@dataclass
+class FakeCursor:
+    """``failures`` maps a statement's first word (COPY, ROLLBACK, …) to the error it raises."""
+
+    failures: dict[str, BaseException] = field(default_factory=dict)
+    copy_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    insert_rowcount: int = 0
+    executed: list[tuple[str, int | None]] = field(default_factory=list)
+    description: list[tuple[str, ...]] = field(default_factory=list)
+    rowcount: int = -1
+    _result: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def execute(self, statement: str, params: Any = None, timeout: int | None = None) -> FakeCursor:
+        verb = statement.split(maxsplit=1)[0].upper()
+        self.executed.append((verb, timeout))
+        if verb in self.failures:
+            raise self.failures[verb]
+        self._result, self.description, self.rowcount = [], [("status",)], -1
+        if verb == "COPY":
+            self._result = list(self.copy_rows)
+            self.description = [("file",), ("status",), ("rows_parsed",), ("rows_loaded",)]
+        elif verb == "INSERT":
+            self.rowcount = self.insert_rowcount
+        return self
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._result
+
+    def verbs(self) -> list[str]:
+        return [verb for verb, _ in self.executed]
+
+
+@dataclass
+class FakeConnection:
+    cursor_: FakeCursor
+    query_tags: list[str] = field(default_factory=list)
+    closed: bool = False
+
+    def cursor(self) -> FakeCursor:
+        return self.cursor_
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class FakeClock:
+    """Seconds that pass only when a test (or the cursor) moves them."""
+
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def factory_for(
+    connection: FakeConnection, budget: int = 600, clock: FakeClock | None = None
+) -> ConnectionFactory:
+    def open_connection(query_tag: str) -> FakeConnection:
+        connection.query_tags.append(query_tag)
+        return connection
+
+    return ConnectionFactory(
+        open=open_connection, statement_budget_seconds=budget, clock=clock or FakeClock()
+    )

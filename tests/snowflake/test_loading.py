@@ -1,0 +1,63 @@
+"""LoadPredictions' transaction against a scripted driver: which error wins, what is retried."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from snowflake.connector.errors import OperationalError, ProgrammingError
+
+from snowsage.errors import RowCountMismatch, SnowflakeUnavailable
+from snowsage.models import LoadPredictionsRequest
+from snowsage.snowflake.loading import load_predictions
+from tests.snowflake.fake_driver import FakeConnection, FakeCursor, factory_for
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUEST = LoadPredictionsRequest.model_validate(
+    json.loads((ROOT / "events" / "load_predictions" / "load.json").read_text())
+)
+ROWS = REQUEST.plan.scoring.rows
+GONE = OperationalError(msg="Failed to execute request: Connection aborted.", errno=250003)
+
+
+def _cursor(**kwargs: object) -> FakeCursor:
+    defaults: dict[str, object] = {
+        "copy_rows": [("s3://b/predictions/x/data_0_0_0.csv.out", "LOADED", ROWS, ROWS)],
+        "insert_rowcount": ROWS,
+    }
+    return FakeCursor(**{**defaults, **kwargs})  # type: ignore[arg-type]
+
+
+def test_the_load_is_tagged_with_the_run_and_commits() -> None:
+    cursor = _cursor()
+    connection = FakeConnection(cursor)
+    result = load_predictions(REQUEST, factory_for(connection), "ML_STAGE")
+    assert result.rows_loaded == ROWS
+    assert connection.query_tags == [REQUEST.plan.run_id]
+    assert cursor.verbs() == ["CREATE", "COPY", "BEGIN", "DELETE", "INSERT", "COMMIT"]
+    assert all(timeout is not None for _, timeout in cursor.executed)
+    assert connection.closed
+
+
+def test_a_failing_rollback_does_not_hide_a_permanent_error() -> None:
+    cursor = _cursor(insert_rowcount=ROWS - 1, failures={"ROLLBACK": GONE})
+    with pytest.raises(RowCountMismatch, match=f"inserted {ROWS - 1} rows"):
+        load_predictions(REQUEST, factory_for(FakeConnection(cursor)), "ML_STAGE")
+    assert cursor.verbs()[-1] == "ROLLBACK"
+
+
+def test_a_failing_rollback_does_not_hide_a_transient_error() -> None:
+    cursor = _cursor(failures={"INSERT": GONE, "ROLLBACK": ProgrammingError(msg="no session", errno=390111)})
+    with pytest.raises(SnowflakeUnavailable, match="Connection aborted"):
+        load_predictions(REQUEST, factory_for(FakeConnection(cursor)), "ML_STAGE")
+
+
+def test_a_copy_stopped_by_the_statement_timeout_is_retried() -> None:
+    timed_out = ProgrammingError(
+        msg="Statement reached its statement or warehouse timeout of 600 second(s) and was canceled.",
+        errno=630,
+    )
+    cursor = _cursor(failures={"COPY": timed_out})
+    with pytest.raises(SnowflakeUnavailable, match="statement or warehouse timeout"):
+        load_predictions(REQUEST, factory_for(FakeConnection(cursor)), "ML_STAGE")
