@@ -4,14 +4,11 @@ import pytest
 
 from snowsage.errors import InvalidIdentifier
 from snowsage.names import (
-    SAGEMAKER_NAME,
     ManifestLocation,
     S3Uri,
     execution_name,
     model_package_group,
-    name_base,
     run_id_for,
-    sagemaker_name,
     validate_snowflake_identifier,
 )
 
@@ -26,19 +23,6 @@ def test_long_execution_names_are_shortened_with_a_hash_and_stay_unique() -> Non
     a = execution_name("d" * 60, "e" * 60)
     b = execution_name("d" * 60, "e" * 59 + "f")
     assert len(a) == 80 and len(b) == 80 and a != b
-
-
-@pytest.mark.parametrize(
-    "execution",
-    ["merchant_risk-20261126t100000z", "3f1c0d2e-9a8b-4c7d-8e6f-5a4b3c2d1e0f", "X" * 80, "a_b__c"],
-)
-def test_sagemaker_names_fit_63_characters_for_every_retry(execution: str) -> None:
-    base = name_base("snowsage", run_id_for(execution))
-    for kind in ("train", "model", "score"):
-        for retry in (0, 9, 10):
-            name = sagemaker_name(base, kind, retry)
-            assert SAGEMAKER_NAME.fullmatch(name), name
-            assert len(name) <= 63
 
 
 def test_run_id_lowercases_and_cleans() -> None:
@@ -75,9 +59,13 @@ def test_manifest_keys_with_unsafe_names_are_refused(key: str) -> None:
         ManifestLocation.from_key("b", key)
 
 
-def test_s3_uri_round_trip_and_join() -> None:
-    uri = S3Uri.parse("s3://my-bucket/exports/a/")
-    assert str(uri.join("b", "c.csv")) == "s3://my-bucket/exports/a/b/c.csv"
+def test_s3_uri_round_trip() -> None:
+    uri = S3Uri.parse("s3://my-bucket/exports/a/b.csv")
+    assert (uri.bucket, uri.key, str(uri)) == (
+        "my-bucket",
+        "exports/a/b.csv",
+        "s3://my-bucket/exports/a/b.csv",
+    )
     with pytest.raises(ValueError, match="not an s3://"):
         S3Uri.parse("https://example.com/x")
 

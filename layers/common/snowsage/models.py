@@ -102,11 +102,6 @@ class TransformResources(Contract):
     InstanceCount: int = Field(ge=1)
 
 
-class StoppingCondition(Contract):
-    MaxRuntimeInSeconds: int = Field(ge=1)
-    MaxWaitTimeInSeconds: int | None = None
-
-
 class TrainingPlan(Contract):
     train_uri: str
     validation_uri: str
