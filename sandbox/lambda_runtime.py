@@ -6,21 +6,24 @@ the template says about it (``CodeUri``, ``Handler``, the layers' ``ContentUri``
 invocation runs the handler with that function's environment, a fake ``LambdaContext`` and its
 output captured as the invocation's logs.
 
-Process-global state, and why invocations are serialised
----------------------------------------------------------
-A real Lambda runs every function in its own process. Here they share one, so:
+Execution environments, and what they share here
+------------------------------------------------
+Lambda runs one invocation per execution environment at a time and starts more environments
+when invocations overlap. So does this runtime: invocations run concurrently, each in the
+calling thread, on an idle environment of its function or a new one (a cold start). Each
+environment imports the handler module itself (``_sandbox_lambda_<function>_<n>``), so module
+state (clients, settings) is per environment, as in Lambda. One process still hosts them all:
 
-* ``os.environ`` is process-global: each invocation applies its function's environment
-  (CloudFormation-resolved variables plus the reserved ``AWS_*`` variables) for the duration
-  of the call and restores the previous values afterwards, including variables the handler
-  itself set. Invocations are therefore serialised with one re-entrant lock: two handlers
-  never run at the same time. A handler that synchronously invokes another function through
-  moto's HTTP server (another thread) would wait on this lock: such nesting is not supported
-  (the lock times out after ``lock_timeout`` seconds with a ``Sandbox.LockTimeout`` error).
-  In-process nesting (same thread, ``mock_aws``) works because the lock is re-entrant.
-* ``sys.path`` gets the function's ``CodeUri`` and layer directories prepended during the
-  call. Layer packages (``snowsage``) are imported once and shared by every function, where
-  Lambda would import them once per function: module-level state in a layer is shared.
+* ``os.environ`` answers per thread. While a thread runs an invocation (its cold start
+  included), reads see the function's environment (CloudFormation-resolved variables plus the
+  reserved ``AWS_*`` variables) over the process's, and writes stay in that invocation's
+  overlay; other threads never see them. The process's own environment is never changed.
+  Threads a handler starts itself see the process's environment, not the function's.
+* Imports: the function's ``CodeUri`` and layer directories are searched first for top-level
+  imports made by the invoking thread (a finder on ``sys.meta_path``; ``sys.path`` is not
+  touched). A module imported once is shared through ``sys.modules``: layer packages
+  (``snowsage``) are imported once for every function, where Lambda imports them per
+  environment.
 * Output is captured per thread: ``sys.stdout``/``sys.stderr`` are routed, only for the
   invoking thread, to the invocation's buffer, and a logging handler on the root logger
   captures that thread's records. Output from threads the handler starts itself is not
@@ -33,6 +36,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import io
 import json
@@ -44,7 +49,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,6 +103,10 @@ class Invocation:
     request_id: str
     timed_out: bool = False
     error_type: str | None = None
+    environment: int = 0  # which execution environment of the function ran it (1, 2, ...)
+    cold_start: bool = False
+    started: float = 0.0  # time.monotonic() at start and end: which invocations overlapped
+    ended: float = 0.0
 
 
 @dataclass
@@ -204,19 +213,44 @@ class _ThreadLogHandler(logging.Handler):
             self._buffer.write(self.format(record) + "\n")
 
 
+class _StreamRouting:
+    """Install the routing streams while any thread captures (counted: captures overlap)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: tuple[TextIO, TextIO] | None = None
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                self._saved = (sys.stdout, sys.stderr)
+                if sys.stdout is not _STDOUT:
+                    _STDOUT.fallback = sys.stdout
+                    sys.stdout = _STDOUT
+                if sys.stderr is not _STDERR:
+                    _STDERR.fallback = sys.stderr
+                    sys.stderr = _STDERR
+            self._users += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._saved is not None:
+                sys.stdout, sys.stderr = self._saved
+                self._saved = None
+
+
+_ROUTING = _StreamRouting()
+
+
 @contextlib.contextmanager
 def _captured_output() -> Iterator[io.StringIO]:
     buffer = io.StringIO()
     stack: list[io.StringIO] = getattr(_capture, "stack", [])
     _capture.stack = stack
     stack.append(buffer)
-    saved = (sys.stdout, sys.stderr)
-    if sys.stdout is not _STDOUT:
-        _STDOUT.fallback = sys.stdout
-        sys.stdout = _STDOUT
-    if sys.stderr is not _STDERR:
-        _STDERR.fallback = sys.stderr
-        sys.stderr = _STDERR
+    _ROUTING.enter()
     log_handler = _ThreadLogHandler(threading.get_ident(), buffer)
     root = logging.getLogger()
     root.addHandler(log_handler)
@@ -225,38 +259,108 @@ def _captured_output() -> Iterator[io.StringIO]:
     finally:
         root.removeHandler(log_handler)
         stack.pop()
-        if not stack:
-            sys.stdout, sys.stderr = saved
+        _ROUTING.leave()
 
 
 # --------------------------------------------------------------------------------------------
-# Environment and sys.path, restored after each call
+# Environment variables and imports, per thread
 # --------------------------------------------------------------------------------------------
 
+_invocation = threading.local()
+_DELETED = object()
+
+
+def _overlay() -> dict[str, Any] | None:
+    overlay: dict[str, Any] | None = getattr(_invocation, "environ", None)
+    return overlay
+
+
+class _PerThreadEnviron(os._Environ[str]):  # os.environ's own class
+    """``os.environ`` whose reads and writes go to the invoking thread's overlay, if it has one."""
+
+    def __getitem__(self, key: str) -> str:
+        overlay = _overlay()
+        if overlay is not None and key in overlay:
+            value = overlay[key]
+            if value is _DELETED:
+                raise KeyError(key)
+            return str(value)
+        return str(super().__getitem__(key))
+
+    def __setitem__(self, key: str, value: str) -> None:
+        overlay = _overlay()
+        if overlay is None:
+            super().__setitem__(key, value)
+        else:
+            overlay[key] = str(value)
+
+    def __delitem__(self, key: str) -> None:
+        overlay = _overlay()
+        if overlay is None:
+            super().__delitem__(key)
+            return
+        if key not in self:
+            raise KeyError(key)
+        overlay[key] = _DELETED
+
+    def __iter__(self) -> Iterator[str]:
+        overlay = _overlay()
+        if overlay is None:
+            yield from super().__iter__()
+            return
+        base = [key for key in super().__iter__() if key not in overlay]
+        yield from base
+        yield from (key for key, value in overlay.items() if value is not _DELETED)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def copy(self) -> dict[str, str]:
+        return dict(self)
+
+    def setdefault(self, key: str, value: str) -> str:
+        if key not in self:
+            self[key] = value
+        return self[key]
+
+
+def _install_per_thread_environ() -> None:
+    """Give ``os.environ`` (the very object every module holds) the per-thread class, once."""
+    environ: MutableMapping[str, str] = os.environ
+    if type(environ) is os._Environ:
+        environ.__class__ = _PerThreadEnviron
+
+
+class _FunctionPathFinder(importlib.abc.MetaPathFinder):
+    """Top-level imports of an invoking thread search its function's CodeUri and layers first."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        paths: list[str] | None = getattr(_invocation, "paths", None)
+        if path is not None or not paths:
+            return None  # submodules follow their package's __path__
+        return importlib.machinery.PathFinder.find_spec(fullname, paths)
+
+
+_FINDER = _FunctionPathFinder()
+
+
+def _install_finder() -> None:
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+
 
 @contextlib.contextmanager
-def _applied_environment(overlay: Mapping[str, str]) -> Iterator[None]:
-    before = dict(os.environ)
-    os.environ.update(overlay)
+def _invocation_scope(environment: Mapping[str, str], paths: list[str]) -> Iterator[None]:
+    """This thread sees ``environment`` over the process's and imports from ``paths`` first."""
+    saved = (getattr(_invocation, "environ", None), getattr(_invocation, "paths", None))
+    _invocation.environ = dict(environment)
+    _invocation.paths = list(paths)
     try:
         yield
     finally:
-        for key in list(os.environ):
-            if key not in before:
-                del os.environ[key]
-        for key, value in before.items():
-            if os.environ.get(key) != value:
-                os.environ[key] = value
-
-
-@contextlib.contextmanager
-def _prepended_sys_path(paths: list[str]) -> Iterator[None]:
-    before = list(sys.path)
-    sys.path[:0] = [p for p in paths if p not in sys.path]
-    try:
-        yield
-    finally:
-        sys.path[:] = before
+        _invocation.environ, _invocation.paths = saved
 
 
 def _safe_module_name(function_name: str) -> str:
@@ -277,6 +381,20 @@ def _forget_library_caches() -> None:
     POWERTOOLS_PARAMETER_PROVIDERS.clear()  # what parameters.clear_caches() does (untyped)
 
 
+@dataclass
+class _ExecutionEnvironment:
+    """One execution environment: its own import of the handler module, one invocation at a time."""
+
+    spec: FunctionSpec
+    number: int
+    log_stream_name: str
+    module: ModuleType | None = None
+
+    @property
+    def module_name(self) -> str:
+        return f"{_safe_module_name(self.spec.function_name)}_{self.number}"
+
+
 class LambdaRuntime:
     """Registry of the project's functions and an in-process invoker for moto.
 
@@ -291,16 +409,17 @@ class LambdaRuntime:
         endpoint_url: str | None = None,
         region: str = "us-east-1",
         extra_env: Mapping[str, str] | None = None,
-        lock_timeout: float = 300.0,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.extra_env = dict(extra_env or {})
-        self.lock_timeout = lock_timeout
         self.invocations: list[Invocation] = []
         self._functions: dict[str, FunctionSpec] = {}
-        self._modules: dict[str, ModuleType] = {}
-        self._lock = threading.RLock()
+        self._idle: dict[str, list[_ExecutionEnvironment]] = {}
+        self._created: dict[str, int] = {}
+        self._lock = threading.Lock()  # guards the registry and the pools, never a handler run
+        _install_per_thread_environ()
+        _install_finder()
         _forget_library_caches()  # a new runtime has no warm containers
 
     # -- registration -------------------------------------------------------------------------
@@ -319,7 +438,7 @@ class LambdaRuntime:
         with self._lock:
             previous = self._functions.get(function_name)
             if previous is not None and previous != spec:
-                self._modules.pop(function_name, None)
+                self._forget_environments(function_name)
             self._functions[function_name] = spec
 
     @property
@@ -337,6 +456,34 @@ class LambdaRuntime:
 
     def invocations_of(self, function_name: str) -> list[Invocation]:
         return [i for i in self.invocations if i.function == function_name]
+
+    def environments_of(self, function_name: str) -> int:
+        """How many execution environments the function has started (cold starts)."""
+        return self._created.get(function_name, 0)
+
+    # -- execution environments ---------------------------------------------------------------
+
+    def _checkout(self, spec: FunctionSpec, version: str) -> _ExecutionEnvironment:
+        """An idle environment of the function, or a new one when every one is busy."""
+        with self._lock:
+            idle = self._idle.setdefault(spec.function_name, [])
+            if idle:
+                return idle.pop()
+            number = self._created.get(spec.function_name, 0) + 1
+            self._created[spec.function_name] = number
+        stream = f"{datetime.now(UTC):%Y/%m/%d}/[{version}]{uuid.uuid4().hex}"
+        return _ExecutionEnvironment(spec=spec, number=number, log_stream_name=stream)
+
+    def _checkin(self, environment: _ExecutionEnvironment) -> None:
+        with self._lock:
+            if self._functions.get(environment.spec.function_name) == environment.spec:
+                self._idle.setdefault(environment.spec.function_name, []).append(environment)
+            else:
+                sys.modules.pop(environment.module_name, None)  # re-registered meanwhile
+
+    def _forget_environments(self, function_name: str) -> None:
+        for environment in self._idle.pop(function_name, []):
+            sys.modules.pop(environment.module_name, None)
 
     # -- invocation ---------------------------------------------------------------------------
 
@@ -420,7 +567,11 @@ class LambdaRuntime:
         overlay.update(self.extra_env)
         overlay.update(env_vars)
         overlay.update(self._reserved_env(name, version, memory, timeout, spec))
-        now = datetime.now(UTC)
+        environment = self._checkout(spec, version) if spec is not None else None
+        log_stream = (
+            environment.log_stream_name if environment else f"{datetime.now(UTC):%Y/%m/%d}/[{version}]"
+        )
+        overlay["AWS_LAMBDA_LOG_STREAM_NAME"] = log_stream
         context = LambdaContext(
             function_name=name,
             function_version=version,
@@ -428,38 +579,23 @@ class LambdaRuntime:
             memory_limit_in_mb=memory,
             aws_request_id=request_id,
             log_group_name=f"/aws/lambda/{name}",
-            log_stream_name=f"{now:%Y/%m/%d}/[{version}]{uuid.uuid4().hex}",
+            log_stream_name=log_stream,
             timeout_seconds=timeout,
         )
-        overlay["AWS_LAMBDA_LOG_STREAM_NAME"] = context.log_stream_name
-
-        if not self._lock.acquire(timeout=self.lock_timeout):
-            payload = self._error_payload(
-                "Sandbox.LockTimeout",
-                f"Another invocation held the sandbox Lambda runtime for {self.lock_timeout}s "
-                "(a handler synchronously invoking another function through moto's server?)",
-                request_id,
-                [],
-            )
-            self.invocations.append(
-                Invocation(
-                    name, recorded_event, payload, True, "", 0.0, request_id, False, "Sandbox.LockTimeout"
-                )
-            )
-            return payload, True, ""
+        cold = environment is not None and environment.module is None
         started = time.monotonic()
         error_type: str | None = None
+        paths = [str(spec.code_dir), *(str(d) for d in spec.layer_dirs)] if spec else []
         try:
-            paths = [str(spec.code_dir), *(str(d) for d in spec.layer_dirs)] if spec else []
-            with _applied_environment(overlay), _prepended_sys_path(paths), _captured_output() as buffer:
+            with _invocation_scope(overlay, paths), _captured_output() as buffer:
                 try:
-                    if spec is None:
+                    if environment is None:
                         raise _HandlerError(
                             "Sandbox.FunctionNotRegistered",
                             f"No handler registered for function {name!r} ({arn}); "
                             "register it with LambdaRuntime.register()",
                         )
-                    handler = self._load_handler(spec)
+                    handler = self._load_handler(environment)
                     result = handler(event, context)
                     try:
                         payload = json.dumps(result, default=_json_default)
@@ -484,8 +620,10 @@ class LambdaRuntime:
                     errored = True
             logs = buffer.getvalue()
         finally:
-            self._lock.release()
-        duration = time.monotonic() - started
+            if environment is not None:
+                self._checkin(environment)
+        ended = time.monotonic()
+        duration = ended - started
         self.invocations.append(
             Invocation(
                 function=name,
@@ -497,6 +635,10 @@ class LambdaRuntime:
                 request_id=request_id,
                 timed_out=duration > timeout,
                 error_type=error_type,
+                environment=environment.number if environment else 0,
+                cold_start=cold,
+                started=started,
+                ended=ended,
             )
         )
         return payload, errored, logs
@@ -512,9 +654,10 @@ class LambdaRuntime:
             }
         )
 
-    def _load_handler(self, spec: FunctionSpec) -> Any:
-        """Import the handler module once per function (the cold start), under a unique name."""
-        module = self._modules.get(spec.function_name)
+    def _load_handler(self, environment: _ExecutionEnvironment) -> Any:
+        """Import the handler module once per environment (its cold start), under a unique name."""
+        spec = environment.spec
+        module = environment.module
         module_path, _, attr = spec.handler.rpartition(".")
         if module is None:
             file = spec.code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
@@ -524,7 +667,7 @@ class LambdaRuntime:
                     f"Unable to import module '{module_path}': No module named '{module_path}' "
                     f"(looked for {file})",
                 )
-            unique = _safe_module_name(spec.function_name)
+            unique = environment.module_name
             import_spec = importlib.util.spec_from_file_location(unique, file)
             if import_spec is None or import_spec.loader is None:
                 raise _HandlerError("Runtime.ImportModuleError", f"Unable to import module '{module_path}'")
@@ -537,7 +680,7 @@ class LambdaRuntime:
                 raise _HandlerError(
                     "Runtime.ImportModuleError", f"Unable to import module '{module_path}': {exc}"
                 ) from exc
-            self._modules[spec.function_name] = module
+            environment.module = module
         handler = getattr(module, attr, None)
         if not callable(handler):
             raise _HandlerError(
@@ -546,10 +689,9 @@ class LambdaRuntime:
         return handler
 
     def reset(self) -> None:
-        """Forget recorded invocations and imported modules (the next call is a cold start)."""
+        """Forget recorded invocations and idle environments (the next call is a cold start)."""
         with self._lock:
             self.invocations.clear()
-            for function_name in list(self._modules):
-                sys.modules.pop(_safe_module_name(function_name), None)
-            self._modules.clear()
+            for function_name in list(self._idle):
+                self._forget_environments(function_name)
             _forget_library_caches()

@@ -57,6 +57,10 @@ i. ``moto.stepfunctions.parser.asl.component.state.fail.state_fail.CustomErrorNa
    ``States.*`` error (``States.TaskFailed`` from a failed SageMaker job, ``States.Timeout``)
    raises ValueError in moto and ends the execution with an uncatchable ``States.Runtime``.
    The Fail state's name is taken as it is, so the execution fails with the original error.
+j. ``moto.stepfunctions.models.StepFunctionBackend.start_execution`` and the parser backend's
+   override: moto checks the name, then appends the execution, so two concurrent calls with one
+   name both start an execution. Names are unique per state machine (API_StartExecution); the
+   Lambda runtime runs invocations concurrently, as Lambda does, so StartExecution is serialised.
 
 ``install`` must run in the process that serves moto (a ``ThreadedMotoServer`` or
 ``mock_aws``): the patches, the emulator and the Lambda runtime are in-process objects.
@@ -96,6 +100,8 @@ from moto.events.utils import _BASE_EVENT_MESSAGE, EventTemplateParser
 from moto.sagemaker import models as sagemaker_models
 from moto.sagemaker import responses as sagemaker_responses
 from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
+from moto.stepfunctions import models as sfn_models
+from moto.stepfunctions.parser import models as sfn_parser_models
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
@@ -800,6 +806,21 @@ def enable_state_machine_execution(endpoint_url: str, *, timeout: float = 10.0) 
 
 
 # --------------------------------------------------------------------------------------------
+# j. StartExecution, one at a time
+# --------------------------------------------------------------------------------------------
+
+_START_EXECUTION_LOCK = threading.RLock()
+
+
+def _serialised_start_execution(original: Any) -> Any:
+    def start_execution(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _START_EXECUTION_LOCK:
+            return original(self, *args, **kwargs)
+
+    return start_execution
+
+
+# --------------------------------------------------------------------------------------------
 # install / uninstall
 # --------------------------------------------------------------------------------------------
 
@@ -841,6 +862,11 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
         )
         # d. EventBridge
         _replace(events_models.Rule, "send_to_targets", _send_to_targets)
+        # j. StartExecution: one name, one execution, however concurrent the callers
+        for backend in (sfn_models.StepFunctionBackend, sfn_parser_models.StepFunctionsParserBackend):
+            _replace(
+                backend, "start_execution", _serialised_start_execution(backend.__dict__["start_execution"])
+            )
         # h. CloudFormation AWS::NoValue in lists
         _replace(cfn_parsing, "clean_json", _clean_json)
         # e. interpreter deviations

@@ -6,7 +6,7 @@ import boto3
 
 from snowsage.models import RecordRunRequest, RunRecord
 from snowsage.observability import lambda_entry
-from snowsage.runs import ExecutionHistory, build_run_record, failed_state
+from snowsage.runs import ExecutionHistory, record_run
 from snowsage.settings import SnowflakeSettings
 from snowsage.snowflake.connection import connection_factory
 from snowsage.snowflake.runs import write_run
@@ -16,11 +16,10 @@ connect = connection_factory(settings)
 history = ExecutionHistory(boto3.client("stepfunctions"))
 
 
+def write(record: RunRecord) -> None:
+    write_run(record, connect)
+
+
 @lambda_entry(RecordRunRequest)
 def lambda_handler(request: RecordRunRequest) -> RunRecord:
-    failed = None
-    if request.status == "FAILED":
-        failed = failed_state(history.events(request.execution_arn))
-    record = build_run_record(request, now=datetime.now(UTC), failed_state_name=failed)
-    write_run(record, connect)
-    return record
+    return record_run(request, history=history, write=write, now=datetime.now(UTC))

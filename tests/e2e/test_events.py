@@ -61,15 +61,70 @@ def test_event_runs_through_its_handler(sandbox: Sandbox, reference: ReferenceRu
         "prepare_run": lambda r: (
             r["run_id"] == "merchant-risk-20261126-hf5245c1bee474ebc" and r["scoring"]["rows"] > 0
         ),
-        "evaluate_model": lambda r: (
-            r["approval_status"] in {"Approved", "Rejected"} and r["metric_value"] > 0.5
-        ),
+        "evaluate_model": lambda r: verdict_is_the_gates(sandbox, event, r),
         "select_model": lambda r: r["model_version"] == 1,
         "register_model": lambda r: r["model_package_arn"].split("/")[-2] == "snowsage-merchant-risk",
         "load_predictions": lambda r: r["rows_loaded"] == r["rows_scored"] > 0,
-        "record_run": lambda r: r["status"] == event["status"],
+        "record_run": lambda r: run_row_is_what_was_returned(sandbox, event, r),
     }
     assert checks[path.parent.name](result), result
+
+
+def verdict_is_the_gates(sandbox: Sandbox, event: dict[str, Any], verdict: dict[str, Any]) -> bool:
+    """The gate worked out by hand: the event's metric against its threshold and the champion.
+
+    The reference run registered version 1, so it is the champion here. Its metric is what this
+    sandbox's training gave, which the event's recorded metric may match, beat or miss: the
+    expected verdict follows from the two numbers.
+    """
+    sagemaker = sandbox.client("sagemaker")
+    group = event["model_package_group"]
+    packages = sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
+    champion_arn = next(p["ModelPackageArn"] for p in packages if p["ModelPackageVersion"] == 1)
+    champion = sagemaker.describe_model_package(ModelPackageName=champion_arn)
+    champion_metric = float(champion["CustomerMetadataProperties"]["metric_value"])
+    name = event["evaluation"]["metric_name"]
+    value = next(m["Value"] for m in event["training"]["final_metrics"] if m["MetricName"] == name)
+    promote = value >= event["evaluation"]["threshold"] and value >= champion_metric
+    expected = {
+        "promote": promote,
+        "approval_status": "Approved" if promote else "Rejected",
+        "metric_name": name,
+        "metric_value": value,
+        "threshold": event["evaluation"]["threshold"],
+        "champion_metric": champion_metric,
+        "champion_package_arn": champion_arn,
+    }
+    assert {key: verdict[key] for key in expected} == expected
+    return True
+
+
+def run_row_is_what_was_returned(sandbox: Sandbox, event: dict[str, Any], record: dict[str, Any]) -> bool:
+    """RecordRun wrote one ML_RUNS row, mapped from the state it was given, and returned it."""
+    state = event["state"]
+    with sandbox.snowflake_connection() as connection:
+        cursor = connection.cursor()
+        cursor.execute("SELECT * FROM ML_RUNS WHERE RUN_ID = %(r)s", {"r": record["run_id"]})
+        names = [column[0].lower() for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    assert len(rows) == 1, rows
+    plan, load, model = state.get("plan") or {}, state.get("load") or {}, state.get("model") or {}
+    expected = {
+        "status": event["status"],
+        "execution_name": event["execution_name"],
+        "run_id": plan.get("run_id", record["run_id"]),
+        "rows_loaded": load.get("rows_loaded"),
+        "promoted": (state.get("evaluation") or {}).get("promote"),
+        "error": (state.get("error") or {}).get("Error"),
+    }
+    written = {key: rows[0][key] for key in expected}
+    returned = {key: record[key] for key in expected}
+    assert written == returned == expected, (written, returned)
+    version = model.get("model_version")
+    assert record["model_version"] == version and rows[0]["model_version"] == (
+        str(version) if version else None
+    )
+    return True
 
 
 def test_record_run_names_the_failed_state(sandbox: Sandbox, reference: ReferenceRuns) -> None:

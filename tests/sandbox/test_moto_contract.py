@@ -12,10 +12,12 @@ import logging
 import os
 import re
 import textwrap
+import threading
 import time
 import uuid
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
+from moto.stepfunctions import models as sfn_models
 
 from sandbox import moto_patches
 from sandbox.lambda_runtime import LambdaRuntime
@@ -854,3 +857,52 @@ def test_fail_state_error_path_can_re_raise_a_states_error(sandbox: Sandbox) -> 
     described = run_state_machine(sandbox, definition)
     assert described["status"] == "FAILED"
     assert (described["error"], described["cause"]) == ("States.TaskFailed", "the job failed")
+
+
+def test_concurrent_starts_with_one_name_start_one_execution(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Patch j: API_StartExecution names are unique; moto checks the name, then appends.
+
+    The race is forced: the first caller to find the name free waits (up to 5 s) for a second
+    caller to look too. Serialised, the second cannot look before the first has started.
+    """
+    sfn = sandbox.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"contract-{uuid.uuid4().hex[:12]}",
+        definition=json.dumps(
+            {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 60, "End": True}}}
+        ),
+        roleArn=ROLE_ARN,
+    )["stateMachineArn"]
+    original = sfn_models.StateMachine._handle_name_input_idempotency
+    looked: list[object] = []
+    second_looked = threading.Event()
+    count_lock = threading.Lock()
+
+    def look_then_linger(self: Any, name: str, execution_input: str) -> Any:
+        found = original(self, name, execution_input)
+        with count_lock:
+            looked.append(found)
+            first = len(looked) == 1
+        if first:
+            second_looked.wait(timeout=5)
+        else:
+            second_looked.set()
+        return found
+
+    monkeypatch.setattr(sfn_models.StateMachine, "_handle_name_input_idempotency", look_then_linger)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        arns = list(
+            pool.map(
+                lambda _: sfn.start_execution(stateMachineArn=machine, name="one-name", input="{}")[
+                    "executionArn"
+                ],
+                range(2),
+            )
+        )
+    executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+    for execution in executions:
+        sfn.stop_execution(executionArn=execution["executionArn"])
+    assert len(looked) == 2 and looked[0] is None and looked[1] is not None
+    assert len(executions) == 1 and set(arns) == {executions[0]["executionArn"]}

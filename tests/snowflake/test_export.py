@@ -24,6 +24,7 @@ from snowflake.sqlscript import (
     setup_files,
     with_defaults,
 )
+from snowsage.manifest import parse_manifest
 
 from .conftest import BUCKET, ROLE_ARN, SECOND_DATASET, apply_all, query, variables
 
@@ -178,9 +179,8 @@ def test_export_writes_sections_then_the_manifest(loaded_conn: Any, s3: Any) -> 
             else:
                 assert {row[0] for row in rows} <= {"0", "1"}  # numeric label first, no header
 
-    # the manifest satisfies the pipeline's own reader, when that package is present
-    manifest_module = pytest.importorskip("snowsage.manifest")
-    parsed = manifest_module.parse_manifest(json.dumps(manifest).encode())
+    # the manifest satisfies the pipeline's own reader
+    parsed = parse_manifest(json.dumps(manifest).encode())
     assert parsed.score.rows == manifest["score"]["rows"]
 
 

@@ -18,7 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 from snowsage import errors, models
-from snowsage.names import EXECUTION_NAME_MAX, RUN_ID_MAX
+from snowsage.names import EXECUTION_NAME_MAX, RUN_ID_MAX, SAGEMAKER_NAME, name_base, run_id_for
 
 ASL_PATH = Path(__file__).resolve().parents[2] / "statemachines" / "pipeline.asl.json"
 DEFINITION: dict[str, Any] = json.loads(ASL_PATH.read_text())
@@ -232,6 +232,31 @@ def test_sagemaker_names_are_unique_across_retries(name: str, field: str) -> Non
     expression = STATES[name]["Parameters"][field]
     assert "$$.State.RetryCount" in expression
     assert "$.plan.name_base" in expression
+
+
+SAGEMAKER_NAME_MAX = 63  # API_CreateTrainingJob, API_CreateModel, API_CreateTransformJob
+SAGEMAKER_FORMAT = re.compile(r"States\.Format\('([^']*)', \$\.plan\.name_base, \$\$\.State\.RetryCount\)")
+
+
+@pytest.mark.parametrize(
+    "execution",
+    ["merchant_risk-20261126t100000z", "3f1c0d2e-9a8b-4c7d-8e6f-5a4b3c2d1e0f", "X" * 80, "a_b__c"],
+)
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [("Train", "TrainingJobName.$"), ("CreateModel", "ModelName.$"), ("Score", "TransformJobName.$")],
+)
+def test_sagemaker_names_are_valid_for_every_retry(execution: str, name: str, field: str) -> None:
+    """The ASL's own States.Format, rendered for the longest base and every RetryCount it can reach."""
+    state = STATES[name]
+    match = SAGEMAKER_FORMAT.fullmatch(state["Parameters"][field])
+    assert match, state["Parameters"][field]
+    last_retry = sum(rule.get("MaxAttempts", 3) for rule in state.get("Retry", []))
+    base = name_base("snowsage", run_id_for(execution))
+    for retry in range(last_retry + 1):
+        rendered = match.group(1).replace("{}", base, 1).replace("{}", str(retry), 1)
+        assert SAGEMAKER_NAME.fullmatch(rendered), rendered
+        assert len(rendered) <= SAGEMAKER_NAME_MAX, rendered
 
 
 def test_batch_transform_joins_ids_to_scores() -> None:

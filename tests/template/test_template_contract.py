@@ -113,7 +113,10 @@ def test_layers_are_built_by_their_makefile(layer: str) -> None:
     assert res["Metadata"]["BuildMethod"] == "makefile"
     assert res["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert res["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    makefile = ROOT / res["Properties"]["ContentUri"] / "Makefile"
+    # One Makefile for both layers: SAM runs <ContextPath>/Makefile in a copy of ProjectRootDirectory.
+    assert res["Metadata"]["ContextPath"] == res["Metadata"]["ProjectRootDirectory"] == "layers/"
+    assert (ROOT / res["Properties"]["ContentUri"]).resolve().parent == (ROOT / "layers").resolve()
+    makefile = ROOT / res["Metadata"]["ContextPath"] / "Makefile"
     text = makefile.read_text(encoding="utf-8")
     assert re.search(rf"^build-{layer}:", text, re.M), f"{makefile} has no build-{layer} target"
     assert "--invalidation-mode unchecked-hash" in text

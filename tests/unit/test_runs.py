@@ -1,8 +1,11 @@
 import json
 from datetime import UTC, datetime
+from typing import Any
 
-from snowsage.models import RecordRunRequest
-from snowsage.runs import build_run_record, failed_state, summarise_cause
+import pytest
+
+from snowsage.models import RecordRunRequest, RunRecord
+from snowsage.runs import build_run_record, failed_state, record_run, summarise_cause
 
 NOW = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
 
@@ -63,3 +66,64 @@ def test_a_failure_before_any_plan_is_still_recorded() -> None:
 def test_a_success_ignores_the_failed_state() -> None:
     request = RecordRunRequest(status="SUCCEEDED", execution_name="e", execution_arn="arn", state={})
     assert build_run_record(request, now=NOW, failed_state_name="Train").failed_state is None
+
+
+class FakeHistory:
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self._events = events
+        self.read: list[str] = []
+
+    def events(self, execution_arn: str) -> list[dict[str, Any]]:
+        self.read.append(execution_arn)
+        return self._events
+
+
+class Refused(Exception):
+    pass
+
+
+ARN = "arn:aws:states:us-east-1:123456789012:execution:p:merchant_risk-e1"
+
+
+def _request(status: str) -> RecordRunRequest:
+    return RecordRunRequest.model_validate(
+        {
+            "status": status,
+            "execution_name": "merchant_risk-e1",
+            "execution_arn": ARN,
+            "state": {"error": {"Error": "States.TaskFailed", "Cause": "boom"}} if status == "FAILED" else {},
+        }
+    )
+
+
+def test_record_run_names_the_failed_state_writes_the_row_and_returns_it() -> None:
+    history = FakeHistory([_entered(2, "PrepareRun"), _entered(4, "Train"), _entered(6, "RecordFailure")])
+    written: list[RunRecord] = []
+    record = record_run(_request("FAILED"), history=history, write=written.append, now=NOW)
+    assert history.read == [ARN]
+    assert written == [record]
+    assert (record.status, record.failed_state, record.error, record.finished_at) == (
+        "FAILED",
+        "Train",
+        "States.TaskFailed",
+        NOW,
+    )
+
+
+def test_record_run_of_a_success_reads_no_history() -> None:
+    history = FakeHistory([_entered(2, "Train")])
+    written: list[RunRecord] = []
+    record = record_run(_request("SUCCEEDED"), history=history, write=written.append, now=NOW)
+    assert history.read == []
+    assert written == [record]
+    assert record.failed_state is None
+
+
+def test_record_run_raises_when_the_row_cannot_be_written() -> None:
+    """No notice without its row: the error reaches Step Functions, whose Retry tries again."""
+
+    def refuse(record: RunRecord) -> None:
+        raise Refused(record.run_id)
+
+    with pytest.raises(Refused, match="merchant-risk-e1"):
+        record_run(_request("SUCCEEDED"), history=FakeHistory([]), write=refuse, now=NOW)

@@ -1,7 +1,10 @@
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from snowsage.models import ObjectCreatedEvent
 from snowsage.start import StepFunctionsStarter, start_for_event
@@ -76,3 +79,49 @@ def test_an_answer_about_a_running_execution_is_a_duplicate() -> None:
     assert StepFunctionsStarter(FakeStepFunctions(started_long_ago=False), "arn").start("n", {}) == (
         "arn:aws:states:::execution:p:n"
     )
+
+
+STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:pipeline"
+
+
+def _stubbed_client() -> tuple[Any, Stubber]:
+    client = boto3.client(
+        "stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    return client, Stubber(client)
+
+
+def test_execution_already_exists_is_a_duplicate() -> None:
+    """API_StartExecution: ExecutionAlreadyExists for a name in use (a finished run, or other input)."""
+    client, stubber = _stubbed_client()
+    stubber.add_client_error(
+        "start_execution",
+        service_error_code="ExecutionAlreadyExists",
+        service_message="Execution Already Exists: 'arn:...:merchant_risk-e1'",
+        http_status_code=400,
+        expected_params={
+            "stateMachineArn": STATE_MACHINE,
+            "name": "merchant_risk-e1",
+            "input": json.dumps({"manifest": "s3://snowsage-data/exports/merchant_risk/e1/manifest.json"}),
+        },
+    )
+    with stubber:
+        result = start_for_event(
+            _event("exports/merchant_risk/e1/manifest.json"), StepFunctionsStarter(client, STATE_MACHINE)
+        )
+    stubber.assert_no_pending_responses()
+    assert (result.status, result.execution_name, result.execution_arn) == (
+        "duplicate",
+        "merchant_risk-e1",
+        None,
+    )
+
+
+def test_other_start_errors_are_raised() -> None:
+    """Anything else (throttling, a missing state machine) fails the invocation, which Lambda retries."""
+    client, stubber = _stubbed_client()
+    stubber.add_client_error(
+        "start_execution", service_error_code="StateMachineDoesNotExist", http_status_code=400
+    )
+    with stubber, pytest.raises(client.exceptions.StateMachineDoesNotExist):
+        StepFunctionsStarter(client, STATE_MACHINE).start("merchant_risk-e1", {})

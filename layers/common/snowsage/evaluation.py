@@ -123,8 +123,8 @@ def register_model(request: RegisterModelRequest, registry: ModelRegistryWriter)
     return RegisteredModel(model_package_arn=arn)
 
 
-def _selection(package: ModelPackage, metric_name: str | None) -> ModelSelection:
-    name = metric_name or package.metadata.get("metric_name")
+def _selection(package: ModelPackage) -> ModelSelection:
+    name = package.metadata.get("metric_name")
     return ModelSelection(
         model_package_arn=package.arn,
         model_package_group=package.group,
@@ -149,11 +149,11 @@ def select_model(request: SelectModelRequest, registry: ModelRegistry) -> ModelS
             )
         if package.approval_status == "Rejected":
             raise ModelPackageNotFound(f"model package {arn} is Rejected; approve it or name another")
-        return _selection(package, None)
+        return _selection(package)
     champion = registry.latest_approved(group)
     if champion is None:
         raise NoApprovedModel(
             f"model package group {group!r} has no Approved package to score with;"
             " run train_and_score first or approve a package"
         )
-    return _selection(champion, None)
+    return _selection(champion)

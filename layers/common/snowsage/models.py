@@ -2,7 +2,10 @@
 
 Models that arrive from people or other systems (execution input) forbid unknown keys; models
 that arrive from the state machine ignore keys they do not use, so the ASL can pass whole
-sections of the state without every handler knowing every field.
+sections of the state without every handler knowing every field. Both are strict: a value must
+already have its JSON type ("5" is not an int, 1 is not a bool), since Step Functions and the
+manifest carry JSON numbers and booleans as such. Datetimes are the exception: JSON has none, so
+they arrive as ISO 8601 strings and are parsed.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
 
 from snowsage.instance_types import TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
 
@@ -39,6 +42,8 @@ ModelPackageArn = Annotated[
     str, StringConstraints(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+/\d+$")
 ]
 HyperparameterValue = str | int | float | bool
+# JSON has no datetime: an ISO 8601 string is parsed, the one conversion the contracts allow.
+JsonDatetime = Annotated[datetime, Strict(False)]
 
 
 def validation_problems(error: ValidationError, root: str = "input") -> str:
@@ -49,15 +54,15 @@ def validation_problems(error: ValidationError, root: str = "input") -> str:
 
 
 class Contract(BaseModel):
-    """A state-machine payload: unknown keys are ignored, values are not coerced loosely."""
+    """A state-machine payload: unknown keys are ignored, values are not coerced."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
 class StrictContract(BaseModel):
-    """A payload typed by people: unknown keys are errors."""
+    """A payload typed by people: unknown keys are errors, values are not coerced."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # --- Execution input -------------------------------------------------------------------------
@@ -93,7 +98,7 @@ class Manifest(Contract):
     version: Literal[1]
     dataset: str
     export_id: str
-    created_at: datetime
+    created_at: JsonDatetime
     id_column: str
     label_column: str
     predictions_table: str
@@ -119,11 +124,6 @@ class ResourceConfig(Contract):
 class TransformResources(Contract):
     InstanceType: TransformInstanceType
     InstanceCount: int = Field(ge=1)
-
-
-class StoppingCondition(Contract):
-    MaxRuntimeInSeconds: int = Field(ge=1)
-    MaxWaitTimeInSeconds: int | None = None
 
 
 class TrainingPlan(Contract):
@@ -170,7 +170,7 @@ class RunPlan(Contract):
     id_column: str
     predictions_table: str
     model_package_group: str
-    started_at: datetime
+    started_at: JsonDatetime
     training: TrainingPlan | None
     evaluation: EvaluationPlan
     scoring: ScoringPlan
@@ -325,8 +325,8 @@ class RunRecord(Contract):
     promoted: bool | None = None
     rows_scored: int | None = None
     rows_loaded: int | None = None
-    started_at: datetime | None = None
-    finished_at: datetime
+    started_at: JsonDatetime | None = None
+    finished_at: JsonDatetime
 
 
 # --- StartPipeline ---------------------------------------------------------------------------

@@ -110,14 +110,6 @@ def name_base(prefix: str, run_id: str) -> str:
     return f"{validate_resource_prefix(prefix)}-{run_id}"
 
 
-def sagemaker_name(base: str, kind: str, retry: int = 0) -> str:
-    """The name the state machine builds with States.Format('{}-<kind>-{}', base, RetryCount)."""
-    name = f"{base}-{kind}-{retry}"
-    if not SAGEMAKER_NAME.fullmatch(name):
-        raise InvalidIdentifier(f"SageMaker name {name!r} is not valid")
-    return name
-
-
 def model_package_group(prefix: str, dataset: str) -> str:
     """``<prefix>-<dataset with "-" for "_">``: one group per dataset, never shared, at most 63.
 
@@ -141,12 +133,6 @@ class S3Uri:
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
-
-    def join(self, *parts: str) -> S3Uri:
-        key = self.key.rstrip("/")
-        for part in parts:
-            key = f"{key}/{part.strip('/')}"
-        return S3Uri(self.bucket, key)
 
 
 @dataclass(frozen=True)

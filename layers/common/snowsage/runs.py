@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from snowsage.models import RecordRunRequest, RunRecord
 from snowsage.names import run_id_for
@@ -77,6 +77,28 @@ def build_run_record(
         started_at=plan.started_at if plan else started_at,
         finished_at=now,
     )
+
+
+class ExecutionEvents(Protocol):
+    """Where the failed state's name is read from (Step Functions' execution history)."""
+
+    def events(self, execution_arn: str) -> list[dict[str, Any]]: ...
+
+
+class RunWriter(Protocol):
+    """Where the run's row goes (ML_RUNS)."""
+
+    def __call__(self, record: RunRecord) -> None: ...
+
+
+def record_run(
+    request: RecordRunRequest, *, history: ExecutionEvents, write: RunWriter, now: datetime
+) -> RunRecord:
+    """RecordRun: name the failed state (failures only), write the row, return it as the notice."""
+    failed = failed_state(history.events(request.execution_arn)) if request.status == "FAILED" else None
+    record = build_run_record(request, now=now, failed_state_name=failed)
+    write(record)
+    return record
 
 
 class ExecutionHistory:
