@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sandbox import aws_validation
+from sandbox import aws_validation, loop
 from sandbox.environment import Sandbox
+from sandbox.sample_data import load_sample_data
+from sandbox.samples import SAMPLE_DATASET
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/validation-test"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -121,11 +123,11 @@ def test_the_checks_fail_silently_once_the_hook_is_removed(sandbox: Sandbox) -> 
     sagemaker = sandbox.client("sagemaker")
     aws_validation.uninstall()
     try:
-        sagemaker.create_model_package_group(ModelPackageGroupName="bad_name")
-        sagemaker.delete_model_package_group(ModelPackageGroupName="bad_name")  # refused too
+        sagemaker.create_model_package_group(ModelPackageGroupName="unchecked_name")
     finally:
         aws_validation.install()
-    error_of(sagemaker.create_model_package_group, ModelPackageGroupName="bad_name")
+    error = error_of(sagemaker.create_model_package_group, ModelPackageGroupName="unchecked_name")
+    assert "failed to satisfy constraint" in error["Message"]  # not moto's duplicate-name answer
 
 
 def test_coverage_records_what_was_checked_and_refused(sandbox: Sandbox) -> None:
@@ -149,7 +151,8 @@ def test_the_optimized_sagemaker_integration_is_checked_against_the_model(sandbo
         "RoleArn": ROLE_ARN,
         "OutputDataConfig": {"S3OutputPath": f"s3://{sandbox.bucket}/out/"},
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 0},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "Tags": [{"Key": "gate", "Value": "auc 0.91; better (champion)"}],  # the emulator ignores tags
         "HyperParameters": {"num_round": "1"},
         "InputDataConfig": [
             {
@@ -176,7 +179,7 @@ def test_the_optimized_sagemaker_integration_is_checked_against_the_model(sandbo
     assert described["status"] == "FAILED"
     assert described["error"] == "SageMaker.AmazonSageMakerException"
     assert "Error Code: ValidationException" in described["cause"]
-    assert "at 'stoppingCondition.maxRuntimeInSeconds'" in described["cause"]
+    assert "at 'tags.1.member.value'" in described["cause"]
 
 
 def test_a_fail_state_raising_a_states_error_fails_as_the_reference_interpreter_does(
@@ -236,3 +239,29 @@ def test_a_state_output_over_256_kb_fails_with_data_limit_exceeded(sandbox: Sand
     assert described["error"] == "States.DataLimitExceeded"
     small = run_state_machine(sandbox, definition, {"s": "x" * 1000})
     assert small["status"] == "SUCCEEDED"
+
+
+# --------------------------------------------------------------------------------------------
+# The pipeline's own traffic
+# --------------------------------------------------------------------------------------------
+
+
+def test_every_request_of_a_pipeline_run_is_read_and_checked(sandbox: Sandbox) -> None:
+    """A run from the export (Lambdas' boto3, aws-sdk, sns and lambda tasks) goes through the
+    hook: every service it calls is checked, and no request is skipped as unreadable."""
+    with sandbox.snowflake_connection() as connection:
+        load_sample_data(connection, 3000, 7, s3_client=sandbox.client("s3"), bucket=sandbox.bucket)
+    aws_validation.reset_coverage()
+    loop.run_from_export(sandbox, SAMPLE_DATASET)
+    seen = aws_validation.coverage()
+    skipped = {key: count for key, count in seen.items() if key[2].startswith("skipped")}
+    assert skipped == {}
+    checked = {(service, operation) for service, operation, outcome in seen if outcome != "skipped"}
+    assert {
+        ("lambda", "Invoke"),
+        ("secretsmanager", "GetSecretValue"),
+        ("sagemaker", "CreateModelPackageGroup"),
+        ("sagemaker", "CreateModelPackage"),
+        ("sns", "Publish"),
+        ("stepfunctions", "StartExecution"),
+    } <= checked
