@@ -440,8 +440,9 @@ def refusal(service_model: ServiceModel, violations: list[Violation]) -> AwsRequ
     first = violations[0]
     if service_model.service_name == "sns":
         # SNS answers every invalid parameter with InvalidParameter (API_Publish, API_CreateTopic…).
+        member = first.path[:1].upper() + first.path[1:]  # SNS names members as sent: TopicArn
         return AwsRequestRefused(
-            "InvalidParameter", f"Invalid parameter: {first.path} Reason: {first.constraint}"
+            "InvalidParameter", f"Invalid parameter: {member} Reason: {first.constraint}"
         )
     count = len(violations)
     message = f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(

@@ -264,6 +264,14 @@ def test_step_functions_name_length_is_the_models() -> None:
     assert check_request("stepfunctions", "StartExecution", unicode_ok, wire=True) is None
 
 
+def test_sns_names_the_member_in_its_invalid_parameter_message() -> None:
+    found = refused("sns", "Publish", {"TopicArn": "t"}, wire=False)
+    assert (found.code, found.message) == (
+        "InvalidParameter",
+        "Invalid parameter: Message Reason: Member must not be null",
+    )
+
+
 def test_a_json_type_mismatch_is_a_serialization_exception() -> None:
     found = refused("sagemaker", "CreateModelPackageGroup", {"ModelPackageGroupName": 7})
     assert found.code == "SerializationException"
