@@ -13,54 +13,75 @@ a. ``moto.awslambda.models.LambdaFunction._invoke_lambda`` -> ``lambda_runtime.i
    moto's CloudWatch Logs (``/aws/lambda/<name>``); the ``x-amz-log-result`` header gets the
    last 4 KB, as AWS does. moto's ``"lambda": {"use_docker": False}`` must NOT be set: it swaps
    in ``moto.awslambda_simple``, which never reaches this hook.
+   Follows: API_Invoke (``LogType: Tail`` returns the last 4 KB), python-exceptions (the error
+   document ``errorType``/``errorMessage``/``stackTrace``), concepts-error-handling (a Lambda's
+   ``errorType`` is the error name Retry and Catch match).
 b. ``moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_factory
    .state_task_service_for`` -> returns ``SageMakerTaskService`` for ``arn:aws:states:::sagemaker:*``
    (moto marks SageMaker unsupported): createTrainingJob / createTransformJob (RequestResponse,
    ``.sync``, ``.waitForTaskToken``) and createModel (RequestResponse, ``.waitForTaskToken``)
-   against the emulator.
+   against the emulator. Follows: connect-sagemaker (the actions and patterns), connect-to-resource
+   (``.sync`` waits for the job; a failed job is ``States.TaskFailed``).
 c. ``moto.sagemaker.responses.SageMakerResponse.<op>`` for Create/Describe/Stop TrainingJob,
    Create/Describe/Stop TransformJob, Create/Describe/Delete Model -> the emulator (server mode
    and in-process boto3 alike). Model packages and groups stay in moto's backend, where
    ``moto.sagemaker.models.SageMakerModelBackend.create_model_package_group`` is patched to
    reject a duplicate name with ``ValidationException`` as AWS does (moto overwrites silently).
+   Follows: API_CreateTrainingJob, API_CreateTransformJob, API_CreateModel (the emulated APIs);
+   AWS refuses a second model package group of one name, but API_CreateModelPackageGroup does not
+   document the error code: callers must not depend on it (issue 10, item 2).
 d. ``moto.events.models.Rule.send_to_targets`` -> lambda targets go to the Lambda backend's
    ``invoke`` (so patch a runs the handler), states targets to ``StartExecution`` with a
    generated name and the event as input; both are delivered asynchronously, as AWS does (see
    ``wait_for_event_deliveries``); other targets go to moto's original method.
+   Follows: eb-targets (Lambda and Step Functions targets), eb-transform-target-input
+   (InputTransformer, InputPath), eb-events-structure (a unique ``id``, ``time`` in ISO 8601).
 e. ASL interpreter deviations from AWS:
    * ``moto.stepfunctions.parser.asl.utils.json_path.extract_json`` (and every module that
      imported it by name): a definite path (only fields and single indexes, e.g.
-     ``$.arr[0].k``) yields the value, not a one-element list;
+     ``$.arr[0].k``) yields the value, not a one-element list (amazon-states-language-paths);
    * ``...service.state_task_service_aws_sdk.StateTaskServiceAwsSdk._from_error``: aws-sdk
-     SageMaker errors are named ``SageMaker.<ErrorCode>`` (moto: ``sagemaker.sagemakerException``);
+     SageMaker errors are named ``SageMaker.<ErrorCode>`` (moto: ``sagemaker.sagemakerException``;
+     supported-services-awssdk, whose exact suffix rule is only partly documented: see
+     ../shared/SANDBOX.md, the production ASL must not depend on it);
    * ``...StateTaskServiceAwsSdk._eval_service_task``: datetimes in aws-sdk results become ISO
      strings; ``moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker
-     ._get_evaluation_environment``: ``$$.Execution.StartTime`` becomes an ISO string, as in AWS.
+     ._get_evaluation_environment``: ``$$.Execution.StartTime`` becomes an ISO string, as in AWS
+     (input-output-contextobject);
    * ``...common.retry.retrier_decl.time`` (the module's ``time`` name, used for ``time.sleep``)
      and ``...state.wait.wait_function.wait_function.WaitFunction._wait_interval``: Retry and
-     Wait sleeps go through ``set_sleep_hook`` / ``RetrySleepRecorder`` when one is set.
+     Wait sleeps go through ``set_sleep_hook`` / ``RetrySleepRecorder`` when one is set; the
+     delays are the ones concepts-error-handling (Retry) and state-wait define, only recorded.
 f. The ``moto.stepfunctions.parser.asl.component.eval_component`` logger's ERROR record for
    every failure event (a Fail state, a caught Lambda error: several KB each) is demoted to
-   DEBUG by a logging filter.
+   DEBUG by a logging filter (logging only: no AWS behaviour changes).
 g. ``execute_state_machines_in_process()`` / ``enable_state_machine_execution(endpoint_url)``:
    moto executes state machines only when ``{"stepfunctions": {"execute_state_machine": True}}``
    is its config. In server mode the interpreter calls other services through
    ``http://localhost:$MOTO_PORT`` (``moto.stepfunctions.parser.asl.utils.boto_client
    .boto_client_for``), so the server must run in this process and ``MOTO_PORT`` must be its
-   port: ``enable_state_machine_execution`` sets both.
+   port: ``enable_state_machine_execution`` sets both (moto's configuration: no AWS behaviour).
 h. ``moto.cloudformation.parsing.clean_json``: ``!If [Cond, X, !Ref AWS::NoValue]`` inside a
    list (a conditional IAM policy, say) leaves ``None`` in the list where CloudFormation drops
    the element; moto's IAM role then fails on it. Lists are cleaned of those ``None``s.
-
-i. ``moto.stepfunctions.parser.asl.component.state.fail.state_fail.CustomErrorName`` (the name as
-   the Fail state module imported it): a Fail state whose ``ErrorPath`` re-raises a caught
-   ``States.*`` error (``States.TaskFailed`` from a failed SageMaker job, ``States.Timeout``)
-   raises ValueError in moto and ends the execution with an uncatchable ``States.Runtime``.
-   The Fail state's name is taken as it is, so the execution fails with the original error.
+   Follows: pseudo-parameter-reference (``AWS::NoValue`` removes the property it is returned for).
 j. ``moto.stepfunctions.models.StepFunctionBackend.start_execution`` and the parser backend's
    override: moto checks the name, then appends the execution, so two concurrent calls with one
    name both start an execution. Names are unique per state machine (API_StartExecution); the
    Lambda runtime runs invocations concurrently, as Lambda does, so StartExecution is serialised.
+v. Request validation: ``moto.core.responses.BaseResponse.call_action`` ->
+   ``sandbox.aws_validation``: every request is checked against botocore's model of its
+   operation and the limits AWS documents outside the models, and refused as the service
+   refuses it (what is and is not covered: that module's docstring). The optimized SageMaker
+   integration (patch b) checks its requests the same way. Follows: each service's API
+   reference (the operation's request parameters and constraints, CommonErrors), API_Publish
+   (SNS Subject and Message), API_StartExecution and API_CreateStateMachine (names).
+
+No patch relaxes a rule AWS enforces. moto's interpreter already refuses an error name that
+begins with ``States.`` in a Fail state or a task's error (concepts-error-handling) and ends the
+execution with ``States.Runtime``; and it fails a state whose output exceeds 256 KB with
+``States.DataLimitExceeded`` (service-quotas, "Maximum input or output size"): both are left as
+they are, and tests/sandbox/test_aws_validation_sandbox.py pins them.
 
 ``install`` must run in the process that serves moto (a ``ThreadedMotoServer`` or
 ``mock_aws``): the patches, the emulator and the Lambda runtime are in-process objects.
@@ -104,7 +125,6 @@ from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
-from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -129,7 +149,6 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
     StateTaskServiceAwsSdk,
 )
-from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
@@ -137,6 +156,8 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import get_backend as get_sfn_backend
 from moto.utilities.arns import parse_arn
+
+from sandbox import aws_validation
 
 __all__ = [
     "EXECUTE_STATE_MACHINES_CONFIG",
@@ -262,7 +283,10 @@ def _epoch_millis(value: dt.datetime) -> int:
 
 
 def _sagemaker_error(exc: BaseException) -> tuple[str, str] | None:
-    """``(code, message)`` of the emulator's ``SageMakerError`` (matched by name: no import cycle)."""
+    """``(code, message)`` of the emulator's ``SageMakerError`` (matched by name: no import cycle)
+    or of a request ``aws_validation`` refused."""
+    if isinstance(exc, aws_validation.AwsRequestRefused):
+        return exc.code, exc.message
     if not any(cls.__name__ == "SageMakerError" for cls in type(exc).__mro__):
         return None
     code = getattr(exc, "code", None)
@@ -346,13 +370,6 @@ def _wait_interval(self: WaitFunction, env: Environment, wait_seconds: int) -> N
         _ORIGINAL_WAIT_INTERVAL(self, env, wait_seconds)
     else:
         hook("wait", float(wait_seconds))
-
-
-class _FailStateErrorName(CustomErrorName):
-    """A Fail state's error, taken as given: ``ErrorPath`` may re-raise a caught ``States.*`` error."""
-
-    def __init__(self, error_name: str | None) -> None:
-        ErrorName.__init__(self, error_name=error_name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -448,6 +465,13 @@ class SageMakerTaskService(callback_module.StateTaskServiceCallback):
     ) -> None:
         create_method = _SAGEMAKER_ACTIONS[self.resource.api_action.lower()][0]
         request = json.loads(json.dumps(normalised_parameters))
+        # v. The integration sends these parameters to SageMaker's API, which checks them
+        # against its model (API_CreateTrainingJob, API_CreateTransformJob, API_CreateModel).
+        operation = aws_validation.operation_name("sagemaker", self.resource.api_action)
+        if aws_validation.installed() and operation is not None:
+            refused = aws_validation.check_request("sagemaker", operation, request, wire=True)
+            if refused is not None:
+                raise refused
         response = getattr(_emulator(), create_method)(request)
         env.stack.append(_convert_datetimes(dict(response), _epoch_millis))
 
@@ -883,13 +907,13 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
         _replace(ExecutionWorker, "_get_evaluation_environment", _get_evaluation_environment)
         _replace(retrier_decl, "time", _RetrierTime())
         _replace(WaitFunction, "_wait_interval", _wait_interval)
-        # i. a Fail state re-raising a States.* error
-        _replace(state_fail, "CustomErrorName", _FailStateErrorName)
         # c. moto's serializer warns for error codes SageMaker's model does not list
         # (ThrottlingException): AWS sends them all the same.
         warnings.filterwarnings(
             "ignore", message=r"Exception\(SagemakerClientError\) with code", category=UserWarning
         )
+        # v. requests checked against the service models
+        aws_validation.install()
         # f. logging
         _STATE.log_filter = _DemoteFailureLogs()
         logging.getLogger(_EVAL_COMPONENT_LOGGER).addFilter(_STATE.log_filter)
@@ -899,6 +923,7 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
 def uninstall() -> None:
     """Restore every patched attribute (in reverse order) and forget the emulator/runtime."""
     with _INSTALL_LOCK:
+        aws_validation.uninstall()
         for owner, name, original in reversed(_STATE.originals):
             if original is _MISSING:
                 with contextlib.suppress(AttributeError):

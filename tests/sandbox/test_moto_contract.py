@@ -92,6 +92,10 @@ HANDLERS = {
                 raise TransientError(f"attempt {len(CALLS[key])}")
             return {"retries_seen": CALLS[key]}
     """,
+    "states_error": """
+        def handler(event, context):
+            raise type("States.Foo", (Exception,), {})("a task error in the States. namespace")
+    """,
     "sink": """
         def handler(event, context):
             print("sink received", event.get("detail-type"))
@@ -835,13 +839,14 @@ def test_cloudformation_drops_novalue_elements_from_lists(sandbox: Sandbox) -> N
 
 
 # --------------------------------------------------------------------------------------------
-# i. Fail state re-raising a States.* error
+# No patch for a Fail state re-raising a States.* error (concepts-error-handling)
 # --------------------------------------------------------------------------------------------
 
 
-def test_fail_state_error_path_can_re_raise_a_states_error(sandbox: Sandbox) -> None:
-    """A caught States.TaskFailed re-raised by ErrorPath ends the execution with that error
-    (moto: ValueError -> uncatchable States.Runtime)."""
+def test_fail_state_error_path_cannot_re_raise_a_states_error(sandbox: Sandbox) -> None:
+    """Error names "must not begin with the States. prefix": re-raising a caught States.TaskFailed
+    through ErrorPath ends the execution with States.Runtime, as the reference interpreter does.
+    (An earlier patch let it through; the sandbox must not relax a rule AWS enforces.)"""
     definition = {
         "StartAt": "Caught",
         "States": {
@@ -856,7 +861,8 @@ def test_fail_state_error_path_can_re_raise_a_states_error(sandbox: Sandbox) -> 
     }
     described = run_state_machine(sandbox, definition)
     assert described["status"] == "FAILED"
-    assert (described["error"], described["cause"]) == ("States.TaskFailed", "the job failed")
+    assert described["error"] == "States.Runtime"
+    assert "MUST NOT begin with the prefix 'States.'" in described["cause"]
 
 
 def test_concurrent_starts_with_one_name_start_one_execution(
@@ -906,3 +912,19 @@ def test_concurrent_starts_with_one_name_start_one_execution(
         sfn.stop_execution(executionArn=execution["executionArn"])
     assert len(looked) == 2 and looked[0] is None and looked[1] is not None
     assert len(executions) == 1 and set(arns) == {executions[0]["executionArn"]}
+
+
+def test_a_task_error_named_like_a_states_error_is_not_catchable(sandbox: Sandbox) -> None:
+    """The same rule for a task's error: a Lambda whose errorType is States.Foo does not raise
+    States.Foo (which Catch could match) but ends the execution with States.Runtime."""
+    definition = _single_task(
+        "arn:aws:states:::lambda:invoke",
+        {"FunctionName": sandbox.functions["states_error"], "Payload": {}},
+        Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+    )
+    definition["States"]["T"].pop("End")
+    definition["States"]["Caught"] = {"Type": "Succeed"}
+    described = run_state_machine(sandbox, definition)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.Runtime"
+    assert "States.Foo" in described["cause"]
