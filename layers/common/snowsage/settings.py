@@ -82,3 +82,9 @@ class SnowflakeSettings(EnvSettings):
     # and for any one request (its own retries included).
     snowflake_login_timeout: int = Field(default=30, ge=1)
     snowflake_network_timeout: int = Field(default=120, ge=1)
+
+
+class ExecutionOutcomeSettings(SnowflakeSettings):
+    """RecordExecutionOutcome: ML_RUNS in Snowflake, and the topic the run notices go to."""
+
+    notification_topic_arn: str
