@@ -27,6 +27,16 @@ d. ``moto.events.models.Rule.send_to_targets`` -> lambda targets go to the Lambd
    ``invoke`` (so patch a runs the handler), states targets to ``StartExecution`` with a
    generated name and the event as input; both are delivered asynchronously, as AWS does (see
    ``wait_for_event_deliveries``); other targets go to moto's original method.
+j. ``moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication.terminated``
+   (called once when an execution's program ends, after moto has set its status): moto sends
+   no "Step Functions Execution Status Change" events. When a STANDARD execution ends
+   (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) the event, in AWS's shape (step-functions/latest/dg/
+   cw-events: ``detail`` as DescribeExecution, dates in epoch milliseconds, ``input`` left out
+   above 248 KB), goes to the rules of the default bus ("Step Functions generates and sends
+   events to the default EventBridge event bus", eventbridge-integration), so patch d delivers it.
+   Express executions send none (cw-events). The emitting thread is registered with
+   ``wait_for_event_deliveries`` before the status becomes visible, so a caller that saw the
+   execution end and then waits for deliveries never misses the event's targets.
 e. ASL interpreter deviations from AWS:
    * ``moto.stepfunctions.parser.asl.utils.json_path.extract_json`` (and every module that
      imported it by name): a definite path (only fields and single indexes, e.g.
@@ -57,17 +67,6 @@ i. ``moto.stepfunctions.parser.asl.component.state.fail.state_fail.CustomErrorNa
    ``States.*`` error (``States.TaskFailed`` from a failed SageMaker job, ``States.Timeout``)
    raises ValueError in moto and ends the execution with an uncatchable ``States.Runtime``.
    The Fail state's name is taken as it is, so the execution fails with the original error.
-
-j. ``moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication.terminated``
-   (called once when an execution's program ends, after moto has set its status): moto sends
-   no "Step Functions Execution Status Change" events. When a STANDARD execution ends
-   (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) the event, in AWS's shape (step-functions/latest/dg/
-   cw-events: ``detail`` as DescribeExecution, dates in epoch milliseconds, ``input`` left out
-   above 248 KB), goes to the rules of the default bus ("Step Functions generates and sends
-   events to the default EventBridge event bus", eventbridge-integration), so patch d delivers it.
-   Express executions send none (cw-events). The emitting thread is registered with
-   ``wait_for_event_deliveries`` before the status becomes visible, so a caller that saw the
-   execution end and then waits for deliveries never misses the event's targets.
 
 ``install`` must run in the process that serves moto (a ``ThreadedMotoServer`` or
 ``mock_aws``): the patches, the emulator and the Lambda runtime are in-process objects.
@@ -940,6 +939,8 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
         )
         # d. EventBridge
         _replace(events_models.Rule, "send_to_targets", _send_to_targets)
+        # j. Step Functions execution status change events (delivered by d)
+        _replace(BaseExecutionWorkerCommunication, "terminated", _terminated)
         # h. CloudFormation AWS::NoValue in lists
         _replace(cfn_parsing, "clean_json", _clean_json)
         # e. interpreter deviations
@@ -956,8 +957,6 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
         _replace(ExecutionWorker, "_get_evaluation_environment", _get_evaluation_environment)
         _replace(retrier_decl, "time", _RetrierTime())
         _replace(WaitFunction, "_wait_interval", _wait_interval)
-        # j. Step Functions execution status change events
-        _replace(BaseExecutionWorkerCommunication, "terminated", _terminated)
         # i. a Fail state re-raising a States.* error
         _replace(state_fail, "CustomErrorName", _FailStateErrorName)
         # c. moto's serializer warns for error codes SageMaker's model does not list
