@@ -30,6 +30,7 @@ FUNCTION_DIRS = {
     "SelectModelFunction": "functions/select_model",
     "LoadPredictionsFunction": "functions/load_predictions",
     "RecordRunFunction": "functions/record_run",
+    "RecordExecutionOutcomeFunction": "functions/record_execution_outcome",
 }
 # docs/sam-local.md: run sam with these in the shell (env.json cannot set AWS credentials).
 SHELL_AWS = {

@@ -48,7 +48,7 @@ POWERTOOLS_AND_RUNTIME = {
 }
 
 
-def test_the_six_functions_are_defined() -> None:
+def test_the_listed_functions_are_defined() -> None:
     assert set(resources_of_type("AWS::Serverless::Function")) == set(FUNCTIONS)
 
 
