@@ -585,8 +585,12 @@ def event_deliveries() -> list[EventDelivery]:
         return list(_DELIVERIES)
 
 
-def wait_for_event_deliveries(timeout: float = 30.0) -> None:
-    """Block until every EventBridge -> Lambda/Step Functions delivery started so far is done."""
+def wait_for_event_deliveries(timeout: float = 300.0) -> None:
+    """Block until every EventBridge -> Lambda/Step Functions delivery started so far is done.
+
+    Executions that end meanwhile add their status change events (j), so this also waits for
+    the runs still going: the bound is the Lambda runtime's lock timeout, not an expected time.
+    """
     deadline = time.monotonic() + timeout
     while True:
         with _DELIVERY_LOCK:
