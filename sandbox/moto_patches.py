@@ -36,6 +36,16 @@ d. ``moto.events.models.Rule.send_to_targets`` -> lambda targets go to the Lambd
    ``wait_for_event_deliveries``); other targets go to moto's original method.
    Follows: eb-targets (Lambda and Step Functions targets), eb-transform-target-input
    (InputTransformer, InputPath), eb-events-structure (a unique ``id``, ``time`` in ISO 8601).
+k. ``moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication.terminated``
+   (called once when an execution's program ends, after moto has set its status): moto sends
+   no "Step Functions Execution Status Change" events. When a STANDARD execution ends
+   (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) the event, in AWS's shape (step-functions/latest/dg/
+   cw-events: ``detail`` as DescribeExecution, dates in epoch milliseconds, ``input`` left out
+   above 248 KB), goes to the rules of the default bus ("Step Functions generates and sends
+   events to the default EventBridge event bus", eventbridge-integration), so patch d delivers it.
+   Express executions send none (cw-events). The emitting thread is registered with
+   ``wait_for_event_deliveries`` before the status becomes visible, so a caller that saw the
+   execution end and then waits for deliveries never misses the event's targets.
 e. ASL interpreter deviations from AWS:
    * ``moto.stepfunctions.parser.asl.utils.json_path.extract_json`` (and every module that
      imported it by name): a definite path (only fields and single indexes, e.g.
@@ -123,7 +133,7 @@ from moto.sagemaker import responses as sagemaker_responses
 from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.api import HistoryEventType, StateMachineType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -153,6 +163,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import get_backend as get_sfn_backend
 from moto.utilities.arns import parse_arn
@@ -168,6 +179,7 @@ __all__ = [
     "enable_state_machine_execution",
     "event_deliveries",
     "execute_state_machines_in_process",
+    "execution_status_change_event",
     "install",
     "installed",
     "installed_patches",
@@ -603,8 +615,12 @@ def event_deliveries() -> list[EventDelivery]:
         return list(_DELIVERIES)
 
 
-def wait_for_event_deliveries(timeout: float = 30.0) -> None:
-    """Block until every EventBridge -> Lambda/Step Functions delivery started so far is done."""
+def wait_for_event_deliveries(timeout: float = 300.0) -> None:
+    """Block until every EventBridge -> Lambda/Step Functions delivery started so far is done.
+
+    Executions that end meanwhile add their status change events (k), so this also waits for
+    the runs still going: the bound is the Lambda runtime's lock timeout, not an expected time.
+    """
     deadline = time.monotonic() + timeout
     while True:
         with _DELIVERY_LOCK:
@@ -845,6 +861,92 @@ def _serialised_start_execution(original: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
+# k. Step Functions execution status change events
+# --------------------------------------------------------------------------------------------
+
+STATUS_CHANGE_DETAIL_TYPE: Final = "Step Functions Execution Status Change"
+# cw-events: "If the combined escaped input and escaped output sent to EventBridge exceeds 248KB,
+# then the input will be excluded. Similarly, if the escaped output exceeds 248KB, then the output
+# will be excluded."
+_STATUS_CHANGE_PAYLOAD_LIMIT: Final = 248 * 1024
+_ORIGINAL_TERMINATED: Final = BaseExecutionWorkerCommunication.terminated
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def execution_status_change_event(execution: Execution) -> dict[str, Any]:
+    """The EventBridge event AWS sends for ``execution``'s current status (cw-events examples)."""
+    status = execution.exec_status.value if execution.exec_status else "RUNNING"
+    item = execution.to_execution_list_item()  # stateMachineArn: the state machine, not a version
+    text_input = _json_text(execution.input_data)
+    text_output = _json_text(execution.output) if status == "SUCCEEDED" else None
+    output_fits = text_output is None or len(json.dumps(text_output)) <= _STATUS_CHANGE_PAYLOAD_LIMIT
+    input_fits = (
+        len(json.dumps(text_input))
+        + (len(json.dumps(text_output)) if text_output is not None and output_fits else 0)
+        <= _STATUS_CHANGE_PAYLOAD_LIMIT
+    )
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": item["stateMachineArn"],
+        "name": execution.name,
+        "status": status,
+        "startDate": _epoch_millis(execution.start_date),
+        "stopDate": _epoch_millis(execution.stop_date) if execution.stop_date else None,
+        "input": text_input if input_fits else None,
+        "inputDetails": {"included": input_fits},
+        "output": text_output if output_fits else None,
+        "outputDetails": None if text_output is None else {"included": output_fits},
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": STATUS_CHANGE_DETAIL_TYPE,
+        "source": "aws.states",
+        "account": execution.account_id,
+        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": execution.region_name,
+        "resources": [execution.exec_arn],
+        "detail": detail,
+    }
+
+
+def _send_status_change(execution: Execution, ended: threading.Event) -> None:
+    ended.wait()
+    try:
+        event = execution_status_change_event(execution)
+        bus = events_models.events_backends[execution.account_id][execution.region_name].event_buses[
+            "default"
+        ]
+        for rule in list(bus.rules.values()):
+            rule.send_to_targets(event)  # type: ignore[arg-type]  # an event of AWS's shape
+    except Exception:  # AWS delivers these best effort; a failure here must not break the execution
+        LOG.exception("the status change event of %s was not sent", execution.exec_arn)
+
+
+def _terminated(self: BaseExecutionWorkerCommunication) -> None:
+    execution = self.execution
+    if execution.sm_type != StateMachineType.STANDARD:  # Express workflows send no events (cw-events)
+        _ORIGINAL_TERMINATED(self)
+        return
+    ended = threading.Event()
+    sender = threading.Thread(
+        target=_send_status_change, args=(execution, ended), name="stepfunctions-status-change", daemon=True
+    )
+    with _DELIVERY_LOCK:
+        _DELIVERY_THREADS.append(sender)
+    sender.start()
+    try:
+        _ORIGINAL_TERMINATED(self)
+    finally:
+        ended.set()
+
+
+# --------------------------------------------------------------------------------------------
 # install / uninstall
 # --------------------------------------------------------------------------------------------
 
@@ -891,6 +993,8 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
             _replace(
                 backend, "start_execution", _serialised_start_execution(backend.__dict__["start_execution"])
             )
+        # k. Step Functions execution status change events (delivered by d)
+        _replace(BaseExecutionWorkerCommunication, "terminated", _terminated)
         # h. CloudFormation AWS::NoValue in lists
         _replace(cfn_parsing, "clean_json", _clean_json)
         # e. interpreter deviations

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sandbox import moto_patches
 from sandbox.environment import Sandbox
 from sandbox.samples import run_reference
 
@@ -27,6 +28,7 @@ WANTED = (
     ("LoadPredictionsFunction", "succeeded", "load_predictions/load.json"),
     ("RecordRunFunction", "succeeded", "record_run/succeeded.json"),
     ("RecordRunFunction", "failed", "record_run/failed.json"),
+    ("RecordExecutionOutcomeFunction", "failed", "record_execution_outcome/failed_handled.json"),
 )
 
 
@@ -44,13 +46,17 @@ def as_lambda_sees_it(text: str) -> str:
 def main() -> None:
     with Sandbox() as sandbox:
         runs = run_reference(sandbox)
+        moto_patches.wait_for_event_deliveries()  # the status change events' targets
         names = {physical: logical for logical, physical in sandbox.deployed.functions.items()}
         failed_name = runs.failed.execution.name
         chosen: dict[str, Any] = {}
         for invocation in sandbox.runtime.invocations if sandbox.runtime else []:
             logical = names.get(invocation.function)
             event = invocation.event
-            in_failed_run = isinstance(event, dict) and event.get("execution_name") == failed_name
+            in_failed_run = isinstance(event, dict) and failed_name in (
+                event.get("execution_name"),
+                (event.get("detail") or {}).get("name"),  # a Step Functions status change event
+            )
             for wanted_logical, run, path in WANTED:
                 if wanted_logical == logical and (run == "failed") == in_failed_run and path not in chosen:
                     chosen[path] = event

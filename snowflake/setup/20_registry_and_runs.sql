@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS ML_DATASETS (
 )
 COMMENT = 'Snowsage: datasets EXPORT_DATASET can export';
 
--- One row per pipeline run, written by the RecordRun Lambda (MERGE on RUN_ID).
+-- One row per pipeline run, written by the RecordRun Lambda (MERGE on RUN_ID), or by
+-- RecordExecutionOutcome for a run that ended without the failure branch.
 CREATE TABLE IF NOT EXISTS ML_RUNS (
   RUN_ID VARCHAR NOT NULL PRIMARY KEY,
   EXECUTION_NAME VARCHAR,
@@ -28,7 +29,7 @@ CREATE TABLE IF NOT EXISTS ML_RUNS (
   DATASET VARCHAR,
   EXPORT_ID VARCHAR,
   MODE VARCHAR,
-  STATUS VARCHAR,
+  STATUS VARCHAR,                         -- SUCCEEDED, FAILED, TIMED_OUT or ABORTED
   FAILED_STATE VARCHAR,
   ERROR VARCHAR,
   CAUSE VARCHAR,

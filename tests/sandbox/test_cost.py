@@ -163,3 +163,15 @@ def test_the_project_files_name_every_lambda_state() -> None:
     assert states["RecordFailure"] == "RecordRunFunction"
     assert set(states.values()) <= set(memory)
     assert memory["LoadPredictionsFunction"] == 512
+
+
+def test_the_safety_net_is_billed_outside_the_states() -> None:
+    """RecordExecutionOutcomeFunction runs on EventBridge's event, not in a state: an extra invocation."""
+    memory, states = cost.load_project_inputs(cost.PROJECT_ROOT)
+    assert memory["RecordExecutionOutcomeFunction"] == 512
+    assert "RecordExecutionOutcomeFunction" not in states.values()
+    estimate = cost.estimate_cost(
+        summary(), memory, states, extra_lambda_seconds={"RecordExecutionOutcomeFunction": 2.0}
+    )
+    gb_seconds = 2.0 * memory["PrepareRunFunction"] / 1024 + 4.0 * 512 / 1024 + 2.0 * 512 / 1024
+    assert line(estimate, "Lambda compute").quantity == pytest.approx(gb_seconds)

@@ -738,6 +738,113 @@ def test_rule_with_states_target_starts_an_execution(sandbox: Sandbox) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# j. Step Functions execution status change events
+# --------------------------------------------------------------------------------------------
+
+
+def _status_change_sink(sandbox: Sandbox, machine: str) -> Any:
+    """A rule on the machine's status changes -> sink; returns a reader of what the sink got."""
+    events = sandbox.client("events")
+    rule = f"contract-status-{uuid.uuid4().hex[:8]}"
+    pattern = {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"stateMachineArn": [machine]},
+    }
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, Targets=[{"Id": "sink", "Arn": sandbox.functions["sink"]}])
+    before = len(sandbox.runtime.invocations)
+
+    def received() -> list[dict[str, Any]]:
+        moto_patches.wait_for_event_deliveries()
+        runs = [i for i in sandbox.runtime.invocations[before:] if i.function.startswith("contract-sink-")]
+        return [i.event for i in runs if i.event["detail"]["stateMachineArn"] == machine]
+
+    return received
+
+
+def _wait_until_ended(sfn: Any, execution_arn: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 25
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        assert time.monotonic() < deadline, "execution did not end in 25 s"
+        time.sleep(0.05)
+
+
+def test_ended_executions_send_status_change_events_of_aws_shape(sandbox: Sandbox) -> None:
+    """cw-events: one event per end, ``detail`` as DescribeExecution, dates in epoch millis."""
+    sfn = sandbox.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"contract-status-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(
+            {
+                "StartAt": "Choose",
+                "States": {
+                    "Choose": {
+                        "Type": "Choice",
+                        "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "Broken"}],
+                        "Default": "Done",
+                    },
+                    "Broken": {"Type": "Fail", "Error": "Contract.Broken", "Cause": "on purpose"},
+                    "Done": {"Type": "Pass", "Result": {"ok": True}, "End": True},
+                },
+            }
+        ),
+        roleArn=ROLE_ARN,
+    )["stateMachineArn"]
+    received = _status_change_sink(sandbox, machine)
+    ended = {}
+    for name, document in (("ok", {"fail": False}), ("broken", {"fail": True})):
+        arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(document))[
+            "executionArn"
+        ]
+        ended[name] = _wait_until_ended(sfn, arn)
+    # No sleep: the event's delivery is registered before the execution's status is visible.
+    by_name = {event["detail"]["name"]: event for event in received()}
+    assert sorted(by_name) == ["broken", "ok"]  # one event each, none for RUNNING
+
+    ok, broken = by_name["ok"], by_name["broken"]
+    assert (ok["source"], ok["detail-type"]) == ("aws.states", "Step Functions Execution Status Change")
+    assert ok["resources"] == [ended["ok"]["executionArn"]]
+    assert re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", ok["time"])
+    detail = ok["detail"]
+    assert (detail["status"], detail["executionArn"]) == ("SUCCEEDED", ended["ok"]["executionArn"])
+    assert detail["startDate"] == int(ended["ok"]["startDate"].timestamp() * 1000)
+    assert detail["stopDate"] == int(ended["ok"]["stopDate"].timestamp() * 1000)
+    assert json.loads(detail["input"]) == {"fail": False}
+    assert detail["inputDetails"] == {"included": True}
+    assert json.loads(detail["output"]) == {"ok": True}
+    assert detail["outputDetails"] == {"included": True}
+    failed = broken["detail"]
+    assert (failed["status"], failed["error"], failed["cause"]) == ("FAILED", "Contract.Broken", "on purpose")
+    assert (failed["output"], failed["outputDetails"]) == (None, None)
+
+
+def test_a_stopped_execution_sends_an_aborted_event(sandbox: Sandbox) -> None:
+    sfn = sandbox.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"contract-abort-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(
+            {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 60, "End": True}}}
+        ),
+        roleArn=ROLE_ARN,
+    )["stateMachineArn"]
+    received = _status_change_sink(sandbox, machine)
+    arn = sfn.start_execution(stateMachineArn=machine, name="held")["executionArn"]
+    deadline = time.monotonic() + 10
+    while not any(
+        e["type"] == "WaitStateEntered" for e in sfn.get_execution_history(executionArn=arn)["events"]
+    ):
+        assert time.monotonic() < deadline, "the Wait state was not entered"
+        time.sleep(0.05)
+    sfn.stop_execution(executionArn=arn, error="Contract.Stopped", cause="by hand")
+    assert _wait_until_ended(sfn, arn)["status"] == "ABORTED"
+    assert [event["detail"]["status"] for event in received()] == ["ABORTED"]
+
+
+# --------------------------------------------------------------------------------------------
 # Lambda runtime: boto3 inside a handler, direct invoke
 # --------------------------------------------------------------------------------------------
 

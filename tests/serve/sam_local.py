@@ -31,6 +31,7 @@ FUNCTION_DIRS = {
     "RegisterModelFunction": "functions/register_model",
     "LoadPredictionsFunction": "functions/load_predictions",
     "RecordRunFunction": "functions/record_run",
+    "RecordExecutionOutcomeFunction": "functions/record_execution_outcome",
 }
 # docs/sam-local.md: run sam with these in the shell (env.json cannot set AWS credentials).
 SHELL_AWS = {

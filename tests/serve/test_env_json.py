@@ -11,7 +11,13 @@ import pytest
 from samtranslator.yaml_helper import yaml_parse
 
 from sandbox.serve import CONTAINER_HOST, DEFAULT_AWS_PORT, DEFAULT_SNOWFLAKE_PORT, ENDPOINT_VARIABLE
-from snowsage.settings import EnvSettings, PrepareRunSettings, SnowflakeSettings, StartPipelineSettings
+from snowsage.settings import (
+    EnvSettings,
+    ExecutionOutcomeSettings,
+    PrepareRunSettings,
+    SnowflakeSettings,
+    StartPipelineSettings,
+)
 from tests.serve.sam_local import (
     FUNCTION_DIRS,
     SHELL_AWS,
@@ -27,6 +33,7 @@ SETTINGS: dict[str, type[EnvSettings]] = {
     "PrepareRunFunction": PrepareRunSettings,
     "LoadPredictionsFunction": SnowflakeSettings,
     "RecordRunFunction": SnowflakeSettings,
+    "RecordExecutionOutcomeFunction": ExecutionOutcomeSettings,
 }
 SNOWFLAKE_OVERRIDES = {
     "SNOWFLAKE_HOST": CONTAINER_HOST,
@@ -56,7 +63,7 @@ def test_env_json_points_at_the_served_sandbox() -> None:
         "arn:aws:states:us-east-1:123456789012:stateMachine:snowsage-pipeline"
     )
     assert merged(document, "PrepareRunFunction")["BUCKET_NAME"] == "snowsage-data-123456789012-us-east-1"
-    for logical_id in ("LoadPredictionsFunction", "RecordRunFunction"):
+    for logical_id in ("LoadPredictionsFunction", "RecordRunFunction", "RecordExecutionOutcomeFunction"):
         env = merged(document, logical_id)
         assert {name: env[name] for name in SNOWFLAKE_OVERRIDES} == SNOWFLAKE_OVERRIDES
         # The secret's name as a partial ARN: deterministic, and GetSecretValue accepts it.

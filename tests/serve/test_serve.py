@@ -302,6 +302,10 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
             "load": ("LoadPredictionsFunction", EVENTS / "load_predictions" / "load.json"),
             "succeeded": ("RecordRunFunction", EVENTS / "record_run" / "succeeded.json"),
             "failed": ("RecordRunFunction", EVENTS / "record_run" / "failed.json"),
+            "outcome": (
+                "RecordExecutionOutcomeFunction",
+                EVENTS / "record_execution_outcome" / "failed_handled.json",
+            ),
         }
         by_function: dict[str, list[str]] = {}
         for label, (logical_id, _) in calls.items():
@@ -356,6 +360,7 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
         assert results["succeeded"]["status"] == "SUCCEEDED"
         assert results["failed"]["status"] == "FAILED"
         assert results["failed"]["failed_state"]  # read from the served execution history
+        assert results["outcome"]["action"] == "none"  # the served history shows the failure branch ran
         assert sorted(
             query(
                 snowflake_port,

@@ -21,9 +21,11 @@ FUNCTIONS = {
     "RegisterModelFunction": "functions/register_model/",
     "LoadPredictionsFunction": "functions/load_predictions/",
     "RecordRunFunction": "functions/record_run/",
+    "RecordExecutionOutcomeFunction": "functions/record_execution_outcome/",
 }
-SNOWFLAKE_FUNCTIONS = {"LoadPredictionsFunction", "RecordRunFunction"}
-TASK_FUNCTIONS = set(FUNCTIONS) - {"StartPipelineFunction"}
+SNOWFLAKE_FUNCTIONS = {"LoadPredictionsFunction", "RecordRunFunction", "RecordExecutionOutcomeFunction"}
+# Invoked by EventBridge, not by the state machine.
+TASK_FUNCTIONS = set(FUNCTIONS) - {"StartPipelineFunction", "RecordExecutionOutcomeFunction"}
 
 
 @functools.cache

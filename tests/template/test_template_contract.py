@@ -61,7 +61,7 @@ POWERTOOLS_AND_RUNTIME = {
 }
 
 
-def test_the_seven_functions_are_defined() -> None:
+def test_the_listed_functions_are_defined() -> None:
     assert set(resources_of_type("AWS::Serverless::Function")) == set(FUNCTIONS)
 
 

@@ -142,7 +142,9 @@ def test_state_machine_publishes_to_the_notification_topic_only() -> None:
     assert sns == [{"TopicName": {"Fn::GetAtt": ["NotificationTopic", "TopicName"]}}]
 
 
-@pytest.mark.parametrize("name", ["LoadPredictionsFunction", "RecordRunFunction"])
+@pytest.mark.parametrize(
+    "name", ["LoadPredictionsFunction", "RecordRunFunction", "RecordExecutionOutcomeFunction"]
+)
 def test_snowflake_functions_read_only_their_secret(name: str) -> None:
     templates = dict(sam_policy_templates(name))
     assert templates["AWSSecretsManagerGetSecretValuePolicy"] == {"SecretArn": {"Ref": "SnowflakeSecretArn"}}
@@ -170,6 +172,20 @@ def test_record_run_reads_executions_of_this_state_machine() -> None:
     statements = [st for owner, st in _allows() if owner == "RecordRunFunction"]
     history = next(st for st in statements if "states:GetExecutionHistory" in as_list(st["Action"]))
     assert sub_text(history["Resource"]).endswith(":execution:${AWS::StackName}-pipeline:*")
+
+
+def test_record_execution_outcome_reads_this_state_machine_and_publishes_to_the_topic() -> None:
+    statements = [st for owner, st in _allows() if owner == "RecordExecutionOutcomeFunction"]
+    reads = next(st for st in statements if "states:GetExecutionHistory" in as_list(st["Action"]))
+    assert set(as_list(reads["Action"])) == {"states:GetExecutionHistory", "states:DescribeExecution"}
+    assert sub_text(reads["Resource"]).endswith(":execution:${PipelineStateMachine.Name}:*")
+    templates = dict(sam_policy_templates("RecordExecutionOutcomeFunction"))
+    assert templates["SNSPublishMessagePolicy"] == {
+        "TopicName": {"Fn::GetAtt": ["NotificationTopic", "TopicName"]}
+    }
+    assert not [
+        st for st in statements if any(a.startswith(("s3:", "sagemaker:")) for a in as_list(st["Action"]))
+    ]
 
 
 def test_start_pipeline_starts_only_the_pipeline() -> None:

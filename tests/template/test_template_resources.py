@@ -97,6 +97,40 @@ def test_a_failed_start_is_never_lost() -> None:
     }
 
 
+def test_outcome_rule_takes_only_endings_of_this_state_machine() -> None:
+    """step-functions/latest/dg/cw-events: source aws.states, one detail-type, status in detail."""
+    (event,) = resources()["RecordExecutionOutcomeFunction"]["Properties"]["Events"].values()
+    assert event["Type"] == "EventBridgeRule"
+    assert event["Properties"]["Pattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {
+            "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+            "stateMachineArn": [{"Ref": "PipelineStateMachine"}],
+        },
+    }
+
+
+def test_an_unrecorded_outcome_is_never_lost() -> None:
+    props = resources()["RecordExecutionOutcomeFunction"]["Properties"]
+    (event,) = props["Events"].values()
+    dlq = {"Fn::GetAtt": ["ExecutionOutcomeDeadLetterQueue", "Arn"]}
+    assert event["Properties"]["DeadLetterConfig"] == {"Arn": dlq}
+    assert event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert props["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": dlq}
+    assert props["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
+    policy = resources()["ExecutionOutcomeDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
+    allow = next(st for st in policy["Statement"] if st["Effect"] == "Allow")
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::GetAtt": ["RecordExecutionOutcomeFunctionExecutionEnded", "Arn"]
+    }
+    alarm = resources()["ExecutionOutcomeDeadLetterAlarm"]["Properties"]
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ExecutionOutcomeDeadLetterQueue", "QueueName"]}}
+    ]
+
+
 def test_state_machine_logs_and_traces() -> None:
     props = resources()["PipelineStateMachine"]["Properties"]
     assert props["Logging"]["Level"] == "ALL"
@@ -166,6 +200,8 @@ def test_outputs_name_what_operators_and_snowflake_need() -> None:
         "SelectModelFunctionName",
         "LoadPredictionsFunctionName",
         "RecordRunFunctionName",
+        "RecordExecutionOutcomeFunctionName",
+        "ExecutionOutcomeDeadLetterQueueUrl",
     } <= set(outputs)
     role = resources()["SnowflakeStorageRole"]["Properties"]["RoleName"]
     assert sub_text(outputs["SnowflakeStorageRoleArn"]["Value"]).endswith("role/" + sub_text(role))

@@ -18,7 +18,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, Strin
 from snowsage.instance_types import TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
 
 Mode = Literal["train_and_score", "score_only"]
-RunStatus = Literal["SUCCEEDED", "FAILED"]
+# ML_RUNS.STATUS: what the pipeline's own RecordRun states write (SUCCEEDED, FAILED), and the
+# execution statuses the safety net records for runs that ended without them (TIMED_OUT, ABORTED).
+RunStatus = Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
 ApprovalStatus = Literal["Approved", "Rejected", "PendingManualApproval"]
 
 
@@ -296,7 +298,7 @@ class RunState(Contract):
 
 
 class RecordRunRequest(Contract):
-    status: RunStatus
+    status: RunStatus  # the ASL sends SUCCEEDED or FAILED; the safety net the execution's status
     execution_name: str
     execution_arn: str
     state: RunState
@@ -361,3 +363,42 @@ class StartResult(Contract):
     execution_name: str | None = None
     execution_arn: str | None = None
     manifest: str | None = None
+
+
+# --- RecordExecutionOutcome (the safety net) ---------------------------------------------------
+
+
+class ExecutionStatusDetail(Contract):
+    """``detail`` of "Step Functions Execution Status Change": what DescribeExecution returns
+    (step-functions/latest/dg/cw-events). Dates are epoch milliseconds; ``input`` is left out
+    above 248 KB; ``error``/``cause`` may be absent, the execution history has them too."""
+
+    executionArn: str
+    stateMachineArn: str
+    name: str
+    status: str  # RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED (more may come: compared, not typed)
+    startDate: datetime | None = None
+    stopDate: datetime | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionStatusChange(Contract):
+    """The EventBridge event Step Functions sends when a Standard execution changes status."""
+
+    detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")
+    source: Literal["aws.states"]
+    detail: ExecutionStatusDetail
+
+
+OutcomeAction = Literal["none", "recorded", "announced", "recorded_and_announced"]
+
+
+class OutcomeResult(Contract):
+    """What the safety net found and did for one execution."""
+
+    execution_name: str
+    status: str
+    action: OutcomeAction
+    reason: str
+    record: RunRecord | None = None

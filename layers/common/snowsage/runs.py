@@ -61,7 +61,7 @@ def build_run_record(
         dataset=plan.dataset if plan else None,
         export_id=plan.export_id if plan else None,
         mode=plan.mode if plan else state.mode,
-        failed_state=failed_state_name if request.status == "FAILED" else None,
+        failed_state=failed_state_name if request.status != "SUCCEEDED" else None,
         error=error.Error if error else None,
         cause=summarise_cause(error.Cause) if error else None,
         training_job=state.training.job_name if state.training else None,
@@ -102,14 +102,15 @@ def record_run(
 
 
 class ExecutionHistory:
-    """Step Functions execution history, for the name of the state that failed."""
+    """Step Functions execution history: the state that failed, what the failure branch did."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def events(self, execution_arn: str) -> list[dict[str, Any]]:
+    def events(self, execution_arn: str, *, include_data: bool = False) -> list[dict[str, Any]]:
+        """Every event (``include_data``: with each state's input and output)."""
         events: list[dict[str, Any]] = []
         paginator = self._client.get_paginator("get_execution_history")
-        for page in paginator.paginate(executionArn=execution_arn, includeExecutionData=False):
+        for page in paginator.paginate(executionArn=execution_arn, includeExecutionData=include_data):
             events.extend(page["events"])
         return events

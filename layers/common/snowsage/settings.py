@@ -87,3 +87,9 @@ class SnowflakeSettings(EnvSettings):
     # All statements of one invocation together (snowsage.snowflake.connection): each gets the
     # time left, and STATEMENT_TIMEOUT_IN_SECONDS stops any one of them after it.
     snowflake_statement_timeout: int = Field(default=60, ge=1)
+
+
+class ExecutionOutcomeSettings(SnowflakeSettings):
+    """RecordExecutionOutcome: ML_RUNS in Snowflake, and the topic the run notices go to."""
+
+    notification_topic_arn: str
