@@ -14,7 +14,15 @@ import pytest
 import xgboost as xgb
 from moto import mock_aws
 
-from sandbox.sagemaker import SageMakerEmulator, SageMakerError, csvio, training, transform, validation
+from sandbox.sagemaker import (
+    SageMakerEmulator,
+    SageMakerError,
+    csvio,
+    runner,
+    training,
+    transform,
+    validation,
+)
 
 BUCKET = "snowsage-test"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -123,19 +131,60 @@ def hyper(**values: str) -> dict[str, str]:
     return base
 
 
-def load_booster(s3: Any, uri: str) -> xgb.Booster:
+_REFERENCE_WORKERS: dict[str, runner.Worker] = {}
+
+
+class ReferenceModel:
+    """An artifact loaded by the image's own xgboost in its own environment, independently of the job.
+
+    A worker of its own (not the emulator's pool) reads the ``xgboost-model`` file and predicts.
+    """
+
+    def __init__(self, raw: bytes, version: str = "1.7.4") -> None:
+        if version not in _REFERENCE_WORKERS or not _REFERENCE_WORKERS[version].alive():
+            _REFERENCE_WORKERS[version] = runner.Worker(version)
+        self.worker = _REFERENCE_WORKERS[version]
+        self.raw = raw
+        path = self.worker.path("reference-model")
+        with open(path, "wb") as handle:
+            handle.write(raw)
+        self.info = self.worker.request("load", model=path)
+
+    def num_features(self) -> int:
+        return int(self.info["num_features"])
+
+    def inplace_predict(self, features: np.ndarray) -> np.ndarray:
+        source, target = self.worker.path("reference-in.npy"), self.worker.path("reference-out.npy")
+        np.save(source, np.asarray(features, dtype=np.float32))
+        self.worker.request("predict", matrix=source, out=target, nthread=1)
+        predictions: np.ndarray = np.load(target)
+        return predictions
+
+
+def artifact_tar(raw: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = len(raw)
+        archive.addfile(info, io.BytesIO(raw))
+    return buffer.getvalue()
+
+
+def artifact_bytes(s3: Any, uri: str) -> bytes:
     key = uri.removeprefix(f"s3://{BUCKET}/")
     body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
         member = archive.extractfile("xgboost-model")
         assert member is not None
-        raw = member.read()
-    booster = xgb.Booster()
-    booster.load_model(bytearray(raw))
-    return booster
+        raw: bytes = member.read()
+    return raw
 
 
-def trained_model(emulator: SageMakerEmulator, s3: Any, name: str = "snowsage-run-model-0") -> xgb.Booster:
+def load_booster(s3: Any, uri: str, version: str = "1.7.4") -> ReferenceModel:
+    return ReferenceModel(artifact_bytes(s3, uri), version)
+
+
+def trained_model(emulator: SageMakerEmulator, s3: Any, name: str = "snowsage-run-model-0") -> ReferenceModel:
     """Train a job and create a model from its artifact; return the booster."""
     put_training_data(s3)
     emulator.create_training_job(training_request("snowsage-run-train-0"))
@@ -175,7 +224,7 @@ def transform_request(name: str = "snowsage-run-score-0", **overrides: Any) -> d
     return request
 
 
-def expected_lines(booster: xgb.Booster, features: np.ndarray) -> list[str]:
+def expected_lines(booster: ReferenceModel, features: np.ndarray) -> list[str]:
     return [str(float(p)) for p in booster.inplace_predict(features.astype(np.float32))]
 
 
@@ -217,24 +266,45 @@ def test_duplicate_training_name_rejected(emulator: SageMakerEmulator, s3: Any) 
     assert err.code == "ResourceInUse"
 
 
+USER_ERROR = "AlgorithmError: framework error: \nTraceback (most recent call last):\n"
+
+
+def failure_of(emulator: SageMakerEmulator, request: dict[str, Any]) -> str:
+    """The API accepts the request; the job then fails inside the container: its FailureReason."""
+    emulator.create_training_job(request)
+    described = emulator.describe_training_job(request["TrainingJobName"])
+    assert described["TrainingJobStatus"] == "Failed"
+    reason: str = described["FailureReason"]
+    assert reason.startswith(USER_ERROR)
+    return reason
+
+
 def test_train_channel_required(emulator: SageMakerEmulator) -> None:
-    err = error_of(
-        emulator.create_training_job, training_request(InputDataConfig=[channel("validation", "v/")])
-    )
-    assert err.code == "ValidationException"
-    assert "'train' channel" in err.message
+    # toolkit channel_validation.py line 91
+    reason = failure_of(emulator, training_request(InputDataConfig=[channel("validation", "v/")]))
+    assert "sagemaker_algorithm_toolkit.exceptions.UserError: Missing required channel: train" in reason
 
 
-def test_unknown_channel_rejected(emulator: SageMakerEmulator) -> None:
+def test_unknown_channel_fails_the_job(emulator: SageMakerEmulator) -> None:
+    # toolkit channel_validation.py line 99
     request = training_request(InputDataConfig=[channel("train", "t/"), channel("test", "x/")])
-    err = error_of(emulator.create_training_job, request)
-    assert "Channel 'test' is not supported" in err.message
+    assert "UserError: Extraneous channel found: test" in failure_of(emulator, request)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/csv; label_size=1", "text/csv;charset=utf-8", "application/csv"]
+)
+def test_only_exact_content_types_pass(emulator: SageMakerEmulator, content_type: str) -> None:
+    # toolkit channel_validation.py line 53 compares the ContentType string with data_utils.py
+    # VALID_CONTENT_TYPES (lines 43-53) exactly.
+    request = training_request(InputDataConfig=[channel("train", "t/", ContentType=content_type)])
+    reason = failure_of(emulator, request)
+    assert "UserError: Channel configuration for 'train' channel is not supported: {'ContentType': " in reason
 
 
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
-        ({"ContentType": "application/x-recordio-protobuf"}, "ContentType"),
         ({"DataSource": {"S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": "s3://b/m"}}}, "S3Prefix"),
     ],
 )
@@ -248,20 +318,33 @@ def test_channel_content_type_and_data_type(
     assert fragment in err.message
 
 
-def test_absent_content_type_means_csv(emulator: SageMakerEmulator, s3: Any) -> None:
-    put_training_data(s3)
+def test_absent_content_type_means_libsvm(emulator: SageMakerEmulator, s3: Any) -> None:
+    # algorithm_mode/channel_validation.py: set_default_content_type("text/libsvm")
+    x, y = make_rows(200, 1)
+    put(
+        s3,
+        "data/train/part-0.libsvm",
+        "".join(
+            f"{int(label)} " + " ".join(f"{j}:{v:.5f}" for j, v in enumerate(row)) + "\n"
+            for label, row in zip(y, x, strict=True)
+        ),
+    )
     train = channel("train", "data/train/")
     del train["ContentType"]
-    emulator.create_training_job(training_request(InputDataConfig=[train]))
-    assert emulator.describe_training_job("snowsage-run-train-0")["TrainingJobStatus"] == "Completed"
+    emulator.create_training_job(
+        training_request(InputDataConfig=[train], HyperParameters=hyper(eval_metric="logloss"))
+    )
+    d = emulator.describe_training_job("snowsage-run-train-0")
+    assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
+    assert load_booster(s3, d["ModelArtifacts"]["S3ModelArtifacts"]).num_features() == N_FEATURES
 
 
 def test_num_round_required(emulator: SageMakerEmulator) -> None:
-    err = error_of(
-        emulator.create_training_job, training_request(HyperParameters={"objective": "binary:logistic"})
+    # toolkit hyperparameter_validation.py line 268
+    reason = failure_of(emulator, training_request(HyperParameters={"objective": "binary:logistic"}))
+    assert reason.endswith(
+        "UserError: Missing required hyperparameter: num_round\n\nMissing required hyperparameter: num_round"
     )
-    assert err.code == "ValidationException"
-    assert "num_round" in err.message
 
 
 @pytest.mark.parametrize(
@@ -410,11 +493,16 @@ def test_early_stopping_keeps_best_iteration_in_the_right_direction(
     series = _validation_series(log, watched)
     best = int(np.argmax(series) if maximise else np.argmin(series))
     assert len(log) < 300  # stopped early
-    assert len(log) == best + 1 + 5  # five rounds without improvement after the best one
-    booster = load_booster(s3, d["ModelArtifacts"]["S3ModelArtifacts"])
-    assert booster.num_boosted_rounds() == best + 1  # the best iteration is kept
+    # the best value comes before the last five rounds, which do not improve on it (the log rounds
+    # to 5 decimals, so compare values, not positions)
+    head, tail = series[: len(log) - 5], series[len(log) - 5 :]
+    best_value = max(head) if maximise else min(head)
+    assert best_value == pytest.approx(series[best], abs=1e-5)
+    assert all((v <= best_value + 1e-5) if maximise else (v >= best_value - 1e-5) for v in tail)
+    # FinalMetricDataList is the LATEST value emitted, not the best (SageMaker parses the log).
     metrics = {m["MetricName"]: m["Value"] for m in d["FinalMetricDataList"]}
-    assert metrics[f"validation:{watched}"] == pytest.approx(series[best], abs=1e-5)
+    assert metrics[f"validation:{watched}"] == pytest.approx(series[-1], abs=1e-5)
+    assert series[-1] != series[best]
 
 
 def test_artifact_is_tar_with_only_xgboost_model(emulator: SageMakerEmulator, s3: Any) -> None:
@@ -462,7 +550,7 @@ def test_bad_training_data_fails_the_job(emulator: SageMakerEmulator, s3: Any) -
     d = emulator.describe_training_job("snowsage-run-train-0")
     assert d["TrainingJobStatus"] == "Failed"
     assert d["SecondaryStatus"] == "Failed"
-    assert d["FailureReason"].startswith("ClientError:")
+    assert d["FailureReason"].startswith(USER_ERROR)
     assert "ModelArtifacts" not in d
     assert keys(s3, "models/") == []
 
@@ -714,13 +802,20 @@ def test_failing_file_gets_no_out_and_job_fails(emulator: SageMakerEmulator, s3:
     assert keys(s3, "pred/") == ["pred/a-good.csv.out"]
 
 
-def test_wrong_feature_count_fails(emulator: SageMakerEmulator, s3: Any) -> None:
-    trained_model(emulator, s3)
+def test_fewer_features_predict_more_fail(emulator: SageMakerEmulator, s3: Any) -> None:
+    # serve_utils.py predict (1.7-1 line 237): validate_features=False; xgboost 1.7.4 predicts with
+    # the trailing features missing and refuses more features than the model has.
+    booster = trained_model(emulator, s3)
     put(s3, "score/data.csv", "0.1,0.2,0.3\n")
     emulator.create_transform_job(transform_request())
-    d = emulator.describe_transform_job("snowsage-run-score-0")
+    assert emulator.describe_transform_job("snowsage-run-score-0")["TransformJobStatus"] == "Completed"
+    expected = booster.inplace_predict(np.array([[0.1, 0.2, 0.3, np.nan, np.nan]]))
+    assert get(s3, "pred/data.csv.out") == f"{float(expected[0])}\n"
+    put(s3, "score/data.csv", "0.1,0.2,0.3,0.4,0.5,0.6\n")
+    emulator.create_transform_job(transform_request("more-features"))
+    d = emulator.describe_transform_job("more-features")
     assert d["TransformJobStatus"] == "Failed"
-    assert "expects 5 features" in d["FailureReason"]
+    assert "prediction failed" in d["FailureReason"]
 
 
 @pytest.mark.parametrize(
@@ -823,52 +918,7 @@ def test_fail_next_transform(emulator: SageMakerEmulator, s3: Any) -> None:
     assert emulator.describe_transform_job("score-b")["TransformJobStatus"] == "Completed"
 
 
-def test_transform_probes_the_model_once_per_job(
-    emulator: SageMakerEmulator, s3: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    booster = trained_model(emulator, s3)
-    probes: list[int] = []
-    probe = transform.prediction_width
-
-    def counting(model: xgb.Booster) -> int:
-        probes.append(1)
-        return probe(model)
-
-    monkeypatch.setattr(transform, "prediction_width", counting)
-    rows = [make_rows(10 + i, 30 + i)[0] for i in range(3)]
-    for i, x in enumerate(rows):
-        put(s3, f"score/part-{i}.csv", csv_text(x))
-    emulator.create_transform_job(transform_request())
-    assert emulator.describe_transform_job("snowsage-run-score-0")["TransformJobStatus"] == "Completed"
-    assert len(probes) == 1
-    for i, x in enumerate(rows):
-        features = np.array([[float(v) for v in line.split(",")] for line in csv_text(x).splitlines()])
-        assert get(s3, f"pred/part-{i}.csv.out").splitlines() == expected_lines(booster, features)
-
-
-def test_scorer_sets_nthread_only_when_it_changes(emulator: SageMakerEmulator, s3: Any) -> None:
-    booster = trained_model(emulator, s3)
-    scorer = transform.Scorer.of(booster)
-    assert (scorer.num_features, scorer.prediction_width, scorer.nthread) == (N_FEATURES, 1, 1)
-    calls: list[dict[str, Any]] = []
-    set_param = booster.set_param
-
-    def recording(params: Any, value: Any = None) -> None:
-        calls.append(dict(params))
-        set_param(params, value)
-
-    booster.set_param = recording  # type: ignore[method-assign]
-    x, _ = make_rows(8, 40)
-    first = scorer.predict(x, 1)
-    scorer.predict(x, 1)
-    assert calls == []
-    assert np.array_equal(scorer.predict(x, 2), first)
-    scorer.predict(x, 2)
-    assert calls == [{"nthread": 2}]
-    assert scorer.nthread == 2
-
-
-def test_transform_object_same_bytes_with_a_scorer_or_a_booster(emulator: SageMakerEmulator, s3: Any) -> None:
+def test_transform_object_joins_ids_and_predictions(emulator: SageMakerEmulator, s3: Any) -> None:
     booster = trained_model(emulator, s3)
     x, _ = make_rows(50, 41)
     data = ("".join(f"id-{i}," + line + "\n" for i, line in enumerate(csv_text(x).splitlines()))).encode()
@@ -877,10 +927,10 @@ def test_transform_object_same_bytes_with_a_scorer_or_a_booster(emulator: SageMa
             DataProcessing={"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
         )
     )
-    with_booster = transform.transform_object(booster, data, spec, transform.ObjectTimings(), cpu_count=2)
-    scorer = transform.Scorer.of(booster)
-    with_scorer = transform.transform_object(scorer, data, spec, transform.ObjectTimings(), cpu_count=2)
-    assert with_scorer == with_booster
+    with runner.POOL.borrow("1.7.4") as worker:
+        scorer = transform.Scorer.load(worker, artifact_tar(booster.raw))
+        assert (scorer.num_features, scorer.prediction_width) == (N_FEATURES, 1)
+        with_scorer = transform.transform_object(scorer, data, spec, transform.ObjectTimings(), cpu_count=2)
     lines = with_scorer.decode().splitlines()
     assert [line.split(",")[0] for line in lines] == [f"id-{i}" for i in range(50)]
     assert [line.split(",")[1] for line in lines] == expected_lines(booster, x)
