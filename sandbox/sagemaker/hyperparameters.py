@@ -132,8 +132,8 @@ def _metric_in_range(metric: str) -> bool:
         name, threshold = parts[0].strip(), parts[1].strip()
         if name not in ["error", "ndcg", "map"]:
             raise UserError(
-                f"Metric '{metric}' is not supported. Parameter 'eval_metric' with customized threshold should "
-                "be one of these options: 'error', 'ndcg', 'map'."
+                f"Metric '{metric}' is not supported. Parameter 'eval_metric' with customized threshold "
+                "should be one of these options: 'error', 'ndcg', 'map'."
             )
         try:
             float(threshold)
@@ -182,8 +182,8 @@ def _updater_rule(value: Any, deps: Dependencies) -> None:
         ]
         if not all(x in tree for x in value):
             raise UserError(
-                "Tree updater should be selected from these options: 'grow_colmaker', 'distcol', 'grow_histmaker', "
-                "'grow_skmaker', 'grow_quantile_histmaker', 'sync', 'refresh', 'prune', "
+                "Tree updater should be selected from these options: 'grow_colmaker', 'distcol', "
+                "'grow_histmaker', 'grow_skmaker', 'grow_quantile_histmaker', 'sync', 'refresh', 'prune', "
                 "'shortgun', 'coord_descent'."
             )
         build = ["grow_colmaker", "distcol", "grow_histmaker", "grow_colmaker", "grow_quantile_histmaker"]
