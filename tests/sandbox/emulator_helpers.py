@@ -139,9 +139,9 @@ def artifact_tar(raw: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def artifact_bytes(s3: Any, uri: str) -> bytes:
-    key = uri.removeprefix(f"s3://{BUCKET}/")
-    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+def artifact_bytes(s3: Any, uri: str, *, bucket: str = BUCKET) -> bytes:
+    key = uri.removeprefix(f"s3://{bucket}/")
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
         member = archive.extractfile("xgboost-model")
         assert member is not None

@@ -133,7 +133,7 @@ def test_a_missing_environment_fails_the_job_and_says_run_make_venv(
         # toolkit/hyperparameter_validation.py:278
         ({"foo": "1"}, "Extraneous hyperparameter found: foo"),
         ({"sagemaker_program": "train.py"}, "Extraneous hyperparameter found: sagemaker_program"),
-        # toolkit/hyperparameter_validation.py:282, exceptions.py:68-69 (values are strings: int("10.0") fails)
+        # toolkit/hyperparameter_validation.py:282, exceptions.py:68-69 (strings: int("10.0") fails)
         ({"num_round": "10.0"}, "Hyperparameter num_round: could not parse value (caused by ValueError)"),
         # toolkit/hyperparameter_validation.py:52 with xgb/algorithm_mode/hyperparameter_validation.py:154-160
         ({"eta": "1.5"}, "Hyperparameter eta: 1.5 is not in [0, 1]"),
