@@ -298,6 +298,7 @@ def train(request: dict[str, Any]) -> dict[str, Any]:
 class Predictor:
     def __init__(self) -> None:
         self.booster: Any = None
+        self.nthread = 0
 
     def load(self, request: dict[str, Any]) -> dict[str, Any]:
         booster = xgb.Booster()
@@ -307,13 +308,16 @@ class Predictor:
             raise UserError(f"Unable to load model: {str(exc).splitlines()[0]}") from None
         self.booster = booster
         booster.set_param({"nthread": 1})
+        self.nthread = 1
         probe = booster.predict(xgb.DMatrix(np.zeros((1, booster.num_features()), dtype=np.float32)))
         width = 1 if probe.ndim == 1 else int(probe.shape[1])
         return {"num_features": booster.num_features(), "width": width}
 
     def predict(self, request: dict[str, Any]) -> dict[str, Any]:
         matrix = np.load(request["matrix"])
-        self.booster.set_param({"nthread": int(request["nthread"])})
+        if int(request["nthread"]) != self.nthread:  # set_param makes xgboost reconfigure the learner
+            self.nthread = int(request["nthread"])
+            self.booster.set_param({"nthread": self.nthread})
         started = time.perf_counter()
         try:
             # serve_utils.py predict: the model's own trees, validate_features=False
