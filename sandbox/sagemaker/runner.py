@@ -11,9 +11,11 @@ Workers are reused: a job takes one from the pool for its whole run and gives it
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import shutil
 import subprocess  # nosec B404: starts our own worker.py with a fixed interpreter
 import tempfile
 import threading
@@ -122,6 +124,7 @@ class Worker:
         if self.process.stdout is not None:
             self.process.stdout.close()
         self._stderr.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def _log_tail(self) -> str:
         self._stderr.flush()
@@ -134,10 +137,7 @@ class Worker:
             if name != "worker.log":
                 target = os.path.join(self.folder, name)
                 if os.path.isdir(target):
-                    for root, _, files in os.walk(target, topdown=False):
-                        for file in files:
-                            os.remove(os.path.join(root, file))
-                        os.rmdir(root)
+                    shutil.rmtree(target)
                 else:
                     os.remove(target)
 
@@ -175,3 +175,4 @@ class WorkerPool:
 
 
 POOL = WorkerPool()
+atexit.register(POOL.close)  # idle workers end with the process that started them
