@@ -18,6 +18,10 @@ BIN := $(VENV)/bin
 VENV_STAMP := $(VENV)/.installed-dev-lock
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-checkov
 NODE_STAMP := node_modules/.installed-package-lock
+# The SageMaker emulator runs each job on the xgboost its image pins (sandbox/sagemaker/images.py),
+# in a venv of its own: .venv-xgboost-<version>, from requirements/xgboost-<version>.lock.
+XGBOOST_VERSIONS := 1.7.4 3.0.5 3.2.0
+XGBOOST_STAMPS := $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)/.installed-lock)
 
 # Lint whatever exists of these (colleagues' directories may land later).
 MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts smoke)
@@ -28,7 +32,8 @@ PYTEST_ARGS ?= -n auto --dist loadfile
 .PHONY: help venv lint test pytest build sizes demo bench smoke smoke-errors lock lock-checkov clean distclean
 
 help:
-	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov and node_modules"
+	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov, node_modules and the"
+	@echo "                emulator's xgboost venvs (.venv-xgboost-<version>, requirements/xgboost-*.lock)"
 	@echo "make lint       ruff, mypy, sam validate --lint, cfn-lint, asl-validator, checkov, bandit"
 	@echo "make test       lint + pytest (what CI runs)"
 	@echo "make build      sam build (python3.12 from .venv first on PATH)"
@@ -42,7 +47,7 @@ help:
 
 # --- environments -------------------------------------------------------------------------------
 
-venv: $(VENV_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
+venv: $(VENV_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS)
 
 $(VENV_STAMP): requirements/dev.lock
 	python=$$(scripts/python312); echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV)
@@ -55,6 +60,12 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	python=$$(scripts/python312); "$$python" -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --no-deps -r requirements/checkov.txt
 	$(CHECKOV_VENV)/bin/pip check
+	touch $@
+
+.venv-xgboost-%/.installed-lock: requirements/xgboost-%.lock
+	python=$$(scripts/python312); rm -rf .venv-xgboost-$*; "$$python" -m venv .venv-xgboost-$*
+	.venv-xgboost-$*/bin/pip install --quiet --no-deps -r $<
+	.venv-xgboost-$*/bin/pip check
 	touch $@
 
 $(NODE_STAMP): package-lock.json package.json
@@ -73,7 +84,7 @@ lint: venv
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(BIN)/bandit --quiet --recursive $(BANDIT_PATHS)
 
-pytest: $(VENV_STAMP)
+pytest: $(VENV_STAMP) $(XGBOOST_STAMPS)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint pytest
@@ -89,7 +100,7 @@ sizes: build
 
 # --- sandbox --------------------------------------------------------------------------------------
 
-demo: $(VENV_STAMP)
+demo: $(VENV_STAMP) $(XGBOOST_STAMPS)
 	$(PY) -m sandbox demo
 
 bench: $(VENV_STAMP)
@@ -130,8 +141,8 @@ lock-checkov:
 
 clean:
 	rm -rf .aws-sam build reports .pytest_cache .mypy_cache .ruff_cache .sandbox
-	find . -path ./$(VENV) -prune -o -path ./$(CHECKOV_VENV) -prune -o -path ./node_modules -prune \
+	find . -path ./$(VENV) -prune -o -path './.venv-*' -prune -o -path ./node_modules -prune \
 		-o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v))

@@ -40,6 +40,7 @@ from sandbox import loop
 from sandbox.cost import CostEstimate, estimate_for_project
 from sandbox.environment import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
 from sandbox.export import export_dataset
+from sandbox.sagemaker import s3io
 from sandbox.sample_data import load_sample_data
 
 DATASET = "merchant_risk"
@@ -317,8 +318,6 @@ def interleaved_jobs(
     emulator = sb.emulator
     assert emulator is not None
     s3 = sb.client("s3")
-    model = emulator.describe_model(str(transform_request["ModelName"]))
-    model_uri = str(model["PrimaryContainer"]["ModelDataUrl"])
     input_uri = transform_request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
     describe = {**train_request, "HyperParameters": dict(train_request["HyperParameters"])}
 
@@ -358,7 +357,10 @@ def interleaved_jobs(
 
     def bare_transform(attempt: int) -> None:
         output = f"s3://{sb.bucket}/bench/bare-score-{label}-{attempt}/"
-        plain = bare.transform(s3, model_uri, input_uri, output, emulator.nthread)
+        # The emulator's artifact is the image's xgboost's (1.7-1: 1.7.4's legacy binary), which the
+        # in-process xgboost cannot read: the bare side scores with the model it trained itself.
+        bare_model = s3io.join_uri(describe["OutputDataConfig"]["S3OutputPath"], "bench-bare", "model.tar.gz")
+        plain = bare.transform(s3, bare_model, input_uri, output, emulator.nthread)
         bare_score.append(plain.total_seconds)
         bare_compute_score.append(plain.compute_seconds)
 

@@ -118,6 +118,13 @@ def format_floats(values: npt.NDArray[np.floating]) -> pa.Array:
     return text
 
 
+def format_lists(rows: npt.NDArray[np.floating]) -> pa.Array:
+    """``str(list)`` of every row of floats, e.g. ``[0.1, 0.2, 0.7]`` (Python's list repr), vectorised."""
+    columns = [format_floats(rows[:, i]) for i in range(rows.shape[1])]
+    inner = pc.binary_join_element_wise(*columns, ", ") if len(columns) > 1 else columns[0]
+    return pc.binary_join_element_wise(pa.scalar("["), inner, pa.scalar("]"), "")
+
+
 def join_lines(columns: Sequence[pa.Array | pa.ChunkedArray]) -> bytes:
     """Join string columns with ``,`` into lines, each ending with ``\\n``; return the file's bytes."""
     if not columns or len(columns[0]) == 0:

@@ -14,6 +14,7 @@ inputs, in xgboost.train / Booster prediction, and formatting + writing outputs)
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import math
 import os
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.sagemaker import s3io, training, transform
+from sandbox.sagemaker import runner, s3io, training, transform
 from sandbox.sagemaker.errors import JobFailure, SageMakerError, client_error, validation_error
 from sandbox.sagemaker.faults import FaultPlan, JobFault
 from sandbox.sagemaker.validation import (
@@ -63,6 +64,7 @@ class _Job:
     fault: JobFault | None
     started: float = 0.0
     stop_requested: bool = False
+    stop_file: str | None = None  # the running worker's stop flag (training)
     log: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(
         default_factory=lambda: {"read_seconds": 0.0, "compute_seconds": 0.0, "write_seconds": 0.0}
@@ -107,7 +109,7 @@ class SageMakerEmulator:
 
     def create_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         self.faults.check_create("create_training_job")
-        config = validate_training(request)
+        validate_training(request)
         name = str(request["TrainingJobName"])
         arn = self._arn("training-job", name)
         now = _now()
@@ -143,7 +145,7 @@ class SageMakerEmulator:
                 )
             job = _Job("training", name, record, self.faults.take_training())
             self._training[name.lower()] = job
-        self._start(job, lambda: self._run_training(job, config, max_runtime(request)))
+        self._start(job, lambda: self._run_training(job, max_runtime(request)))
         return {"TrainingJobArn": arn}
 
     def describe_training_job(self, name: str) -> dict[str, Any]:
@@ -156,6 +158,9 @@ class SageMakerEmulator:
                 raise SageMakerError("ResourceNotFound", f'Could not find training job "{name}".')
             self._request_stop(job, "training job")
             self._secondary(job, "Stopping")
+            if job.stop_file is not None:
+                with open(job.stop_file, "w", encoding="utf-8") as flag:
+                    flag.write("Stopped")
 
     def training_log(self, name: str) -> list[str]:
         """The algorithm's round log lines (``[i]\\ttrain-<m>:<v>\\tvalidation-<m>:<v>``).
@@ -165,7 +170,7 @@ class SageMakerEmulator:
         with self._lock:
             return list(self._find_training(name).log)
 
-    def _run_training(self, job: _Job, config: training.TrainingConfig, runtime_limit: int) -> None:
+    def _run_training(self, job: _Job, runtime_limit: int) -> None:
         self._begin(job, "TrainingStartTime")
         if job.fault is not None:
             if job.fault.kind == "stop":
@@ -173,72 +178,102 @@ class SageMakerEmulator:
             else:
                 self._finish(job, "Failed", reason=job.fault.reason)
             return
-        self._secondary(job, "Downloading")
         request = job.record
+        algorithm = request["AlgorithmSpecification"]
+        version = runner.xgboost_version(algorithm["TrainingImage"])
+        runner.environment_python(version)
+        self._secondary(job, "Downloading")
+        # The container's order: hyperparameters, channels, data (algorithm_mode/train.py lines 121-200).
+        config = training.parse_hyperparameters(request["HyperParameters"])
+        kinds = training.validate_channels(request["InputDataConfig"], algorithm["TrainingInputMode"])
         read_started = time.perf_counter()
-        datasets: dict[str, training.Dataset] = {}
+        data: dict[str, training.ChannelData] = {}
         for channel in request["InputDataConfig"]:
+            name = channel["ChannelName"]
+            if name not in kinds:
+                continue
             uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-            blobs = [
-                (o.uri, s3io.get_bytes(self.s3, o.bucket, o.key)) for o in s3io.list_objects(self.s3, uri)
-            ]
+            objects = s3io.list_objects(self.s3, uri)
+            training.reject_hidden_files(name, [o.uri for o in objects])
+            blobs = [(o.uri, s3io.get_bytes(self.s3, o.bucket, o.key)) for o in objects]
             if not blobs:
-                raise client_error(f"No data in {channel['ChannelName']} channel path {uri}")
-            datasets[channel["ChannelName"]] = training.load_channel(
-                channel["ChannelName"], blobs, config.csv_weights
+                raise training.user_error(f"No data in {name} channel path {uri}")
+            data[name] = (
+                training.load_channel(name, blobs, config.csv_weights)
+                if kinds[name] == training.CSV
+                else training.load_libsvm(blobs)
             )
-        train_set, validation_set = datasets["train"], datasets.get("validation")
-        if validation_set is not None and validation_set.features.shape[1] != train_set.features.shape[1]:
-            raise client_error(
-                f"The validation channel has {validation_set.features.shape[1]} features, "
-                f"the train channel {train_set.features.shape[1]}"
+        train_set, validation_set = data["train"], data.get("validation")
+        if (
+            isinstance(train_set, training.Dataset)
+            and isinstance(validation_set, training.Dataset)
+            and validation_set.num_features != train_set.num_features
+        ):
+            raise training.user_error(
+                f"The validation channel has {validation_set.num_features} features, "
+                f"the train channel {train_set.num_features}"
             )
-        nthread = training.threads_for(train_set.features.size, self.nthread)
-        dtrain = training.to_dmatrix(train_set, nthread)
-        dvalidation = training.to_dmatrix(validation_set, nthread) if validation_set else None
+        nthread = training.threads_for(train_set.cells, self.nthread)
         job.timings["read_seconds"] = time.perf_counter() - read_started
+        with runner.POOL.borrow(version) as worker:
+            self._train_in(job, worker, config, train_set, validation_set, nthread, runtime_limit)
+
+    def _train_in(  # noqa: PLR0917
+        self,
+        job: _Job,
+        worker: runner.Worker,
+        config: training.TrainingConfig,
+        train_set: training.ChannelData,
+        validation_set: training.ChannelData | None,
+        nthread: int,
+        runtime_limit: int,
+    ) -> None:
         self._secondary(job, "Training")
-
-        deadline = job.started + runtime_limit
-        clock = time.monotonic
-
-        def should_stop() -> str | None:
-            """Polled after every round: a flag and a clock read (no lock, no allocation)."""
+        with self._lock:
+            job.stop_file = worker.path("stop")
+        try:
             if job.stop_requested:
-                return "Stopped"
-            if clock() > deadline:
-                return "MaxRuntimeExceeded"
-            return None
+                self._finish(job, "Stopped", secondary="Stopped")
+                return
+            seconds_left = job.started + runtime_limit - time.monotonic()
+            if seconds_left <= 0:
+                self._finish(job, "Stopped", secondary="MaxRuntimeExceeded")
+                return
+            outcome = training.train(
+                config,
+                train_set,
+                validation_set,
+                worker=worker,
+                log=job.log,
+                stop_file=job.stop_file,
+                seconds_left=seconds_left,
+                nthread=nthread,
+            )
+            job.timings["compute_seconds"] = outcome.compute_seconds
+            extra: dict[str, Any] = {}
+            stamp = _now()
+            if outcome.final_metrics:
+                extra["FinalMetricDataList"] = [
+                    {"MetricName": metric, "Value": value, "Timestamp": stamp}
+                    for metric, value in outcome.final_metrics
+                ]
+            if outcome.model_path is not None:
+                if outcome.stopped is None:
+                    self._secondary(job, "Uploading")
+                extra["ModelArtifacts"] = {"S3ModelArtifacts": self._write_model(job, outcome.model_path)}
+            if outcome.stopped is not None:
+                self._finish(job, "Stopped", secondary=outcome.stopped, extra=extra)
+            else:
+                self._finish(job, "Completed", extra=extra)
+        finally:
+            with self._lock:
+                job.stop_file = None
 
-        early = should_stop()
-        if early is not None:
-            self._finish(job, "Stopped", secondary=early)
-            return
-        outcome = training.train(
-            config, dtrain, dvalidation, log=job.log, should_stop=should_stop, nthread=nthread
-        )
-        job.timings["compute_seconds"] = outcome.compute_seconds
-        extra: dict[str, Any] = {}
-        stamp = _now()
-        if outcome.final_metrics:
-            extra["FinalMetricDataList"] = [
-                {"MetricName": metric, "Value": value, "Timestamp": stamp}
-                for metric, value in outcome.final_metrics
-            ]
-        if outcome.stopped is None or config.save_model_on_termination:
-            if outcome.stopped is None:
-                self._secondary(job, "Uploading")
-            extra["ModelArtifacts"] = {"S3ModelArtifacts": self._write_model(job, outcome)}
-        if outcome.stopped is not None:
-            self._finish(job, "Stopped", secondary=outcome.stopped, extra=extra)
-        else:
-            self._finish(job, "Completed", extra=extra)
-
-    def _write_model(self, job: _Job, outcome: training.TrainingOutcome) -> str:
-        """Write ``<S3OutputPath>/<job>/output/model.tar.gz`` holding ``xgboost-model`` (UBJSON)."""
+    def _write_model(self, job: _Job, model_path: str) -> str:
+        """Write ``<S3OutputPath>/<job>/output/model.tar.gz`` holding the file the container saved."""
         started = time.perf_counter()
-        assert outcome.booster is not None
-        raw = bytes(outcome.booster.save_raw("ubj"))
+        with open(model_path, "rb") as handle:
+            raw = handle.read()
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as archive:
             info = tarfile.TarInfo(transform.MODEL_FILE)
@@ -340,7 +375,18 @@ class SageMakerEmulator:
                 )
             job = _Job("transform", name, record, self.faults.take_transform())
             self._transforms[name.lower()] = job
-        self._start(job, lambda: self._run_transform(job, spec, model["PrimaryContainer"]["ModelDataUrl"]))
+        container = model["PrimaryContainer"]
+        limit = {**(container.get("Environment") or {}), **(request.get("Environment") or {})}.get(
+            "MAX_CONTENT_LENGTH"
+        )
+        if limit is not None:
+            try:
+                spec = dataclasses.replace(spec, max_content_length=int(limit))
+            except ValueError:
+                raise validation_error(f"MAX_CONTENT_LENGTH {limit!r} is not a number of bytes") from None
+        self._start(
+            job, lambda: self._run_transform(job, spec, container["ModelDataUrl"], container["Image"])
+        )
         return {"TransformJobArn": arn}
 
     def describe_transform_job(self, name: str) -> dict[str, Any]:
@@ -353,15 +399,25 @@ class SageMakerEmulator:
                 raise SageMakerError("ResourceNotFound", f'Could not find transform job "{name}".')
             self._request_stop(job, "transform job")
 
-    def _run_transform(self, job: _Job, spec: transform.TransformSpec, model_data_url: str) -> None:
+    def _run_transform(
+        self, job: _Job, spec: transform.TransformSpec, model_data_url: str, image: str
+    ) -> None:
         self._begin(job, "TransformStartTime")
         if job.fault is not None:
             self._finish(job, "Failed", reason=job.fault.reason)
             return
+        version = runner.xgboost_version(image)
+        runner.environment_python(version)
+        with runner.POOL.borrow(version) as worker:
+            self._transform_in(job, worker, spec, model_data_url)
+
+    def _transform_in(
+        self, job: _Job, worker: runner.Worker, spec: transform.TransformSpec, model_data_url: str
+    ) -> None:
         source = job.record["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
         output_path = job.record["TransformOutput"]["S3OutputPath"]
         started = time.perf_counter()
-        scorer = self._load_scorer(model_data_url)
+        scorer = self._load_scorer(worker, model_data_url)
         objects = s3io.list_objects(self.s3, source)
         if not objects:
             raise client_error(f"No S3 objects found under S3 URL {source}")
@@ -410,11 +466,11 @@ class SageMakerEmulator:
         job.timings["write_seconds"] += timings.format_seconds + (time.perf_counter() - write_started)
         return None
 
-    def _load_scorer(self, model_data_url: str) -> transform.Scorer:
+    def _load_scorer(self, worker: runner.Worker, model_data_url: str) -> transform.Scorer:
         bucket, key = s3io.parse_s3_uri(model_data_url)
         try:
             artifact = s3io.get_bytes(self.s3, bucket, key)
-            return transform.Scorer.of(transform.load_model(artifact))
+            return transform.Scorer.load(worker, artifact)
         except transform.TransformError as exc:
             raise client_error(f"Cannot load the model at {model_data_url}: {exc}") from None
         except Exception as exc:

@@ -1,52 +1,62 @@
-"""The built-in XGBoost training algorithm: CSV channels in, a trained booster and its metrics out.
+"""The built-in XGBoost training algorithm, parent side: the job's settings, channels and metrics.
 
-Contract of the real container reproduced here: label in column 0 (weights in column 1 when
-``csv_weights=1``), no header, empty field = NaN; hyperparameters arrive as strings; ``num_round``
-required; ``eval_metric`` a comma list; ``early_stopping_rounds`` watches the LAST metric on the
-``validation`` channel and the best iteration is kept; every round logs
-``[i]\\ttrain-<m>:<v>\\tvalidation-<m>:<v>``.
+The container's order (aws/sagemaker-xgboost-container 1.7-1,
+``src/sagemaker_xgboost_container/algorithm_mode/train.py`` ``sagemaker_train``, lines 121-200):
+hyperparameters (``hyperparameters.validate``), then channels (``channel_config``), then the data. CSV
+channels are parsed here (label in column 0, weights in column 1 when ``csv_weights=1``, no header,
+empty field = NaN, a trailing comma adds no feature); libsvm channels go to xgboost as files. The
+training itself runs in the image's xgboost (``worker.py``); its evaluation history comes back and
+becomes the round log lines ``[i]\ttrain-<m>:<v>\tvalidation-<m>:<v>`` and FinalMetricDataList.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import xgboost as xgb
 
-from sandbox.sagemaker import csvio
-from sandbox.sagemaker.errors import client_error
+from sandbox.sagemaker import csvio, hyperparameters
+from sandbox.sagemaker.errors import JobFailure, container_failure
+from sandbox.sagemaker.runner import Worker, WorkerError
 
-MAXIMISED_METRICS = frozenset({"auc", "aucpr", "accuracy", "f1", "map", "ndcg"})
-CUSTOM_METRICS = frozenset({"accuracy", "f1"})
-# Hyperparameters the container consumes itself; everything else goes to xgboost.train.
+# Keys train.py train_job pops before xgb.train (lines 271-300) and sagemaker_train pops (line 161).
 CONTAINER_KEYS = frozenset(
     {
         "num_round",
-        "early_stopping_rounds",
-        "eval_metric",
-        "csv_weights",
         "save_model_on_termination",
         "_tuning_objective_metric",
+        "eval_metric",
+        "early_stopping_rounds",
         "_kfold",
         "_num_cv_round",
         "use_dask_gpu_training",
     }
 )
+CSV, LIBSVM = "csv", "libsvm"
+# data_utils.py VALID_CONTENT_TYPES (lines 43-53): the only ContentType strings a channel may carry
+# (algorithm_mode/channel_validation.py; toolkit channel_validation.py line 53 compares them exactly).
+VALID_CONTENT_TYPES = (
+    "csv",
+    "libsvm",
+    "parquet",
+    "recordio-protobuf",
+    "text/csv",
+    "text/libsvm",
+    "text/x-libsvm",
+    "application/x-parquet",
+    "application/x-recordio-protobuf",
+)
+DEFAULT_CONTENT_TYPE = "text/libsvm"  # channel_validation.py: set_default_content_type("text/libsvm")
+CHANNELS = {"train": True, "validation": False, "code": False}  # name -> required
 
 
-def metric_base(name: str) -> str:
-    """``ndcg@5`` -> ``ndcg``, ``error@0.7`` -> ``error``."""
-    return name.split("@", 1)[0]
-
-
-def is_maximised(metric: str) -> bool:
-    return metric_base(metric) in MAXIMISED_METRICS
+def user_error(message: str) -> JobFailure:
+    return container_failure("UserError", message)
 
 
 @dataclass(frozen=True)
@@ -59,20 +69,6 @@ class TrainingConfig:
     save_model_on_termination: bool
 
 
-def _positive_int(hyperparameters: dict[str, str], key: str) -> int:
-    raw = str(hyperparameters[key]).strip()
-    try:
-        number = float(raw)
-    except ValueError:
-        number = float("nan")
-    if not number.is_integer():
-        raise ValueError(f"Hyperparameter {key}: value {raw!r} is not an integer")
-    value = int(number)
-    if value < 1:
-        raise ValueError(f"Hyperparameter {key}: value {value} must be at least 1")
-    return value
-
-
 # Below this many matrix cells one thread is faster than several (OpenMP start-up and barriers cost
 # more than the work, badly so on a busy machine).
 SMALL_DATA_CELLS = 100_000
@@ -83,46 +79,85 @@ def threads_for(cells: int, cpu_count: int) -> int:
     return 1 if cells < SMALL_DATA_CELLS else cpu_count
 
 
-def parse_hyperparameters(hyperparameters: dict[str, str]) -> TrainingConfig:
-    """Split the request's string hyperparameters into container settings and xgboost params.
-
-    Raises ValueError with a message naming the offending hyperparameter.
-    """
-    if "num_round" not in hyperparameters:
-        raise ValueError("Missing required hyperparameter: num_round")
-    num_round = _positive_int(hyperparameters, "num_round")
-    early = (
-        _positive_int(hyperparameters, "early_stopping_rounds")
-        if "early_stopping_rounds" in hyperparameters
-        else None
-    )
-    metrics = tuple(m.strip() for m in str(hyperparameters.get("eval_metric", "")).split(",") if m.strip())
-    csv_weights = str(hyperparameters.get("csv_weights", "0")).strip()
-    if csv_weights not in {"0", "1"}:
-        raise ValueError(f"Hyperparameter csv_weights: value {csv_weights!r} must be 0 or 1")
-    save_on_stop = str(hyperparameters.get("save_model_on_termination", "false")).strip().lower()
-    if save_on_stop not in {"true", "false"}:
-        raise ValueError(
-            f"Hyperparameter save_model_on_termination: value {save_on_stop!r} must be true or false"
-        )
-    params: dict[str, Any] = {
-        key: str(value)
-        for key, value in hyperparameters.items()
-        if key not in CONTAINER_KEYS and not key.startswith("sagemaker_")
-    }
-    builtin = [m for m in metrics if metric_base(m) not in CUSTOM_METRICS]
-    if builtin:
-        params["eval_metric"] = builtin
-    elif metrics:
-        params["disable_default_eval_metric"] = "1"
+def parse_hyperparameters(given: Mapping[str, str]) -> TrainingConfig:
+    """The container's validation (JobFailure with its FailureReason), then the job's settings."""
+    try:
+        validated = hyperparameters.validate(given)
+    except hyperparameters.UserError as exc:
+        raise user_error(str(exc)) from None
+    except Exception as exc:  # the container's own failures, e.g. KeyError('objective')
+        raise container_failure(type(exc).__name__, str(exc)) from None
+    if "_kfold" in validated:
+        raise JobFailure("EmulatorError: _kfold (cross-validation training) is not emulated")
+    if validated.get("updater"):
+        validated["updater"] = ",".join(validated["updater"])  # train.py line 126
+    params = {key: value for key, value in validated.items() if key not in CONTAINER_KEYS}
     return TrainingConfig(
-        num_round=num_round,
+        num_round=int(validated["num_round"]),
         params=params,
-        eval_metrics=metrics,
-        early_stopping_rounds=early,
-        csv_weights=csv_weights == "1",
-        save_model_on_termination=save_on_stop == "true",
+        eval_metrics=tuple(validated.get("eval_metric") or ()),
+        early_stopping_rounds=validated.get("early_stopping_rounds"),
+        csv_weights=validated.get("csv_weights", 0) == 1,
+        save_model_on_termination=validated.get("save_model_on_termination", "false") == "true",
     )
+
+
+def channel_config(channel: Mapping[str, Any], input_mode: str) -> dict[str, Any]:
+    """The channel's entry of ``inputdataconfig.json`` as the container reads it."""
+    source = channel["DataSource"]["S3DataSource"]
+    config = {
+        "TrainingInputMode": channel.get("InputMode") or input_mode,
+        "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+        "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+    }
+    if channel.get("ContentType") is not None:
+        config = {"ContentType": channel["ContentType"], **config}
+    return config
+
+
+def validate_channels(channels: Sequence[Mapping[str, Any]], input_mode: str) -> dict[str, str]:
+    """toolkit channel_validation.py ``Channels.validate`` (lines 88-110) with the XGBoost channels.
+
+    Returns channel name -> the file type ``data_utils.get_content_type`` gives (csv / libsvm).
+    """
+    configs = {str(c["ChannelName"]): channel_config(c, input_mode) for c in channels}
+    for name, required in CHANNELS.items():
+        if required and name not in configs:
+            raise user_error(f"Missing required channel: {name}")
+    kinds: dict[str, str] = {}
+    for name, config in configs.items():
+        if name not in CHANNELS:
+            raise user_error(f"Extraneous channel found: {name}")
+        config.setdefault("ContentType", DEFAULT_CONTENT_TYPE)
+        supported = "text/python" if name == "code" else VALID_CONTENT_TYPES
+        mode_ok = config["TrainingInputMode"] in ("File", "Pipe")
+        if config["ContentType"] not in supported or not mode_ok:
+            raise user_error(f"Channel configuration for '{name}' channel is not supported: {config}")
+        if name != "code":
+            kinds[name] = file_type(str(config["ContentType"]))
+    return kinds
+
+
+def file_type(content_type: str) -> str:
+    """data_utils.py ``get_content_type`` (lines 86-122) for a content type channel validation passed."""
+    base = content_type.lower().split(";", 1)[0].strip()
+    if base in ("csv", "text/csv"):
+        return CSV
+    if base in ("libsvm", "text/libsvm", "text/x-libsvm"):
+        return LIBSVM
+    raise JobFailure(
+        f"EmulatorError: ContentType {content_type} (parquet / recordio-protobuf) is not emulated"
+    )
+
+
+def reject_hidden_files(channel: str, uris: Sequence[str]) -> None:
+    """A file whose name starts with '.' under a channel fails the job in the container (issue 17)."""
+    for uri in uris:
+        if uri.rsplit("/", 1)[-1].startswith("."):
+            raise user_error(
+                f"Failed to load {channel} data: {uri} is a hidden file (its name starts with '.'); the "
+                "container reads every file of the channel and fails on it"
+            )
 
 
 @dataclass
@@ -131,97 +166,90 @@ class Dataset:
     labels: npt.NDArray[np.float32]
     weights: npt.NDArray[np.float32] | None
 
+    @property
+    def cells(self) -> int:
+        return int(self.features.size)
+
+    @property
+    def num_features(self) -> int:
+        return int(self.features.shape[1])
+
+    def save(self, worker: Worker, name: str) -> dict[str, Any]:
+        spec: dict[str, Any] = {"format": "npy"}
+        for part in ("features", "labels", "weights"):
+            value = getattr(self, part)
+            if value is not None:
+                spec[part] = worker.path(f"{name}-{part}.npy")
+                np.save(spec[part], value)
+        return spec
+
+
+@dataclass
+class LibsvmFiles:
+    """A libsvm channel: its objects joined into one file xgboost parses (``?format=libsvm``)."""
+
+    data: bytes
+
+    @property
+    def cells(self) -> int:
+        return len(self.data) // 8
+
+    def save(self, worker: Worker, name: str) -> dict[str, Any]:
+        path = worker.path(f"{name}.libsvm")
+        with open(path, "wb") as handle:
+            handle.write(self.data)
+        return {"format": "libsvm", "path": path}
+
+
+def load_libsvm(blobs: Sequence[tuple[str, bytes]]) -> LibsvmFiles:
+    return LibsvmFiles(
+        b"".join(data if data.endswith(b"\n") or not data else data + b"\n" for _, data in blobs)
+    )
+
+
+def _trailing_comma(data: bytes) -> bool:
+    first = data.lstrip(b"\r\n").split(b"\n", 1)[0].rstrip(b"\r")
+    return first.endswith(b",")
+
 
 def load_channel(channel: str, blobs: Sequence[tuple[str, bytes]], csv_weights: bool) -> Dataset:
-    """Parse every object of a channel (label first, optional weight second) into one dataset."""
+    """Parse every object of a CSV channel (label first, optional weight second) into one dataset.
+
+    Stricter than the container on purpose (docs/contracts.md): a row that is not numeric (a header)
+    fails the job instead of being read as data.
+    """
     tables: list[pa.Table] = []
     width = 0
     for uri, data in blobs:
         fields = csvio.count_fields(data)
         if fields == 0:
             continue
-        if width and fields != width:
-            raise client_error(f"Channel {channel}: {uri} has {fields} columns, earlier files have {width}")
-        width = fields
+        trailing = _trailing_comma(data)  # xgboost's CSV parser: "1,2,3," is 3 fields
+        used = fields - 1 if trailing else fields
+        if width and used != width:
+            raise user_error(f"Channel {channel}: {uri} has {used} columns, earlier files have {width}")
+        width = used
         try:
-            tables.append(csvio.read_columns(data, fields, dict.fromkeys(range(fields), pa.float32())))
+            tables.append(csvio.read_columns(data, fields, dict.fromkeys(range(used), pa.float32())))
         except pa.ArrowInvalid as exc:
-            raise client_error(f"Channel {channel}: cannot parse {uri} as numeric CSV: {exc}") from None
+            raise user_error(
+                f"Failed to load csv data with exception:\n{uri}: not numeric CSV: {exc}"
+            ) from None
     first_feature = 2 if csv_weights else 1
     if not tables:
-        raise client_error(f"No data in {channel} channel")
+        raise user_error(f"No data in {channel} channel")
     if width <= first_feature:
-        raise client_error(
+        raise user_error(
             f"Channel {channel}: rows need a label{' and a weight' if csv_weights else ''} and features"
         )
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
     labels = csvio.as_float32(table.column(0))
-    if np.isnan(labels).any():
-        raise client_error(f"Channel {channel}: the label (column 1) is empty on some rows")
     weights = csvio.as_float32(table.column(1)) if csv_weights else None
     features = csvio.to_matrix([table.column(i) for i in range(first_feature, width)])
     return Dataset(features=features, labels=labels, weights=weights)
 
 
-def to_dmatrix(dataset: Dataset, nthread: int) -> xgb.DMatrix:
-    return xgb.DMatrix(dataset.features, label=dataset.labels, weight=dataset.weights, nthread=nthread)
-
-
-def _custom_metric(
-    names: Sequence[str],
-) -> Callable[[npt.NDArray[Any], xgb.DMatrix], list[tuple[str, float]]]:
-    """The container's own metrics (accuracy, f1) computed on transformed predictions."""
-
-    def evaluate(predictions: npt.NDArray[Any], data: xgb.DMatrix) -> list[tuple[str, float]]:
-        truth = data.get_label().astype(np.int64)
-        if predictions.ndim == 2 and predictions.shape[1] > 1:
-            predicted = predictions.argmax(axis=1)
-        else:
-            predicted = (predictions.reshape(-1) > 0.5).astype(np.int64)
-        results: list[tuple[str, float]] = []
-        for name in names:
-            if name == "accuracy":
-                results.append((name, float(np.mean(predicted == truth))))
-            else:
-                results.append((name, _macro_f1(truth, predicted)))
-        return results
-
-    return evaluate
-
-
-def _macro_f1(truth: npt.NDArray[np.int64], predicted: npt.NDArray[np.int64]) -> float:
-    classes = np.union1d(truth, predicted)
-    if classes.size <= 2:
-        classes = np.array([1])
-    scores = []
-    for label in classes:
-        tp = float(np.sum((predicted == label) & (truth == label)))
-        fp = float(np.sum((predicted == label) & (truth != label)))
-        fn = float(np.sum((predicted != label) & (truth == label)))
-        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores))
-
-
-class _Monitor(xgb.callback.TrainingCallback):
-    """Stops training when asked to (stop request / max runtime) and keeps the evaluation history.
-
-    Per round it only counts the round and polls ``should_stop`` (a flag and a clock read): the round
-    log lines are formatted from the history once training has ended (``round_log``), so a round
-    costs xgboost's own work and nothing more.
-    """
-
-    def __init__(self, should_stop: Callable[[], str | None]) -> None:
-        super().__init__()
-        self.should_stop = should_stop
-        self.stopped: str | None = None
-        self.rounds = 0
-        self.history: dict[str, dict[str, list[float]]] = {}
-
-    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: Any) -> bool:
-        self.rounds = epoch + 1
-        self.history = evals_log  # xgboost's own dict, extended in place every round
-        self.stopped = self.should_stop()
-        return self.stopped is not None
+ChannelData = Dataset | LibsvmFiles
 
 
 def round_log(history: dict[str, dict[str, list[float]]], rounds: int) -> list[str]:
@@ -242,79 +270,64 @@ def round_log(history: dict[str, dict[str, list[float]]], rounds: int) -> list[s
 
 @dataclass
 class TrainingOutcome:
-    booster: xgb.Booster | None
-    best_iteration: int
+    model_path: str | None
+    rounds: int
     final_metrics: list[tuple[str, float]] = field(default_factory=list)
     stopped: str | None = None
     compute_seconds: float = 0.0
 
 
-def train(
-    config: TrainingConfig,
-    dtrain: xgb.DMatrix,
-    dvalidation: xgb.DMatrix | None,
-    *,
-    log: list[str],
-    should_stop: Callable[[], str | None],
-    nthread: int,
-) -> TrainingOutcome:
-    """Run xgboost.train as the container does; ``should_stop`` is polled after every round.
-
-    ``nthread`` is used unless the hyperparameters set it. ``log`` gets one line per round trained,
-    appended when training ends (also when xgboost fails part way).
-    """
-    params = {"nthread": str(nthread), **config.params}
-    evals = [(dtrain, "train")]
-    if dvalidation is not None:
-        evals.append((dvalidation, "validation"))
-    monitor = _Monitor(should_stop)
-    callbacks: list[xgb.callback.TrainingCallback] = [monitor]
-    watched: str | None = None
-    if config.early_stopping_rounds and dvalidation is not None:
-        watched = config.eval_metrics[-1] if config.eval_metrics else None
-        callbacks.append(
-            xgb.callback.EarlyStopping(
-                rounds=config.early_stopping_rounds,
-                metric_name=watched,
-                data_name="validation",
-                maximize=is_maximised(watched) if watched else None,
-                save_best=True,
-            )
-        )
-    custom = [m for m in config.eval_metrics if metric_base(m) in CUSTOM_METRICS]
-    started = time.perf_counter()
-    try:
-        booster = xgb.train(
-            params,
-            dtrain,
-            num_boost_round=config.num_round,
-            evals=evals,
-            verbose_eval=False,
-            callbacks=callbacks,
-            custom_metric=_custom_metric(custom) if custom else None,
-        )
-    except xgb.core.XGBoostError as exc:
-        raise client_error(f"XGBoost training failed: {str(exc).splitlines()[0]}") from None
-    finally:
-        compute = time.perf_counter() - started
-        log.extend(round_log(monitor.history, monitor.rounds))
-    history = monitor.history
-    best = monitor.rounds - 1
-    early_stopping = bool(config.early_stopping_rounds) and "validation" in history
-    if early_stopping and watched is None:
-        watched = list(history["validation"])[-1]
-    if early_stopping and watched is not None:
-        values = np.asarray(history["validation"][watched], dtype=np.float64)
-        best = int(np.argmax(values) if is_maximised(watched) else np.argmin(values))
-    final = [
-        (f"{data_name}:{metric}", float(values[best]))
+def final_metrics(history: Mapping[str, Mapping[str, Sequence[float]]]) -> list[tuple[str, float]]:
+    """FinalMetricDataList: the LATEST value the algorithm emitted for each metric (SageMaker parses the
+    log lines with the metric definitions and keeps the last match; with early stopping that is the
+    last round trained, not the best)."""
+    return [
+        (f"{data_name}:{metric}", float(values[-1]))
         for data_name in ("validation", "train")
         for metric, values in history.get(data_name, {}).items()
+        if values
     ]
+
+
+def train(
+    config: TrainingConfig,
+    train_data: ChannelData,
+    validation_data: ChannelData | None,
+    *,
+    worker: Worker,
+    log: list[str],
+    stop_file: str,
+    seconds_left: float,
+    nthread: int,
+) -> TrainingOutcome:
+    """Run the container's train_job in ``worker`` (the image's xgboost); the model file stays there.
+
+    ``log`` gets one line per round trained. ``stop_file`` appearing stops training after the round.
+    """
+    model_path = worker.path("xgboost-model")
+    try:
+        answer = worker.request(
+            "train",
+            train=train_data.save(worker, "train"),
+            validation=validation_data.save(worker, "validation") if validation_data is not None else None,
+            params=config.params,
+            num_round=config.num_round,
+            eval_metric=list(config.eval_metrics) or None,
+            early_stopping_rounds=config.early_stopping_rounds,
+            save_model_on_termination=config.save_model_on_termination,
+            nthread=int(config.params.get("nthread", nthread)),
+            stop_file=stop_file,
+            seconds_left=seconds_left,
+            model_path=model_path,
+        )
+    except WorkerError as exc:
+        raise container_failure(exc.kind, exc.message) from None
+    history: dict[str, dict[str, list[float]]] = answer["history"]
+    log.extend(round_log(history, int(answer["rounds"])))
     return TrainingOutcome(
-        booster=booster,
-        best_iteration=best,
-        final_metrics=final,
-        stopped=monitor.stopped,
-        compute_seconds=compute,
+        model_path=model_path if answer["saved"] and os.path.exists(model_path) else None,
+        rounds=int(answer["rounds"]),
+        final_metrics=final_metrics(history),
+        stopped=answer["stopped"],
+        compute_seconds=float(answer["compute_seconds"]),
     )

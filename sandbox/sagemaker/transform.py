@@ -3,7 +3,13 @@
 Per object: parse the rows (SplitType Line), apply InputFilter, predict, optionally join the
 prediction to the UNFILTERED input row (JoinSource Input), apply OutputFilter, and return the
 ``.out`` bytes: one line per record, ``str(float)`` predictions, trailing newline, input fields kept
-as their original text.
+as their original text. A model predicting several values per record (multi:softprob) writes them as
+one field ``[p0, p1, p2]``: the container's batch output is ``"\\n".join(map(str, preds.tolist()))``
+(algorithm_mode/serve.py line 242).
+
+Prediction runs in the image's xgboost (``worker.py``): the model is read by the version that wrote
+it, and the record's features go to xgboost as they are (serve_utils.py ``predict``,
+``validate_features=False``): fewer features than the model predict (the rest missing), more fail.
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import xgboost as xgb
 
 from sandbox.sagemaker import csvio
 from sandbox.sagemaker.jsonpath_filter import FilterError, IndexFilter
+from sandbox.sagemaker.runner import Worker, WorkerError
 
 MODEL_FILE = "xgboost-model"
 SMALL_DATA_CELLS = 100_000
+# algorithm_mode/serve.py line 35: the model server refuses a request body larger than this (HTTP 413).
+DEFAULT_MAX_CONTENT_LENGTH = 6 * 1024 * 1024
 
 
 class TransformError(Exception):
@@ -36,6 +44,7 @@ class TransformSpec:
     join_input: bool
     split_lines: bool
     max_payload_bytes: int
+    max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
 
 
 @dataclass
@@ -45,8 +54,8 @@ class ObjectTimings:
     format_seconds: float = 0.0
 
 
-def load_model(artifact: bytes) -> xgb.Booster:
-    """Load the booster from a ``model.tar.gz`` holding ``xgboost-model`` (xgboost JSON or UBJSON)."""
+def model_file(artifact: bytes) -> bytes:
+    """The ``xgboost-model`` file of a ``model.tar.gz`` (or its only file)."""
     with tarfile.open(fileobj=io.BytesIO(artifact), mode="r:gz") as archive:
         members = [m for m in archive.getmembers() if m.isfile()]
         chosen = next((m for m in members if m.name.lstrip("./") == MODEL_FILE), None)
@@ -57,53 +66,46 @@ def load_model(artifact: bytes) -> xgb.Booster:
         extracted = archive.extractfile(chosen)
         if extracted is None:
             raise TransformError(f"cannot read {chosen.name} from the model archive")
-        raw = extracted.read()
-    booster = xgb.Booster()
-    try:
-        booster.load_model(bytearray(raw))
-    except xgb.core.XGBoostError as exc:
-        raise TransformError(f"cannot load the model: {str(exc).splitlines()[0]}") from None
-    return booster
-
-
-def prediction_width(booster: xgb.Booster) -> int:
-    """How many values the model predicts per record (1, or the class count for multi:softprob)."""
-    booster.set_param({"nthread": 1})
-    probe = np.full((1, booster.num_features()), np.nan, dtype=np.float32)
-    result = booster.inplace_predict(probe)
-    return 1 if result.ndim == 1 else int(result.shape[1])
+        return extracted.read()
 
 
 @dataclass
 class Scorer:
-    """A loaded booster with what every object needs from it, found once per job, not per object.
+    """A model loaded in a worker of the image's xgboost, with what every object needs from it.
 
-    ``prediction_width`` probes the model with one prediction and ``num_features`` asks xgboost: both
-    are cached here, and ``predict`` sets the booster's nthread only when it changes (each
-    ``set_param`` makes xgboost reconfigure the learner before the next prediction). Not shared
-    between threads: a transform job scores its objects one after the other with its own Scorer.
+    Found once per job (features, values per record), not per object. Not shared between threads: a
+    transform job scores its objects one after the other with its own Scorer (and worker).
     """
 
-    booster: xgb.Booster
+    worker: Worker
     num_features: int
     prediction_width: int
-    nthread: int
 
     @classmethod
-    def of(cls, booster: xgb.Booster) -> Scorer:
-        width = prediction_width(booster)  # leaves nthread at 1
-        return cls(booster, booster.num_features(), width, 1)
+    def load(cls, worker: Worker, artifact: bytes) -> Scorer:
+        path = worker.path(MODEL_FILE)
+        with open(path, "wb") as handle:
+            handle.write(model_file(artifact))
+        try:
+            answer = worker.request("load", model=path)
+        except WorkerError as exc:
+            raise TransformError(f"cannot load the model: {exc.message}") from None
+        return cls(worker, int(answer["num_features"]), int(answer["width"]))
 
-    def predict(self, matrix: csvio.FloatMatrix, nthread: int) -> npt.NDArray[np.float32]:
-        if nthread != self.nthread:
-            self.booster.set_param({"nthread": nthread})
-            self.nthread = nthread
-        result: npt.NDArray[np.float32] = self.booster.inplace_predict(matrix)
-        return result
+    def predict(self, matrix: csvio.FloatMatrix, nthread: int) -> tuple[npt.NDArray[np.float32], float]:
+        """Predictions and the seconds xgboost spent."""
+        source, target = self.worker.path("matrix.npy"), self.worker.path("predictions.npy")
+        np.save(source, matrix)
+        try:
+            answer = self.worker.request("predict", matrix=source, out=target, nthread=nthread)
+        except WorkerError as exc:
+            raise TransformError(f"prediction failed: {exc.message}") from None
+        predictions: npt.NDArray[np.float32] = np.load(target)
+        return predictions, float(answer["compute_seconds"])
 
 
 def transform_object(
-    model: Scorer | xgb.Booster,
+    scorer: Scorer,
     data: bytes,
     spec: TransformSpec,
     timings: ObjectTimings,
@@ -113,7 +115,6 @@ def transform_object(
     """The ``.out`` content for one input object; raises TransformError when a record fails.
 
     Predicts with ``cpu_count`` threads (one for tiny inputs, where threads only add overhead).
-    Give a job's objects one ``Scorer`` (a bare Booster is probed again on every call).
     """
     started = time.perf_counter()
     width = csvio.count_fields(data)
@@ -127,20 +128,21 @@ def transform_object(
         raise TransformError(
             f"a record of {record_size} bytes exceeds MaxPayloadInMB ({spec.max_payload_bytes >> 20} MB)"
         )
-    scorer = model if isinstance(model, Scorer) else Scorer.of(model)
-    n_predictions = scorer.prediction_width
+    # One request carries the whole object (SplitType None) or a mini-batch of up to MaxPayloadInMB.
+    request_size = min(len(data), spec.max_payload_bytes) if spec.split_lines else len(data)
+    if request_size > spec.max_content_length:
+        raise TransformError(
+            f"the model container answered 413 Request Entity Too Large: a request of up to {request_size} "
+            f"bytes exceeds its MAX_CONTENT_LENGTH ({spec.max_content_length} bytes; raise it in the "
+            "Environment, or lower MaxPayloadInMB)"
+        )
+    n_predictions = 1  # several values per record are written as one field: [p0, p1, p2]
     try:
         features = spec.input_filter.resolve(width)
         output_width = width + n_predictions if spec.join_input else n_predictions
         selected = spec.output_filter.resolve(output_width)
     except FilterError as exc:
         raise TransformError(str(exc)) from None
-    expected = scorer.num_features
-    if len(features) != expected:
-        raise TransformError(
-            f"the model expects {expected} features but the record has {len(features)} "
-            f"after InputFilter {spec.input_filter.expression!r} ({width} fields)"
-        )
     text_columns = {i for i in selected if i < width} if spec.join_input else set()
     types: dict[int, pa.DataType] = dict.fromkeys(features, pa.float32())
     types.update(dict.fromkeys(text_columns, pa.string()))
@@ -150,10 +152,7 @@ def transform_object(
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise TransformError(f"cannot parse the records as numeric CSV: {exc}") from None
     parsed = time.perf_counter()
-    try:
-        predictions = scorer.predict(matrix, 1 if matrix.size < SMALL_DATA_CELLS else cpu_count)
-    except xgb.core.XGBoostError as exc:
-        raise TransformError(f"prediction failed: {str(exc).splitlines()[0]}") from None
+    predictions, compute = scorer.predict(matrix, 1 if matrix.size < SMALL_DATA_CELLS else cpu_count)
     predicted = time.perf_counter()
     columns = predictions.reshape(len(matrix), -1)
     rendered: dict[int, pa.Array] = {}
@@ -164,10 +163,12 @@ def transform_object(
             continue
         position = index - width if spec.join_input else index
         if position not in rendered:
-            rendered[position] = csvio.format_floats(columns[:, position])
+            rendered[position] = (
+                csvio.format_floats(columns[:, 0]) if columns.shape[1] == 1 else csvio.format_lists(columns)
+            )
         output.append(rendered[position])
     content = csvio.join_lines(output)
-    timings.parse_seconds += parsed - started
-    timings.compute_seconds += predicted - parsed
+    timings.parse_seconds += parsed - started + (predicted - parsed - compute)
+    timings.compute_seconds += compute
     timings.format_seconds += time.perf_counter() - predicted
     return content

@@ -8,8 +8,8 @@ from typing import Any
 
 from sandbox.sagemaker.errors import SageMakerError, validation_error
 from sandbox.sagemaker.jsonpath_filter import parse_filter
+from sandbox.sagemaker.runner import xgboost_version
 from sandbox.sagemaker.s3io import parse_s3_uri
-from sandbox.sagemaker.training import TrainingConfig, parse_hyperparameters
 from sandbox.sagemaker.transform import TransformSpec
 
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
@@ -17,7 +17,6 @@ _NAME = re.compile(NAME_PATTERN + r"$")
 ROLE_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$"
 _ROLE = re.compile(ROLE_PATTERN)
 XGBOOST_REPOSITORY = "sagemaker-xgboost"
-CHANNELS = ("train", "validation")
 DEFAULT_MAX_RUNTIME = 86400
 DEFAULT_MAX_PAYLOAD_MB = 6
 PAYLOAD_LIMIT_MB = 100
@@ -84,13 +83,19 @@ def check_image(image: object, field: str) -> None:
             f"algorithm (an image of the ECR repository '{XGBOOST_REPOSITORY}', e.g. "
             "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1)"
         )
+    try:
+        xgboost_version(image)
+    except ValueError as exc:
+        raise validation_error(f"Image {image!r}: {exc} (the emulator runs each tag's own xgboost)") from None
 
 
 def _is_csv(content_type: object) -> bool:
     return content_type is None or str(content_type).split(";", 1)[0].strip().lower() in {"text/csv", "csv"}
 
 
-def validate_training(request: Mapping[str, Any]) -> TrainingConfig:
+def validate_training(request: Mapping[str, Any]) -> None:
+    """The API's checks. Hyperparameters, channel names and content types are the algorithm's: the
+    container checks them inside the job (``training.parse_hyperparameters``, ``validate_channels``)."""
     check_name(request.get("TrainingJobName"), "trainingJobName")
     algorithm = _section(request, "AlgorithmSpecification", "algorithmSpecification")
     if algorithm.get("AlgorithmName"):
@@ -127,14 +132,16 @@ def validate_training(request: Mapping[str, Any]) -> TrainingConfig:
     if checkpoint is not None:
         check_s3_uri(require(checkpoint, "S3Uri", "checkpointConfig.s3Uri"), "checkpointConfig.s3Uri")
     hyperparameters = request.get("HyperParameters") or {}
+    # API_CreateTrainingJob: HyperParameters is a map of string (max 256) to string (max 2500), 100 entries.
     if not isinstance(hyperparameters, Mapping) or not all(
-        isinstance(v, str) for v in hyperparameters.values()
+        isinstance(k, str) and isinstance(v, str) and len(k) <= 256 and len(v) <= 2500
+        for k, v in hyperparameters.items()
     ):
-        raise validation_error("HyperParameters must be a map of strings to strings")
-    try:
-        return parse_hyperparameters(dict(hyperparameters))
-    except ValueError as exc:
-        raise validation_error(str(exc)) from None
+        raise validation_error("HyperParameters must be a map of strings (max 256) to strings (max 2500)")
+    if len(hyperparameters) > 100:
+        raise _constraint(
+            len(hyperparameters), "hyperParameters", "Member must have length less than or equal to 100"
+        )
 
 
 def max_runtime(request: Mapping[str, Any]) -> int:
@@ -168,19 +175,25 @@ def _validate_stopping(request: Mapping[str, Any]) -> None:
         )
 
 
+CHANNEL_NAME_PATTERN = r"[A-Za-z0-9\.\-_]+"
+_CHANNEL_NAME = re.compile(CHANNEL_NAME_PATTERN)
+
+
 def _validate_channels(channels: object) -> None:
-    if not isinstance(channels, list) or not channels:
-        raise validation_error(
-            "InputDataConfig must have a 'train' channel: the built-in XGBoost algorithm requires one"
-        )
+    """API_Channel: names (pattern, max 64, unique), S3 sources. The algorithm checks which channels."""
+    if channels is None:
+        return
+    if not isinstance(channels, list) or not 1 <= len(channels) <= 20:
+        raise _constraint(channels, "inputDataConfig", "Member must have length between 1 and 20")
     seen: set[str] = set()
     for position, channel in enumerate(channels, start=1):
         field = f"inputDataConfig.{position}.member"
-        name = check_name(channel.get("ChannelName"), f"{field}.channelName")
-        if name not in CHANNELS:
-            raise validation_error(
-                f"Channel '{name}' is not supported by the built-in XGBoost algorithm: use 'train' and, "
-                "optionally, 'validation'"
+        name = require(channel, "ChannelName", f"{field}.channelName")
+        if not isinstance(name, str) or len(name) > 64 or not _CHANNEL_NAME.fullmatch(name):
+            raise _constraint(
+                name,
+                f"{field}.channelName",
+                f"Member must satisfy regular expression pattern: {CHANNEL_NAME_PATTERN}",
             )
         if name in seen:
             raise validation_error(f"Channel names must be unique: '{name}' appears more than once")
@@ -199,19 +212,10 @@ def _validate_channels(channels: object) -> None:
             require(source, "S3Uri", f"{field}.dataSource.s3DataSource.s3Uri"),
             f"{field}.dataSource.s3DataSource.s3Uri",
         )
-        if not _is_csv(channel.get("ContentType")):
-            raise validation_error(
-                f"Channel '{name}': ContentType {channel.get('ContentType')} is not supported by the "
-                "emulator: use text/csv"
-            )
         if channel.get("CompressionType", "None") != "None":
             raise validation_error(
                 f"Channel '{name}': CompressionType {channel.get('CompressionType')} is not supported"
             )
-    if "train" not in seen:
-        raise validation_error(
-            "InputDataConfig must have a 'train' channel: the built-in XGBoost algorithm requires one"
-        )
 
 
 def validate_model(request: Mapping[str, Any]) -> None:

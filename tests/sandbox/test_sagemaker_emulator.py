@@ -5,194 +5,44 @@ from __future__ import annotations
 import io
 import re
 import tarfile
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
-import xgboost as xgb
-from moto import mock_aws
 
-from sandbox.sagemaker import SageMakerEmulator, SageMakerError, csvio, training, transform, validation
-
-BUCKET = "snowsage-test"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-ROLE = "arn:aws:iam::123456789012:role/snowsage-sagemaker"
-N_FEATURES = 5
-LOG_LINE = re.compile(r"^\[(\d+)\]\ttrain-auc:(\d\.\d{5})\tvalidation-auc:(\d\.\d{5})$")
-
-
-# ---- helpers --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def aws_s3() -> Iterator[Any]:
-    """One in-process moto S3 for the module (starting moto per test is the slow part)."""
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-
-
-@pytest.fixture
-def s3(aws_s3: Any) -> Iterator[Any]:
-    """The module's S3 client with an empty bucket for each test."""
-    yield aws_s3
-    for key in keys(aws_s3, ""):
-        aws_s3.delete_object(Bucket=BUCKET, Key=key)
-
-
-@pytest.fixture
-def emulator(s3: Any) -> SageMakerEmulator:
-    return SageMakerEmulator(s3, background=False)
-
-
-@pytest.fixture
-def background(s3: Any) -> SageMakerEmulator:
-    return SageMakerEmulator(s3, background=True)
-
-
-def make_rows(n: int, seed: int, *, noise: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Features and a binary label with a learnable signal."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, N_FEATURES)).astype(np.float32)
-    y = (x[:, 0] + 0.7 * x[:, 1] - 0.5 * x[:, 2] + noise * rng.normal(size=n) > 0).astype(np.float32)
-    return x, y
-
-
-def csv_text(*columns: np.ndarray) -> str:
-    matrix = np.column_stack(columns)
-    return "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in matrix)
-
-
-def put(s3: Any, key: str, body: str | bytes) -> None:
-    s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode() if isinstance(body, str) else body)
-
-
-def get(s3: Any, key: str) -> str:
-    body: bytes = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-    return body.decode()
-
-
-def keys(s3: Any, prefix: str) -> list[str]:
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
-    return [o["Key"] for page in pages for o in page.get("Contents", [])]
-
-
-def put_training_data(s3: Any, *, validation_noise: float = 0.5) -> None:
-    x, y = make_rows(400, 1)
-    put(s3, "data/train/part-0.csv", csv_text(y, x))
-    xv, yv = make_rows(200, 2, noise=validation_noise)
-    put(s3, "data/validation/part-0.csv", csv_text(yv, xv))
-
-
-def channel(name: str, prefix: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "ChannelName": name,
-        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/{prefix}"}},
-        "ContentType": "text/csv",
-        **extra,
-    }
-
-
-def training_request(name: str = "snowsage-run-train-0", **overrides: Any) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "TrainingJobName": name,
-        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-        "RoleArn": ROLE,
-        "HyperParameters": {
-            "num_round": "20",
-            "objective": "binary:logistic",
-            "eval_metric": "auc",
-            "max_depth": "3",
-            "eta": "0.3",
-        },
-        "InputDataConfig": [channel("train", "data/train/"), channel("validation", "data/validation/")],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/models/"},
-        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-    }
-    request.update(overrides)
-    return request
-
-
-def hyper(**values: str) -> dict[str, str]:
-    base = {"num_round": "20", "objective": "binary:logistic", "eval_metric": "auc", "max_depth": "3"}
-    base.update(values)
-    return base
-
-
-def load_booster(s3: Any, uri: str) -> xgb.Booster:
-    key = uri.removeprefix(f"s3://{BUCKET}/")
-    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
-        member = archive.extractfile("xgboost-model")
-        assert member is not None
-        raw = member.read()
-    booster = xgb.Booster()
-    booster.load_model(bytearray(raw))
-    return booster
-
-
-def trained_model(emulator: SageMakerEmulator, s3: Any, name: str = "snowsage-run-model-0") -> xgb.Booster:
-    """Train a job and create a model from its artifact; return the booster."""
-    put_training_data(s3)
-    emulator.create_training_job(training_request("snowsage-run-train-0"))
-    described = emulator.wait("snowsage-run-train-0", timeout=60)
-    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
-    url = described["ModelArtifacts"]["S3ModelArtifacts"]
-    emulator.create_model(
-        {
-            "ModelName": name,
-            "ExecutionRoleArn": ROLE,
-            "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": url},
-        }
-    )
-    return load_booster(s3, url)
-
-
-def transform_request(name: str = "snowsage-run-score-0", **overrides: Any) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "TransformJobName": name,
-        "ModelName": "snowsage-run-model-0",
-        "MaxConcurrentTransforms": 1,
-        "MaxPayloadInMB": 6,
-        "BatchStrategy": "MultiRecord",
-        "TransformInput": {
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/score/"}},
-            "ContentType": "text/csv",
-            "SplitType": "Line",
-        },
-        "TransformOutput": {
-            "S3OutputPath": f"s3://{BUCKET}/pred/",
-            "Accept": "text/csv",
-            "AssembleWith": "Line",
-        },
-        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
-    }
-    request.update(overrides)
-    return request
-
-
-def expected_lines(booster: xgb.Booster, features: np.ndarray) -> list[str]:
-    return [str(float(p)) for p in booster.inplace_predict(features.astype(np.float32))]
-
-
-def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    order = np.argsort(scores)
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    positives = labels == 1
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def error_of(call: Any, *args: Any) -> SageMakerError:
-    with pytest.raises(SageMakerError) as caught:
-        call(*args)
-    return caught.value
-
+from sandbox.sagemaker import (
+    SageMakerEmulator,
+    csvio,
+    runner,
+    training,
+    transform,
+    validation,
+)
+from tests.sandbox.emulator_helpers import (
+    BUCKET,
+    IMAGE,
+    LOG_LINE,
+    N_FEATURES,
+    ROLE,
+    USER_ERROR,
+    artifact_tar,
+    auc,
+    channel,
+    csv_text,
+    error_of,
+    expected_lines,
+    failure_of,
+    get,
+    hyper,
+    keys,
+    load_booster,
+    make_rows,
+    put,
+    put_training_data,
+    trained_model,
+    training_request,
+    transform_request,
+)
 
 # ---- request validation ---------------------------------------------------------------------------
 
@@ -218,23 +68,31 @@ def test_duplicate_training_name_rejected(emulator: SageMakerEmulator, s3: Any) 
 
 
 def test_train_channel_required(emulator: SageMakerEmulator) -> None:
-    err = error_of(
-        emulator.create_training_job, training_request(InputDataConfig=[channel("validation", "v/")])
-    )
-    assert err.code == "ValidationException"
-    assert "'train' channel" in err.message
+    # toolkit channel_validation.py line 91
+    reason = failure_of(emulator, training_request(InputDataConfig=[channel("validation", "v/")]))
+    assert "sagemaker_algorithm_toolkit.exceptions.UserError: Missing required channel: train" in reason
 
 
-def test_unknown_channel_rejected(emulator: SageMakerEmulator) -> None:
+def test_unknown_channel_fails_the_job(emulator: SageMakerEmulator) -> None:
+    # toolkit channel_validation.py line 99
     request = training_request(InputDataConfig=[channel("train", "t/"), channel("test", "x/")])
-    err = error_of(emulator.create_training_job, request)
-    assert "Channel 'test' is not supported" in err.message
+    assert "UserError: Extraneous channel found: test" in failure_of(emulator, request)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/csv; label_size=1", "text/csv;charset=utf-8", "application/csv"]
+)
+def test_only_exact_content_types_pass(emulator: SageMakerEmulator, content_type: str) -> None:
+    # toolkit channel_validation.py line 53 compares the ContentType string with data_utils.py
+    # VALID_CONTENT_TYPES (lines 43-53) exactly.
+    request = training_request(InputDataConfig=[channel("train", "t/", ContentType=content_type)])
+    reason = failure_of(emulator, request)
+    assert "UserError: Channel configuration for 'train' channel is not supported: {'ContentType': " in reason
 
 
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
-        ({"ContentType": "application/x-recordio-protobuf"}, "ContentType"),
         ({"DataSource": {"S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": "s3://b/m"}}}, "S3Prefix"),
     ],
 )
@@ -248,20 +106,33 @@ def test_channel_content_type_and_data_type(
     assert fragment in err.message
 
 
-def test_absent_content_type_means_csv(emulator: SageMakerEmulator, s3: Any) -> None:
-    put_training_data(s3)
+def test_absent_content_type_means_libsvm(emulator: SageMakerEmulator, s3: Any) -> None:
+    # algorithm_mode/channel_validation.py: set_default_content_type("text/libsvm")
+    x, y = make_rows(200, 1)
+    put(
+        s3,
+        "data/train/part-0.libsvm",
+        "".join(
+            f"{int(label)} " + " ".join(f"{j}:{v:.5f}" for j, v in enumerate(row)) + "\n"
+            for label, row in zip(y, x, strict=True)
+        ),
+    )
     train = channel("train", "data/train/")
     del train["ContentType"]
-    emulator.create_training_job(training_request(InputDataConfig=[train]))
-    assert emulator.describe_training_job("snowsage-run-train-0")["TrainingJobStatus"] == "Completed"
+    emulator.create_training_job(
+        training_request(InputDataConfig=[train], HyperParameters=hyper(eval_metric="logloss"))
+    )
+    d = emulator.describe_training_job("snowsage-run-train-0")
+    assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
+    assert load_booster(s3, d["ModelArtifacts"]["S3ModelArtifacts"]).num_features() == N_FEATURES
 
 
 def test_num_round_required(emulator: SageMakerEmulator) -> None:
-    err = error_of(
-        emulator.create_training_job, training_request(HyperParameters={"objective": "binary:logistic"})
+    # toolkit hyperparameter_validation.py line 268
+    reason = failure_of(emulator, training_request(HyperParameters={"objective": "binary:logistic"}))
+    assert reason.endswith(
+        "UserError: Missing required hyperparameter: num_round\n\nMissing required hyperparameter: num_round"
     )
-    assert err.code == "ValidationException"
-    assert "num_round" in err.message
 
 
 @pytest.mark.parametrize(
@@ -410,11 +281,16 @@ def test_early_stopping_keeps_best_iteration_in_the_right_direction(
     series = _validation_series(log, watched)
     best = int(np.argmax(series) if maximise else np.argmin(series))
     assert len(log) < 300  # stopped early
-    assert len(log) == best + 1 + 5  # five rounds without improvement after the best one
-    booster = load_booster(s3, d["ModelArtifacts"]["S3ModelArtifacts"])
-    assert booster.num_boosted_rounds() == best + 1  # the best iteration is kept
+    # the best value comes before the last five rounds, which do not improve on it (the log rounds
+    # to 5 decimals, so compare values, not positions)
+    head, tail = series[: len(log) - 5], series[len(log) - 5 :]
+    best_value = max(head) if maximise else min(head)
+    assert best_value == pytest.approx(series[best], abs=1e-5)
+    assert all((v <= best_value + 1e-5) if maximise else (v >= best_value - 1e-5) for v in tail)
+    # FinalMetricDataList is the LATEST value emitted, not the best (SageMaker parses the log).
     metrics = {m["MetricName"]: m["Value"] for m in d["FinalMetricDataList"]}
-    assert metrics[f"validation:{watched}"] == pytest.approx(series[best], abs=1e-5)
+    assert metrics[f"validation:{watched}"] == pytest.approx(series[-1], abs=1e-5)
+    assert series[-1] != series[best]
 
 
 def test_artifact_is_tar_with_only_xgboost_model(emulator: SageMakerEmulator, s3: Any) -> None:
@@ -462,7 +338,7 @@ def test_bad_training_data_fails_the_job(emulator: SageMakerEmulator, s3: Any) -
     d = emulator.describe_training_job("snowsage-run-train-0")
     assert d["TrainingJobStatus"] == "Failed"
     assert d["SecondaryStatus"] == "Failed"
-    assert d["FailureReason"].startswith("ClientError:")
+    assert d["FailureReason"].startswith(USER_ERROR)
     assert "ModelArtifacts" not in d
     assert keys(s3, "models/") == []
 
@@ -714,13 +590,20 @@ def test_failing_file_gets_no_out_and_job_fails(emulator: SageMakerEmulator, s3:
     assert keys(s3, "pred/") == ["pred/a-good.csv.out"]
 
 
-def test_wrong_feature_count_fails(emulator: SageMakerEmulator, s3: Any) -> None:
-    trained_model(emulator, s3)
+def test_fewer_features_predict_more_fail(emulator: SageMakerEmulator, s3: Any) -> None:
+    # serve_utils.py predict (1.7-1 line 237): validate_features=False; xgboost 1.7.4 predicts with
+    # the trailing features missing and refuses more features than the model has.
+    booster = trained_model(emulator, s3)
     put(s3, "score/data.csv", "0.1,0.2,0.3\n")
     emulator.create_transform_job(transform_request())
-    d = emulator.describe_transform_job("snowsage-run-score-0")
+    assert emulator.describe_transform_job("snowsage-run-score-0")["TransformJobStatus"] == "Completed"
+    expected = booster.inplace_predict(np.array([[0.1, 0.2, 0.3, np.nan, np.nan]]))
+    assert get(s3, "pred/data.csv.out") == f"{float(expected[0])}\n"
+    put(s3, "score/data.csv", "0.1,0.2,0.3,0.4,0.5,0.6\n")
+    emulator.create_transform_job(transform_request("more-features"))
+    d = emulator.describe_transform_job("more-features")
     assert d["TransformJobStatus"] == "Failed"
-    assert "expects 5 features" in d["FailureReason"]
+    assert "prediction failed" in d["FailureReason"]
 
 
 @pytest.mark.parametrize(
@@ -823,52 +706,7 @@ def test_fail_next_transform(emulator: SageMakerEmulator, s3: Any) -> None:
     assert emulator.describe_transform_job("score-b")["TransformJobStatus"] == "Completed"
 
 
-def test_transform_probes_the_model_once_per_job(
-    emulator: SageMakerEmulator, s3: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    booster = trained_model(emulator, s3)
-    probes: list[int] = []
-    probe = transform.prediction_width
-
-    def counting(model: xgb.Booster) -> int:
-        probes.append(1)
-        return probe(model)
-
-    monkeypatch.setattr(transform, "prediction_width", counting)
-    rows = [make_rows(10 + i, 30 + i)[0] for i in range(3)]
-    for i, x in enumerate(rows):
-        put(s3, f"score/part-{i}.csv", csv_text(x))
-    emulator.create_transform_job(transform_request())
-    assert emulator.describe_transform_job("snowsage-run-score-0")["TransformJobStatus"] == "Completed"
-    assert len(probes) == 1
-    for i, x in enumerate(rows):
-        features = np.array([[float(v) for v in line.split(",")] for line in csv_text(x).splitlines()])
-        assert get(s3, f"pred/part-{i}.csv.out").splitlines() == expected_lines(booster, features)
-
-
-def test_scorer_sets_nthread_only_when_it_changes(emulator: SageMakerEmulator, s3: Any) -> None:
-    booster = trained_model(emulator, s3)
-    scorer = transform.Scorer.of(booster)
-    assert (scorer.num_features, scorer.prediction_width, scorer.nthread) == (N_FEATURES, 1, 1)
-    calls: list[dict[str, Any]] = []
-    set_param = booster.set_param
-
-    def recording(params: Any, value: Any = None) -> None:
-        calls.append(dict(params))
-        set_param(params, value)
-
-    booster.set_param = recording  # type: ignore[method-assign]
-    x, _ = make_rows(8, 40)
-    first = scorer.predict(x, 1)
-    scorer.predict(x, 1)
-    assert calls == []
-    assert np.array_equal(scorer.predict(x, 2), first)
-    scorer.predict(x, 2)
-    assert calls == [{"nthread": 2}]
-    assert scorer.nthread == 2
-
-
-def test_transform_object_same_bytes_with_a_scorer_or_a_booster(emulator: SageMakerEmulator, s3: Any) -> None:
+def test_transform_object_joins_ids_and_predictions(emulator: SageMakerEmulator, s3: Any) -> None:
     booster = trained_model(emulator, s3)
     x, _ = make_rows(50, 41)
     data = ("".join(f"id-{i}," + line + "\n" for i, line in enumerate(csv_text(x).splitlines()))).encode()
@@ -877,10 +715,10 @@ def test_transform_object_same_bytes_with_a_scorer_or_a_booster(emulator: SageMa
             DataProcessing={"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
         )
     )
-    with_booster = transform.transform_object(booster, data, spec, transform.ObjectTimings(), cpu_count=2)
-    scorer = transform.Scorer.of(booster)
-    with_scorer = transform.transform_object(scorer, data, spec, transform.ObjectTimings(), cpu_count=2)
-    assert with_scorer == with_booster
+    with runner.POOL.borrow("1.7.4") as worker:
+        scorer = transform.Scorer.load(worker, artifact_tar(booster.raw))
+        assert (scorer.num_features, scorer.prediction_width) == (N_FEATURES, 1)
+        with_scorer = transform.transform_object(scorer, data, spec, transform.ObjectTimings(), cpu_count=2)
     lines = with_scorer.decode().splitlines()
     assert [line.split(",")[0] for line in lines] == [f"id-{i}" for i in range(50)]
     assert [line.split(",")[1] for line in lines] == expected_lines(booster, x)

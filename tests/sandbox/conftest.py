@@ -1,0 +1,40 @@
+"""Fixtures of the SageMaker emulator's tests: one moto S3 per module, an emulator per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sandbox.sagemaker import SageMakerEmulator
+from tests.sandbox.emulator_helpers import BUCKET, keys
+
+
+@pytest.fixture(scope="module")
+def aws_s3() -> Iterator[Any]:
+    """One in-process moto S3 for the module (starting moto per test is the slow part)."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def s3(aws_s3: Any) -> Iterator[Any]:
+    """The module's S3 client with an empty bucket for each test."""
+    yield aws_s3
+    for key in keys(aws_s3, ""):
+        aws_s3.delete_object(Bucket=BUCKET, Key=key)
+
+
+@pytest.fixture
+def emulator(s3: Any) -> SageMakerEmulator:
+    return SageMakerEmulator(s3, background=False)
+
+
+@pytest.fixture
+def background(s3: Any) -> SageMakerEmulator:
+    return SageMakerEmulator(s3, background=True)
