@@ -222,7 +222,10 @@ def _unload(
     try:
         cur.execute(select)
         columns = [str(column[0]) for column in cur.description]
-        query_id = str(getattr(cur, "sfqid", None) or uuid.uuid4())
+        # A query-id-shaped name fixed by the prefix: EXPORT_DATASET never unloads twice into one
+        # prefix (a new export_id each second), so a re-export of one id in the sandbox rewrites
+        # the same files rather than leaving a second set beside them.
+        query_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"s3://{bucket}/{prefix}"))
         writer = _FileWriter(s3_client, bucket, f"{prefix}data_{query_id}_0_0_", rows_per_file, files)
         for chunk in _csv_chunks(cur):
             writer.write(chunk)
