@@ -22,7 +22,7 @@ from typing import Any, TextIO
 import boto3
 
 from smoke.credentials import NEEDS, check_requirements, sam_command
-from smoke.errors import probe_errors, probe_group, provocations
+from smoke.errors import probe_errors, provocations
 from smoke.ledger import Ledger
 from smoke.names import SmokeNames
 from smoke.plan import Platform, SmokeReport, deploy_stack, run_smoke
@@ -125,8 +125,6 @@ def _errors(platform: Platform, args: argparse.Namespace, say: Callable[[str], N
         else:
             outputs = deploy_stack(platform, names, ledger, say)
             prefix = names.resource_prefix
-        group = probe_group(prefix)
-        ledger.add("SageMaker model package group", group, lambda: platform.delete_model_package_group(group))
         result = probe_errors(
             platform.client("stepfunctions"),
             outputs["PipelineStateMachineArn"],

@@ -208,37 +208,37 @@ def probe_errors(
 def provocations(resource_prefix: str, bucket: str) -> list[Provocation]:
     """Inputs that make each state's call fail, shaped like the state's real input (its JSONPaths).
 
-    ``probe_group`` is created by the first EnsureModelPackageGroup probe and met again by the
-    second: the answer is the name AWS gives "the group exists". The caller deletes it.
+    The model registry is written by RegisterModelFunction (boto3 reads the error code there), so
+    the states whose Retry names an AWS error are the optimized SageMaker integrations: Train,
+    CreateModel and Score retry ``SageMaker.AmazonSageMakerException``. Each gets a request the
+    API refuses at create time (API_CreateTrainingJob, API_CreateModel, API_CreateTransformJob),
+    so the answer is the name AWS gives a create-time error of that integration.
     """
-    group = probe_group(resource_prefix)
+    models = f"s3://{bucket}/models/smoke-errors/"
     plan = {
-        "model_package_group": group,
         "dataset": "smoke_errors",
         "run_id": "smoke-errors",
         "name_base": f"{resource_prefix}-smoke-errors",
+        "training": {
+            "train_uri": f"s3://{bucket}/exports/smoke_errors/probe/train/",
+            "validation_uri": f"s3://{bucket}/exports/smoke_errors/probe/validation/",
+            "output_uri": models,
+            "checkpoint_uri": f"s3://{bucket}/checkpoints/smoke-errors/",
+            "hyperparameters": {"num_round": "1"},
+            # VolumeSizeInGB below the API's minimum of 1 (ResourceConfig): refused at create time.
+            "resource_config": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 0},
+            "stopping_condition": {"MaxRuntimeInSeconds": 60},
+            "enable_spot": False,
+        },
+        "scoring": {
+            "input_uri": f"s3://{bucket}/exports/smoke_errors/probe/score/",
+            "output_uri": f"s3://{bucket}/predictions/smoke_errors/probe/",
+            "transform_resources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+            "timeout_seconds": 60,
+        },
     }
     return [
-        Provocation("EnsureModelPackageGroup", "a new group (creates it)", {"plan": plan}),
-        Provocation("EnsureModelPackageGroup", "the same group again (it exists)", {"plan": plan}),
-        Provocation(
-            "EnsureModelPackageGroup",
-            "a name SageMaker's pattern refuses (bad_name)",
-            {"plan": {**plan, "model_package_group": "bad_name"}},
-        ),
-        Provocation(
-            "RegisterModel",
-            "metadata value with ';' (CustomerMetadataValue pattern)",
-            {
-                "plan": plan,
-                "evaluation": {
-                    "reason": "smoke-errors probe",
-                    "approval_status": "Rejected",
-                    "package_metadata": {"gate": "a; b (c)"},
-                },
-                "training": {"model_data_url": f"s3://{bucket}/models/smoke-errors/model.tar.gz"},
-            },
-        ),
+        Provocation("Train", "VolumeSizeInGB 0 (ResourceConfig minimum is 1)", {"plan": plan}),
         Provocation(
             "CreateModel",
             "an image URI that does not exist",
@@ -246,12 +246,13 @@ def provocations(resource_prefix: str, bucket: str) -> list[Provocation]:
                 "plan": plan,
                 "model": {
                     "image_uri": "000000000000.dkr.ecr.us-east-1.amazonaws.com/none:0",
-                    "model_data_url": f"s3://{bucket}/models/smoke-errors/model.tar.gz",
+                    "model_data_url": f"{models}model.tar.gz",
                 },
             },
         ),
+        Provocation(
+            "Score",
+            "a model that does not exist",
+            {"plan": plan, "created_model": {"model_name": f"{resource_prefix}-smoke-errors-no-model"}},
+        ),
     ]
-
-
-def probe_group(resource_prefix: str) -> str:
-    return f"{resource_prefix}-error-probe"
