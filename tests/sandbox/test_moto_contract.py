@@ -349,10 +349,9 @@ def test_retry_backoff_max_delay_jitter_and_retry_count(sandbox: Sandbox) -> Non
             },
         },
     }
-    started = time.monotonic()
+    # No wall-clock check (shared machines): the recorder received every delay, so none was slept.
     with RetrySleepRecorder() as sleeps:
         result = run_state_machine(sandbox, definition)
-    assert time.monotonic() - started < 5, "Retry slept for real"
     assert result["status"] == "SUCCEEDED", result
     assert result["parsed_output"]["a"]["seen"] == [0, 1, 2, 3]
     assert result["parsed_output"]["b"]["seen"] == [0, 1, 2]
