@@ -30,6 +30,10 @@ c. ``moto.sagemaker.responses.SageMakerResponse.<op>`` for Create/Describe/Stop 
    Follows: API_CreateTrainingJob, API_CreateTransformJob, API_CreateModel (the emulated APIs);
    AWS refuses a second model package group of one name, but API_CreateModelPackageGroup does not
    document the error code: callers must not depend on it (issue 10, item 2).
+   ``...SageMakerModelBackend.create_model_package`` honours ``ClientToken`` as
+   API_CreateModelPackage documents it ("a unique token that guarantees that the call to this
+   API is idempotent"): a second call with a token already used in the group answers with the
+   package that call created (moto creates a new version every time).
 d. ``moto.events.models.Rule.send_to_targets`` -> lambda targets go to the Lambda backend's
    ``invoke`` (so patch a runs the handler), states targets to ``StartExecution`` with a
    generated name and the event as input; both are delivered asynchronously, as AWS does (see
@@ -588,6 +592,19 @@ def _create_model_package_group(self: Any, model_package_group_name: str, *args:
     return _ORIGINAL_CREATE_MODEL_PACKAGE_GROUP(self, model_package_group_name, *args, **kwargs)
 
 
+_ORIGINAL_CREATE_MODEL_PACKAGE: Final = sagemaker_models.SageMakerModelBackend.create_model_package
+
+
+def _create_model_package(self: Any, *args: Any, **kwargs: Any) -> str:
+    token = kwargs.get("client_token")
+    group = kwargs.get("model_package_group_name")
+    if token:
+        for package in self.model_packages.values():
+            if package.client_token == token and package.model_package_group_name == group:
+                return str(package.arn)
+    return str(_ORIGINAL_CREATE_MODEL_PACKAGE(self, *args, **kwargs))
+
+
 # --------------------------------------------------------------------------------------------
 # d. EventBridge targets
 # --------------------------------------------------------------------------------------------
@@ -986,6 +1003,7 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
         _replace(
             sagemaker_models.SageMakerModelBackend, "create_model_package_group", _create_model_package_group
         )
+        _replace(sagemaker_models.SageMakerModelBackend, "create_model_package", _create_model_package)
         # d. EventBridge
         _replace(events_models.Rule, "send_to_targets", _send_to_targets)
         # j. StartExecution: one name, one execution, however concurrent the callers

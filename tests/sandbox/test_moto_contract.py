@@ -622,6 +622,33 @@ def test_aws_sdk_model_packages_and_duplicate_group_error_name(sandbox: Sandbox)
     assert "already exists" in output["error"]["Cause"]
 
 
+def test_create_model_package_client_token_is_idempotent(sandbox: Sandbox) -> None:
+    """Patch c: API_CreateModelPackage's ClientToken makes a repeated call answer with its package."""
+    sagemaker = sandbox.client("sagemaker")
+    group = f"contract-token-{uuid.uuid4().hex[:8]}"
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    request = {
+        "ModelPackageGroupName": group,
+        "ModelApprovalStatus": "Approved",
+        "InferenceSpecification": {
+            "Containers": [
+                {
+                    "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1",
+                    "ModelDataUrl": "s3://b/m.tar.gz",
+                }
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    }
+    first = sagemaker.create_model_package(**request, ClientToken="token-a")["ModelPackageArn"]
+    again = sagemaker.create_model_package(**request, ClientToken="token-a")["ModelPackageArn"]
+    other = sagemaker.create_model_package(**request, ClientToken="token-b")["ModelPackageArn"]
+    untokened = sagemaker.create_model_package(**request)["ModelPackageArn"]
+    assert again == first
+    assert [arn.rsplit("/", 1)[1] for arn in (first, other, untokened)] == ["1", "2", "3"]
+
+
 def test_execution_start_time_is_an_iso_string_usable_in_states_format(sandbox: Sandbox) -> None:
     definition = {
         "StartAt": "P",

@@ -298,6 +298,7 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
             ),
             "prepare": ("PrepareRunFunction", EVENTS / "prepare_run" / "train_and_score.json"),
             "evaluate": ("EvaluateModelFunction", EVENTS / "evaluate_model" / "candidate.json"),
+            "register": ("RegisterModelFunction", EVENTS / "register_model" / "candidate.json"),
             "select": ("SelectModelFunction", EVENTS / "select_model" / "promoted_model.json"),
             "load": ("LoadPredictionsFunction", EVENTS / "load_predictions" / "load.json"),
             "succeeded": ("RecordRunFunction", EVENTS / "record_run" / "succeeded.json"),
@@ -334,6 +335,9 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
         assert plan["manifest_uri"] == f"s3://{BUCKET}/exports/merchant_risk/20261126t020000z/manifest.json"
         assert plan["training"] is not None
         assert plan["scoring"]["input_uri"].startswith(f"s3://{BUCKET}/exports/merchant_risk/")
+
+        # The candidate goes into the dataset's model package group (ensured, not assumed).
+        assert results["register"]["model_package_arn"].split("/")[-2] == "snowsage-merchant-risk"
 
         verdict = results["evaluate"]
         candidate = json.loads((EVENTS / "evaluate_model" / "candidate.json").read_text())

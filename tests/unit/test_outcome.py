@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from snowsage.models import ExecutionStatusChange, RunRecord
+from snowsage.names import run_id_for
 from snowsage.outcome import RunNotifier, notice_subject, settle_outcome, trace_execution
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 NAME = "merchant_risk-20261126t020000z"
 ARN = f"arn:aws:states:us-east-1:123456789012:execution:snowsage-pipeline:{NAME}"
-RUN_ID = "merchant-risk-20261126t020000z"
+RUN_ID = run_id_for(NAME)
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 # A whole plan, as PrepareRun returns it (the RecordRun sample event holds one).
 PLAN = json.loads((EVENTS / "record_run" / "succeeded.json").read_text())["state"]["plan"]

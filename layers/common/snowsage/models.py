@@ -377,8 +377,8 @@ class ExecutionStatusDetail(Contract):
     stateMachineArn: str
     name: str
     status: str  # RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED (more may come: compared, not typed)
-    startDate: datetime | None = None
-    stopDate: datetime | None = None
+    startDate: JsonDatetime | None = None  # epoch milliseconds in the event
+    stopDate: JsonDatetime | None = None
     error: str | None = None
     cause: str | None = None
 
