@@ -141,3 +141,11 @@ def test_console_inputs_are_valid_execution_inputs(name: str) -> None:
     from snowsage.prepare import parse_execution_input
 
     parse_execution_input(json.loads((EVENTS / "statemachine" / name).read_text()))
+
+
+def test_the_success_events_come_from_a_successful_run() -> None:
+    """events/ are written from the reference runs: a run that failed must not pass for a success."""
+    succeeded = json.loads((EVENTS / "record_run" / "succeeded.json").read_text())
+    assert succeeded["status"] == "SUCCEEDED"
+    assert succeeded["state"].get("error") is None
+    assert succeeded["state"]["load"]["rows_loaded"] == succeeded["state"]["load"]["rows_scored"] > 0
