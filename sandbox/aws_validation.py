@@ -185,30 +185,20 @@ def _java_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _length_constraints(shape: Shape, length: int) -> list[str]:
+def _bound_constraints(shape: Shape, amount: float, measure: str = "length") -> list[str]:
+    """The model's ``min``/``max`` on a length (strings, lists, maps, blobs) or a ``value`` (numbers)."""
     found = []
     minimum = shape.metadata.get("min")
     maximum = shape.metadata.get("max")
-    if minimum is not None and length < minimum:
-        found.append(f"Member must have length greater than or equal to {minimum}")
-    if maximum is not None and length > maximum:
-        found.append(f"Member must have length less than or equal to {maximum}")
-    return found
-
-
-def _range_constraints(shape: Shape, number: float) -> list[str]:
-    found = []
-    minimum = shape.metadata.get("min")
-    maximum = shape.metadata.get("max")
-    if minimum is not None and number < minimum:
-        found.append(f"Member must have value greater than or equal to {minimum}")
-    if maximum is not None and number > maximum:
-        found.append(f"Member must have value less than or equal to {maximum}")
+    if minimum is not None and amount < minimum:
+        found.append(f"Member must have {measure} greater than or equal to {minimum}")
+    if maximum is not None and amount > maximum:
+        found.append(f"Member must have {measure} less than or equal to {maximum}")
     return found
 
 
 def _string_constraints(shape: Shape, text: str) -> list[str]:
-    found = _length_constraints(shape, _java_length(text))
+    found = _bound_constraints(shape, _java_length(text))
     pattern = shape.metadata.get("pattern")
     if pattern is not None:
         compiled = java_pattern(pattern)
@@ -302,7 +292,7 @@ class _Checker:
         if type_name == "structure":
             self._structure(shape, value, path)
         elif type_name == "list":
-            self.add(shape, path, value, _length_constraints(shape, len(value)))
+            self.add(shape, path, value, _bound_constraints(shape, len(value)))
             for index, item in enumerate(value, start=1):
                 if item is not None:
                     self.check(shape.member, item, f"{path}.{index}.member")  # type: ignore[attr-defined]
@@ -311,11 +301,11 @@ class _Checker:
         elif type_name == "string":
             self.add(shape, path, value, _string_constraints(shape, value))
         elif type_name in ("integer", "long", "short", "byte", "float", "double"):
-            self.add(shape, path, value, _range_constraints(shape, value))
+            self.add(shape, path, value, _bound_constraints(shape, value, "value"))
         elif type_name == "blob":
             length = _blob_length(value, self.wire)
             if length is not None:
-                self.add(shape, path, value, _length_constraints(shape, length))
+                self.add(shape, path, value, _bound_constraints(shape, length))
 
     def _key(self, member: Shape, name: str) -> str:
         return str(member.serialization.get("name", name)) if self.wire else name
@@ -332,7 +322,7 @@ class _Checker:
                 self.check(member, member_value, _member_path(path, name))
 
     def _map(self, shape: Shape, value: Mapping[Any, Any], path: str) -> None:
-        self.add(shape, path, value, _length_constraints(shape, len(value)))
+        self.add(shape, path, value, _bound_constraints(shape, len(value)))
         key_shape: Shape = shape.key  # type: ignore[attr-defined]
         value_shape: Shape = shape.value  # type: ignore[attr-defined]
         for key, item in value.items():
