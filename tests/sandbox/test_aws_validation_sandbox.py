@@ -182,29 +182,6 @@ def test_the_optimized_sagemaker_integration_is_checked_against_the_model(sandbo
     assert "at 'tags.1.member.value'" in described["cause"]
 
 
-def test_a_fail_state_raising_a_states_error_fails_as_the_reference_interpreter_does(
-    sandbox: Sandbox,
-) -> None:
-    """concepts-error-handling: error names "must not begin with the States. prefix". The
-    reference interpreter ends such an execution with States.Runtime, not with the named error."""
-    definition = {
-        "StartAt": "Caught",
-        "States": {
-            "Caught": {
-                "Type": "Pass",
-                "Result": {"Error": "States.Foo", "Cause": "re-raised"},
-                "ResultPath": "$.error",
-                "Next": "RunFailed",
-            },
-            "RunFailed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"},
-        },
-    }
-    described = run_state_machine(sandbox, definition)
-    assert described["status"] == "FAILED"
-    assert described["error"] == "States.Runtime"
-    assert "States.Foo" in described["cause"]
-
-
 def test_a_fail_state_with_a_project_error_name_keeps_it(sandbox: Sandbox) -> None:
     definition = {
         "StartAt": "RunFailed",
