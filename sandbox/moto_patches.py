@@ -95,7 +95,8 @@ No patch relaxes a rule AWS enforces. moto's interpreter already refuses an erro
 begins with ``States.`` in a Fail state or a task's error (concepts-error-handling) and ends the
 execution with ``States.Runtime``; and it fails a state whose output exceeds 256 KB with
 ``States.DataLimitExceeded`` (service-quotas, "Maximum input or output size"): both are left as
-they are, and tests/sandbox/test_aws_validation_sandbox.py pins them.
+they are; tests/sandbox/test_moto_contract.py (the ``States.`` prefix) and
+tests/sandbox/test_aws_validation_sandbox.py (256 KB) pin them.
 
 ``install`` must run in the process that serves moto (a ``ThreadedMotoServer`` or
 ``mock_aws``): the patches, the emulator and the Lambda runtime are in-process objects.
