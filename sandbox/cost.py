@@ -34,7 +34,7 @@ from typing import Any
 
 from samtranslator.yaml_helper import yaml_parse  # the template has !Ref / !Sub tags
 
-from sandbox.execution import ExecutionSummary
+from sandbox.aws.executions import ExecutionSummary
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sandbox import moto_patches
-from sandbox.environment import Sandbox
-from sandbox.samples import run_reference
+from sandbox.aws import moto_patches
+from sandbox.reference_runs import run_reference
+from sandbox.services import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

@@ -1,7 +1,7 @@
 """The smoke's platform on a real AWS account and a real Snowflake account.
 
 AWS: ``sam build`` once, ``sam deploy`` of a uniquely named stack with parameter overrides,
-``sam delete`` at the end. Snowflake: key-pair login as snowflake/apply.py makes it, the setup
+``sam delete`` at the end. Snowflake: key-pair login as snowsage_setup/apply.py makes it, the setup
 files of snowflake/setup/ rendered for the throwaway names and run by apply.py's ``run``,
 ``CALL EXPORT_DATASET``, and DROP statements at the end.
 """
@@ -26,9 +26,9 @@ from snowflake.connector.pandas_tools import write_pandas
 from sandbox.sample_data import generate
 from smoke.names import SmokeNames
 from smoke.plan import delete_model_package_group
-from snowflake.apply import connection_kwargs
-from snowflake.apply import run as run_statements
-from snowflake.sqlscript import IDENTIFIER, SETUP_DIR, load_statements, setup_files, with_defaults
+from snowsage_setup.apply import connection_kwargs
+from snowsage_setup.apply import run as run_statements
+from snowsage_setup.sqlscript import IDENTIFIER, SETUP_DIR, load_statements, setup_files, with_defaults
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILT_TEMPLATE = PROJECT_ROOT / ".aws-sam" / "build" / "template.yaml"

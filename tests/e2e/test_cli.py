@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sandbox.samples import SAMPLE_ROWS
+from sandbox.reference_runs import SAMPLE_ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
 # Runs that must pass the real gate (threshold 0.75) use the reference sample size: 200 merchants,

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import pytest
 
-from sandbox import moto_patches
-from sandbox.environment import Sandbox
+from sandbox.aws import moto_patches
 from sandbox.sagemaker.faults import FaultPlan
+from sandbox.services import Sandbox
 from tests.reliability.helpers import (
     LambdaFaults,
     assert_failed_cleanly,

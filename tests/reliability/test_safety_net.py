@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from sandbox import moto_patches
-from sandbox.environment import Sandbox
-from sandbox.execution import ExecutionSummary, wait_for_execution
+from sandbox.aws import moto_patches
+from sandbox.aws.executions import ExecutionSummary, wait_for_execution
+from sandbox.services import Sandbox
 from tests.reliability.helpers import (
     LambdaFaults,
     export_quietly,

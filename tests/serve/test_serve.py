@@ -47,7 +47,6 @@ from tests.serve.sam_local import (
 pytestmark = pytest.mark.e2e
 
 EVENTS = ROOT / "events"
-RUNNER = Path(__file__).with_name("lambda_runner.py")
 LOCAL = "127.0.0.1"
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0  # seconds; stopping takes 2-3 s, generous for a loaded shared machine
@@ -171,7 +170,8 @@ def function_environment(
         # (test_env_json.py's xfail). Supply it as the proposed one-line template change would.
         environment[ENDPOINT_VARIABLE] = merged(env_document, logical_id)[ENDPOINT_VARIABLE]
     code_dir = ROOT / FUNCTION_DIRS[logical_id]
-    environment["PYTHONPATH"] = f"{code_dir}{os.pathsep}{ROOT / 'layers' / 'common'}"
+    # The function's code and layer, as SAM mounts /var/task and /opt/python; then the runner's own.
+    environment["PYTHONPATH"] = os.pathsep.join(map(str, [code_dir, ROOT / "layers" / "common", ROOT]))
     environment["HOME"] = str(home)  # no ~/.aws of the machine running the tests
     return environment
 
@@ -183,7 +183,7 @@ def invoke(
     result_paths = [folder / f"{logical_id}-{event.stem}.result.json" for event in events]
     arguments = [str(path) for pair in zip(events, result_paths, strict=True) for path in pair]
     completed = subprocess.run(  # noqa: PLW1510 - the result files say what happened
-        [sys.executable, "-P", str(RUNNER), *arguments],
+        [sys.executable, "-P", "-m", "sandbox.aws.local_invoke", *arguments],
         cwd=folder,
         env=function_environment(env_document, logical_id, folder),
         capture_output=True,

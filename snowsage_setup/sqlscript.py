@@ -1,9 +1,5 @@
 """Read, render and split the setup SQL under snowflake/setup/: one module for apply.py and the sandbox.
 
-`snowflake` is a namespace package shared with snowflake-connector-python (neither has an
-`__init__.py`), so this module imports as `snowflake.sqlscript` while `snowflake.connector` still
-resolves to the driver. Never add `snowflake/__init__.py`: it would hide the driver.
-
 * Variables: `&{name}` (the SnowSQL / Snowflake CLI `-D name=value` syntax). Every value is
   checked against a pattern, so a variable cannot smuggle SQL into a script.
 * Splitting: statements end at `;` outside quotes, `$$ … $$` bodies and comments.
@@ -18,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SNOWFLAKE_DIR = Path(__file__).resolve().parent
+SNOWFLAKE_DIR = Path(__file__).resolve().parent.parent / "snowflake"  # the SQL, beside this package
 SETUP_DIR = SNOWFLAKE_DIR / "setup"
 EXAMPLES_DIR = SNOWFLAKE_DIR / "examples"
 EXPORT_PROCEDURE_FILE = SETUP_DIR / "30_export_procedure.sql"
