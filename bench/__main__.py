@@ -431,6 +431,7 @@ def e2e_section(results: object, e2e_rows: list[int]) -> list[str]:
 def cost_section(results: object, e2e_rows: list[int]) -> list[str]:
     from bench.sandbox_bench import SandboxResults
     from sandbox import cost
+    from sandbox.sagemaker.emulator import SPOT_SAVING_ASSUMED
 
     assert isinstance(results, SandboxResults)
     runs = [run for run in results.runs if run.transactions in e2e_rows]
@@ -455,7 +456,7 @@ def cost_section(results: object, e2e_rows: list[int]) -> list[str]:
         f" ${cost.SAGEMAKER_TRANSFORM_PER_HOUR['ml.m5.large']}/hour batch transform (us-east-1 on-demand"
         f" list prices as of {cost.PRICES_AS_OF}, not re-checked online from this machine: check"
         " aws.amazon.com/sagemaker/pricing before relying on them);"
-        f" managed spot saving ASSUMED {cost.SPOT_SAVING_ASSUMED:.0%} (typical, not guaranteed)."
+        f" managed spot saving ASSUMED {SPOT_SAVING_ASSUMED:.0%} (typical, not guaranteed)."
         " Transitions come from the execution history, Lambda seconds from the Lambda states' spans x"
         " the function's MemorySize in template.yaml, training from the Train state's billable_seconds,"
         " transform from the Score state's span. **These are the sandbox's local seconds** (moto,"
@@ -485,7 +486,7 @@ def cost_section(results: object, e2e_rows: list[int]) -> list[str]:
         if estimate.spot_training_usd is not None:
             out.append("")
             out.append(
-                f"Training with managed spot ({cost.SPOT_SAVING_ASSUMED:.0%} saving assumed):"
+                f"Training with managed spot ({SPOT_SAVING_ASSUMED:.0%} saving assumed):"
                 f" ${estimate.spot_training_usd:.6f} instead of"
                 f" ${sum(line.usd for line in estimate.items if 'training' in line.component):.6f}."
             )

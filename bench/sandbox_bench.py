@@ -39,11 +39,11 @@ from bench.stats import median
 from sandbox.cost import CostEstimate, estimate_for_project
 from sandbox.pipeline_run import apply_user_sql, follow_export, run_from_export
 from sandbox.sagemaker import s3io
+from sandbox.sample_data import SAMPLE_DATASET as DATASET
 from sandbox.sample_data import load_sample_data
 from sandbox.services import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
 from sandbox.snowflake.export import export_dataset
 
-DATASET = "merchant_risk"
 SEED = 7
 REPLAY_CHILD = Path(__file__).with_name("replay_child.py")
 # The transaction-level example dataset and how `python -m sandbox run` sets it up for it.

@@ -24,12 +24,10 @@ from sandbox import cost, pipeline_run
 from sandbox import serve as serving
 from sandbox.aws.executions import StateSpan
 from sandbox.html_report import write_report
-from sandbox.sample_data import load_sample_data
+from sandbox.sample_data import SAMPLE_DATASET, SAMPLE_SEED, load_sample_data
 from sandbox.services import Sandbox, SandboxConfig, quiet_services
 
 DEFAULT_ROWS = 300_000
-DEFAULT_SEED = 7
-SAMPLE_DATASET = "merchant_risk"
 
 
 class Console:
@@ -230,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--rows", type=int, default=DEFAULT_ROWS, help="sample transactions (default %(default)s)"
     )
-    demo.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    demo.add_argument("--seed", type=int, default=SAMPLE_SEED)
     demo.add_argument(
         "--report", default="reports/demo", help="folder for the visual report (default %(default)s)"
     )
@@ -247,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="load this many sample transactions first (for views on them)",
     )
-    run.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    run.add_argument("--seed", type=int, default=SAMPLE_SEED)
     run.add_argument(
         "--threshold", type=float, default=None, help="the template's EvaluationThreshold for this sandbox"
     )
@@ -276,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "--times", type=int, default=1, help="deliver it this many times (at-least-once)"
             )
         sub.add_argument("--rows", type=int, default=100_000)
-        sub.add_argument("--seed", type=int, default=DEFAULT_SEED)
+        sub.add_argument("--seed", type=int, default=SAMPLE_SEED)
         sub.add_argument("--report", default=None)
         sub.add_argument("--json", action="store_true")
         sub.set_defaults(handler=handler)

@@ -11,12 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sandbox import pipeline_run
-from sandbox.sample_data import load_sample_data
+from sandbox.sample_data import SAMPLE_DATASET, SAMPLE_SEED, load_sample_data
 from sandbox.services import Sandbox
 
-SAMPLE_DATASET = "merchant_risk"
 SAMPLE_ROWS = 50_000  # 200 merchants: enough held-out rows for a stable validation AUC
-SAMPLE_SEED = 7
 SAMPLE_EXPORT_ID = "20261126t020000z"
 FAILED_EXECUTION_NAME = "merchant_risk-missing-export"
 

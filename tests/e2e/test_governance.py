@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from sandbox import pipeline_run
-from sandbox.reference_runs import SAMPLE_DATASET, load_reference_data
+from sandbox.reference_runs import load_reference_data
+from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
 
 pytestmark = pytest.mark.e2e

@@ -27,14 +27,14 @@ import pytest
 
 from sandbox import pipeline_run
 from sandbox.aws import moto_patches
-from sandbox.sample_data import load_sample_data
+from sandbox.sample_data import SAMPLE_DATASET as DATASET
+from sandbox.sample_data import SAMPLE_SEED, load_sample_data
 from sandbox.services import Sandbox
 from snowsage.names import execution_name
+from snowsage.states import FAILURE_PATH
 
-DATASET = "merchant_risk"
 PREDICTIONS_TABLE = "MERCHANT_RISK_PREDICTIONS"
 SAMPLE_ROWS = 20_000
-SAMPLE_SEED = 7
 
 
 def load_sample(sb: Sandbox, rows: int = SAMPLE_ROWS) -> None:
@@ -207,7 +207,7 @@ def assert_failed_cleanly(
     assert execution.error == f"Snowsage.{error}", (execution.error, execution.cause)
     assert execution.failed_state == state, states_entered(result)
     # The failure branch ran: recorded, notified, then Fail with the original error.
-    assert states_entered(result)[-3:] == ["RecordFailure", "NotifyFailure", "RunFailed"]
+    assert states_entered(result)[-3:] == list(FAILURE_PATH)
     run = ml_run(sb, execution.name)
     assert run["STATUS"] == "FAILED"
     assert run["FAILED_STATE"] == state

@@ -17,8 +17,7 @@ from botocore.exceptions import ClientError
 
 from sandbox import pipeline_run
 from sandbox.aws import aws_validation
-from sandbox.reference_runs import SAMPLE_DATASET
-from sandbox.sample_data import load_sample_data
+from sandbox.sample_data import SAMPLE_DATASET, load_sample_data
 from sandbox.services import Sandbox
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/validation-test"

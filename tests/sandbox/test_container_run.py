@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from sandbox import pipeline_run
-from sandbox.reference_runs import SAMPLE_DATASET, load_reference_data
+from sandbox.reference_runs import load_reference_data
+from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
 from snowsage.names import run_id_for
 from tests.sandbox.emulator_helpers import ReferenceModel, artifact_bytes
