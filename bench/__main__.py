@@ -565,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         *markdown.machine_section(started_at, load_at_start),
         f"- Command: `{command}`; phases: {', '.join(phases)}",
         "",
-        "Reproduce: `make bench` (or `PYTHONPATH=.:layers/common .venv/bin/python -m bench --help` for"
+        "Reproduce: `make bench` (or `.venv/bin/python -m bench --help` for"
         " the options: sizes, sample counts, payload file counts).",
         "",
         "## Duration of this run",

@@ -6,10 +6,3 @@
 (``python -m sandbox``), ``services.Sandbox`` (every stand-in started and the stack deployed),
 ``pipeline_run`` (one export through the whole loop), the sample data, the reports.
 """
-
-import sys
-from pathlib import Path
-
-_COMMON_LAYER = str(Path(__file__).resolve().parent.parent / "layers" / "common")
-if _COMMON_LAYER not in sys.path:
-    sys.path.append(_COMMON_LAYER)

@@ -1,6 +1,6 @@
 """Write events/<function>/*.json from what the reference runs really handed each function.
 
-    PYTHONPATH=.:layers/common .venv/bin/python scripts/refresh_events.py
+    .venv/bin/python scripts/refresh_events.py
 
 Run it after changing a state's Parameters in statemachines/pipeline.asl.json; the
 statemachine/ inputs are written by hand (they are what people type into the console).

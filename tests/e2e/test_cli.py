@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -28,11 +27,9 @@ def run_cli(*args: str) -> tuple[int, dict[str, object], str]:
 
 def run_cli_lines(*args: str) -> tuple[int, list[dict[str, Any]], str]:
     """The exit status, every stdout line as JSON (--json prints one object per run), stderr."""
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'common'}"}
     process = subprocess.run(
         [sys.executable, "-m", "sandbox", *args, "--json"],
         cwd=ROOT,
-        env=env,
         capture_output=True,
         text=True,
         timeout=300,

@@ -100,7 +100,6 @@ class Served:
                     *arguments,
                 ],
                 cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'common'}"},
                 stdout=stdout,
                 stderr=stderr,
                 start_new_session=True,  # its own process group: the test can tell nothing is left
@@ -170,8 +169,10 @@ def function_environment(
         # (test_env_json.py's xfail). Supply it as the proposed one-line template change would.
         environment[ENDPOINT_VARIABLE] = merged(env_document, logical_id)[ENDPOINT_VARIABLE]
     code_dir = ROOT / FUNCTION_DIRS[logical_id]
-    # The function's code and layer, as SAM mounts /var/task and /opt/python; then the runner's own.
-    environment["PYTHONPATH"] = os.pathsep.join(map(str, [code_dir, ROOT / "layers" / "common", ROOT]))
+    # The function's code and layer first, as SAM mounts /var/task and /opt/python; then whatever
+    # made the project importable for this run (the runner, sandbox.aws.local_invoke, is ours).
+    inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+    environment["PYTHONPATH"] = os.pathsep.join([str(code_dir), str(ROOT / "layers" / "common"), *inherited])
     environment["HOME"] = str(home)  # no ~/.aws of the machine running the tests
     return environment
 
