@@ -9,6 +9,7 @@ touches ``sys.path``).
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -106,6 +107,7 @@ def test_the_makefile_writes_one_pth_naming_the_root_and_the_common_layer() -> N
     done = subprocess.run(
         ["make", "--always-make", "--dry-run", ".venv/.installed-project-path"],
         cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}},
         capture_output=True,
         text=True,
         check=True,
