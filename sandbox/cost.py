@@ -34,7 +34,8 @@ from typing import Any
 
 from samtranslator.yaml_helper import yaml_parse  # the template has !Ref / !Sub tags
 
-from sandbox.execution import ExecutionSummary
+from sandbox.aws.executions import ExecutionSummary
+from sandbox.sagemaker.emulator import SPOT_SAVING_ASSUMED
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,8 +50,6 @@ LAMBDA_PER_REQUEST = 0.20 / 1_000_000
 SAGEMAKER_TRAINING_PER_HOUR = {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461}
 SAGEMAKER_TRANSFORM_PER_HOUR = {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461}
 PRICES_AS_OF = "2025"
-# ASSUMPTION: managed spot training saves about 70 % of on-demand training (AWS quotes "up to 90 %").
-SPOT_SAVING_ASSUMED = 0.70
 
 DEFAULT_MEMORY_MB = 128  # Lambda's default MemorySize when neither the function nor Globals set it
 _LAMBDA_PLACEHOLDER = re.compile(r"^\$\{(\w+)Arn\}$")

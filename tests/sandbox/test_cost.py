@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sandbox import cost
-from sandbox.execution import ExecutionSummary, StateSpan
+from sandbox.aws.executions import ExecutionSummary, StateSpan
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 MEMORY = {"PrepareRunFunction": 256, "LoadPredictionsFunction": 512, "StartPipelineFunction": 256}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
-from sandbox.deploy import (
+from sandbox.aws.deploy import (
     PROJECT_ROOT,
     TEMPLATE,
     SandboxDeployError,

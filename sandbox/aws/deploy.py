@@ -33,9 +33,9 @@ from typing import Any
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from sandbox.lambda_runtime import LambdaRuntime
+from sandbox.aws.lambda_runtime import LambdaRuntime
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 SUBSTITUTION_OUTPUT = "SandboxSubstitution"
 SKIPPED_IN_ZIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
@@ -136,7 +136,7 @@ def check_supported(template: dict[str, Any]) -> None:
     }
     if unknown:
         raise SandboxDeployError(
-            "the sandbox cannot stand up " + ", ".join(sorted(unknown)) + ": teach sandbox/deploy.py how"
+            "the sandbox cannot stand up " + ", ".join(sorted(unknown)) + ": teach sandbox/aws/deploy.py how"
         )
 
 
