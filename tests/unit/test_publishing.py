@@ -133,3 +133,12 @@ def test_ml_models_is_written_only_after_the_function() -> None:
         1,
         "@ML_MODELS_STAGE/merchant_risk/v1/model.tar.gz",
     )
+
+
+def test_the_xgboost_pin_follows_the_image_that_trained_the_model() -> None:
+    registry = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost"
+    assert publishing.packages_for(f"{registry}:1.7-1") == ("xgboost==1.7.3", "pandas")
+    assert publishing.packages_for(f"{registry}:1.7-1-cpu-py3") == ("xgboost==1.7.3", "pandas")
+    for tag in ("3.0-5", "3.2-0"):
+        with pytest.raises(PublicationRefused, match=f"image '{tag}'"):
+            publishing.publish_statements(request(image_uri=f"{registry}:{tag}"), "ML_STAGE")

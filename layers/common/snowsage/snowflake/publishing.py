@@ -33,11 +33,17 @@ MODELS_STAGE = "ML_MODELS_STAGE"
 MODELS_TABLE = "ML_MODELS"
 MODEL_ARCHIVE = "model.tar.gz"
 HANDLER = "predict"
-# Snowflake's Python runtime and Anaconda packages the function runs with (docs/snowflake.md,
-# "Scoring in SQL"): xgboost 1.7.x reads the legacy binary `xgboost-model` the default image
-# (1.7-1, xgboost 1.7.4) writes and gives its scores; 3.1 and later cannot read that format.
+# Snowflake's Python runtime and the Anaconda packages the function runs with (docs/snowflake.md,
+# "Scoring in SQL"). The xgboost pin follows the image that trained the model: the 1.7-1 image
+# (xgboost 1.7.4) writes `xgboost-model` in xgboost's legacy binary format, which 1.7.x reads and
+# scores identically, and 3.1 and later cannot read at all. Snowflake's channel carries 1.7.3.
+# No pin is verified yet for the 3.x images (UBJSON from xgboost 3.0.5 / 3.2.0): their models are
+# refused with a clear error rather than published under a version that may misread them.
 RUNTIME_VERSION = "3.11"
-PACKAGES = ("xgboost==1.7.3", "pandas")
+XGBOOST_FOR_IMAGE = {"1.7-1": "xgboost==1.7.3"}
+OTHER_PACKAGES = ("pandas",)
+PACKAGES = (XGBOOST_FOR_IMAGE["1.7-1"], *OTHER_PACKAGES)  # the default image's
+IMAGE_TAG = re.compile(r":(?P<tag>\d+\.\d+-\d+)(?:-[a-z0-9-]+)?$")
 HANDLER_SOURCE = Path(__file__).with_name("scoring_handler.py")
 # A key under the bucket root (the external stage's URL): what a stage path may hold, unquoted.
 ARTIFACT_DIRECTORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*/")
@@ -85,6 +91,19 @@ def artifact_directory(artifact_uri: str, bucket_stage: str) -> str:
     return f"@{validate_snowflake_identifier(bucket_stage, 'stage')}/{directory}"
 
 
+def packages_for(image_uri: str) -> tuple[str, ...]:
+    """PACKAGES for a model trained by ``image_uri`` (…/sagemaker-xgboost:<tag>)."""
+    match = IMAGE_TAG.search(image_uri)
+    tag = match.group("tag") if match else image_uri.rsplit(":", 1)[-1]
+    if tag not in XGBOOST_FOR_IMAGE:
+        known = ", ".join(sorted(XGBOOST_FOR_IMAGE))
+        raise PublicationRefused(
+            f"no xgboost on Snowflake's Anaconda channel is pinned for image {tag!r} (pinned: {known});"
+            " its model cannot be published as a function (docs/snowflake.md, 'Scoring in SQL')"
+        )
+    return (XGBOOST_FOR_IMAGE[tag], *OTHER_PACKAGES)
+
+
 def _string(value: str) -> str:
     """A SQL string literal for text this module built or validated (no quote can reach it)."""
     if "'" in value or "\\" in value:
@@ -100,7 +119,13 @@ class PublishStatements:
 
 
 def create_function_statement(
-    name: str, features: list[str], imports: str, comment: str, body: str | None = None
+    name: str,
+    features: list[str],
+    imports: str,
+    comment: str,
+    *,
+    body: str | None = None,
+    packages: tuple[str, ...] = PACKAGES,
 ) -> str:
     """``CREATE OR REPLACE FUNCTION``: one FLOAT argument per feature, in the model's order."""
     if not features:
@@ -111,7 +136,7 @@ def create_function_statement(
     source = handler_source() if body is None else body
     if "$$" in source:
         raise PublicationRefused("the handler's text holds '$$', which would end the function body")
-    packages = ", ".join(_string(package) for package in PACKAGES)
+    listed = ", ".join(_string(package) for package in packages)
     # docs: sql-reference/sql/create-function (Python: RUNTIME_VERSION, PACKAGES, IMPORTS, HANDLER).
     return (
         f"CREATE OR REPLACE FUNCTION {name}({arguments})\n"
@@ -119,7 +144,7 @@ def create_function_statement(
         "  RETURNS FLOAT\n"
         "  LANGUAGE PYTHON\n"
         f"  RUNTIME_VERSION = {_string(RUNTIME_VERSION)}\n"
-        f"  PACKAGES = ({packages})\n"
+        f"  PACKAGES = ({listed})\n"
         f"  IMPORTS = ({_string(imports)})\n"
         f"  HANDLER = {_string(HANDLER)}\n"
         f"  COMMENT = {_string(comment)}\n"
@@ -159,7 +184,11 @@ def publish_statements(request: PublishModelRequest, bucket_stage: str) -> Publi
             f" FILES = ({_string(MODEL_ARCHIVE)})"
         ),
         create_function=create_function_statement(
-            name, plan.scoring.features, f"{target}{MODEL_ARCHIVE}", comment
+            name,
+            plan.scoring.features,
+            f"{target}{MODEL_ARCHIVE}",
+            comment,
+            packages=packages_for(model.image_uri),
         ),
         record_model=record_model_statement(),
     )
