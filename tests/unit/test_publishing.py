@@ -67,6 +67,7 @@ def test_the_handler_is_a_vectorized_predict_over_the_imported_model() -> None:
         "s3://bucket/model.tar.gz",  # no directory
         "s3://bucket/models/it's/output/model.tar.gz",  # a quote in a stage path
         "s3://bucket/models/../secrets/model.tar.gz",
+        "s3://bucket/models/run--x/output/model.tar.gz",  # `--` starts a comment in unquoted SQL
         "https://bucket/models/output/model.tar.gz",
     ],
 )

@@ -83,7 +83,12 @@ def artifact_directory(artifact_uri: str, bucket_stage: str) -> str:
         raise PublicationRefused(str(error)) from None
     directory, _, name = uri.key.rpartition("/")
     directory += "/"
-    if name != MODEL_ARCHIVE or not ARTIFACT_DIRECTORY.fullmatch(directory) or ".." in directory:
+    # Unquoted in COPY FILES: `--` would start a comment there, `..` leave the prefix.
+    if (
+        name != MODEL_ARCHIVE
+        or not ARTIFACT_DIRECTORY.fullmatch(directory)
+        or {"..", "--"} & _pairs(directory)
+    ):
         raise PublicationRefused(
             f"model artifact {artifact_uri!r} is not a SageMaker training output "
             f"(s3://<bucket>/<path>/{MODEL_ARCHIVE} with [A-Za-z0-9_./-] in the path)"
@@ -102,6 +107,10 @@ def packages_for(image_uri: str) -> tuple[str, ...]:
             " its model cannot be published as a function (docs/snowflake.md, 'Scoring in SQL')"
         )
     return (XGBOOST_FOR_IMAGE[tag], *OTHER_PACKAGES)
+
+
+def _pairs(text: str) -> set[str]:
+    return {text[index : index + 2] for index in range(len(text) - 1)}
 
 
 def _string(value: str) -> str:
