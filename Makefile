@@ -110,7 +110,7 @@ sizes: build
 
 # --- sandbox --------------------------------------------------------------------------------------
 
-demo: $(VENV_STAMP) $(XGBOOST_STAMPS)
+demo: $(VENV_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
 	$(PY) -m sandbox demo
 
 bench: $(VENV_STAMP)
