@@ -94,7 +94,7 @@ lint: venv
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(BIN)/bandit --quiet --recursive $(BANDIT_PATHS)
 
-pytest: $(VENV_STAMP) $(XGBOOST_STAMPS)
+pytest: $(VENV_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint pytest
