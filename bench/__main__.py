@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sql-rows",
         type=_ints,
-        default=_ints("100000,1000000"),
+        default=_ints("20000,100000,300000"),
         help="transactions of the SQL-vs-transform scoring runs (bench/sql_scoring.py)",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")

@@ -3,7 +3,8 @@
 The transaction-level dataset (snowflake/examples/txn_refund.sql, one row per transaction) is set up
 as ``python -m sandbox run --setup-sql … --dataset txn_refund --threshold 0.5`` does; for each size
 the pipeline runs from EXPORT_DATASET (its model is promoted, so PublishModel publishes
-ML_PREDICT_TXN_REFUND). Then, against the same sandbox:
+ML_PREDICT_TXN_REFUND; a later run that is not promoted scores with the champion, which the function
+still serves). Then, against the same sandbox:
 
 * the transform: the Score state's seconds (the job through the emulator, as Step Functions saw
   it) and the job's own compute;
@@ -64,10 +65,10 @@ def run(transactions: list[int]) -> list[ScoringFigures]:
                 load_sample_data(connection, count, SEED, s3_client=sb.client("s3"), bucket=sb.bucket)
             result = loop.run_from_export(sb, DATASET, export_id=f"sql-{count}")
             output = result.execution.output or {}
-            if result.status != "SUCCEEDED" or "published" not in output:
-                raise RuntimeError(
-                    f"{DATASET} at {count:,}: {result.status}, published: {'published' in output}"
-                )
+            # A run the gate does not promote scores with the champion, which is also the function's
+            # model: the comparison holds either way.
+            if result.status != "SUCCEEDED":
+                raise RuntimeError(f"{DATASET} at {count:,}: {result.status} ({result.execution.error})")
             score = result.execution.span("Score")
             assert sb.emulator is not None
             describe = sb.emulator.describe_transform_job(output["transform"]["job_name"])
@@ -94,11 +95,16 @@ def section(figures: list[ScoringFigures], table: Any) -> list[str]:
         "",
         f"`bench/sql_scoring.py`: `{DATASET}` (one row per transaction) set up as `python -m sandbox run"
         f" --setup-sql snowflake/examples/txn_refund.sql --dataset {DATASET} --threshold {THRESHOLD}` does;"
-        " each run promotes its model, so PublishModel publishes `ML_PREDICT_TXN_REFUND`. The transform's"
+        " the first run's model is promoted and published as `ML_PREDICT_TXN_REFUND` (a later run the gate"
+        " does not promote scores with that champion, which the function serves). The transform's"
         " figure is the Score state as Step Functions saw it (the emulator's job: model load, CSV in and"
         " out, S3) and its compute alone; SQL is `SELECT ID, ML_PREDICT_TXN_REFUND(…)` over the scoring"
         f" view through the connector (fakesnow over HTTP, the function's body in its worker process),"
-        f" median of {REPEATS}, joined with the loaded predictions to compare every score.",
+        f" median of {REPEATS}, joined with the loaded predictions to compare every score."
+        " In the sandbox neither side pays what dominates on AWS: the emulated transform starts no"
+        " instance, and the SQL side's time is the connector, fakesnow's DuckDB (the join with the"
+        " loaded predictions included) and the pipe to the function's process; the table shows the"
+        " two paths give the same scores and comparable local cost, not AWS's times.",
         "",
         *table(
             ["transactions", "rows scored", "Score state s", "transform compute s", "SQL s", "max abs diff"],
