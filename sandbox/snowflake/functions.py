@@ -12,7 +12,9 @@ Refused as Snowflake refuses them (docs: sql-reference/sql/create-function): an 
 without OR REPLACE; a RUNTIME_VERSION or a PACKAGES pin the runtime does not hold; an IMPORTS file
 that is not on its stage; a HANDLER the body does not define; a body that fails at import. A
 refused CREATE OR REPLACE leaves the earlier function in place, as Snowflake's DDL does.
-Sandbox limits (refused, never approximated): argument and return types other than FLOAT.
+Sandbox limits: argument and return types other than FLOAT are refused, never approximated; a
+function is known by its name alone (DuckDB's functions belong to the connection, not to a
+database or schema, and Snowflake's overloading by signature is not modelled).
 
 ``COPY FILES INTO @<stage>/<path>/ FROM @<stage>/<path>/ FILES = (…)`` copies named files
 between stages (docs: sql-reference/sql/copy-files); a file that is not there is an error.
@@ -21,7 +23,6 @@ between stages (docs: sql-reference/sql/copy-files); a file that is not there is
 from __future__ import annotations
 
 import atexit
-import hashlib
 import inspect
 import json
 import os
@@ -239,6 +240,15 @@ class FunctionProcess:
             stderr=self._log,
             env={**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"},
         )
+        try:
+            answer = self._create(definition, import_directory)
+        except BaseException:
+            self.close()  # a refused body leaves no process behind
+            raise
+        self.body_sha256 = str(answer["body_sha256"])
+        self.vectorized = bool(answer["vectorized"])
+
+    def _create(self, definition: FunctionDefinition, import_directory: str) -> dict[str, Any]:
         answer, _ = self._exchange(
             {
                 "cmd": "create",
@@ -249,8 +259,7 @@ class FunctionProcess:
                 "packages": definition.packages,
             }
         )
-        self.body_sha256 = str(answer["body_sha256"])
-        self.vectorized = bool(answer["vectorized"])
+        return answer
 
     def _exchange(
         self, request: dict[str, Any], payload: bytes = b"", reply_bytes: int = 0
@@ -372,10 +381,6 @@ class PythonFunctions:
             for function in self.functions.values():
                 function.process.close()
             self.functions.clear()
-
-
-def body_digest(body: str) -> str:
-    return hashlib.sha256(body.encode()).hexdigest()
 
 
 # --- fakesnow's cursor ---------------------------------------------------------------------------
