@@ -27,6 +27,9 @@ NODE_STAMP := node_modules/.installed-package-lock
 # in a venv of its own: .venv-xgboost-<version>, from requirements/xgboost-<version>.lock.
 XGBOOST_VERSIONS := 1.7.4 3.0.5 3.2.0
 XGBOOST_STAMPS := $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)/.installed-lock)
+# The sandbox's Snowflake runs Python functions (ML_PREDICT_<DATASET>) in a venv standing in for
+# Snowflake's Python 3.11 runtime and the Anaconda packages the function names.
+SNOWFLAKE_PYTHON_STAMP := .venv-snowflake-python/.installed-lock
 
 # Lint whatever exists of these (colleagues' directories may land later).
 MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts smoke snowsage_setup)
@@ -52,7 +55,7 @@ help:
 
 # --- environments -------------------------------------------------------------------------------
 
-venv: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS)
+venv: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
 
 $(VENV_STAMP): requirements/dev.lock
 	python=$$(scripts/python312); echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV)
@@ -79,6 +82,13 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	.venv-xgboost-$*/bin/pip check
 	touch $@
 
+$(SNOWFLAKE_PYTHON_STAMP): requirements/snowflake-python.lock
+	python=$$(PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.11\.[0-9]+$$' | sort -t. -k3,3n | tail -n1) pyenv which python3.11 2>/dev/null || command -v python3.11); \
+	  rm -rf .venv-snowflake-python; "$$python" -m venv .venv-snowflake-python
+	.venv-snowflake-python/bin/pip install --quiet --no-deps -r $<
+	.venv-snowflake-python/bin/pip check
+	touch $@
+
 $(NODE_STAMP): package-lock.json package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -95,7 +105,7 @@ lint: venv
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(BIN)/bandit --quiet --recursive $(BANDIT_PATHS)
 
-pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS)
+pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint pytest
@@ -111,7 +121,7 @@ sizes: build $(PROJECT_PATH_STAMP)
 
 # --- sandbox --------------------------------------------------------------------------------------
 
-demo: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS)
+demo: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
 	$(PY) -m sandbox demo
 
 bench: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
@@ -156,4 +166,4 @@ clean:
 		-o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v))
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)) .venv-snowflake-python

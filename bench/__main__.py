@@ -18,7 +18,7 @@ from bench import coldstart, markdown, sizes
 from bench.project import ROOT
 from bench.stats import median
 
-PHASES = ("sizes", "coldstart", "sandbox")
+PHASES = ("sizes", "coldstart", "sandbox", "sqlscoring")
 TXN_EDGE_NOTE = (
     "Which side of the line txn_refund lands on moves with the machine's load: two `make bench` runs"
     " on 2026-11-26 (after the changes to the emulator) measured 14.6 % (met) and 17.2 % (not met)"
@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_ints,
         default=_ints("100000,1000000"),
         help="transactions of the txn_refund end-to-end runs (empty: skip)",
+    )
+    parser.add_argument(
+        "--sql-rows",
+        type=_ints,
+        default=_ints("20000,100000,300000"),
+        help="transactions of the SQL-vs-transform scoring runs (bench/sql_scoring.py)",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     return parser
@@ -494,6 +500,16 @@ def cost_section(results: object, e2e_rows: list[int]) -> list[str]:
     return out
 
 
+def sql_scoring_phase(transactions: list[int], seconds: dict[str, float]) -> list[str]:
+    from bench import sql_scoring
+
+    print("bench: scoring in SQL vs the batch transform", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    lines = sql_scoring.section(sql_scoring.run(transactions), markdown.table)
+    seconds["sql scoring"] = time.perf_counter() - started
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     phases = [phase.strip() for phase in args.only.split(",") if phase.strip()]
@@ -552,6 +568,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections += e2e_section(results, args.e2e_rows)
         sections += cost_section(results, args.e2e_rows)
         seconds.update({f"  of which {name}": value for name, value in results.seconds.items()})
+
+    if "sqlscoring" in phases and args.sql_rows:
+        sections += sql_scoring_phase(args.sql_rows, seconds)
 
     total = time.perf_counter() - started
     command = (

@@ -67,6 +67,16 @@ def _print_summary(result: pipeline_run.RunResult, report: Path | None) -> None:
             f"  {row[0]!s:<16} {float(row[1]):.4f}  run {row[2]}  model v{row[3]}"
             for row in result.predictions
         ]
+    scoring = result.sql_scoring
+    if scoring:
+        lines.append(
+            f"Scored in SQL  {scoring.function}: {scoring.rows} rows,"
+            f" max |SQL - transform| = {scoring.max_abs_diff:.1e}"
+        )
+        lines += [
+            f"  {key!s:<16} transform {transform:.6f}  SQL {sql:.6f}"
+            for key, transform, sql in scoring.sample
+        ]
     if execution.status != "SUCCEEDED":
         lines += [
             f"FAILED in   {execution.failed_state}",

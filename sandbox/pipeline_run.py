@@ -20,6 +20,7 @@ from sandbox.services import Sandbox
 from sandbox.snowflake.export import export_dataset, export_id_for
 from sandbox.snowflake.setup import apply_setup
 from snowsage.names import ManifestLocation, execution_name, validate_snowflake_identifier
+from snowsage.snowflake.publishing import function_name
 
 MANIFEST_RULE_SUFFIX = "ManifestCreated"
 
@@ -32,6 +33,7 @@ class RunResult:
     manifest: dict[str, Any]
     predictions: list[tuple[Any, ...]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    sql_scoring: SqlScoring | None = None
 
     @property
     def status(self) -> str:
@@ -91,7 +93,51 @@ class RunResult:
             "seconds": self.execution.seconds,
             "model": self._section("model").get("model_package_arn"),
             "gate": self.gate,
+            "sql_scoring": self.sql_scoring.as_json() if self.sql_scoring else None,
         }
+
+
+@dataclass
+class SqlScoring:
+    """The run's rows scored again in SQL by ML_PREDICT_<DATASET>, next to the transform's scores."""
+
+    function: str
+    rows: int
+    max_abs_diff: float
+    sample: list[tuple[str, float, float]]  # (id, transform score, SQL score), a few rows
+
+    def as_json(self) -> dict[str, Any]:
+        return {"function": self.function, "rows": self.rows, "max_abs_diff": self.max_abs_diff}
+
+
+def score_in_sql(sandbox: Sandbox, plan: dict[str, Any], sample: int = 5) -> SqlScoring | None:
+    """Call ML_PREDICT_<DATASET> on every row of the dataset's scoring view and compare each score
+    with the one the run's batch transform loaded; None when the dataset has no function yet."""
+    function = function_name(plan["dataset"])
+    with sandbox.snowflake_connection() as connection:
+        cursor = connection.cursor()
+        # ML_MODELS holds a row once a function serves it (snowsage/snowflake/publishing.py).
+        cursor.execute("SELECT COUNT(*) FROM ML_MODELS WHERE DATASET = %(name)s", {"name": plan["dataset"]})
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute(
+            "SELECT SCORING_VIEW, ID_COLUMN FROM ML_DATASETS WHERE NAME = %(name)s", {"name": plan["dataset"]}
+        )
+        view, id_column = (validate_snowflake_identifier(value) for value in cursor.fetchone())
+        table = validate_snowflake_identifier(plan["predictions_table"], "predictions table")
+        features = ", ".join(f"s.{validate_snowflake_identifier(f)}" for f in plan["scoring"]["features"])
+        cursor.execute(
+            f"SELECT p.ID, p.SCORE, {function}({features}) FROM {view} s"  # noqa: S608  # nosec B608
+            f" JOIN {table} p ON TO_VARCHAR(s.{id_column}) = p.ID WHERE p.RUN_ID = %(run_id)s ORDER BY p.ID",
+            {"run_id": plan["run_id"]},
+        )
+        rows = [(str(row[0]), float(row[1]), float(row[2])) for row in cursor.fetchall()]
+    return SqlScoring(
+        function=function,
+        rows=len(rows),
+        max_abs_diff=max((abs(transform - sql) for _, transform, sql in rows), default=0.0),
+        sample=rows[:sample],
+    )
 
 
 def manifest_rule_name(sandbox: Sandbox) -> str:
@@ -147,6 +193,7 @@ def _finish(
     plan = (summary.output or {}).get("plan") or {}
     if summary.status == "SUCCEEDED" and result.predictions_table:
         result.predictions = read_predictions(sandbox, result.predictions_table, plan.get("run_id"))
+        result.sql_scoring = score_in_sql(sandbox, plan)
     return result
 
 

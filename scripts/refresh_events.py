@@ -26,6 +26,7 @@ WANTED = (
     ("SelectModelFunction", "succeeded", "select_model/promoted_model.json"),
     ("RegisterModelFunction", "succeeded", "register_model/candidate.json"),
     ("LoadPredictionsFunction", "succeeded", "load_predictions/load.json"),
+    ("PublishModelFunction", "succeeded", "publish_model/promoted.json"),
     ("RecordRunFunction", "succeeded", "record_run/succeeded.json"),
     ("RecordRunFunction", "failed", "record_run/failed.json"),
     ("RecordExecutionOutcomeFunction", "failed", "record_execution_outcome/failed_handled.json"),

@@ -31,6 +31,7 @@ DEFAULT_VARIABLES: dict[str, str] = {
     "admin_role": "SNOWSAGE_ADMIN",
     "pipeline_role": "SNOWSAGE_PIPELINE",
     "pipeline_user": "SNOWSAGE_PIPELINE_USER",
+    "analyst_role": "SNOWSAGE_ANALYST",
     "integration": "SNOWSAGE_S3",
     "merchant_risk_schedule": "USING CRON 0 2 * * * UTC",
     "txn_refund_schedule": "USING CRON 30 2 * * * UTC",

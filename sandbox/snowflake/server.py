@@ -32,6 +32,8 @@ import s3fs
 import snowflake.connector
 from sqlglot import exp
 
+from sandbox.snowflake.functions import support_python_functions
+
 # `import fakesnow.server` binds the submodule over the `fakesnow.server` function: take the
 # function first, then the module (for its shared DuckDB connection).
 _serve = fakesnow.server
@@ -167,6 +169,8 @@ def start_snowflake(
     if fresh:
         fakesnow_server_module.shared_fs = FakeSnow()
     register_s3(fakesnow_server_module.shared_fs.duck_conn, s3_endpoint_url)
+    # CREATE FUNCTION … LANGUAGE PYTHON and COPY FILES (sandbox/snowflake/functions.py).
+    support_python_functions(fakesnow_server_module.shared_fs.duck_conn, s3_filesystem(s3_endpoint_url).open)
     stack = contextlib.ExitStack()
     kwargs: dict[str, Any] = stack.enter_context(_serving(port, host))
     kwargs["network_timeout"] = network_timeout

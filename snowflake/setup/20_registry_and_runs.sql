@@ -45,9 +45,12 @@ CREATE TABLE IF NOT EXISTS ML_RUNS (
   ROWS_LOADED NUMBER(38, 0),
   STARTED_AT TIMESTAMP_NTZ,
   FINISHED_AT TIMESTAMP_NTZ,
-  UPDATED_AT TIMESTAMP_NTZ
+  UPDATED_AT TIMESTAMP_NTZ,
+  PUBLISHED_FUNCTION VARCHAR              -- 'ML_PREDICT_<DATASET> v<version>' when the run published one
 )
 COMMENT = 'Snowsage: one row per pipeline run (status, metrics, lineage)';
+-- A table created before scoring in SQL existed gets the column, last as here (docs: sql-reference/sql/alter-table).
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS PUBLISHED_FUNCTION VARCHAR;
 
 -- Predictions for merchant_risk, loaded by LoadPredictions (one copy per export).
 CREATE TABLE IF NOT EXISTS MERCHANT_RISK_PREDICTIONS (

@@ -24,6 +24,7 @@ FUNCTIONS = {
     "select_model": "SelectModelFunction",
     "register_model": "RegisterModelFunction",
     "load_predictions": "LoadPredictionsFunction",
+    "publish_model": "PublishModelFunction",
     "record_run": "RecordRunFunction",
     "record_execution_outcome": "RecordExecutionOutcomeFunction",
 }
@@ -66,6 +67,9 @@ def test_event_runs_through_its_handler(sandbox: Sandbox, reference: ReferenceRu
         "select_model": lambda r: r["model_version"] == 1,
         "register_model": lambda r: r["model_package_arn"].split("/")[-2] == "snowsage-merchant-risk",
         "load_predictions": lambda r: r["rows_loaded"] == r["rows_scored"] > 0,
+        "publish_model": lambda r: (
+            r["function_name"] == "ML_PREDICT_MERCHANT_RISK" and r["model_version"] == 1
+        ),
         "record_run": lambda r: run_row_is_what_was_returned(sandbox, event, r),
         # The reference failure went through RecordFailure and NotifyFailure: nothing left to do.
         "record_execution_outcome": lambda r: r["action"] == "none",

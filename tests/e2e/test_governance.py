@@ -139,3 +139,55 @@ def test_the_champion_keeps_scoring_and_the_predictions_say_so(
         {"r": run_id},
     )
     assert run == [("SUCCEEDED", False, "1", output["model"]["model_package_arn"])]
+
+
+FUNCTION = "ML_PREDICT_MERCHANT_RISK"
+CHAMPION_IMPORT = "@ML_MODELS_STAGE/merchant_risk/v1/model.tar.gz"
+
+
+def _scores_in_sql(sandbox: Sandbox, features: list[str]) -> dict[str, float]:
+    """Every merchant of the scoring view, scored by the function in plain SQL."""
+    rows = _query(
+        sandbox, f"SELECT MERCHANT_ID, {FUNCTION}({', '.join(features)}) FROM MERCHANT_RISK_SCORING"
+    )
+    return {str(row[0]): float(row[1]) for row in rows}
+
+
+def test_the_champion_is_published_as_a_function_and_recorded(
+    sandbox: Sandbox, runs: tuple[pipeline_run.RunResult, pipeline_run.RunResult]
+) -> None:
+    champion, _ = runs
+    output = champion.execution.output or {}
+    run_id = output["plan"]["run_id"]
+    assert (output["published"]["function_name"], output["published"]["model_version"]) == (FUNCTION, 1)
+    assert output["published"]["imports"] == CHAMPION_IMPORT
+    assert _query(
+        sandbox,
+        "SELECT DATASET, MODEL_VERSION, FUNCTION_NAME, IMPORTS, RUN_ID, MODEL_PACKAGE_ARN FROM ML_MODELS",
+    ) == [("merchant_risk", 1, FUNCTION, CHAMPION_IMPORT, run_id, output["model"]["model_package_arn"])]
+    run = _query(sandbox, "SELECT PUBLISHED_FUNCTION FROM ML_RUNS WHERE RUN_ID = %(r)s", {"r": run_id})
+    assert run == [(f"{FUNCTION} v1",)]
+
+
+def test_a_rejected_candidate_leaves_the_function_on_the_champion(
+    sandbox: Sandbox, runs: tuple[pipeline_run.RunResult, pipeline_run.RunResult]
+) -> None:
+    """After the Rejected run, SQL scoring is still the champion's: the transform's scores of run 1."""
+    champion, candidate = runs
+    output = candidate.execution.output or {}
+    visited = [span.name for span in candidate.execution.spans]
+    assert "IsModelToPublish" in visited and "PublishModel" not in visited
+    assert "published" not in output
+    assert _query(sandbox, "SELECT MODEL_VERSION FROM ML_MODELS") == [(1,)]
+    assert _query(
+        sandbox,
+        "SELECT PUBLISHED_FUNCTION FROM ML_RUNS WHERE RUN_ID = %(r)s",
+        {"r": output["plan"]["run_id"]},
+    ) == [(None,)]
+
+    features = (champion.execution.output or {})["plan"]["scoring"]["features"]
+    in_sql = _scores_in_sql(sandbox, features)
+    by_transform = {key: value[0] for key, value in _scores(sandbox, CHAMPION_EXPORT).items()}
+    assert set(in_sql) == set(by_transform)
+    # Parity (issue 11): the same model on the same rows, in SQL and in the batch transform.
+    assert max(abs(in_sql[key] - by_transform[key]) for key in in_sql) <= 1e-6

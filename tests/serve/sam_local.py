@@ -30,6 +30,7 @@ FUNCTION_DIRS = {
     "SelectModelFunction": "functions/select_model",
     "RegisterModelFunction": "functions/register_model",
     "LoadPredictionsFunction": "functions/load_predictions",
+    "PublishModelFunction": "functions/publish_model",
     "RecordRunFunction": "functions/record_run",
     "RecordExecutionOutcomeFunction": "functions/record_execution_outcome",
 }

@@ -32,6 +32,7 @@ SETTINGS: dict[str, type[EnvSettings]] = {
     "StartPipelineFunction": StartPipelineSettings,
     "PrepareRunFunction": PrepareRunSettings,
     "LoadPredictionsFunction": SnowflakeSettings,
+    "PublishModelFunction": SnowflakeSettings,
     "RecordRunFunction": SnowflakeSettings,
     "RecordExecutionOutcomeFunction": ExecutionOutcomeSettings,
 }
@@ -63,7 +64,12 @@ def test_env_json_points_at_the_served_sandbox() -> None:
         "arn:aws:states:us-east-1:123456789012:stateMachine:snowsage-pipeline"
     )
     assert merged(document, "PrepareRunFunction")["BUCKET_NAME"] == "snowsage-data-123456789012-us-east-1"
-    for logical_id in ("LoadPredictionsFunction", "RecordRunFunction", "RecordExecutionOutcomeFunction"):
+    for logical_id in (
+        "LoadPredictionsFunction",
+        "PublishModelFunction",
+        "RecordRunFunction",
+        "RecordExecutionOutcomeFunction",
+    ):
         env = merged(document, logical_id)
         assert {name: env[name] for name in SNOWFLAKE_OVERRIDES} == SNOWFLAKE_OVERRIDES
         # The secret's name as a partial ARN: deterministic, and GetSecretValue accepts it.

@@ -302,6 +302,7 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
             "register": ("RegisterModelFunction", EVENTS / "register_model" / "candidate.json"),
             "select": ("SelectModelFunction", EVENTS / "select_model" / "promoted_model.json"),
             "load": ("LoadPredictionsFunction", EVENTS / "load_predictions" / "load.json"),
+            "publish": ("PublishModelFunction", EVENTS / "publish_model" / "promoted.json"),
             "succeeded": ("RecordRunFunction", EVENTS / "record_run" / "succeeded.json"),
             "failed": ("RecordRunFunction", EVENTS / "record_run" / "failed.json"),
             "outcome": (
@@ -361,6 +362,19 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
             "SELECT COUNT(*) FROM MERCHANT_RISK_PREDICTIONS WHERE RUN_ID = %s",
             REFERENCE_RUN_ID,
         ) == [(load["rows_loaded"],)]
+
+        # Published again (idempotent): the served Snowflake holds one version, and its function scores.
+        assert (results["publish"]["function_name"], results["publish"]["model_version"]) == (
+            "ML_PREDICT_MERCHANT_RISK",
+            1,
+        )
+        assert query(snowflake_port, "SELECT MODEL_VERSION FROM ML_MODELS") == [(1,)]
+        features = plan["scoring"]["features"]
+        scored = query(
+            snowflake_port,
+            f"SELECT ML_PREDICT_MERCHANT_RISK({', '.join(features)}) FROM MERCHANT_RISK_SCORING",
+        )
+        assert scored and all(0.0 <= row[0] <= 1.0 for row in scored)
 
         assert results["succeeded"]["status"] == "SUCCEEDED"
         assert results["failed"]["status"] == "FAILED"

@@ -56,6 +56,7 @@ LAMBDA_REQUESTS: dict[str, type[BaseModel]] = {
     "${SelectModelFunctionArn}": models.SelectModelRequest,
     "${RegisterModelFunctionArn}": models.RegisterModelRequest,
     "${LoadPredictionsFunctionArn}": models.LoadPredictionsRequest,
+    "${PublishModelFunctionArn}": models.PublishModelRequest,
     "${RecordRunFunctionArn}": models.RecordRunRequest,
 }
 PATH = re.compile(r"(?<![$\w])\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
@@ -395,3 +396,23 @@ def test_sns_subjects_stay_under_100_characters(name: str) -> None:
         assert match["template"].isascii()
         longest = len(match["template"].replace("{}", "")) + sum(SUBJECT_ARGUMENTS[arg] for arg in args)
     assert longest < 100, f"{name}: a Subject of up to {longest} characters"
+
+
+def test_only_a_model_promoted_this_run_is_published_and_a_failure_is_recorded() -> None:
+    """Issue 11: after the load, PublishModel runs only when the gate promoted this run's model
+    ($.evaluation is absent in score_only); its failures go to RecordFailure like every task's."""
+    assert STATES["LoadPredictions"]["Next"] == "IsModelToPublish"
+    choice = STATES["IsModelToPublish"]
+    assert choice["Default"] == "RecordRun"
+    (rule,) = choice["Choices"]
+    assert rule["Next"] == "PublishModel"
+    assert rule["And"] == [
+        {"Variable": "$.evaluation.promote", "IsPresent": True},
+        {"Variable": "$.evaluation.promote", "BooleanEquals": True},
+    ]
+    publish = STATES["PublishModel"]
+    assert (publish["Next"], publish["ResultPath"]) == ("RecordRun", "$.published")
+    assert publish["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
+    ]
+    assert "SnowflakeUnavailable" in {name for retry in publish["Retry"] for name in retry["ErrorEquals"]}

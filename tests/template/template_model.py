@@ -20,10 +20,16 @@ FUNCTIONS = {
     "SelectModelFunction": "functions/select_model/",
     "RegisterModelFunction": "functions/register_model/",
     "LoadPredictionsFunction": "functions/load_predictions/",
+    "PublishModelFunction": "functions/publish_model/",
     "RecordRunFunction": "functions/record_run/",
     "RecordExecutionOutcomeFunction": "functions/record_execution_outcome/",
 }
-SNOWFLAKE_FUNCTIONS = {"LoadPredictionsFunction", "RecordRunFunction", "RecordExecutionOutcomeFunction"}
+SNOWFLAKE_FUNCTIONS = {
+    "LoadPredictionsFunction",
+    "PublishModelFunction",
+    "RecordRunFunction",
+    "RecordExecutionOutcomeFunction",
+}
 # Invoked by EventBridge, not by the state machine.
 TASK_FUNCTIONS = set(FUNCTIONS) - {"StartPipelineFunction", "RecordExecutionOutcomeFunction"}
 

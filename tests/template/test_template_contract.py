@@ -42,6 +42,7 @@ SUBSTITUTIONS = {
     "SelectModelFunctionArn",
     "RegisterModelFunctionArn",
     "LoadPredictionsFunctionArn",
+    "PublishModelFunctionArn",
     "RecordRunFunctionArn",
     "SageMakerRoleArn",
     "XGBoostImageUri",

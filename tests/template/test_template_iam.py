@@ -143,7 +143,13 @@ def test_state_machine_publishes_to_the_notification_topic_only() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["LoadPredictionsFunction", "RecordRunFunction", "RecordExecutionOutcomeFunction"]
+    "name",
+    [
+        "LoadPredictionsFunction",
+        "PublishModelFunction",
+        "RecordRunFunction",
+        "RecordExecutionOutcomeFunction",
+    ],
 )
 def test_snowflake_functions_read_only_their_secret(name: str) -> None:
     templates = dict(sam_policy_templates(name))

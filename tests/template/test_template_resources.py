@@ -200,6 +200,7 @@ def test_outputs_name_what_operators_and_snowflake_need() -> None:
         "EvaluateModelFunctionName",
         "SelectModelFunctionName",
         "LoadPredictionsFunctionName",
+        "PublishModelFunctionName",
         "RecordRunFunctionName",
         "RecordExecutionOutcomeFunctionName",
         "ExecutionOutcomeDeadLetterQueueUrl",

@@ -84,3 +84,7 @@ class RegistryUnavailable(TransientError):
 
 class RegistrationRefused(PermanentError):
     """The SageMaker Model Registry refused the request (validation, access, limits)."""
+
+
+class PublicationRefused(PermanentError):
+    """The model cannot be published as a Snowflake function (its artifact or features break the contract)."""

@@ -149,6 +149,8 @@ class ScoringPlan(Contract):
     timeout_seconds: int = Field(ge=1, le=31_536_000)
     rows: int
     files: int
+    # The model's features in order: the scoring view's columns after the id (the manifest's).
+    features: list[str] = Field(default_factory=list)
 
 
 class EvaluationPlan(Contract):
@@ -270,6 +272,26 @@ class LoadResult(Contract):
     files: int
 
 
+# --- PublishModel ----------------------------------------------------------------------------
+
+
+class PublishModelRequest(Contract):
+    execution_name: str
+    plan: RunPlan
+    model: ModelSelection
+
+
+class PublishedModel(Contract):
+    """The Python function a promoted model was published as (one ML_MODELS row)."""
+
+    function_name: str
+    model_version: int
+    model_package_arn: str
+    artifact_uri: str
+    imports: str
+    published_at: JsonDatetime
+
+
 # --- RecordRun -------------------------------------------------------------------------------
 
 
@@ -294,6 +316,7 @@ class RunState(Contract):
     model: ModelSelection | None = None
     transform: TransformResult | None = None
     load: LoadResult | None = None
+    published: PublishedModel | None = None
     error: CaughtError | None = None
 
 
@@ -327,6 +350,7 @@ class RunRecord(Contract):
     promoted: bool | None = None
     rows_scored: int | None = None
     rows_loaded: int | None = None
+    published_function: str | None = None
     started_at: JsonDatetime | None = None
     finished_at: JsonDatetime
 

@@ -117,6 +117,7 @@ def build_run_plan(
             ),
             rows=score.rows,
             files=len(score.files),
+            features=score.columns[1:],
             timeout_seconds=settings.transform_timeout_seconds,
         ),
         selection=Selection(model_package_group=group, model_package_arn=request.model_package_arn),

@@ -74,6 +74,9 @@ def build_run_record(
         promoted=state.evaluation.promote if state.evaluation else None,
         rows_scored=plan.scoring.rows if plan else None,
         rows_loaded=state.load.rows_loaded if state.load else None,
+        published_function=(
+            f"{state.published.function_name} v{state.published.model_version}" if state.published else None
+        ),
         started_at=plan.started_at if plan else started_at,
         finished_at=now,
     )

@@ -34,6 +34,7 @@ RUN_COLUMNS = (
     "PROMOTED",
     "ROWS_SCORED",
     "ROWS_LOADED",
+    "PUBLISHED_FUNCTION",
     "STARTED_AT",
     "FINISHED_AT",
 )

@@ -1,0 +1,102 @@
+"""One Python function of the sandbox's Snowflake, in a process of its own (``functions.py``).
+
+Runs under the environment that stands in for Snowflake's Python runtime and Anaconda packages
+(``.venv-snowflake-python``, ``requirements/snowflake-python.lock``), never the project's. It
+imports nothing from the project: it runs the function's body, the text between ``$$`` of the
+CREATE FUNCTION, as Snowflake does, with ``sys._xoptions["snowflake_import_directory"]`` pointing
+at the function's IMPORTS (docs: developer-guide/udf/python/udf-python-creating, "Reading files").
+
+Protocol on stdin/stdout, one JSON line each way, raw float64 bytes after a batch's line:
+``{"cmd": "create", "body", "handler", "imports", "runtime_version", "packages"}`` ->
+``{"ok": true, "body_sha256", "vectorized"}``; ``{"cmd": "call", "rows", "columns"}`` + rows x
+columns float64 -> ``{"ok": true}`` + rows float64. Failures answer ``{"ok": false, "message"}``.
+"""
+
+import hashlib
+import importlib.metadata
+import json
+import sys
+import traceback
+import types
+from typing import Any
+
+import numpy
+import pandas
+
+PROTOCOL_OUT = sys.stdout.buffer
+PROTOCOL_IN = sys.stdin.buffer
+sys.stdout = sys.stderr  # what the function prints goes to the log, not into the protocol
+
+STATE: dict[str, Any] = {}
+
+
+def answer(document: dict[str, Any], payload: bytes = b"") -> None:
+    PROTOCOL_OUT.write(json.dumps(document).encode() + b"\n" + payload)
+    PROTOCOL_OUT.flush()
+
+
+def check_packages(runtime_version: str, packages: list[str]) -> None:
+    """Refuse what Snowflake would refuse: another runtime, a package or version not installed."""
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if runtime_version != running:
+        raise ValueError(f"RUNTIME_VERSION {runtime_version!r}: the sandbox's Python runtime is {running}")
+    for spec in packages:
+        name, _, version = spec.partition("==")
+        try:
+            installed = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            raise ValueError(f"package {spec!r} is not in the sandbox's Python runtime") from None
+        if version and installed != version:
+            raise ValueError(f"package {spec!r}: the sandbox's Python runtime has {name} {installed}")
+
+
+def create(request: dict[str, Any]) -> dict[str, Any]:
+    check_packages(request["runtime_version"], request["packages"])
+    sys._xoptions["snowflake_import_directory"] = request["imports"]
+    module = types.ModuleType("snowflake_function")
+    exec(compile(request["body"], "<function body>", "exec"), module.__dict__)  # noqa: S102
+    handler = getattr(module, request["handler"], None)
+    if not callable(handler):
+        raise ValueError(f"HANDLER {request['handler']!r} is not a function of the body")
+    STATE["handler"] = handler
+    STATE["vectorized"] = getattr(handler, "_sf_vectorized_input", None) is pandas.DataFrame
+    return {
+        "body_sha256": hashlib.sha256(request["body"].encode()).hexdigest(),
+        "vectorized": STATE["vectorized"],
+    }
+
+
+def call(rows: int, columns: int) -> bytes:
+    data = PROTOCOL_IN.read(rows * columns * 8)
+    matrix = numpy.frombuffer(data, dtype=numpy.float64).reshape(rows, columns)
+    handler = STATE["handler"]
+    if STATE["vectorized"]:
+        # Columns named by position, as Snowflake hands a vectorized function its arguments.
+        result = numpy.asarray(handler(pandas.DataFrame(matrix)), dtype=numpy.float64)
+    else:
+        values = [handler(*(None if numpy.isnan(v) else float(v) for v in row)) for row in matrix]
+        result = numpy.array(values, dtype=numpy.float64)
+    if result.shape != (rows,):
+        raise ValueError(
+            f"the function returned {result.shape[0] if result.ndim else 0} values for {rows} rows"
+        )
+    payload: bytes = result.tobytes()
+    return payload
+
+
+def main() -> None:
+    for line in PROTOCOL_IN:
+        request = json.loads(line)
+        try:
+            if request["cmd"] == "create":
+                answer({"ok": True, **create(request)})
+            else:
+                payload = call(request["rows"], request["columns"])
+                answer({"ok": True}, payload)
+        except Exception as error:  # the function's own failure, reported as Snowflake reports it
+            traceback.print_exc()
+            answer({"ok": False, "message": f"{type(error).__name__}: {error}"})
+
+
+if __name__ == "__main__":
+    main()

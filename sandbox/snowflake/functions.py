@@ -1,0 +1,454 @@
+"""Python functions and COPY FILES in the sandbox's Snowflake (fakesnow 0.12.1 runs neither).
+
+``CREATE [OR REPLACE] FUNCTION … LANGUAGE PYTHON … AS $$ <body> $$``: the body, exactly the text
+the statement carries, runs in a worker process (``function_worker.py``) under the environment
+that stands in for Snowflake's Python runtime and its Anaconda packages (``.venv-snowflake-python``
+from ``requirements/snowflake-python.lock``; ``SNOWSAGE_SNOWFLAKE_PYTHON`` names another
+interpreter). The function is registered on fakesnow's DuckDB connection under its name, so
+``SELECT ML_PREDICT_…(…) FROM …`` runs the body on every batch of rows. Nothing is
+re-implemented: the sandbox only parses the statement and moves numbers in and out.
+
+Refused as Snowflake refuses them (docs: sql-reference/sql/create-function): an existing function
+without OR REPLACE; a RUNTIME_VERSION or a PACKAGES pin the runtime does not hold; an IMPORTS file
+that is not on its stage; a HANDLER the body does not define; a body that fails at import. A
+refused CREATE OR REPLACE leaves the earlier function in place, as Snowflake's DDL does.
+Sandbox limits: argument and return types other than FLOAT are refused, never approximated; a
+function is known by its name alone (DuckDB's functions belong to the connection, not to a
+database or schema, and Snowflake's overloading by signature is not modelled).
+
+``COPY FILES INTO @<stage>/<path>/ FROM @<stage>/<path>/ FILES = (…)`` copies named files
+between stages (docs: sql-reference/sql/copy-files); a file that is not there is an error.
+"""
+
+from __future__ import annotations
+
+import atexit
+import inspect
+import json
+import os
+import re
+import shutil
+import subprocess  # nosec B404: starts our own function_worker.py with a fixed interpreter
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import fakesnow.cursor as fakesnow_cursor
+import numpy as np
+import pyarrow as pa
+import snowflake.connector
+from fakesnow.transforms import stage as fakesnow_stage
+
+from snowsage.names import SNOWFLAKE_IDENTIFIER
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+RUNTIME_VARIABLE = "SNOWSAGE_SNOWFLAKE_PYTHON"
+RUNTIME_ENVIRONMENT = ".venv-snowflake-python"
+WORKER_SCRIPT = Path(__file__).with_name("function_worker.py")
+# A plain Snowflake identifier, as the core validates it (snowsage.names).
+_IDENTIFIER = SNOWFLAKE_IDENTIFIER.pattern
+
+_CREATE_FUNCTION = re.compile(
+    r"\s*CREATE\s+(?P<replace>OR\s+REPLACE\s+)?FUNCTION\s+(?P<name>" + _IDENTIFIER + r")\s*"
+    r"\((?P<arguments>[^)]*)\)(?P<options>.*?)\bAS\s*\$\$(?P<body>.*)\$\$\s*;?\s*",
+    re.IGNORECASE | re.DOTALL,
+)
+_PYTHON_FUNCTION = re.compile(r"\s*CREATE\s+(OR\s+REPLACE\s+)?FUNCTION\b.*\bLANGUAGE\s+PYTHON\b", re.I | re.S)
+_COPY_FILES = re.compile(
+    r"\s*COPY\s+FILES\s+INTO\s+@(?P<target>[A-Za-z0-9_$.]+)/(?P<target_path>[^\s]*)"
+    r"\s+FROM\s+@(?P<source>[A-Za-z0-9_$.]+)/(?P<source_path>[^\s]*)"
+    r"\s+FILES\s*=\s*\((?P<files>[^)]*)\)\s*;?\s*",
+    re.IGNORECASE | re.DOTALL,
+)
+_STRING = re.compile(r"'([^']*)'")
+_ARGUMENT = re.compile(r"\s*(" + _IDENTIFIER + r")\s+([A-Za-z_]+)\s*")
+
+
+def _error(
+    message: str, errno: int = 2003, sqlstate: str = "42601"
+) -> snowflake.connector.errors.ProgrammingError:
+    return snowflake.connector.errors.ProgrammingError(msg=message, errno=errno, sqlstate=sqlstate)
+
+
+def runtime_python() -> Path:
+    """The interpreter standing in for Snowflake's Python runtime; an error that says how to build it."""
+    configured = os.environ.get(RUNTIME_VARIABLE)
+    python = Path(configured) if configured else REPOSITORY_ROOT / RUNTIME_ENVIRONMENT / "bin" / "python"
+    if not python.exists():
+        raise _error(
+            f"the sandbox's Python runtime is missing ({python}): run `make venv` (it builds "
+            f"{RUNTIME_ENVIRONMENT} from requirements/snowflake-python.lock)"
+        )
+    return python
+
+
+# --- the statement -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionDefinition:
+    """A parsed CREATE FUNCTION … LANGUAGE PYTHON: what Snowflake reads from it."""
+
+    statement: str
+    name: str
+    replace: bool
+    arguments: list[tuple[str, str]]
+    returns: str
+    runtime_version: str
+    packages: list[str]
+    imports: list[str]
+    handler: str
+    body: str
+
+
+def _option(options: str, name: str) -> str | None:
+    match = re.search(rf"\b{name}\s*=\s*'([^']*)'", options, re.IGNORECASE)
+    return match.group(1) if match else None
+
+
+def _list_option(options: str, name: str) -> list[str]:
+    match = re.search(rf"\b{name}\s*=\s*\(([^)]*)\)", options, re.IGNORECASE)
+    return _STRING.findall(match.group(1)) if match else []
+
+
+def parse_create_function(statement: str) -> FunctionDefinition:
+    match = _CREATE_FUNCTION.fullmatch(statement)
+    if not match:
+        raise _error("SQL compilation error: a Python function needs CREATE FUNCTION <name>(…) … AS $$ … $$")
+    options = match.group("options")
+    returns = re.search(r"\bRETURNS\s+([A-Za-z_]+)", options, re.IGNORECASE)
+    runtime, handler = _option(options, "RUNTIME_VERSION"), _option(options, "HANDLER")
+    if not returns or runtime is None or handler is None:
+        raise _error("SQL compilation error: a Python function needs RETURNS, RUNTIME_VERSION and HANDLER")
+    arguments: list[tuple[str, str]] = []
+    for text in filter(str.strip, match.group("arguments").split(",")):
+        argument = _ARGUMENT.fullmatch(text)
+        if not argument:
+            raise _error(f"SQL compilation error: argument {text.strip()!r} is not '<name> <type>'")
+        arguments.append((argument.group(1).upper(), argument.group(2).upper()))
+    types = {kind for _, kind in arguments} | {returns.group(1).upper()}
+    if types - {"FLOAT"}:
+        raise _error(
+            f"the sandbox runs Python functions over FLOAT only, not {sorted(types - {'FLOAT'})}", 9999
+        )
+    return FunctionDefinition(
+        statement=statement,
+        name=match.group("name").upper(),
+        replace=bool(match.group("replace")),
+        arguments=arguments,
+        returns=returns.group(1).upper(),
+        runtime_version=runtime,
+        packages=_list_option(options, "PACKAGES"),
+        imports=_list_option(options, "IMPORTS"),
+        handler=handler,
+        body=match.group("body"),
+    )
+
+
+# --- stages --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageFiles:
+    """How the sandbox reads and writes the files of fakesnow's stages."""
+
+    duck_conn: Any
+    open_s3: Callable[[str, str], Any]  # (s3 url, mode) -> file object
+
+    def _stage(self, name: str, database: str | None, schema: str | None) -> tuple[str, str]:
+        """(fully qualified name, URL; '' for an internal stage)."""
+        catalog, schema_name, stage = fakesnow_stage.parts_from_var(name, database, schema)
+        row = (
+            self.duck_conn.cursor()
+            .execute(
+                "SELECT url FROM _fs_global._fs_information_schema._fs_stages"
+                " WHERE database_name = ? AND schema_name = ? AND name = ?",
+                [catalog, schema_name, stage],
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise _error(
+                f"SQL compilation error:\nStage '{catalog}.{schema_name}.{stage}'"
+                " does not exist or not authorized.",
+                2003,
+                "02000",
+            )
+        return f"{catalog}.{schema_name}.{stage}", str(row[0] or "")
+
+    def location(self, name: str, path: str, database: str | None, schema: str | None) -> str:
+        """Where ``@name/path`` lives: an s3:// URL or a folder of fakesnow's internal stages."""
+        fqname, url = self._stage(name, database, schema)
+        if ".." in path.split("/"):
+            raise _error(f"stage path {path!r} leaves the stage")
+        if url:
+            return url.rstrip("/") + "/" + path
+        return str(fakesnow_stage.internal_dir(fqname, path))
+
+    def read(self, location: str) -> bytes:
+        try:
+            if location.startswith("s3://"):
+                with self.open_s3(location, "rb") as handle:
+                    data: bytes = handle.read()
+                    return data
+            return Path(location).read_bytes()
+        except FileNotFoundError:
+            raise _error(f"Remote file '{location}' was not found.", 2003, "02000") from None
+
+    def write(self, location: str, data: bytes) -> None:
+        if location.startswith("s3://"):
+            with self.open_s3(location, "wb") as handle:
+                handle.write(data)
+            return
+        Path(location).parent.mkdir(parents=True, exist_ok=True)
+        Path(location).write_bytes(data)
+
+
+def copy_files(files: StageFiles, statement: str, database: str | None, schema: str | None) -> list[str]:
+    """COPY FILES INTO @target/path/ FROM @source/path/ FILES = (…): the copied files' names."""
+    match = _COPY_FILES.fullmatch(statement)
+    if not match:
+        raise _error(
+            "the sandbox's COPY FILES takes INTO @<stage>/<path>/ FROM @<stage>/<path>/ FILES = (…)", 9999
+        )
+    names = _STRING.findall(match.group("files"))
+    source = files.location(match.group("source"), match.group("source_path"), database, schema)
+    target = files.location(match.group("target"), match.group("target_path"), database, schema)
+    contents = {
+        name: files.read(source.rstrip("/") + "/" + name) for name in names
+    }  # all found, or none copied
+    for name, data in contents.items():
+        files.write(target.rstrip("/") + "/" + name, data)
+    return names
+
+
+# --- running functions ---------------------------------------------------------------------------
+
+
+class FunctionProcess:
+    """One function's body, running in its own worker process."""
+
+    def __init__(self, definition: FunctionDefinition, import_directory: str) -> None:
+        self.import_directory = import_directory
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
+        self._lock = threading.Lock()
+        self.process = subprocess.Popen(  # noqa: S603  # nosec B603: a fixed interpreter and our script
+            [str(runtime_python()), "-u", str(WORKER_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env={**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"},
+        )
+        try:
+            answer = self._create(definition, import_directory)
+        except BaseException:
+            self.close()  # a refused body leaves no process behind
+            raise
+        self.body_sha256 = str(answer["body_sha256"])
+        self.vectorized = bool(answer["vectorized"])
+
+    def _create(self, definition: FunctionDefinition, import_directory: str) -> dict[str, Any]:
+        answer, _ = self._exchange(
+            {
+                "cmd": "create",
+                "body": definition.body,
+                "handler": definition.handler,
+                "imports": import_directory + "/",
+                "runtime_version": definition.runtime_version,
+                "packages": definition.packages,
+            }
+        )
+        return answer
+
+    def _exchange(
+        self, request: dict[str, Any], payload: bytes = b"", reply_bytes: int = 0
+    ) -> tuple[dict[str, Any], bytes]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        with self._lock:
+            try:
+                self.process.stdin.write(json.dumps(request).encode() + b"\n" + payload)
+                self.process.stdin.flush()
+                line = self.process.stdout.readline()
+            except OSError:
+                line = b""
+            if not line:
+                self._log.seek(0)
+                raise _error(
+                    f"Python Interpreter Error: the function's process ended: {self._log.read()[-800:]!r}",
+                    100357,
+                    "P0000",
+                )
+            answer: dict[str, Any] = json.loads(line)
+            if not answer["ok"]:
+                raise _error(f"Python Interpreter Error:\n{answer['message']}", 100357, "P0000")
+            reply = self.process.stdout.read(reply_bytes) if reply_bytes else b""
+            return answer, reply
+
+    def call(self, matrix: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        rows, columns = matrix.shape
+        _, reply = self._exchange(
+            {"cmd": "call", "rows": rows, "columns": columns},
+            np.ascontiguousarray(matrix, dtype=np.float64).tobytes(),
+            reply_bytes=rows * 8,
+        )
+        return np.frombuffer(reply, dtype=np.float64)
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._log.close()
+        shutil.rmtree(self.import_directory, ignore_errors=True)
+
+
+@dataclass
+class PublishedFunction:
+    definition: FunctionDefinition
+    process: FunctionProcess
+
+
+@dataclass
+class PythonFunctions:
+    """The Python functions created in the sandbox's Snowflake, by name."""
+
+    duck_conn: Any
+    files: StageFiles
+    functions: dict[str, PublishedFunction] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def create(self, statement: str, database: str | None, schema: str | None) -> str:
+        definition = parse_create_function(statement)
+        with self._lock:
+            earlier = self.functions.get(definition.name)
+            if earlier is not None and not definition.replace:
+                raise _error(
+                    f"SQL compilation error:\nObject '{definition.name}' already exists.", 2002, "42710"
+                )
+            # Everything the function needs, before the earlier one is touched.
+            import_directory = tempfile.mkdtemp(prefix=f"snowflake-function-{definition.name.lower()}-")
+            try:
+                for item in definition.imports:
+                    stage, _, path = item.removeprefix("@").partition("/")
+                    name = path.rsplit("/", 1)[-1]
+                    data = self.files.read(self.files.location(stage, path, database, schema))
+                    Path(import_directory, name).write_bytes(data)
+                process = FunctionProcess(definition, import_directory)
+            except BaseException:
+                shutil.rmtree(import_directory, ignore_errors=True)
+                raise
+            self._register(definition, process)
+            self.functions[definition.name] = PublishedFunction(definition, process)
+            if earlier is not None:
+                earlier.process.close()
+        return definition.name
+
+    def _register(self, definition: FunctionDefinition, process: FunctionProcess) -> None:
+        def run(*columns: pa.ChunkedArray) -> pa.Array:
+            matrix = np.column_stack(
+                [
+                    column.to_numpy().astype(np.float64)
+                    if column.null_count == 0
+                    else column.fill_null(np.nan).to_numpy().astype(np.float64)
+                    for column in columns
+                ]
+            )
+            return pa.array(process.call(matrix), type=pa.float64())
+
+        run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter(name, inspect.Parameter.POSITIONAL_ONLY) for name, _ in definition.arguments]
+        )
+        if definition.name in self.functions:
+            self.duck_conn.remove_function(definition.name)
+        self.duck_conn.create_function(
+            definition.name,
+            run,
+            [duckdb.sqltypes.DOUBLE] * len(definition.arguments),
+            duckdb.sqltypes.DOUBLE,
+            type="arrow",
+            null_handling="special",
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            for function in self.functions.values():
+                function.process.close()
+            self.functions.clear()
+
+
+# --- fakesnow's cursor ---------------------------------------------------------------------------
+
+_EXECUTE = "execute"
+_PARSE_ONE = "parse_one"  # what fakesnow.server parses a request's statement with, before executing it
+_installed: dict[str, PythonFunctions] = {}
+
+
+def _handled_here(command: str) -> bool:
+    return bool(_PYTHON_FUNCTION.match(command) or re.match(r"\s*COPY\s+FILES\b", command, re.IGNORECASE))
+
+
+def installed() -> PythonFunctions | None:
+    """The functions of the running sandbox (None before ``support_python_functions``)."""
+    return _installed.get("functions")
+
+
+def support_python_functions(duck_conn: Any, open_s3: Callable[[str, str], Any]) -> PythonFunctions:
+    """Teach fakesnow CREATE FUNCTION … LANGUAGE PYTHON and COPY FILES (again: on a new connection)."""
+    earlier = _installed.get("functions")
+    if earlier is not None:
+        earlier.close()
+    functions = PythonFunctions(duck_conn, StageFiles(duck_conn, open_s3))
+    _installed["functions"] = functions
+    cursor_class = fakesnow_cursor.FakeSnowflakeCursor
+    execute = getattr(cursor_class, _EXECUTE)
+    original = getattr(execute, "snowsage_original", execute)
+
+    def execute_with_functions(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+        current = _installed["functions"]
+        database, schema = self._conn.database, self._conn.schema
+        if not _handled_here(command):
+            return original(self, command, *args, **kwargs)
+        if _PYTHON_FUNCTION.match(command):
+            name = current.create(command, database, schema)
+            return original(self, f"SELECT 'Function {name} successfully created.' AS status")
+        if re.match(r"\s*COPY\s+FILES\b", command, re.IGNORECASE):
+            names = copy_files(current.files, command, database, schema)
+            rows = (
+                " UNION ALL ".join(f"SELECT '{name}' AS file" for name in names)
+                or "SELECT NULL AS file LIMIT 0"
+            )
+        return original(self, rows)
+
+    execute_with_functions.snowsage_original = original  # type: ignore[attr-defined]
+    setattr(cursor_class, _EXECUTE, execute_with_functions)
+
+    # The server parses each statement first (for its statement type): sqlglot reads neither form,
+    # so they are typed as what the cursor answers them with, a query.
+    # `import fakesnow.server` would bind the module over the package's `server` function, which
+    # sandbox/snowflake/server.py takes first: the module is read from sys.modules once imported.
+    fakesnow_server = sys.modules["fakesnow.server"]
+    parse_one = vars(fakesnow_server)[_PARSE_ONE]
+    original_parse = getattr(parse_one, "snowsage_original", parse_one)
+
+    def parse_with_functions(sql: str, *args: Any, **kwargs: Any) -> Any:
+        if _handled_here(sql):
+            return original_parse("SELECT 1")
+        return original_parse(sql, *args, **kwargs)
+
+    parse_with_functions.snowsage_original = original_parse  # type: ignore[attr-defined]
+    setattr(fakesnow_server, _PARSE_ONE, parse_with_functions)
+    return functions
+
+
+atexit.register(lambda: _installed["functions"].close() if "functions" in _installed else None)
