@@ -29,7 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.server import ThreadedMotoServer
 
 from sandbox import moto_patches
-from sandbox.deploy import PROJECT_ROOT, DeployedStack, deploy
+from sandbox.aws.template import PROJECT_ROOT
+from sandbox.deploy import DeployedStack, deploy
 from sandbox.lambda_runtime import LambdaRuntime
 from sandbox.sagemaker import SageMakerEmulator
 from sandbox.snowflake_server import SnowflakeSandbox, start_snowflake

@@ -12,7 +12,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from sandbox.deploy import PROJECT_ROOT
+from sandbox.aws.template import PROJECT_ROOT
 from sandbox.environment import Sandbox
 from sandbox.execution import ExecutionSummary
 
