@@ -96,7 +96,7 @@ build: $(VENV_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
 
 sizes: build
-	$(PY) scripts/sizes.py --build-dir .aws-sam/build
+	$(PY) -m scripts.sizes --build-dir .aws-sam/build
 
 # --- sandbox --------------------------------------------------------------------------------------
 
