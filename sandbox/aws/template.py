@@ -363,7 +363,8 @@ class Template:
 
         ``artifact_uri(logical_id, folder)`` gives the S3 URI a function's or layer's folder is
         packaged to (``sam package``); by default a made-up ``s3://`` URI per resource.
-        ``inline_definitions`` puts each state machine's definition into the template.
+        ``inline_definitions`` puts each state machine's definition into the template (else its
+        DefinitionUri becomes a made-up ``s3://`` URI).
         """
         document = copy.deepcopy(self.document)
         uri = artifact_uri or (lambda logical_id, _folder: f"s3://packaged/{logical_id}.zip")
@@ -373,11 +374,13 @@ class Template:
             resource = document["Resources"][logical_id]
             resource["Properties"]["ContentUri"] = uri(logical_id, layer.content_dir)
             resource.pop("Metadata", None)
-        if inline_definitions:
-            for logical_id, machine in self.state_machines.items():
-                properties = document["Resources"][logical_id]["Properties"]
+        for logical_id, machine in self.state_machines.items():
+            properties = document["Resources"][logical_id]["Properties"]
+            if inline_definitions:
                 properties.pop("DefinitionUri")
                 properties["Definition"] = machine.definition()
+            else:
+                properties["DefinitionUri"] = f"s3://packaged/{logical_id}.asl.json"
         values = dict(parameters or {})
         # What samtranslator's transform() does, with the region given rather than taken from the
         # machine's AWS configuration. No managed policy is named by name (policies use ARNs).
@@ -420,3 +423,49 @@ def read(path: Path) -> Template:
 def project() -> Template:
     """The project's template.yaml, read once per process."""
     return read(TEMPLATE_PATH)
+
+
+def _unwrap_if(value: Any) -> list[Any]:
+    """Both branches of an Fn::If (a conditional policy), leaving out AWS::NoValue; else the value."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        return [item for branch in value["Fn::If"][1:] for item in _unwrap_if(branch)]
+    return [] if _ref(value) == "AWS::NoValue" else [value]
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    return list(statements) if isinstance(statements, list) else [statements]
+
+
+_ROLE_PROPERTY = {"AWS::Lambda::Function": "Role", "AWS::StepFunctions::StateMachine": "RoleArn"}
+
+
+def granted_statements(translated: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(owner, statement) for every identity-policy statement of a translated template.
+
+    The owner is the function or state machine whose role SAM made (``<Owner>Role``), else the
+    role itself. A managed policy of the template counts for every role it is attached to; the
+    statements of both branches of a conditional policy are listed.
+    """
+    resources = translated["Resources"]
+    role_owner: dict[str, str] = {}
+    for logical_id, resource in resources.items():
+        role = resource.get("Properties", {}).get(_ROLE_PROPERTY.get(resource["Type"], ""))
+        if isinstance(role, dict) and "Fn::GetAtt" in role:
+            role_owner[role["Fn::GetAtt"][0]] = logical_id
+    found: list[tuple[str, dict[str, Any]]] = []
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        owner = role_owner.get(logical_id, logical_id)
+        properties = resource["Properties"]
+        for policy in properties.get("Policies", []):
+            for branch in _unwrap_if(policy):
+                found += [(owner, statement) for statement in _statements(branch["PolicyDocument"])]
+        for arn in properties.get("ManagedPolicyArns", []):
+            for branch in _unwrap_if(arn):
+                managed = resources.get(_ref(branch) or "", {})
+                if managed.get("Type") == "AWS::IAM::ManagedPolicy":
+                    document = managed["Properties"]["PolicyDocument"]
+                    found += [(owner, statement) for statement in _statements(document)]
+    return found
