@@ -433,8 +433,10 @@ def _unwrap_if(value: Any) -> list[Any]:
 
 
 def _statements(document: Any) -> list[dict[str, Any]]:
+    """A policy document's statements; a conditional statement (Fn::If) counts with both branches."""
     statements = document.get("Statement", []) if isinstance(document, dict) else []
-    return list(statements) if isinstance(statements, list) else [statements]
+    listed = statements if isinstance(statements, list) else [statements]
+    return [branch for statement in listed for branch in _unwrap_if(statement)]
 
 
 _ROLE_PROPERTY = {"AWS::Lambda::Function": "Role", "AWS::StepFunctions::StateMachine": "RoleArn"}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.aws.template import project
 from snowsage.settings import PrepareRunSettings, SnowflakeSettings
 from tests.template.template_model import (
     ASL_PATH,
@@ -174,27 +175,14 @@ def test_every_function_variable_is_read_by_its_code(name: str) -> None:
     assert own - read == set(), f"{name} sets variables nothing reads"
 
 
-def _parameter_default(ref: object, fallback: dict[str, str]) -> str:
-    """The value a variable gets on a deploy with default parameters (literals as they are)."""
-    if isinstance(ref, str):
-        return ref
-    assert isinstance(ref, dict), ref
-    assert set(ref) == {"Ref"}, ref
-    parameter = template()["Parameters"][ref["Ref"]]
-    if "Default" in parameter:
-        return str(parameter["Default"])
-    return fallback[ref["Ref"]]
+def _deployed_environment(name: str) -> dict[str, str]:
+    """The function's variables on a deploy with default parameters (and the required ones given)."""
+    references = {logical_id: f"<{logical_id}>" for logical_id in resources()}
+    return project().environment(name, REQUIRED_PARAMETERS, references)
 
 
 def test_parameter_defaults_satisfy_the_prepare_run_settings() -> None:
-    raw = function_environment("PrepareRunFunction")
-    env = {
-        key: _parameter_default(value, {})
-        for key, value in raw.items()
-        if key not in {"BUCKET_NAME", "AWS_ENDPOINT_URL"}  # AWS_ENDPOINT_URL: absent when deployed
-    }
-    env["BUCKET_NAME"] = "bucket"
-    settings = PrepareRunSettings.from_env(env)
+    settings = PrepareRunSettings.from_env(_deployed_environment("PrepareRunFunction"))
     assert settings.resource_prefix == "snowsage"
     assert settings.hyperparameters["objective"] == "binary:logistic"
     assert settings.evaluation_metric == "validation:auc"
@@ -204,13 +192,7 @@ def test_parameter_defaults_satisfy_the_prepare_run_settings() -> None:
 
 @pytest.mark.parametrize("name", snowflake_functions())
 def test_parameter_defaults_satisfy_the_snowflake_settings(name: str) -> None:
-    raw = function_environment(name)
-    env = {
-        key: _parameter_default(value, REQUIRED_PARAMETERS)
-        for key, value in raw.items()
-        if key.startswith("SNOWFLAKE_")
-    }
-    settings = SnowflakeSettings.from_env(env)
+    settings = SnowflakeSettings.from_env(_deployed_environment(name))
     assert settings.snowflake_stage == "ML_STAGE"
     assert (settings.snowflake_host, settings.snowflake_port, settings.snowflake_protocol) == ("", "", "")
 

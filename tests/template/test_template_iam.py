@@ -146,10 +146,24 @@ def test_state_machine_publishes_to_the_notification_topic_only() -> None:
     assert sns == [{"TopicName": {"Fn::GetAtt": ["NotificationTopic", "TopicName"]}}]
 
 
-@pytest.mark.parametrize("name", snowflake_functions())
-def test_snowflake_functions_read_only_their_secret(name: str) -> None:
-    templates = dict(sam_policy_templates(name))
-    assert templates["AWSSecretsManagerGetSecretValuePolicy"] == {"SecretArn": {"Ref": "SnowflakeSecretArn"}}
+def test_only_the_snowflake_functions_read_the_secret_and_only_it() -> None:
+    readers: dict[str, list[dict[str, Any]]] = {}
+    for owner, statement in _allows():
+        if any(action.startswith(("secretsmanager:", "kms:")) for action in as_list(statement["Action"])):
+            readers.setdefault(owner, []).append(statement)
+    assert set(readers) == set(snowflake_functions())
+    for owner, statements in readers.items():
+        granted = {
+            (action, str(statement["Resource"]))
+            for statement in statements
+            for action in as_list(statement["Action"])
+        }
+        assert granted == {
+            ("secretsmanager:GetSecretValue", str({"Ref": "SnowflakeSecretArn"})),
+            ("kms:Decrypt", str({"Ref": "SnowflakeSecretKmsKeyArn"})),
+        }, owner
+        (decrypt,) = [statement for statement in statements if statement["Action"] == "kms:Decrypt"]
+        assert set(decrypt["Condition"]["StringEquals"]) == {"kms:ViaService"}, owner
 
 
 def test_functions_without_aws_data_access_get_none() -> None:
@@ -180,7 +194,7 @@ def test_record_execution_outcome_reads_this_state_machine_and_publishes_to_the_
     statements = [st for owner, st in _allows() if owner == "RecordExecutionOutcomeFunction"]
     reads = next(st for st in statements if "states:GetExecutionHistory" in as_list(st["Action"]))
     assert set(as_list(reads["Action"])) == {"states:GetExecutionHistory", "states:DescribeExecution"}
-    assert sub_text(reads["Resource"]).endswith(":execution:${PipelineStateMachine.Name}:*")
+    assert sub_text(reads["Resource"]).endswith(":execution:${AWS::StackName}-pipeline:*")
     templates = dict(sam_policy_templates("RecordExecutionOutcomeFunction"))
     assert templates["SNSPublishMessagePolicy"] == {
         "TopicName": {"Fn::GetAtt": ["NotificationTopic", "TopicName"]}
