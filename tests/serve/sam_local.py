@@ -60,12 +60,14 @@ def adapt(document: ENV_VARS, aws_port: int, snowflake_port: int, host: str = CO
 
 
 def _sam_cli_value(template: Template, value: Any) -> Any:
-    """A template value as SAM CLI's local provider resolves it: parameter Refs to their defaults,
-    resource Refs to the logical id; what it cannot resolve stays an intrinsic, which
-    EnvironmentVariables turns into "" (as it does an absent AWS::NoValue branch)."""
+    """A template value as SAM CLI's local provider resolves it (docs/sam-local.md): parameter Refs
+    to their defaults (a parameter without one to its name), resource Refs to the logical id; what
+    it cannot resolve stays an intrinsic, which EnvironmentVariables turns into "" (as it does an
+    absent AWS::NoValue branch)."""
     defaults = {name: p.default for name, p in template.parameters.items() if p.default is not None}
+    names = {name: name for name in [*template.resources, *template.parameters]}
     try:
-        resolved = template.resolve(value, defaults, {name: name for name in template.resources})
+        resolved = template.resolve(value, defaults, names)
     except TemplateError:
         return value
     return "" if resolved is NO_VALUE else resolved
