@@ -57,7 +57,7 @@ NO_VALUE: Final = _NoValue()
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Parameter(_Frozen):
