@@ -9,28 +9,16 @@ import pytest
 
 from sandbox.aws.template import project
 from sandbox.serve import CONTAINER_HOST, DEFAULT_AWS_PORT, DEFAULT_SNOWFLAKE_PORT, ENDPOINT_VARIABLE
-from snowsage.settings import (
-    EnvSettings,
-    ExecutionOutcomeSettings,
-    PrepareRunSettings,
-    SnowflakeSettings,
-    StartPipelineSettings,
-)
 from tests.serve.sam_local import (
     SHELL_AWS,
     load_env_json,
     merged,
     sam_local_environment,
 )
+from tests.template.template_model import SETTINGS_CLASSES, settings_used_by, snowflake_functions
 
-# The settings model each function reads (EvaluateModel and SelectModel read none).
-SETTINGS: dict[str, type[EnvSettings]] = {
-    "StartPipelineFunction": StartPipelineSettings,
-    "PrepareRunFunction": PrepareRunSettings,
-    "LoadPredictionsFunction": SnowflakeSettings,
-    "RecordRunFunction": SnowflakeSettings,
-    "RecordExecutionOutcomeFunction": ExecutionOutcomeSettings,
-}
+# The settings model each function's handler reads (from its code; EvaluateModel and SelectModel read none).
+SETTINGS = sorted((name, cls) for name in project().functions for cls in settings_used_by(name))
 SNOWFLAKE_OVERRIDES = {
     "SNOWFLAKE_HOST": CONTAINER_HOST,
     "SNOWFLAKE_PORT": str(DEFAULT_SNOWFLAKE_PORT),
@@ -50,7 +38,8 @@ def test_env_json_points_at_the_served_sandbox() -> None:
         "arn:aws:states:us-east-1:123456789012:stateMachine:snowsage-pipeline"
     )
     assert merged(document, "PrepareRunFunction")["BUCKET_NAME"] == "snowsage-data-123456789012-us-east-1"
-    for logical_id in ("LoadPredictionsFunction", "RecordRunFunction", "RecordExecutionOutcomeFunction"):
+    assert snowflake_functions()
+    for logical_id in snowflake_functions():
         env = merged(document, logical_id)
         assert {name: env[name] for name in SNOWFLAKE_OVERRIDES} == SNOWFLAKE_OVERRIDES
         # The secret's name as a partial ARN: deterministic, and GetSecretValue accepts it.
@@ -59,9 +48,9 @@ def test_env_json_points_at_the_served_sandbox() -> None:
         )
 
 
-@pytest.mark.parametrize("logical_id", sorted(SETTINGS))
-def test_env_json_gives_every_setting_a_function_requires(logical_id: str) -> None:
-    model = SETTINGS[logical_id]
+@pytest.mark.parametrize(("logical_id", "settings"), SETTINGS)
+def test_env_json_gives_every_setting_a_function_requires(logical_id: str, settings: str) -> None:
+    model = SETTINGS_CLASSES[settings]
     env = merged(load_env_json(), logical_id)
     required = {name.upper() for name, field in model.model_fields.items() if field.is_required()}
     assert required <= env.keys()
