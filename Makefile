@@ -16,6 +16,11 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 # Stamps: each install step reruns only when its lock file changes.
 VENV_STAMP := $(VENV)/.installed-dev-lock
+# The one way the project's own code is importable (CLI, tests, bench, scripts, smoke): a .pth file
+# in .venv's site-packages naming the repository root (sandbox, bench, smoke, scripts,
+# snowsage_setup, tests) and the common layer's source (snowsage, which Lambda finds in /opt/python).
+PROJECT_PATH_STAMP := $(VENV)/.installed-project-path
+PROJECT_PTH := snowsage-project.pth
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-checkov
 NODE_STAMP := node_modules/.installed-package-lock
 # The SageMaker emulator runs each job on the xgboost its image pins (sandbox/sagemaker/images.py),
@@ -24,7 +29,7 @@ XGBOOST_VERSIONS := 1.7.4 3.0.5 3.2.0
 XGBOOST_STAMPS := $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)/.installed-lock)
 
 # Lint whatever exists of these (colleagues' directories may land later).
-MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts smoke)
+MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts smoke snowsage_setup)
 BANDIT_PATHS := $(wildcard functions layers/common/snowsage)
 ASL_FILES := $(wildcard statemachines/*.asl.json)
 PYTEST_ARGS ?= -n auto --dist loadfile
@@ -47,12 +52,18 @@ help:
 
 # --- environments -------------------------------------------------------------------------------
 
-venv: $(VENV_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS)
+venv: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS)
 
 $(VENV_STAMP): requirements/dev.lock
 	python=$$(scripts/python312); echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV)
 	$(BIN)/pip install --quiet --no-deps -r requirements/dev.lock
 	$(BIN)/pip check
+	touch $@
+
+$(PROJECT_PATH_STAMP): $(VENV_STAMP)
+	site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))'); \
+		printf '%s\n' "$(CURDIR)" "$(CURDIR)/layers/common" > "$$site/$(PROJECT_PTH)"
+	$(PY) -c 'import sandbox.cli, snowsage.models, snowsage_setup.sqlscript'
 	touch $@
 
 # checkov pins an older boto3 than the dev tree: it gets a venv of its own.
@@ -84,7 +95,7 @@ lint: venv
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(BIN)/bandit --quiet --recursive $(BANDIT_PATHS)
 
-pytest: $(VENV_STAMP) $(XGBOOST_STAMPS)
+pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint pytest
@@ -95,23 +106,23 @@ test: lint pytest
 build: $(VENV_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
 
-sizes: build
-	$(PY) -m scripts.sizes --build-dir .aws-sam/build
+sizes: build $(PROJECT_PATH_STAMP)
+	$(PY) scripts/sizes.py --build-dir .aws-sam/build
 
 # --- sandbox --------------------------------------------------------------------------------------
 
-demo: $(VENV_STAMP) $(XGBOOST_STAMPS)
+demo: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS)
 	$(PY) -m sandbox demo
 
-bench: $(VENV_STAMP)
+bench: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 	$(PY) -m bench
 
 # --- real accounts (docs/smoke.md): without credentials each says what it needs and exits 0 -----
 
-smoke: $(VENV_STAMP)
+smoke: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 	$(PY) -m smoke run
 
-smoke-errors: $(VENV_STAMP)
+smoke-errors: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 	$(PY) -m smoke errors
 
 # --- locks ----------------------------------------------------------------------------------------

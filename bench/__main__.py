@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import coldstart, report, sizes
+from bench import coldstart, markdown, sizes
 from bench.project import ROOT
 from bench.stats import median
 
@@ -79,7 +79,7 @@ def coldstart_section(found: list[coldstart.Target], samples: int) -> list[str]:
         " plus `import snowflake.connector`). Goal: each handler <= 1.2x its reference.",
         "",
     ]
-    out += report.table(
+    out += markdown.table(
         [
             "function",
             "reference",
@@ -98,7 +98,7 @@ def coldstart_section(found: list[coldstart.Target], samples: int) -> list[str]:
                 f"{row['reference_ms']:.0f}",
                 f"{row['ratio']:.2f}x",
                 "<= 1.2x",
-                report.met(bool(row["met"])),
+                markdown.met(bool(row["met"])),
                 "yes" if row["connector_at_import"] else "no",
             ]
             for row in rows
@@ -131,7 +131,7 @@ def sizes_section(rows: list[sizes.SizeRow], naive: sizes.NaivePackage, build_se
         f" Lambda's limit is {sizes.LAMBDA_LIMIT_MB} MB for a function with all its layers.",
         "",
     ]
-    out += report.table(
+    out += markdown.table(
         ["function", "code MB", "layers MB", "total MB", "% of 250 MB", "goal", "met?"],
         [
             [
@@ -141,7 +141,7 @@ def sizes_section(rows: list[sizes.SizeRow], naive: sizes.NaivePackage, build_se
                 _mb(row.total_mb),
                 f"{row.total_mb / sizes.LAMBDA_LIMIT_MB:.0%}",
                 f"<= {row.budget_mb} MB",
-                report.met(row.met),
+                markdown.met(row.met),
             ]
             for row in rows
         ],
@@ -182,7 +182,7 @@ def memory_section(results: object, memory_rows: list[int]) -> list[str]:
                 *(f"{peak:.1f} MB" for peak in peaks),
                 f"{value:.3f}",
                 "<= 1.1",
-                report.met(value <= 1.1),
+                markdown.met(value <= 1.1),
                 " / ".join(str(t) for t in traced),
             ]
         )
@@ -203,7 +203,7 @@ def memory_section(results: object, memory_rows: list[int]) -> list[str]:
         " alone, per size. Goal: largest / smallest <= 1.1 per function.",
         "",
     ]
-    out += report.table(header, body)
+    out += markdown.table(header, body)
     if errors:
         out += ["", "Replays that raised (their memory still counts): " + "; ".join(errors)]
     out.append("")
@@ -230,7 +230,7 @@ def payload_section(results: object) -> list[str]:
                 item.largest_state,
                 f"{growth:.3f}x",
                 "< 16 KB, no growth",
-                report.met(item.largest_bytes < 16 * 1024 and growth <= 1.1),
+                markdown.met(item.largest_bytes < 16 * 1024 and growth <= 1.1),
             ]
         )
     top = max(item.target_files for item in results.payloads)
@@ -243,7 +243,7 @@ def payload_section(results: object) -> list[str]:
         " (`includeExecutionData`). Step Functions' limit is 256 KB. Goal: < 16 KB and not growing"
         " with the file count (growth = largest / largest at 1 file per section <= 1.1).",
         "",
-        *report.table(
+        *markdown.table(
             [
                 "files (train/validation/score)",
                 "manifest bytes",
@@ -285,7 +285,7 @@ def _comparison_rows(comparisons: Sequence[object]) -> list[list[str]]:
                 f"{median(c.bare) * 1000:.1f}",
                 f"{c.ratio:.2f}x",
                 f"<= {c.goal}x",
-                report.met(c.ratio <= c.goal),
+                markdown.met(c.ratio <= c.goal),
             ]
         )
     return rows
@@ -320,7 +320,7 @@ def e2e_section(results: object, e2e_rows: list[int]) -> list[str]:
                 f"{run.transform_compute:.3f} ({run.transform_compute / wall:.1%})",
                 f"{run.other_seconds:.2f} ({share(run):.1%})",
                 "<= 15 %" if at_goal else "-",
-                report.met(share(run) <= 0.15) if at_goal else "-",
+                markdown.met(share(run) <= 0.15) if at_goal else "-",
             ]
         )
     verdicts = []
@@ -363,7 +363,7 @@ def e2e_section(results: object, e2e_rows: list[int]) -> list[str]:
     return [
         "## 5. Sandbox end to end",
         "",
-        "Wall time of `loop.run_from_export` (EXPORT_DATASET, the S3 event, the whole execution,"
+        "Wall time of `pipeline_run.run_from_export` (EXPORT_DATASET, the S3 event, the whole execution,"
         " reading the predictions back) split into the emulator's training compute (`xgboost.train`),"
         " its transform compute (`Booster.inplace_predict`) and everything else (moto, fakesnow,"
         " Lambda handlers, Step Functions polling, S3 transfers, CSV parsing). Goal: everything else"
@@ -373,7 +373,7 @@ def e2e_section(results: object, e2e_rows: list[int]) -> list[str]:
         f" snowflake/examples/txn_refund.sql --dataset {TXN_DATASET} --sample-rows N --threshold"
         f" {TXN_THRESHOLD}` does (its model's AUC is below the template's default threshold, 0.75).",
         "",
-        *report.table(
+        *markdown.table(
             [
                 "dataset",
                 "transactions",
@@ -410,7 +410,7 @@ def e2e_section(results: object, e2e_rows: list[int]) -> list[str]:
         f"Sample run: the {results.comparison_rows:,}-transaction merchant_risk run's jobs,"
         f" re-run {repeats} times (rounds trained: {results.comparison_rounds}):",
         "",
-        *report.table(["what", "emulator ms", "bare ms", "ratio", "goal", "met?"], comparisons),
+        *markdown.table(["what", "emulator ms", "bare ms", "ratio", "goal", "met?"], comparisons),
         "",
         *(
             [
@@ -419,7 +419,7 @@ def e2e_section(results: object, e2e_rows: list[int]) -> list[str]:
                 f" hyperparameters with num_round {LARGE_ROUNDS} to fit the"
                 f" budget; {large_repeats} runs each (rounds trained: {results.large_rounds}):",
                 "",
-                *report.table(["what", "emulator ms", "bare ms", "ratio", "goal", "met?"], large),
+                *markdown.table(["what", "emulator ms", "bare ms", "ratio", "goal", "met?"], large),
                 "",
             ]
             if results.large
@@ -431,6 +431,7 @@ def e2e_section(results: object, e2e_rows: list[int]) -> list[str]:
 def cost_section(results: object, e2e_rows: list[int]) -> list[str]:
     from bench.sandbox_bench import SandboxResults
     from sandbox import cost
+    from sandbox.sagemaker.emulator import SPOT_SAVING_ASSUMED
 
     assert isinstance(results, SandboxResults)
     runs = [run for run in results.runs if run.transactions in e2e_rows]
@@ -455,7 +456,7 @@ def cost_section(results: object, e2e_rows: list[int]) -> list[str]:
         f" ${cost.SAGEMAKER_TRANSFORM_PER_HOUR['ml.m5.large']}/hour batch transform (us-east-1 on-demand"
         f" list prices as of {cost.PRICES_AS_OF}, not re-checked online from this machine: check"
         " aws.amazon.com/sagemaker/pricing before relying on them);"
-        f" managed spot saving ASSUMED {cost.SPOT_SAVING_ASSUMED:.0%} (typical, not guaranteed)."
+        f" managed spot saving ASSUMED {SPOT_SAVING_ASSUMED:.0%} (typical, not guaranteed)."
         " Transitions come from the execution history, Lambda seconds from the Lambda states' spans x"
         " the function's MemorySize in template.yaml, training from the Train state's billable_seconds,"
         " transform from the Score state's span. **These are the sandbox's local seconds** (moto,"
@@ -468,7 +469,7 @@ def cost_section(results: object, e2e_rows: list[int]) -> list[str]:
         estimate = run.cost
         out.append(f"{run.transactions:,} transactions ({run.transitions} transitions):")
         out.append("")
-        out += report.table(
+        out += markdown.table(
             ["component", "quantity", "unit", "unit price", "USD"],
             [
                 [
@@ -485,7 +486,7 @@ def cost_section(results: object, e2e_rows: list[int]) -> list[str]:
         if estimate.spot_training_usd is not None:
             out.append("")
             out.append(
-                f"Training with managed spot ({cost.SPOT_SAVING_ASSUMED:.0%} saving assumed):"
+                f"Training with managed spot ({SPOT_SAVING_ASSUMED:.0%} saving assumed):"
                 f" ${estimate.spot_training_usd:.6f} instead of"
                 f" ${sum(line.usd for line in estimate.items if 'training' in line.component):.6f}."
             )
@@ -507,12 +508,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("--samples must be at least 10", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.ERROR)
-    from sandbox.environment import quiet_services
+    from sandbox.services import quiet_services
 
     quiet_services(logging.ERROR)
 
-    started_at = report.now()
-    load_at_start = report.load_average()
+    started_at = markdown.now()
+    load_at_start = markdown.load_average()
     started = time.perf_counter()
     seconds: dict[str, float] = {}
     sections: list[str] = []
@@ -561,18 +562,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         "Generated by `make bench` (`.venv/bin/python -m bench`, source in `bench/`); do not edit by hand.",
         "",
-        *report.machine_section(started_at, load_at_start),
+        *markdown.machine_section(started_at, load_at_start),
         f"- Command: `{command}`; phases: {', '.join(phases)}",
         "",
-        "Reproduce: `make bench` (or `PYTHONPATH=.:layers/common .venv/bin/python -m bench --help` for"
+        "Reproduce: `make bench` (or `.venv/bin/python -m bench --help` for"
         " the options: sizes, sample counts, payload file counts).",
         "",
         "## Duration of this run",
         "",
-        *report.table(["phase", "seconds"], [[name, f"{value:.0f}"] for name, value in seconds.items()]),
+        *markdown.table(["phase", "seconds"], [[name, f"{value:.0f}"] for name, value in seconds.items()]),
         "",
         f"Total **{total / 60:.1f} min** (goal: < {BUDGET_MINUTES} min on 2 cores:"
-        f" {report.met(total < BUDGET_MINUTES * 60)}). The naive package of benchmark 2 is installed once"
+        f" {markdown.met(total < BUDGET_MINUTES * 60)}). The naive package of benchmark 2 is installed once"
         " and cached under build/bench/ (the first run adds ~5 min of pip downloads).",
         "",
         *sections,

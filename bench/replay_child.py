@@ -10,10 +10,10 @@ counterpart. Not ru_maxrss: after fork + exec that can report the forking parent
 
 import importlib.util
 import json
-import os
 import sys
 import tracemalloc
-import uuid
+
+from sandbox.aws.lambda_context import LambdaContext
 
 
 def peak_rss_kb() -> int:
@@ -22,21 +22,6 @@ def peak_rss_kb() -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     raise RuntimeError("no VmHWM in /proc/self/status")
-
-
-class Context:
-    def __init__(self) -> None:
-        name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
-        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"))
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 def main() -> None:
@@ -55,7 +40,7 @@ def main() -> None:
     tracemalloc.start()
     error = None
     try:
-        module.lambda_handler(event, Context())
+        module.lambda_handler(event, LambdaContext.from_environment("bench"))
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     _, traced_peak = tracemalloc.get_traced_memory()

@@ -2,7 +2,7 @@
 
 One sandbox (moto + fakesnow + the SageMaker emulator, template.yaml deployed) serves every run.
 For each transactions count the sample data is reloaded, EXPORT_DATASET runs and the S3 event
-starts the execution (loop.run_from_export, the production path). Then, against the still
+starts the execution (sandbox.pipeline_run.run_from_export, the production path). Then, against the still
 running sandbox:
 
 * memory: each Lambda invocation of the run is replayed in a fresh interpreter with the
@@ -36,14 +36,14 @@ from typing import Any
 from bench import bare
 from bench.project import ROOT
 from bench.stats import median
-from sandbox import loop
 from sandbox.cost import CostEstimate, estimate_for_project
-from sandbox.environment import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
-from sandbox.export import export_dataset
+from sandbox.pipeline_run import apply_user_sql, follow_export, run_from_export
 from sandbox.sagemaker import s3io
+from sandbox.sample_data import SAMPLE_DATASET as DATASET
 from sandbox.sample_data import load_sample_data
+from sandbox.services import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
+from sandbox.snowflake.export import export_dataset
 
-DATASET = "merchant_risk"
 SEED = 7
 REPLAY_CHILD = Path(__file__).with_name("replay_child.py")
 # The transaction-level example dataset and how `python -m sandbox run` sets it up for it.
@@ -212,7 +212,7 @@ def pipeline_run(sb: Sandbox, transactions: int, *, replays: bool, dataset: str 
     _load(sb, transactions)
     first = len(sb.runtime.invocations)
     started = time.perf_counter()
-    result = loop.run_from_export(sb, dataset, export_id=f"bench-{transactions}")
+    result = run_from_export(sb, dataset, export_id=f"bench-{transactions}")
     wall = time.perf_counter() - started
     invocations = sb.runtime.invocations[first:]
     output = result.execution.output or {}
@@ -495,12 +495,12 @@ def txn_refund_runs(transactions: list[int]) -> list[RunFigures]:
 
     ``python -m sandbox run --setup-sql snowflake/examples/txn_refund.sql --dataset txn_refund
     --sample-rows N --threshold 0.5``: the sample transactions, the dataset's SQL, then
-    EXPORT_DATASET and the S3 event (loop.run_from_export), once per size.
+    EXPORT_DATASET and the S3 event (sandbox.pipeline_run.run_from_export), once per size.
     """
     found: list[RunFigures] = []
     config = SandboxConfig(quiet=True, template_parameters={"EvaluationThreshold": TXN_THRESHOLD})
     with Sandbox(config) as sb:
-        loop.apply_user_sql(sb, [TXN_SETUP_SQL])
+        apply_user_sql(sb, [TXN_SETUP_SQL])
         for count in sorted(transactions):
             started = time.perf_counter()
             found.append(pipeline_run(sb, count, replays=False, dataset=TXN_DATASET))
@@ -549,7 +549,7 @@ def payload_runs(sb: Sandbox, targets: list[int]) -> tuple[int, list[PayloadFigu
                 f"files-{target}",
                 rows_per_file=rows_per_file,
             )
-        result = loop.follow_export(sb, manifest)
+        result = follow_export(sb, manifest)
         largest, where = _largest_state_io(sb, result.execution.arn)
         found.append(
             PayloadFigures(

@@ -1,12 +1,8 @@
-"""The local sandbox: AWS (moto), Snowflake (fakesnow) and SageMaker (an emulator) on loopback.
+"""The local sandbox: one room per stand-in, and what ties them together.
 
-The handlers import the shared core from the common layer (``layers/common``), which Lambda
-mounts under /opt/python; the sandbox puts the same folder on the path, as `sam local` does.
+``sandbox.aws`` (moto, the template deployed into it, the Lambda runtime, executions),
+``sandbox.snowflake`` (fakesnow over HTTP, the setup SQL, EXPORT_DATASET) and
+``sandbox.sagemaker`` (the emulator that trains with the real xgboost). At the top: the CLI
+(``python -m sandbox``), ``services.Sandbox`` (every stand-in started and the stack deployed),
+``pipeline_run`` (one export through the whole loop), the sample data, the reports.
 """
-
-import sys
-from pathlib import Path
-
-_COMMON_LAYER = str(Path(__file__).resolve().parent.parent / "layers" / "common")
-if _COMMON_LAYER not in sys.path:
-    sys.path.append(_COMMON_LAYER)

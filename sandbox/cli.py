@@ -20,16 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sandbox import cost, loop
+from sandbox import cost, pipeline_run
 from sandbox import serve as serving
-from sandbox.environment import Sandbox, SandboxConfig, quiet_services
-from sandbox.execution import StateSpan
-from sandbox.report import write_report
-from sandbox.sample_data import load_sample_data
+from sandbox.aws.executions import StateSpan
+from sandbox.html_report import write_report
+from sandbox.sample_data import SAMPLE_DATASET, SAMPLE_SEED, load_sample_data
+from sandbox.services import Sandbox, SandboxConfig, quiet_services
 
 DEFAULT_ROWS = 300_000
-DEFAULT_SEED = 7
-SAMPLE_DATASET = "merchant_risk"
 
 
 class Console:
@@ -49,7 +47,7 @@ class Console:
         self.say(f"  {mark} {span.name:<24} {seconds}")
 
 
-def _print_summary(result: loop.RunResult, report: Path | None) -> None:
+def _print_summary(result: pipeline_run.RunResult, report: Path | None) -> None:
     execution = result.execution
     lines = [
         "",
@@ -80,7 +78,7 @@ def _print_summary(result: loop.RunResult, report: Path | None) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _emit(args: argparse.Namespace, result: loop.RunResult, report: Path | None = None) -> int:
+def _emit(args: argparse.Namespace, result: pipeline_run.RunResult, report: Path | None = None) -> int:
     """One run's summary, or its JSON object on one line; the exit status it calls for."""
     if getattr(args, "json", False):
         print(json.dumps(result.as_json(), default=str), flush=True)
@@ -89,7 +87,7 @@ def _emit(args: argparse.Namespace, result: loop.RunResult, report: Path | None 
     return 0 if result.status == "SUCCEEDED" else 1
 
 
-def _finish(args: argparse.Namespace, result: loop.RunResult, sandbox: Sandbox) -> int:
+def _finish(args: argparse.Namespace, result: pipeline_run.RunResult, sandbox: Sandbox) -> int:
     report = write_report(result, sandbox, Path(args.report)) if getattr(args, "report", None) else None
     return _emit(args, result, report)
 
@@ -106,7 +104,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
             f"loaded {loaded.transactions:,} transactions of {loaded.merchants:,} merchants into Snowflake"
         )
         console.say("EXPORT_DATASET('merchant_risk') -> S3; the manifest event starts the pipeline")
-        result = loop.run_from_export(sandbox, SAMPLE_DATASET, on_state=console.state)
+        result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, on_state=console.state)
         return _finish(args, result, sandbox)
 
 
@@ -124,15 +122,17 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 )
             console.say(f"loaded {args.sample_rows:,} sample transactions (MERCHANT_TRANSACTIONS)")
         console.say(f"applying {len(args.setup_sql)} SQL file(s)")
-        loop.apply_user_sql(sandbox, [Path(path) for path in args.setup_sql])
+        pipeline_run.apply_user_sql(sandbox, [Path(path) for path in args.setup_sql])
         codes: list[int] = []
-        for number, export_id in enumerate(loop.export_ids(args.runs), start=1):
+        for number, export_id in enumerate(pipeline_run.export_ids(args.runs), start=1):
             if args.runs > 1:
                 console.say(f"run {number} of {args.runs}: export {export_id}")
-            result = loop.run_from_export(sandbox, args.dataset, export_id=export_id, on_state=console.state)
+            result = pipeline_run.run_from_export(
+                sandbox, args.dataset, export_id=export_id, on_state=console.state
+            )
             if args.mode == "score_only" and result.status == "SUCCEEDED":
                 console.say("score_only: a hand start on the same export, scoring with the registered model")
-                result = loop.start_by_hand(
+                result = pipeline_run.start_by_hand(
                     sandbox,
                     {
                         "manifest": result.execution.output["manifest"] if result.execution.output else "",
@@ -159,12 +159,12 @@ def cmd_start_execution(args: argparse.Namespace, console: Console) -> int:
     document = json.loads(Path(args.input).read_text())
     sandbox = _sample_sandbox(console, args.rows, args.seed)
     try:
-        manifest = loop.export_for_input(sandbox, document)
+        manifest = pipeline_run.export_for_input(sandbox, document)
         if document.get("mode") == "score_only":
             console.say("score_only needs an Approved model: training one first")
-            loop.start_by_hand(sandbox, {"manifest": document["manifest"]}, name="sandbox-seed-model")
+            pipeline_run.start_by_hand(sandbox, {"manifest": document["manifest"]}, name="sandbox-seed-model")
         console.say(f"StartExecution with {args.input}")
-        result = loop.start_by_hand(
+        result = pipeline_run.start_by_hand(
             sandbox, document, name=args.name, on_state=console.state, manifest=manifest
         )
         return _finish(args, result, sandbox)
@@ -181,15 +181,15 @@ def cmd_replay_event(args: argparse.Namespace, console: Console) -> int:
             console.say(
                 f"the event names bucket {detail['bucket']['name']}; the sandbox's is {sandbox.bucket}"
             )
-        manifest = loop.export_for_input(
+        manifest = pipeline_run.export_for_input(
             sandbox, {"manifest": f"s3://{sandbox.bucket}/{detail['object']['key']}"}
         )
         deliveries = max(1, args.times)
         console.say(f"PutEvents x{deliveries}: {event['detail-type']} for {detail['object']['key']}")
         for _ in range(deliveries):
-            loop.replay_event(sandbox, event)
-        result = loop.follow_export(sandbox, manifest, on_state=console.state)
-        executions = loop.executions_for(sandbox, result.execution.name)
+            pipeline_run.replay_event(sandbox, event)
+        result = pipeline_run.follow_export(sandbox, manifest, on_state=console.state)
+        executions = pipeline_run.executions_for(sandbox, result.execution.name)
         console.say(f"{deliveries} deliveries -> {executions} execution(s) named {result.execution.name}")
         return _finish(args, result, sandbox)
     finally:
@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--rows", type=int, default=DEFAULT_ROWS, help="sample transactions (default %(default)s)"
     )
-    demo.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    demo.add_argument("--seed", type=int, default=SAMPLE_SEED)
     demo.add_argument(
         "--report", default="reports/demo", help="folder for the visual report (default %(default)s)"
     )
@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="load this many sample transactions first (for views on them)",
     )
-    run.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    run.add_argument("--seed", type=int, default=SAMPLE_SEED)
     run.add_argument(
         "--threshold", type=float, default=None, help="the template's EvaluationThreshold for this sandbox"
     )
@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "--times", type=int, default=1, help="deliver it this many times (at-least-once)"
             )
         sub.add_argument("--rows", type=int, default=100_000)
-        sub.add_argument("--seed", type=int, default=DEFAULT_SEED)
+        sub.add_argument("--seed", type=int, default=SAMPLE_SEED)
         sub.add_argument("--report", default=None)
         sub.add_argument("--json", action="store_true")
         sub.set_defaults(handler=handler)

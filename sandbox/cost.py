@@ -30,8 +30,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.aws.executions import ExecutionSummary
 from sandbox.aws.template import DEFAULT_MEMORY_MB, Template, project
-from sandbox.execution import ExecutionSummary
+from sandbox.sagemaker.emulator import SPOT_SAVING_ASSUMED
 
 # --- public list prices (USD, us-east-1) ---------------------------------------------------------
 # AWS Step Functions Standard workflows: $0.025 per 1,000 state transitions.
@@ -44,8 +45,6 @@ LAMBDA_PER_REQUEST = 0.20 / 1_000_000
 SAGEMAKER_TRAINING_PER_HOUR = {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461}
 SAGEMAKER_TRANSFORM_PER_HOUR = {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461}
 PRICES_AS_OF = "2025"
-# ASSUMPTION: managed spot training saves about 70 % of on-demand training (AWS quotes "up to 90 %").
-SPOT_SAVING_ASSUMED = 0.70
 
 _LAMBDA_PLACEHOLDER = re.compile(r"^\$\{(\w+)Arn\}$")
 _LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"

@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+SAMPLE_DATASET = "merchant_risk"  # the dataset snowflake/setup/ defines over these tables
+SAMPLE_SEED = 7  # the seed of the demo, the reference runs behind events/, the smoke runs and the tests
 # The newest possible transaction: fixed, so recency features are the same on every run.
 PERIOD_END = np.datetime64("2026-11-01T00:00:00", "us")
 PERIOD_DAYS = 365
@@ -47,7 +49,7 @@ def default_merchants(n_rows: int) -> int:
     return max(20, n_rows // ROWS_PER_MERCHANT)
 
 
-def generate(n_rows: int, seed: int = 7, n_merchants: int | None = None) -> SampleData:
+def generate(n_rows: int, seed: int = SAMPLE_SEED, n_merchants: int | None = None) -> SampleData:
     """`n_rows` transactions over `n_merchants` merchants (default n_rows // 250, at least 20)."""
     merchants = n_merchants or default_merchants(n_rows)
     if n_rows < merchants:
@@ -134,7 +136,7 @@ SAMPLE_PREFIX = "sample/"
 def load_sample_data(
     conn: Any,
     n_rows: int,
-    seed: int = 7,
+    seed: int = SAMPLE_SEED,
     *,
     s3_client: Any,
     bucket: str,

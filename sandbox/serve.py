@@ -7,7 +7,7 @@ point ``sam local invoke --env-vars env.json`` / ``sam local start-lambda`` at t
   bucket ``snowsage-data-123456789012-us-east-1``, state machine ``…:stateMachine:snowsage-pipeline``,
   secret ``snowsage/snowflake``, handed to the functions as a partial ARN (no random suffix:
   Secrets Manager resolves it, AWS and moto alike);
-* ``--with-sample-data`` runs ``sandbox.samples.run_reference``: afterwards every events/ file
+* ``--with-sample-data`` runs ``sandbox.reference_runs.run_reference``: afterwards every events/ file
   names objects, executions and model packages that exist;
 * the endpoints, the physical names and the environment of each function are printed, then a
   line starting with ``ready:`` (last, flushed: scripts and tests wait for it);
@@ -36,8 +36,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from sandbox.environment import REGION, Sandbox, SandboxConfig
-from sandbox.samples import run_reference
+from sandbox.reference_runs import run_reference
+from sandbox.services import REGION, Sandbox, SandboxConfig
 
 DEFAULT_AWS_PORT = 5105
 DEFAULT_SNOWFLAKE_PORT = 5106

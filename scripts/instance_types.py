@@ -20,12 +20,11 @@ from pathlib import Path
 
 import botocore.session
 
+from snowsage.instance_types import documented_for
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 CORE = ROOT / "layers" / "common" / "snowsage" / "instance_types.py"
-sys.path.insert(0, str(ROOT / "layers" / "common"))
-
-from snowsage.instance_types import documented_for  # noqa: E402
 
 BEGIN = "# BEGIN GENERATED {name} (scripts/instance_types.py)"
 END = "# END GENERATED {name}"

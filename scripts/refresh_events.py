@@ -1,6 +1,6 @@
 """Write events/<function>/*.json from what the reference runs really handed each function.
 
-    PYTHONPATH=.:layers/common .venv/bin/python scripts/refresh_events.py
+    .venv/bin/python scripts/refresh_events.py
 
 Run it after changing a state's Parameters in statemachines/pipeline.asl.json; the
 statemachine/ inputs are written by hand (they are what people type into the console).
@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sandbox import moto_patches
-from sandbox.environment import Sandbox
-from sandbox.samples import run_reference
+from sandbox.aws import moto_patches
+from sandbox.reference_runs import run_reference
+from sandbox.services import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

@@ -4,7 +4,7 @@ Lambda counts a function's unzipped code plus all its layers against one 250 MB 
 project keeps far tighter budgets so cold starts stay short. Sizes include the .pyc files the
 layer builds ship (the bytes Lambda really extracts).
 
-    python -m scripts.sizes [--build-dir .aws-sam/build]   # exit 1 when a function is over budget
+    python scripts/sizes.py [--build-dir .aws-sam/build]   # exit 1 when a function is over budget
 """
 
 from __future__ import annotations

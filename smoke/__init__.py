@@ -8,6 +8,3 @@ plan, waits and teardown on every change. ``smoke.errors`` asks Step Functions' 
 which error names AWS really gives for the states whose Retry or Catch depend on them.
 See docs/smoke.md.
 """
-
-# The shared core (snowsage) lives in the common layer: the sandbox package puts it on the path.
-import sandbox  # noqa: F401

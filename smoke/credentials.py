@@ -1,5 +1,5 @@
 """What a real smoke needs before it touches anything: AWS credentials and region, a Snowflake
-key-pair login (as snowflake/apply.py reads it), and the SAM CLI. Reading them calls no service."""
+key-pair login (as snowsage_setup/apply.py reads it), and the SAM CLI. Reading them calls no service."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from snowflake.apply import REQUIRED_ENV
+from snowsage_setup.apply import REQUIRED_ENV
 
 SAM_IN_VENV = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "sam"
 

@@ -94,7 +94,7 @@ class SmokeNames:
         return f"{self._upper}_S3"
 
     def sql_variables(self, bucket: str, aws_role_arn: str) -> dict[str, str]:
-        """The ``-D`` values of snowflake/apply.py: every account-level object gets a smoke name."""
+        """The ``-D`` values of snowsage_setup/apply.py: every account-level object gets a smoke name."""
         return {
             "bucket": bucket,
             "aws_role_arn": aws_role_arn,

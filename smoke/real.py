@@ -1,7 +1,7 @@
 """The smoke's platform on a real AWS account and a real Snowflake account.
 
 AWS: ``sam build`` once, ``sam deploy`` of a uniquely named stack with parameter overrides,
-``sam delete`` at the end. Snowflake: key-pair login as snowflake/apply.py makes it, the setup
+``sam delete`` at the end. Snowflake: key-pair login as snowsage_setup/apply.py makes it, the setup
 files of snowflake/setup/ rendered for the throwaway names and run by apply.py's ``run``,
 ``CALL EXPORT_DATASET``, and DROP statements at the end.
 """
@@ -23,12 +23,13 @@ import boto3
 import snowflake.connector
 from snowflake.connector.pandas_tools import write_pandas
 
-from sandbox.sample_data import generate
+from sandbox.sample_data import SAMPLE_SEED, generate
 from smoke.names import SmokeNames
 from smoke.plan import delete_model_package_group
-from snowflake.apply import connection_kwargs
-from snowflake.apply import run as run_statements
-from snowflake.sqlscript import IDENTIFIER, SETUP_DIR, load_statements, setup_files, with_defaults
+from snowsage.names import SNOWFLAKE_IDENTIFIER
+from snowsage_setup.apply import connection_kwargs
+from snowsage_setup.apply import run as run_statements
+from snowsage_setup.sqlscript import SETUP_DIR, load_statements, setup_files, with_defaults
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILT_TEMPLATE = PROJECT_ROOT / ".aws-sam" / "build" / "template.yaml"
@@ -36,9 +37,7 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAN
 # IAM is eventually consistent ("Changes that I make are not always immediately visible",
 # troubleshoot_general): give a new trust policy time before Snowflake assumes the role.
 IAM_PROPAGATION_SECONDS = 20
-SAMPLE_SEED = 7
 BASE64 = re.compile(r"[A-Za-z0-9+/=]+")
-_IDENTIFIER = re.compile(IDENTIFIER)
 
 
 class RealPlatform:
@@ -190,7 +189,7 @@ class RealPlatform:
         return manifest
 
     def drop(self, names: SmokeNames, kind: str, name: str) -> None:
-        if not _IDENTIFIER.fullmatch(name):
+        if not SNOWFLAKE_IDENTIFIER.fullmatch(name):
             raise ValueError(f"{name!r} is not a plain identifier")
         with self.snowflake(names, ready=False) as connection:
             cursor = connection.cursor()

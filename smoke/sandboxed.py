@@ -14,16 +14,14 @@ from typing import Any
 
 from moto.sagemaker.models import sagemaker_backends
 
-from sandbox.deploy import DeployedStack, deploy
-from sandbox.environment import REGION, SETUP_SQL, Sandbox
-from sandbox.export import export_dataset
-from sandbox.sample_data import load_sample_data
-from sandbox.snowflake_setup import apply_setup
+from sandbox.aws.deploy import DeployedStack, deploy
+from sandbox.sample_data import SAMPLE_SEED, load_sample_data
+from sandbox.services import REGION, SETUP_SQL, Sandbox
+from sandbox.snowflake.export import export_dataset
+from sandbox.snowflake.setup import apply_setup
 from smoke.names import SmokeNames
 from smoke.plan import delete_bucket
 from snowsage.names import SNOWFLAKE_IDENTIFIER as IDENTIFIER
-
-SAMPLE_SEED = 7
 
 
 class SandboxPlatform:
@@ -71,7 +69,7 @@ class SandboxPlatform:
         return deployed.outputs
 
     def delete_stack(self, stack: str) -> None:
-        """``sam delete``: the stack, plus what sandbox.deploy made outside CloudFormation (the state
+        """``sam delete``: the stack, plus what sandbox.aws.deploy made outside CloudFormation (the state
         machine, created through the Step Functions API, and the code artifacts bucket)."""
         self.client("cloudformation").delete_stack(StackName=stack)
         deployed = self.stacks.pop(stack, None)
@@ -94,7 +92,7 @@ class SandboxPlatform:
         return {}  # fakesnow's stage reads moto S3 directly: no integration, no role to trust
 
     def set_public_key(self, connection: Any, names: SmokeNames, public_key: str) -> None:
-        """fakesnow has no users (ALTER USER is skipped by sandbox.snowflake_setup); it accepts any key."""
+        """fakesnow has no users (ALTER USER is skipped by sandbox.snowflake.setup); it accepts any key."""
 
     def load_sample(self, connection: Any, bucket: str, rows: int) -> int:
         report = load_sample_data(connection, rows, SAMPLE_SEED, s3_client=self.client("s3"), bucket=bucket)
@@ -135,5 +133,5 @@ class SandboxPlatform:
 
 
 def _duck() -> Any:
-    """fakesnow's shared DuckDB connection (sandbox.snowflake_server imported fakesnow.server first)."""
+    """fakesnow's shared DuckDB connection (sandbox.snowflake.server imported fakesnow.server first)."""
     return importlib.import_module("fakesnow.server").shared_fs.duck_conn

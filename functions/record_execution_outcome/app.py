@@ -16,7 +16,7 @@ from snowsage.outcome import RunNotifier, settle_outcome
 from snowsage.runs import ExecutionHistory
 from snowsage.settings import ExecutionOutcomeSettings
 from snowsage.snowflake.connection import connection_factory
-from snowsage.snowflake.runs import write_run
+from snowsage.snowflake.ml_runs import write_run
 
 settings = ExecutionOutcomeSettings.from_env()
 connect = connection_factory(settings)

@@ -9,7 +9,7 @@ from snowsage.observability import lambda_entry
 from snowsage.runs import ExecutionHistory, record_run
 from snowsage.settings import SnowflakeSettings
 from snowsage.snowflake.connection import connection_factory
-from snowsage.snowflake.runs import write_run
+from snowsage.snowflake.ml_runs import write_run
 
 settings = SnowflakeSettings.from_env()
 connect = connection_factory(settings)

@@ -2,7 +2,7 @@
 -- Adding a dataset is this file's four parts: two views, one predictions table, one ML_DATASETS
 -- row, one task (docs/snowflake.md, "Adding a dataset"). It reuses MERCHANT_TRANSACTIONS and shows
 -- a numeric id (TXN_ID) and a label that is not the example's. Apply it after the setup files:
---   python snowflake/apply.py -D bucket=… -D aws_role_arn=… snowflake/examples/txn_refund.sql
+--   python -m snowsage_setup.apply -D bucket=… -D aws_role_arn=… snowflake/examples/txn_refund.sql
 -- Variables: admin_role, pipeline_role, warehouse, database, schema, txn_refund_schedule.
 --
 -- Rows: transactions older than 30 days before the newest one are labelled (their refunds have

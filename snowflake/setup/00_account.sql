@@ -1,6 +1,6 @@
 -- Snowsage 00: roles, warehouse, database and schema.
 -- Run by a user holding USERADMIN, SYSADMIN and ACCOUNTADMIN (the first apply; docs/snowflake.md).
--- Variables (written &{…}, rendered by snowflake/apply.py -D name=value): admin_role, warehouse,
+-- Variables (written &{…}, rendered by snowsage_setup/apply.py -D name=value): admin_role, warehouse,
 -- database, schema.
 
 USE ROLE USERADMIN;

@@ -9,7 +9,7 @@
 -- Each grant is issued by the role that owns the object, which may always grant privileges on it
 -- (docs: sql-reference/sql/grant-privilege). A grant issued without that authority can come back
 -- as a status row "Grant not executed: Insufficient privileges." instead of an error, which
--- snowflake/apply.py turns into a failure.
+-- snowsage_setup/apply.py turns into a failure.
 -- Variables: pipeline_role, pipeline_user, admin_role, warehouse, database, schema.
 
 USE ROLE USERADMIN;

@@ -9,7 +9,7 @@ USE SCHEMA &{database}.&{schema};
 -- One row per dataset: which views EXPORT_DATASET unloads and where predictions land.
 -- Names of views, columns and tables are unqualified identifiers in this schema.
 CREATE TABLE IF NOT EXISTS ML_DATASETS (
-  NAME VARCHAR NOT NULL PRIMARY KEY,      -- [a-z0-9][a-z0-9_-]{0,62}: becomes S3 keys and job names
+  NAME VARCHAR NOT NULL PRIMARY KEY,      -- the dataset grammar (EXPORT_DATASET name_pattern): S3 keys, job names
   TRAINING_VIEW VARCHAR NOT NULL,         -- id, label, features (the export drops the id)
   SCORING_VIEW VARCHAR NOT NULL,          -- id, features (same order as the training view)
   ID_COLUMN VARCHAR NOT NULL,

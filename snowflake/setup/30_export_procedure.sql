@@ -24,7 +24,7 @@ CREATE OR REPLACE PROCEDURE EXPORT_DATASET(DATASET_NAME VARCHAR)
 AS
 $$
 DECLARE
-  -- The export SELECTs. ONE SOURCE: the sandbox runs these very texts (snowflake/sqlscript.py
+  -- The export SELECTs. ONE SOURCE: the sandbox runs these very texts (snowsage_setup/sqlscript.py
   -- reads the marked lines), with {id_column}, {training_view} and {scoring_view} replaced the
   -- same way as below. Split: a row goes to validation when the first two hex digits of MD5 of
   -- its id are below '33' (51 of 256 values, ~20 %). MD5 gives the same lower-case hex in

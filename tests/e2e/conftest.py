@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.environment import Sandbox
+from sandbox.services import Sandbox
 
 
 @pytest.fixture(scope="module")

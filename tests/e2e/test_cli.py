@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from sandbox.samples import SAMPLE_ROWS
+from sandbox.reference_runs import SAMPLE_ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
 # Runs that must pass the real gate (threshold 0.75) use the reference sample size: 200 merchants,
@@ -28,11 +27,9 @@ def run_cli(*args: str) -> tuple[int, dict[str, object], str]:
 
 def run_cli_lines(*args: str) -> tuple[int, list[dict[str, Any]], str]:
     """The exit status, every stdout line as JSON (--json prints one object per run), stderr."""
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'common'}"}
     process = subprocess.run(
         [sys.executable, "-m", "sandbox", *args, "--json"],
         cwd=ROOT,
-        env=env,
         capture_output=True,
         text=True,
         timeout=300,

@@ -1,6 +1,6 @@
 """Every events/ file through its function, as `sam local invoke -e` would hand it.
 
-The sandbox is prepared as the events were recorded (sandbox.samples.run_reference), so every
+The sandbox is prepared as the events were recorded (sandbox.reference_runs.run_reference), so every
 bucket, key, job, package and execution the events name exists here.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from sandbox.aws.template import project
-from sandbox.environment import Sandbox
-from sandbox.samples import ReferenceRuns, run_reference
+from sandbox.reference_runs import ReferenceRuns, run_reference
+from sandbox.services import Sandbox
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 # events/<code folder>/ holds the events of the function with that CodeUri.

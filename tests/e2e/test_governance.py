@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from sandbox import loop
-from sandbox.environment import Sandbox
-from sandbox.samples import SAMPLE_DATASET, load_reference_data
+from sandbox import pipeline_run
+from sandbox.reference_runs import load_reference_data
+from sandbox.sample_data import SAMPLE_DATASET
+from sandbox.services import Sandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -59,17 +60,17 @@ def _packages(sandbox: Sandbox) -> dict[int, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def runs(sandbox: Sandbox) -> tuple[loop.RunResult, loop.RunResult]:
+def runs(sandbox: Sandbox) -> tuple[pipeline_run.RunResult, pipeline_run.RunResult]:
     load_reference_data(sandbox)
-    champion = loop.run_from_export(sandbox, SAMPLE_DATASET, export_id=CHAMPION_EXPORT)
+    champion = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id=CHAMPION_EXPORT)
     assert champion.status == "SUCCEEDED", (champion.execution.error, champion.execution.cause)
     _query(sandbox, NOISE_LABELS)
-    candidate = loop.run_from_export(sandbox, SAMPLE_DATASET, export_id=CANDIDATE_EXPORT)
+    candidate = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id=CANDIDATE_EXPORT)
     return champion, candidate
 
 
 def test_the_first_model_passes_the_real_gate_and_becomes_the_champion(
-    runs: tuple[loop.RunResult, loop.RunResult],
+    runs: tuple[pipeline_run.RunResult, pipeline_run.RunResult],
 ) -> None:
     champion, _ = runs
     verdict = (champion.execution.output or {})["evaluation"]
@@ -82,7 +83,7 @@ def test_the_first_model_passes_the_real_gate_and_becomes_the_champion(
 
 
 def test_a_worse_candidate_is_registered_rejected_and_the_run_still_succeeds(
-    sandbox: Sandbox, runs: tuple[loop.RunResult, loop.RunResult]
+    sandbox: Sandbox, runs: tuple[pipeline_run.RunResult, pipeline_run.RunResult]
 ) -> None:
     champion, candidate = runs
     assert candidate.status == "SUCCEEDED", (candidate.execution.error, candidate.execution.cause)
@@ -112,7 +113,7 @@ def test_a_worse_candidate_is_registered_rejected_and_the_run_still_succeeds(
 
 
 def test_the_champion_keeps_scoring_and_the_predictions_say_so(
-    sandbox: Sandbox, runs: tuple[loop.RunResult, loop.RunResult]
+    sandbox: Sandbox, runs: tuple[pipeline_run.RunResult, pipeline_run.RunResult]
 ) -> None:
     champion, candidate = runs
     output = candidate.execution.output or {}

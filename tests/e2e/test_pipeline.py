@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
-from sandbox import loop, moto_patches
-from sandbox.environment import Sandbox
-from sandbox.execution import ExecutionSummary
-from sandbox.samples import load_reference_data
+from sandbox import pipeline_run
+from sandbox.aws import moto_patches
+from sandbox.aws.executions import ExecutionSummary
+from sandbox.reference_runs import load_reference_data
+from sandbox.sample_data import SAMPLE_DATASET
+from sandbox.services import Sandbox
 
 ASL = json.loads((Path(__file__).resolve().parents[2] / "statemachines" / "pipeline.asl.json").read_text())
 EVENT = json.loads(
@@ -72,10 +74,10 @@ def _run_row(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
 
 
 def test_train_and_score_starts_from_the_s3_event(sandbox: Sandbox, notices: Any) -> None:
-    result = loop.run_from_export(sandbox, "merchant_risk", export_id="20261126t020000z")
+    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261126t020000z")
     VISITED.append(result.execution)
     assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
-    assert result.execution.name == "merchant_risk-20261126t020000z"
+    assert result.execution.name == f"{SAMPLE_DATASET}-20261126t020000z"
     assert result.metric["name"] == "validation:auc"
     assert result.metric["value"] > 0.75
     assert result.rows_scored == result.manifest["score"]["rows"] == result.rows_loaded
@@ -91,8 +93,10 @@ def test_train_and_score_starts_from_the_s3_event(sandbox: Sandbox, notices: Any
 
 
 def test_score_only_uses_the_model_the_first_run_registered(sandbox: Sandbox) -> None:
-    manifest = f"s3://{sandbox.bucket}/exports/merchant_risk/20261126t020000z/manifest.json"
-    result = loop.start_by_hand(sandbox, {"manifest": manifest, "mode": "score_only"}, name="rescore-by-hand")
+    manifest = f"s3://{sandbox.bucket}/exports/{SAMPLE_DATASET}/20261126t020000z/manifest.json"
+    result = pipeline_run.start_by_hand(
+        sandbox, {"manifest": manifest, "mode": "score_only"}, name="rescore-by-hand"
+    )
     VISITED.append(result.execution)
     assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
     visited = {span.name for span in result.execution.spans}
@@ -105,9 +109,9 @@ def test_score_only_uses_the_model_the_first_run_registered(sandbox: Sandbox) ->
 
 def test_a_replayed_event_starts_no_second_execution(sandbox: Sandbox) -> None:
     for _ in range(3):
-        loop.replay_event(sandbox, EVENT)
+        pipeline_run.replay_event(sandbox, EVENT)
     moto_patches.wait_for_event_deliveries()
-    assert loop.executions_for(sandbox, "merchant_risk-20261126t020000z") == 1
+    assert pipeline_run.executions_for(sandbox, f"{SAMPLE_DATASET}-20261126t020000z") == 1
     starts = (
         [i for i in sandbox.runtime.invocations if "StartPipeline" in i.function] if sandbox.runtime else []
     )
@@ -119,7 +123,7 @@ def test_a_training_failure_is_recorded_and_notified_and_loads_nothing(
 ) -> None:
     assert sandbox.emulator is not None
     sandbox.emulator.faults.fail_next_training("AlgorithmError: out of memory (injected)")
-    result = loop.run_from_export(sandbox, "merchant_risk", export_id="20261126t030000z")
+    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261126t030000z")
     VISITED.append(result.execution)
     assert result.status == "FAILED"
     assert result.execution.failed_state == "Train"
@@ -135,10 +139,10 @@ def test_a_training_failure_is_recorded_and_notified_and_loads_nothing(
 
 def test_a_load_failure_rolls_back_and_keeps_the_earlier_rows(sandbox: Sandbox) -> None:
     before = sorted(_rows_of_export(sandbox, "20261126t020000z"))
-    manifest = f"s3://{sandbox.bucket}/exports/merchant_risk/20261126t020000z/manifest.json"
+    manifest = f"s3://{sandbox.bucket}/exports/{SAMPLE_DATASET}/20261126t020000z/manifest.json"
     _query(sandbox, f"ALTER TABLE {TABLE} RENAME COLUMN MODEL_VERSION TO MODEL_VERSION_MOVED")
     try:
-        result = loop.start_by_hand(
+        result = pipeline_run.start_by_hand(
             sandbox, {"manifest": manifest, "mode": "score_only"}, name="rescore-broken-table"
         )
     finally:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox import moto_patches
-from sandbox.environment import Sandbox, SandboxConfig
+from sandbox.aws import moto_patches
+from sandbox.services import Sandbox, SandboxConfig
 from tests.reliability.helpers import load_sample
 
 

@@ -25,15 +25,16 @@ from typing import Any
 
 import pytest
 
-from sandbox import loop, moto_patches
-from sandbox.environment import Sandbox
-from sandbox.sample_data import load_sample_data
+from sandbox import pipeline_run
+from sandbox.aws import moto_patches
+from sandbox.sample_data import SAMPLE_DATASET as DATASET
+from sandbox.sample_data import SAMPLE_SEED, load_sample_data
+from sandbox.services import Sandbox
 from snowsage.names import execution_name
+from snowsage.states import FAILURE_PATH
 
-DATASET = "merchant_risk"
 PREDICTIONS_TABLE = "MERCHANT_RISK_PREDICTIONS"
 SAMPLE_ROWS = 20_000
-SAMPLE_SEED = 7
 
 
 def load_sample(sb: Sandbox, rows: int = SAMPLE_ROWS) -> None:
@@ -55,17 +56,17 @@ def name_for(export_id: str, dataset: str = DATASET) -> str:
 @contextmanager
 def auto_start_off(sb: Sandbox) -> Iterator[None]:
     """The S3 -> EventBridge -> StartPipeline rule disabled for the block."""
-    loop.set_auto_start(sb, enabled=False)
+    pipeline_run.set_auto_start(sb, enabled=False)
     try:
         yield
     finally:
-        loop.set_auto_start(sb, enabled=True)
+        pipeline_run.set_auto_start(sb, enabled=True)
 
 
 def export_quietly(sb: Sandbox, export_id: str) -> dict[str, Any]:
     """Export (files, then the manifest) without the manifest's event starting a run."""
     with auto_start_off(sb):
-        return loop.export(sb, DATASET, export_id)
+        return pipeline_run.export(sb, DATASET, export_id)
 
 
 def put_manifest(sb: Sandbox, export_id: str, body: bytes | dict[str, Any], dataset: str = DATASET) -> None:
@@ -93,16 +94,16 @@ def clone_export(sb: Sandbox, base: dict[str, Any], export_id: str) -> dict[str,
     return manifest
 
 
-def rerun(sb: Sandbox, export_id: str, suffix: str = "rerun") -> loop.RunResult:
+def rerun(sb: Sandbox, export_id: str, suffix: str = "rerun") -> pipeline_run.RunResult:
     """Re-run an export the documented way: a hand start with a new execution name."""
-    return loop.start_by_hand(
+    return pipeline_run.start_by_hand(
         sb, {"manifest": manifest_uri(sb, export_id)}, name=f"{name_for(export_id)}-{suffix}"
     )
 
 
-def start(sb: Sandbox, export_id: str, document: dict[str, Any] | None = None) -> loop.RunResult:
+def start(sb: Sandbox, export_id: str, document: dict[str, Any] | None = None) -> pipeline_run.RunResult:
     """A hand start under the name StartPipeline would give the export."""
-    return loop.start_by_hand(
+    return pipeline_run.start_by_hand(
         sb, document or {"manifest": manifest_uri(sb, export_id)}, name=name_for(export_id)
     )
 
@@ -176,11 +177,11 @@ def failures_in(sb: Sandbox, arn: str, state: str) -> list[str]:
     return [error for name, error in task_failures(sb, arn) if name == state]
 
 
-def states_entered(result: loop.RunResult) -> list[str]:
+def states_entered(result: pipeline_run.RunResult) -> list[str]:
     return [span.name for span in result.execution.spans]
 
 
-def lambda_cause(result: loop.RunResult) -> dict[str, Any]:
+def lambda_cause(result: pipeline_run.RunResult) -> dict[str, Any]:
     """The Lambda error document Step Functions keeps as the execution's cause."""
     assert result.execution.cause, "the execution has no cause"
     cause: dict[str, Any] = json.loads(result.execution.cause)
@@ -189,7 +190,7 @@ def lambda_cause(result: loop.RunResult) -> dict[str, Any]:
 
 def assert_failed_cleanly(
     sb: Sandbox,
-    result: loop.RunResult,
+    result: pipeline_run.RunResult,
     *,
     state: str,
     error: str,
@@ -206,7 +207,7 @@ def assert_failed_cleanly(
     assert execution.error == f"Snowsage.{error}", (execution.error, execution.cause)
     assert execution.failed_state == state, states_entered(result)
     # The failure branch ran: recorded, notified, then Fail with the original error.
-    assert states_entered(result)[-3:] == ["RecordFailure", "NotifyFailure", "RunFailed"]
+    assert states_entered(result)[-3:] == list(FAILURE_PATH)
     run = ml_run(sb, execution.name)
     assert run["STATUS"] == "FAILED"
     assert run["FAILED_STATE"] == state
@@ -223,7 +224,7 @@ def assert_failed_cleanly(
     return run
 
 
-def assert_one_copy(sb: Sandbox, result: loop.RunResult, export_id: str) -> None:
+def assert_one_copy(sb: Sandbox, result: pipeline_run.RunResult, export_id: str) -> None:
     """The run succeeded and the export has exactly one copy of its predictions: this run's."""
     assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
     scored = result.manifest.get("score", {}).get("rows") or result.rows_scored

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from sandbox import loop, moto_patches
-from sandbox.environment import Sandbox
-from sandbox.execution import wait_for_execution, wait_for_execution_named
+from sandbox import pipeline_run
+from sandbox.aws import moto_patches
+from sandbox.aws.executions import wait_for_execution, wait_for_execution_named
+from sandbox.services import Sandbox
 from tests.reliability.helpers import (
     DATASET,
     assert_failed_cleanly,
@@ -240,7 +241,7 @@ BAD_INPUTS: dict[str, BadExecutionInput] = {
 
 @dataclass
 class Outcomes:
-    runs: dict[str, loop.RunResult] = field(default_factory=dict)
+    runs: dict[str, pipeline_run.RunResult] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
@@ -268,11 +269,13 @@ def outcomes(sb: Sandbox) -> Outcomes:
     result = Outcomes()
     for case_id, arn in arns.items():
         summary = wait_for_execution(sfn, arn)
-        result.runs[case_id] = loop.RunResult(execution=summary, manifest={})
+        result.runs[case_id] = pipeline_run.RunResult(execution=summary, manifest={})
     return result
 
 
-def _assert_refused_in_prepare_run(sb: Sandbox, result: loop.RunResult, error: str, message: str) -> None:
+def _assert_refused_in_prepare_run(
+    sb: Sandbox, result: pipeline_run.RunResult, error: str, message: str
+) -> None:
     assert_failed_cleanly(sb, result, state="PrepareRun", error=error, message=message)
     assert failures_in(sb, result.execution.arn, "PrepareRun") == [error]  # permanent: no retry
     assert result.execution.span("Train") is None

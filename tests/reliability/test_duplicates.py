@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from sandbox import loop, moto_patches
-from sandbox.environment import Sandbox
-from sandbox.execution import wait_for_execution_named
-from sandbox.lambda_runtime import Invocation
+from sandbox import pipeline_run
+from sandbox.aws import moto_patches
+from sandbox.aws.executions import wait_for_execution_named
+from sandbox.aws.lambda_runtime import Invocation
+from sandbox.services import Sandbox
 from snowsage.start import StepFunctionsStarter
 from tests.reliability.helpers import (
     DATASET,
@@ -76,12 +77,12 @@ def test_the_same_event_fifty_times_concurrently_starts_one_execution(
 
     monkeypatch.setattr(StepFunctionsStarter, "start", start_together)
     with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(lambda _: loop.replay_event(sb, event), range(DELIVERIES)))
+        list(pool.map(lambda _: pipeline_run.replay_event(sb, event), range(DELIVERIES)))
     moto_patches.wait_for_event_deliveries(timeout=180)
     monkeypatch.undo()
 
     name = name_for("dup-events")
-    assert loop.executions_for(sb, name) == 1
+    assert pipeline_run.executions_for(sb, name) == 1
     results = _start_results(sb, "dup-events")
     assert len(results) == DELIVERIES  # every delivery reached StartPipeline ...
     in_flight_together = {i.environment for i in _start_invocations(sb, "dup-events")}
@@ -100,19 +101,19 @@ def test_the_same_event_fifty_times_concurrently_starts_one_execution(
     assert execution["name"] == name
     assert all(result.get("execution_arn") is None for result in results if result["status"] == "duplicate")
 
-    result = loop.follow_export(sb, {"dataset": DATASET, "export_id": "dup-events"})
+    result = pipeline_run.follow_export(sb, {"dataset": DATASET, "export_id": "dup-events"})
     assert_one_copy(sb, result, "dup-events")
 
 
 def test_a_rewritten_manifest_is_the_same_run_and_a_hand_start_reruns_it(sb: Sandbox) -> None:
-    first = loop.run_from_export(sb, DATASET, export_id="rewritten")  # the production path
+    first = pipeline_run.run_from_export(sb, DATASET, export_id="rewritten")  # the production path
     assert_one_copy(sb, first, "rewritten")
 
-    loop.export(sb, DATASET, "rewritten")  # the export written again: files, then the manifest
+    pipeline_run.export(sb, DATASET, "rewritten")  # the export written again: files, then the manifest
     moto_patches.wait_for_event_deliveries()
 
     name = name_for("rewritten")
-    assert loop.executions_for(sb, name) == 1  # documented: same name, so no second run
+    assert pipeline_run.executions_for(sb, name) == 1  # documented: same name, so no second run
     assert [result["status"] for result in _start_results(sb, "rewritten")] == ["started", "duplicate"]
     first_run_id = (first.execution.output or {})["plan"]["run_id"]
     assert prediction_run_ids(sb, "rewritten") == {first_run_id}

@@ -12,9 +12,10 @@ from collections.abc import Callable
 
 import pytest
 
-from sandbox import moto_patches
-from sandbox.environment import Sandbox
+from sandbox.aws import moto_patches
 from sandbox.sagemaker.faults import FaultPlan
+from sandbox.services import Sandbox
+from snowsage.states import RECORD_FAILURE
 from tests.reliability.helpers import (
     LambdaFaults,
     assert_failed_cleanly,
@@ -177,6 +178,6 @@ def test_notification_failure_keeps_the_recorded_run(
     assert run["STATUS"] == "SUCCEEDED"
     assert run["ROWS_LOADED"] == run["ROWS_SCORED"] > 0
     assert prediction_count(sb, "notify-fails") == run["ROWS_SCORED"]
-    assert "RecordFailure" not in [span.name for span in result.execution.spans]
+    assert RECORD_FAILURE not in [span.name for span in result.execution.spans]
 
     assert_one_copy(sb, rerun(sb, "notify-fails"), "notify-fails")

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from sandbox import moto_patches
-from sandbox.environment import Sandbox
+from sandbox.aws import moto_patches
+from sandbox.services import Sandbox
 from tests.reliability.helpers import (
     SnowflakeFaults,
     assert_failed_cleanly,

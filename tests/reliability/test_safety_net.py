@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from sandbox import moto_patches
-from sandbox.environment import Sandbox
-from sandbox.execution import ExecutionSummary, wait_for_execution
+from sandbox.aws import moto_patches
+from sandbox.aws.executions import ExecutionSummary, wait_for_execution
+from sandbox.services import Sandbox
+from snowsage.states import FAILURE_PATH, RECORD_FAILURE
 from tests.reliability.helpers import (
     LambdaFaults,
     export_quietly,
@@ -84,7 +85,7 @@ def test_an_uncaught_failure_gets_one_row_and_one_notice(sb: Sandbox, notices: N
     # branch never runs.
     execution = _start_raw(sb, "uncaught-not-an-object", json.dumps("not an object"))
     assert execution.status == "FAILED"
-    assert "RecordFailure" not in [span.name for span in execution.spans]
+    assert RECORD_FAILURE not in [span.name for span in execution.spans]
 
     run = ml_run(sb, execution.name)
     assert (run["STATUS"], run["FAILED_STATE"], run["ERROR"]) == ("FAILED", "PrepareRun", execution.error)
@@ -135,7 +136,7 @@ def test_a_failure_the_catch_handled_gets_no_second_notice_or_row(sb: Sandbox, n
     missing = manifest_uri(sb, "never-exported")
     execution = _start_raw(sb, "handled-missing-manifest", json.dumps({"manifest": missing}))
     assert execution.status == "FAILED"
-    assert [span.name for span in execution.spans][-3:] == ["RecordFailure", "NotifyFailure", "RunFailed"]
+    assert [span.name for span in execution.spans][-3:] == list(FAILURE_PATH)
 
     assert ml_run(sb, execution.name)["STATUS"] == "FAILED"
     assert len(notices()) == 1  # NotifyFailure's
@@ -152,7 +153,7 @@ def test_a_failure_branch_that_could_not_record_gets_the_row_but_no_second_notic
     missing = manifest_uri(sb, "never-exported-either")
     execution = _start_raw(sb, "record-failure-fails", json.dumps({"manifest": missing}))
     assert execution.status == "FAILED"
-    assert [span.name for span in execution.spans][-3:] == ["RecordFailure", "NotifyFailure", "RunFailed"]
+    assert [span.name for span in execution.spans][-3:] == list(FAILURE_PATH)
 
     run = ml_run(sb, execution.name)
     assert (run["STATUS"], run["FAILED_STATE"], run["ERROR"]) == ("FAILED", "PrepareRun", "ManifestNotFound")

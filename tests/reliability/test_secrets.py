@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sandbox.environment import Sandbox, SandboxConfig
+from sandbox.services import Sandbox, SandboxConfig
 from tests.reliability.helpers import (
     SnowflakeFaults,
     assert_failed_cleanly,

@@ -1,4 +1,4 @@
-"""The request validator itself (sandbox/aws_validation.py), over botocore's shapes, without a server."""
+"""The request validator itself (sandbox/aws/aws_validation.py), over botocore's shapes, without a server."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.model import ServiceModel
 
-from sandbox import aws_validation
-from sandbox.aws_validation import AwsRequestRefused, check_request, check_shape, java_pattern
+from sandbox.aws import aws_validation
+from sandbox.aws.aws_validation import AwsRequestRefused, check_request, check_shape, java_pattern
 
 # A small model in botocore's format: every kind of constraint, nested in lists and maps.
 _MODEL = {

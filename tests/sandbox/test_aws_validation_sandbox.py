@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sandbox import aws_validation, loop
-from sandbox.environment import Sandbox
-from sandbox.sample_data import load_sample_data
-from sandbox.samples import SAMPLE_DATASET
+from sandbox import pipeline_run
+from sandbox.aws import aws_validation
+from sandbox.sample_data import SAMPLE_DATASET, load_sample_data
+from sandbox.services import Sandbox
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/validation-test"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -229,7 +229,7 @@ def test_every_request_of_a_pipeline_run_is_read_and_checked(sandbox: Sandbox) -
     with sandbox.snowflake_connection() as connection:
         load_sample_data(connection, 3000, 7, s3_client=sandbox.client("s3"), bucket=sandbox.bucket)
     aws_validation.reset_coverage()
-    loop.run_from_export(sandbox, SAMPLE_DATASET)
+    pipeline_run.run_from_export(sandbox, SAMPLE_DATASET)
     seen = aws_validation.coverage()
     skipped = {key: count for key, count in seen.items() if key[2].startswith("skipped")}
     assert skipped == {}

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from sandbox import loop
-from sandbox.environment import Sandbox
-from sandbox.samples import SAMPLE_DATASET, load_reference_data
+from sandbox import pipeline_run
+from sandbox.reference_runs import load_reference_data
+from sandbox.sample_data import SAMPLE_DATASET
+from sandbox.services import Sandbox
 from snowsage.names import run_id_for
 from tests.sandbox.emulator_helpers import ReferenceModel, artifact_bytes
 
@@ -43,7 +44,7 @@ def _body(sandbox: Sandbox, key: str) -> bytes:
 def test_the_demo_artifact_is_legacy_binary_and_xgboost_1_7_4_gives_the_transforms_scores(
     sandbox: Sandbox,
 ) -> None:
-    result = loop.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261127t010000z")
+    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261127t010000z")
     assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
     [model_key] = _keys(sandbox, "/output/model.tar.gz")
     raw = artifact_bytes(sandbox.client("s3"), f"s3://{sandbox.bucket}/{model_key}", bucket=sandbox.bucket)
@@ -72,9 +73,9 @@ def test_an_unknown_hyperparameter_starts_the_job_which_fails_and_ml_runs_record
     sandbox: Sandbox,
 ) -> None:
     uri = f"s3://{sandbox.bucket}/exports/{SAMPLE_DATASET}/20261127t020000z/manifest.json"
-    manifest = loop.export_for_input(sandbox, {"manifest": uri})
+    manifest = pipeline_run.export_for_input(sandbox, {"manifest": uri})
     document = {"manifest": uri, "hyperparameters": {"foo": "1"}}
-    result = loop.start_by_hand(sandbox, document, name="unknown-hyperparameter", manifest=manifest)
+    result = pipeline_run.start_by_hand(sandbox, document, name="unknown-hyperparameter", manifest=manifest)
     assert result.status == "FAILED"
     assert result.execution.failed_state == "Train"
     assert sandbox.emulator is not None

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from sandbox import cost
+from sandbox.aws.executions import ExecutionSummary, StateSpan
 from sandbox.aws.template import Template
-from sandbox.execution import ExecutionSummary, StateSpan
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 MEMORY = {"PrepareRunFunction": 256, "LoadPredictionsFunction": 512, "StartPipelineFunction": 256}

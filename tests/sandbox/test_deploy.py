@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from sandbox.aws.template import PROJECT_ROOT, Template, TemplateError, project
-from sandbox.deploy import (
+from sandbox.aws.deploy import (
     SandboxDeployError,
     check_state_machines,
     check_supported,
     check_tasks,
     substitute,
 )
+from sandbox.aws.template import PROJECT_ROOT, Template, TemplateError, project
 
 ASL = project().state_machine.definition()
 FUNCTIONS = set(project().functions)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.lambda_runtime import LambdaRuntime
+from sandbox.aws.lambda_runtime import LambdaRuntime
 
 RENDEZVOUS = """
 import threading

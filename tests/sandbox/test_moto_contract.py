@@ -1,4 +1,4 @@
-"""Contracts of moto 5.2.5 that the sandbox's patches (sandbox/moto_patches.py) rely on.
+"""Contracts of moto 5.2.5 that the sandbox's patches (sandbox/aws/moto_patches.py) rely on.
 
 These run small throwaway state machines and handlers (written to tmp dirs, not the project's)
 against a moto server on 127.0.0.1, like the sandbox does. When moto is upgraded, every test here
@@ -29,9 +29,9 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions import models as sfn_models
 
-from sandbox import moto_patches
-from sandbox.lambda_runtime import LambdaRuntime
-from sandbox.moto_patches import RetrySleepRecorder
+from sandbox.aws import moto_patches
+from sandbox.aws.lambda_runtime import LambdaRuntime
+from sandbox.aws.moto_patches import RetrySleepRecorder
 from sandbox.sagemaker import SageMakerEmulator
 
 REGION = "us-east-1"
@@ -44,7 +44,7 @@ ISO_MILLIS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 def test_moto_version_is_the_one_the_patches_were_verified_against() -> None:
     assert moto.__version__ == moto_patches.MOTO_VERSION == "5.2.5", (
-        f"moto {moto.__version__} is installed but sandbox/moto_patches.py was verified against "
+        f"moto {moto.__version__} is installed but sandbox/aws/moto_patches.py was verified against "
         f"{moto_patches.MOTO_VERSION}: re-run and fix every contract in tests/sandbox/test_moto_contract.py, "
         "then update MOTO_VERSION"
     )

@@ -19,6 +19,9 @@ from moto.server import ThreadedMotoServer
 
 from bench import project as bench_project
 from sandbox import cost
+from sandbox.aws.deploy import deploy
+from sandbox.aws.lambda_runtime import LambdaRuntime
+from sandbox.aws.moto_patches import installed_patches
 from sandbox.aws.template import (
     DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_SECONDS,
@@ -31,13 +34,11 @@ from sandbox.aws.template import (
     project,
     read,
 )
-from sandbox.deploy import deploy
-from sandbox.environment import reset_moto
-from sandbox.lambda_runtime import LambdaRuntime
-from sandbox.moto_patches import installed_patches
 from sandbox.sagemaker import SageMakerEmulator
+from sandbox.services import reset_moto
 from scripts import sizes
 from tests.serve.sam_local import sam_local_environment
+from tests.template.template_model import REQUIRED_PARAMETERS as REQUIRED
 
 NINTH = "ScoreDriftFunction"
 NINTH_RESOURCES = f"""
@@ -56,10 +57,6 @@ NINTH_RESOURCES = f"""
               Action: s3:GetObject
               Resource: !Sub ${{DataBucket.Arn}}/predictions/*
 """
-REQUIRED = {
-    "SnowflakeAccount": "myorg-myaccount",
-    "SnowflakeSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowsage-AbCdEf",
-}
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +107,7 @@ def test_the_deploy_stands_up_the_new_function(scratch: Path) -> None:
 
 @pytest.fixture
 def moto_server() -> Iterator[tuple[str, LambdaRuntime]]:
-    """A moto server with the sandbox's patches, as sandbox.environment starts it."""
+    """A moto server with the sandbox's patches, as sandbox.services starts it."""
     saved = {name: os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

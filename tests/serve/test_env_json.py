@@ -15,7 +15,12 @@ from tests.serve.sam_local import (
     merged,
     sam_local_environment,
 )
-from tests.template.template_model import SETTINGS_CLASSES, settings_used_by, snowflake_functions
+from tests.template.template_model import (
+    REQUIRED_PARAMETERS,
+    SETTINGS_CLASSES,
+    settings_used_by,
+    snowflake_functions,
+)
 
 # The settings model each function's handler reads (from its code; EvaluateModel and SelectModel read none).
 SETTINGS = sorted((name, cls) for name in project().functions for cls in settings_used_by(name))
@@ -81,10 +86,7 @@ def test_sam_local_passes_the_aws_endpoint_to_every_function() -> None:
 def test_production_defaults_name_no_local_endpoint() -> None:
     """Without overrides the functions talk to AWS and Snowflake: no endpoint, host, port or protocol."""
     template = project()
-    required = {
-        "SnowflakeAccount": "myorg-myaccount",
-        "SnowflakeSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowsage-AbCdEf",
-    }
+    required = REQUIRED_PARAMETERS
     references = {name: f"<{name}>" for name in template.resources}
     local = {"SNOWFLAKE_HOST", "SNOWFLAKE_PORT", "SNOWFLAKE_PROTOCOL"}
     for logical_id in template.functions:

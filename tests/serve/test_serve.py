@@ -47,7 +47,6 @@ from tests.serve.sam_local import (
 pytestmark = pytest.mark.e2e
 
 EVENTS = ROOT / "events"
-RUNNER = Path(__file__).with_name("lambda_runner.py")
 LOCAL = "127.0.0.1"
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0  # seconds; stopping takes 2-3 s, generous for a loaded shared machine
@@ -101,7 +100,6 @@ class Served:
                     *arguments,
                 ],
                 cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'common'}"},
                 stdout=stdout,
                 stderr=stderr,
                 start_new_session=True,  # its own process group: the test can tell nothing is left
@@ -171,7 +169,10 @@ def function_environment(
         # (test_env_json.py's xfail). Supply it as the proposed one-line template change would.
         environment[ENDPOINT_VARIABLE] = merged(env_document, logical_id)[ENDPOINT_VARIABLE]
     code_dir = project().functions[logical_id].code_dir
-    environment["PYTHONPATH"] = f"{code_dir}{os.pathsep}{ROOT / 'layers' / 'common'}"
+    # The function's code and layer first, as SAM mounts /var/task and /opt/python; then whatever
+    # made the project importable for this run (the runner, sandbox.aws.local_invoke, is ours).
+    inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+    environment["PYTHONPATH"] = os.pathsep.join([str(code_dir), str(ROOT / "layers" / "common"), *inherited])
     environment["HOME"] = str(home)  # no ~/.aws of the machine running the tests
     return environment
 
@@ -183,7 +184,7 @@ def invoke(
     result_paths = [folder / f"{logical_id}-{event.stem}.result.json" for event in events]
     arguments = [str(path) for pair in zip(events, result_paths, strict=True) for path in pair]
     completed = subprocess.run(  # noqa: PLW1510 - the result files say what happened
-        [sys.executable, "-P", str(RUNNER), *arguments],
+        [sys.executable, "-P", "-m", "sandbox.aws.local_invoke", *arguments],
         cwd=folder,
         env=function_environment(env_document, logical_id, folder),
         capture_output=True,

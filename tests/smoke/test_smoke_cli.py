@@ -103,7 +103,7 @@ def test_with_everything_it_builds_the_platform(tmp_path: Path) -> None:
 
 
 def test_python_m_smoke_without_credentials_exits_0(tmp_path: Path) -> None:
-    """What `make smoke` runs (from the repository root, no PYTHONPATH), in a clean environment:
+    """What `make smoke` runs (the venv's .pth finds the project, no PYTHONPATH), in a clean environment:
     no AWS profile, no Snowflake variables."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "SNOWFLAKE_"))}
     env.update(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.environment import Sandbox
+from sandbox.services import Sandbox
 from smoke.names import SmokeNames
 from smoke.plan import SmokeReport, run_smoke
 from smoke.sandboxed import SandboxPlatform

@@ -16,9 +16,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from sandbox.snowflake_server import SnowflakeSandbox, start_snowflake
-from sandbox.snowflake_setup import SetupReport, apply_setup
-from snowflake.sqlscript import EXAMPLES_DIR, setup_files
+from sandbox.snowflake.server import SnowflakeSandbox, start_snowflake
+from sandbox.snowflake.setup import SetupReport, apply_setup
+from snowsage_setup.sqlscript import EXAMPLES_DIR, setup_files
 
 BUCKET = "snowsage-test"
 ROLE_ARN = "arn:aws:iam::123456789012:role/snowsage-snowflake"

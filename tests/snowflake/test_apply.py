@@ -1,4 +1,4 @@
-"""snowflake/apply.py: dry run renders without connecting; key-pair only; file selection."""
+"""snowsage_setup/apply.py: dry run renders without connecting; key-pair only; file selection."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import snowflake.connector
 
-from snowflake import apply
-from snowflake.sqlscript import SETUP_DIR, SqlScriptError
+from snowsage_setup import apply
+from snowsage_setup.sqlscript import SETUP_DIR, SqlScriptError
 
 from .conftest import BUCKET, ROLE_ARN
 
@@ -64,10 +64,10 @@ def test_missing_variables_fail_before_connecting(
     assert "missing variables: aws_role_arn, bucket" in capsys.readouterr().err
 
 
-def test_runs_as_a_script() -> None:
-    script = Path(apply.__file__)
+def test_runs_as_a_module_from_anywhere() -> None:
+    """What the README runs, from outside the repository: the venv alone makes the package importable."""
     result = subprocess.run(
-        [sys.executable, str(script), "--dry-run", "--only", "40_*", *DEFINES],
+        [sys.executable, "-m", "snowsage_setup.apply", "--dry-run", "--only", "40_*", *DEFINES],
         capture_output=True,
         text=True,
         check=True,
@@ -128,7 +128,7 @@ def test_run_prints_describe_results() -> None:
         def cursor(self) -> Cursor:
             return self.cur
 
-    from snowflake.sqlscript import split_statements
+    from snowsage_setup.sqlscript import split_statements
 
     out = io.StringIO()
     apply.run(split_statements("USE ROLE R; DESC INTEGRATION I;"), Conn(), out)
@@ -164,7 +164,7 @@ class StatusConnection:
 
 
 def test_a_grant_that_was_not_executed_fails_the_apply() -> None:
-    from snowflake.sqlscript import split_statements
+    from snowsage_setup.sqlscript import split_statements
 
     statements = split_statements("USE ROLE R; GRANT USAGE ON DATABASE D TO ROLE P; CREATE TABLE T (A INT);")
     cursor = StatusCursor("Grant not executed: Insufficient privileges.")

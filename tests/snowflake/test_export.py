@@ -1,4 +1,4 @@
-"""sandbox.export: the procedure's SELECTs (one source), the files, the manifest (last), the split."""
+"""sandbox.snowflake.export: the procedure's SELECTs (one source), the files, the manifest, the split."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import sqlglot
 
-from sandbox.export import ExportError, export_dataset, export_id_for
 from sandbox.sample_data import load_sample_data
-from sandbox.snowflake_setup import apply_setup
-from snowflake.sqlscript import (
+from sandbox.snowflake.export import ExportError, export_dataset, export_id_for
+from sandbox.snowflake.setup import apply_setup
+from snowsage.manifest import parse_manifest
+from snowsage_setup.sqlscript import (
     EXPORT_PROCEDURE_FILE,
     export_queries,
     load_statements,
@@ -24,7 +25,6 @@ from snowflake.sqlscript import (
     setup_files,
     with_defaults,
 )
-from snowsage.manifest import parse_manifest
 
 from .conftest import BUCKET, ROLE_ARN, SECOND_DATASET, apply_all, query, variables
 

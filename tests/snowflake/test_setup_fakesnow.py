@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.snowflake_setup import UNSUPPORTED_KINDS
+from sandbox.snowflake.setup import UNSUPPORTED_KINDS
 
 from .conftest import SECOND_DATASET, apply_all, query
 

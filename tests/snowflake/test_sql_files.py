@@ -9,7 +9,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from snowflake.sqlscript import (
+from snowsage_setup.sqlscript import (
     DEFAULT_VARIABLES,
     EXAMPLES_DIR,
     SETUP_DIR,

@@ -7,9 +7,9 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-from snowflake.sqlscript import EXAMPLES_DIR, load_statements, setup_files, with_defaults
 from snowsage.snowflake.sql import load_statements as load_sql
 from snowsage.snowflake.sql import merge_run_statement
+from snowsage_setup.sqlscript import EXAMPLES_DIR, load_statements, setup_files, with_defaults
 
 from .conftest import BUCKET, ROLE_ARN
 

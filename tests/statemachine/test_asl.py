@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from snowsage import errors, models
+from snowsage import errors, models, states
 from snowsage.names import EXECUTION_NAME_MAX, RUN_ID_MAX, SAGEMAKER_NAME, name_base, run_id_for
 
 ASL_PATH = Path(__file__).resolve().parents[2] / "statemachines" / "pipeline.asl.json"
 DEFINITION: dict[str, Any] = json.loads(ASL_PATH.read_text())
 STATES: dict[str, dict[str, Any]] = DEFINITION["States"]
-FAILURE_BRANCH = {"RecordFailure", "NotifyFailure", "RunFailed", "NotificationFailed"}
 
 # What each state's ResultPath puts into the state: a model, or the ResultSelector's own keys.
 PRODUCERS: dict[str, type[BaseModel] | None] = {
@@ -141,9 +140,10 @@ def reads(value: Any) -> Iterator[str]:
             yield from reads(item)
 
 
-def reachable() -> set[str]:
+def reachable(*starts: str) -> set[str]:
+    """The states reachable from ``starts`` (default: StartAt), themselves included."""
     seen: set[str] = set()
-    stack = [DEFINITION["StartAt"]]
+    stack = list(starts) or [DEFINITION["StartAt"]]
     while stack:
         name = stack.pop()
         if name in seen:
@@ -151,6 +151,10 @@ def reachable() -> set[str]:
         seen.add(name)
         stack.extend(target for target, _ in edges(STATES[name]))
     return seen
+
+
+# The states a Catch leads to, and every state after them.
+FAILURE_BRANCH = reachable(*(catch["Next"] for state in STATES.values() for catch in state.get("Catch", [])))
 
 
 def test_every_state_is_reachable_and_every_target_exists() -> None:
@@ -176,7 +180,22 @@ def test_every_task_retries_and_catches(name: str) -> None:
     catch_all = [c for c in state["Catch"] if "States.ALL" in c["ErrorEquals"]]
     assert catch_all, f"{name} does not catch States.ALL"
     if name not in FAILURE_BRANCH and name != "Notify":
-        assert catch_all[0]["Next"] == "RecordFailure" and catch_all[0]["ResultPath"] == "$.error"
+        assert catch_all[0]["Next"] == states.RECORD_FAILURE and catch_all[0]["ResultPath"] == "$.error"
+
+
+def test_the_cores_state_names_are_the_asls() -> None:
+    """snowsage.states, derived from the ASL: the failure path, the recording and announcing states."""
+    path = [states.RECORD_FAILURE]
+    while STATES[path[-1]]["Type"] != "Fail":
+        path.append(STATES[path[-1]]["Next"])
+    assert tuple(path) == states.FAILURE_PATH
+    assert set(path) == states.FAILURE_BRANCH_STATES
+    tasks = {name: state for name, state in STATES.items() if state["Type"] == "Task"}
+    recording = {name for name, state in tasks.items() if state["Resource"] == "${RecordRunFunctionArn}"}
+    announcing = {name for name, state in tasks.items() if state["Resource"] == "${SnsPublish}"}
+    assert recording == states.RECORDING_STATES
+    assert announcing == states.ANNOUNCING_STATES
+    assert {states.RECORD_RUN, states.NOTIFY} <= recording | announcing
 
 
 def test_the_failure_branch_records_notifies_and_fails_with_the_original_error() -> None:

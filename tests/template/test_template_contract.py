@@ -207,6 +207,23 @@ def test_parameter_patterns_accept_their_defaults() -> None:
     assert all(isinstance(value, str) for value in hyperparameters.values())
 
 
+def test_snowflake_object_parameters_have_the_cores_identifier_grammar() -> None:
+    """Warehouse, database, schema, role, stage: the Snowflake strings whose default is an identifier."""
+    from snowsage.names import SNOWFLAKE_IDENTIFIER
+
+    parameters = template()["Parameters"]
+    objects = [
+        name
+        for name, parameter in parameters.items()
+        if name.startswith("Snowflake")
+        and parameter["Type"] == "String"
+        and re.fullmatch(r"[A-Z_]+", str(parameter.get("Default", "")))
+    ]
+    assert {"SnowflakeWarehouse", "SnowflakeDatabase", "SnowflakeSchema", "SnowflakeRole"} <= set(objects)
+    for name in objects:
+        assert parameters[name].get("AllowedPattern") == f"^{SNOWFLAKE_IDENTIFIER.pattern}$", name
+
+
 def test_resource_prefix_pattern_matches_the_code() -> None:
     from snowsage.names import RESOURCE_PREFIX_PATTERN
 

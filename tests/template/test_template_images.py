@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
-import sys
 from typing import Any
 
 import pytest
 
-from tests.template.template_model import ROOT, TEMPLATE_PATH, resources, template
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import xgboost_images
+from scripts import xgboost_images
+from tests.template.template_model import TEMPLATE_PATH, resources, template
 
 image_uris = pytest.importorskip("sagemaker.core.image_uris")
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-
 import botocore.session
 import pytest
 
+from scripts import instance_types
 from snowsage.instance_types import TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
-from tests.template.template_model import ROOT, TEMPLATE_PATH, template
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import instance_types
+from tests.template.template_model import TEMPLATE_PATH, template
 
 
 def test_generated_lists_are_up_to_date() -> None:

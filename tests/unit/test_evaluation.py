@@ -3,9 +3,10 @@ from typing import Any
 import pytest
 
 from snowsage.errors import MetricMissing, ModelPackageNotFound, NoApprovedModel
-from snowsage.evaluation import evaluate_model, metric_direction, select_model
+from snowsage.evaluation import evaluate_model, metric_direction
 from snowsage.models import EvaluateModelRequest, SelectModelRequest
 from snowsage.registry import ModelPackage
+from snowsage.selection import select_model
 
 GROUP = "snowsage-merchant-risk"
 

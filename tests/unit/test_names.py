@@ -11,6 +11,7 @@ from snowsage.names import (
     EXPORT_ID_MAX,
     RUN_ID_MAX,
     SAGEMAKER_NAME,
+    SNOWFLAKE_IDENTIFIER,
     ManifestLocation,
     S3Uri,
     execution_name,
@@ -193,3 +194,10 @@ def test_the_export_procedure_refuses_the_datasets_the_pipeline_refuses() -> Non
     for name in [*_datasets(), "a-b", "_a", "a_", "a__b", "A", "d" * (DATASET_MAX + 1)]:
         accepted = bool(re.fullmatch(pattern.group(1), name)) and len(name) <= DATASET_MAX
         assert accepted == bool(DATASET_PATTERN.fullmatch(name)), name
+
+
+def test_the_export_procedure_checks_identifiers_with_the_cores_grammar() -> None:
+    sql = (Path(__file__).resolve().parents[2] / "snowflake/setup/30_export_procedure.sql").read_text()
+    pattern = re.search(r"ident_pattern VARCHAR DEFAULT '([^']+)'", sql)
+    assert pattern
+    assert pattern.group(1) == SNOWFLAKE_IDENTIFIER.pattern

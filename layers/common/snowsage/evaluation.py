@@ -1,16 +1,14 @@
-"""EvaluateModel and SelectModel: the promotion gate and the choice of model to score with."""
+"""EvaluateModel and RegisterModel: the promotion gate and the candidate registered with its verdict."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from snowsage.errors import MetricMissing, ModelPackageNotFound, NoApprovedModel
+from snowsage.errors import MetricMissing
 from snowsage.models import (
     EvaluateModelRequest,
-    ModelSelection,
     RegisteredModel,
     RegisterModelRequest,
-    SelectModelRequest,
     TrainingResult,
     Verdict,
 )
@@ -121,39 +119,3 @@ def register_model(request: RegisterModelRequest, registry: ModelRegistryWriter)
         )
     )
     return RegisteredModel(model_package_arn=arn)
-
-
-def _selection(package: ModelPackage) -> ModelSelection:
-    name = package.metadata.get("metric_name")
-    return ModelSelection(
-        model_package_arn=package.arn,
-        model_package_group=package.group,
-        model_version=package.version,
-        approval_status=package.approval_status,
-        image_uri=package.image_uri,
-        model_data_url=package.model_data_url,
-        metric_name=name,
-        metric_value=package.metric(name) if name else None,
-    )
-
-
-def select_model(request: SelectModelRequest, registry: ModelRegistry) -> ModelSelection:
-    """The package named in the input (checked), else the group's latest Approved package."""
-    group = request.selection.model_package_group
-    arn = request.selection.model_package_arn
-    if arn:
-        package = registry.get(arn)
-        if package.group != group:
-            raise ModelPackageNotFound(
-                f"model package {arn} belongs to group {package.group!r}, not {group!r}"
-            )
-        if package.approval_status == "Rejected":
-            raise ModelPackageNotFound(f"model package {arn} is Rejected; approve it or name another")
-        return _selection(package)
-    champion = registry.latest_approved(group)
-    if champion is None:
-        raise NoApprovedModel(
-            f"model package group {group!r} has no Approved package to score with;"
-            " run train_and_score first or approve a package"
-        )
-    return _selection(champion)

@@ -34,12 +34,11 @@ from snowsage.models import (
     RunStatus,
 )
 from snowsage.runs import build_run_record, failed_state
+from snowsage.states import ANNOUNCING_STATES, RECORDING_STATES
 
 LOG = logging.getLogger(__name__)
 
 ENDINGS_WITHOUT_SUCCESS = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
-RECORDING_STATES = frozenset({"RecordRun", "RecordFailure"})
-ANNOUNCING_STATES = frozenset({"Notify", "NotifyFailure"})
 # A Lambda task (bare function ARN) and a service integration (sns:publish) that succeeded
 # (API_HistoryEvent: LambdaFunctionSucceeded, TaskSucceeded).
 TASK_SUCCEEDED_EVENTS = frozenset({"LambdaFunctionSucceeded", "TaskSucceeded"})

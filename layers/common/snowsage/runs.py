@@ -9,9 +9,9 @@ from typing import Any, Protocol
 
 from snowsage.models import RecordRunRequest, RunRecord
 from snowsage.names import run_id_for
+from snowsage.states import FAILURE_BRANCH_STATES
 
 CAUSE_LIMIT = 4000
-FAILURE_BRANCH_STATES = frozenset({"RecordFailure", "NotifyFailure", "RunFailed"})
 
 
 def summarise_cause(cause: str | None) -> str | None:

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.template import TEMPLATE_PATH, Template, TemplateError, read
-from sandbox.lambda_runtime import LambdaRuntime
 
 SUBSTITUTION_OUTPUT = "SandboxSubstitution"
 SKIPPED_IN_ZIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
@@ -108,7 +108,7 @@ def check_supported(template: Template) -> None:
     }
     if unknown:
         raise SandboxDeployError(
-            "the sandbox cannot stand up " + ", ".join(sorted(unknown)) + ": teach sandbox/deploy.py how"
+            "the sandbox cannot stand up " + ", ".join(sorted(unknown)) + ": teach sandbox/aws/deploy.py how"
         )
 
 

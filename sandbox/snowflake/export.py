@@ -5,7 +5,7 @@ does what snowflake/setup/30_export_procedure.sql does, step for step:
 
 1. read the dataset's ML_DATASETS row (enabled only), check its identifiers;
 2. for train, validation and score, run the SELECT template from the procedure file
-   (`snowflake.sqlscript.export_queries`: one source) with the same placeholder substitution
+   (`snowsage_setup.sqlscript.export_queries`: one source) with the same placeholder substitution
    (views qualified with the current database and schema, as the procedure does);
 3. stream the result in batches into CSV files of at most `rows_per_file` rows, no header,
    named like Snowflake's unload files with INCLUDE_QUERY_ID = TRUE
@@ -31,8 +31,8 @@ from typing import Any
 
 import pyarrow.csv as pacsv
 
-from snowflake.sqlscript import EXPORT_SECTIONS, export_queries, is_identifier, render_export_query
 from snowsage.names import DATASET_PATTERN, EXPORT_ID_PATTERN
+from snowsage_setup.sqlscript import EXPORT_SECTIONS, export_queries, is_identifier, render_export_query
 
 logger = logging.getLogger(__name__)
 

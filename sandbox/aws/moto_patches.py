@@ -84,7 +84,7 @@ j. ``moto.stepfunctions.models.StepFunctionBackend.start_execution`` and the par
    name both start an execution. Names are unique per state machine (API_StartExecution); the
    Lambda runtime runs invocations concurrently, as Lambda does, so StartExecution is serialised.
 v. Request validation: ``moto.core.responses.BaseResponse.call_action`` ->
-   ``sandbox.aws_validation``: every request is checked against botocore's model of its
+   ``sandbox.aws.aws_validation``: every request is checked against botocore's model of its
    operation and the limits AWS documents outside the models, and refused as the service
    refuses it (what is and is not covered: that module's docstring). The optimized SageMaker
    integration (patch b) checks its requests the same way. Follows: each service's API
@@ -173,7 +173,7 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import get_backend as get_sfn_backend
 from moto.utilities.arns import parse_arn
 
-from sandbox import aws_validation
+from sandbox.aws import aws_validation
 
 __all__ = [
     "EXECUTE_STATE_MACHINES_CONFIG",
@@ -224,7 +224,7 @@ class SageMakerEmulatorLike(Protocol):
 
 
 class LambdaRuntimeLike(Protocol):
-    """The interface of ``sandbox.lambda_runtime.LambdaRuntime`` these patches use."""
+    """The interface of ``sandbox.aws.lambda_runtime.LambdaRuntime`` these patches use."""
 
     def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]: ...
 
@@ -256,7 +256,7 @@ def installed() -> bool:
 
 def _emulator() -> SageMakerEmulatorLike:
     if _STATE.emulator is None:
-        raise RuntimeError("sandbox.moto_patches: no SageMaker emulator installed")
+        raise RuntimeError("sandbox.aws.moto_patches: no SageMaker emulator installed")
     return _STATE.emulator
 
 
@@ -397,7 +397,7 @@ def _wait_interval(self: WaitFunction, env: Environment, wait_seconds: int) -> N
 def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
     runtime = _STATE.runtime
     if runtime is None:
-        raise RuntimeError("sandbox.moto_patches: no Lambda runtime installed")
+        raise RuntimeError("sandbox.aws.moto_patches: no Lambda runtime installed")
     payload, errored, logs = runtime.invoke(self, event)
     if logs:
         with contextlib.suppress(Exception):  # the CloudWatch Logs copy is best effort
@@ -989,7 +989,7 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
             return
         if moto.__version__ != MOTO_VERSION:
             LOG.warning(
-                "sandbox.moto_patches was verified against moto %s, found %s: "
+                "sandbox.aws.moto_patches was verified against moto %s, found %s: "
                 "run tests/sandbox/test_moto_contract.py",
                 MOTO_VERSION,
                 moto.__version__,

@@ -1,7 +1,7 @@
 """Apply the project's snowflake/ SQL to fakesnow: everything it can run, nothing silently dropped.
 
-The statements come from the same files, rendering and splitter as snowflake/apply.py
-(`snowflake.sqlscript`). fakesnow cannot run some statement kinds (../shared/SANDBOX.md): those
+The statements come from the same files, rendering and splitter as snowsage_setup/apply.py
+(`snowsage_setup.sqlscript`). fakesnow cannot run some statement kinds (../shared/SANDBOX.md): those
 are skipped, each with a logged note, and listed in the report. Any other failure is raised:
 a kind missing from `UNSUPPORTED_KINDS` is a bug in the SQL or in fakesnow, not something to
 hide. The files are written to be re-applied, so applying twice works.
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from snowflake.sqlscript import Statement, load_statements, with_defaults
+from snowsage_setup.sqlscript import Statement, load_statements, with_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,11 @@ UNSUPPORTED_KINDS: dict[str, str] = {
     "CREATE STORAGE INTEGRATION": "fakesnow has no integrations; the stage reads moto S3 through s3fs",
     "ALTER STORAGE INTEGRATION": "fakesnow has no integrations",
     "DESCRIBE INTEGRATION": "fakesnow has no integrations",
-    "CREATE PROCEDURE": "fakesnow cannot run Snowflake Scripting; sandbox.export emulates EXPORT_DATASET",
-    "CALL": "fakesnow cannot run procedures; sandbox.export emulates EXPORT_DATASET",
-    "CREATE TASK": "fakesnow has no tasks; the sandbox calls sandbox.export.export_dataset instead",
+    "CREATE PROCEDURE": (
+        "fakesnow cannot run Snowflake Scripting; sandbox.snowflake.export emulates EXPORT_DATASET"
+    ),
+    "CALL": "fakesnow cannot run procedures; sandbox.snowflake.export emulates EXPORT_DATASET",
+    "CREATE TASK": "fakesnow has no tasks; the sandbox calls sandbox.snowflake.export.export_dataset instead",
     "ALTER TASK": "fakesnow has no tasks",
     "EXECUTE TASK": "fakesnow has no tasks",
 }
@@ -65,7 +67,7 @@ class SetupReport:
 def apply_setup(conn: Connection, files: Sequence[Path], variables: Mapping[str, str]) -> SetupReport:
     """Run the files' statements in order on `conn`, skipping only `UNSUPPORTED_KINDS`.
 
-    `variables` are the `-D` values of apply.py; defaults fill the rest (snowflake.sqlscript).
+    `variables` are the `-D` values of apply.py; defaults fill the rest (snowsage_setup.sqlscript).
     """
     report = SetupReport()
     statements = load_statements(list(files), with_defaults(dict(variables)))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from snowsage.runs import FAILURE_BRANCH_STATES
+from snowsage.states import FAILURE_BRANCH_STATES
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 

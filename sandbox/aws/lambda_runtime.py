@@ -1,6 +1,6 @@
 """Run the project's real Lambda handlers in-process, the way ``sam local invoke`` would.
 
-moto cannot run a function's code without Docker; ``sandbox.moto_patches`` routes moto's
+moto cannot run a function's code without Docker; ``sandbox.aws.moto_patches`` routes moto's
 ``LambdaFunction._invoke_lambda`` here instead. Each registered function is described by what
 the template says about it (``CodeUri``, ``Handler``, the layers' ``ContentUri``), and each
 invocation runs the handler with that function's environment, a fake ``LambdaContext`` and its
@@ -50,7 +50,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -59,6 +59,8 @@ from typing import Any, Protocol, TextIO
 from aws_lambda_powertools.utilities.parameters.constants import (
     DEFAULT_PROVIDERS as POWERTOOLS_PARAMETER_PROVIDERS,
 )
+
+from sandbox.aws.lambda_context import LambdaContext
 
 __all__ = [
     "FunctionSpec",
@@ -107,30 +109,6 @@ class Invocation:
     cold_start: bool = False
     started: float = 0.0  # time.monotonic() at start and end: which invocations overlapped
     ended: float = 0.0
-
-
-@dataclass
-class LambdaContext:
-    """The subset of the Python runtime's context object handlers use."""
-
-    function_name: str
-    function_version: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    timeout_seconds: float = 3.0
-    identity: Any = None
-    client_context: Any = None
-    _deadline: float = field(default=0.0, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self._deadline:
-            self._deadline = time.monotonic() + self.timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class _HandlerError(Exception):

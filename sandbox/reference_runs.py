@@ -10,21 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sandbox import loop
-from sandbox.environment import Sandbox
-from sandbox.sample_data import load_sample_data
+from sandbox import pipeline_run
+from sandbox.sample_data import SAMPLE_DATASET, SAMPLE_SEED, load_sample_data
+from sandbox.services import Sandbox
 
-SAMPLE_DATASET = "merchant_risk"
 SAMPLE_ROWS = 50_000  # 200 merchants: enough held-out rows for a stable validation AUC
-SAMPLE_SEED = 7
 SAMPLE_EXPORT_ID = "20261126t020000z"
 FAILED_EXECUTION_NAME = "merchant_risk-missing-export"
 
 
 @dataclass
 class ReferenceRuns:
-    succeeded: loop.RunResult
-    failed: loop.RunResult
+    succeeded: pipeline_run.RunResult
+    failed: pipeline_run.RunResult
 
 
 def load_reference_data(sandbox: Sandbox) -> None:
@@ -37,8 +35,8 @@ def load_reference_data(sandbox: Sandbox) -> None:
 def run_reference(sandbox: Sandbox) -> ReferenceRuns:
     """Sample data, one export started by its S3 event, and one hand start that fails in PrepareRun."""
     load_reference_data(sandbox)
-    succeeded = loop.run_from_export(sandbox, SAMPLE_DATASET, export_id=SAMPLE_EXPORT_ID)
-    failed = loop.start_by_hand(
+    succeeded = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id=SAMPLE_EXPORT_ID)
+    failed = pipeline_run.start_by_hand(
         sandbox,
         {"manifest": f"s3://{sandbox.bucket}/exports/{SAMPLE_DATASET}/not-exported/manifest.json"},
         name=FAILED_EXECUTION_NAME,

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox import moto_patches
-from sandbox.environment import Sandbox
-from sandbox.execution import ExecutionSummary, StateSpan, wait_for_execution, wait_for_execution_named
-from sandbox.export import export_dataset, export_id_for
-from sandbox.snowflake_setup import apply_setup
+from sandbox.aws import moto_patches
+from sandbox.aws.executions import ExecutionSummary, StateSpan, wait_for_execution, wait_for_execution_named
+from sandbox.services import Sandbox
+from sandbox.snowflake.export import export_dataset, export_id_for
+from sandbox.snowflake.setup import apply_setup
 from snowsage.names import ManifestLocation, execution_name, validate_snowflake_identifier
 
 MANIFEST_RULE_SUFFIX = "ManifestCreated"

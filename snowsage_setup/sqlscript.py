@@ -1,9 +1,5 @@
 """Read, render and split the setup SQL under snowflake/setup/: one module for apply.py and the sandbox.
 
-`snowflake` is a namespace package shared with snowflake-connector-python (neither has an
-`__init__.py`), so this module imports as `snowflake.sqlscript` while `snowflake.connector` still
-resolves to the driver. Never add `snowflake/__init__.py`: it would hide the driver.
-
 * Variables: `&{name}` (the SnowSQL / Snowflake CLI `-D name=value` syntax). Every value is
   checked against a pattern, so a variable cannot smuggle SQL into a script.
 * Splitting: statements end at `;` outside quotes, `$$ … $$` bodies and comments.
@@ -18,13 +14,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SNOWFLAKE_DIR = Path(__file__).resolve().parent
+from snowsage.names import SNOWFLAKE_IDENTIFIER
+
+SNOWFLAKE_DIR = Path(__file__).resolve().parent.parent / "snowflake"  # the SQL, beside this package
 SETUP_DIR = SNOWFLAKE_DIR / "setup"
 EXAMPLES_DIR = SNOWFLAKE_DIR / "examples"
 EXPORT_PROCEDURE_FILE = SETUP_DIR / "30_export_procedure.sql"
 
-IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_$]{0,254}"
-_IDENTIFIER_RE = re.compile(IDENTIFIER)
+IDENTIFIER = SNOWFLAKE_IDENTIFIER.pattern  # the core's grammar: what the pipeline accepts, setup renders
 
 # Defaults for everything but the two values only a deployment knows (bucket, aws_role_arn).
 DEFAULT_VARIABLES: dict[str, str] = {
@@ -303,4 +300,4 @@ def render_export_query(template: str, *, id_column: str, training_view: str, sc
 
 
 def is_identifier(value: str) -> bool:
-    return _IDENTIFIER_RE.fullmatch(value) is not None
+    return SNOWFLAKE_IDENTIFIER.fullmatch(value) is not None

@@ -1,11 +1,11 @@
 """Apply the Snowsage setup SQL to a Snowflake account, in file order.
 
-    python snowflake/apply.py [--dry-run] [--only PATTERN]
+    python -m snowsage_setup.apply [--dry-run] [--only PATTERN]
         -D bucket=… -D aws_role_arn=… [-D name=value …] [PATH …]
 
 PATH: .sql files or directories (default: snowflake/setup/). Files run in name order; `--only`
 keeps files whose name matches the glob PATTERN (e.g. `--only '3*'`, `--only 40_tasks.sql`).
-`&{name}` variables are rendered from `-D name=value` and defaults (snowflake/sqlscript.py:
+`&{name}` variables are rendered from `-D name=value` and defaults (snowsage_setup/sqlscript.py:
 database SNOWSAGE, schema ML, warehouse SNOWSAGE_WH, roles, integration, schedules); `bucket` and
 `aws_role_arn` have no default. `--dry-run` prints the rendered statements and connects to nothing.
 
@@ -26,13 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-if __package__ in (None, ""):  # run as a script: make `snowflake.sqlscript` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 
-from snowflake.sqlscript import (
+from snowsage_setup.sqlscript import (
     SETUP_DIR,
     SqlScriptError,
     Statement,

@@ -12,9 +12,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from sandbox.aws.executions import ExecutionSummary
 from sandbox.aws.template import PROJECT_ROOT
-from sandbox.environment import Sandbox
-from sandbox.execution import ExecutionSummary
+from sandbox.services import Sandbox
 
 ASL = PROJECT_ROOT / "statemachines" / "pipeline.asl.json"
 COLOURS = {"succeeded": "#2e7d32", "failed": "#c62828", "running": "#f9a825", "not run": "#9e9e9e"}

@@ -3,10 +3,10 @@
 One object owns every service so that the demo, the CLI, the end-to-end tests and ``serve``
 stand up exactly the same thing:
 
-* a moto server with the patches of ``sandbox.moto_patches`` (Lambda -> in-process handlers,
+* a moto server with the patches of ``sandbox.aws.moto_patches`` (Lambda -> in-process handlers,
   SageMaker -> the emulator, EventBridge -> Lambda/Step Functions targets);
 * fakesnow served over HTTP with its stages reading moto S3;
-* template.yaml deployed through SAM's translator and moto's CloudFormation (sandbox.deploy);
+* template.yaml deployed through SAM's translator and moto's CloudFormation (sandbox.aws.deploy);
 * the Snowflake setup SQL applied where fakesnow can run it;
 * a Secrets Manager secret holding a throwaway key pair, read by the handlers as in production.
 """
@@ -28,13 +28,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.server import ThreadedMotoServer
 
-from sandbox import moto_patches
+from sandbox.aws import moto_patches
+from sandbox.aws.deploy import DeployedStack, deploy
+from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.template import PROJECT_ROOT
-from sandbox.deploy import DeployedStack, deploy
-from sandbox.lambda_runtime import LambdaRuntime
 from sandbox.sagemaker import SageMakerEmulator
-from sandbox.snowflake_server import SnowflakeSandbox, start_snowflake
-from sandbox.snowflake_setup import SetupReport, apply_setup
+from sandbox.snowflake.server import SnowflakeSandbox, start_snowflake
+from sandbox.snowflake.setup import SetupReport, apply_setup
 
 logger = logging.getLogger("sandbox")
 
