@@ -102,7 +102,7 @@ lint: venv
 	$(BIN)/sam validate --lint
 	$(BIN)/cfn-lint template.yaml
 	$(foreach asl,$(ASL_FILES),node_modules/.bin/asl-validator --json-path $(asl);)
-	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(BIN)/bandit --quiet --recursive $(BANDIT_PATHS)
 
 pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)

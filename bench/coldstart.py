@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.project import ROOT, RUNTIME_ENV, Function, functions, handler_env, template
+from bench.project import ROOT, RUNTIME_ENV, Function, functions, handler_env
 from bench.stats import median, ratio
 
 CHILD = Path(__file__).with_name("import_child.py")
@@ -64,7 +64,6 @@ def import_once(file: Path, paths: list[Path], env: dict[str, str]) -> dict[str,
 
 
 def targets(selected: list[Function] | None = None) -> list[Target]:
-    tpl = template()
     found = [
         Target(MINIMAL, REFERENCE_DIR / "minimal.py", [], dict(RUNTIME_ENV)),
         Target(MINIMAL_SNOWFLAKE, REFERENCE_DIR / "minimal_snowflake.py", [], dict(RUNTIME_ENV)),
@@ -74,7 +73,7 @@ def targets(selected: list[Function] | None = None) -> list[Target]:
             Target(
                 function.logical_id,
                 function.code_dir / "app.py",
-                [function.code_dir, *function.layer_dirs(tpl)],
+                [function.code_dir, *function.layer_dirs],
                 handler_env(function),
                 reference=MINIMAL_SNOWFLAKE if function.uses_snowflake else MINIMAL,
             )

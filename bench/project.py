@@ -1,15 +1,15 @@
-"""What the benchmarks read from the project: functions, their layers and their environment."""
+"""What the benchmarks give the project's functions: the values a deploy would pass, and Lambda's own
+variables. The functions themselves (code, layers, memory, environment) come from the template model
+(sandbox.aws.template)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import Any
 
-from samtranslator.yaml_helper import yaml_parse
+from sandbox.aws.template import PROJECT_ROOT, Template, project
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 SNOWFLAKE_LAYER = "SnowflakeLayer"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -40,6 +40,7 @@ class Function:
     logical_id: str
     code_dir: Path
     layer_ids: tuple[str, ...]
+    layer_dirs: tuple[Path, ...]
     memory_mb: int
     environment: dict[str, str]
 
@@ -51,84 +52,25 @@ class Function:
     def module(self) -> str:
         return self.code_dir.name
 
-    def layer_dirs(self, template: dict[str, Any]) -> list[Path]:
-        resources = template["Resources"]
-        return [ROOT / resources[layer]["Properties"]["ContentUri"] for layer in self.layer_ids]
 
-
-@cache
-def template() -> dict[str, Any]:
-    parsed: dict[str, Any] = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
-    return parsed
-
-
-NO_VALUE = object()
-
-
-def _condition(value: Any, tpl: dict[str, Any]) -> bool:
-    """Evaluate a Conditions entry with the parameters' defaults (Fn::Equals/Not/And/Or, Condition)."""
-    if isinstance(value, dict):
-        if "Condition" in value:
-            return _condition(tpl["Conditions"][value["Condition"]], tpl)
-        if "Fn::Equals" in value:
-            left, right = (_resolve(item, tpl) for item in value["Fn::Equals"])
-            return bool(left == right)
-        if "Fn::Not" in value:
-            return not _condition(value["Fn::Not"][0], tpl)
-        if "Fn::And" in value:
-            return all(_condition(item, tpl) for item in value["Fn::And"])
-        if "Fn::Or" in value:
-            return any(_condition(item, tpl) for item in value["Fn::Or"])
-    raise ValueError(f"cannot evaluate condition {value!r}")
-
-
-def _resolve(value: Any, tpl: dict[str, Any]) -> Any:
-    """A template value with the parameters' defaults; NO_VALUE for AWS::NoValue."""
-    if isinstance(value, dict) and "Fn::If" in value:
-        name, when_true, when_false = value["Fn::If"]
-        return _resolve(when_true if _condition(tpl["Conditions"][name], tpl) else when_false, tpl)
-    if value == {"Ref": "AWS::NoValue"}:
-        return NO_VALUE
-    if isinstance(value, dict) and "Ref" in value:
-        name = str(value["Ref"])
-        parameter = tpl.get("Parameters", {}).get(name)
-        if parameter is not None:
-            default = parameter.get("Default")
-            return str(PARAMETER_VALUES.get(name, default if default is not None else f"bench-{name}"))
-        resource = tpl["Resources"].get(name, {})
-        return RESOURCE_VALUES.get(resource.get("Type", ""), f"bench-{name}")
-    if isinstance(value, dict):
-        return f"bench-{next(iter(value), 'value')}"
-    return str(value)
-
-
-def functions() -> list[Function]:
-    """Every AWS::Serverless::Function, with the environment template.yaml would give it."""
-    tpl = template()
-    function_globals = tpl.get("Globals", {}).get("Function", {})
-    global_env = function_globals.get("Environment", {}).get("Variables", {})
-    global_layers = [layer["Ref"] for layer in function_globals.get("Layers", []) if "Ref" in layer]
-    found: list[Function] = []
-    for name, resource in sorted(tpl["Resources"].items()):
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        props = resource["Properties"]
-        variables = {**global_env, **props.get("Environment", {}).get("Variables", {})}
-        layers = global_layers + [layer["Ref"] for layer in props.get("Layers", []) if "Ref" in layer]
-        found.append(
-            Function(
-                logical_id=name,
-                code_dir=ROOT / props["CodeUri"],
-                layer_ids=tuple(layers),
-                memory_mb=int(props.get("MemorySize", function_globals.get("MemorySize", 128))),
-                environment={
-                    key: str(resolved)
-                    for key, value in variables.items()
-                    if (resolved := _resolve(value, tpl)) is not NO_VALUE
-                },
-            )
+def functions(template: Template | None = None) -> list[Function]:
+    """Every function of the template, with the environment a deploy with PARAMETER_VALUES gives it."""
+    template = template or project()
+    references = {
+        logical_id: RESOURCE_VALUES.get(resource["Type"], f"bench-{logical_id}")
+        for logical_id, resource in template.resources.items()
+    }
+    return [
+        Function(
+            logical_id=logical_id,
+            code_dir=function.code_dir,
+            layer_ids=function.layers,
+            layer_dirs=tuple(template.layer_dirs(logical_id)),
+            memory_mb=function.memory_mb,
+            environment=template.environment(logical_id, PARAMETER_VALUES, references),
         )
-    return found
+        for logical_id, function in template.functions.items()
+    ]
 
 
 def handler_env(function: Function) -> dict[str, str]:

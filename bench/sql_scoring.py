@@ -23,8 +23,8 @@ from typing import Any
 from bench.project import ROOT
 from bench.stats import median
 from sandbox import pipeline_run
-from sandbox.services import Sandbox, SandboxConfig
 from sandbox.sample_data import load_sample_data
+from sandbox.services import Sandbox, SandboxConfig
 
 DATASET = "txn_refund"
 SETUP_SQL = ROOT / "snowflake" / "examples" / "txn_refund.sql"

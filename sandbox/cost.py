@@ -25,19 +25,14 @@ SageMaker jobs add instance start-up (minutes) that the emulator does not have.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from samtranslator.yaml_helper import yaml_parse  # the template has !Ref / !Sub tags
-
 from sandbox.aws.executions import ExecutionSummary
+from sandbox.aws.template import DEFAULT_MEMORY_MB, Template, project
 from sandbox.sagemaker.emulator import SPOT_SAVING_ASSUMED
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # --- public list prices (USD, us-east-1) ---------------------------------------------------------
 # AWS Step Functions Standard workflows: $0.025 per 1,000 state transitions.
@@ -51,7 +46,6 @@ SAGEMAKER_TRAINING_PER_HOUR = {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m
 SAGEMAKER_TRANSFORM_PER_HOUR = {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461}
 PRICES_AS_OF = "2025"
 
-DEFAULT_MEMORY_MB = 128  # Lambda's default MemorySize when neither the function nor Globals set it
 _LAMBDA_PLACEHOLDER = re.compile(r"^\$\{(\w+)Arn\}$")
 _LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
@@ -138,21 +132,11 @@ def lambda_states(definition: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def template_memory(template: Mapping[str, Any]) -> dict[str, int]:
-    """Function logical id -> MemorySize (MB): the function's own, else Globals', else 128."""
-    default = int(template.get("Globals", {}).get("Function", {}).get("MemorySize", DEFAULT_MEMORY_MB))
-    return {
-        name: int(resource.get("Properties", {}).get("MemorySize", default))
-        for name, resource in template.get("Resources", {}).items()
-        if resource.get("Type") == "AWS::Serverless::Function"
-    }
-
-
-def load_project_inputs(root: Path) -> tuple[dict[str, int], dict[str, str]]:
-    """(template_memory, lambda_states) from ``root``/template.yaml and the ASL file."""
-    template = yaml_parse((root / "template.yaml").read_text(encoding="utf-8"))
-    definition = json.loads((root / "statemachines" / "pipeline.asl.json").read_text(encoding="utf-8"))
-    return template_memory(template), lambda_states(definition)
+def load_project_inputs(template: Template | None = None) -> tuple[dict[str, int], dict[str, str]]:
+    """(function logical id -> MemorySize, lambda_states) of the template (the project's by default)."""
+    template = template or project()
+    memory = {logical_id: function.memory_mb for logical_id, function in template.functions.items()}
+    return memory, lambda_states(template.state_machine.definition())
 
 
 # --- the estimate --------------------------------------------------------------------------------
@@ -268,11 +252,11 @@ def estimate_cost(
 
 def estimate_for_project(
     summary: ExecutionSummary,
-    root: Path | None = None,
+    template: Template | None = None,
     extra_lambda_seconds: Mapping[str, float] | None = None,
 ) -> CostEstimate:
-    """``estimate_cost`` with this project's template.yaml and state machine definition."""
-    memory, states = load_project_inputs(root or PROJECT_ROOT)
+    """``estimate_cost`` with the template's (the project's by default) functions and state machine."""
+    memory, states = load_project_inputs(template)
     return estimate_cost(summary, memory, states, extra_lambda_seconds=extra_lambda_seconds)
 
 

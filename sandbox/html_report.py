@@ -12,8 +12,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from sandbox.aws.deploy import PROJECT_ROOT
 from sandbox.aws.executions import ExecutionSummary
+from sandbox.aws.template import PROJECT_ROOT
 from sandbox.services import Sandbox
 
 ASL = PROJECT_ROOT / "statemachines" / "pipeline.asl.json"

@@ -29,8 +29,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.server import ThreadedMotoServer
 
 from sandbox.aws import moto_patches
-from sandbox.aws.deploy import PROJECT_ROOT, DeployedStack, deploy
+from sandbox.aws.deploy import DeployedStack, deploy
 from sandbox.aws.lambda_runtime import LambdaRuntime
+from sandbox.aws.template import PROJECT_ROOT
 from sandbox.sagemaker import SageMakerEmulator
 from sandbox.snowflake.server import SnowflakeSandbox, start_snowflake
 from sandbox.snowflake.setup import SetupReport, apply_setup

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import botocore.session
@@ -28,6 +29,7 @@ CORE = ROOT / "layers" / "common" / "snowsage" / "instance_types.py"
 BEGIN = "# BEGIN GENERATED {name} (scripts/instance_types.py)"
 END = "# END GENERATED {name}"
 KINDS = {"training": "TrainingInstanceType", "transform": "TransformInstanceType"}
+TEMPLATE_WIDTH = 110  # characters of instance types a template line holds
 
 
 def _size_key(instance_type: str) -> tuple[str, int, str]:
@@ -63,9 +65,10 @@ def generate_core(text: str) -> str:
 
 
 def generate_template(text: str) -> str:
+    """AllowedValues in YAML's flow style, wrapped: the same list, a few lines instead of one a type."""
     for kind, parameter in KINDS.items():
-        lines = ["AllowedValues:", *(f"  - {value}" for value in instance_types(kind))]
-        text = _replace(text, parameter, lines)
+        values = textwrap.wrap(", ".join(instance_types(kind)), width=TEMPLATE_WIDTH, break_on_hyphens=False)
+        text = _replace(text, parameter, ["AllowedValues: [", *(f"  {line}" for line in values), "]"])
     return text
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
-from samtranslator.yaml_helper import yaml_parse
+from sandbox.aws.template import Template, read
 
 MB = 1_000_000
 SNOWFLAKE_LAYER = "SnowflakeLayer"
@@ -25,27 +24,14 @@ def tree_size(path: Path) -> int:
     return sum(item.stat().st_size for item in path.rglob("*") if item.is_file() and not item.is_symlink())
 
 
-def _layer_ids(function: dict[str, Any], global_layers: list[Any]) -> list[str]:
-    layers = global_layers + list(function.get("Properties", {}).get("Layers", []))
-    return [layer["Ref"] for layer in layers if isinstance(layer, dict) and "Ref" in layer]
-
-
 def report(build_dir: Path) -> tuple[list[tuple[str, int, int, int, int]], bool]:
-    template = yaml_parse((build_dir / "template.yaml").read_text(encoding="utf-8"))
-    resources = template["Resources"]
-    global_layers = list(template.get("Globals", {}).get("Function", {}).get("Layers", []))
+    template: Template = read(build_dir / "template.yaml")
     rows: list[tuple[str, int, int, int, int]] = []
     ok = True
-    for name, resource in sorted(resources.items()):
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        code_dir = build_dir / resource["Properties"]["CodeUri"]
-        layer_ids = _layer_ids(resource, global_layers)
-        layer_bytes = sum(
-            tree_size(build_dir / resources[layer]["Properties"]["ContentUri"]) for layer in layer_ids
-        )
-        code_bytes = tree_size(code_dir)
-        budget = BUDGET_MB["snowflake" if SNOWFLAKE_LAYER in layer_ids else "default"]
+    for name, function in template.functions.items():
+        layer_bytes = sum(tree_size(folder) for folder in template.layer_dirs(name))
+        code_bytes = tree_size(function.code_dir)
+        budget = BUDGET_MB["snowflake" if SNOWFLAKE_LAYER in function.layers else "default"]
         total = code_bytes + layer_bytes
         ok &= total <= budget * MB
         rows.append((name, code_bytes, layer_bytes, total, budget))

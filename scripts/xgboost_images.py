@@ -30,6 +30,7 @@ SCOPES = ("training", "inference")  # the same image trains (Train) and serves (
 MAPPING_NAME = "XGBoostImageRegistry"
 MAPPING_KEY = "Account"
 
+MAPPING_WIDTH = 110  # characters of regions a template line holds
 BEGIN = "# BEGIN GENERATED {name} (scripts/xgboost_images.py)"
 END = "# END GENERATED {name}"
 
@@ -78,14 +79,21 @@ def registry_accounts(config: dict[str, Any], versions: list[str]) -> dict[str, 
 
 
 def render_versions(versions: list[str], indent: str) -> list[str]:
-    return [f"{indent}AllowedValues:"] + [f'{indent}  - "{version}"' for version in versions]
+    quoted = ", ".join(f'"{version}"' for version in versions)
+    return [f"{indent}AllowedValues: [{quoted}]"]
 
 
 def render_mapping(accounts: dict[str, str], indent: str) -> list[str]:
-    lines = [f"{indent}{MAPPING_NAME}:"]
-    for region, account in accounts.items():
-        lines += [f"{indent}  {region}:", f'{indent}    {MAPPING_KEY}: "{account}"']
-    return lines
+    """The mapping in YAML's flow style, a few regions a line (the same mapping, a sixth of the lines)."""
+    entries = [f'{region}: {{{MAPPING_KEY}: "{account}"}}' for region, account in accounts.items()]
+    lines: list[list[str]] = [[]]
+    for entry in entries:
+        if lines[-1] and len(", ".join([*lines[-1], entry])) + 1 > MAPPING_WIDTH:
+            lines.append([])
+        lines[-1].append(entry)
+    body = [f"{indent}  {', '.join(line)}," for line in lines]
+    body[-1] = body[-1].removesuffix(",")
+    return [f"{indent}{MAPPING_NAME}: {{", *body, f"{indent}}}"]
 
 
 def replace_block(text: str, name: str, render: Any) -> str:

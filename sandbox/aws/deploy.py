@@ -30,13 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
-
 from sandbox.aws.lambda_runtime import LambdaRuntime
+from sandbox.aws.template import TEMPLATE_PATH, Template, TemplateError, read
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = PROJECT_ROOT / "template.yaml"
 SUBSTITUTION_OUTPUT = "SandboxSubstitution"
 SKIPPED_IN_ZIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 
@@ -81,21 +77,6 @@ class SandboxDeployError(RuntimeError):
     """The template uses something the sandbox cannot stand up."""
 
 
-class _NoManagedPolicies:
-    """SAM asks for AWS managed policy ARNs only for policies named by name; ours use ARNs."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-@dataclass
-class FunctionSource:
-    logical_id: str
-    code_dir: Path
-    handler: str
-    layer_dirs: list[Path]
-
-
 @dataclass
 class DeployedStack:
     stack_name: str
@@ -119,19 +100,10 @@ def _zip_folder(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _local_dir(uri: Any, root: Path, logical_id: str) -> Path:
-    if not isinstance(uri, str):
-        raise SandboxDeployError(f"{logical_id}: the sandbox needs a local folder, got {uri!r}")
-    folder = (root / uri).resolve()
-    if not folder.is_dir():
-        raise SandboxDeployError(f"{logical_id}: {uri} is not a folder under {root}")
-    return folder
-
-
-def check_supported(template: dict[str, Any]) -> None:
+def check_supported(template: Template) -> None:
     unknown = {
         f"{logical_id} ({resource['Type']})"
-        for logical_id, resource in template.get("Resources", {}).items()
+        for logical_id, resource in template.resources.items()
         if resource["Type"] not in SUPPORTED_RESOURCE_TYPES
     }
     if unknown:
@@ -162,79 +134,9 @@ def check_tasks(definition: dict[str, Any], substitutions: dict[str, Any], funct
         raise SandboxDeployError("the sandbox cannot run these tasks: " + "; ".join(problems))
 
 
-def check_state_machines(template: dict[str, Any], root: Path) -> None:
-    functions = {
-        logical_id
-        for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::Serverless::Function"
-    }
-    for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::Serverless::StateMachine":
-            continue
-        properties = resource["Properties"]
-        definition = properties.get("Definition") or json.loads(
-            (root / properties["DefinitionUri"]).read_text()
-        )
-        check_tasks(definition, properties.get("DefinitionSubstitutions", {}), functions)
-
-
-def function_sources(template: dict[str, Any], root: Path = PROJECT_ROOT) -> dict[str, FunctionSource]:
-    """Each function's code folder, handler and layer folders, as `sam local` resolves them."""
-    resources = template["Resources"]
-    globals_ = template.get("Globals", {}).get("Function", {})
-    layers = {
-        logical_id: _local_dir(resource["Properties"]["ContentUri"], root, logical_id)
-        for logical_id, resource in resources.items()
-        if resource["Type"] == "AWS::Serverless::LayerVersion"
-    }
-    sources: dict[str, FunctionSource] = {}
-    for logical_id, resource in resources.items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        properties = resource["Properties"]
-        layer_refs = [*globals_.get("Layers", []), *properties.get("Layers", [])]
-        layer_dirs = []
-        for ref in layer_refs:
-            name = ref.get("Ref") if isinstance(ref, dict) else None
-            if name not in layers:
-                raise SandboxDeployError(f"{logical_id}: layer {ref!r} is not a layer of this template")
-            layer_dirs.append(layers[name])
-        sources[logical_id] = FunctionSource(
-            logical_id=logical_id,
-            code_dir=_local_dir(properties.get("CodeUri", globals_.get("CodeUri")), root, logical_id),
-            handler=properties.get("Handler", globals_.get("Handler")),
-            layer_dirs=layer_dirs,
-        )
-    return sources
-
-
-def _upload_code(template: dict[str, Any], s3: Any, bucket: str, root: Path) -> None:
-    for logical_id, resource in template["Resources"].items():
-        kind = resource["Type"]
-        key_name = {
-            "AWS::Serverless::Function": "CodeUri",
-            "AWS::Serverless::LayerVersion": "ContentUri",
-        }.get(kind)
-        if key_name is None:
-            continue
-        properties = resource["Properties"]
-        folder = _local_dir(
-            properties.get(key_name, template.get("Globals", {}).get("Function", {}).get(key_name)),
-            root,
-            logical_id,
-        )
-        key = f"{logical_id}.zip"
-        s3.put_object(Bucket=bucket, Key=key, Body=_zip_folder(folder))
-        properties[key_name] = f"s3://{bucket}/{key}"
-        properties.pop("Metadata", None)
-
-
-def _inline_definitions(template: dict[str, Any], root: Path) -> None:
-    for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::StateMachine" and "DefinitionUri" in resource["Properties"]:
-            properties = resource["Properties"]
-            path = root / properties.pop("DefinitionUri")
-            properties["Definition"] = json.loads(path.read_text())
+def check_state_machines(template: Template) -> None:
+    for machine in template.state_machines.values():
+        check_tasks(machine.definition(), machine.substitutions, set(template.functions))
 
 
 def _expose_substitutions(cfn: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -338,14 +240,15 @@ def deploy(
     runtime: LambdaRuntime,
     stack_name: str = "snowsage",
     parameters: dict[str, str] | None = None,
-    template_path: Path = TEMPLATE,
+    template_path: Path = TEMPLATE_PATH,
 ) -> DeployedStack:
     """Create the stack in moto, mend what moto drops, and register the handlers with the runtime."""
-    root = template_path.parent
-    template = yaml_parse(template_path.read_text())
+    try:
+        template = read(template_path)
+    except TemplateError as error:
+        raise SandboxDeployError(str(error)) from error
     check_supported(template)
-    check_state_machines(template, root)
-    sources = function_sources(template, root)
+    check_state_machines(template)
 
     def client(name: str) -> Any:
         return session.client(name, endpoint_url=endpoint_url)
@@ -353,9 +256,14 @@ def deploy(
     s3, cloudformation = client("s3"), client("cloudformation")
     artifacts = f"{stack_name}-sandbox-artifacts"
     s3.create_bucket(Bucket=artifacts)
-    _upload_code(template, s3, artifacts, root)
-    _inline_definitions(template, root)
-    cfn = transform(template, parameters or {}, _NoManagedPolicies())
+
+    def upload(logical_id: str, folder: Path) -> str:
+        s3.put_object(Bucket=artifacts, Key=f"{logical_id}.zip", Body=_zip_folder(folder))
+        return f"s3://{artifacts}/{logical_id}.zip"
+
+    cfn = template.translate(
+        parameters, upload, region=session.region_name or "us-east-1", inline_definitions=True
+    )
     exposed = _expose_substitutions(cfn)
 
     cloudformation.create_stack(
@@ -378,10 +286,12 @@ def deploy(
         if "LogicalResourceId" in item and "PhysicalResourceId" in item  # moto lists unsupported types bare
     }
 
-    functions = {logical_id: resources[logical_id] for logical_id in sources}
+    functions = {logical_id: resources[logical_id] for logical_id in template.functions}
     _stringify_environments(functions, client("lambda"))
-    for logical_id, source in sources.items():
-        runtime.register(functions[logical_id], source.code_dir, source.handler, source.layer_dirs)
+    for logical_id, function in template.functions.items():
+        runtime.register(
+            functions[logical_id], function.code_dir, function.handler, template.layer_dirs(logical_id)
+        )
 
     state_machines = _create_state_machines(cfn, exposed, outputs, client("stepfunctions"))
     buckets = _enable_bucket_events(cfn, resources, s3)

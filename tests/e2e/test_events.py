@@ -13,21 +13,13 @@ from typing import Any
 
 import pytest
 
+from sandbox.aws.template import project
 from sandbox.reference_runs import ReferenceRuns, run_reference
 from sandbox.services import Sandbox
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-FUNCTIONS = {
-    "start_pipeline": "StartPipelineFunction",
-    "prepare_run": "PrepareRunFunction",
-    "evaluate_model": "EvaluateModelFunction",
-    "select_model": "SelectModelFunction",
-    "register_model": "RegisterModelFunction",
-    "load_predictions": "LoadPredictionsFunction",
-    "publish_model": "PublishModelFunction",
-    "record_run": "RecordRunFunction",
-    "record_execution_outcome": "RecordExecutionOutcomeFunction",
-}
+# events/<code folder>/ holds the events of the function with that CodeUri.
+FUNCTIONS = {function.module: logical_id for logical_id, function in project().functions.items()}
 FUNCTION_EVENTS = sorted(path for path in EVENTS.glob("*/*.json") if path.parent.name in FUNCTIONS)
 
 

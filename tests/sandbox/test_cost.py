@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sandbox import cost
 from sandbox.aws.executions import ExecutionSummary, StateSpan
+from sandbox.aws.template import Template
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 MEMORY = {"PrepareRunFunction": 256, "LoadPredictionsFunction": 512, "StartPipelineFunction": 256}
@@ -144,21 +147,24 @@ def test_lambda_states_reads_resources_and_invoke_integrations() -> None:
     }
 
 
-def test_template_memory_uses_globals_then_the_default() -> None:
-    template = {
-        "Globals": {"Function": {"MemorySize": 256}},
-        "Resources": {
-            "A": {"Type": "AWS::Serverless::Function", "Properties": {"MemorySize": 512}},
-            "B": {"Type": "AWS::Serverless::Function", "Properties": {}},
-            "Q": {"Type": "AWS::SQS::Queue", "Properties": {}},
-        },
+def test_memory_comes_from_the_function_then_globals_then_lambdas_default(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "asl.json").write_text(json.dumps({"States": {"S": {"Type": "Task", "Resource": "${AArn}"}}}))
+    function = {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "code/", "Handler": "app.h"}}
+    machine = {"Type": "AWS::Serverless::StateMachine", "Properties": {"DefinitionUri": "asl.json"}}
+    resources = {
+        "A": {**function, "Properties": {**function["Properties"], "MemorySize": 512}},
+        "B": function,
+        "M": machine,
     }
-    assert cost.template_memory(template) == {"A": 512, "B": 256}
-    assert cost.template_memory({"Resources": {"C": {"Type": "AWS::Serverless::Function"}}}) == {"C": 128}
+    with_globals = Template({"Globals": {"Function": {"MemorySize": 256}}, "Resources": resources}, tmp_path)
+    assert cost.load_project_inputs(with_globals) == ({"A": 512, "B": 256}, {"S": "A"})
+    without = Template({"Resources": {"C": function, "M": machine}}, tmp_path)
+    assert cost.load_project_inputs(without)[0] == {"C": 128}
 
 
 def test_the_project_files_name_every_lambda_state() -> None:
-    memory, states = cost.load_project_inputs(cost.PROJECT_ROOT)
+    memory, states = cost.load_project_inputs()
     assert states["PrepareRun"] == "PrepareRunFunction"
     assert states["RecordFailure"] == "RecordRunFunction"
     assert set(states.values()) <= set(memory)
@@ -167,7 +173,7 @@ def test_the_project_files_name_every_lambda_state() -> None:
 
 def test_the_safety_net_is_billed_outside_the_states() -> None:
     """RecordExecutionOutcomeFunction runs on EventBridge's event, not in a state: an extra invocation."""
-    memory, states = cost.load_project_inputs(cost.PROJECT_ROOT)
+    memory, states = cost.load_project_inputs()
     assert memory["RecordExecutionOutcomeFunction"] == 512
     assert "RecordExecutionOutcomeFunction" not in states.values()
     estimate = cost.estimate_cost(

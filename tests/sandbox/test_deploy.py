@@ -7,30 +7,25 @@ template or the ASL that the sandbox cannot stand up: teach sandbox/ first, then
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from samtranslator.yaml_helper import yaml_parse
 
 from sandbox.aws.deploy import (
-    PROJECT_ROOT,
-    TEMPLATE,
     SandboxDeployError,
     check_state_machines,
     check_supported,
     check_tasks,
-    function_sources,
     substitute,
 )
+from sandbox.aws.template import PROJECT_ROOT, Template, TemplateError, project
 
-ASL = json.loads((PROJECT_ROOT / "statemachines" / "pipeline.asl.json").read_text())
+ASL = project().state_machine.definition()
+FUNCTIONS = set(project().functions)
 
 
-def _template() -> dict[str, Any]:
-    parsed: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
-    return parsed
+def _document() -> dict[str, Any]:
+    return copy.deepcopy(project().document)
 
 
 def _substitutions(template: dict[str, Any]) -> dict[str, Any]:
@@ -40,52 +35,45 @@ def _substitutions(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_sandbox_can_stand_up_the_template_and_run_its_state_machine() -> None:
-    template = _template()
+    template = project()
     check_supported(template)
-    check_state_machines(template, PROJECT_ROOT)
-    sources = function_sources(template)
-    assert set(sources) == {
-        name for name, res in template["Resources"].items() if res["Type"] == "AWS::Serverless::Function"
-    }
-    for source in sources.values():
-        assert (source.code_dir / "app.py").is_file()
-        assert any((layer / "snowsage").is_dir() for layer in source.layer_dirs)
+    check_state_machines(template)
+    assert template.functions
+    for logical_id, function in template.functions.items():
+        assert (function.code_dir / "app.py").is_file()
+        assert any((layer / "snowsage").is_dir() for layer in template.layer_dirs(logical_id))
 
 
 def test_an_unknown_resource_type_is_refused() -> None:
-    template = _template()
-    template["Resources"]["Endpoint"] = {"Type": "AWS::SageMaker::Endpoint", "Properties": {}}
+    document = _document()
+    document["Resources"]["Endpoint"] = {"Type": "AWS::SageMaker::Endpoint", "Properties": {}}
     with pytest.raises(SandboxDeployError, match=r"Endpoint \(AWS::SageMaker::Endpoint\)"):
-        check_supported(template)
+        check_supported(Template(document, PROJECT_ROOT))
 
 
 def test_an_unsupported_task_integration_is_refused() -> None:
     definition = copy.deepcopy(ASL)
     definition["States"]["Score"]["Resource"] = "arn:aws:states:::sagemaker:createEndpoint"
-    template = _template()
-    functions = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
     with pytest.raises(SandboxDeployError, match="Score: arn:aws:states:::sagemaker:createEndpoint"):
-        check_tasks(definition, _substitutions(template), functions)
+        check_tasks(definition, _substitutions(_document()), FUNCTIONS)
 
 
 def test_a_lambda_task_must_be_a_function_of_the_template() -> None:
     definition = copy.deepcopy(ASL)
     definition["States"]["PrepareRun"]["Resource"] = "${ValidateFunctionArn}"
-    template = _template()
     substitutions = {
-        **_substitutions(template),
+        **_substitutions(_document()),
         "ValidateFunctionArn": {"Fn::GetAtt": ["ValidateFunction", "Arn"]},
     }
-    functions = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
     with pytest.raises(SandboxDeployError, match="PrepareRun"):
-        check_tasks(definition, substitutions, functions)
+        check_tasks(definition, substitutions, FUNCTIONS)
 
 
-def test_a_function_without_code_is_refused(tmp_path: Path) -> None:
-    template = _template()
-    template["Resources"]["PrepareRunFunction"]["Properties"]["CodeUri"] = "functions/does_not_exist/"
-    with pytest.raises(SandboxDeployError, match="PrepareRunFunction"):
-        function_sources(template)
+def test_a_function_without_code_is_refused() -> None:
+    document = _document()
+    document["Resources"]["PrepareRunFunction"]["Properties"]["CodeUri"] = "functions/does_not_exist/"
+    with pytest.raises(TemplateError, match="PrepareRunFunction"):
+        Template(document, PROJECT_ROOT)
 
 
 def test_placeholders_without_a_substitution_are_errors() -> None:
@@ -98,20 +86,16 @@ def test_a_hard_coded_partition_is_refused() -> None:
     """arn:aws:states:::… fails in aws-cn and aws-us-gov: integrations come from substitutions."""
     definition = copy.deepcopy(ASL)
     definition["States"]["Score"]["Resource"] = "arn:aws:states:::sagemaker:createTransformJob.sync"
-    template = _template()
-    functions = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
     with pytest.raises(
         SandboxDeployError, match=r"Score: arn:aws:states:::sagemaker:createTransformJob\.sync"
     ):
-        check_tasks(definition, _substitutions(template), functions)
+        check_tasks(definition, _substitutions(_document()), FUNCTIONS)
 
 
 def test_an_unsupported_integration_substitution_is_refused() -> None:
-    template = _template()
-    substitutions = _substitutions(template)
+    substitutions = _substitutions(_document())
     substitutions["SageMakerCreateTransformJobSync"] = {
         "Fn::Sub": "arn:${AWS::Partition}:states:::sagemaker:createEndpoint"
     }
-    functions = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
     with pytest.raises(SandboxDeployError, match=r"Score: .*createEndpoint"):
-        check_tasks(copy.deepcopy(ASL), substitutions, functions)
+        check_tasks(copy.deepcopy(ASL), substitutions, FUNCTIONS)

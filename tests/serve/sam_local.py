@@ -1,39 +1,27 @@
 """What ``sam local invoke --env-vars env.json`` hands each function, computed by SAM CLI's own code.
 
-SAM CLI (pinned in requirements/dev.lock) resolves a function's environment in
-``LocalLambdaRunner._make_env_vars`` / ``EnvironmentVariables.resolve``: the AWS_* variables it
-always sets (credentials and region from the shell's boto3 session), then each variable the
-template DECLARES for the function (Globals merged), valued by --env-vars over the shell over the
-template. A variable env.json gives but the template does not declare is dropped. Calling that
-code needs no Docker, so the tests run the handlers with exactly the environment a container gets.
+SAM CLI (pinned in requirements/dev.lock) resolves a function's environment with
+``samcli.local.lambdafn.env_vars.EnvironmentVariables``: the AWS_* variables it always sets
+(credentials and region from the shell sam runs in), then each variable the template DECLARES
+for the function (Globals merged: the template model, sandbox.aws.template), valued by --env-vars
+(the "Parameters" section, then the function's own entry) over the shell over the template. A
+variable env.json gives but the template does not declare is dropped. That class needs no Docker,
+so the tests run the handlers with exactly the environment a container gets.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
-import os
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from samcli.local.lambdafn.env_vars import EnvironmentVariables  # type: ignore[import-untyped]
+
+from sandbox.aws.template import NO_VALUE, PROJECT_ROOT, Template, TemplateError, project
 from sandbox.serve import CONTAINER_HOST, DEFAULT_AWS_PORT, DEFAULT_SNOWFLAKE_PORT, ENDPOINT_VARIABLE
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "template.yaml"
+ROOT = PROJECT_ROOT
 ENV_JSON = ROOT / "env.json"
-FUNCTION_DIRS = {
-    "StartPipelineFunction": "functions/start_pipeline",
-    "PrepareRunFunction": "functions/prepare_run",
-    "EvaluateModelFunction": "functions/evaluate_model",
-    "SelectModelFunction": "functions/select_model",
-    "RegisterModelFunction": "functions/register_model",
-    "LoadPredictionsFunction": "functions/load_predictions",
-    "PublishModelFunction": "functions/publish_model",
-    "RecordRunFunction": "functions/record_run",
-    "RecordExecutionOutcomeFunction": "functions/record_execution_outcome",
-}
 # docs/sam-local.md: run sam with these in the shell (env.json cannot set AWS credentials).
 SHELL_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -71,41 +59,40 @@ def adapt(document: ENV_VARS, aws_port: int, snowflake_port: int, host: str = CO
     }
 
 
-@contextlib.contextmanager
-def _shell(values: Mapping[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
-        os.environ.pop(name, None)
-    os.environ.update(values)
+def _sam_cli_value(template: Template, value: Any) -> Any:
+    """A template value as SAM CLI's local provider resolves it (docs/sam-local.md): parameter Refs
+    to their defaults (a parameter without one to its name), resource Refs to the logical id; what
+    it cannot resolve stays an intrinsic, which EnvironmentVariables turns into "" (as it does an
+    absent AWS::NoValue branch)."""
+    defaults = {name: p.default for name, p in template.parameters.items() if p.default is not None}
+    names = {name: name for name in [*template.resources, *template.parameters]}
     try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        resolved = template.resolve(value, defaults, names)
+    except TemplateError:
+        return value
+    return "" if resolved is NO_VALUE else resolved
 
 
-@functools.cache
-def _resolve(document_json: str, template: str) -> dict[str, dict[str, str]]:
-    from samcli.commands.local.lib.local_lambda import LocalLambdaRunner  # type: ignore[import-untyped]
-    from samcli.lib.providers.sam_function_provider import SamFunctionProvider  # type: ignore[import-untyped]
-    from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider  # type: ignore[import-untyped]
-
-    with _shell(SHELL_AWS):
-        stacks, _ = SamLocalStackProvider.get_stacks(template)
-        provider = SamFunctionProvider(stacks)
-        runner: Any = LocalLambdaRunner(
-            local_runtime=None,
-            function_provider=provider,
-            cwd=str(ROOT),
-            real_path=str(ROOT),
-            env_vars_values=json.loads(document_json),
-        )
-        return {
-            function.name: {str(k): str(v) for k, v in runner._make_env_vars(function).resolve().items()}
-            for function in provider.get_all()
-        }
-
-
-def sam_local_environment(document: ENV_VARS, template: Path = TEMPLATE) -> dict[str, dict[str, str]]:
+def sam_local_environment(document: ENV_VARS, template: Template | None = None) -> dict[str, dict[str, str]]:
     """Each function's container environment under ``sam local invoke --env-vars <document>``."""
-    return _resolve(json.dumps(document, sort_keys=True), str(template))
+    template = template or project()
+    environments: dict[str, dict[str, str]] = {}
+    for logical_id, function in template.functions.items():
+        logging = function.properties.get("LoggingConfig", {})
+        variables = EnvironmentVariables(
+            logical_id,
+            function.memory_mb,
+            function.timeout_seconds,
+            function.handler,
+            {key: _sam_cli_value(template, value) for key, value in logging.items()},
+            variables={name: _sam_cli_value(template, value) for name, value in function.environment.items()},
+            shell_env_values=SHELL_AWS,
+            override_values=merged(document, logical_id),
+            aws_creds={
+                "region": SHELL_AWS["AWS_DEFAULT_REGION"],
+                "key": SHELL_AWS["AWS_ACCESS_KEY_ID"],
+                "secret": SHELL_AWS["AWS_SECRET_ACCESS_KEY"],
+            },
+        )
+        environments[logical_id] = {str(key): str(value) for key, value in variables.resolve().items()}
+    return environments

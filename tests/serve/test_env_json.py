@@ -5,37 +5,25 @@ tests/serve/test_serve.py checks the other side: that env.json is what `serve` d
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from samtranslator.yaml_helper import yaml_parse
 
+from sandbox.aws.template import project
 from sandbox.serve import CONTAINER_HOST, DEFAULT_AWS_PORT, DEFAULT_SNOWFLAKE_PORT, ENDPOINT_VARIABLE
-from snowsage.settings import (
-    EnvSettings,
-    ExecutionOutcomeSettings,
-    PrepareRunSettings,
-    SnowflakeSettings,
-    StartPipelineSettings,
-)
 from tests.serve.sam_local import (
-    FUNCTION_DIRS,
     SHELL_AWS,
-    TEMPLATE,
     load_env_json,
     merged,
     sam_local_environment,
 )
+from tests.template.template_model import (
+    REQUIRED_PARAMETERS,
+    SETTINGS_CLASSES,
+    settings_used_by,
+    snowflake_functions,
+)
 
-# The settings model each function reads (EvaluateModel and SelectModel read none).
-SETTINGS: dict[str, type[EnvSettings]] = {
-    "StartPipelineFunction": StartPipelineSettings,
-    "PrepareRunFunction": PrepareRunSettings,
-    "LoadPredictionsFunction": SnowflakeSettings,
-    "PublishModelFunction": SnowflakeSettings,
-    "RecordRunFunction": SnowflakeSettings,
-    "RecordExecutionOutcomeFunction": ExecutionOutcomeSettings,
-}
+# The settings model each function's handler reads (from its code; EvaluateModel and SelectModel read none).
+SETTINGS = sorted((name, cls) for name in project().functions for cls in settings_used_by(name))
 SNOWFLAKE_OVERRIDES = {
     "SNOWFLAKE_HOST": CONTAINER_HOST,
     "SNOWFLAKE_PORT": str(DEFAULT_SNOWFLAKE_PORT),
@@ -43,17 +31,8 @@ SNOWFLAKE_OVERRIDES = {
 }
 
 
-def _template() -> dict[str, Any]:
-    parsed: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
-    return parsed
-
-
 def test_env_json_has_an_entry_per_function() -> None:
-    functions = {
-        name for name, res in _template()["Resources"].items() if res["Type"] == "AWS::Serverless::Function"
-    }
-    assert set(FUNCTION_DIRS) == functions
-    assert set(load_env_json()) == {"Parameters", *functions}
+    assert set(load_env_json()) == {"Parameters", *project().functions}
     assert all(isinstance(value, str) for section in load_env_json().values() for value in section.values())
 
 
@@ -64,12 +43,8 @@ def test_env_json_points_at_the_served_sandbox() -> None:
         "arn:aws:states:us-east-1:123456789012:stateMachine:snowsage-pipeline"
     )
     assert merged(document, "PrepareRunFunction")["BUCKET_NAME"] == "snowsage-data-123456789012-us-east-1"
-    for logical_id in (
-        "LoadPredictionsFunction",
-        "PublishModelFunction",
-        "RecordRunFunction",
-        "RecordExecutionOutcomeFunction",
-    ):
+    assert snowflake_functions()
+    for logical_id in snowflake_functions():
         env = merged(document, logical_id)
         assert {name: env[name] for name in SNOWFLAKE_OVERRIDES} == SNOWFLAKE_OVERRIDES
         # The secret's name as a partial ARN: deterministic, and GetSecretValue accepts it.
@@ -78,9 +53,9 @@ def test_env_json_points_at_the_served_sandbox() -> None:
         )
 
 
-@pytest.mark.parametrize("logical_id", sorted(SETTINGS))
-def test_env_json_gives_every_setting_a_function_requires(logical_id: str) -> None:
-    model = SETTINGS[logical_id]
+@pytest.mark.parametrize(("logical_id", "settings"), SETTINGS)
+def test_env_json_gives_every_setting_a_function_requires(logical_id: str, settings: str) -> None:
+    model = SETTINGS_CLASSES[settings]
     env = merged(load_env_json(), logical_id)
     required = {name.upper() for name, field in model.model_fields.items() if field.is_required()}
     assert required <= env.keys()
@@ -91,7 +66,7 @@ def test_sam_local_applies_every_variable_env_json_gives_except_the_endpoint() -
     """`sam local --env-vars` sets only variables the template declares for the function."""
     document = load_env_json()
     resolved = sam_local_environment(document)
-    for logical_id in FUNCTION_DIRS:
+    for logical_id in project().functions:
         wanted = {k: v for k, v in merged(document, logical_id).items() if k != ENDPOINT_VARIABLE}
         got = {name: resolved[logical_id].get(name) for name in wanted}
         assert got == wanted, logical_id
@@ -104,26 +79,23 @@ def test_sam_local_applies_every_variable_env_json_gives_except_the_endpoint() -
 
 def test_sam_local_passes_the_aws_endpoint_to_every_function() -> None:
     resolved = sam_local_environment(load_env_json())
-    for logical_id in FUNCTION_DIRS:
+    for logical_id in project().functions:
         assert resolved[logical_id].get(ENDPOINT_VARIABLE) == load_env_json()["Parameters"][ENDPOINT_VARIABLE]
 
 
 def test_production_defaults_name_no_local_endpoint() -> None:
     """Without overrides the functions talk to AWS and Snowflake: no endpoint, host, port or protocol."""
-    template = _template()
-    parameters = template["Parameters"]
-    for name in ("SnowflakeHost", "SnowflakePort", "SnowflakeProtocol"):
-        assert parameters[name]["Default"] == ""
-    no_value = {"Ref": "AWS::NoValue"}
-    sections = [template["Globals"]["Function"]] + [
-        res["Properties"]
-        for res in template["Resources"].values()
-        if res["Type"] == "AWS::Serverless::Function"
-    ]
-    for properties in sections:
-        value = properties.get("Environment", {}).get("Variables", {}).get(ENDPOINT_VARIABLE, no_value)
-        # Absent, or absent when deployed: !Ref AWS::NoValue, or !If [..., ..., !Ref AWS::NoValue]
-        # under a condition that is false by default.
-        assert value == no_value or (
-            isinstance(value, dict) and value.get("Fn::If", [None, None, None])[2] == no_value
-        )
+    template = project()
+    required = REQUIRED_PARAMETERS
+    references = {name: f"<{name}>" for name in template.resources}
+    local = {"SNOWFLAKE_HOST", "SNOWFLAKE_PORT", "SNOWFLAKE_PROTOCOL"}
+    for logical_id in template.functions:
+        environment = template.environment(logical_id, required, references)
+        # AWS_ENDPOINT_URL is declared (sam local needs that) but absent when deployed.
+        assert ENDPOINT_VARIABLE not in environment, logical_id
+        assert ENDPOINT_VARIABLE in template.functions[logical_id].environment, logical_id
+        assert {environment[name] for name in local & set(environment)} <= {""}, logical_id
+    with_endpoint = template.environment(
+        "PrepareRunFunction", {**required, "AwsEndpointUrl": "http://127.0.0.1:5105"}, references
+    )
+    assert with_endpoint[ENDPOINT_VARIABLE] == "http://127.0.0.1:5105"

@@ -26,6 +26,7 @@ import boto3
 import pytest
 import snowflake.connector
 
+from sandbox.aws.template import project
 from sandbox.serve import (
     CONTAINER_HOST,
     ENDPOINT_VARIABLE,
@@ -36,7 +37,6 @@ from sandbox.serve import (
     render_env_json,
 )
 from tests.serve.sam_local import (
-    FUNCTION_DIRS,
     ROOT,
     adapt,
     load_env_json,
@@ -168,7 +168,7 @@ def function_environment(
         # template.yaml does not declare AWS_ENDPOINT_URL yet, so sam local drops env.json's value
         # (test_env_json.py's xfail). Supply it as the proposed one-line template change would.
         environment[ENDPOINT_VARIABLE] = merged(env_document, logical_id)[ENDPOINT_VARIABLE]
-    code_dir = ROOT / FUNCTION_DIRS[logical_id]
+    code_dir = project().functions[logical_id].code_dir
     # The function's code and layer first, as SAM mounts /var/task and /opt/python; then whatever
     # made the project importable for this run (the runner, sandbox.aws.local_invoke, is ours).
     inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
@@ -265,7 +265,7 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
             if "LogicalResourceId" in r and "PhysicalResourceId" in r  # moto lists unsupported types bare
         }
         lambda_client = aws("lambda", aws_port)
-        for logical_id in FUNCTION_DIRS:
+        for logical_id in project().functions:
             deployed = lambda_client.get_function_configuration(FunctionName=physical[logical_id])
             given = merged(local_env, logical_id)
             assert given.pop(ENDPOINT_VARIABLE) == f"http://{LOCAL}:{aws_port}"
@@ -278,7 +278,7 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
             "arn:aws:states:us-east-1:123456789012:stateMachine:snowsage-pipeline",
             "snowsage/snowflake",
             physical["NotificationTopic"],
-            *(physical[logical_id] for logical_id in FUNCTION_DIRS),
+            *(physical[logical_id] for logical_id in project().functions),
         ):
             assert name in stdout
 
@@ -313,7 +313,7 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
         by_function: dict[str, list[str]] = {}
         for label, (logical_id, _) in calls.items():
             by_function.setdefault(logical_id, []).append(label)
-        assert set(by_function) == set(FUNCTION_DIRS)  # every function is invoked
+        assert set(by_function) == set(project().functions)  # every function is invoked
         sam_local_environment(local_env)  # resolve once (cached) before the threads use it
         with ThreadPoolExecutor(max_workers=len(by_function)) as pool:
             futures = {

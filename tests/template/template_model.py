@@ -1,51 +1,46 @@
-"""template.yaml as data, for the template tests: parsed once, with helpers over SAM's shapes."""
+"""Helpers for the template tests over the one template model (sandbox.aws.template)."""
 
 from __future__ import annotations
 
+import ast
 import functools
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from samtranslator.yaml_helper import yaml_parse
+from sandbox.aws import template as model
+from sandbox.aws.template import Function, granted_statements, project
+from snowsage import settings as settings_module
+from snowsage.settings import EnvSettings, SnowflakeSettings
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = ROOT / "template.yaml"
-ASL_PATH = ROOT / "statemachines" / "pipeline.asl.json"
-
-FUNCTIONS = {
-    "StartPipelineFunction": "functions/start_pipeline/",
-    "PrepareRunFunction": "functions/prepare_run/",
-    "EvaluateModelFunction": "functions/evaluate_model/",
-    "SelectModelFunction": "functions/select_model/",
-    "RegisterModelFunction": "functions/register_model/",
-    "LoadPredictionsFunction": "functions/load_predictions/",
-    "PublishModelFunction": "functions/publish_model/",
-    "RecordRunFunction": "functions/record_run/",
-    "RecordExecutionOutcomeFunction": "functions/record_execution_outcome/",
+ROOT = model.PROJECT_ROOT
+TEMPLATE_PATH = model.TEMPLATE_PATH
+ASL_PATH = project().state_machine.definition_path
+# Values a deploy must pass: the parameters without a Default.
+REQUIRED_PARAMETERS = {
+    "SnowflakeAccount": "myorg-myaccount",
+    "SnowflakeSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowsage-AbCdEf",
 }
-SNOWFLAKE_FUNCTIONS = {
-    "LoadPredictionsFunction",
-    "PublishModelFunction",
-    "RecordRunFunction",
-    "RecordExecutionOutcomeFunction",
+SETTINGS_CLASSES = {
+    name: cls
+    for name, cls in vars(settings_module).items()
+    if isinstance(cls, type) and issubclass(cls, EnvSettings) and cls is not EnvSettings
 }
-# Invoked by EventBridge, not by the state machine.
-TASK_FUNCTIONS = set(FUNCTIONS) - {"StartPipelineFunction", "RecordExecutionOutcomeFunction"}
 
 
-@functools.cache
 def template() -> dict[str, Any]:
-    parsed: dict[str, Any] = yaml_parse(TEMPLATE_PATH.read_text(encoding="utf-8"))
-    return parsed
+    return project().document
 
 
 def resources() -> dict[str, Any]:
-    return dict(template()["Resources"])
+    return project().resources
 
 
 def resources_of_type(kind: str) -> dict[str, Any]:
-    return {name: res for name, res in resources().items() if res["Type"] == kind}
+    return project().resources_of_type(kind)
+
+
+def functions() -> dict[str, Function]:
+    return project().functions
 
 
 def function_globals() -> dict[str, Any]:
@@ -54,18 +49,37 @@ def function_globals() -> dict[str, Any]:
 
 def function_environment(name: str) -> dict[str, Any]:
     """The function's environment variables with the Globals' merged in (SAM's rule)."""
-    merged = dict(function_globals().get("Environment", {}).get("Variables", {}))
-    props = resources()[name]["Properties"]
-    merged.update(props.get("Environment", {}).get("Variables", {}))
-    return merged
+    return project().functions[name].environment
 
 
 def function_layers(name: str) -> list[str]:
     """Layer logical ids: Globals' list first, then the function's (SAM concatenates lists)."""
-    layers = list(function_globals().get("Layers", [])) + list(
-        resources()[name]["Properties"].get("Layers", [])
+    return list(project().functions[name].layers)
+
+
+def settings_used_by(name: str) -> set[str]:
+    """Names of the settings classes whose ``from_env`` the function's handler module calls."""
+    tree = ast.parse((project().functions[name].code_dir / "app.py").read_text(encoding="utf-8"))
+    return {
+        node.func.value.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "from_env"
+        and isinstance(node.func.value, ast.Name)
+    }
+
+
+def snowflake_functions() -> list[str]:
+    """The functions whose handler reads the Snowflake settings (from the code, not the template)."""
+    return sorted(
+        name
+        for name in functions()
+        if any(
+            issubclass(SETTINGS_CLASSES.get(cls, EnvSettings), SnowflakeSettings)
+            for cls in settings_used_by(name)
+        )
     )
-    return [layer["Ref"] for layer in layers]
 
 
 def unwrap_if(value: Any) -> Iterator[Any]:
@@ -82,32 +96,25 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def identity_statements() -> Iterator[tuple[str, dict[str, Any]]]:
-    """(owner, statement) for every inline identity-policy statement in the template.
+@functools.cache
+def translated() -> dict[str, Any]:
+    """The CloudFormation template SAM makes of template.yaml (what is deployed)."""
+    return project().translate(REQUIRED_PARAMETERS)
 
-    SAM policy templates (e.g. LambdaInvokePolicy) are SAM's own, scoped by their parameters, and
-    managed policy names carry no statements: both are skipped here.
-    """
-    for name, res in resources().items():
-        props = res.get("Properties", {})
-        if res["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
-            for policy in as_list(props.get("Policies", [])):
-                for doc in unwrap_if(policy):
-                    if isinstance(doc, dict) and "Statement" in doc:
-                        for statement in doc["Statement"]:
-                            yield name, statement
-        elif res["Type"] == "AWS::IAM::Role":
-            for policy in props.get("Policies", []):
-                for statement in policy["PolicyDocument"]["Statement"]:
-                    yield name, statement
+
+def identity_statements() -> list[tuple[str, dict[str, Any]]]:
+    """(owner, statement) for every identity-policy statement SAM's translation grants: inline
+    statements, managed policies of the template and SAM policy templates (expanded)."""
+    return granted_statements(translated())
 
 
 def sam_policy_templates(name: str) -> list[tuple[str, dict[str, Any]]]:
-    policies = as_list(resources()[name]["Properties"].get("Policies", []))
+    """(template name, parameters) of the SAM policy templates a function or state machine uses."""
+    owner = project().functions.get(name) or project().state_machines[name]
     found: list[tuple[str, dict[str, Any]]] = []
-    for policy in policies:
+    for policy in owner.policies:
         for doc in unwrap_if(policy):
-            if isinstance(doc, dict) and "Statement" not in doc:
+            if isinstance(doc, dict) and "Statement" not in doc and "Ref" not in doc:
                 found.extend(doc.items())
     return found
 

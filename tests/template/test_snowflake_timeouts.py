@@ -9,18 +9,14 @@ from typing import Any
 import pytest
 
 from snowsage.settings import SnowflakeSettings
-from tests.template.template_model import function_environment, function_layers, resources, template
+from tests.template.template_model import function_environment, functions, template
 
 DRIVER_LAYER = "SnowflakeLayer"
 TIMEOUT_VARIABLES = ("SNOWFLAKE_LOGIN_TIMEOUT", "SNOWFLAKE_NETWORK_TIMEOUT", "SNOWFLAKE_STATEMENT_TIMEOUT")
 
 
 def _functions_with_the_driver() -> list[str]:
-    return sorted(
-        name
-        for name, resource in resources().items()
-        if resource["Type"] == "AWS::Serverless::Function" and DRIVER_LAYER in function_layers(name)
-    )
+    return sorted(name for name, function in functions().items() if DRIVER_LAYER in function.layers)
 
 
 def _largest(value: Any, variable: str) -> int:
@@ -44,7 +40,7 @@ def test_the_function_timeout_exceeds_what_the_driver_may_wait(name: str) -> Non
     missing = [variable for variable in TIMEOUT_VARIABLES if variable not in env]
     assert not missing, f"{name} leaves {missing} to the code's defaults: set them in template.yaml"
     waits = {variable: _largest(env[variable], variable) for variable in TIMEOUT_VARIABLES}
-    timeout = int(resources()[name]["Properties"].get("Timeout", 3))
+    timeout = functions()[name].timeout_seconds
     assert sum(waits.values()) < timeout, f"{name}: Timeout {timeout} s <= the driver's {waits}"
     # and the values are ones the code accepts
     SnowflakeSettings.model_validate({variable.lower(): wait for variable, wait in waits.items()} | _names())

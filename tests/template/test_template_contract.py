@@ -9,18 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from snowsage import settings as settings_module
-from snowsage.settings import EnvSettings, PrepareRunSettings, SnowflakeSettings
+from sandbox.aws.template import project
+from snowsage.settings import PrepareRunSettings, SnowflakeSettings
 from tests.template.template_model import (
     ASL_PATH,
-    FUNCTIONS,
+    REQUIRED_PARAMETERS,
     ROOT,
-    SNOWFLAKE_FUNCTIONS,
+    SETTINGS_CLASSES,
     function_environment,
     function_globals,
     function_layers,
+    functions,
     resources,
-    resources_of_type,
+    settings_used_by,
+    snowflake_functions,
     sub_text,
     template,
 )
@@ -48,11 +50,6 @@ SUBSTITUTIONS = {
     "XGBoostImageUri",
     "NotificationTopicArn",
 }
-SETTINGS_CLASSES = {
-    name: cls
-    for name, cls in vars(settings_module).items()
-    if isinstance(cls, type) and issubclass(cls, EnvSettings) and cls is not EnvSettings
-}
 ENV_READ_CALLS = re.compile(r"""(?:os\.environ(?:\.get)?\s*[\[(]|os\.getenv\s*\()\s*["']([A-Z0-9_]+)["']""")
 POWERTOOLS_AND_RUNTIME = {
     "POWERTOOLS_SERVICE_NAME",
@@ -62,8 +59,9 @@ POWERTOOLS_AND_RUNTIME = {
 }
 
 
-def test_the_listed_functions_are_defined() -> None:
-    assert set(resources_of_type("AWS::Serverless::Function")) == set(FUNCTIONS)
+def test_every_function_folder_is_a_function_of_the_template() -> None:
+    folders = {path.parent for path in (ROOT / "functions").glob("*/app.py")}
+    assert folders == {function.code_dir for function in functions().values()}
 
 
 def test_globals_pin_the_lambda_platform() -> None:
@@ -78,13 +76,11 @@ def test_globals_pin_the_lambda_platform() -> None:
     assert env["RESOURCE_PREFIX"] == {"Ref": "ResourcePrefix"}
 
 
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("name", sorted(functions()))
 def test_function_code_defines_the_handler(name: str) -> None:
-    props = resources()[name]["Properties"]
-    assert props["CodeUri"] == FUNCTIONS[name]
-    handler = props.get("Handler", function_globals().get("Handler"))
-    module, _, attribute = handler.rpartition(".")
-    source = ROOT / props["CodeUri"] / f"{module}.py"
+    function = functions()[name]
+    module, _, attribute = function.handler.rpartition(".")
+    source = function.code_dir / f"{module}.py"
     assert source.is_file(), f"{name}: {source.relative_to(ROOT)} is missing"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     defined = {
@@ -97,14 +93,13 @@ def test_function_code_defines_the_handler(name: str) -> None:
         if isinstance(target, ast.Name)
     }
     assert attribute in defined, f"{name}: {source.relative_to(ROOT)} defines no {attribute}"
-    assert not (ROOT / props["CodeUri"] / "requirements.txt").exists(), (
-        "functions are pure code: deps go in layers"
-    )
+    assert not (function.code_dir / "requirements.txt").exists(), "functions are pure code: deps go in layers"
 
 
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("name", sorted(functions()))
 def test_function_layers(name: str) -> None:
-    expected = ["CommonLayer", "SnowflakeLayer"] if name in SNOWFLAKE_FUNCTIONS else ["CommonLayer"]
+    """The driver's layer goes to the functions whose code reads the Snowflake settings, only."""
+    expected = ["CommonLayer", "SnowflakeLayer"] if name in snowflake_functions() else ["CommonLayer"]
     assert function_layers(name) == expected
 
 
@@ -144,21 +139,6 @@ def test_function_arn_substitutions_point_at_their_functions() -> None:
             assert value == {"Fn::GetAtt": [key.removesuffix("Arn"), "Arn"]}
 
 
-def _settings_used_by(source: Path) -> set[str]:
-    """Names of settings classes whose ``from_env`` the handler module calls."""
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    used: set[str] = set()
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "from_env"
-            and isinstance(node.func.value, ast.Name)
-        ):
-            used.add(node.func.value.id)
-    return used
-
-
 def _literal_env_reads(paths: list[Path]) -> set[str]:
     names: set[str] = set()
     for path in paths:
@@ -166,11 +146,11 @@ def _literal_env_reads(paths: list[Path]) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("name", sorted(functions()))
 def test_every_environment_variable_the_code_reads_is_set(name: str) -> None:
-    code_dir = ROOT / FUNCTIONS[name]
+    code_dir = functions()[name].code_dir
     env = function_environment(name)
-    classes = _settings_used_by(code_dir / "app.py")
+    classes = settings_used_by(name)
     assert classes <= set(SETTINGS_CLASSES), f"unknown settings classes {classes - set(SETTINGS_CLASSES)}"
     needed = {var for cls in classes for var in SETTINGS_CLASSES[cls].variable_names()}
     needed |= _literal_env_reads(sorted(code_dir.rglob("*.py")))
@@ -185,38 +165,25 @@ def test_environment_variables_read_by_the_shared_package_are_global() -> None:
     assert reads - glob == set(), "snowsage reads these outside settings.py: set them in Globals"
 
 
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("name", sorted(functions()))
 def test_every_function_variable_is_read_by_its_code(name: str) -> None:
     """The reverse check: a variable only this function sets must be one its code reads (no typos)."""
-    code_dir = ROOT / FUNCTIONS[name]
+    code_dir = functions()[name].code_dir
     own = set(resources()[name]["Properties"].get("Environment", {}).get("Variables", {}))
-    classes = _settings_used_by(code_dir / "app.py")
+    classes = settings_used_by(name)
     read = {var for cls in classes for var in SETTINGS_CLASSES[cls].variable_names()}
     read |= _literal_env_reads(sorted(code_dir.rglob("*.py")))
     assert own - read == set(), f"{name} sets variables nothing reads"
 
 
-def _parameter_default(ref: object, fallback: dict[str, str]) -> str:
-    """The value a variable gets on a deploy with default parameters (literals as they are)."""
-    if isinstance(ref, str):
-        return ref
-    assert isinstance(ref, dict), ref
-    assert set(ref) == {"Ref"}, ref
-    parameter = template()["Parameters"][ref["Ref"]]
-    if "Default" in parameter:
-        return str(parameter["Default"])
-    return fallback[ref["Ref"]]
+def _deployed_environment(name: str) -> dict[str, str]:
+    """The function's variables on a deploy with default parameters (and the required ones given)."""
+    references = {logical_id: f"<{logical_id}>" for logical_id in resources()}
+    return project().environment(name, REQUIRED_PARAMETERS, references)
 
 
 def test_parameter_defaults_satisfy_the_prepare_run_settings() -> None:
-    raw = function_environment("PrepareRunFunction")
-    env = {
-        key: _parameter_default(value, {})
-        for key, value in raw.items()
-        if key not in {"BUCKET_NAME", "AWS_ENDPOINT_URL"}  # AWS_ENDPOINT_URL: absent when deployed
-    }
-    env["BUCKET_NAME"] = "bucket"
-    settings = PrepareRunSettings.from_env(env)
+    settings = PrepareRunSettings.from_env(_deployed_environment("PrepareRunFunction"))
     assert settings.resource_prefix == "snowsage"
     assert settings.hyperparameters["objective"] == "binary:logistic"
     assert settings.evaluation_metric == "validation:auc"
@@ -224,17 +191,9 @@ def test_parameter_defaults_satisfy_the_prepare_run_settings() -> None:
     assert settings.max_wait_seconds >= settings.max_runtime_seconds
 
 
-@pytest.mark.parametrize("name", sorted(SNOWFLAKE_FUNCTIONS))
+@pytest.mark.parametrize("name", snowflake_functions())
 def test_parameter_defaults_satisfy_the_snowflake_settings(name: str) -> None:
-    required = {
-        "SnowflakeAccount": "myorg-myaccount",
-        "SnowflakeSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowsage-AbCdEf",
-    }
-    raw = function_environment(name)
-    env = {
-        key: _parameter_default(value, required) for key, value in raw.items() if key.startswith("SNOWFLAKE_")
-    }
-    settings = SnowflakeSettings.from_env(env)
+    settings = SnowflakeSettings.from_env(_deployed_environment(name))
     assert settings.snowflake_stage == "ML_STAGE"
     assert (settings.snowflake_host, settings.snowflake_port, settings.snowflake_protocol) == ("", "", "")
 

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
+from sandbox.aws.template import project
 from tests.template.template_model import (
-    FUNCTIONS,
-    TASK_FUNCTIONS,
     as_list,
     identity_statements,
     resources,
     sam_policy_templates,
+    snowflake_functions,
     sub_text,
 )
 
@@ -101,13 +101,17 @@ def test_sagemaker_access_is_scoped_to_the_resource_prefix() -> None:
             assert name.startswith(SAGEMAKER_PREFIX), f"{owner}: {arn} is not scoped to the prefix"
 
 
-def test_state_machine_invokes_exactly_the_six_task_functions() -> None:
+def test_state_machine_invokes_exactly_its_task_functions() -> None:
     invoked = {
         params["FunctionName"]["Ref"]
         for kind, params in sam_policy_templates("PipelineStateMachine")
         if kind == "LambdaInvokePolicy"
     }
-    assert invoked == TASK_FUNCTIONS
+    assert invoked == project().task_functions()
+    # and those are the functions its tasks name (the two EventBridge targets are not among them)
+    assert invoked == set(project().functions) - {
+        name for name, function in project().functions.items() if function.asynchronous
+    }
 
 
 def test_state_machine_can_run_the_sync_sagemaker_jobs() -> None:
@@ -142,25 +146,31 @@ def test_state_machine_publishes_to_the_notification_topic_only() -> None:
     assert sns == [{"TopicName": {"Fn::GetAtt": ["NotificationTopic", "TopicName"]}}]
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "LoadPredictionsFunction",
-        "PublishModelFunction",
-        "RecordRunFunction",
-        "RecordExecutionOutcomeFunction",
-    ],
-)
-def test_snowflake_functions_read_only_their_secret(name: str) -> None:
-    templates = dict(sam_policy_templates(name))
-    assert templates["AWSSecretsManagerGetSecretValuePolicy"] == {"SecretArn": {"Ref": "SnowflakeSecretArn"}}
+def test_only_the_snowflake_functions_read_the_secret_and_only_it() -> None:
+    readers: dict[str, list[dict[str, Any]]] = {}
+    for owner, statement in _allows():
+        if any(action.startswith(("secretsmanager:", "kms:")) for action in as_list(statement["Action"])):
+            readers.setdefault(owner, []).append(statement)
+    assert set(readers) == set(snowflake_functions())
+    for owner, statements in readers.items():
+        granted = {
+            (action, str(statement["Resource"]))
+            for statement in statements
+            for action in as_list(statement["Action"])
+        }
+        assert granted == {
+            ("secretsmanager:GetSecretValue", str({"Ref": "SnowflakeSecretArn"})),
+            ("kms:Decrypt", str({"Ref": "SnowflakeSecretKmsKeyArn"})),
+        }, owner
+        (decrypt,) = [statement for statement in statements if statement["Action"] == "kms:Decrypt"]
+        assert set(decrypt["Condition"]["StringEquals"]) == {"kms:ViaService"}, owner
 
 
 def test_functions_without_aws_data_access_get_none() -> None:
     """S3 access is for PrepareRun (exports/ only); Snowflake moves the predictions bytes."""
     for owner, statement in _allows():
         s3 = [action for action in as_list(statement["Action"]) if action.startswith("s3:")]
-        if owner in FUNCTIONS and s3:
+        if owner in project().functions and s3:
             assert owner == "PrepareRunFunction", owner
 
 
@@ -184,7 +194,7 @@ def test_record_execution_outcome_reads_this_state_machine_and_publishes_to_the_
     statements = [st for owner, st in _allows() if owner == "RecordExecutionOutcomeFunction"]
     reads = next(st for st in statements if "states:GetExecutionHistory" in as_list(st["Action"]))
     assert set(as_list(reads["Action"])) == {"states:GetExecutionHistory", "states:DescribeExecution"}
-    assert sub_text(reads["Resource"]).endswith(":execution:${PipelineStateMachine.Name}:*")
+    assert sub_text(reads["Resource"]).endswith(":execution:${AWS::StackName}-pipeline:*")
     templates = dict(sam_policy_templates("RecordExecutionOutcomeFunction"))
     assert templates["SNSPublishMessagePolicy"] == {
         "TopicName": {"Fn::GetAtt": ["NotificationTopic", "TopicName"]}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from bench.coldstart import REFERENCE_DIR, import_once
-from bench.project import RUNTIME_ENV, functions, handler_env, template
+from bench.project import RUNTIME_ENV, functions, handler_env
 
 FUNCTIONS = functions()
 
@@ -28,7 +28,7 @@ def test_importing_the_handler_does_not_import_the_connector(function: object) -
     assert isinstance(function, Function)
     report = import_once(
         function.code_dir / "app.py",
-        [function.code_dir, *function.layer_dirs(template())],
+        [function.code_dir, *function.layer_dirs],
         handler_env(function),
     )
     assert report["snowflake_connector"] == [], f"{function.logical_id} imports the connector at import time"
