@@ -266,6 +266,7 @@ def load_statements(paths: list[Path], variables: dict[str, str]) -> list[Statem
 # --- export queries (one source with EXPORT_DATASET) -----------------------------------------
 
 EXPORT_SECTIONS = ("train", "validation", "score")
+EXPORT_QUERIES = (*EXPORT_SECTIONS, "labels")  # labels: the training view's label summary
 _EXPORT_QUERY_RE = re.compile(
     r"--\s*snowsage:export-query\s+(?P<section>[a-z]+)[^\n]*\n"
     r"\s*(?P<variable>[a-z_]+)\s+VARCHAR\s+DEFAULT\s+'(?P<literal>(?:[^'\\]|'')*)';"
@@ -284,17 +285,20 @@ def export_queries(procedure_sql: str | None = None) -> dict[str, str]:
         if match.group("variable") != f"{section}_query":
             raise SqlScriptError(f"export query {section!r} must be declared as {section}_query")
         queries[section] = match.group("literal").replace("''", "'")
-    if tuple(sorted(queries)) != tuple(sorted(EXPORT_SECTIONS)):
-        raise SqlScriptError(f"export queries found: {sorted(queries)}; expected {list(EXPORT_SECTIONS)}")
+    if tuple(sorted(queries)) != tuple(sorted(EXPORT_QUERIES)):
+        raise SqlScriptError(f"export queries found: {sorted(queries)}; expected {list(EXPORT_QUERIES)}")
     return queries
 
 
-def render_export_query(template: str, *, id_column: str, training_view: str, scoring_view: str) -> str:
+def render_export_query(
+    template: str, *, id_column: str, training_view: str, scoring_view: str, label_column: str = "LABEL"
+) -> str:
     """Substitute the placeholders exactly as EXPORT_DATASET's REPLACE(...) calls do."""
     for name, value in (
         ("id_column", id_column),
         ("training_view", training_view),
         ("scoring_view", scoring_view),
+        ("label_column", label_column),
     ):
         if not re.fullmatch(rf"{IDENTIFIER}(\.{IDENTIFIER}){{0,2}}", value):
             raise SqlScriptError(f"{name}={value!r} is not a Snowflake identifier")

@@ -3,7 +3,8 @@ from typing import Any
 import pytest
 
 from snowsage.errors import MetricMissing, ModelPackageNotFound, NoApprovedModel
-from snowsage.evaluation import evaluate_model, metric_direction, select_model
+from snowsage.evaluation import evaluate_model, select_model
+from snowsage.model_settings import metric_direction
 from snowsage.models import EvaluateModelRequest, SelectModelRequest
 from snowsage.registry import ModelPackage
 

@@ -70,6 +70,10 @@ class PredictionsMissing(PermanentError):
     """The transform output has no files to load."""
 
 
+class PredictionsMalformed(PermanentError):
+    """The transform output does not have the shape the dataset's model writes."""
+
+
 class SnowflakeUnavailable(TransientError):
     """Snowflake could not be reached or timed out."""
 
@@ -84,3 +88,7 @@ class RegistryUnavailable(TransientError):
 
 class RegistrationRefused(PermanentError):
     """The SageMaker Model Registry refused the request (validation, access, limits)."""
+
+
+class InvalidModelSettings(PermanentError):
+    """A dataset's model settings (its ML_DATASETS row, the template or the input) do not fit."""
