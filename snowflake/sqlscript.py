@@ -37,6 +37,7 @@ DEFAULT_VARIABLES: dict[str, str] = {
     "integration": "SNOWSAGE_S3",
     "merchant_risk_schedule": "USING CRON 0 2 * * * UTC",
     "txn_refund_schedule": "USING CRON 30 2 * * * UTC",
+    "merchant_spend_schedule": "USING CRON 0 3 * * * UTC",
 }
 REQUIRED_VARIABLES = ("bucket", "aws_role_arn")
 
@@ -49,6 +50,7 @@ _VALUE_PATTERNS: dict[str, str] = {
     "aws_role_arn": r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}",
     "merchant_risk_schedule": _SCHEDULE,
     "txn_refund_schedule": _SCHEDULE,
+    "merchant_spend_schedule": _SCHEDULE,
 }
 _SCHEDULE_SUFFIX = "_schedule"
 
