@@ -113,7 +113,8 @@ def test_a_multiclass_output_loads_its_class_score_and_probabilities(setup_conn:
     """`id,[p0, p1, p2]` lines (the container's multi:softprob output) as ML_PREDICTIONS_LINES reads
     them: the most probable class, its probability and the array, in class order."""
     prefix = "predictions/segment/run-m/"
-    body = b"C1,[0.1, 0.7, 0.2]\nC2,[0.5, 0.25, 0.25]\nC3,[0.3, 0.3, 0.4]\n"
+    # FIELD_DELIMITER = NONE: a line is one field, even one holding the text NONE (an id here).
+    body = b"C1,[0.1, 0.7, 0.2]\nNONE2,[0.5, 0.25, 0.25]\nC3,[0.3, 0.3, 0.4]\n"
     s3.put_object(Bucket=BUCKET, Key=f"{prefix}data_0_0_0.csv.out", Body=body)
     query(setup_conn, MULTICLASS_TABLE)
     statements = load_statements("SEGMENT_PREDICTIONS", "ML_STAGE", prefix, "multiclass")
@@ -130,8 +131,8 @@ def test_a_multiclass_output_loads_its_class_score_and_probabilities(setup_conn:
     )
     assert rows == [
         ("C1", 1, 0.7, 0.1, 3, "r1"),
-        ("C2", 0, 0.5, 0.5, 3, "r1"),
         ("C3", 2, 0.4, 0.3, 3, "r1"),
+        ("NONE2", 0, 0.5, 0.5, 3, "r1"),
     ]
 
 
