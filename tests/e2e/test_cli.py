@@ -162,8 +162,10 @@ def test_a_failed_run_exits_non_zero_and_names_state_error_and_cause(tmp_path: P
     code, result, _ = run_cli("run", "--setup-sql", str(sql), "--dataset", "pump_failure")
     assert code == 1
     assert result["status"] == "FAILED"
-    assert result["failed_state"] == "LoadPredictions"
-    assert result["error"] and result["cause"]
+    # The manifest lists the predictions table's columns: PrepareRun refuses before any training.
+    assert result["failed_state"] == "PrepareRun"
+    assert result["error"] == "Snowsage.InvalidModelSettings"
+    assert "ML_DATASETS.PREDICTIONS_TABLE NO_SUCH_TABLE does not exist" in str(result["cause"])
 
 
 def test_a_console_start_with_an_events_input_file() -> None:

@@ -343,6 +343,11 @@ def test_a_version_1_manifest_keeps_the_template_defaults(
         ),
         (
             {},
+            [],
+            "dataset merchant_risk: ML_DATASETS.PREDICTIONS_TABLE MERCHANT_RISK_PREDICTIONS does not exist",
+        ),
+        (
+            {},
             ["ID", "SCORE"],
             "dataset merchant_risk: ML_DATASETS.PREDICTIONS_TABLE MERCHANT_RISK_PREDICTIONS lacks RUN_ID,"
             " EXPORT_ID, MODEL_VERSION, SCORED_AT",

@@ -306,6 +306,11 @@ def check_predictions_columns(dataset: str, table: str, columns: list[str] | Non
     """The predictions table has the columns its kind of model is loaded into (when the manifest says)."""
     if columns is None:
         return
+    if not columns:
+        raise InvalidModelSettings(
+            f"dataset {dataset}: ML_DATASETS.PREDICTIONS_TABLE {table} does not exist"
+            " (EXPORT_DATASET found no columns for it in INFORMATION_SCHEMA)"
+        )
     present = {column.upper() for column in columns}
     missing = [column for column in PREDICTION_COLUMNS[problem] if column not in present]
     extra = sorted(present & MULTICLASS_ONLY_COLUMNS) if problem != "multiclass" else []
