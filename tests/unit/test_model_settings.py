@@ -258,6 +258,19 @@ def test_bad_settings_are_refused_naming_dataset_and_column(case: dict[str, Any]
     _refused(message, **case)
 
 
+def test_a_bad_template_default_names_the_template_parameter() -> None:
+    template = TemplateDefaults({"objective": "reg:nope", "num_round": "3"}, "validation:auc", 0.75)
+    with pytest.raises(
+        InvalidModelSettings, match=r"^dataset d: the template's Hyperparameters objective 'reg:nope'"
+    ):
+        resolve_model(dataset="d", label_column="L", template=template, row=None, request=INPUT, labels=None)
+    template = TemplateDefaults({"num_round": "3"}, "validation:auc", 7.0)
+    with pytest.raises(
+        InvalidModelSettings, match=r"^dataset d: the template's EvaluationThreshold 7 is on the wrong"
+    ):
+        resolve_model(dataset="d", label_column="L", template=template, row=None, request=INPUT, labels=None)
+
+
 def test_the_output_filter_keeps_every_field_after_the_input() -> None:
     assert output_filter(4) == "$[0,4:]"
 

@@ -151,13 +151,22 @@ ROW = "ML_DATASETS"
 INPUT = "execution input"
 
 
+# The template parameter each column's default comes from.
+TEMPLATE_PARAMETERS = {
+    "OBJECTIVE": "Hyperparameters objective",
+    "EVALUATION_METRIC": "EvaluationMetric",
+    "EVALUATION_THRESHOLD": "EvaluationThreshold",
+}
+
+
 def _where(source: str, column: str, input_key: str) -> str:
     """How an error names the place a value came from."""
     if source == ROW:
         return f"ML_DATASETS.{column}"
     if source == INPUT:
         return f"execution input {input_key!r}"
-    return f"the template's {column.title().replace('_', '')} ({source})"
+    parameter = TEMPLATE_PARAMETERS.get(column, column)
+    return f"the template's {parameter}" if source == "template" else f"the {source} {parameter}"
 
 
 def _row_hyperparameters(layers: _Layers, text: str | None) -> dict[str, HyperparameterValue] | None:
