@@ -5,7 +5,10 @@ dataset's ML_DATASETS row (copied into the manifest by EXPORT_DATASET), then the
 input. The plan records which layer each value came from. A setting that does not fit is refused
 with ``InvalidModelSettings`` naming the dataset and the column (or input key) that holds it.
 
-Adding a setting (say a row's TRAINING_ENGINE) is one more ``_Layers.pick`` call below.
+Adding a setting (say a row's TRAINING_ENGINE): a column in ML_DATASETS, copied into the
+manifest's ``model`` by EXPORT_DATASET (30_export_procedure.sql and sandbox/export.py's
+MODEL_COLUMNS), a field of ``DatasetModel`` and of ``ExecutionInput``, and one ``_Layers.pick``
+call in ``resolve_model``, which records its source like the others.
 
 The objectives, metrics and their directions are the built-in XGBoost algorithm's: objectives
 from its hyperparameter page (docs: sagemaker/latest/dg/xgboost_hyperparameters), metric names as
