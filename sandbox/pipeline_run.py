@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from snowflake.connector.constants import FIELD_ID_TO_NAME
+
 from sandbox.aws import moto_patches
 from sandbox.aws.executions import ExecutionSummary, StateSpan, wait_for_execution, wait_for_execution_named
 from sandbox.services import Sandbox
@@ -32,6 +34,8 @@ class RunResult:
     execution: ExecutionSummary
     manifest: dict[str, Any]
     predictions: list[tuple[Any, ...]] = field(default_factory=list)
+    # Up to 5 rows of this run read back from the predictions table, each column -> value.
+    predictions_sample: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     sql_scoring: SqlScoring | None = None
 
@@ -94,6 +98,7 @@ class RunResult:
             "model": self._section("model").get("model_package_arn"),
             "gate": self.gate,
             "sql_scoring": self.sql_scoring.as_json() if self.sql_scoring else None,
+            "predictions_sample": self.predictions_sample,
         }
 
 
@@ -179,6 +184,31 @@ def read_predictions(
         return [tuple(row) for row in cursor.fetchall()]
 
 
+# The connector returns semi-structured values (VARIANT, OBJECT, ARRAY) as JSON text.
+_SEMI_STRUCTURED = frozenset({"VARIANT", "OBJECT", "ARRAY"})
+
+
+def read_predictions_sample(
+    sandbox: Sandbox, table: str, run_id: str | None = None, limit: int = 5
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` rows of the predictions table (this run's), every column, highest SCORE first."""
+    table = validate_snowflake_identifier(table, "predictions table")
+    where = "WHERE RUN_ID = %(run_id)s" if run_id else ""
+    query = f"SELECT * FROM {table} {where} ORDER BY SCORE DESC, ID LIMIT {int(limit)}"  # noqa: S608
+    with sandbox.snowflake_connection() as connection:
+        cursor = connection.cursor()
+        cursor.execute(query, {"run_id": run_id} if run_id else None)
+        names = [column.name for column in cursor.description]
+        kinds = [FIELD_ID_TO_NAME[column.type_code] for column in cursor.description]
+        return [
+            {
+                name: json.loads(value) if kind in _SEMI_STRUCTURED and isinstance(value, str) else value
+                for name, kind, value in zip(names, kinds, row, strict=True)
+            }
+            for row in cursor.fetchall()
+        ]
+
+
 def _finish(
     sandbox: Sandbox,
     arn: str,
@@ -194,6 +224,9 @@ def _finish(
     if summary.status == "SUCCEEDED" and result.predictions_table:
         result.predictions = read_predictions(sandbox, result.predictions_table, plan.get("run_id"))
         result.sql_scoring = score_in_sql(sandbox, plan)
+        result.predictions_sample = read_predictions_sample(
+            sandbox, result.predictions_table, plan.get("run_id")
+        )
     return result
 
 

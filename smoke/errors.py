@@ -235,6 +235,7 @@ def provocations(resource_prefix: str, bucket: str) -> list[Provocation]:
             "output_uri": f"s3://{bucket}/predictions/smoke_errors/probe/",
             "transform_resources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
             "timeout_seconds": 60,
+            "output_filter": "$[0,-1]",
         },
     }
     return [

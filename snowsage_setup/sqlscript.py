@@ -35,6 +35,7 @@ DEFAULT_VARIABLES: dict[str, str] = {
     "integration": "SNOWSAGE_S3",
     "merchant_risk_schedule": "USING CRON 0 2 * * * UTC",
     "txn_refund_schedule": "USING CRON 30 2 * * * UTC",
+    "merchant_spend_schedule": "USING CRON 0 3 * * * UTC",
 }
 REQUIRED_VARIABLES = ("bucket", "aws_role_arn")
 
@@ -47,6 +48,7 @@ _VALUE_PATTERNS: dict[str, str] = {
     "aws_role_arn": r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}",
     "merchant_risk_schedule": _SCHEDULE,
     "txn_refund_schedule": _SCHEDULE,
+    "merchant_spend_schedule": _SCHEDULE,
 }
 _SCHEDULE_SUFFIX = "_schedule"
 
@@ -264,6 +266,7 @@ def load_statements(paths: list[Path], variables: dict[str, str]) -> list[Statem
 # --- export queries (one source with EXPORT_DATASET) -----------------------------------------
 
 EXPORT_SECTIONS = ("train", "validation", "score")
+EXPORT_QUERIES = (*EXPORT_SECTIONS, "labels")  # labels: the training view's label summary
 _EXPORT_QUERY_RE = re.compile(
     r"--\s*snowsage:export-query\s+(?P<section>[a-z]+)[^\n]*\n"
     r"\s*(?P<variable>[a-z_]+)\s+VARCHAR\s+DEFAULT\s+'(?P<literal>(?:[^'\\]|'')*)';"
@@ -282,17 +285,20 @@ def export_queries(procedure_sql: str | None = None) -> dict[str, str]:
         if match.group("variable") != f"{section}_query":
             raise SqlScriptError(f"export query {section!r} must be declared as {section}_query")
         queries[section] = match.group("literal").replace("''", "'")
-    if tuple(sorted(queries)) != tuple(sorted(EXPORT_SECTIONS)):
-        raise SqlScriptError(f"export queries found: {sorted(queries)}; expected {list(EXPORT_SECTIONS)}")
+    if tuple(sorted(queries)) != tuple(sorted(EXPORT_QUERIES)):
+        raise SqlScriptError(f"export queries found: {sorted(queries)}; expected {list(EXPORT_QUERIES)}")
     return queries
 
 
-def render_export_query(template: str, *, id_column: str, training_view: str, scoring_view: str) -> str:
+def render_export_query(
+    template: str, *, id_column: str, training_view: str, scoring_view: str, label_column: str = "LABEL"
+) -> str:
     """Substitute the placeholders exactly as EXPORT_DATASET's REPLACE(...) calls do."""
     for name, value in (
         ("id_column", id_column),
         ("training_view", training_view),
         ("scoring_view", scoring_view),
+        ("label_column", label_column),
     ):
         if not re.fullmatch(rf"{IDENTIFIER}(\.{IDENTIFIER}){{0,2}}", value):
             raise SqlScriptError(f"{name}={value!r} is not a Snowflake identifier")

@@ -14,7 +14,9 @@ does what snowflake/setup/30_export_procedure.sql does, step for step:
 4. the columns, as the procedure reads them: INFORMATION_SCHEMA.COLUMNS of the section's view in
    ORDINAL_POSITION order, schema and view compared upper case (unquoted identifiers), the id
    dropped for train and validation; none found raises. They must equal the SELECT's columns;
-5. write `manifest.json` (docs/contracts.md, version 1) LAST.
+5. the labels' summary (the procedure's marked `labels` query) and the predictions table's
+   columns (INFORMATION_SCHEMA, as the procedure reads them);
+6. write `manifest.json` (docs/contracts.md, version 2, with the row's model settings) LAST.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.csv as pacsv
 
 from snowsage.names import DATASET_PATTERN, EXPORT_ID_PATTERN
-from snowsage_setup.sqlscript import EXPORT_SECTIONS, export_queries, is_identifier, render_export_query
+from snowsage_setup.sqlscript import EXPORT_QUERIES, EXPORT_SECTIONS, export_queries, is_identifier, render_export_query
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,10 @@ class DatasetRow:
     id_column: str
     label_column: str
     predictions_table: str
+    model: dict[str, Any] = field(default_factory=dict)
+
+
+MODEL_COLUMNS = ("OBJECTIVE", "EVALUATION_METRIC", "EVALUATION_THRESHOLD", "HYPERPARAMETERS")
 
 
 def export_id_for(moment: datetime) -> str:
@@ -65,7 +71,8 @@ def read_dataset(conn: Any, dataset: str) -> DatasetRow:
     cur = conn.cursor()
     try:
         cur.execute(
-            "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE"
+            "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,"
+            " OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS"
             " FROM ML_DATASETS WHERE NAME = %s AND ENABLED",
             (dataset,),
         )
@@ -74,12 +81,16 @@ def read_dataset(conn: Any, dataset: str) -> DatasetRow:
         cur.close()
     if len(rows) != 1:
         raise ExportError(f"no enabled ML_DATASETS row named {dataset!r}")
-    values = [str(value) for value in rows[0]]
+    values = [str(value) for value in rows[0][:5]]
     bad = [value for value in values if not is_identifier(value)]
     if bad:
         raise ExportError(f"ML_DATASETS row {dataset!r} holds invalid identifiers: {bad}")
     training_view, scoring_view, id_column, label_column, predictions_table = (v.upper() for v in values)
-    return DatasetRow(dataset, training_view, scoring_view, id_column, label_column, predictions_table)
+    # The model settings as the row holds them (NULL kept as null): PrepareRun judges them.
+    model = {column.lower(): value for column, value in zip(MODEL_COLUMNS, rows[0][5:], strict=True)}
+    if model["evaluation_threshold"] is not None:
+        model["evaluation_threshold"] = float(model["evaluation_threshold"])
+    return DatasetRow(dataset, training_view, scoring_view, id_column, label_column, predictions_table, model)
 
 
 def current_namespace(conn: Any) -> tuple[str, str]:
@@ -102,9 +113,44 @@ def export_selects(conn: Any, row: DatasetRow) -> dict[str, str]:
             id_column=row.id_column,
             training_view=f"{database}.{schema}.{row.training_view}",
             scoring_view=f"{database}.{schema}.{row.scoring_view}",
+            label_column=row.label_column,
         )
-        for section in EXPORT_SECTIONS
+        for section in EXPORT_QUERIES
     }
+
+
+def label_summary(conn: Any, select: str) -> dict[str, Any]:
+    """The procedure's labels query, as OBJECT_CONSTRUCT writes it (a NULL min/max is left out)."""
+    cur = conn.cursor()
+    try:
+        cur.execute(select)
+        distinct, low, high, non_integers = cur.fetchone()
+    finally:
+        cur.close()
+    summary = {"distinct": int(distinct), "min": low, "max": high, "non_integers": int(non_integers or 0)}
+    return {
+        key: float(value) if key in {"min", "max"} else value
+        for key, value in summary.items()
+        if value is not None
+    }
+
+
+def table_columns(conn: Any, table: str, schema: str | None = None) -> list[str]:
+    """A table's columns in order, as the procedure reads the predictions table's."""
+    database, current_schema = current_namespace(conn)
+    if not is_identifier(database):
+        raise ExportError(f"current database {database!r} is not a plain identifier")
+    cur = conn.cursor()
+    try:
+        # B608: `database` is a checked identifier; the schema and table are binds.
+        cur.execute(
+            f"SELECT COLUMN_NAME FROM {database}.INFORMATION_SCHEMA.COLUMNS"  # noqa: S608  # nosec B608
+            " WHERE TABLE_SCHEMA = UPPER(%s) AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (schema or current_schema, table),
+        )
+        return [str(name) for (name,) in cur.fetchall()]
+    finally:
+        cur.close()
 
 
 def section_columns(conn: Any, row: DatasetRow, section: str, schema: str | None = None) -> list[str]:
@@ -183,7 +229,7 @@ def export_dataset(
         sections[section] = {"prefix": prefix, "columns": columns, "files": files, "rows": rows}
 
     manifest: dict[str, Any] = {
-        "version": 1,
+        "version": 2,
         "dataset": dataset,
         "export_id": export_id,
         "created_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -191,6 +237,9 @@ def export_dataset(
         "label_column": row.label_column,
         "predictions_table": row.predictions_table,
         **sections,
+        "model": row.model,
+        "label_summary": label_summary(conn, selects["labels"]),
+        "predictions_columns": table_columns(conn, row.predictions_table, schema),
     }
     # LAST: the manifest's arrival is the pipeline's start signal.
     s3_client.put_object(

@@ -13,6 +13,12 @@ teaches it the option as Snowflake documents it (sql-reference/sql/copy-into-tab
 regular expression that must match a file's whole path for the file to load; files it does not
 match are not loaded, and none matching is "0 files processed". Nothing else is relaxed: FILES
 together with PATTERN stays refused, as does any other parameter fakesnow does not know.
+
+fakesnow 0.12.1 hands a CSV format's FIELD_DELIMITER to DuckDB as written, so `FIELD_DELIMITER =
+NONE` (the multi-class load's ML_PREDICTIONS_LINES) would split a line at the text "NONE".
+Snowflake documents NONE as "no delimiter": the whole line is one field (sql-reference/sql/
+create-file-format, FIELD_DELIMITER). `support_field_delimiter_none` reads it so (DuckDB's
+delimiter becomes NUL, which a text line does not hold); any other delimiter passes unchanged.
 """
 
 from __future__ import annotations
@@ -105,6 +111,26 @@ def support_copy_pattern() -> None:
     setattr(fakesnow_copy_into, _SOURCE_GLOB, glob_with_pattern)
 
 
+_HANDLE_CSV = "handle_csv"  # fakesnow.copy_into's FILE_FORMAT -> DuckDB read_csv translation
+NO_DELIMITER = "\x00"
+
+
+def support_field_delimiter_none() -> None:
+    """Teach fakesnow's CSV reading FIELD_DELIMITER = NONE, one field per line (idempotent)."""
+    handle_csv = vars(fakesnow_copy_into)[_HANDLE_CSV]
+    if getattr(handle_csv, "snowsage_delimiter_none", False):
+        return
+
+    def handle_csv_with_none(options: dict[str, Any]) -> Any:
+        delimiter = options.get("FIELD_DELIMITER")
+        if delimiter is None or str(delimiter).upper() != "NONE":
+            return handle_csv(options)
+        return handle_csv({**options, "FIELD_DELIMITER": NO_DELIMITER})
+
+    handle_csv_with_none.snowsage_delimiter_none = True  # type: ignore[attr-defined]
+    setattr(fakesnow_copy_into, _HANDLE_CSV, handle_csv_with_none)
+
+
 @dataclass
 class SnowflakeSandbox:
     """A running fakesnow server. `connect_kwargs` work from this and other processes."""
@@ -166,6 +192,7 @@ def start_snowflake(
     `network_timeout` replaces it (the connector retries a failed request until it runs out).
     """
     support_copy_pattern()
+    support_field_delimiter_none()
     if fresh:
         fakesnow_server_module.shared_fs = FakeSnow()
     register_s3(fakesnow_server_module.shared_fs.duck_conn, s3_endpoint_url)

@@ -55,6 +55,18 @@ CREATE OR REPLACE FILE FORMAT ML_PREDICTIONS_CSV
   COMPRESSION = AUTO
   COMMENT = 'Snowsage: predictions (id,score) written by SageMaker batch transform';
 
+-- Load format for a multi-class transform output, `id,[p0, p1, ...]`: each line whole, one field
+-- (FIELD_DELIMITER = NONE; docs: sql-reference/sql/create-file-format), split by LoadPredictions.
+CREATE OR REPLACE FILE FORMAT ML_PREDICTIONS_LINES
+  TYPE = CSV
+  FIELD_DELIMITER = NONE
+  SKIP_HEADER = 0
+  FIELD_OPTIONALLY_ENCLOSED_BY = NONE
+  ESCAPE_UNENCLOSED_FIELD = NONE
+  EMPTY_FIELD_AS_NULL = TRUE
+  COMPRESSION = AUTO
+  COMMENT = 'Snowsage: multi-class predictions (id,[p0, p1, ...]) written by SageMaker batch transform';
+
 -- The stage is the bucket root, so a stage path equals the S3 key (exports/…, predictions/…).
 CREATE OR REPLACE STAGE ML_STAGE
   URL = 's3://&{bucket}/'
@@ -63,3 +75,4 @@ CREATE OR REPLACE STAGE ML_STAGE
 
 GRANT USAGE ON STAGE ML_STAGE TO ROLE &{pipeline_role};
 GRANT USAGE ON FILE FORMAT ML_PREDICTIONS_CSV TO ROLE &{pipeline_role};
+GRANT USAGE ON FILE FORMAT ML_PREDICTIONS_LINES TO ROLE &{pipeline_role};

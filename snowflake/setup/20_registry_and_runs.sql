@@ -16,9 +16,21 @@ CREATE TABLE IF NOT EXISTS ML_DATASETS (
   LABEL_COLUMN VARCHAR NOT NULL,
   PREDICTIONS_TABLE VARCHAR NOT NULL,
   ENABLED BOOLEAN NOT NULL,
-  CREATED_AT TIMESTAMP_NTZ NOT NULL
+  CREATED_AT TIMESTAMP_NTZ NOT NULL,
+  -- The dataset's model (docs/snowflake.md, "Adding a dataset"); NULL leaves it to the template.
+  OBJECTIVE VARCHAR,                      -- binary:logistic (template), reg:squarederror, multi:softprob, ...
+  EVALUATION_METRIC VARCHAR,              -- validation:auc (template), validation:rmse, validation:mlogloss, ...
+  EVALUATION_THRESHOLD FLOAT,             -- a minimum for a maximised metric, a maximum for a minimised one
+  HYPERPARAMETERS VARCHAR                 -- JSON object text, merged over the template's
 )
 COMMENT = 'Snowsage: datasets EXPORT_DATASET can export';
+
+-- A registry created before the model columns gets them (docs: sql-reference/sql/alter-table,
+-- ADD COLUMN IF NOT EXISTS); its rows read NULL there, i.e. the template's defaults.
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS OBJECTIVE VARCHAR;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS EVALUATION_METRIC VARCHAR;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS EVALUATION_THRESHOLD FLOAT;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS HYPERPARAMETERS VARCHAR;
 
 -- One row per pipeline run, written by the RecordRun Lambda (MERGE on RUN_ID), or by
 -- RecordExecutionOutcome for a run that ended without the failure branch.

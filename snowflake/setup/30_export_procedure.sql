@@ -35,6 +35,10 @@ DECLARE
   validation_query VARCHAR DEFAULT 'SELECT * EXCLUDE ({id_column}) FROM {training_view} WHERE SUBSTR(MD5(TO_VARCHAR({id_column})), 1, 2) < ''33''';
   -- snowsage:export-query score
   score_query VARCHAR DEFAULT 'SELECT * FROM {scoring_view}';
+  -- The labels' summary PrepareRun checks a model's labels against (multi-class: 0..k-1), and
+  -- counts multi:softprob's classes from: one aggregate over the training view.
+  -- snowsage:export-query labels
+  labels_query VARCHAR DEFAULT 'SELECT COUNT(DISTINCT {label_column}) AS DISTINCT_LABELS, MIN({label_column}) AS MIN_LABEL, MAX({label_column}) AS MAX_LABEL, COUNT_IF({label_column} <> FLOOR({label_column})) AS NON_INTEGERS FROM {training_view}';
 
   db VARCHAR DEFAULT '&{database}';
   sch VARCHAR DEFAULT '&{schema}';
@@ -51,6 +55,12 @@ DECLARE
   id_column VARCHAR;
   label_column VARCHAR;
   predictions_table VARCHAR;
+  objective VARCHAR;
+  evaluation_metric VARCHAR;
+  evaluation_threshold FLOAT;
+  hyperparameters VARCHAR;
+  label_summary OBJECT;
+  predictions_columns ARRAY;
   started_at TIMESTAMP_NTZ DEFAULT SYSDATE();
   export_id VARCHAR;
   base VARCHAR;
@@ -85,8 +95,10 @@ BEGIN
     RAISE dataset_not_found;
   END IF;
 
-  SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE
-    INTO :training_view, :scoring_view, :id_column, :label_column, :predictions_table
+  SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,
+         OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS
+    INTO :training_view, :scoring_view, :id_column, :label_column, :predictions_table,
+         :objective, :evaluation_metric, :evaluation_threshold, :hyperparameters
     FROM &{database}.&{schema}.ML_DATASETS
     WHERE NAME = :DATASET_NAME AND ENABLED;
   IF (NOT (REGEXP_LIKE(training_view, ident_pattern) AND REGEXP_LIKE(scoring_view, ident_pattern)
@@ -161,8 +173,24 @@ BEGIN
       'rows', section_rows));
   END FOR;
 
+  -- The labels' summary (the marked query above) and the predictions table's columns: PrepareRun
+  -- checks the dataset's model against them.
+  section_query := REPLACE(REPLACE(labels_query, '{label_column}', label_column),
+    '{training_view}', db || '.' || sch || '.' || training_view);
+  EXECUTE IMMEDIATE :section_query;
+  copy_query_id := SQLID;
+  SELECT OBJECT_CONSTRUCT('distinct', $1::INTEGER, 'min', $2::FLOAT, 'max', $3::FLOAT, 'non_integers', $4::INTEGER)
+    INTO :label_summary
+    FROM TABLE(RESULT_SCAN(:copy_query_id));
+  SELECT ARRAY_AGG(COLUMN_NAME) WITHIN GROUP (ORDER BY ORDINAL_POSITION)
+    INTO :predictions_columns
+    FROM &{database}.INFORMATION_SCHEMA.COLUMNS
+    WHERE TABLE_SCHEMA = :sch AND TABLE_NAME = :predictions_table;
+
+  -- Version 2: the row's model settings as written (NULL: the template's; OBJECT_CONSTRUCT_KEEP_NULL
+  -- keeps them as JSON null, docs: sql-reference/functions/object_construct_keep_null).
   manifest := OBJECT_CONSTRUCT(
-    'version', 1,
+    'version', 2,
     'dataset', DATASET_NAME,
     'export_id', export_id,
     'created_at', TO_VARCHAR(started_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
@@ -171,7 +199,14 @@ BEGIN
     'predictions_table', predictions_table,
     'train', GET(sections, 'train'),
     'validation', GET(sections, 'validation'),
-    'score', GET(sections, 'score'));
+    'score', GET(sections, 'score'),
+    'model', OBJECT_CONSTRUCT_KEEP_NULL(
+      'objective', objective,
+      'evaluation_metric', evaluation_metric,
+      'evaluation_threshold', evaluation_threshold,
+      'hyperparameters', hyperparameters),
+    'label_summary', label_summary,
+    'predictions_columns', COALESCE(predictions_columns, ARRAY_CONSTRUCT()));
 
   -- The manifest goes LAST: the S3 event on manifest.json starts the pipeline.
   manifest_literal := REPLACE(REPLACE(TO_JSON(manifest), '\\', '\\\\'), '''', '''''');

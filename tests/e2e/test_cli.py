@@ -101,9 +101,11 @@ def test_run_on_a_dataset_defined_in_sql(tmp_path: Path) -> None:
 def test_runs_n_makes_n_exports_each_judged_against_the_champion_before_it(tmp_path: Path) -> None:
     """--runs 2 --json: two lines in order, two exports; the second run's gate names the first's model."""
     sql = tmp_path / "pump_failure.sql"
-    sql.write_text(sensor_dataset_sql(rows=300))
+    # 300 rows: the dataset's own row sets the minimum its AUC is held to (no template parameter).
+    threshold = "UPDATE ML_DATASETS SET EVALUATION_THRESHOLD = 0.5 WHERE NAME = 'pump_failure';"
+    sql.write_text(f"{sensor_dataset_sql(rows=300)}\n{threshold}")
     code, lines, stderr = run_cli_lines(
-        "run", "--setup-sql", str(sql), "--dataset", "pump_failure", "--runs", "2", "--threshold", "0.5"
+        "run", "--setup-sql", str(sql), "--dataset", "pump_failure", "--runs", "2"
     )
     assert code == 0, stderr[-3000:]
     assert len(lines) == 2, lines
@@ -128,23 +130,33 @@ def test_runs_must_be_positive() -> None:
 
 
 def test_the_shipped_second_dataset_runs_end_to_end() -> None:
-    """snowflake/examples/txn_refund.sql: two views, one ML_DATASETS row, one task (docs/snowflake.md)."""
+    """snowflake/examples/txn_refund.sql: two views, one ML_DATASETS row, one task (docs/snowflake.md).
+    The stack's gate as deployed: the row's own threshold (0.6), no lowered template parameter."""
     example = ROOT / "snowflake" / "examples" / "txn_refund.sql"
     code, result, stderr = run_cli(
-        "run",
-        "--setup-sql",
-        str(example),
-        "--dataset",
-        "txn_refund",
-        "--sample-rows",
-        "20000",
-        "--threshold",
-        "0.5",
+        "run", "--setup-sql", str(example), "--dataset", "txn_refund", "--sample-rows", "20000"
     )
     assert code == 0, stderr[-3000:]
     assert result["status"] == "SUCCEEDED"
     assert result["rows_loaded"] == result["rows_scored"]
     assert result["predictions_table"] == "TXN_REFUND_PREDICTIONS"
+    gate: Any = result["gate"]
+    assert gate["promoted"] is True and "meets the threshold 0.6" in gate["reason"]
+
+
+def test_the_shipped_regression_example_runs_end_to_end() -> None:
+    """snowflake/examples/merchant_spend.sql: next-30-day spend, judged by validation:rmse as a maximum."""
+    example = ROOT / "snowflake" / "examples" / "merchant_spend.sql"
+    code, result, stderr = run_cli(
+        "run", "--setup-sql", str(example), "--dataset", "merchant_spend", "--sample-rows", GATED_ROWS
+    )
+    assert code == 0, stderr[-3000:]
+    assert result["status"] == "SUCCEEDED"
+    assert result["rows_loaded"] == result["rows_scored"]
+    metric: Any = result["metric"]
+    assert metric["name"] == "validation:rmse" and metric["value"] <= 750
+    sample: Any = result["predictions_sample"]
+    assert sample and all(row["SCORE"] > 1 for row in sample)  # amounts, not probabilities
 
 
 def test_a_failed_run_exits_non_zero_and_names_state_error_and_cause(tmp_path: Path) -> None:
@@ -153,8 +165,10 @@ def test_a_failed_run_exits_non_zero_and_names_state_error_and_cause(tmp_path: P
     code, result, _ = run_cli("run", "--setup-sql", str(sql), "--dataset", "pump_failure")
     assert code == 1
     assert result["status"] == "FAILED"
-    assert result["failed_state"] == "LoadPredictions"
-    assert result["error"] and result["cause"]
+    # The manifest lists the predictions table's columns: PrepareRun refuses before any training.
+    assert result["failed_state"] == "PrepareRun"
+    assert result["error"] == "Snowsage.InvalidModelSettings"
+    assert "ML_DATASETS.PREDICTIONS_TABLE NO_SUCH_TABLE does not exist" in str(result["cause"])
 
 
 def test_a_console_start_with_an_events_input_file() -> None:

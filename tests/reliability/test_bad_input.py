@@ -51,7 +51,16 @@ def _s3_put(sb: Sandbox, key: str, body: bytes) -> None:
 
 
 def _unknown_version(sb: Sandbox, m: Manifest) -> Manifest:
-    return {**m, "version": 2}
+    return {**m, "version": 3}
+
+
+def _model_setting(**model: object) -> Callable[[Sandbox, Manifest], Manifest]:
+    """A version 2 manifest whose ML_DATASETS row set ``model`` (the other settings the template's)."""
+
+    def make(sb: Sandbox, m: Manifest) -> Manifest:
+        return {**m, "version": 2, "model": {**m.get("model", {}), **model}}
+
+    return make
 
 
 def _missing_fields(sb: Sandbox, m: Manifest) -> Manifest:
@@ -145,9 +154,27 @@ BAD_MANIFESTS: dict[str, BadManifest] = {
         "ManifestSchemaError", "manifest is not valid JSON", raw=b'{"version": 1, "dataset": '
     ),
     "unknown-version": BadManifest(
-        "ManifestVersionError", "manifest version 2 is not supported", _unknown_version
+        "ManifestVersionError", "manifest version 3 is not supported", _unknown_version
     ),
     "missing-fields": BadManifest("ManifestSchemaError", "id_column: Field required", _missing_fields),
+    # A dataset's model settings (its ML_DATASETS row) that do not fit: refused in PrepareRun.
+    "unknown-objective": BadManifest(
+        "InvalidModelSettings",
+        "dataset merchant_risk: ML_DATASETS.OBJECTIVE 'reg:nope' is not an objective",
+        _model_setting(objective="reg:nope"),
+    ),
+    "metric-not-fitting": BadManifest(
+        "InvalidModelSettings",
+        "ML_DATASETS.EVALUATION_METRIC 'validation:auc' does not fit objective reg:squarederror",
+        _model_setting(
+            objective="reg:squarederror", evaluation_metric="validation:auc", evaluation_threshold=1
+        ),
+    ),
+    "row-hyperparameters-text": BadManifest(
+        "InvalidModelSettings",
+        "ML_DATASETS.HYPERPARAMETERS must be a JSON object of names to values, not str",
+        _model_setting(hyperparameters='"max_depth=4"'),
+    ),
     "listed-file-missing": BadManifest("ExportFileMissing", "is listed but missing", _file_missing),
     "empty-file": BadManifest("ExportFileEmpty", "is empty in S3", _empty_file),
     "zero-rows": BadManifest(

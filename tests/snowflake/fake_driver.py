@@ -19,6 +19,7 @@ class FakeCursor:
     failures: dict[str, BaseException] = field(default_factory=dict)
     copy_rows: list[tuple[Any, ...]] = field(default_factory=list)
     insert_rowcount: int = 0
+    select_rows: list[tuple[Any, ...]] = field(default_factory=list)
     executed: list[tuple[str, int | None]] = field(default_factory=list)
     description: list[tuple[str, ...]] = field(default_factory=list)
     rowcount: int = -1
@@ -35,10 +36,15 @@ class FakeCursor:
             self.description = [("file",), ("status",), ("rows_parsed",), ("rows_loaded",)]
         elif verb == "INSERT":
             self.rowcount = self.insert_rowcount
+        elif verb == "SELECT":
+            self._result = list(self.select_rows)
         return self
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return self._result
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._result[0] if self._result else None
 
     def verbs(self) -> list[str]:
         return [verb for verb, _ in self.executed]

@@ -100,7 +100,9 @@ def test_the_sandbox_runs_the_procedures_select_texts(loaded_conn: Any, s3: Any,
         "id_column",
         "training_view",
         "scoring_view",
+        "label_column",
     }
+    assert "REPLACE(REPLACE(labels_query, '{label_column}', label_column)," in procedure
 
     recording = RecordingConnection(loaded_conn)
     export_dataset(recording, s3, BUCKET, "merchant_risk", now=NOW)
@@ -137,15 +139,29 @@ def test_export_writes_sections_then_the_manifest(loaded_conn: Any, s3: Any) -> 
     stored = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{base}manifest.json")["Body"].read())
     assert stored == manifest
 
+    labels = query(
+        loaded_conn,
+        "SELECT COUNT(DISTINCT IS_RISKY), MIN(IS_RISKY), MAX(IS_RISKY) FROM MERCHANT_RISK_TRAINING",
+    )
     assert {k: manifest[k] for k in manifest if k not in ("train", "validation", "score")} == {
-        "version": 1,
+        "version": 2,
         "dataset": "merchant_risk",
         "export_id": "20261126t100000z",
         "created_at": "2026-11-26T10:00:00Z",
         "id_column": "MERCHANT_ID",
         "label_column": "IS_RISKY",
         "predictions_table": "MERCHANT_RISK_PREDICTIONS",
+        # the row leaves its model to the template
+        "model": {
+            "objective": None,
+            "evaluation_metric": None,
+            "evaluation_threshold": None,
+            "hyperparameters": None,
+        },
+        "label_summary": {"distinct": 2, "min": 0.0, "max": 1.0, "non_integers": 0},
+        "predictions_columns": ["ID", "SCORE", "RUN_ID", "EXPORT_ID", "MODEL_VERSION", "SCORED_AT"],
     }
+    assert labels == [(2, 0, 1)]
     features = [c for c in manifest["score"]["columns"] if c != "MERCHANT_ID"]
     assert manifest["train"]["columns"] == ["IS_RISKY", *features]
     assert manifest["validation"]["columns"] == ["IS_RISKY", *features]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from snowflake.connector.errors import OperationalError, ProgrammingError
 
-from snowsage.errors import RowCountMismatch, SnowflakeUnavailable
+from snowsage.errors import PredictionsMalformed, RowCountMismatch, SnowflakeUnavailable
 from snowsage.models import LoadPredictionsRequest
 from snowsage.snowflake.loading import load_predictions
 from tests.snowflake.fake_driver import FakeConnection, FakeCursor, factory_for
@@ -61,3 +61,34 @@ def test_a_copy_stopped_by_the_statement_timeout_is_retried() -> None:
     cursor = _cursor(failures={"COPY": timed_out})
     with pytest.raises(SnowflakeUnavailable, match="statement or warehouse timeout"):
         load_predictions(REQUEST, factory_for(FakeConnection(cursor)), "ML_STAGE")
+
+
+MULTICLASS = REQUEST.model_copy(
+    update={
+        "plan": REQUEST.plan.model_copy(
+            update={"model": REQUEST.plan.model.model_copy(update={"problem": "multiclass", "num_class": 3})}
+        )
+    }
+)
+
+
+def test_a_multiclass_load_counts_the_classes_before_its_transaction() -> None:
+    cursor = _cursor(select_rows=[(3, 3)])
+    result = load_predictions(MULTICLASS, factory_for(FakeConnection(cursor)), "ML_STAGE")
+    assert result.rows_loaded == ROWS
+    assert cursor.verbs() == ["CREATE", "COPY", "SELECT", "BEGIN", "DELETE", "INSERT", "COMMIT"]
+
+
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [
+        ((2, 3), "has 2 to 3 probabilities per line"),
+        ((1, 1), "has 1 to 1 probabilities per line"),
+        ((4, 4), "has 4 probabilities per line; the dataset has 3 classes"),
+    ],
+)
+def test_a_multiclass_output_of_the_wrong_shape_loads_nothing(counts: tuple[int, int], message: str) -> None:
+    cursor = _cursor(select_rows=[counts])
+    with pytest.raises(PredictionsMalformed, match=message):
+        load_predictions(MULTICLASS, factory_for(FakeConnection(cursor)), "ML_STAGE")
+    assert "BEGIN" not in cursor.verbs()

@@ -10,7 +10,7 @@ from .conftest import SECOND_DATASET, apply_all, query
 
 CONTRACT_COLUMNS = {
     "ML_DATASETS": "NAME, TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,"
-    " ENABLED, CREATED_AT",
+    " ENABLED, CREATED_AT, OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS",
     "ML_RUNS": "RUN_ID, EXECUTION_NAME, EXECUTION_ARN, DATASET, EXPORT_ID, MODE, STATUS, FAILED_STATE,"
     " ERROR, CAUSE, TRAINING_JOB, TRANSFORM_JOB, MODEL_PACKAGE_ARN, MODEL_VERSION, METRIC_NAME,"
     " METRIC_VALUE, CHAMPION_METRIC, PROMOTED, ROWS_SCORED, ROWS_LOADED, STARTED_AT, FINISHED_AT,"
@@ -77,6 +77,6 @@ def test_reapply_keeps_data_and_a_disabled_dataset_disabled(setup_conn: Any, dat
 
 def test_file_formats_and_stage_exist(setup_conn: Any) -> None:
     formats = {row[1] for row in query(setup_conn, "SHOW FILE FORMATS")}
-    assert {"ML_EXPORT_CSV", "ML_PREDICTIONS_CSV"} <= formats
+    assert {"ML_EXPORT_CSV", "ML_PREDICTIONS_CSV", "ML_PREDICTIONS_LINES"} <= formats
     stages = query(setup_conn, "SHOW STAGES")
     assert any("ML_STAGE" in row and "s3://snowsage-test/" in row for row in stages)

@@ -32,7 +32,7 @@ def test_the_run_record_is_stamped_in_utc() -> None:
 
 def test_no_statement_of_the_load_or_the_setup_reads_a_zoned_clock() -> None:
     load = load_sql("P", "ML_STAGE", "predictions/d/r/")
-    texts = [load.create_staging, load.delete_export, load.insert_predictions]
+    texts = [load.create_staging, load.delete_export, load.insert_predictions()]
     variables = with_defaults({"bucket": BUCKET, "aws_role_arn": ROLE_ARN})
     texts += [s.text for s in load_statements([*setup_files(), *setup_files(EXAMPLES_DIR)], variables)]
     found = {text[:60]: reads for text in texts if (reads := _zoned_clock_reads(text))}

@@ -99,3 +99,50 @@ def test_pattern_with_files_stays_refused(setup_conn: Any) -> None:
             setup_conn,
             "COPY INTO P_STAGING FROM @ML_STAGE/predictions/x/ FILES = ('a.out') PATTERN = '.*[.]out'",
         )
+
+
+MULTICLASS_TABLE = (
+    "CREATE OR REPLACE TABLE SEGMENT_PREDICTIONS (ID VARCHAR, PREDICTED_CLASS INTEGER, SCORE FLOAT,"
+    " PROBABILITIES VARIANT, RUN_ID VARCHAR, EXPORT_ID VARCHAR, MODEL_VERSION VARCHAR,"
+    " SCORED_AT TIMESTAMP_NTZ)"
+)
+BINDS = {"run_id": "r1", "export_id": "e1", "model_version": "1", "scored_at": "2026-11-26 10:00:00"}
+
+
+def test_a_multiclass_output_loads_its_class_score_and_probabilities(setup_conn: Any, s3: Any) -> None:
+    """`id,[p0, p1, p2]` lines (the container's multi:softprob output) as ML_PREDICTIONS_LINES reads
+    them: the most probable class, its probability and the array, in class order."""
+    prefix = "predictions/segment/run-m/"
+    # FIELD_DELIMITER = NONE: a line is one field, even one holding the text NONE (an id here).
+    body = b"C1,[0.1, 0.7, 0.2]\nNONE2,[0.5, 0.25, 0.25]\nC3,[0.3, 0.3, 0.4]\n"
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}data_0_0_0.csv.out", Body=body)
+    query(setup_conn, MULTICLASS_TABLE)
+    statements = load_statements("SEGMENT_PREDICTIONS", "ML_STAGE", prefix, "multiclass")
+    query(setup_conn, statements.create_staging)
+    loaded = query(setup_conn, statements.copy_into_staging)
+    assert [row[3] for row in loaded] == [3]
+    assert statements.class_counts is not None
+    assert query(setup_conn, statements.class_counts) == [(3, 3)]
+    query(setup_conn, statements.insert_predictions(3), BINDS)
+    rows = query(
+        setup_conn,
+        "SELECT ID, PREDICTED_CLASS, SCORE, PROBABILITIES[0]::FLOAT, ARRAY_SIZE(PROBABILITIES), RUN_ID"
+        " FROM SEGMENT_PREDICTIONS ORDER BY ID",
+    )
+    assert rows == [
+        ("C1", 1, 0.7, 0.1, 3, "r1"),
+        ("C3", 2, 0.4, 0.3, 3, "r1"),
+        ("NONE2", 0, 0.5, 0.5, 3, "r1"),
+    ]
+
+
+def test_a_multiclass_output_with_uneven_lines_counts_both(setup_conn: Any, s3: Any) -> None:
+    prefix = "predictions/segment/run-n/"
+    s3.put_object(
+        Bucket=BUCKET, Key=f"{prefix}data_0_0_0.csv.out", Body=b"C1,[0.1, 0.9]\nC2,[0.5, 0.25, 0.25]\n"
+    )
+    statements = load_statements("SEGMENT_PREDICTIONS", "ML_STAGE", prefix, "multiclass")
+    query(setup_conn, statements.create_staging)
+    query(setup_conn, statements.copy_into_staging)
+    assert statements.class_counts is not None
+    assert query(setup_conn, statements.class_counts) == [(2, 3)]

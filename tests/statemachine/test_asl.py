@@ -281,7 +281,12 @@ def test_sagemaker_names_are_valid_for_every_retry(execution: str, name: str, fi
 
 def test_batch_transform_joins_ids_to_scores() -> None:
     processing = STATES["Score"]["Parameters"]["DataProcessing"]
-    assert processing == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+    # The plan's OutputFilter: the id and every field after the input (plan.output_filter).
+    assert processing == {
+        "InputFilter": "$[1:]",
+        "JoinSource": "Input",
+        "OutputFilter.$": "$.plan.scoring.output_filter",
+    }
 
 
 @pytest.mark.parametrize("key", sorted(SELECTED))

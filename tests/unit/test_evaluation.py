@@ -3,7 +3,8 @@ from typing import Any
 import pytest
 
 from snowsage.errors import MetricMissing, ModelPackageNotFound, NoApprovedModel
-from snowsage.evaluation import evaluate_model, metric_direction
+from snowsage.evaluation import evaluate_model
+from snowsage.model_settings import metric_direction
 from snowsage.models import EvaluateModelRequest, SelectModelRequest
 from snowsage.registry import ModelPackage
 from snowsage.selection import select_model
@@ -12,9 +13,13 @@ GROUP = "snowsage-merchant-risk"
 
 
 def _package(
-    version: int, status: str = "Approved", metric: float | None = 0.8, group: str = GROUP
+    version: int,
+    status: str = "Approved",
+    metric: float | None = 0.8,
+    group: str = GROUP,
+    metric_name: str = "validation:auc",
 ) -> ModelPackage:
-    metadata = {"metric_name": "validation:auc", "metric_value": repr(metric)} if metric is not None else {}
+    metadata = {"metric_name": metric_name, "metric_value": repr(metric)} if metric is not None else {}
     return ModelPackage(
         arn=f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{group}/{version}",
         group=group,
@@ -71,6 +76,14 @@ def _evaluate(
         ("validation:rmse", "min"),
         ("validation:logloss", "min"),
         ("validation:error", "min"),
+        # the container's other maximised metrics (xgboost-tuning; constants/xgb_constants.py)
+        ("validation:precision", "max"),
+        ("validation:recall_macro", "max"),
+        ("validation:balanced_accuracy", "max"),
+        ("validation:f1_binary", "max"),
+        ("validation:mlogloss", "min"),
+        ("validation:merror", "min"),
+        ("validation:mae", "min"),
     ],
 )
 def test_metric_direction(metric: str, direction: str) -> None:
@@ -105,6 +118,17 @@ def test_minimised_metrics_compare_the_other_way() -> None:
     verdict = _evaluate(0.8, FakeRegistry(), threshold=0.3, metric="validation:rmse")
     assert verdict.metric_value == pytest.approx(0.2)
     assert verdict.promote
+
+
+@pytest.mark.parametrize(("candidate_rmse", "promoted"), [(0.25, True), (0.5, True), (0.75, False)])
+def test_a_regression_champion_is_beaten_by_a_lower_rmse(candidate_rmse: float, promoted: bool) -> None:
+    """validation:rmse is minimised: lower than (or equal to) the champion's is better."""
+    champion = _package(1, metric=0.5, metric_name="validation:rmse")
+    verdict = _evaluate(1 - candidate_rmse, FakeRegistry(champion), threshold=0.9, metric="validation:rmse")
+    assert verdict.promote is promoted
+    assert verdict.champion_metric == 0.5
+    if not promoted:
+        assert "is worse than champion v1" in verdict.reason
 
 
 def test_a_missing_metric_names_what_was_reported() -> None:

@@ -50,7 +50,7 @@ def test_a_json_array_is_not_a_manifest() -> None:
         parse_manifest(b"[]")
 
 
-@pytest.mark.parametrize("version", [2, "1", None])
+@pytest.mark.parametrize("version", [3, "1", None])
 def test_unknown_versions_are_rejected(document: dict[str, Any], version: object) -> None:
     document["version"] = version
     with pytest.raises(ManifestVersionError, match="not supported"):

@@ -8,15 +8,15 @@ from snowsage.snowflake.sql import RUN_COLUMNS, load_statements, merge_run_state
 def test_load_statements_parse_as_snowflake_sql() -> None:
     statements = load_statements("merchant_risk_predictions", "ML_STAGE", "predictions/merchant_risk/run-1/")
     assert "@ML_STAGE/predictions/merchant_risk/run-1/" in statements.copy_into_staging
-    assert "MERCHANT_RISK_PREDICTIONS" in statements.insert_predictions
-    for text in (statements.create_staging, statements.delete_export, statements.insert_predictions):
+    assert "MERCHANT_RISK_PREDICTIONS" in statements.insert_predictions()
+    for text in (statements.create_staging, statements.delete_export, statements.insert_predictions()):
         sqlglot.parse_one(text.replace("%(", "(").replace(")s", ")"), read="snowflake")
 
 
 def test_values_are_bound_not_inlined() -> None:
     statements = load_statements("P", "ML_STAGE", "predictions/d/r/")
     assert "%(export_id)s" in statements.delete_export
-    assert "%(run_id)s" in statements.insert_predictions
+    assert "%(run_id)s" in statements.insert_predictions()
 
 
 @pytest.mark.parametrize("table", ['P"; DROP TABLE ML_RUNS; --', "db.schema.t", "t;"])

@@ -70,6 +70,10 @@ class PredictionsMissing(PermanentError):
     """The transform output has no files to load."""
 
 
+class PredictionsMalformed(PermanentError):
+    """The transform output does not have the shape the dataset's model writes."""
+
+
 class SnowflakeUnavailable(TransientError):
     """Snowflake could not be reached or timed out."""
 
@@ -88,3 +92,7 @@ class RegistrationRefused(PermanentError):
 
 class PublicationRefused(PermanentError):
     """The model cannot be published as a Snowflake function (its artifact or features break the contract)."""
+
+
+class InvalidModelSettings(PermanentError):
+    """A dataset's model settings (its ML_DATASETS row, the template or the input) do not fit."""

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from snowsage.errors import MetricMissing
+from snowsage.model_settings import metric_direction
 from snowsage.models import (
     EvaluateModelRequest,
     RegisteredModel,
@@ -20,15 +19,6 @@ from snowsage.registry import (
     client_token,
     customer_metadata,
 )
-
-# XGBoost metrics where larger is better; every other metric (rmse, logloss, error, mae, ...) is minimised.
-MAXIMISED_METRICS = frozenset({"auc", "aucpr", "accuracy", "f1", "map", "ndcg", "pre", "r2"})
-
-
-def metric_direction(metric_name: str) -> Literal["max", "min"]:
-    """``validation:auc`` -> max; ``validation:rmse`` -> min. ``ndcg@5`` counts as ndcg."""
-    short = metric_name.rsplit(":", 1)[-1].split("@", 1)[0].lower()
-    return "max" if short in MAXIMISED_METRICS else "min"
 
 
 def better_or_equal(metric_name: str, candidate: float, reference: float) -> bool:

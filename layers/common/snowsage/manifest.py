@@ -28,7 +28,7 @@ from snowsage.names import (
 )
 from snowsage.s3 import ObjectStore
 
-SUPPORTED_VERSIONS = (1,)
+SUPPORTED_VERSIONS = (1, 2)  # 2 adds model, label_summary, predictions_columns
 MAX_MANIFEST_BYTES = 1024 * 1024
 
 

@@ -18,6 +18,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, Strin
 from snowsage.instance_types import TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
 
 Mode = Literal["train_and_score", "score_only"]
+# What a dataset's objective predicts, and so how it is scored, gated and loaded (model_settings.py).
+Problem = Literal["binary", "regression", "multiclass"]
 # ML_RUNS.STATUS: what the pipeline's own RecordRun states write (SUCCEEDED, FAILED), and the
 # execution statuses the safety net records for runs that ended without them (TIMED_OUT, ABORTED).
 RunStatus = Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
@@ -77,6 +79,9 @@ class ExecutionInput(StrictContract):
     model_package_arn: ModelPackageArn | None = None
     training_instance_type: TrainingInstanceType | None = None
     transform_instance_type: TransformInstanceType | None = None
+    # The dataset's model settings, over its ML_DATASETS row and the template (model_settings.py).
+    objective: str | None = None
+    evaluation_metric: str | None = None
     evaluation_threshold: float | None = None
 
 
@@ -96,8 +101,30 @@ class ManifestSection(Contract):
     rows: int = Field(ge=0)
 
 
+class DatasetModel(Contract):
+    """The model settings of the dataset's ML_DATASETS row, as EXPORT_DATASET copies them (version 2).
+
+    Each is null when the row leaves it to the template. ``hyperparameters`` is the row's JSON
+    text as written: PrepareRun parses it, so a bad one is refused naming the dataset and column.
+    """
+
+    objective: str | None = None
+    evaluation_metric: str | None = None
+    evaluation_threshold: float | None = None
+    hyperparameters: str | None = None
+
+
+class LabelSummary(Contract):
+    """The training view's labels (train and validation together), in one aggregate query."""
+
+    distinct: int = Field(ge=0)
+    min: float | None = None
+    max: float | None = None
+    non_integers: int = Field(ge=0)
+
+
 class Manifest(Contract):
-    version: Literal[1]
+    version: Literal[1, 2]
     dataset: str
     export_id: str
     created_at: JsonDatetime
@@ -107,6 +134,10 @@ class Manifest(Contract):
     train: ManifestSection | None = None
     validation: ManifestSection | None = None
     score: ManifestSection
+    # Version 2: the row's model settings, the labels' summary, the predictions table's columns.
+    model: DatasetModel | None = None
+    label_summary: LabelSummary | None = None
+    predictions_columns: list[str] | None = None
 
 
 # --- PrepareRun ------------------------------------------------------------------------------
@@ -151,6 +182,18 @@ class ScoringPlan(Contract):
     files: int
     # The model's features in order: the scoring view's columns after the id (the manifest's).
     features: list[str] = Field(default_factory=list)
+    # The Score state's OutputFilter: the id and every field the model wrote after the input.
+    output_filter: str = "$[0,-1]"
+
+
+class ModelPlan(Contract):
+    """The resolved model: what it predicts, and where each setting came from."""
+
+    objective: str = "binary:logistic"
+    problem: Problem = "binary"
+    num_class: int | None = None
+    # setting -> "template", "ML_DATASETS", "execution input", "labels" or "default for <objective>"
+    sources: dict[str, str] = Field(default_factory=dict)
 
 
 class EvaluationPlan(Contract):
@@ -179,6 +222,7 @@ class RunPlan(Contract):
     evaluation: EvaluationPlan
     scoring: ScoringPlan
     selection: Selection
+    model: ModelPlan = Field(default_factory=ModelPlan)
 
 
 # --- Train result (the Train state's ResultSelector) and EvaluateModel -----------------------

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
+from snowsage.model_settings import TemplateDefaults, check_predictions_columns, resolve_model
 from snowsage.models import (
     EvaluationPlan,
     ExecutionInput,
@@ -25,14 +25,15 @@ def _uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def merged_hyperparameters(
-    defaults: dict[str, str], overrides: Mapping[str, str | int | float | bool] | None
-) -> dict[str, str]:
-    """Template defaults with the execution input's overrides on top; SageMaker wants strings."""
-    merged = dict(defaults)
-    for key, value in (overrides or {}).items():
-        merged[key] = str(value).lower() if isinstance(value, bool) else str(value)
-    return merged
+def output_filter(input_fields: int) -> str:
+    """The id, then every field after the joined input: the prediction, however it is written.
+
+    JoinSource Input appends the model's output to the input row (docs: sagemaker/latest/dg/
+    batch-transform-data-processing). One value for binary and regression; multi:softprob writes
+    ``[p0, p1, …]``, which ``$[0,-1]`` would cut if the join split it at its commas. ``$[0,<n>:]``
+    keeps it whole either way (the slice is end-inclusive, as in SageMaker's JSONPath).
+    """
+    return f"$[0,{input_fields}:]"
 
 
 def stopping_condition(settings: PrepareRunSettings) -> dict[str, int]:
@@ -44,11 +45,13 @@ def stopping_condition(settings: PrepareRunSettings) -> dict[str, int]:
 
 
 def _training_plan(
+    *,
     settings: PrepareRunSettings,
     request: ExecutionInput,
     sections: dict[str, ManifestSection],
     location: ManifestLocation,
     run_id: str,
+    hyperparameters: dict[str, str],
 ) -> TrainingPlan:
     bucket = location.bucket
     return TrainingPlan(
@@ -56,7 +59,7 @@ def _training_plan(
         validation_uri=_uri(bucket, sections["validation"].prefix),
         output_uri=_uri(bucket, f"models/{location.dataset}/{run_id}/"),
         checkpoint_uri=_uri(bucket, f"checkpoints/{location.dataset}/{run_id}/"),
-        hyperparameters=merged_hyperparameters(settings.hyperparameters, request.hyperparameters),
+        hyperparameters=hyperparameters,
         resource_config=ResourceConfig(
             InstanceType=request.training_instance_type or settings.training_instance_type,
             InstanceCount=settings.training_instance_count,
@@ -79,6 +82,19 @@ def build_run_plan(
     now: datetime,
 ) -> RunPlan:
     run_id = run_id_for(execution_name)
+    dataset = location.dataset
+    model = resolve_model(
+        dataset=dataset,
+        label_column=manifest.label_column.upper(),
+        template=TemplateDefaults(
+            settings.hyperparameters, settings.evaluation_metric, settings.evaluation_threshold
+        ),
+        row=manifest.model,
+        request=request,
+        labels=manifest.label_summary,
+    )
+    predictions_table = manifest.predictions_table.upper()
+    check_predictions_columns(dataset, predictions_table, manifest.predictions_columns, model.plan.problem)
     group = model_package_group(settings.resource_prefix, location.dataset)
     score = sections["score"]
     stage_path = f"predictions/{location.dataset}/{run_id}/"
@@ -91,22 +107,22 @@ def build_run_plan(
         mode=request.mode,
         manifest_uri=location.uri,
         id_column=manifest.id_column.upper(),
-        predictions_table=manifest.predictions_table.upper(),
+        predictions_table=predictions_table,
         model_package_group=group,
         started_at=now,
         training=(
-            _training_plan(settings, request, sections, location, run_id)
+            _training_plan(
+                settings=settings,
+                request=request,
+                sections=sections,
+                location=location,
+                run_id=run_id,
+                hyperparameters=model.hyperparameters,
+            )
             if request.mode == "train_and_score"
             else None
         ),
-        evaluation=EvaluationPlan(
-            metric_name=settings.evaluation_metric,
-            threshold=(
-                request.evaluation_threshold
-                if request.evaluation_threshold is not None
-                else settings.evaluation_threshold
-            ),
-        ),
+        evaluation=EvaluationPlan(metric_name=model.metric_name, threshold=model.threshold),
         scoring=ScoringPlan(
             input_uri=_uri(location.bucket, score.prefix),
             output_uri=_uri(location.bucket, stage_path),
@@ -119,6 +135,8 @@ def build_run_plan(
             files=len(score.files),
             features=score.columns[1:],
             timeout_seconds=settings.transform_timeout_seconds,
+            output_filter=output_filter(len(score.columns)),
         ),
         selection=Selection(model_package_group=group, model_package_arn=request.model_package_arn),
+        model=model.plan,
     )

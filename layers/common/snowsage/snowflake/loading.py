@@ -6,10 +6,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from snowsage.errors import PredictionsMissing, RowCountMismatch
-from snowsage.models import LoadPredictionsRequest, LoadResult
+from snowsage.errors import PredictionsMalformed, PredictionsMissing, RowCountMismatch
+from snowsage.models import LoadPredictionsRequest, LoadResult, RunPlan
 from snowsage.snowflake.connection import ConnectionFactory, Session, session
-from snowsage.snowflake.sql import load_statements
+from snowsage.snowflake.sql import LoadStatements, load_statements
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +41,30 @@ def _copied_rows(copy_result: list[tuple[Any, ...]], description: list[Any]) -> 
     return len(copy_result), sum(int(row[index] or 0) for row in copy_result)
 
 
+def _classes(snowflake: Session, statements: LoadStatements, plan: RunPlan) -> int | None:
+    """Probabilities per line of a multi-class output: the same on every line, and the plan's."""
+    if statements.class_counts is None:
+        return None
+    snowflake.execute(statements.class_counts)
+    fewest, most = snowflake.cursor.fetchone() or (None, None)
+    expected = plan.model.num_class
+    if fewest is None or most is None or fewest != most or int(most) < 2:
+        raise PredictionsMalformed(
+            f"transform output under {plan.scoring.output_uri} has {fewest} to {most} probabilities"
+            " per line; a multi-class output has the same number (at least 2) on every line"
+        )
+    if expected is not None and int(most) != expected:
+        raise PredictionsMalformed(
+            f"transform output has {most} probabilities per line; the dataset has {expected} classes"
+        )
+    return int(most)
+
+
 def load_predictions(
     request: LoadPredictionsRequest, factory: ConnectionFactory, stage: str, now: datetime | None = None
 ) -> LoadResult:
     plan = request.plan
-    statements = load_statements(plan.predictions_table, stage, plan.scoring.stage_path)
+    statements = load_statements(plan.predictions_table, stage, plan.scoring.stage_path, plan.model.problem)
     binds = {
         "run_id": plan.run_id,
         "export_id": plan.export_id,
@@ -62,10 +81,11 @@ def load_predictions(
             raise RowCountMismatch(
                 f"transform output has {staged} rows in {files} files; the export scored {plan.scoring.rows}"
             )
+        classes = _classes(snowflake, statements, plan)
         snowflake.execute("BEGIN")
         try:
             snowflake.execute(statements.delete_export, binds)
-            snowflake.execute(statements.insert_predictions, binds)
+            snowflake.execute(statements.insert_predictions(classes), binds)
             inserted = snowflake.cursor.rowcount
             if inserted != plan.scoring.rows:
                 raise RowCountMismatch(f"inserted {inserted} rows; the export scored {plan.scoring.rows}")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from snowsage.models import Problem
 from snowsage.names import validate_snowflake_identifier
 
 STAGING_TABLE = "SNOWSAGE_PREDICTIONS_STAGING"
 PREDICTIONS_FILE_FORMAT = "ML_PREDICTIONS_CSV"
+# multi:softprob: each line whole (FIELD_DELIMITER = NONE), split in SQL: `id,[p0, p1, …]`.
+PREDICTION_LINES_FILE_FORMAT = "ML_PREDICTIONS_LINES"
 PREDICTIONS_FILE_PATTERN = ".*[.]out"  # batch transform writes <input object>.out
 RUNS_TABLE = "ML_RUNS"
 STAGE_PATH = re.compile(r"[a-z0-9][a-z0-9_/-]*/")
@@ -42,12 +45,37 @@ RUN_COLUMNS = (
 
 @dataclass(frozen=True)
 class LoadStatements:
-    """The load, in order. ``create_staging`` runs before BEGIN: DDL commits a transaction."""
+    """The load, in order. ``create_staging`` runs before BEGIN: DDL commits a transaction.
+
+    A multi-class load reads each line whole and counts the probabilities per line
+    (``class_counts``: the fewest and the most) before its INSERT, which names each class.
+    """
 
     create_staging: str
     copy_into_staging: str
     delete_export: str
-    insert_predictions: str
+    table: str
+    problem: Problem
+    class_counts: str | None = None
+
+    def insert_predictions(self, classes: int | None = None) -> str:
+        run_columns = "%(run_id)s, %(export_id)s, %(model_version)s, CAST(%(scored_at)s AS TIMESTAMP_NTZ)"
+        if self.problem != "multiclass":
+            # B608: `table` passed validate_snowflake_identifier; every value is a bind.
+            return (
+                f"INSERT INTO {self.table} (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"  # nosec B608
+                f" SELECT ID, SCORE, {run_columns} FROM {STAGING_TABLE}"
+            )
+        if classes is None or classes < 2:
+            raise ValueError(f"a multi-class insert needs at least 2 classes, not {classes}")
+        probabilities = [f"P[{index}]::FLOAT" for index in range(classes)]
+        predicted = " ".join(f"WHEN {p} = S THEN {index}" for index, p in enumerate(probabilities))
+        # The predicted class is the most probable (the first of equals), its SCORE that probability.
+        return (
+            f"INSERT INTO {self.table} (ID, PREDICTED_CLASS, SCORE, PROBABILITIES, RUN_ID, EXPORT_ID,"  # nosec B608
+            f" MODEL_VERSION, SCORED_AT) SELECT ID, CASE {predicted} END, S, P, {run_columns}"
+            f" FROM (SELECT ID, P, GREATEST({', '.join(probabilities)}) AS S FROM ({_SPLIT_LINES}))"
+        )
 
 
 def stage_location(stage: str, stage_path: str) -> str:
@@ -56,25 +84,42 @@ def stage_location(stage: str, stage_path: str) -> str:
     return f"@{validate_snowflake_identifier(stage, 'stage')}/{stage_path}"
 
 
-def load_statements(predictions_table: str, stage: str, stage_path: str) -> LoadStatements:
+# A staged line `id,[p0, p1, …]` as (ID, P): the id before the first comma, the probabilities after
+# it as a JSON array. Brackets and quotes are dropped and put back, so `id,p0,p1,…` and
+# `id,"[p0, p1, …]"` read the same (SageMaker does not document how a CSV join writes a list).
+# SPLIT_PART, POSITION, REPLACE, PARSE_JSON: docs sql-reference/functions/<name>.
+_PROBABILITIES = (
+    "PARSE_JSON('[' || REPLACE(REPLACE(REPLACE(SUBSTR(LINE, POSITION(',', LINE) + 1),"
+    " '\"', ''), '[', ''), ']', '') || ']')"
+)
+_SPLIT_LINES = f"SELECT SPLIT_PART(LINE, ',', 1) AS ID, {_PROBABILITIES} AS P FROM {STAGING_TABLE}"  # nosec B608
+
+
+def load_statements(
+    predictions_table: str, stage: str, stage_path: str, problem: Problem = "binary"
+) -> LoadStatements:
     table = validate_snowflake_identifier(predictions_table, "predictions table")
+    multiclass = problem == "multiclass"
+    columns = "LINE VARCHAR" if multiclass else "ID VARCHAR, SCORE FLOAT"
+    file_format = PREDICTION_LINES_FILE_FORMAT if multiclass else PREDICTIONS_FILE_FORMAT
     return LoadStatements(
-        create_staging=f"CREATE OR REPLACE TEMPORARY TABLE {STAGING_TABLE} (ID VARCHAR, SCORE FLOAT)",
+        create_staging=f"CREATE OR REPLACE TEMPORARY TABLE {STAGING_TABLE} ({columns})",
         # Only the transform's output: one `<input file>.out` per input (PATTERN is a regular
         # expression over the file's path; docs: sql-reference/sql/copy-into-table). Anything else
         # under the prefix is not loaded.
         copy_into_staging=(
             f"COPY INTO {STAGING_TABLE} FROM {stage_location(stage, stage_path)}"
-            f" FILE_FORMAT = (FORMAT_NAME = '{PREDICTIONS_FILE_FORMAT}')"
+            f" FILE_FORMAT = (FORMAT_NAME = '{file_format}')"
             f" PATTERN = '{PREDICTIONS_FILE_PATTERN}' ON_ERROR = ABORT_STATEMENT FORCE = TRUE"
         ),
         # B608: `table` passed validate_snowflake_identifier above; every value is a bind.
         delete_export=f"DELETE FROM {table} WHERE EXPORT_ID = %(export_id)s",  # nosec B608
-        insert_predictions=(
-            f"INSERT INTO {table} (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"  # nosec B608
-            " SELECT ID, SCORE, %(run_id)s, %(export_id)s, %(model_version)s,"
-            " CAST(%(scored_at)s AS TIMESTAMP_NTZ)"
-            f" FROM {STAGING_TABLE}"
+        table=table,
+        problem=problem,
+        class_counts=(
+            f"SELECT MIN(ARRAY_SIZE(P)), MAX(ARRAY_SIZE(P)) FROM ({_SPLIT_LINES})"  # nosec B608
+            if multiclass
+            else None
         ),
     )
 
