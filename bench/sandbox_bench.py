@@ -5,12 +5,16 @@ For each transactions count the sample data is reloaded, EXPORT_DATASET runs and
 starts the execution (loop.run_from_export, the production path). Then, against the still
 running sandbox:
 
-* memory: each Lambda invocation of the run is replayed in a fresh interpreter with the
-  function's environment (bench/replay_child.py) and its peak RSS (VmHWM) is read;
+* memory: every size is exported at a fixed rows per file (``MEMORY_ROWS_PER_FILE``), so a larger
+  export is more rows AND more files (a larger manifest, more keys); each Lambda invocation of the
+  run is replayed in a fresh interpreter with the function's environment (bench/replay_child.py)
+  and its peak RSS (VmHWM) is read;
 * end to end: the run's wall time is split into the emulator's training compute, its transform
-  compute and everything else; at the largest size the emulator's training and transform jobs
-  are re-run interleaved with their bare equivalents (bench/bare.py), and so are jobs on a
-  synthetic matrix large enough for compute to matter (``large_comparison``);
+  compute and the loop's own cost (everything else), and per state (the execution history's
+  spans); at the largest size the emulator's training and transform jobs are re-run interleaved
+  with their bare equivalents (bench/bare.py), both timed by the same wall clock around the same
+  work, and so are jobs on a synthetic matrix large enough for compute to matter
+  (``large_comparison``);
 * end to end on a transaction-level dataset: snowflake/examples/txn_refund.sql (one row per
   transaction) in a second sandbox, as ``python -m sandbox run --setup-sql ... --threshold 0.5``
   sets it up (``txn_refund_runs``);
@@ -21,6 +25,7 @@ running sandbox:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -28,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,15 +41,17 @@ from typing import Any
 from bench import bare
 from bench.project import ROOT
 from bench.stats import median
-from sandbox import loop
+from sandbox import loop, moto_patches
 from sandbox.cost import CostEstimate, estimate_for_project
 from sandbox.environment import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
-from sandbox.export import export_dataset
+from sandbox.execution import StateSpan
+from sandbox.export import DEFAULT_ROWS_PER_FILE, export_dataset
 from sandbox.sagemaker import s3io
 from sandbox.sample_data import load_sample_data
 
 DATASET = "merchant_risk"
 SEED = 7
+Event = dict[str, Any]
 REPLAY_CHILD = Path(__file__).with_name("replay_child.py")
 # The transaction-level example dataset and how `python -m sandbox run` sets it up for it.
 TXN_DATASET = "txn_refund"
@@ -53,6 +60,10 @@ TXN_THRESHOLD = "0.5"  # its AUC is below the template's default EvaluationThres
 # The synthetic matrix of the large comparison: rows x features, and rounds (instead of num_round).
 LARGE_FEATURES = 20
 LARGE_ROUNDS = 50
+# Rows per export file in the memory / end-to-end runs: fixed, so the file count grows with the data
+# (10,000 transactions: a file per section; 10,000,000: a few hundred files, a manifest far below
+# PrepareRun's 1 MiB cap).
+MEMORY_ROWS_PER_FILE = 250
 
 
 @dataclass
@@ -86,9 +97,15 @@ class RunFigures:
     rows_trained: int = 0
     rounds: int = 0
     replays: list[Replay] = field(default_factory=list)
+    files: int = 0
+    export_bytes: int = 0
+    manifest_bytes: int = 0
+    export_seconds: float = 0.0
+    state_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def other_seconds(self) -> float:
+        """The loop's own cost: the run's wall time minus the emulator's training and transform compute."""
         return self.wall_seconds - self.training_compute - self.transform_compute
 
 
@@ -121,6 +138,7 @@ class PayloadFigures:
 @dataclass
 class SandboxResults:
     runs: list[RunFigures] = field(default_factory=list)
+    warmup: RunFigures | None = None
     comparisons: list[Comparison] = field(default_factory=list)
     comparison_rows: int = 0
     comparison_rounds: str = ""
@@ -190,6 +208,37 @@ def replay(sb: Sandbox, invocation: Any, rows: int) -> Replay:
     )
 
 
+@contextlib.contextmanager
+def first_events(
+    transactions: int = 10_000,
+) -> Iterator[tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]]]]:
+    """A running sandbox, and the first event each function received in it, by logical id.
+
+    One run of the sample data at ``transactions`` (every function of the success path), then one
+    execution started by hand on a manifest that does not exist: PrepareRun fails, the execution
+    ends FAILED and its status-change event invokes RecordExecutionOutcomeFunction. Also yields
+    each function's environment (the deployment's variables, the sandbox's endpoint), for the
+    cold-start samples, which run while the sandbox is up.
+    """
+    with Sandbox(SandboxConfig(quiet=True)) as sb:
+        assert sb.runtime is not None
+        pipeline_run(sb, transactions, replays=False, export_id=f"bench-cold-start-{transactions}")
+        missing = f"s3://{sb.bucket}/exports/{DATASET}/20000101t000000z/manifest.json"
+        failed = loop.start_by_hand(sb, {"manifest": missing}, name="bench-cold-start-failed")
+        if failed.status == "SUCCEEDED":
+            raise RuntimeError("the run on a missing manifest succeeded")
+        moto_patches.wait_for_event_deliveries()
+        logical = _logical_ids(sb)
+        events: dict[str, Event] = {}
+        environments: dict[str, dict[str, str]] = {}
+        for invocation in sb.runtime.invocations:
+            name = logical.get(invocation.function, invocation.function)
+            if name not in events:
+                events[name] = invocation.event
+                environments[name] = _function_env(sb, invocation.function)
+        yield events, environments
+
+
 def _job_timings(describe: dict[str, Any]) -> dict[str, float]:
     return {key: float(value) for key, value in describe.get("EmulatorTimings", {}).items()}
 
@@ -206,13 +255,36 @@ def _load(sb: Sandbox, transactions: int, merchants: int | None = None) -> None:
         )
 
 
-def pipeline_run(sb: Sandbox, transactions: int, *, replays: bool, dataset: str = DATASET) -> RunFigures:
+def pipeline_run(
+    sb: Sandbox,
+    transactions: int,
+    *,
+    replays: bool,
+    dataset: str = DATASET,
+    rows_per_file: int = MEMORY_ROWS_PER_FILE,
+    export_id: str | None = None,
+) -> RunFigures:
+    """Load the sample data, export it at ``rows_per_file`` and follow the run the S3 event starts.
+
+    As ``loop.run_from_export`` (the production path: EXPORT_DATASET, then the manifest's event),
+    with the export's rows per file fixed by the bench.
+    """
     assert sb.runtime is not None
     assert sb.emulator is not None
     _load(sb, transactions)
     first = len(sb.runtime.invocations)
     started = time.perf_counter()
-    result = loop.run_from_export(sb, dataset, export_id=f"bench-{transactions}")
+    with sb.snowflake_connection() as connection:
+        manifest = export_dataset(
+            connection,
+            sb.client("s3"),
+            sb.bucket,
+            dataset,
+            export_id or f"bench-{transactions}",
+            rows_per_file=rows_per_file,
+        )
+    export_seconds = time.perf_counter() - started
+    result = loop.follow_export(sb, manifest, timings={"export": export_seconds})
     wall = time.perf_counter() - started
     invocations = sb.runtime.invocations[first:]
     output = result.execution.output or {}
@@ -246,11 +318,29 @@ def pipeline_run(sb: Sandbox, transactions: int, *, replays: bool, dataset: str 
         dataset=dataset,
         rows_trained=int(result.manifest.get("train", {}).get("rows") or 0),
         rounds=len(sb.emulator.training_log(str(output["training"]["job_name"]))),
+        files=sum(len(manifest[section]["files"]) for section in SECTIONS if section in manifest),
+        export_bytes=sum(
+            int(item["size"]) for section in SECTIONS for item in manifest.get(section, {}).get("files", [])
+        ),
+        manifest_bytes=len(json.dumps(manifest).encode()),
+        export_seconds=export_seconds,
+        state_seconds=state_seconds(result.execution.spans),
     )
     if replays:
         for invocation in invocations:
             figures.replays.append(replay(sb, invocation, transactions))
     return figures
+
+
+SECTIONS = ("train", "validation", "score")
+
+
+def state_seconds(spans: Sequence[StateSpan]) -> dict[str, float]:
+    """Seconds per state of one execution (a state entered twice, e.g. a retried Wait, summed)."""
+    found: dict[str, float] = {}
+    for span in spans:
+        found[span.name] = found.get(span.name, 0.0) + (span.seconds or 0.0)
+    return found
 
 
 def _train_request(describe: dict[str, Any]) -> dict[str, Any]:
@@ -309,11 +399,15 @@ def interleaved_jobs(
 ) -> tuple[list[Comparison], str]:
     """Run the emulator's training and transform jobs and their bare equivalents ``repeats`` times.
 
-    Interleaved in ABBA order (the emulator first on even attempts, the bare code first on odd
-    ones), so neither side always runs on the warmer caches or right after the other's garbage; the
-    bare code runs on a fresh thread per job, as the emulator runs its jobs.
-    Both sides use the nthread the emulator picks (``training.threads_for``) and read and write the
-    same S3 objects through the same boto3 client. Returns the comparisons and the rounds trained.
+    Both sides are timed by the same wall clock around the same work: for the emulator, from the
+    Create* call (the job submitted) until ``wait`` returns it ended; for the bare code, from
+    starting its thread (it reads the inputs) until the thread has written the model or the
+    predictions and ended. Neither side's own phase timings enter the job figures. Interleaved in
+    ABBA order (the emulator first on even attempts, the bare code first on odd ones), so neither
+    side always runs on the warmer caches or right after the other's garbage; the bare code runs on
+    a fresh thread per job, as the emulator runs its jobs. Both sides use the nthread the emulator
+    picks (``training.threads_for``) and read and write the same S3 objects through the same boto3
+    client. Returns the comparisons and the rounds trained.
     """
     emulator = sb.emulator
     assert emulator is not None
@@ -321,8 +415,8 @@ def interleaved_jobs(
     input_uri = transform_request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
     describe = {**train_request, "HyperParameters": dict(train_request["HyperParameters"])}
 
-    job_train, bare_train, compute_train, bare_compute_train = [], [], [], []
-    job_score, bare_score, compute_score, bare_compute_score = [], [], [], []
+    compute_train, bare_compute_train = [], []
+    compute_score, bare_compute_score = [], []
     rounds: set[tuple[str, int]] = set()
 
     def emulator_training(attempt: int) -> None:
@@ -331,14 +425,11 @@ def interleaved_jobs(
         done = emulator.wait(name, timeout=1800)
         if done["TrainingJobStatus"] != "Completed":
             raise RuntimeError(f"re-run of the training job failed: {done.get('FailureReason')}")
-        timings = _job_timings(done)
-        job_train.append(sum(timings.values()))
-        compute_train.append(timings["compute_seconds"])
+        compute_train.append(_job_timings(done)["compute_seconds"])
         rounds.add(("emulator", len(emulator.training_log(name))))
 
     def bare_training(attempt: int) -> None:
         plain = bare.train(s3, describe, emulator.nthread)
-        bare_train.append(plain.total_seconds)
         bare_compute_train.append(plain.compute_seconds)
         rounds.add(("bare", plain.rounds))
 
@@ -351,9 +442,7 @@ def interleaved_jobs(
         done = emulator.wait(name, timeout=1800)
         if done["TransformJobStatus"] != "Completed":
             raise RuntimeError(f"re-run of the transform job failed: {done.get('FailureReason')}")
-        timings = _job_timings(done)
-        job_score.append(sum(timings.values()))
-        compute_score.append(timings["compute_seconds"])
+        compute_score.append(_job_timings(done)["compute_seconds"])
 
     def bare_transform(attempt: int) -> None:
         output = f"s3://{sb.bucket}/bench/bare-score-{label}-{attempt}/"
@@ -361,24 +450,41 @@ def interleaved_jobs(
         # in-process xgboost cannot read: the bare side scores with the model it trained itself.
         bare_model = s3io.join_uri(describe["OutputDataConfig"]["S3OutputPath"], "bench-bare", "model.tar.gz")
         plain = bare.transform(s3, bare_model, input_uri, output, emulator.nthread)
-        bare_score.append(plain.total_seconds)
         bare_compute_score.append(plain.compute_seconds)
 
+    walls: dict[str, list[float]] = {"job_train": [], "bare_train": [], "job_score": [], "bare_score": []}
     for attempt in range(repeats):
         pairs = [
-            (emulator_training, _on_thread(bare_training, label)),
-            (emulator_transform, _on_thread(bare_transform, label)),
+            (("job_train", emulator_training), ("bare_train", _on_thread(bare_training, label))),
+            (("job_score", emulator_transform), ("bare_score", _on_thread(bare_transform, label))),
         ]
         for emulator_side, bare_side in pairs:
-            for side in (bare_side, emulator_side) if attempt % 2 else (emulator_side, bare_side):
-                side(attempt)
+            for key, side in (bare_side, emulator_side) if attempt % 2 else (emulator_side, bare_side):
+                walls[key].append(_wall(side, attempt))
     note = ", ".join(f"{who} {count}" for who, count in sorted(rounds))
     return [
-        Comparison("training job: read + DMatrix + train + write model", job_train, bare_train, 1.1),
+        Comparison(
+            "training: job submitted -> complete vs read -> model written",
+            walls["job_train"],
+            walls["bare_train"],
+            1.1,
+        ),
         Comparison("training: xgboost.train only", compute_train, bare_compute_train, 1.1),
-        Comparison("transform job: load model + read + predict + write CSV", job_score, bare_score, 1.3),
+        Comparison(
+            "transform: job submitted -> complete vs model read -> predictions written",
+            walls["job_score"],
+            walls["bare_score"],
+            1.3,
+        ),
         Comparison("transform: prediction only", compute_score, bare_compute_score, 1.3),
     ], note
+
+
+def _wall(side: Callable[[int], None], attempt: int) -> float:
+    """Wall seconds of one side of a comparison, start to end (the same clock for both sides)."""
+    started = time.perf_counter()
+    side(attempt)
+    return time.perf_counter() - started
 
 
 def compare_jobs(sb: Sandbox, run: RunFigures, repeats: int) -> tuple[list[Comparison], str]:
@@ -503,7 +609,11 @@ def txn_refund_runs(transactions: list[int]) -> list[RunFigures]:
         loop.apply_user_sql(sb, [TXN_SETUP_SQL])
         for count in sorted(transactions):
             started = time.perf_counter()
-            found.append(pipeline_run(sb, count, replays=False, dataset=TXN_DATASET))
+            found.append(
+                pipeline_run(
+                    sb, count, replays=False, dataset=TXN_DATASET, rows_per_file=DEFAULT_ROWS_PER_FILE
+                )
+            )
             _say(
                 f"{TXN_DATASET} {count:,} transactions: {found[-1].status}, {found[-1].wall_seconds:.1f} s"
                 f" ({time.perf_counter() - started:.1f} s with the load)"
@@ -582,7 +692,14 @@ def run(
 ) -> SandboxResults:
     results = SandboxResults()
     with Sandbox(SandboxConfig(quiet=True)) as sb:
-        for transactions in sorted(set(memory_rows) | set(e2e_rows)):
+        sizes = sorted(set(memory_rows) | set(e2e_rows))
+        if sizes:
+            # The sandbox's own first run (in-process handler imports, first connections): not a
+            # size of the series; the fixed cost is read from the measured run at the smallest size.
+            started = time.perf_counter()
+            results.warmup = pipeline_run(sb, sizes[0], replays=False, export_id=f"bench-warmup-{sizes[0]}")
+            results.seconds["warm-up run"] = time.perf_counter() - started
+        for transactions in sizes:
             started = time.perf_counter()
             figures = pipeline_run(sb, transactions, replays=transactions in memory_rows)
             results.runs.append(figures)
