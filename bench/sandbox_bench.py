@@ -178,24 +178,36 @@ def _function_env(sb: Sandbox, physical: str) -> dict[str, str]:
     }
 
 
-def replay(sb: Sandbox, invocation: Any, rows: int) -> Replay:
-    """Invoke the recorded event again in a fresh interpreter; read its peak RSS."""
-    runtime = sb.runtime
-    assert runtime is not None
-    spec = runtime.functions[invocation.function]
-    module = spec.code_dir / (spec.handler.rpartition(".")[0].replace(".", "/") + ".py")
+def replay_module(module: Path, paths: Sequence[Path], env: dict[str, str], event: Event) -> dict[str, Any]:
+    """Import ``module`` in a fresh interpreter (``paths`` first on sys.path, only ``env`` set) and
+    call its handler once with ``event``; the child's report (peak RSS, traced peak, error)."""
     done = subprocess.run(
-        [sys.executable, str(REPLAY_CHILD), str(module), str(spec.code_dir), *map(str, spec.layer_dirs)],
-        input=json.dumps(invocation.event),
-        env=_function_env(sb, invocation.function),
+        [sys.executable, str(REPLAY_CHILD), str(module), *map(str, paths)],
+        input=json.dumps(event),
+        env=env,
         capture_output=True,
         text=True,
         check=False,
         timeout=600,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"replaying {invocation.function} failed:\n{done.stderr[-3000:]}")
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"replaying {module} failed:\n{done.stderr[-3000:]}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def replay(sb: Sandbox, invocation: Any, rows: int) -> Replay:
+    """Invoke the recorded event again in a fresh interpreter; read its peak RSS."""
+    runtime = sb.runtime
+    assert runtime is not None
+    spec = runtime.functions[invocation.function]
+    module = spec.code_dir / (spec.handler.rpartition(".")[0].replace(".", "/") + ".py")
+    report = replay_module(
+        module,
+        [spec.code_dir, *spec.layer_dirs],
+        _function_env(sb, invocation.function),
+        invocation.event,
+    )
     return Replay(
         function=_logical_ids(sb).get(invocation.function, invocation.function),
         rows=rows,
