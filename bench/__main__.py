@@ -169,15 +169,48 @@ def sizes_section(rows: list[sizes.SizeRow], naive: sizes.NaivePackage, build_se
         ],
     )
     largest = max(row.total_mb for row in rows)
+    layer = sizes.SMALLEST_PUBLISHED_LAYER
     out += [
         "",
         f"Naive package ({', '.join(naive.requirements)}; {naive.platform} wheels, byte-compiled):"
         f" **{naive.mb:.0f} MB**, {naive.mb / sizes.LAMBDA_LIMIT_MB:.1f}x Lambda's {sizes.LAMBDA_LIMIT_MB} MB"
         f" limit ({'over' if naive.mb > sizes.LAMBDA_LIMIT_MB else 'under'} it) and"
-        f" {naive.mb / largest:.0f}x the largest function here ({largest:.1f} MB). {naive.note}.",
+        f" {naive.mb / largest:.0f}x the largest function here ({largest:.1f} MB); {naive.note}."
+        " What pulled in what (each installed distribution counted once, under the first requirement"
+        " whose dependencies reach it; the chain is how it was reached; the five largest of each):",
+        "",
+        *report.table(
+            ["requirement", "MB it brought", "distributions", "largest (MB, pulled in by)"],
+            _pulled_rows(naive),
+        ),
+        "",
+        f"Smallest published layer we can cite with pandas + pyarrow: {layer.name}, {layer.mb:.0f} MB"
+        f" unzipped ({layer.what}; quoted from {layer.source}, {layer.date}; not measured here):"
+        f" {layer.mb / sizes.LAMBDA_LIMIT_MB:.0%} of the limit before the connector, and"
+        f" {layer.mb / largest:.0f}x the largest function here.",
         "",
     ]
     return out
+
+
+def _pulled_rows(naive: sizes.NaivePackage) -> list[list[str]]:
+    rows = []
+    for requirement, pulled in naive.pulled.items():
+        if not pulled:  # all of it already brought in by an earlier requirement
+            continue
+        rows.append(
+            [
+                f"`{requirement}`",
+                f"{sum(item.size for item in pulled) / sizes.MB:.1f}",
+                str(len(pulled)),
+                "; ".join(
+                    f"{item.name} {item.version} {item.size / sizes.MB:.1f}"
+                    + (f" ({' -> '.join(item.chain[:-1])})" if len(item.chain) > 1 else "")
+                    for item in pulled[:5]
+                ),
+            ]
+        )
+    return rows
 
 
 def memory_section(results: object, memory_rows: list[int]) -> list[str]:
