@@ -499,7 +499,9 @@ def e2e_section(results: object, e2e_rows: list[int]) -> list[str]:
         " a fresh thread on both sides; figures are medians. The compute-only rows compare the time"
         " inside `xgboost.train` / `inplace_predict` on each side. The bare code does a subset of the"
         " job's work, so a ratio below 1 is the noise of this shared machine, not the emulator being"
-        " faster.",
+        f" faster. xgboost versions, as run: {results.xgboost_versions}; where they differ, the"
+        " compute rows (and the rounds early stopping keeps) compare two versions of the library, not"
+        " the emulator's overhead alone.",
         "",
         f"Sample run: the {results.comparison_rows:,}-transaction merchant_risk run's jobs,"
         f" re-run {repeats} times (rounds trained: {results.comparison_rounds}):",

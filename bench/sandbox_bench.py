@@ -61,9 +61,9 @@ TXN_THRESHOLD = "0.5"  # its AUC is below the template's default EvaluationThres
 LARGE_FEATURES = 20
 LARGE_ROUNDS = 50
 # Rows per export file in the memory / end-to-end runs: fixed, so the file count grows with the data
-# (10,000 transactions: a file per section; 10,000,000: a few hundred files, a manifest far below
-# PrepareRun's 1 MiB cap).
-MEMORY_ROWS_PER_FILE = 250
+# (10,000 transactions: a file per section; 10,000,000: some 75 files, a manifest far below
+# PrepareRun's 1 MiB cap; one moto PUT per file keeps the count within the bench's budget).
+MEMORY_ROWS_PER_FILE = 1_000
 
 
 @dataclass
@@ -145,6 +145,7 @@ class SandboxResults:
     large: list[Comparison] = field(default_factory=list)
     large_shape: tuple[int, int] = (0, 0)
     large_rounds: str = ""
+    xgboost_versions: str = ""
     txn_runs: list[RunFigures] = field(default_factory=list)
     payloads: list[PayloadFigures] = field(default_factory=list)
     payload_merchants: int = 0
@@ -499,6 +500,21 @@ def _wall(side: Callable[[int], None], attempt: int) -> float:
     return time.perf_counter() - started
 
 
+def xgboost_versions(sb: Sandbox, run: RunFigures) -> str:
+    """Which xgboost each side of the comparison runs: the image's (the emulator's worker) and this
+    interpreter's (the bare code)."""
+    import xgboost
+
+    from sandbox.sagemaker.runner import xgboost_version
+
+    assert sb.emulator is not None
+    image = sb.emulator.describe_training_job(run.training_job)["AlgorithmSpecification"]["TrainingImage"]
+    return (
+        f"emulator: xgboost {xgboost_version(image)} (the image's, in its worker process);"
+        f" bare: xgboost {xgboost.__version__} (in process)"
+    )
+
+
 def compare_jobs(sb: Sandbox, run: RunFigures, repeats: int) -> tuple[list[Comparison], str]:
     """Re-run the last run's training and transform jobs, interleaved with the bare equivalents."""
     emulator = sb.emulator
@@ -724,6 +740,7 @@ def run(
                 started = time.perf_counter()
                 results.comparisons, results.comparison_rounds = compare_jobs(sb, figures, repeats)
                 results.comparison_rows = transactions
+                results.xgboost_versions = xgboost_versions(sb, figures)
                 results.seconds["bare comparisons"] = time.perf_counter() - started
                 if large_rows:
                     started = time.perf_counter()
