@@ -1,11 +1,23 @@
-"""Cold start: each handler module's init (imports + module-level set-up) in a fresh interpreter.
+"""Cold start: each function's init (imports + module-level set-up) plus its first invocation.
 
-Every sample is a new ``python bench/import_child.py`` process with the function's template
-environment (bench.project.handler_env) and ``sys.path`` = its CodeUri + its layers' source, as
-Lambda puts them first. Samples are interleaved (handler A, B, ..., ref 1, ref 2, then again) so
-machine drift hits every module alike; the figure is the median. Goal: each handler <= 1.2x its
-reference (the minimal powertools + pydantic + boto3 handler; + ``import snowflake.connector``
-for the functions with the Snowflake layer).
+A Lambda's cold start is paid by its first request: the init, then the first call, which for the
+Snowflake functions includes the driver import (they import it lazily) and the connect. So both
+are timed together, in a fresh interpreter per sample (``bench/replay_child.py --cold-start``),
+against a running sandbox:
+
+* each function replays the event it received in a real sandbox run (the smallest sample size;
+  RecordExecutionOutcome's from a run that fails at PrepareRun, as it is only invoked for failed
+  executions), with the function's environment from the sandbox's deployment and ``sys.path`` =
+  its CodeUri + its layers' source, as Lambda puts them first;
+* the references do the same with the minimal handler (``bench/reference/minimal.py``: parse the
+  event, one AWS call) and, for the functions with the Snowflake layer, the minimal Snowflake
+  handler (``minimal_snowflake.py``: the driver imported at init, the secret read, a sandbox
+  connect and ``SELECT 1`` in the first call).
+
+Samples are interleaved (function A, B, ..., ref 1, ref 2, then again) so machine drift hits every
+module alike; the figure is the median. Goal (``bench.verdicts.cold_start``): each function's
+init + first invocation <= 1.2x its reference's, and no function without the Snowflake layer
+loads the driver at all.
 """
 
 from __future__ import annotations
@@ -14,17 +26,47 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bench.project import ROOT, RUNTIME_ENV, Function, functions, handler_env
-from bench.stats import median, ratio
+from bench import verdicts
+from bench.project import ROOT, Function, functions
+from bench.stats import median
 
 CHILD = Path(__file__).with_name("import_child.py")
+REPLAY_CHILD = Path(__file__).with_name("replay_child.py")
 REFERENCE_DIR = Path(__file__).with_name("reference")
 MINIMAL = "reference: powertools + pydantic + boto3"
-MINIMAL_SNOWFLAKE = "reference: + snowflake.connector"
-GOAL = 1.2
+MINIMAL_SNOWFLAKE = "reference: + snowflake.connector + connect"
+REFERENCE_EVENT: dict[str, Any] = {"execution_name": "bench-cold-start"}
+GOAL = verdicts.COLD_START_GOAL
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One fresh interpreter: init, first invocation, and whether the driver was loaded."""
+
+    init_seconds: float
+    call_seconds: float
+    connector_at_init: bool
+    connector_loaded: bool
+    error: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.init_seconds + self.call_seconds
+
+    @classmethod
+    def from_report(cls, report: dict[str, Any]) -> Sample:
+        return cls(
+            init_seconds=float(report["init_seconds"]),
+            call_seconds=float(report["call_seconds"]),
+            connector_at_init=bool(report["connector_at_init"]),
+            connector_loaded=bool(report["connector_loaded"]),
+            error=report.get("error"),
+        )
 
 
 @dataclass
@@ -33,25 +75,64 @@ class Target:
     file: Path
     paths: list[Path]
     env: dict[str, str]
+    event: dict[str, Any]
     reference: str | None = None
-    samples: list[float] = field(default_factory=list)
-    connector_imported: bool = False
+    uses_snowflake: bool = False
+    samples: list[Sample] = field(default_factory=list)
 
     @property
     def median(self) -> float:
-        return median(self.samples)
+        return median([sample.seconds for sample in self.samples])
+
+    @property
+    def init_median(self) -> float:
+        return median([sample.init_seconds for sample in self.samples])
+
+    @property
+    def call_median(self) -> float:
+        return median([sample.call_seconds for sample in self.samples])
+
+    @property
+    def connector_at_init(self) -> bool:
+        return any(sample.connector_at_init for sample in self.samples)
+
+    @property
+    def connector_loaded(self) -> bool:
+        return any(sample.connector_loaded for sample in self.samples)
+
+    @property
+    def errors(self) -> list[str]:
+        return sorted({sample.error for sample in self.samples if sample.error})
+
+
+def clean_env(env: dict[str, str]) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **env}
+
+
+def measure_once(file: Path, paths: list[Path], env: dict[str, str], event: dict[str, Any]) -> Sample:
+    """One fresh interpreter: import ``file`` (init), call its handler once with ``event``."""
+    done = subprocess.run(
+        [sys.executable, str(REPLAY_CHILD), "--cold-start", str(file), *map(str, paths)],
+        input=json.dumps(event),
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=str(ROOT),
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"cold start of {file} failed:\n{done.stderr[-3000:]}")
+    return Sample.from_report(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def import_once(file: Path, paths: list[Path], env: dict[str, str]) -> dict[str, object]:
-    """One fresh interpreter importing ``file``; the child's JSON report."""
-    clean_env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        **env,
-    }
+    """One fresh interpreter importing ``file`` (init only, no call); the child's JSON report.
+
+    Used by tests/unit/test_handler_imports.py (no handler imports the driver at init)."""
     done = subprocess.run(
         [sys.executable, str(CHILD), str(file), *map(str, paths)],
-        env=clean_env,
+        env=clean_env(env),
         capture_output=True,
         text=True,
         check=False,
@@ -63,58 +144,102 @@ def import_once(file: Path, paths: list[Path], env: dict[str, str]) -> dict[str,
     return report
 
 
-def targets(selected: list[Function] | None = None) -> list[Target]:
+def targets(
+    events: dict[str, dict[str, Any]],
+    environments: dict[str, dict[str, str]],
+    selected: list[Function] | None = None,
+) -> list[Target]:
+    """Both references and every function that has an event (by logical id).
+
+    ``environments`` maps logical ids to the function's environment (the sandbox's deployment);
+    the references take a function's: the minimal one a function without the Snowflake layer's,
+    the Snowflake one a Snowflake function's (its settings and secret).
+    """
+    chosen = [function for function in (selected or functions()) if function.logical_id in events]
+    plain_env = next(environments[f.logical_id] for f in chosen if not f.uses_snowflake)
+    snowflake_env = next(environments[f.logical_id] for f in chosen if f.uses_snowflake)
     found = [
-        Target(MINIMAL, REFERENCE_DIR / "minimal.py", [], dict(RUNTIME_ENV)),
-        Target(MINIMAL_SNOWFLAKE, REFERENCE_DIR / "minimal_snowflake.py", [], dict(RUNTIME_ENV)),
+        Target(MINIMAL, REFERENCE_DIR / "minimal.py", [], dict(plain_env), REFERENCE_EVENT),
+        Target(
+            MINIMAL_SNOWFLAKE,
+            REFERENCE_DIR / "minimal_snowflake.py",
+            [],
+            dict(snowflake_env),
+            REFERENCE_EVENT,
+            uses_snowflake=True,
+        ),
     ]
-    for function in selected or functions():
+    for function in chosen:
         found.append(
             Target(
                 function.logical_id,
                 function.code_dir / "app.py",
                 [function.code_dir, *function.layer_dirs],
-                handler_env(function),
+                environments[function.logical_id],
+                events[function.logical_id],
                 reference=MINIMAL_SNOWFLAKE if function.uses_snowflake else MINIMAL,
+                uses_snowflake=function.uses_snowflake,
             )
         )
     return found
 
 
-def run(samples: int = 11, progress: bool = True) -> list[Target]:
-    """``samples`` interleaved rounds over every handler and both references."""
-    found = targets()
-    for _ in range(2):  # warm-up: .pyc files written, page cache filled; not recorded
+def sample_rounds(
+    found: list[Target],
+    samples: int,
+    warmups: int = 2,
+    measure: Callable[[Path, list[Path], dict[str, str], dict[str, Any]], Sample] = measure_once,
+    progress: bool = True,
+) -> list[Target]:
+    """``samples`` interleaved rounds over every target (after ``warmups`` unrecorded rounds:
+    .pyc files written, page cache filled)."""
+    for _ in range(warmups):
         for target in found:
-            import_once(target.file, target.paths, target.env)
+            measure(target.file, target.paths, target.env, target.event)
     for round_number in range(samples):
         for target in found:
-            report = import_once(target.file, target.paths, target.env)
-            target.samples.append(float(report["seconds"]))  # type: ignore[arg-type]
-            target.connector_imported |= bool(report["snowflake_connector"])
+            target.samples.append(measure(target.file, target.paths, target.env, target.event))
         if progress:
             print(f"  cold start: round {round_number + 1}/{samples}", file=sys.stderr, flush=True)
     return found
 
 
+def run(samples: int = 11, progress: bool = True) -> list[Target]:
+    """Record every function's first event in a sandbox, then sample init + first invocation."""
+    from bench.sandbox_bench import first_events
+
+    with first_events() as (events, environments):
+        return sample_rounds(targets(events, environments), samples, progress=progress)
+
+
 def rows(found: list[Target]) -> list[dict[str, object]]:
-    """One row per handler: median, its reference's median, the ratio, goal met."""
+    """One row per function: medians, its reference's, the verdict."""
     by_name = {target.name: target for target in found}
     out: list[dict[str, object]] = []
     for target in found:
         if target.reference is None:
             continue
         reference = by_name[target.reference]
-        value = ratio(target.median, reference.median)
+        verdict = verdicts.cold_start(
+            target.median,
+            reference.median,
+            uses_snowflake=target.uses_snowflake,
+            connector_loaded=target.connector_loaded,
+        )
         out.append(
             {
                 "function": target.name,
+                "init_ms": target.init_median * 1000,
+                "call_ms": target.call_median * 1000,
                 "median_ms": target.median * 1000,
                 "reference": target.reference,
                 "reference_ms": reference.median * 1000,
-                "ratio": value,
-                "met": value <= GOAL,
-                "connector_at_import": target.connector_imported,
+                "ratio": verdict.value,
+                "met": verdict.met,
+                "why": verdict.why,
+                "connector_at_init": target.connector_at_init,
+                "connector_loaded": target.connector_loaded,
+                "errors": target.errors,
             }
         )
     return out

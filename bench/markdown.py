@@ -9,7 +9,9 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = (
     "boto3",
     "botocore",
@@ -65,14 +67,21 @@ def load_average() -> str:
         return "unknown"
 
 
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=ROOT)
+    return done.stdout
+
+
 def git_commit() -> str:
+    """The tree's HEAD (short hash), and "dirty" with the count of changed paths when it has any."""
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        return done.stdout.strip()
+        commit = _git("rev-parse", "--short", "HEAD").strip()
+        changed = [line for line in _git("status", "--porcelain").splitlines() if line.strip()]
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return "unknown commit"
+    if changed:
+        return f"commit {commit}, working tree dirty: {len(changed)} changed or untracked paths"
+    return f"commit {commit}, clean working tree"
 
 
 def machine_section(started: datetime, load_at_start: str) -> list[str]:
@@ -83,7 +92,7 @@ def machine_section(started: datetime, load_at_start: str) -> list[str]:
         except metadata.PackageNotFoundError:
             continue
     return [
-        f"- Date: {started:%Y-%m-%d %H:%M} UTC (commit {git_commit()}, plus the working tree)",
+        f"- Date: {started:%Y-%m-%d %H:%M} UTC ({git_commit()})",
         f"- Machine: {os.cpu_count()} CPUs (nproc), {cpu_model()}, {memory_total()} memory,"
         f" {platform.system()} {platform.release()} {platform.machine()}",
         f"- Load average at start: {load_at_start} (a shared machine: every goal is a ratio of figures"

@@ -1,19 +1,19 @@
 """Child of the memory benchmark: replay one recorded Lambda event in a fresh interpreter.
 
-    python bench/replay_child.py <app.py> [sys.path entry ...] < event.json
+    python bench/replay_child.py [--cold-start] <app.py> [sys.path entry ...] < event.json
 
 Imports the handler (cold start), calls it once with the event and a stand-in context, and prints
-one JSON line: ``{"import_rss_kb", "peak_rss_kb", "call_traced_peak_kb", "errored", "error"}``
-(``peak_rss_kb`` is the process's peak resident set, VmHWM: Lambda's "Max Memory Used"
-counterpart. Not ru_maxrss: after fork + exec that can report the forking parent's size.)
+one JSON line: ``{"import_rss_kb", "peak_rss_kb", "call_traced_peak_kb", "errored", "error",
+"init_seconds", "call_seconds", "connector_at_init", "connector_loaded"}`` (``peak_rss_kb`` is the
+process's peak resident set, VmHWM: Lambda's "Max Memory Used" counterpart. Not ru_maxrss: after
+fork + exec that can report the forking parent's size.) With ``--cold-start`` the call is not
+traced (tracemalloc slows every allocation): the cold-start benchmark times init + first call.
+Only ``sys``, ``time`` and ``importlib.util`` are loaded before the init clock starts.
 """
 
 import importlib.util
-import json
 import sys
-import tracemalloc
-
-from sandbox.aws.lambda_context import LambdaContext
+import time
 
 
 def peak_rss_kb() -> int:
@@ -24,27 +24,48 @@ def peak_rss_kb() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
+def connector_loaded() -> bool:
+    return "snowflake.connector" in sys.modules
+
+
 def main() -> None:
-    file, *paths = sys.argv[1:]
+    args = sys.argv[1:]
+    cold_start = args[:1] == ["--cold-start"]
+    file, *paths = args[1:] if cold_start else args
+    event_text = sys.stdin.read()
     sys.path[:0] = paths
-    event = json.load(sys.stdin)
+    stdout = sys.stdout
+    sys.stdout = sys.stderr  # the handler's logs must not mix with the report line
+    started = time.perf_counter()
     spec = importlib.util.spec_from_file_location("app", file)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {file}")
     module = importlib.util.module_from_spec(spec)
     sys.modules["app"] = module
-    stdout = sys.stdout
-    sys.stdout = sys.stderr  # the handler's logs must not mix with the report line
     spec.loader.exec_module(module)
+    init_seconds = time.perf_counter() - started
+    at_init = connector_loaded()
+    import json
+    import tracemalloc
+
+    from sandbox.aws.lambda_context import LambdaContext
+
+    event = json.loads(event_text)
+    context = LambdaContext.from_environment("bench")
     import_rss = peak_rss_kb()
-    tracemalloc.start()
+    if not cold_start:
+        tracemalloc.start()
     error = None
+    call_started = time.perf_counter()
     try:
-        module.lambda_handler(event, LambdaContext.from_environment("bench"))
+        module.lambda_handler(event, context)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
-    _, traced_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    call_seconds = time.perf_counter() - call_started
+    traced_peak = 0
+    if not cold_start:
+        _, traced_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
     sys.stdout = stdout
     report = {
         "import_rss_kb": import_rss,
@@ -52,6 +73,10 @@ def main() -> None:
         "call_traced_peak_kb": traced_peak // 1024,
         "errored": error is not None,
         "error": error,
+        "init_seconds": init_seconds,
+        "call_seconds": call_seconds,
+        "connector_at_init": at_init,
+        "connector_loaded": connector_loaded(),
     }
     print(json.dumps(report), flush=True)
 

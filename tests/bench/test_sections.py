@@ -1,0 +1,97 @@
+"""The generated document's sandbox sections, from injected figures: the goals of issue 15 are
+printed with their verdicts, and a regression flips them. No sandbox, no timing."""
+
+from __future__ import annotations
+
+import re
+
+from bench import earlier
+from bench.__main__ import e2e_section, memory_section, payload_section
+from bench.sandbox_bench import PayloadFigures, Replay, RunFigures, SandboxResults
+from sandbox.cost import CostEstimate
+
+
+def run(transactions: int, other: float, *, export_bytes: int, peak_mb: float = 90.0) -> RunFigures:
+    figures = RunFigures(
+        transactions=transactions,
+        status="SUCCEEDED",
+        rows_scored=transactions // 250,
+        wall_seconds=other + 1.0,
+        execution_seconds=other,
+        training_compute=0.9,
+        transform_compute=0.1,
+        training_timings={},
+        transform_timings={},
+        cost=CostEstimate(),
+        transitions=15,
+        training_job="t",
+        transform_job="s",
+        files=max(3, export_bytes // 25_000),
+        export_bytes=export_bytes,
+        manifest_bytes=1_500,
+        export_seconds=0.3,
+        state_seconds={"PrepareRun": 0.1, "Train": 0.2, "LoadPredictions": 0.5},
+    )
+    figures.replays.append(Replay("PrepareRunFunction", transactions, peak_mb, 80.0, 400, 0.1, False, None))
+    return figures
+
+
+def results(small_other: float, large_other: float, large_peak: float = 90.0) -> SandboxResults:
+    return SandboxResults(
+        runs=[
+            run(10_000, small_other, export_bytes=5_000),
+            run(10_000_000, large_other, export_bytes=5_000_000, peak_mb=large_peak),
+        ]
+    )
+
+
+def goal_rows(lines: list[str]) -> dict[str, str]:
+    """check label prefix ("(a)", "(b)") -> its met? cell."""
+    rows = {}
+    for line in lines:
+        match = re.match(r"\| \((a|b)\) .* \| (met|\*\*not met\*\*) \|$", line)
+        if match:
+            rows[match.group(1)] = match.group(2)
+    return rows
+
+
+def test_fixed_cost_and_growth_met() -> None:
+    assert goal_rows(e2e_section(results(2.0, 6.0), [10_000_000])) == {"a": "met", "b": "met"}
+
+
+def test_a_slow_loop_fails_the_fixed_cost() -> None:
+    assert goal_rows(e2e_section(results(3.0, 6.0), [10_000_000]))["a"] == "**not met**"
+
+
+def test_a_loop_that_grows_faster_than_the_export_fails_the_growth() -> None:
+    assert goal_rows(e2e_section(results(2.0, 2_500.0), [10_000_000]))["b"] == "**not met**"
+
+
+def test_the_per_state_table_lists_each_state_and_the_export() -> None:
+    text = "\n".join(e2e_section(results(2.0, 6.0), [10_000_000]))
+    for row in ("| export (EXPORT_DATASET to S3) |", "| state PrepareRun |", "| state LoadPredictions |"):
+        assert row in text
+    assert "15 %" not in text
+
+
+def test_memory_that_grows_with_the_export_fails_in_the_document() -> None:
+    flat = "\n".join(memory_section(results(2.0, 6.0), [10_000, 10_000_000]))
+    grown = "\n".join(memory_section(results(2.0, 6.0, large_peak=130.0), [10_000, 10_000_000]))
+    assert re.search(r"\| PrepareRunFunction \|.*\| met \|", flat)
+    assert re.search(r"\| PrepareRunFunction \|.*\| \*\*not met\*\* \|", grown)
+
+
+def test_figures_not_measured_are_printed_only_under_the_marked_line() -> None:
+    figures = SandboxResults(
+        payloads=[
+            PayloadFigures(n, {"train": 1, "validation": 1, "score": n}, 1_000, "SUCCEEDED", 5_000, "x", 1.0)
+            for n in (1, 100, 1000)
+        ],
+        payload_merchants=556,
+    )
+    lines = payload_section(figures)
+    marker = lines.index("**From earlier runs** (quoted, not measured by this run):")
+    quoted = [line for line in lines if "8 minutes" in line or "connection is busy" in line]
+    assert quoted and all(lines.index(line) > marker for line in quoted)
+    assert all(quote.source and quote.date for quote in earlier.QUOTES)
+    assert earlier.lines_for("payload", 10_000) == []
