@@ -42,6 +42,25 @@ def test_the_three_statements_copy_then_create_then_record() -> None:
     assert statements.record_model.startswith("MERGE INTO ML_MODELS t USING (SELECT %(dataset)s AS DATASET")
 
 
+@pytest.mark.parametrize(
+    ("objective", "problem", "returns"),
+    [
+        ("binary:logistic", "binary", "FLOAT"),
+        ("reg:squarederror", "regression", "FLOAT"),
+        ("multi:softprob", "multiclass", "ARRAY"),
+    ],
+)
+def test_the_function_returns_what_the_objective_predicts(objective: str, problem: str, returns: str) -> None:
+    document = json.loads(EVENT.read_text())
+    document["plan"]["model"] = {"objective": objective, "problem": problem}
+    create = publishing.publish_statements(
+        PublishModelRequest.model_validate(document), "ML_STAGE"
+    ).create_function
+    assert f"  COPY GRANTS\n  RETURNS {returns}\n  LANGUAGE PYTHON\n" in create
+    with pytest.raises(PublicationRefused, match="cannot return 'VARIANT'"):
+        publishing.create_function_statement("F", ["A"], "@S/m.tar.gz", "c", returns="VARIANT")
+
+
 def test_the_body_is_the_handler_file_exactly() -> None:
     create = publishing.publish_statements(request(), "ML_STAGE").create_function
     _, _, rest = create.partition("AS $$")
