@@ -8,9 +8,11 @@ the function then scores rows in plain SQL. The model file is what SageMaker's 1
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +54,13 @@ print(json.dumps(booster.predict(xgb.DMatrix(matrix, missing=np.nan)).astype(flo
 """
 
 
-def train_model(tmp_path: Path, seed: int, objective: str = "binary:logistic") -> tuple[bytes, list[Any]]:
-    """The 1.7-1 image's artifact and its own xgboost's scores of ROWS."""
+def train_model(
+    tmp_path: Path, seed: int, objective: str = "binary:logistic", xgboost: str = "1.7.4"
+) -> tuple[bytes, list[Any]]:
+    """An image's artifact (1.7-1's, or the one whose xgboost is ``xgboost``) and that xgboost's
+    own scores of ROWS."""
     archive = tmp_path / f"model-{seed}.tar.gz"
-    python = environment_python("1.7.4")
+    python = environment_python(xgboost)
     done = subprocess.run(
         [str(python), "-c", TRAIN, str(seed), json.dumps(ROWS), str(archive), objective],
         capture_output=True,
@@ -65,9 +70,13 @@ def train_model(tmp_path: Path, seed: int, objective: str = "binary:logistic") -
     return archive.read_bytes(), json.loads(done.stdout)
 
 
-def publish_request(version: int, run: str, problem: str = "binary") -> PublishModelRequest:
+def publish_request(
+    version: int, run: str, problem: str = "binary", image: str = "1.7-1"
+) -> PublishModelRequest:
     document = json.loads(EVENT.read_text())
     document["plan"]["dataset"] = "pumps"
+    registry = document["model"]["image_uri"].rsplit(":", 1)[0]
+    document["model"]["image_uri"] = f"{registry}:{image}"
     if problem == "multiclass":
         document["plan"]["model"] = {"objective": "multi:softprob", "problem": problem, "num_class": 3}
     document["plan"]["scoring"]["features"] = FEATURES
@@ -98,12 +107,18 @@ def scores_in_sql(conn: Any) -> list[Any]:
 
 
 def publish(
-    s3: Any, factory: ConnectionFactory, version: int, artifact: bytes | None, problem: str = "binary"
+    s3: Any,
+    factory: ConnectionFactory,
+    version: int,
+    artifact: bytes | None,
+    *,
+    problem: str = "binary",
+    image: str = "1.7-1",
 ) -> None:
     run = f"run-{version}"
     if artifact is not None:
         s3.put_object(Bucket=BUCKET, Key=f"models/pumps/{run}/job/output/model.tar.gz", Body=artifact)
-    publishing.publish_model(publish_request(version, run, problem), factory, "ML_STAGE")
+    publishing.publish_model(publish_request(version, run, problem, image), factory, "ML_STAGE")
 
 
 def test_the_sandbox_runs_exactly_the_body_the_create_statement_carries(
@@ -160,6 +175,31 @@ def test_a_multiclass_function_returns_each_rows_class_probabilities_in_class_or
     query(setup_conn, statement.replace("RETURNS ARRAY", "RETURNS FLOAT"))
     with pytest.raises(snowflake.connector.errors.ProgrammingError, match="RETURNS FLOAT"):
         scores_in_sql(setup_conn)
+
+
+@pytest.mark.parametrize("objective", ["binary:logistic", "multi:softprob"])
+def test_the_3_0_5_images_ubjson_scores_identically_under_the_pinned_xgboost(
+    s3: Any, factory: ConnectionFactory, setup_conn: Any, tmp_path: Path, objective: str
+) -> None:
+    """XGBOOST_FOR_IMAGE pins 1.7.3 for the 3.0-5 image: its xgboost 3.0.5 writes UBJSON, which
+    1.7.3 reads to the same scores (the 3.2-0 image's would not be: its intercept is a vector)."""
+    artifact, expected = train_model(tmp_path, seed=6, objective=objective, xgboost="3.0.5")
+    with tarfile.open(fileobj=io.BytesIO(artifact), mode="r:gz") as archive:
+        member = archive.extractfile("xgboost-model")
+        assert member is not None
+        assert member.read(2) == b"{L"  # UBJSON, not the legacy `binf`
+    problem = "multiclass" if objective == "multi:softprob" else "binary"
+    publish(s3, factory, 1, artifact, problem=problem, image="3.0-5")
+    in_sql = [value if isinstance(value, list) else [value] for value in scores_in_sql(setup_conn)]
+    wanted = [value if isinstance(value, list) else [value] for value in expected]
+    assert (
+        max(
+            abs(a - b)
+            for got, want in zip(in_sql, wanted, strict=True)
+            for a, b in zip(got, want, strict=True)
+        )
+        <= 1e-6
+    )
 
 
 def test_a_publication_that_fails_leaves_the_earlier_function_in_place(

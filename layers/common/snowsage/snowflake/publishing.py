@@ -34,13 +34,15 @@ MODELS_TABLE = "ML_MODELS"
 MODEL_ARCHIVE = "model.tar.gz"
 HANDLER = "predict"
 # Snowflake's Python runtime and the Anaconda packages the function runs with (docs/snowflake.md,
-# "Scoring in SQL"). The xgboost pin follows the image that trained the model: the 1.7-1 image
-# (xgboost 1.7.4) writes `xgboost-model` in xgboost's legacy binary format, which 1.7.x reads and
-# scores identically, and 3.1 and later cannot read at all. Snowflake's channel carries 1.7.3.
-# No pin is verified yet for the 3.x images (UBJSON from xgboost 3.0.5 / 3.2.0): their models are
-# refused with a clear error rather than published under a version that may misread them.
+# "Scoring in SQL"). The xgboost pin follows the image that trained the model. Snowflake's channel
+# carries 1.7.3. The 1.7-1 image (xgboost 1.7.4) writes `xgboost-model` in xgboost's legacy binary
+# format, which 1.7.x reads and scores identically (3.1 and later cannot read it at all). The 3.0-5
+# image (xgboost 3.0.5) writes UBJSON, which 1.7.3 reads and scores identically too (binary,
+# regression and multi-class; tests/snowflake/test_python_functions.py). The 3.2-0 image (xgboost
+# 3.2.0) writes its intercept as a vector (`base_score` "[…]"), which every xgboost before 3.1
+# silently replaces by a default: no verified pin, so its models are refused with a clear error.
 RUNTIME_VERSION = "3.11"
-XGBOOST_FOR_IMAGE = {"1.7-1": "xgboost==1.7.3"}
+XGBOOST_FOR_IMAGE = {"1.7-1": "xgboost==1.7.3", "3.0-5": "xgboost==1.7.3"}
 OTHER_PACKAGES = ("pandas",)
 PACKAGES = (XGBOOST_FOR_IMAGE["1.7-1"], *OTHER_PACKAGES)  # the default image's
 # What the function returns, by what the model predicts: one FLOAT (a binary model's probability, a
@@ -109,7 +111,8 @@ def packages_for(image_uri: str) -> tuple[str, ...]:
         known = ", ".join(sorted(XGBOOST_FOR_IMAGE))
         raise PublicationRefused(
             f"no xgboost on Snowflake's Anaconda channel is pinned for image {tag!r} (pinned: {known});"
-            " its model cannot be published as a function (docs/snowflake.md, 'Scoring in SQL')"
+            " its model cannot be published as a function: train with a pinned image to publish"
+            " (docs/snowflake.md, 'Scoring in SQL')"
         )
     return (XGBOOST_FOR_IMAGE[tag], *OTHER_PACKAGES)
 
