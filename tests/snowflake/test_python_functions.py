@@ -202,6 +202,36 @@ def test_the_3_0_5_images_ubjson_scores_identically_under_the_pinned_xgboost(
     )
 
 
+READ_WITH_RUNTIME = """
+import io, json, sys, tarfile, tempfile, os, numpy as np, xgboost as xgb
+with tarfile.open(sys.argv[1], "r:gz") as archive:
+    data = archive.extractfile("xgboost-model").read()
+path = os.path.join(tempfile.mkdtemp(), "xgboost-model"); open(path, "wb").write(data)
+booster = xgb.Booster(); booster.load_model(path)
+rows = json.loads(sys.argv[2])
+matrix = np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=np.float32)
+print(json.dumps(booster.predict(xgb.DMatrix(matrix, missing=np.nan)).astype(float).tolist()))
+"""
+
+
+def test_the_runtimes_xgboost_misreads_the_3_2_0_images_model_so_it_has_no_pin(tmp_path: Path) -> None:
+    """Why XGBOOST_FOR_IMAGE leaves 3.2-0 out: xgboost 3.2.0 writes the intercept as a vector, which
+    the pinned 1.7.3 loads without an error and replaces by its default. Should this test fail, the
+    runtime reads it: 3.2-0 may get a pin."""
+    artifact, expected = train_model(tmp_path, seed=7, xgboost="3.2.0")
+    archive = tmp_path / "model-3.2.0.tar.gz"
+    archive.write_bytes(artifact)
+    read = subprocess.run(
+        [str(functions.runtime_python()), "-c", READ_WITH_RUNTIME, str(archive), json.dumps(ROWS)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    scores = json.loads(read.stdout)
+    assert max(abs(a - b) for a, b in zip(scores, expected, strict=True)) > 1e-3
+    assert "3.2-0" not in publishing.XGBOOST_FOR_IMAGE
+
+
 def test_a_publication_that_fails_leaves_the_earlier_function_in_place(
     s3: Any, factory: ConnectionFactory, setup_conn: Any, tmp_path: Path
 ) -> None:
