@@ -47,6 +47,12 @@ class Console:
         self.say(f"  {mark} {span.name:<24} {seconds}")
 
 
+def _score_text(score: pipeline_run.Score) -> str:
+    if isinstance(score, list):
+        return "[" + ", ".join(f"{value:.6f}" for value in score) + "]"
+    return f"{score:.6f}"
+
+
 def _print_summary(result: pipeline_run.RunResult, report: Path | None) -> None:
     execution = result.execution
     lines = [
@@ -74,7 +80,7 @@ def _print_summary(result: pipeline_run.RunResult, report: Path | None) -> None:
             f" max |SQL - transform| = {scoring.max_abs_diff:.1e}"
         )
         lines += [
-            f"  {key!s:<16} transform {transform:.6f}  SQL {sql:.6f}"
+            f"  {key!s:<16} transform {_score_text(transform)}  SQL {_score_text(sql)}"
             for key, transform, sql in scoring.sample
         ]
     if execution.status != "SUCCEEDED":

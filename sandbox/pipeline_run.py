@@ -7,6 +7,7 @@ they exercise the same path a user sees.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,6 +103,9 @@ class RunResult:
         }
 
 
+Score = float | list[float]
+
+
 @dataclass
 class SqlScoring:
     """The run's rows scored again in SQL by ML_PREDICT_<DATASET>, next to the transform's scores."""
@@ -109,16 +113,39 @@ class SqlScoring:
     function: str
     rows: int
     max_abs_diff: float
-    sample: list[tuple[str, float, float]]  # (id, transform score, SQL score), a few rows
+    # (id, transform's, SQL's), a few rows: a score, or a multi-class model's class probabilities
+    sample: list[tuple[str, Score, Score]]
 
     def as_json(self) -> dict[str, Any]:
         return {"function": self.function, "rows": self.rows, "max_abs_diff": self.max_abs_diff}
 
 
+def _score(value: Any) -> Score:
+    """A SCORE (FLOAT) or an ARRAY of probabilities, which the connector returns as JSON text."""
+    if isinstance(value, str):
+        return [float(item) for item in json.loads(value)]
+    if isinstance(value, list):
+        return [float(item) for item in value]
+    return float(value)
+
+
+def score_difference(transform: Score, sql: Score) -> float:
+    """|SQL - transform|: of the score, or the largest over a multi-class model's probabilities
+    (an array of another length differs by infinity)."""
+    if isinstance(transform, float) and isinstance(sql, float):
+        return abs(transform - sql)
+    if isinstance(transform, list) and isinstance(sql, list) and len(transform) == len(sql):
+        return max((abs(a - b) for a, b in zip(transform, sql, strict=True)), default=0.0)
+    return math.inf
+
+
 def score_in_sql(sandbox: Sandbox, plan: dict[str, Any], sample: int = 5) -> SqlScoring | None:
     """Call ML_PREDICT_<DATASET> on every row of the dataset's scoring view and compare each score
-    with the one the run's batch transform loaded; None when the dataset has no function yet."""
+    with the one the run's batch transform loaded (a multi-class model's: PROBABILITIES, element
+    by element); None when the dataset has no function yet."""
     function = function_name(plan["dataset"])
+    multiclass = plan.get("model", {}).get("problem") == "multiclass"
+    transform_column = "PROBABILITIES" if multiclass else "SCORE"
     with sandbox.snowflake_connection() as connection:
         cursor = connection.cursor()
         # ML_MODELS holds a row once a function serves it (snowsage/snowflake/publishing.py).
@@ -132,15 +159,15 @@ def score_in_sql(sandbox: Sandbox, plan: dict[str, Any], sample: int = 5) -> Sql
         table = validate_snowflake_identifier(plan["predictions_table"], "predictions table")
         features = ", ".join(f"s.{validate_snowflake_identifier(f)}" for f in plan["scoring"]["features"])
         cursor.execute(
-            f"SELECT p.ID, p.SCORE, {function}({features}) FROM {view} s"  # noqa: S608  # nosec B608
+            f"SELECT p.ID, p.{transform_column}, {function}({features}) FROM {view} s"  # noqa: S608  # nosec B608
             f" JOIN {table} p ON TO_VARCHAR(s.{id_column}) = p.ID WHERE p.RUN_ID = %(run_id)s ORDER BY p.ID",
             {"run_id": plan["run_id"]},
         )
-        rows = [(str(row[0]), float(row[1]), float(row[2])) for row in cursor.fetchall()]
+        rows = [(str(row[0]), _score(row[1]), _score(row[2])) for row in cursor.fetchall()]
     return SqlScoring(
         function=function,
         rows=len(rows),
-        max_abs_diff=max((abs(transform - sql) for _, transform, sql in rows), default=0.0),
+        max_abs_diff=max((score_difference(transform, sql) for _, transform, sql in rows), default=0.0),
         sample=rows[:sample],
     )
 

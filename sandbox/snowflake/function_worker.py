@@ -7,9 +7,11 @@ CREATE FUNCTION, as Snowflake does, with ``sys._xoptions["snowflake_import_direc
 at the function's IMPORTS (docs: developer-guide/udf/python/udf-python-creating, "Reading files").
 
 Protocol on stdin/stdout, one JSON line each way, raw float64 bytes after a batch's line:
-``{"cmd": "create", "body", "handler", "imports", "runtime_version", "packages"}`` ->
+``{"cmd": "create", "body", "handler", "imports", "runtime_version", "packages", "returns"}`` ->
 ``{"ok": true, "body_sha256", "vectorized"}``; ``{"cmd": "call", "rows", "columns"}`` + rows x
-columns float64 -> ``{"ok": true}`` + rows float64. Failures answer ``{"ok": false, "message"}``.
+columns float64 -> ``{"ok": true, "payload_bytes"}`` + the values: rows float64 for RETURNS FLOAT,
+a JSON list of one list of numbers per row for RETURNS ARRAY. Failures answer ``{"ok": false,
+"message"}``.
 """
 
 import hashlib
@@ -59,11 +61,25 @@ def create(request: dict[str, Any]) -> dict[str, Any]:
     if not callable(handler):
         raise ValueError(f"HANDLER {request['handler']!r} is not a function of the body")
     STATE["handler"] = handler
+    STATE["returns"] = request["returns"]
     STATE["vectorized"] = getattr(handler, "_sf_vectorized_input", None) is pandas.DataFrame
     return {
         "body_sha256": hashlib.sha256(request["body"].encode()).hexdigest(),
         "vectorized": STATE["vectorized"],
     }
+
+
+def as_array(value: Any) -> list[float | None]:
+    """An ARRAY value: a vectorized function returns one list per row (docs: udf-python-batch,
+    "Type support": ARRAY is an object column, each element a list). The sandbox carries arrays
+    of numbers only."""
+    if value is None:
+        return None  # type: ignore[return-value]  # a NULL array
+    if not isinstance(value, list):
+        raise ValueError(f"RETURNS ARRAY: each value must be a list, not {type(value).__name__}")
+    if not all(item is None or isinstance(item, int | float) for item in value):
+        raise ValueError("the sandbox's ARRAY results hold numbers only")
+    return [None if item is None else float(item) for item in value]
 
 
 def call(rows: int, columns: int) -> bytes:
@@ -72,14 +88,16 @@ def call(rows: int, columns: int) -> bytes:
     handler = STATE["handler"]
     if STATE["vectorized"]:
         # Columns named by position, as Snowflake hands a vectorized function its arguments.
-        result = numpy.asarray(handler(pandas.DataFrame(matrix)), dtype=numpy.float64)
+        values = list(handler(pandas.DataFrame(matrix)))
     else:
         values = [handler(*(None if numpy.isnan(v) else float(v) for v in row)) for row in matrix]
-        result = numpy.array(values, dtype=numpy.float64)
+    if len(values) != rows:
+        raise ValueError(f"the function returned {len(values)} values for {rows} rows")
+    if STATE["returns"] == "ARRAY":
+        return json.dumps([as_array(value) for value in values]).encode()
+    result = numpy.array(values, dtype=numpy.float64)  # a list among the values: 2-D, refused
     if result.shape != (rows,):
-        raise ValueError(
-            f"the function returned {result.shape[0] if result.ndim else 0} values for {rows} rows"
-        )
+        raise ValueError(f"RETURNS FLOAT: the function returned values of shape {result.shape[1:]}")
     payload: bytes = result.tobytes()
     return payload
 
@@ -92,7 +110,7 @@ def main() -> None:
                 answer({"ok": True, **create(request)})
             else:
                 payload = call(request["rows"], request["columns"])
-                answer({"ok": True}, payload)
+                answer({"ok": True, "payload_bytes": len(payload)}, payload)
         except Exception as error:  # the function's own failure, reported as Snowflake reports it
             traceback.print_exc()
             answer({"ok": False, "message": f"{type(error).__name__}: {error}"})

@@ -12,7 +12,8 @@ Refused as Snowflake refuses them (docs: sql-reference/sql/create-function): an 
 without OR REPLACE; a RUNTIME_VERSION or a PACKAGES pin the runtime does not hold; an IMPORTS file
 that is not on its stage; a HANDLER the body does not define; a body that fails at import. A
 refused CREATE OR REPLACE leaves the earlier function in place, as Snowflake's DDL does.
-Sandbox limits: argument and return types other than FLOAT are refused, never approximated; a
+Sandbox limits: arguments other than FLOAT, and return types other than FLOAT and ARRAY (of
+numbers; JSON in DuckDB, as fakesnow keeps every ARRAY), are refused, never approximated; a
 function is known by its name alone (DuckDB's functions belong to the connection, not to a
 database or schema, and Snowflake's overloading by signature is not modelled).
 
@@ -66,7 +67,16 @@ _COPY_FILES = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _STRING = re.compile(r"'([^']*)'")
+# How a function's failure reads (Snowflake's error 100357); DuckDB wraps what the function raised.
+INTERPRETER_ERROR = "Python Interpreter Error"
 _ARGUMENT = re.compile(r"\s*(" + _IDENTIFIER + r")\s+([A-Za-z_]+)\s*")
+# Snowflake's return type -> the DuckDB type the sandbox registers the function with, and the Arrow
+# type of its results. ARRAY: a vectorized function's list per row (udf-python-batch, "Type support"),
+# held as JSON text, the type fakesnow gives every ARRAY (and returns to the connector as one).
+RETURN_TYPES: dict[str, tuple[Any, pa.DataType]] = {
+    "FLOAT": (duckdb.sqltypes.DOUBLE, pa.float64()),
+    "ARRAY": (duckdb.sqltype("JSON"), pa.json_(pa.string())),
+}
 
 
 def _error(
@@ -131,10 +141,12 @@ def parse_create_function(statement: str) -> FunctionDefinition:
         if not argument:
             raise _error(f"SQL compilation error: argument {text.strip()!r} is not '<name> <type>'")
         arguments.append((argument.group(1).upper(), argument.group(2).upper()))
-    types = {kind for _, kind in arguments} | {returns.group(1).upper()}
-    if types - {"FLOAT"}:
+    unsupported = sorted({kind for _, kind in arguments if kind != "FLOAT"})
+    if unsupported or returns.group(1).upper() not in RETURN_TYPES:
         raise _error(
-            f"the sandbox runs Python functions over FLOAT only, not {sorted(types - {'FLOAT'})}", 9999
+            "the sandbox runs Python functions over FLOAT arguments returning FLOAT or ARRAY only,"
+            f" not {unsupported or [returns.group(1).upper()]}",
+            9999,
         )
     return FunctionDefinition(
         statement=statement,
@@ -261,13 +273,12 @@ class FunctionProcess:
                 "imports": import_directory + "/",
                 "runtime_version": definition.runtime_version,
                 "packages": definition.packages,
+                "returns": definition.returns,
             }
         )
         return answer
 
-    def _exchange(
-        self, request: dict[str, Any], payload: bytes = b"", reply_bytes: int = 0
-    ) -> tuple[dict[str, Any], bytes]:
+    def _exchange(self, request: dict[str, Any], payload: bytes = b"") -> tuple[dict[str, Any], bytes]:
         assert self.process.stdin is not None
         assert self.process.stdout is not None
         with self._lock:
@@ -280,24 +291,29 @@ class FunctionProcess:
             if not line:
                 self._log.seek(0)
                 raise _error(
-                    f"Python Interpreter Error: the function's process ended: {self._log.read()[-800:]!r}",
+                    f"{INTERPRETER_ERROR}: the function's process ended: {self._log.read()[-800:]!r}",
                     100357,
                     "P0000",
                 )
             answer: dict[str, Any] = json.loads(line)
             if not answer["ok"]:
-                raise _error(f"Python Interpreter Error:\n{answer['message']}", 100357, "P0000")
-            reply = self.process.stdout.read(reply_bytes) if reply_bytes else b""
+                raise _error(f"{INTERPRETER_ERROR}:\n{answer['message']}", 100357, "P0000")
+            size = int(answer.get("payload_bytes", 0))
+            reply = self.process.stdout.read(size) if size else b""
             return answer, reply
 
-    def call(self, matrix: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    def call(self, matrix: np.ndarray[Any, np.dtype[np.float64]], returns: str) -> pa.Array:
+        """The function's values for a batch of rows, as an Arrow array of ``returns``' type."""
         rows, columns = matrix.shape
         _, reply = self._exchange(
             {"cmd": "call", "rows": rows, "columns": columns},
             np.ascontiguousarray(matrix, dtype=np.float64).tobytes(),
-            reply_bytes=rows * 8,
         )
-        return np.frombuffer(reply, dtype=np.float64)
+        arrow_type = RETURN_TYPES[returns][1]
+        if returns == "ARRAY":
+            rows_values = json.loads(reply)
+            return pa.array([None if v is None else json.dumps(v) for v in rows_values], type=arrow_type)
+        return pa.array(np.frombuffer(reply, dtype=np.float64), type=arrow_type)
 
     def close(self) -> None:
         if self.process.stdin is not None:
@@ -364,7 +380,7 @@ class PythonFunctions:
                     for column in columns
                 ]
             )
-            return pa.array(process.call(matrix), type=pa.float64())
+            return process.call(matrix, definition.returns)
 
         run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [inspect.Parameter(name, inspect.Parameter.POSITIONAL_ONLY) for name, _ in definition.arguments]
@@ -375,7 +391,7 @@ class PythonFunctions:
             definition.name,
             run,
             [duckdb.sqltypes.DOUBLE] * len(definition.arguments),
-            duckdb.sqltypes.DOUBLE,
+            RETURN_TYPES[definition.returns][0],
             type="arrow",
             null_handling="special",
         )
@@ -418,7 +434,15 @@ def support_python_functions(duck_conn: Any, open_s3: Callable[[str, str], Any])
         current = _installed["functions"]
         database, schema = self._conn.database, self._conn.schema
         if not _handled_here(command):
-            return original(self, command, *args, **kwargs)
+            try:
+                return original(self, command, *args, **kwargs)
+            except duckdb.Error as error:
+                # A function that fails while a query runs fails the query with its own error (not
+                # the server's 500 that an unknown exception gets).
+                text = str(error)
+                if INTERPRETER_ERROR not in text:
+                    raise
+                raise _error(text[text.index(INTERPRETER_ERROR) :], 100357, "P0000") from None
         if _PYTHON_FUNCTION.match(command):
             name = current.create(command, database, schema)
             return original(self, f"SELECT 'Function {name} successfully created.' AS status")

@@ -49,6 +49,11 @@ def test_a_multiclass_dataset_loads_classes_scores_and_probabilities(tmp_path: P
         assert row["PREDICTED_CLASS"] in {0, 1, 2}
         assert row["SCORE"] == max(probabilities) == probabilities[row["PREDICTED_CLASS"]]
         assert abs(sum(probabilities) - 1) < 1e-4
+    # The promoted model was published as ML_PREDICT_SEGMENT RETURNS ARRAY: every row of the scoring
+    # view, scored in SQL, gets the transform's PROBABILITIES, element by element (issue 11's parity).
+    scoring: Any = result["sql_scoring"]
+    assert (scoring["function"], scoring["rows"]) == ("ML_PREDICT_SEGMENT", 600)
+    assert scoring["max_abs_diff"] <= 1e-6
 
 
 def _query(sandbox: Sandbox, sql: str) -> list[tuple[Any, ...]]:

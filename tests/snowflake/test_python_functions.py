@@ -8,9 +8,11 @@ the function then scores rows in plain SQL. The model file is what SageMaker's 1
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +32,20 @@ EVENT = Path(__file__).resolve().parents[2] / "events" / "publish_model" / "prom
 FEATURES = ["A", "B", "C"]
 ROWS = [(0.5, -1.0, 2.0), (-1.5, 0.25, None), (3.0, 3.0, -3.0), (None, None, None)]
 FUNCTION = "ML_PREDICT_PUMPS"
-# Trains a small binary model on fixed data and writes model.tar.gz as the 1.7-1 image does
-# (bst.save_model(<model_dir>/xgboost-model), then tar.gz); prints the model's scores of ROWS.
+# Trains a small binary (or 3-class multi:softprob) model on fixed data and writes model.tar.gz as
+# the 1.7-1 image does (bst.save_model(<model_dir>/xgboost-model), then tar.gz); prints the model's
+# scores of ROWS (a multi-class model's: its class probabilities per row).
 TRAIN = """
 import io, json, sys, tarfile, tempfile, os, numpy as np, xgboost as xgb
-seed, rows = int(sys.argv[1]), json.loads(sys.argv[2])
+seed, rows, objective = int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[4]
 rng = np.random.default_rng(seed)
-x = rng.normal(size=(300, 3)); y = (x[:, 0] + 2 * x[:, 1] - x[:, 2] > 0).astype(float)
-booster = xgb.train({"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(x, label=y), 20)
+x = rng.normal(size=(300, 3)); margin = x[:, 0] + 2 * x[:, 1] - x[:, 2]
+params = {"objective": objective, "max_depth": 3}
+if objective == "multi:softprob":
+    params["num_class"] = 3; y = np.digitize(margin, [-1.0, 1.0]).astype(float)
+else:
+    y = (margin > 0).astype(float)
+booster = xgb.train(params, xgb.DMatrix(x, label=y), 20)
 folder = tempfile.mkdtemp(); booster.save_model(os.path.join(folder, "xgboost-model"))
 with tarfile.open(sys.argv[3], "w:gz") as archive:
     archive.add(os.path.join(folder, "xgboost-model"), arcname="xgboost-model")
@@ -46,12 +54,15 @@ print(json.dumps(booster.predict(xgb.DMatrix(matrix, missing=np.nan)).astype(flo
 """
 
 
-def train_model(tmp_path: Path, seed: int) -> tuple[bytes, list[float]]:
-    """The 1.7-1 image's artifact and its own xgboost's scores of ROWS."""
+def train_model(
+    tmp_path: Path, seed: int, objective: str = "binary:logistic", xgboost: str = "1.7.4"
+) -> tuple[bytes, list[Any]]:
+    """An image's artifact (1.7-1's, or the one whose xgboost is ``xgboost``) and that xgboost's
+    own scores of ROWS."""
     archive = tmp_path / f"model-{seed}.tar.gz"
-    python = environment_python("1.7.4")
+    python = environment_python(xgboost)
     done = subprocess.run(
-        [str(python), "-c", TRAIN, str(seed), json.dumps(ROWS), str(archive)],
+        [str(python), "-c", TRAIN, str(seed), json.dumps(ROWS), str(archive), objective],
         capture_output=True,
         text=True,
         check=True,
@@ -59,9 +70,15 @@ def train_model(tmp_path: Path, seed: int) -> tuple[bytes, list[float]]:
     return archive.read_bytes(), json.loads(done.stdout)
 
 
-def publish_request(version: int, run: str) -> PublishModelRequest:
+def publish_request(
+    version: int, run: str, problem: str = "binary", image: str = "1.7-1"
+) -> PublishModelRequest:
     document = json.loads(EVENT.read_text())
     document["plan"]["dataset"] = "pumps"
+    registry = document["model"]["image_uri"].rsplit(":", 1)[0]
+    document["model"]["image_uri"] = f"{registry}:{image}"
+    if problem == "multiclass":
+        document["plan"]["model"] = {"objective": "multi:softprob", "problem": problem, "num_class": 3}
     document["plan"]["scoring"]["features"] = FEATURES
     document["model"]["model_version"] = version
     document["model"]["model_data_url"] = f"s3://{BUCKET}/models/pumps/{run}/job/output/model.tar.gz"
@@ -76,7 +93,7 @@ def factory(snowflake_sandbox: SnowflakeSandbox, setup_conn: Any, database: str)
     )
 
 
-def scores_in_sql(conn: Any) -> list[float]:
+def scores_in_sql(conn: Any) -> list[Any]:
     values = " UNION ALL ".join(
         f"SELECT {index} AS N, "
         + ", ".join(
@@ -85,14 +102,23 @@ def scores_in_sql(conn: Any) -> list[float]:
         for index, row in enumerate(ROWS)
     )
     rows = query(conn, f"SELECT {FUNCTION}(A, B, C) FROM ({values}) ORDER BY N")
-    return [float(row[0]) for row in rows]
+    # A FLOAT, or an ARRAY (which the connector returns as JSON text).
+    return [json.loads(row[0]) if isinstance(row[0], str) else float(row[0]) for row in rows]
 
 
-def publish(s3: Any, factory: ConnectionFactory, version: int, artifact: bytes | None) -> None:
+def publish(
+    s3: Any,
+    factory: ConnectionFactory,
+    version: int,
+    artifact: bytes | None,
+    *,
+    problem: str = "binary",
+    image: str = "1.7-1",
+) -> None:
     run = f"run-{version}"
     if artifact is not None:
         s3.put_object(Bucket=BUCKET, Key=f"models/pumps/{run}/job/output/model.tar.gz", Body=artifact)
-    publishing.publish_model(publish_request(version, run), factory, "ML_STAGE")
+    publishing.publish_model(publish_request(version, run, problem, image), factory, "ML_STAGE")
 
 
 def test_the_sandbox_runs_exactly_the_body_the_create_statement_carries(
@@ -122,6 +148,88 @@ def test_scores_in_sql_are_the_images_xgboost_scores_of_the_model_file(
     assert query(setup_conn, "SELECT DATASET, MODEL_VERSION, FUNCTION_NAME FROM ML_MODELS") == [
         ("pumps", 1, FUNCTION)
     ]
+
+
+def test_a_multiclass_function_returns_each_rows_class_probabilities_in_class_order(
+    s3: Any, factory: ConnectionFactory, setup_conn: Any, tmp_path: Path
+) -> None:
+    artifact, expected = train_model(tmp_path, seed=5, objective="multi:softprob")
+    publish(s3, factory, 1, artifact, problem="multiclass")
+    running = functions.installed()
+    assert running is not None
+    assert running.functions[FUNCTION].definition.returns == "ARRAY"
+    in_sql = scores_in_sql(setup_conn)
+    assert [len(row) for row in in_sql] == [3] * len(ROWS)
+    assert (
+        max(
+            abs(a - b)
+            for got, want in zip(in_sql, expected, strict=True)
+            for a, b in zip(got, want, strict=True)
+        )
+        <= 1e-6
+    )
+    # The same body declared RETURNS FLOAT fails when called, as the lists are not numbers.
+    statement = publishing.publish_statements(
+        publish_request(1, "run-1", "multiclass"), "ML_STAGE"
+    ).create_function
+    query(setup_conn, statement.replace("RETURNS ARRAY", "RETURNS FLOAT"))
+    with pytest.raises(snowflake.connector.errors.ProgrammingError, match="RETURNS FLOAT"):
+        scores_in_sql(setup_conn)
+
+
+@pytest.mark.parametrize("objective", ["binary:logistic", "multi:softprob"])
+def test_the_3_0_5_images_ubjson_scores_identically_under_the_pinned_xgboost(
+    s3: Any, factory: ConnectionFactory, setup_conn: Any, tmp_path: Path, objective: str
+) -> None:
+    """XGBOOST_FOR_IMAGE pins 1.7.3 for the 3.0-5 image: its xgboost 3.0.5 writes UBJSON, which
+    1.7.3 reads to the same scores (the 3.2-0 image's would not be: its intercept is a vector)."""
+    artifact, expected = train_model(tmp_path, seed=6, objective=objective, xgboost="3.0.5")
+    with tarfile.open(fileobj=io.BytesIO(artifact), mode="r:gz") as archive:
+        member = archive.extractfile("xgboost-model")
+        assert member is not None
+        assert member.read(2) == b"{L"  # UBJSON, not the legacy `binf`
+    problem = "multiclass" if objective == "multi:softprob" else "binary"
+    publish(s3, factory, 1, artifact, problem=problem, image="3.0-5")
+    in_sql = [value if isinstance(value, list) else [value] for value in scores_in_sql(setup_conn)]
+    wanted = [value if isinstance(value, list) else [value] for value in expected]
+    assert (
+        max(
+            abs(a - b)
+            for got, want in zip(in_sql, wanted, strict=True)
+            for a, b in zip(got, want, strict=True)
+        )
+        <= 1e-6
+    )
+
+
+READ_WITH_RUNTIME = """
+import io, json, sys, tarfile, tempfile, os, numpy as np, xgboost as xgb
+with tarfile.open(sys.argv[1], "r:gz") as archive:
+    data = archive.extractfile("xgboost-model").read()
+path = os.path.join(tempfile.mkdtemp(), "xgboost-model"); open(path, "wb").write(data)
+booster = xgb.Booster(); booster.load_model(path)
+rows = json.loads(sys.argv[2])
+matrix = np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=np.float32)
+print(json.dumps(booster.predict(xgb.DMatrix(matrix, missing=np.nan)).astype(float).tolist()))
+"""
+
+
+def test_the_runtimes_xgboost_misreads_the_3_2_0_images_model_so_it_has_no_pin(tmp_path: Path) -> None:
+    """Why XGBOOST_FOR_IMAGE leaves 3.2-0 out: xgboost 3.2.0 writes the intercept as a vector, which
+    the pinned 1.7.3 loads without an error and replaces by its default. Should this test fail, the
+    runtime reads it: 3.2-0 may get a pin."""
+    artifact, expected = train_model(tmp_path, seed=7, xgboost="3.2.0")
+    archive = tmp_path / "model-3.2.0.tar.gz"
+    archive.write_bytes(artifact)
+    read = subprocess.run(
+        [str(functions.runtime_python()), "-c", READ_WITH_RUNTIME, str(archive), json.dumps(ROWS)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    scores = json.loads(read.stdout)
+    assert max(abs(a - b) for a, b in zip(scores, expected, strict=True)) > 1e-3
+    assert "3.2-0" not in publishing.XGBOOST_FOR_IMAGE
 
 
 def test_a_publication_that_fails_leaves_the_earlier_function_in_place(

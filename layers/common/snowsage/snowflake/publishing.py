@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from snowsage.errors import PublicationRefused
-from snowsage.models import PublishedModel, PublishModelRequest
+from snowsage.models import Problem, PublishedModel, PublishModelRequest
 from snowsage.names import S3Uri, validate_snowflake_identifier
 from snowsage.snowflake.connection import ConnectionFactory, session
 
@@ -34,15 +34,22 @@ MODELS_TABLE = "ML_MODELS"
 MODEL_ARCHIVE = "model.tar.gz"
 HANDLER = "predict"
 # Snowflake's Python runtime and the Anaconda packages the function runs with (docs/snowflake.md,
-# "Scoring in SQL"). The xgboost pin follows the image that trained the model: the 1.7-1 image
-# (xgboost 1.7.4) writes `xgboost-model` in xgboost's legacy binary format, which 1.7.x reads and
-# scores identically, and 3.1 and later cannot read at all. Snowflake's channel carries 1.7.3.
-# No pin is verified yet for the 3.x images (UBJSON from xgboost 3.0.5 / 3.2.0): their models are
-# refused with a clear error rather than published under a version that may misread them.
+# "Scoring in SQL"). The xgboost pin follows the image that trained the model. Snowflake's channel
+# carries 1.7.3. The 1.7-1 image (xgboost 1.7.4) writes `xgboost-model` in xgboost's legacy binary
+# format, which 1.7.x reads and scores identically (3.1 and later cannot read it at all). The 3.0-5
+# image (xgboost 3.0.5) writes UBJSON, which 1.7.3 reads and scores identically too (binary,
+# regression and multi-class; tests/snowflake/test_python_functions.py). The 3.2-0 image (xgboost
+# 3.2.0) writes its intercept as a vector (`base_score` "[…]"), which every xgboost before 3.1
+# silently replaces by a default: no verified pin, so its models are refused with a clear error.
 RUNTIME_VERSION = "3.11"
-XGBOOST_FOR_IMAGE = {"1.7-1": "xgboost==1.7.3"}
+XGBOOST_FOR_IMAGE = {"1.7-1": "xgboost==1.7.3", "3.0-5": "xgboost==1.7.3"}
 OTHER_PACKAGES = ("pandas",)
 PACKAGES = (XGBOOST_FOR_IMAGE["1.7-1"], *OTHER_PACKAGES)  # the default image's
+# What the function returns, by what the model predicts: one FLOAT (a binary model's probability, a
+# regression model's value), or a multi-class model's class probabilities in class order, one
+# ARRAY per row. Vectorized Python functions may return ARRAY: a pandas object column whose
+# elements are lists (docs: developer-guide/udf/python/udf-python-batch, "Type support").
+RETURN_TYPE: dict[Problem, str] = {"binary": "FLOAT", "regression": "FLOAT", "multiclass": "ARRAY"}
 IMAGE_TAG = re.compile(r":(?P<tag>\d+\.\d+-\d+)(?:-[a-z0-9-]+)?$")
 HANDLER_SOURCE = Path(__file__).with_name("scoring_handler.py")
 # A key under the bucket root (the external stage's URL): what a stage path may hold, unquoted.
@@ -104,7 +111,8 @@ def packages_for(image_uri: str) -> tuple[str, ...]:
         known = ", ".join(sorted(XGBOOST_FOR_IMAGE))
         raise PublicationRefused(
             f"no xgboost on Snowflake's Anaconda channel is pinned for image {tag!r} (pinned: {known});"
-            " its model cannot be published as a function (docs/snowflake.md, 'Scoring in SQL')"
+            " its model cannot be published as a function: train with a pinned image to publish"
+            " (docs/snowflake.md, 'Scoring in SQL')"
         )
     return (XGBOOST_FOR_IMAGE[tag], *OTHER_PACKAGES)
 
@@ -135,8 +143,13 @@ def create_function_statement(
     *,
     body: str | None = None,
     packages: tuple[str, ...] = PACKAGES,
+    returns: str = "FLOAT",
 ) -> str:
-    """``CREATE OR REPLACE FUNCTION``: one FLOAT argument per feature, in the model's order."""
+    """``CREATE OR REPLACE FUNCTION``: one FLOAT argument per feature, in the model's order,
+    returning ``returns`` (RETURN_TYPE: FLOAT, or ARRAY for a multi-class model)."""
+    if returns not in RETURN_TYPE.values():
+        allowed = sorted(set(RETURN_TYPE.values()))
+        raise PublicationRefused(f"the function cannot return {returns!r}: one of {allowed}")
     if not features:
         raise PublicationRefused("the plan names no features: the function would take no arguments")
     arguments = ", ".join(
@@ -150,7 +163,7 @@ def create_function_statement(
     return (
         f"CREATE OR REPLACE FUNCTION {name}({arguments})\n"
         "  COPY GRANTS\n"
-        "  RETURNS FLOAT\n"
+        f"  RETURNS {returns}\n"
         "  LANGUAGE PYTHON\n"
         f"  RUNTIME_VERSION = {_string(RUNTIME_VERSION)}\n"
         f"  PACKAGES = ({listed})\n"
@@ -198,6 +211,7 @@ def publish_statements(request: PublishModelRequest, bucket_stage: str) -> Publi
             f"{target}{MODEL_ARCHIVE}",
             comment,
             packages=packages_for(model.image_uri),
+            returns=RETURN_TYPE[plan.model.problem],
         ),
         record_model=record_model_statement(),
     )

@@ -13,7 +13,11 @@ of the same statement (``sandbox/snowflake/functions.py``; a contract test ties 
 * It is loaded once per Python process, at import, and kept for every batch the process scores.
 * Vectorized: Snowflake hands ``predict`` batches of rows as a pandas DataFrame whose columns are
   the arguments by position (docs: developer-guide/udf/python/udf-python-batch,
-  ``_sf_vectorized_input``), and takes back one FLOAT per row.
+  ``_sf_vectorized_input``), and takes back one value per row: a FLOAT for a binary or a
+  regression model; for a multi-class model (``multi:softprob``) the class probabilities in class
+  order, a list per row, which the function returns as ARRAY (an object column of lists; docs:
+  udf-python-batch, "Type support"). PublishModel declares the return type from the plan's
+  objective; the scores' shape says which one the model gives.
 * The scores are the batch transform's: the same booster, ``predict`` with
   ``validate_features=False`` as the container's ``serve_utils.predict``; a NULL argument is a
   missing value, as an empty CSV field is for the transform.
@@ -53,15 +57,14 @@ BOOSTER = load_booster(sys._xoptions["snowflake_import_directory"])
 
 
 def predict(features: pandas.DataFrame) -> pandas.Series:
-    """One score per row: a binary model's probability, a regression model's value."""
+    """One score per row: a binary model's probability, a regression model's value, or a
+    multi-class model's class probabilities (a list per row, in class order)."""
     values = features.to_numpy(dtype=numpy.float32, na_value=numpy.nan)
     matrix = xgboost.DMatrix(values, missing=numpy.nan)
-    scores = BOOSTER.predict(matrix, validate_features=False)
-    if scores.ndim != 1:
-        raise ValueError(
-            f"the model gives {scores.shape[1]} values per row (multi-class); the function returns one FLOAT"
-        )
-    return pandas.Series(scores.astype(numpy.float64))
+    scores = BOOSTER.predict(matrix, validate_features=False).astype(numpy.float64)
+    if scores.ndim == 2:
+        return pandas.Series(scores.tolist(), dtype=object)
+    return pandas.Series(scores)
 
 
 predict._sf_vectorized_input = pandas.DataFrame  # type: ignore[attr-defined]
