@@ -8,7 +8,9 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from sandbox.sagemaker import SageMakerEmulator
+import pytest
+
+from sandbox.sagemaker import SageMakerEmulator, SageMakerError
 from sandbox.sagemaker.script_mode import command_arguments, final_metrics, user_hyperparameters
 from sandbox.sagemaker.sharding import channel_shares
 from snowsage.script_mode import metric_definition
@@ -200,3 +202,10 @@ def test_toolkit_hyperparameters_and_metric_regex() -> None:
     log = ["[0]\ttrain-auc:0.7\tvalidation-auc:0.8", "[1]\tvalidation-auc:9.1e-01", "validation-aucpr:0.2"]
     assert final_metrics(log, [GATE.model_dump()]) == [("validation:auc", 0.91)]
     assert final_metrics(["nothing"], [GATE.model_dump()]) == []
+
+
+def test_metric_definitions_are_held_to_the_api_limits(emulator: SageMakerEmulator) -> None:
+    request = _script_request()
+    request["AlgorithmSpecification"]["MetricDefinitions"] = [{"Name": "validation:auc", "Regex": ""}]
+    with pytest.raises(SageMakerError, match=r"metricDefinitions\.1\.member\.regex"):
+        emulator.create_training_job(request)
