@@ -548,6 +548,14 @@ class SageMakerEmulator:
         if not objects:
             raise client_error(f"No S3 objects found under S3 URL {source}")
         job.timings["read_seconds"] += time.perf_counter() - started
+        count = int(job.record["TransformResources"]["InstanceCount"])
+        with self._lock:  # each object goes to one instance (sharding.py); the emulator scores them all
+            job.record["EmulatorInstances"] = [
+                {"Host": host, "Objects": share}
+                for host, share in zip(
+                    sharding.hosts(count), sharding.deal([o.uri for o in objects], count), strict=True
+                )
+            ]
         _, prefix = s3io.parse_s3_uri(source)
         base = prefix[: prefix.rfind("/") + 1]
         failures: list[str] = []

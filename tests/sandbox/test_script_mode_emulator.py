@@ -160,6 +160,7 @@ def test_the_sample_script_trains_a_model_the_transform_scores(s3: Any, emulator
     )
     scored = emulator.describe_transform_job("script-score")
     assert scored["TransformJobStatus"] == "Completed", scored.get("FailureReason")
+    assert scored["EmulatorInstances"] == [{"Host": "algo-1", "Objects": [f"s3://{BUCKET}/score/part-0.csv"]}]
 
 
 def test_several_instances_read_the_export_sharded_by_key(s3: Any, emulator: SageMakerEmulator) -> None:
@@ -209,3 +210,42 @@ def test_metric_definitions_are_held_to_the_api_limits(emulator: SageMakerEmulat
     request["AlgorithmSpecification"]["MetricDefinitions"] = [{"Name": "validation:auc", "Regex": ""}]
     with pytest.raises(SageMakerError, match=r"metricDefinitions\.1\.member\.regex"):
         emulator.create_training_job(request)
+
+
+def test_a_transform_deals_its_objects_to_its_instances(s3: Any, emulator: SageMakerEmulator) -> None:
+    put_training_data(s3)
+    emulator.create_training_job(training_request())
+    job = emulator.describe_training_job("snowsage-run-train-0")
+    emulator.create_model(
+        {
+            "ModelName": "m",
+            "PrimaryContainer": {
+                "Image": job["AlgorithmSpecification"]["TrainingImage"],
+                "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"],
+            },
+            "ExecutionRoleArn": job["RoleArn"],
+        }
+    )
+    x, _ = make_rows(9, 3)
+    for part in range(3):
+        put(s3, f"score/part-{part}.csv", csv_text(x[part::3]))
+    emulator.create_transform_job(
+        {
+            "TransformJobName": "spread",
+            "ModelName": "m",
+            "TransformInput": {
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/score/"}},
+                "ContentType": "text/csv",
+                "SplitType": "Line",
+            },
+            "TransformOutput": {"S3OutputPath": f"s3://{BUCKET}/out/"},
+            "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 2},
+        }
+    )
+    scored = emulator.describe_transform_job("spread")
+    assert scored["TransformJobStatus"] == "Completed", scored.get("FailureReason")
+    score = f"s3://{BUCKET}/score/"
+    assert scored["EmulatorInstances"] == [
+        {"Host": "algo-1", "Objects": [f"{score}part-0.csv", f"{score}part-2.csv"]},
+        {"Host": "algo-2", "Objects": [f"{score}part-1.csv"]},
+    ]
