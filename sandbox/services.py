@@ -35,6 +35,7 @@ from sandbox.aws.template import PROJECT_ROOT
 from sandbox.sagemaker import SageMakerEmulator
 from sandbox.snowflake.server import SnowflakeSandbox, start_snowflake
 from sandbox.snowflake.setup import SetupReport, apply_setup
+from snowsage_setup import training_code
 
 logger = logging.getLogger("sandbox")
 
@@ -150,6 +151,8 @@ class Sandbox:
             stack_name=self.config.stack_name,
             parameters=self._template_parameters(),
         )
+        # The datasets' training scripts, as `make upload-training` deploys them (script mode).
+        training_code.upload(self.client("s3"), self.bucket)
         with self.snowflake_connection() as connection:
             self.setup_report = apply_setup(connection, self.config.setup_sql, self.sql_variables())
         logger.info(

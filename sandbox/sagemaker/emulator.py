@@ -19,14 +19,16 @@ import io
 import math
 import os
 import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sandbox.sagemaker import runner, s3io, training, transform
+from sandbox.sagemaker import runner, s3io, script_mode, sharding, training, transform
 from sandbox.sagemaker.errors import JobFailure, SageMakerError, client_error, validation_error
 from sandbox.sagemaker.faults import FaultPlan, JobFault
 from sandbox.sagemaker.validation import (
@@ -184,7 +186,11 @@ class SageMakerEmulator:
         algorithm = request["AlgorithmSpecification"]
         version = runner.xgboost_version(algorithm["TrainingImage"])
         runner.environment_python(version)
+        if script_mode.is_script_mode(request["HyperParameters"]):
+            self._run_script(job, version, runtime_limit)
+            return
         self._secondary(job, "Downloading")
+        self._record_instances(job)
         # The container's order: hyperparameters, channels, data (algorithm_mode/train.py lines 121-200).
         config = training.parse_hyperparameters(request["HyperParameters"])
         kinds = training.validate_channels(request["InputDataConfig"], algorithm["TrainingInputMode"])
@@ -273,22 +279,140 @@ class SageMakerEmulator:
 
     def _write_model(self, job: _Job, model_path: str) -> str:
         """Write ``<S3OutputPath>/<job>/output/model.tar.gz`` holding the file the container saved."""
+        return self._write_model_files(job, [(transform.MODEL_FILE, Path(model_path))])
+
+    def _write_model_files(self, job: _Job, files: list[tuple[str, Path]]) -> str:
+        """``model.tar.gz`` of the model directory's files (``name`` inside the archive, local path)."""
         started = time.perf_counter()
-        with open(model_path, "rb") as handle:
-            raw = handle.read()
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as archive:
-            info = tarfile.TarInfo(transform.MODEL_FILE)
-            info.size = len(raw)
-            info.mtime = int(time.time())
-            info.mode = 0o644
-            archive.addfile(info, io.BytesIO(raw))
+            for name, path in files:
+                raw = path.read_bytes()
+                info = tarfile.TarInfo(name)
+                info.size = len(raw)
+                info.mtime = int(time.time())
+                info.mode = 0o644
+                archive.addfile(info, io.BytesIO(raw))
         uri = s3io.join_uri(
             job.record["OutputDataConfig"]["S3OutputPath"], job.name, "output", MODEL_ARTIFACT
         )
         s3io.put_bytes(self.s3, uri, buffer.getvalue(), "application/x-gzip")
         job.timings["write_seconds"] += time.perf_counter() - started
         return uri
+
+    def _channel_shares(self, job: _Job) -> dict[str, list[list[s3io.S3Object]]]:
+        """Per channel, the objects each instance reads (its S3DataDistributionType: sharding.py)."""
+        count = int(job.record["ResourceConfig"]["InstanceCount"])
+        shares: dict[str, list[list[s3io.S3Object]]] = {}
+        for channel in job.record["InputDataConfig"]:
+            source = channel["DataSource"]["S3DataSource"]
+            objects = {o.uri: o for o in s3io.list_objects(self.s3, source["S3Uri"])}
+            distribution = source.get("S3DataDistributionType", "FullyReplicated")
+            shares[channel["ChannelName"]] = [
+                [objects[uri] for uri in share]
+                for share in sharding.channel_shares(list(objects), distribution, count)
+            ]
+        return shares
+
+    def _record_instances(self, job: _Job) -> dict[str, list[list[s3io.S3Object]]]:
+        """Describe's ``EmulatorInstances``: what each instance reads. The built-in algorithm trains
+        across its instances as one model (Rabit), which the emulator computes from all their shares."""
+        shares = self._channel_shares(job)
+        hosts = sharding.hosts(int(job.record["ResourceConfig"]["InstanceCount"]))
+        with self._lock:
+            job.record["EmulatorInstances"] = [
+                {
+                    "Host": host,
+                    "Channels": {name: [o.uri for o in per_host[index]] for name, per_host in shares.items()},
+                }
+                for index, host in enumerate(hosts)
+            ]
+        return shares
+
+    def _run_script(self, job: _Job, version: str, runtime_limit: int) -> None:
+        """Script mode (script_mode.py): the user's program in the image's environment, as host algo-1."""
+        request = job.record
+        hyperparameters = request["HyperParameters"]
+        program = hyperparameters[script_mode.USER_PROGRAM]
+        submit = hyperparameters.get(script_mode.SUBMIT_DIRECTORY)
+        if not submit or not submit.startswith("s3://"):
+            raise JobFailure(
+                f"AlgorithmError: ExecuteUserScriptError: {script_mode.SUBMIT_DIRECTORY} must name the"
+                f" source archive in S3 (s3://.../sourcedir.tar.gz), not {submit!r}"
+            )
+        python = runner.environment_python(version)
+        self._secondary(job, "Downloading")
+        shares = self._record_instances(job)
+        hosts = sharding.hosts(int(request["ResourceConfig"]["InstanceCount"]))
+        if len(hosts) > 1:
+            raise JobFailure(
+                f"EmulatorError: a training script on {len(hosts)} instances is not emulated (each host would"
+                " run it and join the others' cluster); the emulator runs scripts on one instance"
+            )
+        read_started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="sagemaker-script-") as root:
+            layout = script_mode.Layout(Path(root))
+            layout.create()
+            bucket, key = s3io.parse_s3_uri(submit)
+            try:
+                archive = s3io.get_bytes(self.s3, bucket, key)
+            except Exception:
+                raise JobFailure(
+                    f"ClientError: cannot download {script_mode.SUBMIT_DIRECTORY} {submit}"
+                ) from None
+            script_mode.unpack_source(layout, archive, program)
+            for channel in request["InputDataConfig"]:
+                name = channel["ChannelName"]
+                prefix = s3io.parse_s3_uri(channel["DataSource"]["S3DataSource"]["S3Uri"])[1]
+                base = prefix[: prefix.rfind("/") + 1]
+                script_mode.write_channel(
+                    layout,
+                    name,
+                    [(o.key[len(base) :], s3io.get_bytes(self.s3, o.bucket, o.key)) for o in shares[name][0]],
+                )
+            script_mode.write_config(layout, request, hosts, hosts[0])
+            user = script_mode.user_hyperparameters(hyperparameters)
+            variables = script_mode.environment(
+                layout,
+                hyperparameters=user,
+                channels=list(shares),
+                hosts=hosts,
+                current_host=hosts[0],
+                cpus=self.nthread,
+            )
+            job.timings["read_seconds"] = time.perf_counter() - read_started
+            self._secondary(job, "Training")
+            started = time.perf_counter()
+            outcome = script_mode.run(
+                python,
+                layout,
+                program=program,
+                hyperparameters=user,
+                variables=variables,
+                seconds_left=job.started + runtime_limit - time.monotonic(),
+                should_stop=lambda: job.stop_requested,
+            )
+            job.timings["compute_seconds"] = time.perf_counter() - started
+            job.log.extend(outcome.log)
+            definitions = request["AlgorithmSpecification"].get("MetricDefinitions") or []
+            stamp = _now()
+            extra: dict[str, Any] = {}
+            metrics = script_mode.final_metrics(outcome.log, definitions)
+            if metrics:
+                extra["FinalMetricDataList"] = [
+                    {"MetricName": name, "Value": value, "Timestamp": stamp} for name, value in metrics
+                ]
+            if outcome.stopped is not None:
+                self._finish(job, "Stopped", secondary=outcome.stopped, extra=extra)
+                return
+            if outcome.exit_code != 0:
+                self._finish(job, "Failed", reason=script_mode.failure_reason(outcome), extra=extra)
+                return
+            self._secondary(job, "Uploading")
+            extra["ModelArtifacts"] = {
+                "S3ModelArtifacts": self._write_model_files(job, script_mode.model_files(layout))
+            }
+            self._finish(job, "Completed", extra=extra)
 
     # ---- models -------------------------------------------------------------------------------
 
@@ -424,6 +548,14 @@ class SageMakerEmulator:
         if not objects:
             raise client_error(f"No S3 objects found under S3 URL {source}")
         job.timings["read_seconds"] += time.perf_counter() - started
+        count = int(job.record["TransformResources"]["InstanceCount"])
+        with self._lock:  # each object goes to one instance (sharding.py); the emulator scores them all
+            job.record["EmulatorInstances"] = [
+                {"Host": host, "Objects": share}
+                for host, share in zip(
+                    sharding.hosts(count), sharding.deal([o.uri for o in objects], count), strict=True
+                )
+            ]
         _, prefix = s3io.parse_s3_uri(source)
         base = prefix[: prefix.rfind("/") + 1]
         failures: list[str] = []

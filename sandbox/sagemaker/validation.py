@@ -104,6 +104,7 @@ def validate_training(request: Mapping[str, Any]) -> None:
             "given as TrainingImage"
         )
     check_image(algorithm.get("TrainingImage"), "algorithmSpecification.trainingImage")
+    _validate_metric_definitions(algorithm.get("MetricDefinitions"))
     mode = require(algorithm, "TrainingInputMode", "algorithmSpecification.trainingInputMode")
     if mode not in {"File", "Pipe", "FastFile"}:
         raise _constraint(
@@ -142,6 +143,27 @@ def validate_training(request: Mapping[str, Any]) -> None:
         raise _constraint(
             len(hyperparameters), "hyperParameters", "Member must have length less than or equal to 100"
         )
+
+
+def _validate_metric_definitions(definitions: Any) -> None:
+    """API_MetricDefinition: at most 40, Name 1-255 and Regex 1-500 characters."""
+    if definitions is None:
+        return
+    if not isinstance(definitions, list) or len(definitions) > 40:
+        raise _constraint(
+            definitions,
+            "algorithmSpecification.metricDefinitions",
+            "Member must have length less than or equal to 40",
+        )
+    for index, definition in enumerate(definitions, start=1):
+        for key, limit in (("Name", 255), ("Regex", 500)):
+            value = definition.get(key) if isinstance(definition, Mapping) else None
+            if not isinstance(value, str) or not 1 <= len(value) <= limit:
+                raise _constraint(
+                    value,
+                    f"algorithmSpecification.metricDefinitions.{index}.member.{key[0].lower()}{key[1:]}",
+                    f"Member must have length between 1 and {limit}",
+                )
 
 
 def max_runtime(request: Mapping[str, Any]) -> int:

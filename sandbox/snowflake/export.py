@@ -63,7 +63,10 @@ class DatasetRow:
     model: dict[str, Any] = field(default_factory=dict)
 
 
-MODEL_COLUMNS = ("OBJECTIVE", "EVALUATION_METRIC", "EVALUATION_THRESHOLD", "HYPERPARAMETERS")
+MODEL_COLUMNS = (
+    *("OBJECTIVE", "EVALUATION_METRIC", "EVALUATION_THRESHOLD", "HYPERPARAMETERS"),
+    *("TRAINING_SCRIPT", "TRAINING_INSTANCE_COUNT"),
+)
 
 
 def export_id_for(moment: datetime) -> str:
@@ -78,7 +81,8 @@ def read_dataset(conn: Any, dataset: str) -> DatasetRow:
     try:
         cur.execute(
             "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,"
-            " OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS"
+            " OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS,"
+            " TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT"
             " FROM ML_DATASETS WHERE NAME = %s AND ENABLED",
             (dataset,),
         )
@@ -96,6 +100,8 @@ def read_dataset(conn: Any, dataset: str) -> DatasetRow:
     model = {column.lower(): value for column, value in zip(MODEL_COLUMNS, rows[0][5:], strict=True)}
     if model["evaluation_threshold"] is not None:
         model["evaluation_threshold"] = float(model["evaluation_threshold"])
+    if model["training_instance_count"] is not None:  # NUMBER arrives as int or Decimal
+        model["training_instance_count"] = int(model["training_instance_count"])
     return DatasetRow(dataset, training_view, scoring_view, id_column, label_column, predictions_table, model)
 
 

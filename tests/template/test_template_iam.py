@@ -174,12 +174,16 @@ def test_functions_without_aws_data_access_get_none() -> None:
             assert owner == "PrepareRunFunction", owner
 
 
-def test_prepare_run_reads_only_exports() -> None:
+def test_prepare_run_reads_only_exports_and_training_code() -> None:
     statements = [st for owner, st in _allows() if owner == "PrepareRunFunction"]
     get = next(st for st in statements if st["Action"] == "s3:GetObject")
-    assert sub_text(get["Resource"]) == "${DataBucket.Arn}/exports/*"
+    # code/*: script mode's source archives, which PrepareRun checks (docs/contracts.md).
+    assert [sub_text(item) for item in get["Resource"]] == [
+        "${DataBucket.Arn}/exports/*",
+        "${DataBucket.Arn}/code/*",
+    ]
     listing = next(st for st in statements if st["Action"] == "s3:ListBucket")
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": "exports/*"}}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["exports/*", "code/*"]}}
 
 
 def test_record_run_reads_executions_of_this_state_machine() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from snowsage.errors import ManifestNotFound
 
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 BUCKET = "snowsage-data"
 DATASET = "merchant_risk"
 EXPORT_ID = "20261126t100000z"

@@ -16,7 +16,7 @@ from snowsage.models import DatasetModel, ExecutionInput, LabelSummary, PrepareR
 from snowsage.plan import output_filter
 from snowsage.prepare import prepare_run
 from snowsage.settings import PrepareRunSettings
-from tests.unit.builders import BUCKET, PREFIX, store_for
+from tests.unit.builders import BUCKET, PREFIX, XGBOOST_IMAGE, store_for
 
 TEMPLATE = TemplateDefaults(
     hyperparameters={
@@ -69,6 +69,8 @@ def test_a_row_without_settings_keeps_the_template_defaults() -> None:
         "evaluation_threshold": "template",
         "hyperparameters.num_round": "template",
         "hyperparameters.max_depth": "template",
+        "training_instance_count": "template",
+        "transform_instance_count": "template",
     }
 
 
@@ -295,6 +297,7 @@ def _prepare(document: dict[str, Any], settings: PrepareRunSettings) -> Any:
     request = PrepareRunRequest(
         execution_name="merchant_risk-20261126t100000z",
         input={"manifest": f"s3://{BUCKET}/{PREFIX}manifest.json"},
+        xgboost_image_uri=XGBOOST_IMAGE,
     )
     return prepare_run(request, settings, store_for(document), now=NOW)
 

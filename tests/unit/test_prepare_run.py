@@ -8,7 +8,7 @@ from snowsage.errors import InvalidExecutionInput, ManifestNotFound
 from snowsage.models import PrepareRunRequest
 from snowsage.prepare import prepare_run
 from snowsage.settings import PrepareRunSettings
-from tests.unit.builders import BUCKET, PREFIX, MemoryStore, store_for
+from tests.unit.builders import BUCKET, PREFIX, XGBOOST_IMAGE, MemoryStore, store_for
 
 MANIFEST_URI = f"s3://{BUCKET}/{PREFIX}manifest.json"
 NOW = datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
@@ -16,7 +16,9 @@ NOW = datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
 
 def _request(**overrides: Any) -> PrepareRunRequest:
     return PrepareRunRequest(
-        execution_name="merchant_risk-20261126t100000z", input={"manifest": MANIFEST_URI, **overrides}
+        execution_name="merchant_risk-20261126t100000z",
+        input={"manifest": MANIFEST_URI, **overrides},
+        xgboost_image_uri=XGBOOST_IMAGE,
     )
 
 
@@ -98,7 +100,9 @@ def test_a_manifest_from_another_bucket_is_refused(
     document: dict[str, Any], settings: PrepareRunSettings
 ) -> None:
     request = PrepareRunRequest(
-        execution_name="x", input={"manifest": f"s3://other-bucket/{PREFIX}manifest.json"}
+        execution_name="x",
+        input={"manifest": f"s3://other-bucket/{PREFIX}manifest.json"},
+        xgboost_image_uri=XGBOOST_IMAGE,
     )
     with pytest.raises(InvalidExecutionInput, match="not this pipeline's bucket"):
         prepare_run(request, settings, store_for(document), now=NOW)

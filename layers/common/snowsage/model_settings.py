@@ -5,6 +5,9 @@ dataset's ML_DATASETS row (copied into the manifest by EXPORT_DATASET), then the
 input. The plan records which layer each value came from. A setting that does not fit is refused
 with ``InvalidModelSettings`` naming the dataset and the column (or input key) that holds it.
 
+TRAINING_SCRIPT and TRAINING_INSTANCE_COUNT (script mode and scale-out) are resolved here and
+checked in plan.py (script_mode.py, scale_out.py), which needs the export and the bucket.
+
 Adding a setting (say a row's TRAINING_ENGINE): a column in ML_DATASETS, copied into the
 manifest's ``model`` by EXPORT_DATASET (30_export_procedure.sql and sandbox/snowflake/export.py's
 MODEL_COLUMNS), a field of ``DatasetModel`` and of ``ExecutionInput``, and one ``_Layers.pick``
@@ -119,6 +122,8 @@ class TemplateDefaults:
     hyperparameters: Mapping[str, str]
     evaluation_metric: str
     evaluation_threshold: float
+    training_instance_count: int = 1
+    transform_instance_count: int = 1
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,12 @@ class _Layers:
         self.sources[name] = chosen[1]
         return chosen
 
+    def pick_optional(self, name: str, layers: list[tuple[str, T | None]]) -> T | None:
+        """The last layer's value, or None when no layer sets it (then no source is recorded)."""
+        if all(value is None for _, value in layers):
+            return None
+        return self.pick(name, layers)[0]
+
     def refuse(self, where: str, message: str) -> InvalidModelSettings:
         return InvalidModelSettings(f"dataset {self.dataset}: {where} {message}")
 
@@ -159,7 +170,13 @@ TEMPLATE_PARAMETERS = {
     "OBJECTIVE": "Hyperparameters objective",
     "EVALUATION_METRIC": "EvaluationMetric",
     "EVALUATION_THRESHOLD": "EvaluationThreshold",
+    "TRAINING_INSTANCE_COUNT": "TrainingInstanceCount",
 }
+
+
+def setting_location(source: str, column: str, input_key: str) -> str:
+    """How an error names the place a setting came from (ML_DATASETS.<column>, the input key, …)."""
+    return _where(source, column, input_key)
 
 
 def _where(source: str, column: str, input_key: str) -> str:
@@ -402,9 +419,30 @@ def resolve_model(
         num_class = _num_class(layers, hyperparameters, labels, label_column)
     elif problem == "binary":
         _check_binary_labels(layers, labels, label_column)
+    training_script = layers.pick_optional(
+        "training_script", [(ROW, row.training_script), (INPUT, request.training_script)]
+    )
+    training_instances, _ = layers.pick(
+        "training_instance_count",
+        [
+            ("template", template.training_instance_count),
+            (ROW, row.training_instance_count),
+            (INPUT, request.training_instance_count),
+        ],
+    )
+    transform_instances, _ = layers.pick(
+        "transform_instance_count",
+        [("template", template.transform_instance_count), (INPUT, request.transform_instance_count)],
+    )
     return ResolvedModel(
         plan=ModelPlan(
-            objective=objective, problem=problem, num_class=num_class, sources=dict(layers.sources)
+            objective=objective,
+            problem=problem,
+            num_class=num_class,
+            training_script=training_script,
+            training_instance_count=training_instances,
+            transform_instance_count=transform_instances,
+            sources=dict(layers.sources),
         ),
         hyperparameters=hyperparameters,
         metric_name=metric,

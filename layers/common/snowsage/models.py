@@ -13,7 +13,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    model_serializer,
+)
 
 from snowsage.instance_types import TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
 
@@ -83,6 +93,10 @@ class ExecutionInput(StrictContract):
     objective: str | None = None
     evaluation_metric: str | None = None
     evaluation_threshold: float | None = None
+    # Script mode and scale-out (docs/contracts.md, "Your own training script"; "Scale-out").
+    training_script: str | None = None
+    training_instance_count: int | None = Field(default=None, ge=1)
+    transform_instance_count: int | None = Field(default=None, ge=1)
 
 
 # --- Manifest (written by Snowflake's EXPORT_DATASET) ----------------------------------------
@@ -112,6 +126,8 @@ class DatasetModel(Contract):
     evaluation_metric: str | None = None
     evaluation_threshold: float | None = None
     hyperparameters: str | None = None
+    training_script: str | None = None
+    training_instance_count: int | None = None
 
 
 class LabelSummary(Contract):
@@ -146,6 +162,8 @@ class Manifest(Contract):
 class PrepareRunRequest(Contract):
     execution_name: str
     input: dict[str, Any]
+    # The built-in XGBoost image (the ASL's XGBoostImageUri), also the framework container of script mode.
+    xgboost_image_uri: str
 
 
 class ResourceConfig(Contract):
@@ -159,6 +177,38 @@ class TransformResources(Contract):
     InstanceCount: int = Field(ge=1)
 
 
+class MetricDefinition(Contract):
+    """API_MetricDefinition: the metric's name and the regex whose first group is its value in the log."""
+
+    Name: str
+    Regex: str
+
+
+class AlgorithmSpecification(Contract):
+    """API_AlgorithmSpecification. MetricDefinitions only in script mode: the built-in algorithm
+    defines its own metrics (docs: sagemaker/latest/dg/xgboost-tuning, "Metrics computed by the
+    XGBoost algorithm")."""
+
+    TrainingImage: str
+    TrainingInputMode: Literal["File"] = "File"
+    MetricDefinitions: list[MetricDefinition] | None = None
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("MetricDefinitions") is None:
+            data.pop("MetricDefinitions", None)
+        return data
+
+
+class ScriptPlan(Contract):
+    """Script mode: the entry point and the source archive the framework container runs it from."""
+
+    path: str  # training/<dataset>/train.py, in the repository
+    program: str  # train.py (the sagemaker_program hyperparameter)
+    source_uri: str  # s3://<bucket>/code/<dataset>/sourcedir.tar.gz (sagemaker_submit_directory)
+
+
 class TrainingPlan(Contract):
     train_uri: str
     validation_uri: str
@@ -169,6 +219,11 @@ class TrainingPlan(Contract):
     stopping_condition: dict[str, int]
     enable_spot: bool
     rows: int
+    # The train channel's S3DataDistributionType: ShardedByS3Key when several instances train.
+    train_distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
+    train_files: int = Field(default=1, ge=0)
+    algorithm_specification: AlgorithmSpecification | None = None
+    script: ScriptPlan | None = None
 
 
 class ScoringPlan(Contract):
@@ -192,6 +247,9 @@ class ModelPlan(Contract):
     objective: str = "binary:logistic"
     problem: Problem = "binary"
     num_class: int | None = None
+    training_script: str | None = None
+    training_instance_count: int = 1
+    transform_instance_count: int = 1
     # setting -> "template", "ML_DATASETS", "execution input", "labels" or "default for <objective>"
     sources: dict[str, str] = Field(default_factory=dict)
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from snowsage.model_settings import TemplateDefaults, check_predictions_columns, resolve_model
+from snowsage import scale_out
+from snowsage.errors import InvalidModelSettings
+from snowsage.model_settings import (
+    ResolvedModel,
+    TemplateDefaults,
+    check_predictions_columns,
+    resolve_model,
+    setting_location,
+)
 from snowsage.models import (
+    AlgorithmSpecification,
     EvaluationPlan,
     ExecutionInput,
     Manifest,
@@ -13,12 +23,17 @@ from snowsage.models import (
     ResourceConfig,
     RunPlan,
     ScoringPlan,
+    ScriptPlan,
     Selection,
     TrainingPlan,
     TransformResources,
 )
 from snowsage.names import ManifestLocation, model_package_group, name_base, run_id_for
+from snowsage.script_mode import metric_definition, script_hyperparameters
 from snowsage.settings import PrepareRunSettings
+
+# (script path, the field that names it) -> the script checked against its deployed archive.
+FindScript = Callable[[str, str], ScriptPlan]
 
 
 def _uri(bucket: str, key: str) -> str:
@@ -51,23 +66,66 @@ def _training_plan(
     sections: dict[str, ManifestSection],
     location: ManifestLocation,
     run_id: str,
-    hyperparameters: dict[str, str],
+    model: ResolvedModel,
+    image_uri: str,
+    find_script: FindScript | None,
 ) -> TrainingPlan:
     bucket = location.bucket
+    dataset = location.dataset
+    sources = model.plan.sources
+    instance_type = request.training_instance_type or settings.training_instance_type
+    instances = model.plan.training_instance_count
+    count_where = setting_location(
+        sources.get("training_instance_count", "template"),
+        "TRAINING_INSTANCE_COUNT",
+        "training_instance_count",
+    )
+    if instances < 1:
+        raise InvalidModelSettings(f"dataset {dataset}: {count_where} must be at least 1, not {instances}")
+    train_files = len(sections["train"].files)
+    distribution = scale_out.train_distribution(
+        dataset=dataset, instance_count=instances, train_files=train_files, where=count_where
+    )
+    hyperparameters = {**scale_out.gpu_hyperparameters(instance_type, image_uri)}
+    for key in hyperparameters:
+        sources[f"hyperparameters.{key}"] = f"instance type {instance_type}"
+    hyperparameters.update(model.hyperparameters)
+    script: ScriptPlan | None = None
+    metric_definitions = None
+    if model.plan.training_script is not None:
+        script_where = setting_location(
+            sources.get("training_script", "ML_DATASETS"), "TRAINING_SCRIPT", "training_script"
+        )
+        if find_script is None:  # pragma: no cover - prepare_run always passes one
+            raise InvalidModelSettings(f"dataset {dataset}: {script_where} cannot be checked here")
+        if instances > 1:
+            raise InvalidModelSettings(
+                f"dataset {dataset}: {count_where} {instances} with {script_where}: a training script"
+                " runs on one instance here (a distributed script sets up its own Rabit or Dask cluster)"
+            )
+        script = find_script(model.plan.training_script, script_where)
+        hyperparameters.update(script_hyperparameters(script))
+        metric_definitions = [metric_definition(model.metric_name)]
     return TrainingPlan(
         train_uri=_uri(bucket, sections["train"].prefix),
         validation_uri=_uri(bucket, sections["validation"].prefix),
-        output_uri=_uri(bucket, f"models/{location.dataset}/{run_id}/"),
-        checkpoint_uri=_uri(bucket, f"checkpoints/{location.dataset}/{run_id}/"),
+        output_uri=_uri(bucket, f"models/{dataset}/{run_id}/"),
+        checkpoint_uri=_uri(bucket, f"checkpoints/{dataset}/{run_id}/"),
         hyperparameters=hyperparameters,
         resource_config=ResourceConfig(
-            InstanceType=request.training_instance_type or settings.training_instance_type,
-            InstanceCount=settings.training_instance_count,
+            InstanceType=instance_type,
+            InstanceCount=instances,
             VolumeSizeInGB=settings.training_volume_size_gb,
         ),
         stopping_condition=stopping_condition(settings),
         enable_spot=settings.use_spot_training,
         rows=sections["train"].rows,
+        train_distribution=distribution,
+        train_files=train_files,
+        algorithm_specification=AlgorithmSpecification(
+            TrainingImage=image_uri, MetricDefinitions=metric_definitions
+        ),
+        script=script,
     )
 
 
@@ -80,6 +138,8 @@ def build_run_plan(
     location: ManifestLocation,
     settings: PrepareRunSettings,
     now: datetime,
+    image_uri: str,
+    find_script: FindScript | None = None,
 ) -> RunPlan:
     run_id = run_id_for(execution_name)
     dataset = location.dataset
@@ -87,7 +147,11 @@ def build_run_plan(
         dataset=dataset,
         label_column=manifest.label_column.upper(),
         template=TemplateDefaults(
-            settings.hyperparameters, settings.evaluation_metric, settings.evaluation_threshold
+            settings.hyperparameters,
+            settings.evaluation_metric,
+            settings.evaluation_threshold,
+            settings.training_instance_count,
+            settings.transform_instance_count,
         ),
         row=manifest.model,
         request=request,
@@ -117,7 +181,9 @@ def build_run_plan(
                 sections=sections,
                 location=location,
                 run_id=run_id,
-                hyperparameters=model.hyperparameters,
+                model=model,
+                image_uri=image_uri,
+                find_script=find_script,
             )
             if request.mode == "train_and_score"
             else None
@@ -129,7 +195,9 @@ def build_run_plan(
             stage_path=stage_path,
             transform_resources=TransformResources(
                 InstanceType=request.transform_instance_type or settings.transform_instance_type,
-                InstanceCount=settings.transform_instance_count,
+                InstanceCount=scale_out.transform_instances(
+                    model.plan.transform_instance_count, len(score.files)
+                ),
             ),
             rows=score.rows,
             files=len(score.files),

@@ -13,6 +13,7 @@ from snowsage.models import ExecutionInput, PrepareRunRequest, RunPlan, validati
 from snowsage.names import ManifestLocation
 from snowsage.plan import build_run_plan
 from snowsage.s3 import ObjectStore
+from snowsage.script_mode import plan_script
 from snowsage.settings import PrepareRunSettings
 
 
@@ -47,4 +48,8 @@ def prepare_run(
         location=location,
         settings=settings,
         now=now or datetime.now(UTC),
+        image_uri=request.xgboost_image_uri,
+        find_script=lambda path, where: plan_script(
+            dataset=location.dataset, path=path, where=where, bucket=location.bucket, store=store
+        ),
     )

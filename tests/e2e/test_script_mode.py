@@ -1,0 +1,164 @@
+"""Script mode and scale-out end to end (issue 13): the sample dataset's own train.py trains, is gated,
+registered, scored and loaded; a crashing script fails the run with its traceback in ML_RUNS.CAUSE;
+several instances read the export sharded by key; PrepareRun refuses what cannot run, naming the field."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sandbox import pipeline_run
+from sandbox.reference_runs import load_reference_data
+from sandbox.sample_data import SAMPLE_DATASET
+from sandbox.services import Sandbox
+from sandbox.snowflake.export import export_dataset
+from snowsage.names import execution_name, run_id_for
+from snowsage_setup.training_code import TRAINING_DIR, archive_key, build_archive
+
+SCRIPT = f"training/{SAMPLE_DATASET}/train.py"
+
+
+def _sql(sandbox: Sandbox, statement: str) -> list[tuple[Any, ...]]:
+    with sandbox.snowflake_connection() as connection:
+        cursor = connection.cursor()
+        cursor.execute(statement)
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+
+def _set_row(sandbox: Sandbox, script: str | None, instances: int | None) -> None:
+    script_sql = "NULL" if script is None else f"'{script}'"
+    instances_sql = "NULL" if instances is None else str(instances)
+    _sql(
+        sandbox,
+        f"UPDATE ML_DATASETS SET TRAINING_SCRIPT = {script_sql}, TRAINING_INSTANCE_COUNT = {instances_sql}"
+        f" WHERE NAME = '{SAMPLE_DATASET}'",
+    )
+
+
+@pytest.fixture(scope="module")
+def sample(sandbox: Sandbox) -> None:
+    load_reference_data(sandbox)
+
+
+@pytest.fixture
+def row(sandbox: Sandbox, sample: None) -> Iterator[None]:
+    """Each test sets the row's script mode / instance count; the row goes back to the built-in after."""
+    yield
+    _set_row(sandbox, None, None)
+    sandbox.client("s3").put_object(
+        Bucket=sandbox.bucket,
+        Key=archive_key(SAMPLE_DATASET),
+        Body=build_archive(TRAINING_DIR / SAMPLE_DATASET),
+    )
+
+
+def _cause(sandbox: Sandbox, run_id: str) -> str:
+    rows = _sql(sandbox, f"SELECT CAUSE FROM ML_RUNS WHERE RUN_ID = '{run_id}'")
+    assert len(rows) == 1, rows
+    return str(rows[0][0])
+
+
+def _training_job(sandbox: Sandbox, result: pipeline_run.RunResult) -> dict[str, Any]:
+    assert sandbox.emulator is not None
+    plan: Any = (result.execution.output or {})["plan"]
+    return sandbox.emulator.describe_training_job(f"{plan['name_base']}-train-0")
+
+
+def test_the_sample_script_trains_and_its_model_is_scored_and_loaded(sandbox: Sandbox, row: None) -> None:
+    _set_row(sandbox, SCRIPT, None)
+    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261127t110000z")
+    assert result.status == "SUCCEEDED", result.execution.cause
+    plan: Any = (result.execution.output or {})["plan"]
+    training = plan["training"]
+    assert training["script"]["program"] == "train.py"
+    assert training["hyperparameters"]["sagemaker_program"] == "train.py"
+    assert training["hyperparameters"]["sagemaker_submit_directory"] == (
+        f"s3://{sandbox.bucket}/code/{SAMPLE_DATASET}/sourcedir.tar.gz"
+    )
+    assert plan["model"]["sources"]["training_script"] == "ML_DATASETS"
+    job = _training_job(sandbox, result)
+    assert job["AlgorithmSpecification"]["MetricDefinitions"][0]["Name"] == "validation:auc"
+    assert sandbox.emulator is not None
+    log = sandbox.emulator.training_log(job["TrainingJobName"])
+    assert any(line.startswith("class weights from the data") for line in log)
+    assert result.metric["name"] == "validation:auc" and result.metric["value"] > 0.75
+    assert result.gate["promoted"] is True
+    assert result.rows_loaded == result.rows_scored and (result.rows_loaded or 0) > 0
+
+
+def test_a_crashing_script_fails_the_run_with_its_traceback(sandbox: Sandbox, row: None) -> None:
+    crash = (
+        "import sys\n\ndef read_labels():\n"
+        "    raise ValueError('no label column IS_RISKY (crash test)')\n\nread_labels()\n"
+    )
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("train.py")
+        info.size = len(crash)
+        archive.addfile(info, io.BytesIO(crash.encode()))
+    sandbox.client("s3").put_object(
+        Bucket=sandbox.bucket, Key=archive_key(SAMPLE_DATASET), Body=buffer.getvalue()
+    )
+    _set_row(sandbox, SCRIPT, None)
+    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261127t110001z")
+    assert result.status == "FAILED"
+    assert result.execution.failed_state == "Train"
+    cause = _cause(sandbox, run_id_for(execution_name(SAMPLE_DATASET, "20261127t110001z")))
+    assert "ExecuteUserScriptError" in cause
+    assert "Traceback (most recent call last)" in cause
+    assert "in read_labels" in cause
+    assert "ValueError: no label column IS_RISKY (crash test)" in cause
+
+
+def test_a_script_missing_from_the_archive_is_refused_naming_the_column(sandbox: Sandbox, row: None) -> None:
+    _set_row(sandbox, f"training/{SAMPLE_DATASET}/missing.py", None)
+    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261127t110002z")
+    assert result.status == "FAILED"
+    assert result.execution.failed_state == "PrepareRun"
+    assert f"ML_DATASETS.TRAINING_SCRIPT 'training/{SAMPLE_DATASET}/missing.py' is missing" in str(
+        result.execution.cause
+    )
+
+
+def test_more_instances_than_training_files_is_refused(sandbox: Sandbox, row: None) -> None:
+    _set_row(sandbox, None, 40)
+    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261127t110003z")
+    assert result.status == "FAILED"
+    assert result.execution.failed_state == "PrepareRun"
+    assert (
+        "ML_DATASETS.TRAINING_INSTANCE_COUNT 40 is more instances than the export's 1 training file"
+        in str(result.execution.cause)
+    )
+
+
+def test_two_instances_each_read_their_share_of_the_export(sandbox: Sandbox, row: None) -> None:
+    _set_row(sandbox, None, 2)
+    with sandbox.snowflake_connection() as connection:
+        manifest = export_dataset(
+            connection,
+            sandbox.client("s3"),
+            sandbox.bucket,
+            SAMPLE_DATASET,
+            "20261127t110004z",
+            rows_per_file=50,
+        )
+    train_files = [item["key"] for item in manifest["train"]["files"]]
+    assert len(train_files) >= 2
+    result = pipeline_run.follow_export(sandbox, manifest)
+    assert result.status == "SUCCEEDED", result.execution.cause
+    job = _training_job(sandbox, result)
+    assert job["ResourceConfig"]["InstanceCount"] == 2
+    assert (
+        job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "ShardedByS3Key"
+    )
+    hosts = job["EmulatorInstances"]
+    assert [host["Host"] for host in hosts] == ["algo-1", "algo-2"]
+    shares = [set(host["Channels"]["train"]) for host in hosts]
+    assert shares[0] and shares[1] and not shares[0] & shares[1]
+    assert shares[0] | shares[1] == {f"s3://{sandbox.bucket}/{key}" for key in train_files}
+    # Validation is replicated: every instance evaluates on all of it.
+    assert hosts[0]["Channels"]["validation"] == hosts[1]["Channels"]["validation"]
