@@ -56,7 +56,9 @@ def test_an_oversize_manifest_is_refused_before_download(s3: Any) -> None:
 def test_listing_pages_past_a_thousand_keys(s3: Any) -> None:
     for index in range(1005):
         s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}score/part_{index:05d}.csv", Body=b"x")
-    assert len(S3ObjectStore(s3).list_sizes(BUCKET, f"{PREFIX}score/")) == 1005
+    keys = [key for key, _ in S3ObjectStore(s3).iter_sizes(BUCKET, f"{PREFIX}score/")]
+    assert keys == sorted(keys)
+    assert len(keys) == 1005
 
 
 def test_a_deleted_file_is_named(s3: Any, document: dict[str, Any]) -> None:

@@ -132,7 +132,7 @@ def build_run_plan(
                 InstanceCount=settings.transform_instance_count,
             ),
             rows=score.rows,
-            files=len(score.files),
+            files=score.file_count,
             features=score.columns[1:],
             timeout_seconds=settings.transform_timeout_seconds,
             output_filter=output_filter(len(score.columns)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from snowsage.errors import ManifestError, ManifestNotFound
@@ -10,7 +11,7 @@ from snowsage.errors import ManifestError, ManifestNotFound
 class ObjectStore(Protocol):
     def read_bytes(self, bucket: str, key: str, max_bytes: int) -> bytes: ...
 
-    def list_sizes(self, bucket: str, prefix: str) -> dict[str, int]: ...
+    def iter_sizes(self, bucket: str, prefix: str) -> Iterator[tuple[str, int]]: ...
 
     def read_head(self, bucket: str, key: str, max_bytes: int) -> bytes: ...
 
@@ -48,11 +49,14 @@ class S3ObjectStore:
         head: bytes = response["Body"].read()
         return head
 
-    def list_sizes(self, bucket: str, prefix: str) -> dict[str, int]:
-        """Every object under ``prefix`` with its size: one call per 1,000 keys, not one per file."""
-        sizes: dict[str, int] = {}
+    def iter_sizes(self, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
+        """Every object under ``prefix`` with its size, in key order, a page at a time.
+
+        ListObjectsV2 returns at most 1,000 keys a call, in UTF-8 binary key order
+        (docs: AmazonS3/latest/API/API_ListObjectsV2): one call per 1,000 keys, never one per
+        file, and nothing held beyond the current page.
+        """
         paginator = self._client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                sizes[item["Key"]] = item["Size"]
-        return sizes
+                yield item["Key"], item["Size"]
