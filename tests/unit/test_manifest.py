@@ -140,24 +140,27 @@ def test_data_with_other_columns_than_the_manifest_is_refused(document: dict[str
     store = store_for(document)
     store.objects[f"{PREFIX}train/data_0_0_0.csv"] = b"1,2.0\n"
     manifest = parse_manifest(json.dumps(document).encode())
+    sections = check_manifest(manifest, LOCATION, "train_and_score")
+    first_keys = verify_files(LOCATION, sections, store)
     with pytest.raises(ColumnMismatch, match="2 columns"):
-        sections = check_manifest(manifest, LOCATION, "train_and_score")
-        verify_first_rows(LOCATION, sections, verify_files(LOCATION, sections, store), store)
+        verify_first_rows(LOCATION, sections, first_keys, store)
 
 
 def test_a_non_numeric_label_is_refused(document: dict[str, Any]) -> None:
     store = store_for(document)
     store.objects[f"{PREFIX}validation/data_0_0_0.csv"] = b"yes,1,2,3\n"
     manifest = parse_manifest(json.dumps(document).encode())
+    sections = check_manifest(manifest, LOCATION, "train_and_score")
+    first_keys = verify_files(LOCATION, sections, store)
     with pytest.raises(ColumnMismatch, match="non-numeric label 'yes'"):
-        sections = check_manifest(manifest, LOCATION, "train_and_score")
-        verify_first_rows(LOCATION, sections, verify_files(LOCATION, sections, store), store)
+        verify_first_rows(LOCATION, sections, first_keys, store)
 
 
 def test_a_missing_id_is_refused(document: dict[str, Any]) -> None:
     store = store_for(document)
     store.objects[f"{PREFIX}score/data_0_0_0.csv"] = b",1,2,3\n"
     manifest = parse_manifest(json.dumps(document).encode())
+    sections = check_manifest(manifest, LOCATION, "train_and_score")
+    first_keys = verify_files(LOCATION, sections, store)
     with pytest.raises(ColumnMismatch, match="empty id"):
-        sections = check_manifest(manifest, LOCATION, "train_and_score")
-        verify_first_rows(LOCATION, sections, verify_files(LOCATION, sections, store), store)
+        verify_first_rows(LOCATION, sections, first_keys, store)

@@ -114,7 +114,7 @@ def test_fewer_rows_or_bytes_than_files_means_an_empty_file(
     summary: dict[str, Any], field: str, value: int
 ) -> None:
     summary["score"][field] = value
-    with pytest.raises(ExportFileEmpty, match="score counts 2 files but only .*at least one file is empty"):
+    with pytest.raises(ExportFileEmpty, match=r"score counts 2 files but only .*at least one file is empty"):
         _sections(summary)
 
 
@@ -127,7 +127,7 @@ def test_a_count_of_zero_files_is_refused(summary: dict[str, Any]) -> None:
 @pytest.mark.parametrize("count", [-1, True, "2"])
 def test_a_count_must_be_a_non_negative_integer(summary: dict[str, Any], count: object) -> None:
     summary["score"]["files"] = count
-    with pytest.raises(ManifestSchemaError, match="score.files"):
+    with pytest.raises(ManifestSchemaError, match=r"score\.files"):
         _sections(summary)
 
 
