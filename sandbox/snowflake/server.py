@@ -19,14 +19,20 @@ NONE` (the multi-class load's ML_PREDICTIONS_LINES) would split a line at the te
 Snowflake documents NONE as "no delimiter": the whole line is one field (sql-reference/sql/
 create-file-format, FIELD_DELIMITER). `support_field_delimiter_none` reads it so (DuckDB's
 delimiter becomes NUL, which a text line does not hold); any other delimiter passes unchanged.
+
+fakesnow holds a query request until its statement ends; Snowflake answers a long one with "query
+in progress" and a result URL to poll. `answer_long_statements_in_progress` does the same, so a
+statement longer than the connector's socket timeout is not sent twice (see its comment).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +43,9 @@ import fakesnow.cursor as fakesnow_cursor
 import s3fs
 import snowflake.connector
 from sqlglot import exp
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from sandbox.snowflake.functions import support_python_functions
 
@@ -131,6 +140,64 @@ def support_field_delimiter_none() -> None:
     setattr(fakesnow_copy_into, _HANDLE_CSV, handle_csv_with_none)
 
 
+# Snowflake answers a statement that is still running with "query in progress" (GS code 333333)
+# and a getResultUrl the connector polls (connector 4.8.1 network.py, _post_request's "ping pong");
+# its SQL API documents the same after 45 s (developer-guide/sql-api/handling-responses: 202 and a
+# statementStatusUrl). fakesnow holds the HTTP request until the statement ends: past the
+# connector's socket timeout (60 s, network.py DEFAULT_SOCKET_CONNECT_TIMEOUT) the connector sends
+# the request again, fakesnow runs the statement a second time on the session's DuckDB connection
+# while the first still runs, and DuckDB refuses ("connection is busy", 002002). That failed the
+# 10,000-file export of issue 15 (a long COPY INTO). `answer_long_statements_in_progress` answers
+# as Snowflake does instead.
+IN_PROGRESS_AFTER_SECONDS = 45.0
+QUERY_IN_PROGRESS_CODE = "333333"
+_QUERY_REQUEST = "/queries/v1/query-request"
+_QUERY_RESULT = "/queries/{query_id}/result"
+
+
+def answer_long_statements_in_progress(after_seconds: float = IN_PROGRESS_AFTER_SECONDS) -> None:
+    """Answer a statement still running after ``after_seconds`` with "query in progress" and a
+    result URL, which answers the same way until the statement ends, then with its result."""
+    router = fakesnow_server_module.app.router
+    index, route = next(
+        (i, r) for i, r in enumerate(router.routes) if isinstance(r, Route) and r.path == _QUERY_REQUEST
+    )
+    original = getattr(route.endpoint, "snowsage_original", route.endpoint)
+    running: dict[str, asyncio.Task[Any]] = {}
+
+    async def answer(task: asyncio.Task[Any], query_id: str) -> Any:
+        done, _ = await asyncio.wait({task}, timeout=after_seconds)
+        if task in done:
+            running.pop(query_id, None)
+            return task.result()
+        running[query_id] = task
+        return JSONResponse(
+            {
+                "code": QUERY_IN_PROGRESS_CODE,
+                "data": {"queryId": query_id, "getResultUrl": _QUERY_RESULT.format(query_id=query_id)},
+                "message": "query in progress",
+                "success": True,
+            }
+        )
+
+    async def query_request(request: Request) -> Any:
+        return await answer(asyncio.ensure_future(original(request)), str(uuid.uuid4()))
+
+    async def query_result(request: Request) -> Any:
+        query_id = request.path_params["query_id"]
+        task = running.get(query_id)
+        if task is None:
+            return JSONResponse(
+                {"success": False, "code": "000709", "message": f"Statement {query_id} not found"}
+            )
+        return await answer(task, query_id)
+
+    query_request.snowsage_original = original  # type: ignore[attr-defined]
+    router.routes[index] = Route(_QUERY_REQUEST, query_request, methods=["POST"])
+    router.routes[:] = [r for r in router.routes if not (isinstance(r, Route) and r.path == _QUERY_RESULT)]
+    router.routes.append(Route(_QUERY_RESULT, query_result, methods=["GET"]))
+
+
 @dataclass
 class SnowflakeSandbox:
     """A running fakesnow server. `connect_kwargs` work from this and other processes."""
@@ -193,6 +260,7 @@ def start_snowflake(
     """
     support_copy_pattern()
     support_field_delimiter_none()
+    answer_long_statements_in_progress()
     if fresh:
         fakesnow_server_module.shared_fs = FakeSnow()
     register_s3(fakesnow_server_module.shared_fs.duck_conn, s3_endpoint_url)
