@@ -37,7 +37,7 @@ BANDIT_PATHS := $(wildcard functions layers/common/snowsage)
 ASL_FILES := $(wildcard statemachines/*.asl.json)
 PYTEST_ARGS ?= -n auto --dist loadfile
 
-.PHONY: help venv lint test pytest build sizes demo bench smoke smoke-errors lock lock-checkov clean distclean
+.PHONY: help venv lint test pytest build sizes demo bench bench-scale smoke smoke-errors lock lock-checkov clean distclean
 
 help:
 	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov, node_modules and the"
@@ -48,6 +48,7 @@ help:
 	@echo "make sizes      build, then each function's unzipped size with its layers vs the budget"
 	@echo "make demo       run the pipeline end to end in the local sandbox"
 	@echo "make bench      benchmarks"
+	@echo "make bench-scale  an export of 100,000 files end to end (docs/benchmarks.md, section 4)"
 	@echo "make smoke      prove it on a real AWS + Snowflake account: throwaway stack, run, teardown"
 	@echo "make smoke-errors  the error names AWS gives for the ASL's Retry/Catch (TestState)"
 	@echo "make lock       regenerate requirements/dev.lock from requirements/dev.in"
@@ -126,6 +127,10 @@ demo: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_S
 
 bench: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 	$(PY) -m bench
+
+# Separate from bench: longer than its budget. FILES=2000 for a shorter run.
+bench-scale: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
+	$(PY) -m bench.scale --files $(or $(FILES),100000)
 
 # --- real accounts (docs/smoke.md): without credentials each says what it needs and exits 0 -----
 

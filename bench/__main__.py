@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import coldstart, markdown, sizes
+from bench import coldstart, markdown, scale, sizes
 from bench.project import ROOT
 from bench.stats import median
 
@@ -598,7 +598,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         *sections,
     ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(doc).rstrip() + "\n", encoding="utf-8")
+    previous = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+    # make bench-scale's rows (section 4) are measured by that target: kept as it wrote them.
+    args.output.write_text(scale.keep_block(previous, "\n".join(doc).rstrip() + "\n"), encoding="utf-8")
     print(f"bench: wrote {args.output} in {total / 60:.1f} min", file=sys.stderr)
     return 0
 

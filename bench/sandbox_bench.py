@@ -42,7 +42,7 @@ from sandbox.sagemaker import s3io
 from sandbox.sample_data import SAMPLE_DATASET as DATASET
 from sandbox.sample_data import load_sample_data
 from sandbox.services import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
-from sandbox.snowflake.export import export_dataset
+from sandbox.snowflake.export import export_dataset, file_count
 
 SEED = 7
 REPLAY_CHILD = Path(__file__).with_name("replay_child.py")
@@ -555,7 +555,7 @@ def payload_runs(sb: Sandbox, targets: list[int]) -> tuple[int, list[PayloadFigu
             PayloadFigures(
                 target_files=target,
                 files={
-                    section: len(manifest[section]["files"]) for section in ("train", "validation", "score")
+                    section: file_count(manifest[section]) for section in ("train", "validation", "score")
                 },
                 manifest_bytes=len(json.dumps(manifest).encode()),
                 status=result.status,
