@@ -165,7 +165,8 @@ def block(rows: list[str]) -> str:
             BEGIN,
             "",
             "**100,000 files** (`make bench-scale`, a separate target: it takes longer than `make bench`'s"
-            " budget). The sample dataset exported at one row per file, then the run its manifest starts."
+            " budget; `make bench-scale FILES=N` runs another count, each count its own row). The sample"
+            " dataset exported at one row per file, then the run its manifest starts."
             " The manifest is version 2's summary (files, rows, bytes per section), so it does not grow"
             " with the files; PrepareRun walks each prefix with a paged listing (1,000 keys a call) and"
             " keeps a count and a sum. PrepareRun's peak RSS: its recorded event replayed in a fresh"
