@@ -5,7 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+import boto3
+import botocore.session
+
 from snowsage.errors import ManifestError, ManifestNotFound
+
+
+def listing_client() -> Any:
+    """An S3 client that leaves response timestamps as text (nothing here reads them).
+
+    botocore parses every listed key's LastModified with dateutil: measured, 86 s of CPU per
+    100,000 keys, against 16 s with the text kept (a Lambda of 256 MB has a fraction of a vCPU).
+    ``set_parser_defaults(timestamp_parser=...)`` is botocore's ResponseParserFactory hook for
+    this; it is set on a session of this client's own, not on boto3's default session.
+    """
+    session = botocore.session.get_session()
+    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
+    return boto3.session.Session(botocore_session=session).client("s3")
 
 
 class ObjectStore(Protocol):
