@@ -37,7 +37,7 @@ BANDIT_PATHS := $(wildcard functions layers/common/snowsage)
 ASL_FILES := $(wildcard statemachines/*.asl.json)
 PYTEST_ARGS ?= -n auto --dist loadfile
 
-.PHONY: help venv lint test pytest build sizes demo bench upload-training smoke smoke-errors lock lock-checkov clean distclean
+.PHONY: help venv lint test pytest build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
 
 help:
 	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov, node_modules and the"
@@ -49,6 +49,7 @@ help:
 	@echo "make demo       run the pipeline end to end in the local sandbox"
 	@echo "make bench      benchmarks"
 	@echo "make upload-training BUCKET=<DataBucketName>  deploy training/<dataset>/ for script mode"
+	@echo "make bench-scale  an export of 100,000 files end to end (docs/benchmarks.md, section 4)"
 	@echo "make smoke      prove it on a real AWS + Snowflake account: throwaway stack, run, teardown"
 	@echo "make smoke-errors  the error names AWS gives for the ASL's Retry/Catch (TestState)"
 	@echo "make lock       regenerate requirements/dev.lock from requirements/dev.in"
@@ -132,6 +133,10 @@ bench: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 upload-training: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 	@test -n "$(BUCKET)" || { echo "usage: make upload-training BUCKET=<the stack's DataBucketName>"; exit 2; }
 	$(PY) -m snowsage_setup.training_code --bucket $(BUCKET)
+
+# Separate from bench: longer than its budget. FILES=2000 for a shorter run.
+bench-scale: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
+	$(PY) -m bench.scale --files $(or $(FILES),100000)
 
 # --- real accounts (docs/smoke.md): without credentials each says what it needs and exits 0 -----
 

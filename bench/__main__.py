@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench import coldstart, earlier, markdown, sizes, verdicts
+from bench import coldstart, earlier, markdown, scale, sizes, verdicts
 from bench.project import ROOT
 from bench.stats import median
 
@@ -695,7 +695,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         *sections,
     ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(doc).rstrip() + "\n", encoding="utf-8")
+    previous = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+    # make bench-scale's rows (section 4) are measured by that target: kept as it wrote them.
+    args.output.write_text(scale.keep_block(previous, "\n".join(doc).rstrip() + "\n"), encoding="utf-8")
     print(f"bench: wrote {args.output} in {total / 60:.1f} min", file=sys.stderr)
     return 0
 

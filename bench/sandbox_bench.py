@@ -48,7 +48,7 @@ from sandbox.cost import CostEstimate, estimate_for_project
 from sandbox.sagemaker import s3io
 from sandbox.sample_data import load_sample_data
 from sandbox.services import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
-from sandbox.snowflake.export import DEFAULT_ROWS_PER_FILE, export_dataset
+from sandbox.snowflake.export import DEFAULT_ROWS_PER_FILE, export_dataset, file_count
 
 DATASET = "merchant_risk"
 SEED = 7
@@ -331,7 +331,7 @@ def measured_run(
         dataset=dataset,
         rows_trained=int(result.manifest.get("train", {}).get("rows") or 0),
         rounds=len(sb.emulator.training_log(str(output["training"]["job_name"]))),
-        files=sum(len(manifest[section]["files"]) for section in SECTIONS if section in manifest),
+        files=sum(file_count(manifest[section]) for section in SECTIONS if section in manifest),
         export_bytes=sum(
             int(item["size"]) for section in SECTIONS for item in manifest.get(section, {}).get("files", [])
         ),
@@ -693,7 +693,7 @@ def payload_runs(sb: Sandbox, targets: list[int]) -> tuple[int, list[PayloadFigu
             PayloadFigures(
                 target_files=target,
                 files={
-                    section: len(manifest[section]["files"]) for section in ("train", "validation", "score")
+                    section: file_count(manifest[section]) for section in ("train", "validation", "score")
                 },
                 manifest_bytes=len(json.dumps(manifest).encode()),
                 status=result.status,

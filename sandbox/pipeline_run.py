@@ -20,7 +20,7 @@ from snowflake.connector.constants import FIELD_ID_TO_NAME
 from sandbox.aws import moto_patches
 from sandbox.aws.executions import ExecutionSummary, StateSpan, wait_for_execution, wait_for_execution_named
 from sandbox.services import Sandbox
-from sandbox.snowflake.export import export_dataset, export_id_for
+from sandbox.snowflake.export import DEFAULT_ROWS_PER_FILE, export_dataset, export_id_for
 from sandbox.snowflake.setup import apply_setup
 from snowsage.names import ManifestLocation, execution_name, validate_snowflake_identifier
 from snowsage.snowflake.publishing import function_name
@@ -191,10 +191,18 @@ def apply_user_sql(sandbox: Sandbox, files: list[Path]) -> None:
         apply_setup(connection, files, sandbox.sql_variables())
 
 
-def export(sandbox: Sandbox, dataset: str, export_id: str | None = None) -> dict[str, Any]:
+def export(
+    sandbox: Sandbox,
+    dataset: str,
+    export_id: str | None = None,
+    *,
+    rows_per_file: int = DEFAULT_ROWS_PER_FILE,
+) -> dict[str, Any]:
     """CALL EXPORT_DATASET as the sandbox emulates it: files, then the manifest (which fires the event)."""
     with sandbox.snowflake_connection() as connection:
-        return export_dataset(connection, sandbox.client("s3"), sandbox.bucket, dataset, export_id)
+        return export_dataset(
+            connection, sandbox.client("s3"), sandbox.bucket, dataset, export_id, rows_per_file=rows_per_file
+        )
 
 
 def read_predictions(
@@ -242,9 +250,11 @@ def _finish(
     manifest: dict[str, Any],
     on_state: Callable[[StateSpan], None] | None,
     timings: dict[str, float],
+    *,
+    timeout: float = 600,
 ) -> RunResult:
     started = time.perf_counter()
-    summary = wait_for_execution(sandbox.client("stepfunctions"), arn, on_state=on_state)
+    summary = wait_for_execution(sandbox.client("stepfunctions"), arn, on_state=on_state, timeout=timeout)
     timings["execution"] = time.perf_counter() - started
     result = RunResult(execution=summary, manifest=manifest, timings=timings)
     plan = (summary.output or {}).get("plan") or {}
@@ -263,12 +273,13 @@ def follow_export(
     *,
     on_state: Callable[[StateSpan], None] | None = None,
     timings: dict[str, float] | None = None,
+    timeout: float = 600,
 ) -> RunResult:
     """Wait for the execution an export's manifest event starts, and follow it to the end."""
     name = execution_name(manifest["dataset"], manifest["export_id"])
     moto_patches.wait_for_event_deliveries()
     arn = wait_for_execution_named(sandbox.client("stepfunctions"), sandbox.state_machine_arn, name)
-    return _finish(sandbox, arn, manifest, on_state, timings or {})
+    return _finish(sandbox, arn, manifest, on_state, timings or {}, timeout=timeout)
 
 
 def run_from_export(
@@ -277,10 +288,11 @@ def run_from_export(
     *,
     export_id: str | None = None,
     on_state: Callable[[StateSpan], None] | None = None,
+    rows_per_file: int = DEFAULT_ROWS_PER_FILE,
 ) -> RunResult:
     """Export, and follow the execution the S3 event starts (the production path)."""
     started = time.perf_counter()
-    manifest = export(sandbox, dataset, export_id)
+    manifest = export(sandbox, dataset, export_id, rows_per_file=rows_per_file)
     return follow_export(
         sandbox, manifest, on_state=on_state, timings={"export": time.perf_counter() - started}
     )

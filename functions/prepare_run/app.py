@@ -1,15 +1,13 @@
 """PrepareRunFunction: validate the execution input and manifest, return the run plan."""
 
-import boto3
-
 from snowsage.models import PrepareRunRequest, RunPlan
 from snowsage.observability import lambda_entry
 from snowsage.prepare import prepare_run
-from snowsage.s3 import S3ObjectStore
+from snowsage.s3 import S3ObjectStore, listing_client
 from snowsage.settings import PrepareRunSettings
 
 settings = PrepareRunSettings.from_env()
-store = S3ObjectStore(boto3.client("s3"))
+store = S3ObjectStore(listing_client())
 
 
 @lambda_entry(PrepareRunRequest)

@@ -133,6 +133,29 @@ def describe(sfn: Any, arn: str) -> ExecutionSummary:
     )
 
 
+def largest_state_io(sfn: Any, arn: str) -> tuple[int, str]:
+    """The largest state input or output of an execution in bytes, and where (``PrepareRun output``).
+
+    Step Functions refuses a payload over 256 KB (docs: step-functions/latest/dg/limits-overview);
+    the history with ``includeExecutionData`` holds each state's input and output as run.
+    """
+    largest, where = 0, ""
+    for page in sfn.get_paginator("get_execution_history").paginate(
+        executionArn=arn, includeExecutionData=True
+    ):
+        for event in page["events"]:
+            for key, field_name, label in (
+                ("stateEnteredEventDetails", "input", "input"),
+                ("stateExitedEventDetails", "output", "output"),
+            ):
+                details = event.get(key)
+                if details and details.get(field_name) is not None:
+                    size = len(details[field_name].encode())
+                    if size > largest:
+                        largest, where = size, f"{details['name']} {label}"
+    return largest, where
+
+
 def wait_for_execution(
     sfn: Any,
     arn: str,

@@ -22,7 +22,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -559,15 +559,20 @@ class SageMakerEmulator:
         _, prefix = s3io.parse_s3_uri(source)
         base = prefix[: prefix.rfind("/") + 1]
         failures: list[str] = []
-        for obj in objects:
+        for batch in _small_object_batches(objects):
             if job.stop_requested:
                 self._finish(job, "Stopped")
                 return
-            failure = self._transform_one(
-                job, scorer, spec, obj, s3io.join_uri(output_path, obj.key[len(base) :])
+            if len(batch) == 1:
+                obj = batch[0]
+                failure = self._transform_one(
+                    job, scorer, spec, obj, s3io.join_uri(output_path, obj.key[len(base) :])
+                )
+                failures.extend([failure] if failure else [])
+                continue
+            failures.extend(
+                self._transform_batch(job, scorer, spec, batch, output_path=output_path, base=base)
             )
-            if failure:
-                failures.append(failure)
         if failures:
             more = f" ({len(failures) - 1} more object(s) failed)" if len(failures) > 1 else ""
             self._finish(
@@ -599,6 +604,35 @@ class SageMakerEmulator:
         job.timings["compute_seconds"] += timings.compute_seconds
         job.timings["write_seconds"] += timings.format_seconds + (time.perf_counter() - write_started)
         return None
+
+    def _transform_batch(
+        self,
+        job: _Job,
+        scorer: transform.Scorer,
+        spec: transform.TransformSpec,
+        batch: list[s3io.S3Object],
+        *,
+        output_path: str,
+        base: str,
+    ) -> list[str]:
+        """Small objects predicted in one worker request; each still gets its own ``.out`` (or failure)."""
+        started = time.perf_counter()
+        blobs = [s3io.get_bytes(self.s3, obj.bucket, obj.key) for obj in batch]
+        fetched = time.perf_counter() - started
+        timings = transform.ObjectTimings()
+        contents = transform.transform_objects(scorer, blobs, spec, timings, cpu_count=self.nthread)
+        write_started = time.perf_counter()
+        failures: list[str] = []
+        for obj, content in zip(batch, contents, strict=True):
+            if isinstance(content, transform.TransformError):
+                failures.append(f"Failed to transform {obj.uri}: {content}")
+                continue
+            target = s3io.join_uri(output_path, obj.key[len(base) :])
+            s3io.put_bytes(self.s3, f"{target}.out", content, "text/csv")
+        job.timings["read_seconds"] += fetched + timings.parse_seconds
+        job.timings["compute_seconds"] += timings.compute_seconds
+        job.timings["write_seconds"] += timings.format_seconds + (time.perf_counter() - write_started)
+        return failures
 
     def _load_scorer(self, worker: runner.Worker, model_data_url: str) -> transform.Scorer:
         bucket, key = s3io.parse_s3_uri(model_data_url)
@@ -719,3 +753,29 @@ class SageMakerEmulator:
             job.record.update(extra or {})
             job.record[job.status_key] = status
             self._changed.notify_all()
+
+
+# Objects this small share one request to the xgboost worker (transform.transform_objects); a
+# batch holds at most SMALL_BATCH_OBJECTS of them and SMALL_BATCH_BYTES in all. Larger objects
+# go alone, as before.
+SMALL_OBJECT_BYTES = 64 * 1024
+SMALL_BATCH_OBJECTS = 500
+SMALL_BATCH_BYTES = 4 * 1024 * 1024
+
+
+def _small_object_batches(objects: list[s3io.S3Object]) -> Iterator[list[s3io.S3Object]]:
+    """The objects in listing order: runs of small ones batched, any other alone."""
+    batch: list[s3io.S3Object] = []
+    size = 0
+    for obj in objects:
+        small = obj.size <= SMALL_OBJECT_BYTES
+        if batch and (not small or len(batch) == SMALL_BATCH_OBJECTS or size + obj.size > SMALL_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        if not small:
+            yield [obj]
+            continue
+        batch.append(obj)
+        size += obj.size
+    if batch:
+        yield batch

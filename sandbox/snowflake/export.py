@@ -16,7 +16,8 @@ does what snowflake/setup/30_export_procedure.sql does, step for step:
    dropped for train and validation; none found raises. They must equal the SELECT's columns;
 5. the labels' summary (the procedure's marked `labels` query) and the predictions table's
    columns (INFORMATION_SCHEMA, as the procedure reads them);
-6. write `manifest.json` (docs/contracts.md, version 2, with the row's model settings) LAST.
+6. write `manifest.json` (docs/contracts.md, version 2, with the row's model settings and each
+   section's summary: its number of files, rows and bytes, no per-file list) LAST.
 """
 
 from __future__ import annotations
@@ -229,7 +230,9 @@ def export_dataset(
             prefix=prefix,
             rows_per_file=rows_per_file,
         )
+        # The summary the procedure builds from DETAILED_OUTPUT's rows (version 2): no per-file list.
         rows = sum(int(item["rows"]) for item in files)
+        size = sum(int(item["size"]) for item in files)
         if rows == 0:
             raise ExportError(f"{dataset}: section {section} has no rows; no manifest written")
         columns = section_columns(conn, row, section, schema)
@@ -238,7 +241,13 @@ def export_dataset(
         first = row.id_column if section == "score" else row.label_column
         if columns[0] != first:
             raise ExportError(f"{dataset}: {section} columns start with {columns[0]!r}, expected {first!r}")
-        sections[section] = {"prefix": prefix, "columns": columns, "files": files, "rows": rows}
+        sections[section] = {
+            "prefix": prefix,
+            "columns": columns,
+            "files": len(files),
+            "rows": rows,
+            "bytes": size,
+        }
 
     manifest: dict[str, Any] = {
         "version": 2,
@@ -265,11 +274,29 @@ def export_dataset(
         dataset,
         export_id,
         ", ".join(
-            f"{name} {section['rows']} rows in {len(section['files'])} files"
-            for name, section in sections.items()
+            f"{name} {section['rows']} rows in {section['files']} files" for name, section in sections.items()
         ),
     )
     return manifest
+
+
+def section_keys(s3_client: Any, bucket: str, section: dict[str, Any]) -> list[str]:
+    """The data files of an exported section, as S3 lists them (key order).
+
+    The manifest counts them (version 2); a version 1 manifest lists them.
+    """
+    if isinstance(section["files"], list):
+        return [str(item["key"]) for item in section["files"]]
+    keys: list[str] = []
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=section["prefix"]):
+        keys.extend(str(item["Key"]) for item in page.get("Contents", []))
+    return keys
+
+
+def file_count(section: dict[str, Any]) -> int:
+    """A manifest section's number of files: version 2's count, or the length of version 1's list."""
+    files = section["files"]
+    return len(files) if isinstance(files, list) else int(files)
 
 
 def _unload(

@@ -3,13 +3,13 @@
 --   exports/<dataset>/<export_id>/validation/  held-out training rows (~20 %), same shape
 --   exports/<dataset>/<export_id>/score/       scoring rows, id first, no header
 --   exports/<dataset>/<export_id>/manifest.json   LAST: its arrival starts the pipeline
--- export_id is the UTC start time, lower case (20261126t100000z). The file list and row counts
--- come from the unload results (DETAILED_OUTPUT = TRUE, read back with RESULT_SCAN of the COPY's
+-- export_id is the UTC start time, lower case (20261126t100000z). Each section's number of files,
+-- rows and bytes come from the unload results (DETAILED_OUTPUT = TRUE, read back with RESULT_SCAN of the COPY's
 -- SQLID); the column names from INFORMATION_SCHEMA in view order. An empty section, or one whose
 -- columns cannot be found, raises: no manifest, no run.
 -- Unloaded file names carry the COPY's query id (INCLUDE_QUERY_ID = TRUE): when Snowflake retries
 -- an unload internally it first removes the files of the failed attempt, so a prefix holds exactly
--- the files the manifest lists (docs: sql-reference/sql/copy-into-location, INCLUDE_QUERY_ID).
+-- the files the manifest counts (docs: sql-reference/sql/copy-into-location, INCLUDE_QUERY_ID).
 -- Variables: admin_role, warehouse, database, schema.
 
 USE ROLE &{admin_role};
@@ -70,8 +70,9 @@ DECLARE
   section_query VARCHAR;
   section_view VARCHAR;
   section_prefix VARCHAR;
-  section_files ARRAY;
+  section_files INTEGER;
   section_rows INTEGER;
+  section_bytes INTEGER;
   section_columns ARRAY;
   copy_query_id VARCHAR;
   sections OBJECT DEFAULT OBJECT_CONSTRUCT();
@@ -144,13 +145,11 @@ BEGIN
     -- DETAILED_OUTPUT gives one row per unloaded file: its path, its size, its rows, in that order
     -- (docs: sql-reference/sql/copy-into-location, DETAILED_OUTPUT). The docs print no column
     -- names, so the columns are read by position. A query with no rows writes no file: no row
-    -- has rows ($3 > 0), the section has 0 rows and raises below.
-    SELECT COALESCE(ARRAY_AGG(OBJECT_CONSTRUCT(
-               'key', :section_prefix || REGEXP_SUBSTR($1::VARCHAR, '[^/]+$'),
-               'rows', $3::INTEGER,
-               'size', $2::INTEGER)) WITHIN GROUP (ORDER BY $1::VARCHAR), ARRAY_CONSTRUCT()),
-           COALESCE(SUM($3::INTEGER), 0)
-      INTO :section_files, :section_rows
+    -- has rows ($3 > 0), the section has 0 rows and raises below. The manifest keeps the
+    -- section's summary (files, rows, bytes), not one entry per file: a large unload makes
+    -- 100,000 files, and PrepareRun compares a listing of the prefix with the summary.
+    SELECT COUNT(*), COALESCE(SUM($3::INTEGER), 0), COALESCE(SUM($2::INTEGER), 0)
+      INTO :section_files, :section_rows, :section_bytes
       FROM TABLE(RESULT_SCAN(:copy_query_id))
       WHERE TRY_TO_NUMBER($3::VARCHAR) > 0;
     IF (section_rows = 0) THEN
@@ -174,7 +173,8 @@ BEGIN
       'prefix', section_prefix,
       'columns', section_columns,
       'files', section_files,
-      'rows', section_rows));
+      'rows', section_rows,
+      'bytes', section_bytes));
   END FOR;
 
   -- The labels' summary (the marked query above) and the predictions table's columns: PrepareRun

@@ -30,6 +30,7 @@ from sandbox.aws import moto_patches
 from sandbox.sample_data import SAMPLE_DATASET as DATASET
 from sandbox.sample_data import SAMPLE_SEED, load_sample_data
 from sandbox.services import Sandbox
+from sandbox.snowflake.export import section_keys
 from snowsage.names import execution_name
 from snowsage.states import FAILURE_PATH
 
@@ -85,13 +86,18 @@ def clone_export(sb: Sandbox, base: dict[str, Any], export_id: str) -> dict[str,
     manifest: dict[str, Any] = json.loads(text)
     manifest["export_id"] = export_id
     for section in ("train", "validation", "score"):
-        for item in base[section]["files"]:
+        for key in section_keys(s3, sb.bucket, base[section]):
             s3.copy_object(
                 Bucket=sb.bucket,
-                Key=item["key"].replace(old, new),
-                CopySource={"Bucket": sb.bucket, "Key": item["key"]},
+                Key=key.replace(old, new),
+                CopySource={"Bucket": sb.bucket, "Key": key},
             )
     return manifest
+
+
+def first_file(sb: Sandbox, manifest: dict[str, Any], section: str) -> str:
+    """The key of a section's first data file (S3's key order)."""
+    return section_keys(sb.client("s3"), sb.bucket, manifest[section])[0]
 
 
 def rerun(sb: Sandbox, export_id: str, suffix: str = "rerun") -> pipeline_run.RunResult:

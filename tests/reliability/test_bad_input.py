@@ -27,6 +27,7 @@ from tests.reliability.helpers import (
     clone_export,
     export_quietly,
     failures_in,
+    first_file,
     manifest_uri,
     name_for,
     prediction_count,
@@ -68,17 +69,28 @@ def _missing_fields(sb: Sandbox, m: Manifest) -> Manifest:
 
 
 def _file_missing(sb: Sandbox, m: Manifest) -> Manifest:
-    sb.client("s3").delete_object(Bucket=sb.bucket, Key=m["train"]["files"][0]["key"])
+    sb.client("s3").delete_object(Bucket=sb.bucket, Key=first_file(sb, m, "train"))
+    return m
+
+
+def _unlisted_file(sb: Sandbox, m: Manifest) -> Manifest:
+    _s3_put(sb, m["score"]["prefix"] + "data_stray_0_0_0.csv", b"M-1,1,2\n")
+    return m
+
+
+def _file_changed(sb: Sandbox, m: Manifest) -> Manifest:
+    key = first_file(sb, m, "validation")
+    _s3_put(sb, key, _s3_get(sb, key) * 2)
     return m
 
 
 def _empty_file(sb: Sandbox, m: Manifest) -> Manifest:
-    _s3_put(sb, m["score"]["files"][0]["key"], b"")
+    _s3_put(sb, first_file(sb, m, "score"), b"")
     return m
 
 
 def _zero_rows(sb: Sandbox, m: Manifest) -> Manifest:
-    key = m["validation"]["files"][0]["key"]
+    key = first_file(sb, m, "validation")
     _s3_put(sb, key, b"")
     m["validation"] = {**m["validation"], "rows": 0, "files": [{"key": key, "rows": 0, "size": 0}]}
     return m
@@ -97,9 +109,10 @@ def _features_differ(sb: Sandbox, m: Manifest) -> Manifest:
 
 
 def _non_numeric_label(sb: Sandbox, m: Manifest) -> Manifest:
-    key = m["train"]["files"][0]["key"]
+    key = first_file(sb, m, "train")
     first, rest = _s3_get(sb, key).split(b"\n", 1)
-    _s3_put(sb, key, b"yes," + first.split(b",", 1)[1] + b"\n" + rest)
+    # The label ("0" or "1") becomes "y": the same size, so only the first-row check can tell.
+    _s3_put(sb, key, b"y," + first.split(b",", 1)[1] + b"\n" + rest)
     return m
 
 
@@ -129,7 +142,9 @@ def _dataset_traversal(sb: Sandbox, m: Manifest) -> Manifest:
 
 
 def _file_key_traversal(sb: Sandbox, m: Manifest) -> Manifest:
-    files = [{**m["train"]["files"][0], "key": m["train"]["prefix"] + "../../../sample/data.csv"}]
+    # A version 1 file list (still read) naming a key outside the prefix.
+    key = m["train"]["prefix"] + "../../../sample/data.csv"
+    files = [{"key": key, "rows": m["train"]["rows"], "size": m["train"]["bytes"]}]
     m["train"] = {**m["train"], "files": files}
     return m
 
@@ -175,7 +190,9 @@ BAD_MANIFESTS: dict[str, BadManifest] = {
         "ML_DATASETS.HYPERPARAMETERS must be a JSON object of names to values, not str",
         _model_setting(hyperparameters='"max_depth=4"'),
     ),
-    "listed-file-missing": BadManifest("ExportFileMissing", "is listed but missing", _file_missing),
+    "file-missing": BadManifest("ExportFileMissing", "train: the manifest counts", _file_missing),
+    "unlisted-file": BadManifest("ExportFileUnlisted", "1 not in the export", _unlisted_file),
+    "file-changed": BadManifest("ExportSizeMismatch", "a file was changed or replaced", _file_changed),
     "empty-file": BadManifest("ExportFileEmpty", "is empty in S3", _empty_file),
     "zero-rows": BadManifest(
         "ExportFileEmpty", "validation has 0 rows; an export needs at least one", _zero_rows
@@ -186,7 +203,7 @@ BAD_MANIFESTS: dict[str, BadManifest] = {
     "features-differ-by-section": BadManifest(
         "ColumnMismatch", "differ from score features", _features_differ
     ),
-    "non-numeric-label": BadManifest("ColumnMismatch", "has a non-numeric label 'yes'", _non_numeric_label),
+    "non-numeric-label": BadManifest("ColumnMismatch", "has a non-numeric label 'y'", _non_numeric_label),
     "missing-id-column": BadManifest("ColumnMismatch", "expected the id 'MERCHANT_ID'", _missing_id_column),
     "oversize-manifest": BadManifest("ManifestError", "a manifest may be at most 1048576", _oversize),
     "table-with-semicolon": BadManifest(

@@ -22,6 +22,7 @@ from tests.reliability.helpers import (
     assert_one_copy,
     export_quietly,
     failures_in,
+    first_file,
     ml_run,
     prediction_count,
     rerun,
@@ -68,7 +69,7 @@ def test_permanent_error_fails_fast_then_a_rerun_succeeds(
     sb: Sandbox, retry_sleeps: moto_patches.RetrySleepRecorder
 ) -> None:
     manifest = export_quietly(sb, "permanent")
-    lost = manifest["score"]["files"][0]["key"]
+    lost = first_file(sb, manifest, "score")
     sb.client("s3").delete_object(Bucket=sb.bucket, Key=lost)
 
     failed = start(sb, "permanent")
@@ -78,7 +79,7 @@ def test_permanent_error_fails_fast_then_a_rerun_succeeds(
         failed,
         state="PrepareRun",
         error="ExportFileMissing",
-        message=f"{lost} is listed but missing",
+        message="score: the manifest counts",
         export_id="permanent",
     )
     assert failures_in(sb, failed.execution.arn, "PrepareRun") == ["ExportFileMissing"]  # no retry

@@ -18,6 +18,7 @@ from sandbox import pipeline_run
 from sandbox.reference_runs import load_reference_data
 from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
+from sandbox.snowflake.export import section_keys
 from snowsage.names import run_id_for
 from tests.sandbox.emulator_helpers import ReferenceModel, artifact_bytes
 
@@ -57,8 +58,8 @@ def test_the_demo_artifact_is_legacy_binary_and_xgboost_1_7_4_gives_the_transfor
             transformed[identifier] = float(score)
     ids: list[str] = []
     rows: list[np.ndarray] = []
-    for item in result.manifest["score"]["files"]:
-        text = _body(sandbox, item["key"]).decode()
+    for key in section_keys(sandbox.client("s3"), sandbox.bucket, result.manifest["score"]):
+        text = _body(sandbox, key).decode()
         for line in text.splitlines():
             identifier, _, features = line.partition(",")
             ids.append(identifier)

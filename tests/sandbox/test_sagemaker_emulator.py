@@ -732,3 +732,36 @@ def test_transform_object_joins_ids_and_predictions(emulator: SageMakerEmulator,
 def test_lines_fit_agrees_with_longest_line(data: bytes, limit: int) -> None:
     # The transform's MaxPayloadInMB check jumps window by window instead of scanning every line.
     assert csvio.lines_fit(data, limit) == (csvio.longest_line(data) <= limit)
+
+
+def test_many_small_objects_share_worker_requests_and_keep_their_own_outputs(
+    emulator: SageMakerEmulator, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100,000 one-row export files must be feasible: small objects go to the xgboost worker in one
+    request, and each still gets its own .out with the predictions transform_object gives it."""
+    booster = trained_model(emulator, s3)
+    x, _ = make_rows(30, 43)
+    lines = csv_text(x).splitlines()
+    for index, line in enumerate(lines):
+        put(s3, f"score/many/data_{index:03d}.csv", line + "\n")
+    put(s3, "score/many/data_bad.csv", "not,a,number\n")
+    predicts: list[int] = []
+    original = transform.Scorer.predict
+
+    def counting(self: transform.Scorer, matrix: Any, nthread: int) -> Any:
+        predicts.append(len(matrix))
+        return original(self, matrix, nthread)
+
+    monkeypatch.setattr(transform.Scorer, "predict", counting)
+    monkeypatch.setattr("sandbox.sagemaker.emulator.SMALL_BATCH_OBJECTS", 10)
+    request = transform_request("many")
+    request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] = f"s3://{BUCKET}/score/many/"
+    emulator.create_transform_job(request)
+    described = emulator.describe_transform_job("many")
+    assert described["TransformJobStatus"] == "Failed"
+    assert "Failed to transform s3://" in described["FailureReason"]
+    assert "data_bad.csv" in described["FailureReason"]
+    expected = expected_lines(booster, x)
+    outputs = [get(s3, f"pred/data_{index:03d}.csv.out") for index in range(len(lines))]
+    assert outputs == [f"{value}\n" for value in expected]
+    assert len(predicts) <= 4  # 31 objects in batches of 10, not 30 requests

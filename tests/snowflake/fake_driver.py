@@ -23,6 +23,7 @@ class FakeCursor:
     executed: list[tuple[str, int | None]] = field(default_factory=list)
     description: list[tuple[str, ...]] = field(default_factory=list)
     rowcount: int = -1
+    fetched: list[int] = field(default_factory=list)  # the size of each fetch, fetchall as -1
     _result: list[tuple[Any, ...]] = field(default_factory=list)
 
     def execute(self, statement: str, params: Any = None, timeout: int | None = None) -> FakeCursor:
@@ -41,7 +42,13 @@ class FakeCursor:
         return self
 
     def fetchall(self) -> list[tuple[Any, ...]]:
+        self.fetched.append(-1)
         return self._result
+
+    def fetchmany(self, size: int) -> list[tuple[Any, ...]]:
+        self.fetched.append(size)
+        batch, self._result = self._result[:size], self._result[size:]
+        return batch
 
     def fetchone(self) -> tuple[Any, ...] | None:
         return self._result[0] if self._result else None

@@ -14,7 +14,7 @@ import pytest
 import sqlglot
 
 from sandbox.sample_data import load_sample_data
-from sandbox.snowflake.export import ExportError, export_dataset, export_id_for
+from sandbox.snowflake.export import ExportError, export_dataset, export_id_for, section_keys
 from sandbox.snowflake.setup import apply_setup
 from snowsage.manifest import parse_manifest
 from snowsage_setup.sqlscript import (
@@ -178,24 +178,28 @@ def test_export_writes_sections_then_the_manifest(loaded_conn: Any, s3: Any) -> 
     for name in ("train", "validation", "score"):
         section = manifest[name]
         assert section["prefix"] == f"{base}{name}/"
-        assert len(section["files"]) == -(-section["rows"] // 25)  # bounded files: several of them
+        assert section["files"] == -(-section["rows"] // 25)  # bounded files: several of them
+        keys = section_keys(s3, BUCKET, section)
         # INCLUDE_QUERY_ID = TRUE: data_<the section's query id>_0_0_<n>.csv
-        query_id = section["files"][0]["key"].removeprefix(f"{base}{name}/data_").split("_0_0_")[0]
+        query_id = keys[0].removeprefix(f"{base}{name}/data_").split("_0_0_")[0]
         assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", query_id), query_id
-        assert [f["key"] for f in section["files"]] == [
-            f"{base}{name}/data_{query_id}_0_0_{i}.csv" for i in range(len(section["files"]))
-        ]
-        assert sum(f["rows"] for f in section["files"]) == section["rows"]
-        for file in section["files"]:
-            head = s3.head_object(Bucket=BUCKET, Key=file["key"])
-            assert head["ContentLength"] == file["size"] > 0
-            rows = read_csv(s3, file["key"])
-            assert len(rows) == file["rows"]
+        assert sorted(keys) == sorted(
+            f"{base}{name}/data_{query_id}_0_0_{i}.csv" for i in range(section["files"])
+        )
+        # the summary (manifest v2): what the files add up to, no per-file list
+        sizes = [s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] for key in keys]
+        assert min(sizes) > 0
+        assert sum(sizes) == section["bytes"]
+        counted = 0
+        for key in keys:
+            rows = read_csv(s3, key)
+            counted += len(rows)
             assert all(len(row) == len(section["columns"]) for row in rows)
             if name == "score":
                 assert all(row[0].startswith("M") for row in rows)  # id first, no header
             else:
                 assert {row[0] for row in rows} <= {"0", "1"}  # numeric label first, no header
+        assert counted == section["rows"]
 
     # the manifest satisfies the pipeline's own reader
     parsed = parse_manifest(json.dumps(manifest).encode())
@@ -207,8 +211,8 @@ def test_split_is_md5_of_the_id_and_stable(loaded_conn: Any, s3: Any) -> None:
     second = export_dataset(loaded_conn, s3, BUCKET, "merchant_risk", export_id="split-b")
     for name in ("train", "validation"):
         assert first[name]["rows"] == second[name]["rows"]
-        rows_a = [r for f in first[name]["files"] for r in read_csv(s3, f["key"])]
-        rows_b = [r for f in second[name]["files"] for r in read_csv(s3, f["key"])]
+        rows_a = [r for key in section_keys(s3, BUCKET, first[name]) for r in read_csv(s3, key)]
+        rows_b = [r for key in section_keys(s3, BUCKET, second[name]) for r in read_csv(s3, key)]
         assert sorted(rows_a) == sorted(rows_b)
 
     ids = [row[0] for row in query(loaded_conn, "SELECT MERCHANT_ID FROM MERCHANT_RISK_TRAINING")]
@@ -230,7 +234,7 @@ def test_second_dataset_registers_and_exports(setup_conn: Any, s3: Any, database
     assert manifest["train"]["columns"][1:] == manifest["score"]["columns"][1:]
     total = query(setup_conn, "SELECT COUNT(*) FROM MERCHANT_TRANSACTIONS")[0][0]
     assert manifest["train"]["rows"] + manifest["validation"]["rows"] + manifest["score"]["rows"] == total
-    assert len(manifest["train"]["files"]) > 1
+    assert manifest["train"]["files"] > 1
     # numeric ids split the same way: MD5 of the id's text
     validation_ids = {
         int(i)
@@ -238,7 +242,7 @@ def test_second_dataset_registers_and_exports(setup_conn: Any, s3: Any, database
         if hashlib.md5(str(i).encode()).hexdigest()[:2] < "33"  # a split, not security
     }
     assert manifest["validation"]["rows"] == len(validation_ids)
-    score_ids = [r[0] for f in manifest["score"]["files"] for r in read_csv(s3, f["key"])]
+    score_ids = [r[0] for key in section_keys(s3, BUCKET, manifest["score"]) for r in read_csv(s3, key)]
     assert all(i.isdigit() for i in score_ids)
 
 

@@ -40,6 +40,19 @@ def test_the_load_is_tagged_with_the_run_and_commits() -> None:
     assert connection.closed
 
 
+def test_a_copy_of_many_files_is_counted_in_batches() -> None:
+    """COPY INTO answers one row per file: 100,000 files must not be fetched into memory at once."""
+    files = 2_500  # one row each
+    plan = REQUEST.plan
+    scoring = plan.scoring.model_copy(update={"rows": files, "files": files})
+    request = REQUEST.model_copy(update={"plan": plan.model_copy(update={"scoring": scoring})})
+    per_file = [(f"s3://b/predictions/x/data_0_0_{i}.csv.out", "LOADED", 1, 1) for i in range(files)]
+    cursor = _cursor(copy_rows=per_file, insert_rowcount=files)
+    result = load_predictions(request, factory_for(FakeConnection(cursor)), "ML_STAGE")
+    assert (result.files, result.rows_loaded) == (files, files)
+    assert cursor.fetched and all(0 < size <= 1_000 for size in cursor.fetched)
+
+
 def test_a_failing_rollback_does_not_hide_a_permanent_error() -> None:
     cursor = _cursor(insert_rowcount=ROWS - 1, failures={"ROLLBACK": GONE})
     with pytest.raises(RowCountMismatch, match=f"inserted {ROWS - 1} rows"):

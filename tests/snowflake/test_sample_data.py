@@ -11,7 +11,7 @@ import pandas as pd
 import xgboost as xgb
 
 from sandbox.sample_data import generate, load_sample_data
-from sandbox.snowflake.export import export_dataset
+from sandbox.snowflake.export import export_dataset, section_keys
 
 from .conftest import BUCKET, query
 
@@ -46,10 +46,8 @@ def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
 def _section(s3: Any, manifest: dict[str, Any], name: str) -> np.ndarray:
     rows = [
         row
-        for file in manifest[name]["files"]
-        for row in csv.reader(
-            io.StringIO(s3.get_object(Bucket=BUCKET, Key=file["key"])["Body"].read().decode())
-        )
+        for key in section_keys(s3, BUCKET, manifest[name])
+        for row in csv.reader(io.StringIO(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()))
     ]
     return np.array([[float(v) if v else np.nan for v in row] for row in rows])
 

@@ -183,11 +183,10 @@ def test_procedure_body_is_one_statement_with_the_unload_shape() -> None:
     # <location> page prints no names, so no name is relied on
     for name in ("FILE_NAME", "ROW_COUNT", "FILE_SIZE"):
         assert not re.search(rf"(?<![A-Z_]){name}(?![A-Z_])", body.upper()), name
-    assert (
-        "'rows', $3::INTEGER" in body
-        and "'size', $2::INTEGER" in body
-        and "REGEXP_SUBSTR($1::VARCHAR" in body
-    )
+    # each section's summary (manifest v2): files, rows ($3) and bytes ($2), summed in SQL
+    assert "SELECT COUNT(*), COALESCE(SUM($3::INTEGER), 0), COALESCE(SUM($2::INTEGER), 0)" in body
+    assert "'files', section_files,\n      'rows', section_rows,\n      'bytes', section_bytes" in body
+    assert "ARRAY_AGG(OBJECT_CONSTRUCT(" not in body  # no per-file list: the manifest does not grow per file
     # the manifest is the last thing unloaded
     assert body.rindex("manifest.json") > body.rindex("DETAILED_OUTPUT = TRUE")
     # rendered with the deployment's names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from snowsage.errors import ManifestNotFound
@@ -60,9 +61,11 @@ class MemoryStore:
         self.calls.append(f"head {key}")
         return self.objects[key][:max_bytes]
 
-    def list_sizes(self, bucket: str, prefix: str) -> dict[str, int]:
+    def iter_sizes(self, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
         self.calls.append(f"list {prefix}")
-        return {key: len(body) for key, body in self.objects.items() if key.startswith(prefix)}
+        for key in sorted(self.objects):
+            if key.startswith(prefix):
+                yield key, len(self.objects[key])
 
 
 def store_for(document: dict[str, Any]) -> MemoryStore:

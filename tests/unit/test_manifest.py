@@ -35,8 +35,7 @@ def test_a_valid_manifest_passes(document: dict[str, Any]) -> None:
     sections = check_manifest(manifest, LOCATION, "train_and_score")
     assert set(sections) == {"train", "validation", "score"}
     store = store_for(document)
-    verify_files(LOCATION, sections, store)
-    verify_first_rows(LOCATION, sections, store)
+    verify_first_rows(LOCATION, sections, verify_files(LOCATION, sections, store), store)
     assert sum(call.startswith("list") for call in store.calls) == 3  # one listing per section
 
 
@@ -141,21 +140,27 @@ def test_data_with_other_columns_than_the_manifest_is_refused(document: dict[str
     store = store_for(document)
     store.objects[f"{PREFIX}train/data_0_0_0.csv"] = b"1,2.0\n"
     manifest = parse_manifest(json.dumps(document).encode())
+    sections = check_manifest(manifest, LOCATION, "train_and_score")
+    first_keys = verify_files(LOCATION, sections, store)
     with pytest.raises(ColumnMismatch, match="2 columns"):
-        verify_first_rows(LOCATION, check_manifest(manifest, LOCATION, "train_and_score"), store)
+        verify_first_rows(LOCATION, sections, first_keys, store)
 
 
 def test_a_non_numeric_label_is_refused(document: dict[str, Any]) -> None:
     store = store_for(document)
     store.objects[f"{PREFIX}validation/data_0_0_0.csv"] = b"yes,1,2,3\n"
     manifest = parse_manifest(json.dumps(document).encode())
+    sections = check_manifest(manifest, LOCATION, "train_and_score")
+    first_keys = verify_files(LOCATION, sections, store)
     with pytest.raises(ColumnMismatch, match="non-numeric label 'yes'"):
-        verify_first_rows(LOCATION, check_manifest(manifest, LOCATION, "train_and_score"), store)
+        verify_first_rows(LOCATION, sections, first_keys, store)
 
 
 def test_a_missing_id_is_refused(document: dict[str, Any]) -> None:
     store = store_for(document)
     store.objects[f"{PREFIX}score/data_0_0_0.csv"] = b",1,2,3\n"
     manifest = parse_manifest(json.dumps(document).encode())
+    sections = check_manifest(manifest, LOCATION, "train_and_score")
+    first_keys = verify_files(LOCATION, sections, store)
     with pytest.raises(ColumnMismatch, match="empty id"):
-        verify_first_rows(LOCATION, check_manifest(manifest, LOCATION, "train_and_score"), store)
+        verify_first_rows(LOCATION, sections, first_keys, store)

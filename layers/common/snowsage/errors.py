@@ -50,6 +50,14 @@ class ExportFileEmpty(ManifestError):
     """A file the manifest lists is empty, or a section has no rows."""
 
 
+class ExportFileUnlisted(ManifestError):
+    """A section's prefix holds more files than its manifest counts."""
+
+
+class ExportSizeMismatch(ManifestError):
+    """A section's files in S3 add up to another size than its manifest's ``bytes``."""
+
+
 class ColumnMismatch(ManifestError):
     """Columns disagree between sections or with the id/label columns."""
 

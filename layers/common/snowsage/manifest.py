@@ -8,6 +8,7 @@ column at fault, so a failed run says exactly what to fix in Snowflake.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from pydantic import ValidationError
 
@@ -15,11 +16,13 @@ from snowsage.errors import (
     ColumnMismatch,
     ExportFileEmpty,
     ExportFileMissing,
+    ExportFileUnlisted,
+    ExportSizeMismatch,
     ManifestError,
     ManifestSchemaError,
     ManifestVersionError,
 )
-from snowsage.models import Manifest, ManifestSection, Mode, validation_problems
+from snowsage.models import ExportFile, Manifest, ManifestSection, Mode, validation_problems
 from snowsage.names import (
     ManifestLocation,
     validate_dataset,
@@ -28,7 +31,7 @@ from snowsage.names import (
 )
 from snowsage.s3 import ObjectStore
 
-SUPPORTED_VERSIONS = (1, 2)  # 2 adds model, label_summary, predictions_columns
+SUPPORTED_VERSIONS = (1, 2)  # 2 adds model, label_summary, predictions_columns, sections' summaries
 MAX_MANIFEST_BYTES = 1024 * 1024
 
 
@@ -72,20 +75,45 @@ def _check_section(name: str, section: ManifestSection, location: ManifestLocati
     expected_prefix = f"{location.prefix}{name}/"
     if section.prefix != expected_prefix:
         raise ManifestSchemaError(f"{name}.prefix is {section.prefix!r}; expected {expected_prefix!r}")
-    if not section.files:
+    if section.file_count == 0:
         raise ExportFileEmpty(f"{name} lists no files")
     if section.rows <= 0:
         raise ExportFileEmpty(f"{name} has {section.rows} rows; an export needs at least one")
-    listed = sum(item.rows for item in section.files)
-    if listed != section.rows:
-        raise ManifestSchemaError(f"{name}.rows is {section.rows} but its files add up to {listed}")
-    for item in section.files:
+    listed = section.file_list
+    if listed is None:
+        _check_summary(name, section)
+    else:
+        _check_file_list(name, section, listed)
+    for column in section.columns:
+        validate_snowflake_identifier(column, f"{name} column")
+
+
+def _check_summary(name: str, section: ManifestSection) -> None:
+    """Version 2's summary: every file holds at least one row, so at least one byte."""
+    if section.total_bytes is None:
+        raise ManifestSchemaError(
+            f"{name} counts {section.file_count} files but gives no 'bytes' (their total size)"
+        )
+    if section.rows < section.file_count or section.total_bytes < section.file_count:
+        raise ExportFileEmpty(
+            f"{name} counts {section.file_count} files but only {section.rows} rows and"
+            f" {section.total_bytes} bytes: at least one file is empty"
+        )
+
+
+def _check_file_list(name: str, section: ManifestSection, listed: list[ExportFile]) -> None:
+    """Version 1's per-file list: under the prefix, none empty, adding up to the section."""
+    rows = sum(item.rows for item in listed)
+    if rows != section.rows:
+        raise ManifestSchemaError(f"{name}.rows is {section.rows} but its files add up to {rows}")
+    size = sum(item.size for item in listed)
+    if section.total_bytes is not None and size != section.total_bytes:
+        raise ManifestSchemaError(f"{name}.bytes is {section.total_bytes} but its files add up to {size}")
+    for item in listed:
         if not item.key.startswith(section.prefix):
             raise ManifestSchemaError(f"{name} file {item.key!r} is not under {section.prefix!r}")
         if item.rows == 0 or item.size == 0:
             raise ExportFileEmpty(f"{name} file {item.key!r} is empty (rows={item.rows}, size={item.size})")
-    for column in section.columns:
-        validate_snowflake_identifier(column, f"{name} column")
 
 
 def check_manifest(manifest: Manifest, location: ManifestLocation, mode: Mode) -> dict[str, ManifestSection]:
@@ -123,18 +151,65 @@ def check_manifest(manifest: Manifest, location: ManifestLocation, mode: Mode) -
 
 def verify_files(
     location: ManifestLocation, sections: dict[str, ManifestSection], store: ObjectStore
-) -> None:
-    """Every listed file exists with a non-zero size (one listing per section, not one call per file)."""
+) -> dict[str, str]:
+    """S3 holds what each section says; returns each section's first data file (in key order).
+
+    One paged listing per section (ListObjectsV2, 1,000 keys a call), walked without keeping it:
+    no request per file, and memory that does not grow with the number of files.
+    """
+    first_keys: dict[str, str] = {}
     for name, section in sections.items():
-        present = store.list_sizes(location.bucket, section.prefix)
-        for item in section.files:
-            size = present.get(item.key)
-            if size is None:
-                raise ExportFileMissing(
-                    f"{name} file s3://{location.bucket}/{item.key} is listed but missing"
-                )
-            if size == 0:
-                raise ExportFileEmpty(f"{name} file s3://{location.bucket}/{item.key} is empty in S3")
+        walk = store.iter_sizes(location.bucket, section.prefix)
+        listed = section.file_list
+        first = (
+            _verify_summary(name, section, walk, location.bucket)
+            if listed is None
+            else _verify_listed(name, listed, walk, location.bucket)
+        )
+        first_keys[name] = first
+    return first_keys
+
+
+def _verify_summary(name: str, section: ManifestSection, walk: Iterator[tuple[str, int]], bucket: str) -> str:
+    """The prefix's files against the section's count and bytes: none empty, none missing, none more."""
+    where = f"s3://{bucket}/{section.prefix}"
+    count = total = 0
+    first = ""
+    for key, size in walk:
+        if size == 0:
+            raise ExportFileEmpty(f"{name} file s3://{bucket}/{key} is empty in S3")
+        count += 1
+        total += size
+        first = first or key
+    if count < section.file_count:
+        raise ExportFileMissing(
+            f"{name}: the manifest counts {section.file_count} files but {where} holds {count}:"
+            f" {section.file_count - count} missing"
+        )
+    if count > section.file_count:
+        raise ExportFileUnlisted(
+            f"{name}: the manifest counts {section.file_count} files but {where} holds {count}:"
+            f" {count - section.file_count} not in the export (remove them or export again)"
+        )
+    if total != section.total_bytes:
+        raise ExportSizeMismatch(
+            f"{name}: the manifest gives {section.total_bytes} bytes but the {count} files under"
+            f" {where} hold {total} (a file was changed or replaced after the export)"
+        )
+    return first
+
+
+def _verify_listed(name: str, listed: list[ExportFile], walk: Iterator[tuple[str, int]], bucket: str) -> str:
+    """Version 1: every listed file exists with a non-zero size."""
+    wanted = {item.key for item in listed}
+    present: dict[str, int] = {key: size for key, size in walk if key in wanted}
+    for item in listed:
+        size = present.get(item.key)
+        if size is None:
+            raise ExportFileMissing(f"{name} file s3://{bucket}/{item.key} is listed but missing")
+        if size == 0:
+            raise ExportFileEmpty(f"{name} file s3://{bucket}/{item.key} is empty in S3")
+    return listed[0].key
 
 
 def read_manifest(location: ManifestLocation, store: ObjectStore) -> Manifest:
@@ -157,7 +232,10 @@ def _is_number(text: str) -> bool:
 
 
 def verify_first_rows(
-    location: ManifestLocation, sections: dict[str, ManifestSection], store: ObjectStore
+    location: ManifestLocation,
+    sections: dict[str, ManifestSection],
+    first_keys: dict[str, str],
+    store: ObjectStore,
 ) -> None:
     """The first row of each section's first file has the manifest's columns and a numeric label.
 
@@ -165,17 +243,17 @@ def verify_first_rows(
     the views and the manifest without moving data through the Lambda.
     """
     for name, section in sections.items():
-        first = section.files[0]
-        line = _first_line(store.read_head(location.bucket, first.key, SAMPLE_BYTES))
+        first = first_keys[name]
+        line = _first_line(store.read_head(location.bucket, first, SAMPLE_BYTES))
         fields = line.split(",")
         if len(fields) != len(section.columns):
             raise ColumnMismatch(
-                f"{name} file {first.key!r} has {len(fields)} columns in its first row;"
+                f"{name} file {first!r} has {len(fields)} columns in its first row;"
                 f" the manifest lists {len(section.columns)} ({', '.join(section.columns)})"
             )
         if name != "score" and not _is_number(fields[0]):
             raise ColumnMismatch(
-                f"{name} file {first.key!r} has a non-numeric label {fields[0]!r} in its first row"
+                f"{name} file {first!r} has a non-numeric label {fields[0]!r} in its first row"
             )
         if name == "score" and not fields[0].strip().strip('"'):
-            raise ColumnMismatch(f"score file {first.key!r} has an empty id in its first row")
+            raise ColumnMismatch(f"score file {first!r} has an empty id in its first row")

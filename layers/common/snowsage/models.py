@@ -109,10 +109,27 @@ class ExportFile(Contract):
 
 
 class ManifestSection(Contract):
+    """One section of the export: its prefix, columns, and what its files add up to.
+
+    ``files`` is the number of data files (version 2's summary: with ``bytes``, their total size),
+    or, as version 1 wrote it, the list of files with their rows and sizes. The summary does not
+    grow with the export: 100,000 files make the same manifest as one.
+    """
+
     prefix: str
     columns: list[str] = Field(min_length=1)
-    files: list[ExportFile]
+    files: Annotated[int, Field(ge=0)] | list[ExportFile]
     rows: int = Field(ge=0)
+    total_bytes: int | None = Field(default=None, ge=0, alias="bytes")
+
+    @property
+    def file_list(self) -> list[ExportFile] | None:
+        """The per-file list, when the manifest carries one (version 1)."""
+        return self.files if isinstance(self.files, list) else None
+
+    @property
+    def file_count(self) -> int:
+        return len(self.files) if isinstance(self.files, list) else self.files
 
 
 class DatasetModel(Contract):

@@ -200,7 +200,7 @@ def build_run_plan(
                 ),
             ),
             rows=score.rows,
-            files=len(score.files),
+            files=score.file_count,
             features=score.columns[1:],
             timeout_seconds=settings.transform_timeout_seconds,
             output_filter=output_filter(len(score.columns)),

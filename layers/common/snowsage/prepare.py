@@ -38,8 +38,8 @@ def prepare_run(
         )
     manifest = read_manifest(location, store)
     sections = check_manifest(manifest, location, execution_input.mode)
-    verify_files(location, sections, store)
-    verify_first_rows(location, sections, store)
+    first_keys = verify_files(location, sections, store)
+    verify_first_rows(location, sections, first_keys, store)
     return build_run_plan(
         execution_name=request.execution_name,
         request=execution_input,

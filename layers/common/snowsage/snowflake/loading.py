@@ -31,14 +31,22 @@ def _roll_back(snowflake: Session) -> None:
         )
 
 
-def _copied_rows(copy_result: list[tuple[Any, ...]], description: list[Any]) -> tuple[int, int]:
+# COPY INTO's result has one row per file: read in batches, so 100,000 files are never all in memory.
+COPY_RESULT_BATCH = 1_000
+
+
+def _copied_rows(cursor: Any) -> tuple[int, int]:
     """(files, rows loaded) from COPY INTO's result: one row per file with a rows_loaded column."""
-    names = [column[0].lower() for column in description]
+    names = [column[0].lower() for column in cursor.description]
     if "rows_loaded" not in names:
         # "Copy executed with 0 files processed." comes back as a single status column.
         return 0, 0
     index = names.index("rows_loaded")
-    return len(copy_result), sum(int(row[index] or 0) for row in copy_result)
+    files = rows = 0
+    while batch := cursor.fetchmany(COPY_RESULT_BATCH):
+        files += len(batch)
+        rows += sum(int(row[index] or 0) for row in batch)
+    return files, rows
 
 
 def _classes(snowflake: Session, statements: LoadStatements, plan: RunPlan) -> int | None:
@@ -74,7 +82,7 @@ def load_predictions(
     with session(factory, query_tag=plan.run_id) as snowflake:
         snowflake.execute(statements.create_staging)
         snowflake.execute(statements.copy_into_staging)
-        files, staged = _copied_rows(snowflake.cursor.fetchall(), snowflake.cursor.description)
+        files, staged = _copied_rows(snowflake.cursor)
         if files == 0:
             raise PredictionsMissing(f"no prediction files under {plan.scoring.output_uri}")
         if staged != plan.scoring.rows:
