@@ -82,7 +82,7 @@ def _training_plan(
     )
     if instances < 1:
         raise InvalidModelSettings(f"dataset {dataset}: {count_where} must be at least 1, not {instances}")
-    train_files = len(sections["train"].files)
+    train_files = sections["train"].file_count
     distribution = scale_out.train_distribution(
         dataset=dataset, instance_count=instances, train_files=train_files, where=count_where
     )
@@ -196,7 +196,7 @@ def build_run_plan(
             transform_resources=TransformResources(
                 InstanceType=request.transform_instance_type or settings.transform_instance_type,
                 InstanceCount=scale_out.transform_instances(
-                    model.plan.transform_instance_count, len(score.files)
+                    model.plan.transform_instance_count, score.file_count
                 ),
             ),
             rows=score.rows,

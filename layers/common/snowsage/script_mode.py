@@ -64,7 +64,7 @@ def plan_script(*, dataset: str, path: str, where: str, bucket: str, store: Obje
         )
     key = archive_key(dataset)
     uri = f"s3://{bucket}/{key}"
-    size = store.list_sizes(bucket, key).get(key)
+    size = dict(store.iter_sizes(bucket, key)).get(key)
     if size is None:
         raise InvalidModelSettings(
             f"dataset {dataset}: {where} {path!r} has no source archive: {uri} does not exist"
