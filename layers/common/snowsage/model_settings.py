@@ -34,6 +34,7 @@ from snowsage.models import (
     ModelPlan,
     Problem,
 )
+from snowsage.tuning import TuningSettings, check_tuning, parse_tuning
 
 # Objectives the pipeline can train, score and load, by what they predict. Left out: multi:softmax
 # (a class without its probability: use multi:softprob), rank:* (needs query groups), survival:*.
@@ -127,6 +128,9 @@ class ResolvedModel:
     hyperparameters: dict[str, str]
     metric_name: str
     threshold: float
+    # The run's tuning settings (checked), and how errors name where they came from.
+    tuning: TuningSettings | None = None
+    tuning_where: str = ""
 
 
 @dataclass
@@ -160,6 +164,7 @@ TEMPLATE_PARAMETERS = {
     "EVALUATION_METRIC": "EvaluationMetric",
     "EVALUATION_THRESHOLD": "EvaluationThreshold",
 }
+TUNING_PLACES = {ROW: "ML_DATASETS.TUNING", INPUT: "execution input 'tuning'"}
 
 
 def _where(source: str, column: str, input_key: str) -> str:
@@ -402,6 +407,7 @@ def resolve_model(
         num_class = _num_class(layers, hyperparameters, labels, label_column)
     elif problem == "binary":
         _check_binary_labels(layers, labels, label_column)
+    tuning, tuning_where = _tuning(layers, row, request, metric)
     return ResolvedModel(
         plan=ModelPlan(
             objective=objective, problem=problem, num_class=num_class, sources=dict(layers.sources)
@@ -409,4 +415,20 @@ def resolve_model(
         hyperparameters=hyperparameters,
         metric_name=metric,
         threshold=threshold,
+        tuning=tuning,
+        tuning_where=tuning_where,
     )
+
+
+def _tuning(
+    layers: _Layers, row: DatasetModel, request: ExecutionInput, metric: str
+) -> tuple[TuningSettings | None, str]:
+    """The input's ``tuning`` replaces the row's TUNING whole; neither set: no tuning (no template layer)."""
+    source = INPUT if request.tuning is not None else ROW
+    where = TUNING_PLACES[source]
+    settings = parse_tuning(layers.dataset, where, request.tuning if source == INPUT else row.tuning)
+    if settings is None:
+        return None, ""
+    check_tuning(layers.dataset, where, settings, metric)
+    layers.sources["tuning"] = source
+    return settings, where

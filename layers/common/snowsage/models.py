@@ -83,6 +83,8 @@ class ExecutionInput(StrictContract):
     objective: str | None = None
     evaluation_metric: str | None = None
     evaluation_threshold: float | None = None
+    # Hyperparameter tuning for this run (snowsage/tuning.py), replacing the row's TUNING whole.
+    tuning: dict[str, Any] | None = None
 
 
 # --- Manifest (written by Snowflake's EXPORT_DATASET) ----------------------------------------
@@ -112,6 +114,7 @@ class DatasetModel(Contract):
     evaluation_metric: str | None = None
     evaluation_threshold: float | None = None
     hyperparameters: str | None = None
+    tuning: str | None = None
 
 
 class LabelSummary(Contract):
@@ -171,6 +174,20 @@ class TrainingPlan(Contract):
     rows: int
 
 
+class TuningPlan(Contract):
+    """A hyperparameter tuning job instead of one training job (snowsage/tuning.py)."""
+
+    # At most 25 characters: the Tune state appends "-t<retry>" within the API's 32.
+    job_name_base: str
+    # HyperParameterTuningJobConfig, as the API takes it (API_HyperParameterTuningJobConfig).
+    config: dict[str, Any]
+    # The training plan's hyperparameters less the searched ones.
+    static_hyperparameters: dict[str, str]
+    warm_start: bool = False
+    max_jobs: int = Field(ge=1)
+    max_parallel_jobs: int = Field(ge=1)
+
+
 class ScoringPlan(Contract):
     input_uri: str
     output_uri: str
@@ -223,6 +240,8 @@ class RunPlan(Contract):
     scoring: ScoringPlan
     selection: Selection
     model: ModelPlan = Field(default_factory=ModelPlan)
+    # Set when the run tunes: the Tune state runs instead of Train (ChooseTraining).
+    tuning: TuningPlan | None = None
 
 
 # --- Train result (the Train state's ResultSelector) and EvaluateModel -----------------------

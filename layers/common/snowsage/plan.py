@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from snowsage.model_settings import TemplateDefaults, check_predictions_columns, resolve_model
+from snowsage.model_settings import (
+    TemplateDefaults,
+    check_predictions_columns,
+    metric_direction,
+    resolve_model,
+)
 from snowsage.models import (
     EvaluationPlan,
     ExecutionInput,
@@ -17,8 +22,15 @@ from snowsage.models import (
     TrainingPlan,
     TransformResources,
 )
-from snowsage.names import ManifestLocation, model_package_group, name_base, run_id_for
+from snowsage.names import (
+    ManifestLocation,
+    model_package_group,
+    name_base,
+    run_id_for,
+    tuning_job_name_base,
+)
 from snowsage.settings import PrepareRunSettings
+from snowsage.tuning import tuning_plan
 
 
 def _uri(bucket: str, key: str) -> str:
@@ -98,6 +110,17 @@ def build_run_plan(
     group = model_package_group(settings.resource_prefix, location.dataset)
     score = sections["score"]
     stage_path = f"predictions/{location.dataset}/{run_id}/"
+    tuning = (
+        tuning_plan(
+            settings=model.tuning,
+            metric_name=model.metric_name,
+            direction=metric_direction(model.metric_name),
+            hyperparameters=model.hyperparameters,
+            job_name_base=tuning_job_name_base(settings.resource_prefix, run_id),
+        )
+        if model.tuning is not None and request.mode == "train_and_score"
+        else None
+    )
     return RunPlan(
         run_id=run_id,
         execution_name=execution_name,
@@ -139,4 +162,5 @@ def build_run_plan(
         ),
         selection=Selection(model_package_group=group, model_package_arn=request.model_package_arn),
         model=model.plan,
+        tuning=tuning,
     )
