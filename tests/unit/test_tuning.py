@@ -119,6 +119,9 @@ def test_the_input_tuning_replaces_the_rows(document: dict[str, Any], settings: 
     }
     assert plan.tuning.config["Strategy"] == "Bayesian"
     assert plan.tuning.config["ParameterRanges"]["ContinuousParameterRanges"] == []
+    # num_round is the template's (static) hyperparameter: searched, it is static no more.
+    assert plan.training.hyperparameters["num_round"] == "50"
+    assert "num_round" not in plan.tuning.static_hyperparameters
 
 
 def test_a_score_only_run_does_not_tune(document: dict[str, Any], settings: PrepareRunSettings) -> None:
