@@ -57,7 +57,7 @@ class DatasetRow:
     model: dict[str, Any] = field(default_factory=dict)
 
 
-MODEL_COLUMNS = ("OBJECTIVE", "EVALUATION_METRIC", "EVALUATION_THRESHOLD", "HYPERPARAMETERS")
+MODEL_COLUMNS = ("OBJECTIVE", "EVALUATION_METRIC", "EVALUATION_THRESHOLD", "HYPERPARAMETERS", "TUNING")
 
 
 def export_id_for(moment: datetime) -> str:
@@ -72,7 +72,7 @@ def read_dataset(conn: Any, dataset: str) -> DatasetRow:
     try:
         cur.execute(
             "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,"
-            " OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS"
+            " OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS, TUNING"
             " FROM ML_DATASETS WHERE NAME = %s AND ENABLED",
             (dataset,),
         )
