@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from snowsage.errors import InvalidModelSettings
-from snowsage.models import PrepareRunRequest
+from snowsage.evaluation import tuning_metadata
+from snowsage.models import FinalMetric, PrepareRunRequest, TrainingResult
 from snowsage.names import tuning_job_name_base
 from snowsage.prepare import prepare_run
 from snowsage.settings import PrepareRunSettings
@@ -199,6 +200,7 @@ def _with(**changes: Any) -> dict[str, Any]:
             f"{ROW}.objective 'validation:logloss' is not the gate's metric validation:auc",
         ),
         (_with(budget=3), f"{ROW} is not valid: budget: Extra inputs are not permitted"),
+        (_with(warm_start=True), f"{ROW}.warm_start true is not supported yet"),
     ],
 )
 def test_bad_row_tuning_is_refused_naming_the_field(
@@ -211,3 +213,20 @@ def test_bad_row_tuning_is_refused_naming_the_field(
 def test_bad_input_tuning_names_the_input_key(document: dict[str, Any], settings: PrepareRunSettings) -> None:
     with pytest.raises(InvalidModelSettings, match=f"^{re.escape(INPUT)}.ranges.eta"):
         _prepare(document, settings, input_tuning=_with(ranges={"eta": [0.5, 0.1]}))
+
+
+def test_a_tuned_models_package_names_its_tuning_job_and_winning_values() -> None:
+    training = TrainingResult(
+        job_name="snowsage-0123456789ab-t0-003-1a2b3c4d",
+        model_data_url="s3://b/models/x/model.tar.gz",
+        final_metrics=[FinalMetric(MetricName="validation:auc", Value=0.9)],
+        tuning_job="snowsage-0123456789ab-t0",
+        tuned_hyperparameters={"max_depth": "4", "eta": "0.21"},
+    )
+    assert tuning_metadata(training) == {
+        "tuning_job": "snowsage-0123456789ab-t0",
+        "tuned.eta": "0.21",
+        "tuned.max_depth": "4",
+    }
+    untuned = TrainingResult(job_name="j", model_data_url="s3://b/k")
+    assert tuning_metadata(untuned) == {}

@@ -258,6 +258,10 @@ class TrainingResult(Contract):
     final_metrics: list[FinalMetric] = Field(default_factory=list)
     training_seconds: float | None = None
     billable_seconds: float | None = None
+    # Set by the Tune state: the tuning job, its best trial's searched values, the trials' counters.
+    tuning_job: str | None = None
+    tuned_hyperparameters: dict[str, str] | None = None
+    trials: dict[str, int] | None = None
 
 
 class EvaluateModelRequest(Contract):

@@ -156,6 +156,12 @@ def check_tuning(dataset: str, where: str, settings: TuningSettings, metric_name
             f"{where}.early_stopping",
             "must be Off with the Hyperband strategy (it stops trials itself)",
         )
+    if settings.warm_start:
+        # Not built yet: a warm start needs the champion package's tuning job (its metadata names
+        # it, evaluation.tuning_metadata) before the Tune state. Refused rather than ignored.
+        raise _refuse(
+            dataset, f"{where}.warm_start", "true is not supported yet: set it to false or leave it out"
+        )
     if settings.objective is not None and settings.objective != metric_name:
         raise _refuse(
             dataset,
