@@ -132,7 +132,9 @@ def test_record_run_names_the_failed_state(sandbox: Sandbox, reference: Referenc
     assert "does not exist" in result["cause"]
 
 
-@pytest.mark.parametrize("name", ["train_and_score.json", "score_only.json", "with_overrides.json"])
+@pytest.mark.parametrize(
+    "name", ["train_and_score.json", "score_only.json", "with_overrides.json", "tuning.json"]
+)
 def test_console_inputs_are_valid_execution_inputs(name: str) -> None:
     from snowsage.prepare import parse_execution_input
 

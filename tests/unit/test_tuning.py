@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from snowsage.models import FinalMetric, PrepareRunRequest, TrainingResult
 from snowsage.names import tuning_job_name_base
 from snowsage.prepare import prepare_run
 from snowsage.settings import PrepareRunSettings
-from snowsage.tuning import MAX_TRAINING_JOBS
+from snowsage.tuning import MAX_TRAINING_JOBS, check_tuning, parse_tuning
 from tests.unit.botocore_shapes import request_problems
 from tests.unit.builders import BUCKET, PREFIX, store_for
 
@@ -230,3 +231,10 @@ def test_a_tuned_models_package_names_its_tuning_job_and_winning_values() -> Non
     }
     untuned = TrainingResult(job_name="j", model_data_url="s3://b/k")
     assert tuning_metadata(untuned) == {}
+
+
+def test_the_console_tuning_input_in_events_is_valid() -> None:
+    document = json.loads((Path(__file__).parents[2] / "events/statemachine/tuning.json").read_text())
+    settings = parse_tuning("merchant_risk", "execution input 'tuning'", document["tuning"])
+    assert settings is not None
+    check_tuning("merchant_risk", "execution input 'tuning'", settings, "validation:auc")
