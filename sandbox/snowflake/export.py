@@ -34,7 +34,13 @@ from typing import Any
 import pyarrow.csv as pacsv
 
 from snowsage.names import DATASET_PATTERN, EXPORT_ID_PATTERN
-from snowsage_setup.sqlscript import EXPORT_QUERIES, EXPORT_SECTIONS, export_queries, is_identifier, render_export_query
+from snowsage_setup.sqlscript import (
+    EXPORT_QUERIES,
+    EXPORT_SECTIONS,
+    export_queries,
+    is_identifier,
+    render_export_query,
+)
 
 logger = logging.getLogger(__name__)
 
