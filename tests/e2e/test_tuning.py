@@ -113,3 +113,25 @@ def test_bad_tuning_input_is_refused_naming_the_field(sandbox: Sandbox, tmp_path
     assert "execution input 'tuning'.ranges.max_depth [6, 2] is empty or inverted" in str(
         refused.execution.cause
     )
+
+
+def test_a_tuning_job_whose_trials_all_fail_fails_the_run_in_tune(sandbox: Sandbox, tmp_path: Path) -> None:
+    sql = tmp_path / "pump.sql"
+    sql.write_text(sensor_dataset_sql())
+    pipeline_run.apply_user_sql(sandbox, [sql])
+    document = {
+        "manifest": f"s3://{sandbox.bucket}/exports/{DATASET}/20261127t140000z/manifest.json",
+        "tuning": {**TUNING, "max_jobs": 2},
+    }
+    manifest = pipeline_run.export_for_input(sandbox, document)
+    assert sandbox.emulator is not None
+    for _ in range(2):
+        sandbox.emulator.faults.fail_next_training("AlgorithmError: injected failure")
+    failed = pipeline_run.start_by_hand(
+        sandbox, document, name="pump-failure-all-trials-fail", manifest=manifest
+    )
+    assert failed.status == "FAILED"
+    assert (failed.execution.failed_state, failed.execution.error) == ("Tune", "Snowsage.States.TaskFailed")
+    assert "All training jobs failed. One failed with: AlgorithmError: injected failure" in str(
+        failed.execution.cause
+    )
