@@ -18,12 +18,14 @@ a. ``moto.awslambda.models.LambdaFunction._invoke_lambda`` -> ``lambda_runtime.i
    ``errorType`` is the error name Retry and Catch match).
 b. ``moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_factory
    .state_task_service_for`` -> returns ``SageMakerTaskService`` for ``arn:aws:states:::sagemaker:*``
-   (moto marks SageMaker unsupported): createTrainingJob / createTransformJob (RequestResponse,
-   ``.sync``, ``.waitForTaskToken``) and createModel (RequestResponse, ``.waitForTaskToken``)
+   (moto marks SageMaker unsupported): createTrainingJob / createTransformJob /
+   createHyperParameterTuningJob (RequestResponse, ``.sync``, ``.waitForTaskToken``) and createModel (RequestResponse, ``.waitForTaskToken``)
    against the emulator. Follows: connect-sagemaker (the actions and patterns), connect-to-resource
    (``.sync`` waits for the job; a failed job is ``States.TaskFailed``).
 c. ``moto.sagemaker.responses.SageMakerResponse.<op>`` for Create/Describe/Stop TrainingJob,
-   Create/Describe/Stop TransformJob, Create/Describe/Delete Model -> the emulator (server mode
+   Create/Describe/Stop TransformJob, Create/Describe/Delete Model, Create/Describe/Stop
+   HyperParameterTuningJob and ListTrainingJobsForHyperParameterTuningJob (moto 5.2.5 stores tuning
+   jobs but runs no trial and has neither Stop nor the trial list) -> the emulator (server mode
    and in-process boto3 alike). Model packages and groups stay in moto's backend, where
    ``moto.sagemaker.models.SageMakerModelBackend.create_model_package_group`` is patched to
    reject a duplicate name with ``ValidationException`` as AWS does (moto overwrites silently).
