@@ -19,8 +19,8 @@ a. ``moto.awslambda.models.LambdaFunction._invoke_lambda`` -> ``lambda_runtime.i
 b. ``moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_factory
    .state_task_service_for`` -> returns ``SageMakerTaskService`` for ``arn:aws:states:::sagemaker:*``
    (moto marks SageMaker unsupported): createTrainingJob / createTransformJob /
-   createHyperParameterTuningJob (RequestResponse, ``.sync``, ``.waitForTaskToken``) and createModel (RequestResponse, ``.waitForTaskToken``)
-   against the emulator. Follows: connect-sagemaker (the actions and patterns), connect-to-resource
+   createHyperParameterTuningJob (RequestResponse, ``.sync``, ``.waitForTaskToken``) and
+   createModel (RequestResponse, ``.waitForTaskToken``) against the emulator. Follows: connect-sagemaker (the actions and patterns), connect-to-resource
    (``.sync`` waits for the job; a failed job is ``States.TaskFailed``).
 c. ``moto.sagemaker.responses.SageMakerResponse.<op>`` for Create/Describe/Stop TrainingJob,
    Create/Describe/Stop TransformJob, Create/Describe/Delete Model, Create/Describe/Stop
