@@ -20,7 +20,8 @@ b. ``moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_fa
    .state_task_service_for`` -> returns ``SageMakerTaskService`` for ``arn:aws:states:::sagemaker:*``
    (moto marks SageMaker unsupported): createTrainingJob / createTransformJob /
    createHyperParameterTuningJob (RequestResponse, ``.sync``, ``.waitForTaskToken``) and
-   createModel (RequestResponse, ``.waitForTaskToken``) against the emulator. Follows: connect-sagemaker (the actions and patterns), connect-to-resource
+   createModel (RequestResponse, ``.waitForTaskToken``) against the emulator.
+   Follows: connect-sagemaker (the actions and patterns), connect-to-resource
    (``.sync`` waits for the job; a failed job is ``States.TaskFailed``).
 c. ``moto.sagemaker.responses.SageMakerResponse.<op>`` for Create/Describe/Stop TrainingJob,
    Create/Describe/Stop TransformJob, Create/Describe/Delete Model, Create/Describe/Stop
