@@ -65,6 +65,12 @@ def _print_summary(result: pipeline_run.RunResult, report: Path | None) -> None:
     metric = result.metric
     if metric.get("name"):
         lines.append(f"Metric      {metric['name']} = {metric['value']:.4f}")
+    tuning = result.tuning
+    if tuning:
+        lines.append(
+            f"Tuning      {tuning['job']}: {tuning['trials']} trials, best {tuning['best_job']}"
+            f" ({tuning['best_objective']:.4f})"
+        )
     lines.append(f"Rows        scored {result.rows_scored}, loaded {result.rows_loaded}")
     lines.append(f"Cost        {cost.summary_text(execution)}")
     if result.predictions:

@@ -68,6 +68,20 @@ class RunResult:
         return {"name": model.get("metric_name"), "value": model.get("metric_value")}
 
     @property
+    def tuning(self) -> dict[str, Any] | None:
+        """The Tune state's result: its job, trials run, best trial and that trial's objective."""
+        training = self._section("training")
+        if not training.get("tuning_job"):
+            return None
+        metrics = training.get("final_metrics") or [{}]
+        return {
+            "job": training["tuning_job"],
+            "trials": sum((training.get("trials") or {}).values()),
+            "best_job": training.get("job_name"),
+            "best_objective": metrics[0].get("Value"),
+        }
+
+    @property
     def predictions_table(self) -> str | None:
         return self._section("plan").get("predictions_table") or self.manifest.get("predictions_table")
 
@@ -98,6 +112,7 @@ class RunResult:
             "seconds": self.execution.seconds,
             "model": self._section("model").get("model_package_arn"),
             "gate": self.gate,
+            "tuning": self.tuning,
             "sql_scoring": self.sql_scoring.as_json() if self.sql_scoring else None,
             "predictions_sample": self.predictions_sample,
         }

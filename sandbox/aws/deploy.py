@@ -66,6 +66,7 @@ SUPPORTED_RESOURCE_TYPES = frozenset(
 SUPPORTED_TASK_RESOURCES = frozenset(
     {
         "arn:${AWS::Partition}:states:::sagemaker:createTrainingJob.sync",
+        "arn:${AWS::Partition}:states:::sagemaker:createHyperParameterTuningJob.sync",
         "arn:${AWS::Partition}:states:::sagemaker:createTransformJob.sync",
         "arn:${AWS::Partition}:states:::sagemaker:createModel",
         "arn:${AWS::Partition}:states:::sns:publish",

@@ -18,12 +18,15 @@ a. ``moto.awslambda.models.LambdaFunction._invoke_lambda`` -> ``lambda_runtime.i
    ``errorType`` is the error name Retry and Catch match).
 b. ``moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_factory
    .state_task_service_for`` -> returns ``SageMakerTaskService`` for ``arn:aws:states:::sagemaker:*``
-   (moto marks SageMaker unsupported): createTrainingJob / createTransformJob (RequestResponse,
-   ``.sync``, ``.waitForTaskToken``) and createModel (RequestResponse, ``.waitForTaskToken``)
-   against the emulator. Follows: connect-sagemaker (the actions and patterns), connect-to-resource
+   (moto marks SageMaker unsupported): createTrainingJob / createTransformJob /
+   createHyperParameterTuningJob (RequestResponse, ``.sync``, ``.waitForTaskToken``) and
+   createModel (RequestResponse, ``.waitForTaskToken``) against the emulator.
+   Follows: connect-sagemaker (the actions and patterns), connect-to-resource
    (``.sync`` waits for the job; a failed job is ``States.TaskFailed``).
 c. ``moto.sagemaker.responses.SageMakerResponse.<op>`` for Create/Describe/Stop TrainingJob,
-   Create/Describe/Stop TransformJob, Create/Describe/Delete Model -> the emulator (server mode
+   Create/Describe/Stop TransformJob, Create/Describe/Delete Model, Create/Describe/Stop
+   HyperParameterTuningJob and ListTrainingJobsForHyperParameterTuningJob (moto 5.2.5 stores tuning
+   jobs but runs no trial and has neither Stop nor the trial list) -> the emulator (server mode
    and in-process boto3 alike). Model packages and groups stay in moto's backend, where
    ``moto.sagemaker.models.SageMakerModelBackend.create_model_package_group`` is patched to
    reject a duplicate name with ``ValidationException`` as AWS does (moto overwrites silently).
@@ -221,6 +224,12 @@ class SageMakerEmulatorLike(Protocol):
     def create_transform_job(self, request: dict[str, Any]) -> dict[str, Any]: ...
     def describe_transform_job(self, name: str) -> dict[str, Any]: ...
     def stop_transform_job(self, name: str) -> Any: ...
+    def create_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def describe_hyper_parameter_tuning_job(self, name: str) -> dict[str, Any]: ...
+    def stop_hyper_parameter_tuning_job(self, name: str) -> Any: ...
+    def list_training_jobs_for_hyper_parameter_tuning_job(
+        self, request: dict[str, Any]
+    ) -> dict[str, Any]: ...
 
 
 class LambdaRuntimeLike(Protocol):
@@ -414,12 +423,24 @@ def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
 _SAGEMAKER_ACTIONS: Final[dict[str, tuple[str, str | None, str | None]]] = {
     # api action (lower) -> (emulator create method, emulator describe method, request name key)
     "createtrainingjob": ("create_training_job", "describe_training_job", "TrainingJobName"),
+    "createhyperparametertuningjob": (
+        "create_hyper_parameter_tuning_job",
+        "describe_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+    ),
     "createtransformjob": ("create_transform_job", "describe_transform_job", "TransformJobName"),
     "createmodel": ("create_model", None, "ModelName"),
 }
 _STOP_METHODS: Final = {
     "describe_training_job": "stop_training_job",
     "describe_transform_job": "stop_transform_job",
+    "describe_hyper_parameter_tuning_job": "stop_hyper_parameter_tuning_job",
+}
+# The Describe* output's status member, by describe method.
+_STATUS_KEYS: Final = {
+    "describe_training_job": "TrainingJobStatus",
+    "describe_transform_job": "TransformJobStatus",
+    "describe_hyper_parameter_tuning_job": "HyperParameterTuningJobStatus",
 }
 _TERMINAL_FAILURES: Final = {"Failed", "Stopped"}
 
@@ -506,9 +527,7 @@ class SageMakerTaskService(callback_module.StateTaskServiceCallback):
         job_name = str(normalised_parameters[name_key])
         emulator = _emulator()
         describe = getattr(emulator, describe_method)
-        status_key = (
-            "TrainingJobStatus" if describe_method == "describe_training_job" else "TransformJobStatus"
-        )
+        status_key = _STATUS_KEYS[describe_method]
 
         def _resolve() -> dict[str, Any] | None:
             # Blocks until the job ends (or the execution/state stops: then it stops the job, as
@@ -560,6 +579,10 @@ _HTTP_OPERATIONS: Final[dict[str, str | None]] = {
     "create_model": None,
     "describe_model": "ModelName",
     "delete_model": "ModelName",
+    "create_hyper_parameter_tuning_job": None,
+    "describe_hyper_parameter_tuning_job": "HyperParameterTuningJobName",
+    "stop_hyper_parameter_tuning_job": "HyperParameterTuningJobName",
+    "list_training_jobs_for_hyper_parameter_tuning_job": None,
 }
 
 

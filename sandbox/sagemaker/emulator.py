@@ -31,6 +31,7 @@ from typing import Any
 from sandbox.sagemaker import runner, s3io, script_mode, sharding, training, transform
 from sandbox.sagemaker.errors import JobFailure, SageMakerError, client_error, validation_error
 from sandbox.sagemaker.faults import FaultPlan, JobFault
+from sandbox.sagemaker.tuning import TuningJobs
 from sandbox.sagemaker.validation import (
     max_runtime,
     validate_model,
@@ -105,13 +106,17 @@ class SageMakerEmulator:
         self._training: dict[str, _Job] = {}
         self._transforms: dict[str, _Job] = {}
         self._models: dict[str, dict[str, Any]] = {}
+        self._tuning = TuningJobs(self)
 
     def _arn(self, kind: str, name: str) -> str:
         return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{kind}/{name.lower()}"
 
     # ---- training -------------------------------------------------------------------------------
 
-    def create_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+    def create_training_job(
+        self, request: dict[str, Any], *, tuning_job_arn: str | None = None
+    ) -> dict[str, Any]:
+        """``tuning_job_arn``: a tuning job's trial (DescribeTrainingJob then names it as TuningJobArn)."""
         self.faults.check_create("create_training_job")
         validate_training(request)
         name = str(request["TrainingJobName"])
@@ -140,6 +145,8 @@ class SageMakerEmulator:
         }
         if "CheckpointConfig" in request:
             record["CheckpointConfig"] = copy.deepcopy(request["CheckpointConfig"])
+        if tuning_job_arn is not None:
+            record["TuningJobArn"] = tuning_job_arn
         with self._lock:
             if name.lower() in self._training:
                 raise SageMakerError(
@@ -413,6 +420,31 @@ class SageMakerEmulator:
                 "S3ModelArtifacts": self._write_model_files(job, script_mode.model_files(layout))
             }
             self._finish(job, "Completed", extra=extra)
+
+    # ---- hyperparameter tuning (sandbox/sagemaker/tuning.py) ---------------------------------
+
+    def create_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.faults.check_create("create_hyper_parameter_tuning_job")
+        return self._tuning.create(request)
+
+    def describe_hyper_parameter_tuning_job(self, name: str) -> dict[str, Any]:
+        return self._tuning.describe(name)
+
+    def stop_hyper_parameter_tuning_job(self, name: str) -> None:
+        self._tuning.stop(name)
+
+    def list_training_jobs_for_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tuning.list_trials(request)
+
+    def wait_tuning(self, name: str, timeout: float = 600) -> dict[str, Any]:
+        """Block until the tuning job ``name`` has ended; return its Describe dict."""
+        with self._lock:
+            if not self._changed.wait_for(
+                lambda: self._tuning.describe(name)["HyperParameterTuningJobStatus"] in TERMINAL,
+                timeout=timeout,
+            ):
+                raise TimeoutError(f"tuning job {name} did not end within {timeout} s")
+            return self._tuning.describe(name)
 
     # ---- models -------------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ _API_ALIASES = {
     "createtransformjob": "create_transform_job",
     "create_model": "create_model",
     "createmodel": "create_model",
+    "create_hyper_parameter_tuning_job": "create_hyper_parameter_tuning_job",
+    "createhyperparametertuningjob": "create_hyper_parameter_tuning_job",
 }
 
 _DEFAULT_MESSAGES = {
@@ -26,7 +28,8 @@ def _normalise_api(api: str) -> str:
     key = api.strip().lower()
     if key not in _API_ALIASES:
         raise ValueError(
-            f"unknown api {api!r}: use create_training_job, create_transform_job or create_model"
+            f"unknown api {api!r}: use create_training_job, create_transform_job, create_model or"
+            " create_hyper_parameter_tuning_job"
         )
     return _API_ALIASES[key]
 

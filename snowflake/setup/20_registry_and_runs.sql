@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS ML_DATASETS (
   EVALUATION_THRESHOLD FLOAT,             -- a minimum for a maximised metric, a maximum for a minimised one
   HYPERPARAMETERS VARCHAR,                -- JSON object text, merged over the template's
   TRAINING_SCRIPT VARCHAR,                -- script mode: 'training/<name>/train.py' (NULL: the built-in algorithm)
-  TRAINING_INSTANCE_COUNT NUMBER          -- scale-out: instances reading the export sharded by key (NULL: template)
+  TRAINING_INSTANCE_COUNT NUMBER,         -- scale-out: instances reading the export sharded by key (NULL: template)
+  TUNING VARCHAR                          -- JSON object text: a hyperparameter tuning job (NULL: none)
 )
 COMMENT = 'Snowsage: datasets EXPORT_DATASET can export';
 
@@ -35,6 +36,7 @@ ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS EVALUATION_THRESHOLD FLOAT;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS HYPERPARAMETERS VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_SCRIPT VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_INSTANCE_COUNT NUMBER;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TUNING VARCHAR;
 
 -- One row per pipeline run, written by the RecordRun Lambda (MERGE on RUN_ID), or by
 -- RecordExecutionOutcome for a run that ended without the failure branch.

@@ -421,3 +421,21 @@ def test_only_a_model_promoted_this_run_is_published_and_a_failure_is_recorded()
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
     ]
     assert "SnowflakeUnavailable" in {name for retry in publish["Retry"] for name in retry["ErrorEquals"]}
+
+
+def test_tune_runs_trains_job_and_recovers_like_train() -> None:
+    """Tune's trials are Train's job (same image, role, channels, output, resources, stopping
+    condition, spot), and it retries and catches as Train does; only a tuned plan reaches it."""
+    train, tune = STATES["Train"], STATES["Tune"]
+    definition = tune["Parameters"]["TrainingJobDefinition"]
+    for key in ("AlgorithmSpecification", "RoleArn", "InputDataConfig", "OutputDataConfig"):
+        assert definition[key] == train["Parameters"][key], key
+    for key in ("ResourceConfig.$", "StoppingCondition.$", "EnableManagedSpotTraining.$"):
+        assert definition[key] == train["Parameters"][key], key
+    assert definition["StaticHyperParameters.$"] == "$.plan.tuning.static_hyperparameters"
+    assert (tune["Retry"], tune["Catch"], tune["Next"]) == (train["Retry"], train["Catch"], train["Next"])
+    assert tune["ResultPath"] == train["ResultPath"] == "$.training"
+    choose = STATES["ChooseTraining"]
+    assert STATES["ChooseMode"]["Default"] == "ChooseTraining"
+    assert choose["Default"] == "Train" and choose["Choices"][0]["Next"] == "Tune"
+    assert {c["Variable"] for c in choose["Choices"][0]["And"]} == {"$.plan.tuning"}

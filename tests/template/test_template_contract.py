@@ -33,6 +33,7 @@ STACK_NAME_MAX = 46
 
 INTEGRATIONS = {
     "SageMakerCreateTrainingJobSync": "sagemaker:createTrainingJob.sync",
+    "SageMakerCreateHyperParameterTuningJobSync": "sagemaker:createHyperParameterTuningJob.sync",
     "SageMakerCreateModel": "sagemaker:createModel",
     "SageMakerCreateTransformJobSync": "sagemaker:createTransformJob.sync",
     "SnsPublish": "sns:publish",

@@ -125,6 +125,10 @@ def test_state_machine_can_run_the_sync_sagemaker_jobs() -> None:
         "sagemaker:DescribeTransformJob",
         "sagemaker:StopTransformJob",
         "sagemaker:CreateModel",
+        "sagemaker:CreateHyperParameterTuningJob",
+        "sagemaker:DescribeHyperParameterTuningJob",
+        "sagemaker:StopHyperParameterTuningJob",
+        "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
         "events:PutTargets",
         "events:PutRule",
         "events:DescribeRule",
@@ -134,6 +138,7 @@ def test_state_machine_can_run_the_sync_sagemaker_jobs() -> None:
     assert names == {
         "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
         "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+        "StepFunctionsGetEventsForSageMakerTuningJobsRule",
     }
 
 

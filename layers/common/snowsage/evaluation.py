@@ -64,6 +64,16 @@ def judge(
     )
 
 
+def tuning_metadata(training: TrainingResult) -> dict[str, str]:
+    """A tuned model's package names its tuning job and the winning values (``tuned.<name>``): a
+    warm start reads the champion's tuning job from there. At most 8 searched hyperparameters
+    (snowsage/tuning.py), well within the 50 entries of CustomerMetadataProperties."""
+    if training.tuning_job is None:
+        return {}
+    tuned = {f"tuned.{name}": value for name, value in sorted((training.tuned_hyperparameters or {}).items())}
+    return {"tuning_job": training.tuning_job, **tuned}
+
+
 def evaluate_model(request: EvaluateModelRequest, registry: ModelRegistry) -> Verdict:
     metric_name = request.evaluation.metric_name
     value = final_metric(request.training, metric_name)
@@ -87,6 +97,7 @@ def evaluate_model(request: EvaluateModelRequest, registry: ModelRegistry) -> Ve
                 "metric_name": metric_name,
                 "metric_value": repr(value),
                 "gate": reason,
+                **tuning_metadata(request.training),
             }
         ),
     )

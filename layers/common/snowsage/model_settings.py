@@ -37,6 +37,7 @@ from snowsage.models import (
     ModelPlan,
     Problem,
 )
+from snowsage.tuning import TuningSettings, check_tuning, parse_tuning
 
 # Objectives the pipeline can train, score and load, by what they predict. Left out: multi:softmax
 # (a class without its probability: use multi:softprob), rank:* (needs query groups), survival:*.
@@ -132,6 +133,9 @@ class ResolvedModel:
     hyperparameters: dict[str, str]
     metric_name: str
     threshold: float
+    # The run's tuning settings (checked), and how errors name where they came from.
+    tuning: TuningSettings | None = None
+    tuning_where: str = ""
 
 
 @dataclass
@@ -172,6 +176,7 @@ TEMPLATE_PARAMETERS = {
     "EVALUATION_THRESHOLD": "EvaluationThreshold",
     "TRAINING_INSTANCE_COUNT": "TrainingInstanceCount",
 }
+TUNING_PLACES = {ROW: "ML_DATASETS.TUNING", INPUT: "execution input 'tuning'"}
 
 
 def setting_location(source: str, column: str, input_key: str) -> str:
@@ -434,6 +439,7 @@ def resolve_model(
         "transform_instance_count",
         [("template", template.transform_instance_count), (INPUT, request.transform_instance_count)],
     )
+    tuning, tuning_where = _tuning(layers, row, request, metric)
     return ResolvedModel(
         plan=ModelPlan(
             objective=objective,
@@ -447,4 +453,20 @@ def resolve_model(
         hyperparameters=hyperparameters,
         metric_name=metric,
         threshold=threshold,
+        tuning=tuning,
+        tuning_where=tuning_where,
     )
+
+
+def _tuning(
+    layers: _Layers, row: DatasetModel, request: ExecutionInput, metric: str
+) -> tuple[TuningSettings | None, str]:
+    """The input's ``tuning`` replaces the row's TUNING whole; neither set: no tuning (no template layer)."""
+    source = INPUT if request.tuning is not None else ROW
+    where = TUNING_PLACES[source]
+    settings = parse_tuning(layers.dataset, where, request.tuning if source == INPUT else row.tuning)
+    if settings is None:
+        return None, ""
+    check_tuning(layers.dataset, where, settings, metric)
+    layers.sources["tuning"] = source
+    return settings, where

@@ -97,6 +97,8 @@ class ExecutionInput(StrictContract):
     training_script: str | None = None
     training_instance_count: int | None = Field(default=None, ge=1)
     transform_instance_count: int | None = Field(default=None, ge=1)
+    # Hyperparameter tuning for this run (snowsage/tuning.py), replacing the row's TUNING whole.
+    tuning: dict[str, Any] | None = None
 
 
 # --- Manifest (written by Snowflake's EXPORT_DATASET) ----------------------------------------
@@ -145,6 +147,7 @@ class DatasetModel(Contract):
     hyperparameters: str | None = None
     training_script: str | None = None
     training_instance_count: int | None = None
+    tuning: str | None = None
 
 
 class LabelSummary(Contract):
@@ -243,6 +246,20 @@ class TrainingPlan(Contract):
     script: ScriptPlan | None = None
 
 
+class TuningPlan(Contract):
+    """A hyperparameter tuning job instead of one training job (snowsage/tuning.py)."""
+
+    # At most 25 characters: the Tune state appends "-t<retry>" within the API's 32.
+    job_name_base: str
+    # HyperParameterTuningJobConfig, as the API takes it (API_HyperParameterTuningJobConfig).
+    config: dict[str, Any]
+    # The training plan's hyperparameters less the searched ones.
+    static_hyperparameters: dict[str, str]
+    warm_start: bool = False
+    max_jobs: int = Field(ge=1)
+    max_parallel_jobs: int = Field(ge=1)
+
+
 class ScoringPlan(Contract):
     input_uri: str
     output_uri: str
@@ -298,6 +315,8 @@ class RunPlan(Contract):
     scoring: ScoringPlan
     selection: Selection
     model: ModelPlan = Field(default_factory=ModelPlan)
+    # Set when the run tunes: the Tune state runs instead of Train (ChooseTraining).
+    tuning: TuningPlan | None = None
 
 
 # --- Train result (the Train state's ResultSelector) and EvaluateModel -----------------------
@@ -314,6 +333,10 @@ class TrainingResult(Contract):
     final_metrics: list[FinalMetric] = Field(default_factory=list)
     training_seconds: float | None = None
     billable_seconds: float | None = None
+    # Set by the Tune state: the tuning job, its best trial's searched values, the trials' counters.
+    tuning_job: str | None = None
+    tuned_hyperparameters: dict[str, str] | None = None
+    trials: dict[str, int] | None = None
 
 
 class EvaluateModelRequest(Contract):

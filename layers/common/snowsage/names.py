@@ -110,6 +110,16 @@ def name_base(prefix: str, run_id: str) -> str:
     return f"{validate_resource_prefix(prefix)}-{run_id}"
 
 
+TUNING_JOB_DIGEST = 12
+
+
+def tuning_job_name_base(prefix: str, run_id: str) -> str:
+    """``<prefix>-<12 hex of the run id>``: at most 25, so "-t<retry>" fits the 32 characters of
+    a tuning job name (API_CreateHyperParameterTuningJob), and AWS's trial suffix
+    ("-<3 digits>-<8 hex>") fits a training job's 63. One run, one name; retries count."""
+    return f"{validate_resource_prefix(prefix)}-{_digest(run_id, TUNING_JOB_DIGEST)}"
+
+
 def model_package_group(prefix: str, dataset: str) -> str:
     """``<prefix>-<dataset with "-" for "_">``: one group per dataset, never shared, at most 63.
 

@@ -11,6 +11,7 @@ from snowsage.model_settings import (
     ResolvedModel,
     TemplateDefaults,
     check_predictions_columns,
+    metric_direction,
     resolve_model,
     setting_location,
 )
@@ -28,9 +29,16 @@ from snowsage.models import (
     TrainingPlan,
     TransformResources,
 )
-from snowsage.names import ManifestLocation, model_package_group, name_base, run_id_for
+from snowsage.names import (
+    ManifestLocation,
+    model_package_group,
+    name_base,
+    run_id_for,
+    tuning_job_name_base,
+)
 from snowsage.script_mode import metric_definition, script_hyperparameters
 from snowsage.settings import PrepareRunSettings
+from snowsage.tuning import tuning_plan
 
 # (script path, the field that names it) -> the script checked against its deployed archive.
 FindScript = Callable[[str, str], ScriptPlan]
@@ -162,6 +170,17 @@ def build_run_plan(
     group = model_package_group(settings.resource_prefix, location.dataset)
     score = sections["score"]
     stage_path = f"predictions/{location.dataset}/{run_id}/"
+    tuning = (
+        tuning_plan(
+            settings=model.tuning,
+            metric_name=model.metric_name,
+            direction=metric_direction(model.metric_name),
+            hyperparameters=model.hyperparameters,
+            job_name_base=tuning_job_name_base(settings.resource_prefix, run_id),
+        )
+        if model.tuning is not None and request.mode == "train_and_score"
+        else None
+    )
     return RunPlan(
         run_id=run_id,
         execution_name=execution_name,
@@ -207,4 +226,5 @@ def build_run_plan(
         ),
         selection=Selection(model_package_group=group, model_package_arn=request.model_package_arn),
         model=model.plan,
+        tuning=tuning,
     )

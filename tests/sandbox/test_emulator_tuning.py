@@ -1,0 +1,164 @@
+"""The emulator's hyperparameter tuning jobs: real trials, bounded parallelism, the API's contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sandbox.sagemaker import SageMakerEmulator
+from sandbox.sagemaker.tuning import MAX_PARALLEL_TRIALS
+from tests.sandbox.emulator_helpers import error_of, put_training_data, training_request
+from tests.unit.botocore_shapes import request_problems
+
+
+def tuning_request(
+    name: str = "snowsage-0123456789ab-t0", *, max_jobs: int = 4, parallel: int = 2
+) -> dict[str, Any]:
+    trial = training_request()
+    static = {
+        key: value for key, value in trial["HyperParameters"].items() if key not in ("eta", "max_depth")
+    }
+    return {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Random",
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": max_jobs, "MaxParallelTrainingJobs": parallel},
+            "ParameterRanges": {
+                "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "2", "MaxValue": "5"}],
+                "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.1", "MaxValue": "0.5"}],
+                "CategoricalParameterRanges": [],
+            },
+            "TrainingJobEarlyStoppingType": "Off",
+        },
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": static,
+            **{key: trial[key] for key in ("AlgorithmSpecification", "RoleArn", "InputDataConfig")},
+            **{key: trial[key] for key in ("OutputDataConfig", "ResourceConfig", "StoppingCondition")},
+        },
+    }
+
+
+def test_the_request_is_one_botocore_accepts() -> None:
+    assert request_problems("sagemaker", "CreateHyperParameterTuningJob", tuning_request()) == []
+
+
+def test_every_trial_really_trains_and_the_best_is_reported(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    emulator.create_hyper_parameter_tuning_job(tuning_request(max_jobs=4))
+    described = emulator.describe_hyper_parameter_tuning_job("snowsage-0123456789ab-t0")
+
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert described["TrainingJobStatusCounters"] == {
+        "Completed": 4,
+        "InProgress": 0,
+        "RetryableError": 0,
+        "NonRetryableError": 0,
+        "Stopped": 0,
+    }
+    assert described["ObjectiveStatusCounters"] == {"Succeeded": 4, "Pending": 0, "Failed": 0}
+    trials = emulator.list_training_jobs_for_hyper_parameter_tuning_job(
+        {"HyperParameterTuningJobName": "snowsage-0123456789ab-t0", "SortBy": "FinalObjectiveMetricValue"}
+    )["TrainingJobSummaries"]
+    assert len(trials) == 4
+    values = [t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for t in trials]
+    assert values == sorted(values, reverse=True)
+    best = described["BestTrainingJob"]
+    assert best["TrainingJobName"] == trials[0]["TrainingJobName"]
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(values)
+    assert best["TrainingJobName"].startswith("snowsage-0123456789ab-t0-00")
+    # Each trial is a training job of its own, with the tuned values over the static ones.
+    job = emulator.describe_training_job(best["TrainingJobName"])
+    assert job["TuningJobArn"] == described["HyperParameterTuningJobArn"]
+    assert job["HyperParameters"]["eta"] == best["TunedHyperParameters"]["eta"]
+    assert 2 <= int(job["HyperParameters"]["max_depth"]) <= 5
+    assert job["ModelArtifacts"]["S3ModelArtifacts"] == (
+        f"s3://snowsage-test/models/{best['TrainingJobName']}/output/model.tar.gz"
+    )
+
+
+def test_a_failed_trial_among_good_ones(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    emulator.faults.fail_next_training("AlgorithmError: injected failure")
+    emulator.create_hyper_parameter_tuning_job(tuning_request(max_jobs=3))
+    described = emulator.describe_hyper_parameter_tuning_job("snowsage-0123456789ab-t0")
+
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert described["TrainingJobStatusCounters"]["Completed"] == 2
+    assert described["TrainingJobStatusCounters"]["NonRetryableError"] == 1
+    assert described["ObjectiveStatusCounters"] == {"Succeeded": 2, "Pending": 0, "Failed": 1}
+    failed = emulator.list_training_jobs_for_hyper_parameter_tuning_job(
+        {"HyperParameterTuningJobName": "snowsage-0123456789ab-t0", "StatusEquals": "Failed"}
+    )["TrainingJobSummaries"]
+    assert [t["FailureReason"] for t in failed] == ["AlgorithmError: injected failure"]
+    assert failed[0]["ObjectiveStatus"] == "Failed"
+    assert described["BestTrainingJob"]["TrainingJobName"] != failed[0]["TrainingJobName"]
+
+
+def test_all_trials_failed_fails_the_tuning_job(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    for _ in range(2):
+        emulator.faults.fail_next_training("AlgorithmError: injected failure")
+    emulator.create_hyper_parameter_tuning_job(tuning_request(max_jobs=2))
+    described = emulator.describe_hyper_parameter_tuning_job("snowsage-0123456789ab-t0")
+    assert described["HyperParameterTuningJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith("All training jobs failed.")
+    assert "BestTrainingJob" not in described
+
+
+def test_parallelism_is_bounded_and_max_jobs_respected(background: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    peak = 0
+
+    original = background.create_training_job
+
+    def counting(request: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        nonlocal peak
+        described = background.describe_hyper_parameter_tuning_job("snowsage-0123456789ab-t0")
+        peak = max(peak, described["TrainingJobStatusCounters"]["InProgress"])
+        return original(request, **kwargs)
+
+    background.create_training_job = counting  # type: ignore[method-assign]
+    background.create_hyper_parameter_tuning_job(tuning_request(max_jobs=5, parallel=8))
+    described = background.wait_tuning("snowsage-0123456789ab-t0")
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert sum(described["TrainingJobStatusCounters"].values()) == 5
+    assert peak <= MAX_PARALLEL_TRIALS
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda r: r["TrainingJobDefinition"]["StaticHyperParameters"].update(eta="0.3"),
+            "cannot be both static and tuned",
+        ),
+        (
+            lambda r: r["HyperParameterTuningJobConfig"]["ParameterRanges"]["ContinuousParameterRanges"][
+                0
+            ].update(MinValue="0.9"),
+            "must be less than or equal to its MaxValue",
+        ),
+        (lambda r: r.update(HyperParameterTuningJobName="x" * 33), "less than or equal to 32"),
+        (
+            lambda r: r["HyperParameterTuningJobConfig"].update(
+                Strategy="Hyperband", TrainingJobEarlyStoppingType="Auto"
+            ),
+            "must be Off to use the Hyperband strategy",
+        ),
+    ],
+)
+def test_requests_the_api_refuses_are_refused(emulator: SageMakerEmulator, change: Any, message: str) -> None:
+    request = tuning_request()
+    change(request)
+    error = error_of(emulator.create_hyper_parameter_tuning_job, request)
+    assert error.code == "ValidationException"
+    assert message in str(error)
+
+
+def test_a_duplicate_name_is_refused(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    emulator.create_hyper_parameter_tuning_job(tuning_request(max_jobs=1, parallel=1))
+    error = error_of(emulator.create_hyper_parameter_tuning_job, tuning_request(max_jobs=1, parallel=1))
+    assert error.code == "ResourceInUse"
