@@ -19,7 +19,7 @@ from snowsage.prepare import prepare_run
 from snowsage.settings import PrepareRunSettings
 from snowsage.tuning import MAX_TRAINING_JOBS, check_tuning, parse_tuning
 from tests.unit.botocore_shapes import request_problems
-from tests.unit.builders import BUCKET, PREFIX, store_for
+from tests.unit.builders import BUCKET, PREFIX, XGBOOST_IMAGE, store_for
 
 NOW = datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
 SCORE_TABLE = ["ID", "SCORE", "RUN_ID", "EXPORT_ID", "MODEL_VERSION", "SCORED_AT"]
@@ -52,7 +52,11 @@ def _prepare(
     execution_input: dict[str, Any] = {"manifest": f"s3://{BUCKET}/{PREFIX}manifest.json", "mode": mode}
     if input_tuning is not None:
         execution_input["tuning"] = input_tuning
-    request = PrepareRunRequest(execution_name="merchant_risk-20261126t100000z", input=execution_input)
+    request = PrepareRunRequest(
+        execution_name="merchant_risk-20261126t100000z",
+        input=execution_input,
+        xgboost_image_uri=XGBOOST_IMAGE,
+    )
     return prepare_run(request, settings, store_for(document), now=NOW)
 
 
@@ -102,6 +106,7 @@ def test_a_minimised_metric_is_minimised(document: dict[str, Any], settings: Pre
     request = PrepareRunRequest(
         execution_name="merchant_risk-20261126t100000z",
         input={"manifest": f"s3://{BUCKET}/{PREFIX}manifest.json"},
+        xgboost_image_uri=XGBOOST_IMAGE,
     )
     plan = prepare_run(request, settings, store_for(document), now=NOW)
     assert plan.tuning.config["HyperParameterTuningJobObjective"] == {
