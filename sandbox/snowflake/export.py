@@ -34,7 +34,13 @@ from typing import Any
 import pyarrow.csv as pacsv
 
 from snowsage.names import DATASET_PATTERN, EXPORT_ID_PATTERN
-from snowsage_setup.sqlscript import EXPORT_QUERIES, EXPORT_SECTIONS, export_queries, is_identifier, render_export_query
+from snowsage_setup.sqlscript import (
+    EXPORT_QUERIES,
+    EXPORT_SECTIONS,
+    export_queries,
+    is_identifier,
+    render_export_query,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +63,9 @@ class DatasetRow:
     model: dict[str, Any] = field(default_factory=dict)
 
 
-MODEL_COLUMNS = ("OBJECTIVE", "EVALUATION_METRIC", "EVALUATION_THRESHOLD", "HYPERPARAMETERS")
+MODEL_COLUMNS = (
+    *("OBJECTIVE", "EVALUATION_METRIC", "EVALUATION_THRESHOLD", "HYPERPARAMETERS", "TRAINING_ENGINE"),
+)
 
 
 def export_id_for(moment: datetime) -> str:
@@ -72,7 +80,7 @@ def read_dataset(conn: Any, dataset: str) -> DatasetRow:
     try:
         cur.execute(
             "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,"
-            " OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS"
+            " OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS, TRAINING_ENGINE"
             " FROM ML_DATASETS WHERE NAME = %s AND ENABLED",
             (dataset,),
         )

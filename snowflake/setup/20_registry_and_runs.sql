@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS ML_DATASETS (
   OBJECTIVE VARCHAR,                      -- binary:logistic (template), reg:squarederror, multi:softprob, ...
   EVALUATION_METRIC VARCHAR,              -- validation:auc (template), validation:rmse, validation:mlogloss, ...
   EVALUATION_THRESHOLD FLOAT,             -- a minimum for a maximised metric, a maximum for a minimised one
-  HYPERPARAMETERS VARCHAR                 -- JSON object text, merged over the template's
+  HYPERPARAMETERS VARCHAR,                -- JSON object text, merged over the template's
+  TRAINING_ENGINE VARCHAR                 -- SAGEMAKER (NULL: the default) or SNOWFLAKE (TRAIN_MODEL, issue 12)
 )
 COMMENT = 'Snowsage: datasets EXPORT_DATASET can export';
 
@@ -31,6 +32,7 @@ ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS OBJECTIVE VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS EVALUATION_METRIC VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS EVALUATION_THRESHOLD FLOAT;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS HYPERPARAMETERS VARCHAR;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_ENGINE VARCHAR;
 
 -- One row per pipeline run, written by the RecordRun Lambda (MERGE on RUN_ID), or by
 -- RecordExecutionOutcome for a run that ended without the failure branch.

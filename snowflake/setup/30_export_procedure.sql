@@ -59,6 +59,7 @@ DECLARE
   evaluation_metric VARCHAR;
   evaluation_threshold FLOAT;
   hyperparameters VARCHAR;
+  training_engine VARCHAR;
   label_summary OBJECT;
   predictions_columns ARRAY;
   started_at TIMESTAMP_NTZ DEFAULT SYSDATE();
@@ -96,9 +97,9 @@ BEGIN
   END IF;
 
   SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,
-         OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS
+         OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS, TRAINING_ENGINE
     INTO :training_view, :scoring_view, :id_column, :label_column, :predictions_table,
-         :objective, :evaluation_metric, :evaluation_threshold, :hyperparameters
+         :objective, :evaluation_metric, :evaluation_threshold, :hyperparameters, :training_engine
     FROM &{database}.&{schema}.ML_DATASETS
     WHERE NAME = :DATASET_NAME AND ENABLED;
   IF (NOT (REGEXP_LIKE(training_view, ident_pattern) AND REGEXP_LIKE(scoring_view, ident_pattern)
@@ -204,7 +205,8 @@ BEGIN
       'objective', objective,
       'evaluation_metric', evaluation_metric,
       'evaluation_threshold', evaluation_threshold,
-      'hyperparameters', hyperparameters),
+      'hyperparameters', hyperparameters,
+      'training_engine', training_engine),
     'label_summary', label_summary,
     'predictions_columns', COALESCE(predictions_columns, ARRAY_CONSTRUCT()));
 

@@ -20,6 +20,9 @@ from snowsage.instance_types import TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_
 Mode = Literal["train_and_score", "score_only"]
 # What a dataset's objective predicts, and so how it is scored, gated and loaded (model_settings.py).
 Problem = Literal["binary", "regression", "multiclass"]
+# Where a run trains: SageMaker's built-in XGBoost, or TRAIN_MODEL inside Snowflake (issue 12).
+TrainingEngine = Literal["SAGEMAKER", "SNOWFLAKE"]
+TRAINING_ENGINES: tuple[TrainingEngine, ...] = ("SAGEMAKER", "SNOWFLAKE")
 # ML_RUNS.STATUS: what the pipeline's own RecordRun states write (SUCCEEDED, FAILED), and the
 # execution statuses the safety net records for runs that ended without them (TIMED_OUT, ABORTED).
 RunStatus = Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
@@ -83,6 +86,7 @@ class ExecutionInput(StrictContract):
     objective: str | None = None
     evaluation_metric: str | None = None
     evaluation_threshold: float | None = None
+    training_engine: TrainingEngine | None = None
 
 
 # --- Manifest (written by Snowflake's EXPORT_DATASET) ----------------------------------------
@@ -112,6 +116,7 @@ class DatasetModel(Contract):
     evaluation_metric: str | None = None
     evaluation_threshold: float | None = None
     hyperparameters: str | None = None
+    training_engine: str | None = None
 
 
 class LabelSummary(Contract):
@@ -192,6 +197,7 @@ class ModelPlan(Contract):
     objective: str = "binary:logistic"
     problem: Problem = "binary"
     num_class: int | None = None
+    training_engine: TrainingEngine = "SAGEMAKER"
     # setting -> "template", "ML_DATASETS", "execution input", "labels" or "default for <objective>"
     sources: dict[str, str] = Field(default_factory=dict)
 
