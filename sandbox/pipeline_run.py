@@ -67,6 +67,12 @@ class RunResult:
         return {"name": model.get("metric_name"), "value": model.get("metric_value")}
 
     @property
+    def engine(self) -> str | None:
+        """Where the run trained (the plan's model.training_engine); None for a run without a plan."""
+        model = self._section("plan").get("model")
+        return model.get("training_engine") if isinstance(model, dict) else None
+
+    @property
     def predictions_table(self) -> str | None:
         return self._section("plan").get("predictions_table") or self.manifest.get("predictions_table")
 
@@ -90,6 +96,7 @@ class RunResult:
             "rows_scored": self.rows_scored,
             "rows_loaded": self.rows_loaded,
             "metric": self.metric,
+            "engine": self.engine,
             "predictions_table": self.predictions_table,
             "failed_state": self.execution.failed_state,
             "error": self.execution.error,

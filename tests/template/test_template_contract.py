@@ -45,6 +45,7 @@ SUBSTITUTIONS = {
     "RegisterModelFunctionArn",
     "LoadPredictionsFunctionArn",
     "PublishModelFunctionArn",
+    "TrainInSnowflakeFunctionArn",
     "RecordRunFunctionArn",
     "SageMakerRoleArn",
     "XGBoostImageUri",

@@ -155,9 +155,9 @@ def test_every_log_group_has_retention() -> None:
 
 
 # template.yaml was 1,648 lines before issue 14 said each thing once (checkov skips, shared policies,
-# the Snowflake connection, flow-style generated lists; 835 lines, then PublishModel: 856); a new
-# resource should not undo that.
-TEMPLATE_LINE_BUDGET = 860
+# the Snowflake connection, flow-style generated lists; 835 lines, then PublishModel: 856, then
+# TrainInSnowflake: 876); a new resource should not undo that.
+TEMPLATE_LINE_BUDGET = 880
 
 
 def test_the_template_stays_within_its_line_budget() -> None:
@@ -255,6 +255,7 @@ def test_outputs_name_what_operators_and_snowflake_need() -> None:
         "SelectModelFunctionName",
         "LoadPredictionsFunctionName",
         "PublishModelFunctionName",
+        "TrainInSnowflakeFunctionName",
         "RecordRunFunctionName",
         "RecordExecutionOutcomeFunctionName",
         "ExecutionOutcomeDeadLetterQueueUrl",

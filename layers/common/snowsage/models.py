@@ -247,6 +247,13 @@ class TrainingResult(Contract):
     billable_seconds: float | None = None
 
 
+class TrainInSnowflakeRequest(Contract):
+    """The TrainInSnowflake state's input: the plan (TRAINING_ENGINE = SNOWFLAKE)."""
+
+    execution_name: str
+    plan: RunPlan
+
+
 class EvaluateModelRequest(Contract):
     execution_name: str
     evaluation: EvaluationPlan
