@@ -411,14 +411,13 @@ def resolve_model(
     )
     hyperparameters["objective"] = objective
     hyperparameters["eval_metric"] = metric_short_name(metric)
-    training_engine, _ = layers.pick(
-        "training_engine",
-        [
-            ("default", DEFAULT_TRAINING_ENGINE),
-            (ROW, _row_training_engine(layers, row.training_engine)),
-            (INPUT, request.training_engine),
-        ],
-    )
+    engine_layers: list[tuple[str, str | None]] = [
+        ("default", DEFAULT_TRAINING_ENGINE),
+        (ROW, _row_training_engine(layers, row.training_engine)),
+        (INPUT, request.training_engine),
+    ]
+    engine, _ = layers.pick("training_engine", engine_layers)
+    training_engine: TrainingEngine = "SNOWFLAKE" if engine == "SNOWFLAKE" else "SAGEMAKER"
     num_class: int | None = None
     if problem == "multiclass":
         num_class = _num_class(layers, hyperparameters, labels, label_column)
