@@ -13,6 +13,7 @@ Protocol: one JSON document on stdin ``{"body", "handler", "runtime_version", "p
 under ``files_out``) or ``{"ok": false, "error", "message"}``.
 """
 
+import importlib
 import importlib.metadata
 import json
 import sys
@@ -42,8 +43,13 @@ def check_packages(runtime_version: str, packages: list[str]) -> None:
 
 def local_session(tables: dict[str, dict[str, Any]]) -> Any:
     # Snowpark is in the runtime's venv, not the project's (where mypy and ruff read this file).
-    from snowflake.snowpark import Session  # noqa: PLC0415
-    from snowflake.snowpark.types import StringType, StructField, StructType  # noqa: PLC0415
+    Session = importlib.import_module("snowflake.snowpark").Session
+    types_module = importlib.import_module("snowflake.snowpark.types")
+    StringType, StructField, StructType = (
+        types_module.StringType,
+        types_module.StructField,
+        types_module.StructType,
+    )
 
     session = Session.builder.config("local_testing", True).create()
     for name, table in tables.items():
