@@ -81,6 +81,11 @@ class RunResult:
             "best_objective": metrics[0].get("Value"),
         }
 
+    def engine(self) -> str | None:
+        """Where the run trained (the plan's model.training_engine); None for a run without a plan."""
+        model = self._section("plan").get("model")
+        return model.get("training_engine") if isinstance(model, dict) else None
+
     @property
     def predictions_table(self) -> str | None:
         return self._section("plan").get("predictions_table") or self.manifest.get("predictions_table")
@@ -105,6 +110,7 @@ class RunResult:
             "rows_scored": self.rows_scored,
             "rows_loaded": self.rows_loaded,
             "metric": self.metric,
+            "engine": self.engine,
             "predictions_table": self.predictions_table,
             "failed_state": self.execution.failed_state,
             "error": self.execution.error,

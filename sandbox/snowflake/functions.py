@@ -411,7 +411,26 @@ _installed: dict[str, PythonFunctions] = {}
 
 
 def _handled_here(command: str) -> bool:
-    return bool(_PYTHON_FUNCTION.match(command) or re.match(r"\s*COPY\s+FILES\b", command, re.IGNORECASE))
+    from sandbox.snowflake import procedures  # noqa: PLC0415  # it imports this module
+
+    return bool(
+        _PYTHON_FUNCTION.match(command)
+        or re.match(r"\s*COPY\s+FILES\b", command, re.IGNORECASE)
+        or procedures.CALL_TRAIN_MODEL.fullmatch(command)
+    )
+
+
+def _call_procedure(cursor: Any, execute: Any, files: StageFiles, command: str) -> Any:
+    """CALL TRAIN_MODEL(…) (procedures.py): its VARIANT result as the CALL's one row."""
+    from sandbox.snowflake import procedures  # noqa: PLC0415  # it imports this module
+
+    def query(sql: str) -> dict[str, Any]:
+        execute(cursor, sql)
+        return procedures.rows_of(cursor.description, cursor.fetchall())
+
+    result = procedures.call_train_model(query, files, command, cursor._conn.database, cursor._conn.schema)
+    literal = json.dumps(result).replace("'", "''")
+    return execute(cursor, f"SELECT PARSE_JSON('{literal}') AS TRAIN_MODEL")
 
 
 def installed() -> PythonFunctions | None:
@@ -452,7 +471,8 @@ def support_python_functions(duck_conn: Any, open_s3: Callable[[str, str], Any])
                 " UNION ALL ".join(f"SELECT '{name}' AS file" for name in names)
                 or "SELECT NULL AS file LIMIT 0"
             )
-        return original(self, rows)
+            return original(self, rows)
+        return _call_procedure(self, original, current.files, command)
 
     execute_with_functions.snowsage_original = original  # type: ignore[attr-defined]
     setattr(cursor_class, _EXECUTE, execute_with_functions)

@@ -33,7 +33,8 @@ UNSUPPORTED_KINDS: dict[str, str] = {
     "ALTER STORAGE INTEGRATION": "fakesnow has no integrations",
     "DESCRIBE INTEGRATION": "fakesnow has no integrations",
     "CREATE PROCEDURE": (
-        "fakesnow cannot run Snowflake Scripting; sandbox.snowflake.export emulates EXPORT_DATASET"
+        "fakesnow runs no procedures; sandbox.snowflake.export emulates EXPORT_DATASET and"
+        " sandbox.snowflake.procedures runs TRAIN_MODEL's own body on CALL"
     ),
     "CALL": "fakesnow cannot run procedures; sandbox.snowflake.export emulates EXPORT_DATASET",
     "CREATE TASK": "fakesnow has no tasks; the sandbox calls sandbox.snowflake.export.export_dataset instead",

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS ML_DATASETS (
   HYPERPARAMETERS VARCHAR,                -- JSON object text, merged over the template's
   TRAINING_SCRIPT VARCHAR,                -- script mode: 'training/<name>/train.py' (NULL: the built-in algorithm)
   TRAINING_INSTANCE_COUNT NUMBER,         -- scale-out: instances reading the export sharded by key (NULL: template)
-  TUNING VARCHAR                          -- JSON object text: a hyperparameter tuning job (NULL: none)
+  TUNING VARCHAR,                         -- JSON object text: a hyperparameter tuning job (NULL: none)
+  TRAINING_ENGINE VARCHAR                 -- SAGEMAKER (NULL: the default) or SNOWFLAKE (TRAIN_MODEL, issue 12)
 )
 COMMENT = 'Snowsage: datasets EXPORT_DATASET can export';
 
@@ -37,6 +38,7 @@ ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS HYPERPARAMETERS VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_SCRIPT VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_INSTANCE_COUNT NUMBER;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TUNING VARCHAR;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_ENGINE VARCHAR;
 
 -- One row per pipeline run, written by the RecordRun Lambda (MERGE on RUN_ID), or by
 -- RecordExecutionOutcome for a run that ended without the failure branch.

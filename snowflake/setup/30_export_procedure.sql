@@ -62,6 +62,7 @@ DECLARE
   training_script VARCHAR;
   training_instance_count NUMBER;
   tuning VARCHAR;
+  training_engine VARCHAR;
   label_summary OBJECT;
   predictions_columns ARRAY;
   started_at TIMESTAMP_NTZ DEFAULT SYSDATE();
@@ -101,10 +102,10 @@ BEGIN
 
   SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,
          OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS,
-         TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT, TUNING
+         TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT, TUNING, TRAINING_ENGINE
     INTO :training_view, :scoring_view, :id_column, :label_column, :predictions_table,
          :objective, :evaluation_metric, :evaluation_threshold, :hyperparameters,
-         :training_script, :training_instance_count, :tuning
+         :training_script, :training_instance_count, :tuning, :training_engine
     FROM &{database}.&{schema}.ML_DATASETS
     WHERE NAME = :DATASET_NAME AND ENABLED;
   IF (NOT (REGEXP_LIKE(training_view, ident_pattern) AND REGEXP_LIKE(scoring_view, ident_pattern)
@@ -212,7 +213,8 @@ BEGIN
       'hyperparameters', hyperparameters,
       'training_script', training_script,
       'training_instance_count', training_instance_count,
-      'tuning', tuning),
+      'tuning', tuning,
+      'training_engine', training_engine),
     'label_summary', label_summary,
     'predictions_columns', COALESCE(predictions_columns, ARRAY_CONSTRUCT()));
 

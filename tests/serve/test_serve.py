@@ -303,6 +303,7 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
             "select": ("SelectModelFunction", EVENTS / "select_model" / "promoted_model.json"),
             "load": ("LoadPredictionsFunction", EVENTS / "load_predictions" / "load.json"),
             "publish": ("PublishModelFunction", EVENTS / "publish_model" / "promoted.json"),
+            "train": ("TrainInSnowflakeFunction", EVENTS / "train_in_snowflake" / "snowflake_engine.json"),
             "succeeded": ("RecordRunFunction", EVENTS / "record_run" / "succeeded.json"),
             "failed": ("RecordRunFunction", EVENTS / "record_run" / "failed.json"),
             "outcome": (
@@ -350,6 +351,11 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
             "arn:aws:sagemaker:us-east-1:123456789012:model-package/snowsage-merchant-risk/1"
         )
         assert isinstance(verdict["promote"], bool)
+
+        # TRAINING_ENGINE = SNOWFLAKE: TRAIN_MODEL in the served Snowflake, its model copied to the bucket.
+        trained = results["train"]
+        assert trained["model_data_url"].endswith("/snowflake/model.tar.gz")
+        assert trained["final_metrics"][0]["MetricName"] == "validation:auc"
 
         selection = results["select"]
         assert selection["model_package_arn"].endswith("model-package/snowsage-merchant-risk/1")

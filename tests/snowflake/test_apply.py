@@ -47,7 +47,7 @@ def test_only_selects_files_by_glob(no_connect: None) -> None:
         for line in out.getvalue().splitlines()
         if line.startswith("-- ") and ".sql:" in line
     }
-    assert sources == {"-- 30_export_procedure.sql"}
+    assert sources == {"-- 30_export_procedure.sql", "-- 35_training_procedure.sql"}
 
 
 def test_extra_paths_add_a_dataset(no_connect: None) -> None:

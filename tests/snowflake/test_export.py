@@ -160,6 +160,7 @@ def test_export_writes_sections_then_the_manifest(loaded_conn: Any, s3: Any) -> 
             "training_script": None,
             "training_instance_count": None,
             "tuning": None,
+            "training_engine": None,
         },
         "label_summary": {"distinct": 2, "min": 0.0, "max": 1.0, "non_integers": 0},
         "predictions_columns": ["ID", "SCORE", "RUN_ID", "EXPORT_ID", "MODEL_VERSION", "SCORED_AT"],

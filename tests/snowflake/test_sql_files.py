@@ -39,6 +39,7 @@ def test_setup_files_are_ordered_as_designed() -> None:
         "20_registry_and_runs.sql",
         "25_scoring_functions.sql",
         "30_export_procedure.sql",
+        "35_training_procedure.sql",
         "40_tasks.sql",
     ]
 

@@ -57,6 +57,7 @@ LAMBDA_REQUESTS: dict[str, type[BaseModel]] = {
     "${RegisterModelFunctionArn}": models.RegisterModelRequest,
     "${LoadPredictionsFunctionArn}": models.LoadPredictionsRequest,
     "${PublishModelFunctionArn}": models.PublishModelRequest,
+    "${TrainInSnowflakeFunctionArn}": models.TrainInSnowflakeRequest,
     "${RecordRunFunctionArn}": models.RecordRunRequest,
 }
 PATH = re.compile(r"(?<![$\w])\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")

@@ -46,6 +46,7 @@ SUBSTITUTIONS = {
     "RegisterModelFunctionArn",
     "LoadPredictionsFunctionArn",
     "PublishModelFunctionArn",
+    "TrainInSnowflakeFunctionArn",
     "RecordRunFunctionArn",
     "SageMakerRoleArn",
     "XGBoostImageUri",

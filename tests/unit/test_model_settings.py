@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from snowsage.errors import InvalidModelSettings
+from snowsage.errors import InvalidExecutionInput, InvalidModelSettings
 from snowsage.model_settings import TemplateDefaults, resolve_model
 from snowsage.models import DatasetModel, ExecutionInput, LabelSummary, PrepareRunRequest
 from snowsage.plan import output_filter
-from snowsage.prepare import prepare_run
+from snowsage.prepare import parse_execution_input, prepare_run
 from snowsage.settings import PrepareRunSettings
 from tests.unit.builders import BUCKET, PREFIX, XGBOOST_IMAGE, store_for
 
@@ -71,7 +71,9 @@ def test_a_row_without_settings_keeps_the_template_defaults() -> None:
         "hyperparameters.max_depth": "template",
         "training_instance_count": "template",
         "transform_instance_count": "template",
+        "training_engine": "default",
     }
+    assert resolved.plan.training_engine == "SAGEMAKER"
 
 
 def test_template_then_row_then_input_each_source_recorded() -> None:
@@ -140,6 +142,26 @@ def test_multiclass_num_class_set_in_the_row_wins() -> None:
     assert resolved.plan.sources["hyperparameters.num_class"] == "ML_DATASETS"
 
 
+def test_the_training_engine_is_the_rows_then_the_inputs() -> None:
+    """Issue 12: TRAINING_ENGINE in the row, "training_engine" in the input, SAGEMAKER by default."""
+    row = _resolve(row={"training_engine": "SNOWFLAKE"})
+    assert row.plan.training_engine == "SNOWFLAKE" and row.plan.sources["training_engine"] == "ML_DATASETS"
+    over = _resolve(row={"training_engine": "SNOWFLAKE"}, request={"training_engine": "SAGEMAKER"})
+    assert over.plan.training_engine == "SAGEMAKER"
+    assert over.plan.sources["training_engine"] == "execution input"
+    # The engine does not change what is trained: same hyperparameters, metric and threshold.
+    assert (row.hyperparameters, row.metric_name, row.threshold) == (
+        over.hyperparameters,
+        over.metric_name,
+        over.threshold,
+    )
+
+
+def test_an_execution_input_with_an_unknown_engine_is_refused() -> None:
+    with pytest.raises(InvalidExecutionInput, match=r"training_engine.*'SAGEMAKER' or 'SNOWFLAKE'"):
+        parse_execution_input({"manifest": "s3://b/k", "training_engine": "snowflake"})
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [
@@ -196,6 +218,10 @@ def test_multiclass_num_class_set_in_the_row_wins() -> None:
             {"request": {"evaluation_threshold": -0.2}},
             "dataset segment: execution input 'evaluation_threshold' -0.2 is on the wrong"
             " side for validation:auc",
+        ),
+        (
+            {"row": {"training_engine": "snowpark"}},
+            "dataset segment: ML_DATASETS.TRAINING_ENGINE 'snowpark' is not 'SAGEMAKER' or 'SNOWFLAKE'",
         ),
         (
             {"row": {"hyperparameters": "[1, 2]"}},
@@ -331,6 +357,16 @@ def test_prepare_run_plans_a_multiclass_run_from_a_version_2_manifest(
     assert plan.evaluation.metric_name == "validation:mlogloss" and plan.evaluation.threshold == 0.9
     assert plan.training.hyperparameters["num_class"] == "3"
     assert plan.scoring.output_filter == "$[0,4:]"  # MERCHANT_ID and 3 features, then the output
+    assert plan.model.training_engine == "SAGEMAKER"
+
+
+def test_prepare_run_plans_a_snowflake_engine_from_the_manifests_row(
+    document: dict[str, Any], settings: PrepareRunSettings
+) -> None:
+    _version_2(document, {"training_engine": "SNOWFLAKE"}, SCORE_TABLE)
+    plan = _prepare(document, settings)
+    assert plan.model.training_engine == "SNOWFLAKE"
+    assert plan.model.sources["training_engine"] == "ML_DATASETS"
 
 
 def test_a_version_1_manifest_keeps_the_template_defaults(

@@ -104,3 +104,7 @@ class PublicationRefused(PermanentError):
 
 class InvalidModelSettings(PermanentError):
     """A dataset's model settings (its ML_DATASETS row, the template or the input) do not fit."""
+
+
+class TrainingFailed(PermanentError):
+    """TRAIN_MODEL failed inside Snowflake (its message says why); the run records it."""

@@ -8,7 +8,7 @@ with ``InvalidModelSettings`` naming the dataset and the column (or input key) t
 TRAINING_SCRIPT and TRAINING_INSTANCE_COUNT (script mode and scale-out) are resolved here and
 checked in plan.py (script_mode.py, scale_out.py), which needs the export and the bucket.
 
-Adding a setting (say a row's TRAINING_ENGINE): a column in ML_DATASETS, copied into the
+Adding a setting (as the row's TRAINING_ENGINE was): a column in ML_DATASETS, copied into the
 manifest's ``model`` by EXPORT_DATASET (30_export_procedure.sql and sandbox/snowflake/export.py's
 MODEL_COLUMNS), a field of ``DatasetModel`` and of ``ExecutionInput``, and one ``_Layers.pick``
 call in ``resolve_model``, which records its source like the others.
@@ -36,6 +36,7 @@ from snowsage.models import (
     LabelSummary,
     ModelPlan,
     Problem,
+    TrainingEngine,
 )
 from snowsage.tuning import TuningSettings, check_tuning, parse_tuning
 
@@ -103,6 +104,8 @@ MULTICLASS_ONLY_COLUMNS = frozenset({"PREDICTED_CLASS", "PROBABILITIES"})
 # Keys that have columns of their own: a HYPERPARAMETERS object may not set them.
 OWN_COLUMNS = {"objective": "OBJECTIVE", "eval_metric": "EVALUATION_METRIC"}
 DEFAULT_OBJECTIVE = "binary:logistic"
+# A dataset trains on SageMaker unless its row or the execution input says SNOWFLAKE (issue 12).
+DEFAULT_TRAINING_ENGINE: TrainingEngine = "SAGEMAKER"
 
 
 def metric_short_name(metric_name: str) -> str:
@@ -336,6 +339,17 @@ def _check_binary_labels(layers: _Layers, labels: LabelSummary | None, label: st
         )
 
 
+def _row_training_engine(layers: _Layers, text: str | None) -> TrainingEngine | None:
+    """ML_DATASETS.TRAINING_ENGINE as written: NULL leaves it to the default, SAGEMAKER."""
+    if text is None:
+        return None
+    if text == "SAGEMAKER":
+        return "SAGEMAKER"
+    if text == "SNOWFLAKE":
+        return "SNOWFLAKE"
+    raise layers.refuse("ML_DATASETS.TRAINING_ENGINE", f"{text[:200]!r} is not 'SAGEMAKER' or 'SNOWFLAKE'")
+
+
 def check_predictions_columns(dataset: str, table: str, columns: list[str] | None, problem: Problem) -> None:
     """The predictions table has the columns its kind of model is loaded into (when the manifest says)."""
     if columns is None:
@@ -419,6 +433,13 @@ def resolve_model(
     )
     hyperparameters["objective"] = objective
     hyperparameters["eval_metric"] = metric_short_name(metric)
+    engine_layers: list[tuple[str, str | None]] = [
+        ("default", DEFAULT_TRAINING_ENGINE),
+        (ROW, _row_training_engine(layers, row.training_engine)),
+        (INPUT, request.training_engine),
+    ]
+    engine, _ = layers.pick("training_engine", engine_layers)
+    training_engine: TrainingEngine = "SNOWFLAKE" if engine == "SNOWFLAKE" else "SAGEMAKER"
     num_class: int | None = None
     if problem == "multiclass":
         num_class = _num_class(layers, hyperparameters, labels, label_column)
@@ -448,6 +469,7 @@ def resolve_model(
             training_script=training_script,
             training_instance_count=training_instances,
             transform_instance_count=transform_instances,
+            training_engine=training_engine,
             sources=dict(layers.sources),
         ),
         hyperparameters=hyperparameters,

@@ -30,6 +30,9 @@ from snowsage.instance_types import TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_
 Mode = Literal["train_and_score", "score_only"]
 # What a dataset's objective predicts, and so how it is scored, gated and loaded (model_settings.py).
 Problem = Literal["binary", "regression", "multiclass"]
+# Where a run trains: SageMaker's built-in XGBoost, or TRAIN_MODEL inside Snowflake (issue 12).
+TrainingEngine = Literal["SAGEMAKER", "SNOWFLAKE"]
+TRAINING_ENGINES: tuple[TrainingEngine, ...] = ("SAGEMAKER", "SNOWFLAKE")
 # ML_RUNS.STATUS: what the pipeline's own RecordRun states write (SUCCEEDED, FAILED), and the
 # execution statuses the safety net records for runs that ended without them (TIMED_OUT, ABORTED).
 RunStatus = Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
@@ -99,6 +102,7 @@ class ExecutionInput(StrictContract):
     transform_instance_count: int | None = Field(default=None, ge=1)
     # Hyperparameter tuning for this run (snowsage/tuning.py), replacing the row's TUNING whole.
     tuning: dict[str, Any] | None = None
+    training_engine: TrainingEngine | None = None
 
 
 # --- Manifest (written by Snowflake's EXPORT_DATASET) ----------------------------------------
@@ -148,6 +152,7 @@ class DatasetModel(Contract):
     training_script: str | None = None
     training_instance_count: int | None = None
     tuning: str | None = None
+    training_engine: str | None = None
 
 
 class LabelSummary(Contract):
@@ -284,6 +289,7 @@ class ModelPlan(Contract):
     training_script: str | None = None
     training_instance_count: int = 1
     transform_instance_count: int = 1
+    training_engine: TrainingEngine = "SAGEMAKER"
     # setting -> "template", "ML_DATASETS", "execution input", "labels" or "default for <objective>"
     sources: dict[str, str] = Field(default_factory=dict)
 
@@ -337,6 +343,13 @@ class TrainingResult(Contract):
     tuning_job: str | None = None
     tuned_hyperparameters: dict[str, str] | None = None
     trials: dict[str, int] | None = None
+
+
+class TrainInSnowflakeRequest(Contract):
+    """The TrainInSnowflake state's input: the plan (TRAINING_ENGINE = SNOWFLAKE)."""
+
+    execution_name: str
+    plan: RunPlan
 
 
 class EvaluateModelRequest(Contract):

@@ -1,0 +1,113 @@
+"""One call of a Python stored procedure of the sandbox's Snowflake, in a process of its own.
+
+Runs under the environment that stands in for Snowflake's Python runtime and Anaconda packages
+(``requirements/snowflake-python.lock``, with snowflake-snowpark-python), never the project's. It
+imports nothing from the project: it runs the procedure's body, the text between ``$$`` of the
+CREATE PROCEDURE, and calls its HANDLER with a real Snowpark ``Session`` in Snowpark's local
+testing mode (docs: developer-guide/snowpark/python/testing-locally), whose tables hold the rows
+the sandbox's Snowflake gave (``procedures.py``).
+
+Protocol: one JSON document on stdin ``{"body", "handler", "runtime_version", "packages",
+"tables": {name: {"columns", "rows"}}, "arguments", "files_out"}``; one JSON line on stdout
+``{"ok": true, "result", "files": [stage path, ...]}`` (each file the handler PUT, its bytes written
+under ``files_out``) or ``{"ok": false, "error", "message"}``.
+"""
+
+import importlib
+import importlib.metadata
+import json
+import sys
+import traceback
+import types
+from pathlib import Path
+from typing import Any
+
+PROTOCOL_OUT = sys.stdout
+sys.stdout = sys.stderr  # what the procedure prints goes to the log, not into the protocol
+
+
+def check_packages(runtime_version: str, packages: list[str]) -> None:
+    """Refuse what Snowflake would refuse: another runtime, a package or version not installed."""
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if runtime_version != running:
+        raise ValueError(f"RUNTIME_VERSION {runtime_version!r}: the sandbox's Python runtime is {running}")
+    for spec in packages:
+        name, _, version = spec.partition("==")
+        try:
+            installed = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            raise ValueError(f"package {spec!r} is not in the sandbox's Python runtime") from None
+        if version and installed != version:
+            raise ValueError(f"package {spec!r}: the sandbox's Python runtime has {name} {installed}")
+
+
+def local_session(tables: dict[str, dict[str, Any]]) -> Any:
+    # Snowpark is in the runtime's venv, not the project's (where mypy and ruff read this file).
+    Session = importlib.import_module("snowflake.snowpark").Session
+    types_module = importlib.import_module("snowflake.snowpark.types")
+    StringType, StructField, StructType = (
+        types_module.StringType,
+        types_module.StructField,
+        types_module.StructType,
+    )
+
+    session = Session.builder.config("local_testing", True).create()
+    for name, table in tables.items():
+        # Snowpark infers the types from the rows; a table without rows gets text columns.
+        schema = (
+            table["columns"]
+            if table["rows"]
+            else StructType([StructField(c, StringType()) for c in table["columns"]])
+        )
+        frame = session.create_dataframe(table["rows"], schema=schema)
+        frame.write.save_as_table(name, mode="overwrite")
+    return session
+
+
+class RecordingFiles:
+    """The session's file operations, remembering each stage path the handler writes."""
+
+    def __init__(self, files: Any) -> None:
+        self._files = files
+        self.written: list[str] = []
+
+    def put_stream(self, stream: Any, stage_location: str, **options: Any) -> Any:
+        result = self._files.put_stream(stream, stage_location, **options)
+        self.written.append(stage_location)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._files, name)
+
+
+def call(request: dict[str, Any]) -> dict[str, Any]:
+    check_packages(request["runtime_version"], request["packages"])
+    session = local_session(request["tables"])
+    recording = RecordingFiles(session.file)
+    session.__dict__["_file"] = recording  # Session.file reads self._file
+    module = types.ModuleType("snowflake_procedure")
+    exec(compile(request["body"], "<procedure body>", "exec"), module.__dict__)  # noqa: S102
+    handler = getattr(module, request["handler"], None)
+    if not callable(handler):
+        raise ValueError(f"HANDLER {request['handler']!r} is not a function of the body")
+    result = handler(session, *request["arguments"])
+    out = Path(request["files_out"])
+    for index, location in enumerate(recording.written):
+        data = recording.get_stream(location).read()
+        (out / str(index)).write_bytes(data)
+    return {"ok": True, "result": result, "files": recording.written}
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.read())
+    try:
+        answer = call(request)
+    except Exception as error:
+        traceback.print_exc()
+        answer = {"ok": False, "error": type(error).__name__, "message": str(error)}
+    PROTOCOL_OUT.write(json.dumps(answer, default=str) + "\n")
+    PROTOCOL_OUT.flush()
+
+
+if __name__ == "__main__":
+    main()

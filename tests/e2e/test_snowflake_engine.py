@@ -1,0 +1,123 @@
+"""TRAINING_ENGINE = 'SNOWFLAKE' end to end in the sandbox (issue 12): the ChooseEngine branch trains
+with TRAIN_MODEL (its body run with Snowpark local testing), then the same gate, registry, batch
+transform, load and records as the SageMaker engine.
+
+Tests in this module share one sandbox and run in order: the first run's model is the champion.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import pytest
+
+from sandbox import pipeline_run
+from sandbox.reference_runs import load_reference_data
+from sandbox.sample_data import SAMPLE_DATASET
+from sandbox.services import Sandbox
+from sandbox.snowflake import functions
+
+TABLE = "MERCHANT_RISK_PREDICTIONS"
+EXPORT = "20261126t030000z"
+RESULTS: dict[str, pipeline_run.RunResult] = {}
+pytestmark = pytest.mark.skipif(
+    subprocess.run(
+        [str(functions.runtime_python()), "-c", "import snowflake.snowpark"], capture_output=True, check=False
+    ).returncode
+    != 0,
+    reason="the Snowflake-runtime venv lacks snowflake-snowpark-python: rebuild it (make venv)",
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _reference_data(sandbox: Sandbox) -> None:
+    load_reference_data(sandbox)
+
+
+def _query(sandbox: Sandbox, sql: str, binds: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    with sandbox.snowflake_connection() as connection:
+        cursor = connection.cursor()
+        cursor.execute(sql, binds)
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def _visited(result: pipeline_run.RunResult) -> set[str]:
+    return {span.name for span in result.execution.spans}
+
+
+def _manifest(sandbox: Sandbox) -> str:
+    return f"s3://{sandbox.bucket}/exports/{SAMPLE_DATASET}/{EXPORT}/manifest.json"
+
+
+def test_a_row_set_to_snowflake_trains_in_the_warehouse_and_scores(sandbox: Sandbox) -> None:
+    _query(sandbox, f"UPDATE ML_DATASETS SET TRAINING_ENGINE = 'SNOWFLAKE' WHERE NAME = '{SAMPLE_DATASET}'")
+    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id=EXPORT)
+    RESULTS["snowflake"] = result
+    assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
+    assert result.as_json()["engine"] == "SNOWFLAKE"
+    assert {"ChooseEngine", "TrainInSnowflake", "EvaluateModel", "RegisterModel", "Score"} <= _visited(result)
+    assert "Train" not in _visited(result)
+    assert result.metric["name"] == "validation:auc" and result.metric["value"] > 0.75
+    assert result.rows_scored == result.manifest["score"]["rows"] == result.rows_loaded
+    output = result.execution.output or {}
+    assert output["training"]["model_data_url"].endswith(
+        f"/models/{SAMPLE_DATASET}/{output['plan']['run_id']}/snowflake/model.tar.gz"
+    )
+    run = _query(
+        sandbox,
+        "SELECT STATUS, TRAINING_JOB, PROMOTED, ROWS_LOADED FROM ML_RUNS WHERE RUN_ID = %(r)s",
+        {"r": output["plan"]["run_id"]},
+    )
+    assert run == [
+        ("SUCCEEDED", f"snowflake:TRAIN_MODEL:{output['plan']['run_id']}", True, result.rows_loaded)
+    ]
+
+
+def test_the_sagemaker_engine_on_the_same_export_gets_the_same_metric(sandbox: Sandbox) -> None:
+    result = pipeline_run.start_by_hand(
+        sandbox, {"manifest": _manifest(sandbox), "training_engine": "SAGEMAKER"}, name="same-data-sagemaker"
+    )
+    assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
+    assert result.as_json()["engine"] == "SAGEMAKER" and "Train" in _visited(result)
+    assert abs(result.metric["value"] - RESULTS["snowflake"].metric["value"]) <= 0.02
+
+
+def test_a_rejected_snowflake_model_leaves_the_champion_scoring(sandbox: Sandbox) -> None:
+    result = pipeline_run.start_by_hand(
+        sandbox,
+        {"manifest": _manifest(sandbox), "evaluation_threshold": 0.9999, "training_engine": "SNOWFLAKE"},
+        name="snowflake-rejected",
+    )
+    assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
+    assert "TrainInSnowflake" in _visited(result)
+    assert result.gate["promoted"] is False
+    versions = _query(
+        sandbox, f"SELECT DISTINCT MODEL_VERSION FROM {TABLE} WHERE EXPORT_ID = %(e)s", {"e": EXPORT}
+    )
+    champion = (result.execution.output or {})["model"]["model_version"]
+    assert versions == [(str(champion),)] and champion != (result.execution.output or {}).get(
+        "registered", {}
+    ).get("model_version")
+
+
+def test_a_failure_inside_the_procedure_is_recorded_with_its_cause(sandbox: Sandbox) -> None:
+    result = pipeline_run.start_by_hand(
+        sandbox,
+        {
+            "manifest": _manifest(sandbox),
+            "training_engine": "SNOWFLAKE",
+            "hyperparameters": {"tree_method": "no_such_method"},
+        },
+        name="snowflake-fails",
+    )
+    assert result.status == "FAILED"
+    assert result.execution.failed_state == "TrainInSnowflake"
+    row = _query(
+        sandbox,
+        "SELECT STATUS, FAILED_STATE, ERROR, CAUSE FROM ML_RUNS WHERE EXECUTION_NAME = 'snowflake-fails'",
+    )
+    assert len(row) == 1
+    status, state, error, cause = row[0]
+    assert (status, state, error) == ("FAILED", "TrainInSnowflake", "TrainingFailed")
+    assert "Python Interpreter Error" in cause and "no_such_method" in cause
