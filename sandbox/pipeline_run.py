@@ -81,6 +81,7 @@ class RunResult:
             "best_objective": metrics[0].get("Value"),
         }
 
+    @property
     def engine(self) -> str | None:
         """Where the run trained (the plan's model.training_engine); None for a run without a plan."""
         model = self._section("plan").get("model")

@@ -205,6 +205,10 @@ def probe_errors(
 # --- the provocations -----------------------------------------------------------------------------
 
 
+# SageMaker's built-in XGBoost 1.7-1 in us-east-1 (sagemaker-algo-docker-registry-paths).
+PROBE_TRAINING_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
 def provocations(resource_prefix: str, bucket: str) -> list[Provocation]:
     """Inputs that make each state's call fail, shaped like the state's real input (its JSONPaths).
 
@@ -225,6 +229,9 @@ def provocations(resource_prefix: str, bucket: str) -> list[Provocation]:
             "output_uri": models,
             "checkpoint_uri": f"s3://{bucket}/checkpoints/smoke-errors/",
             "hyperparameters": {"num_round": "1"},
+            # The built-in algorithm as PrepareRun plans it (its image is not what this probe provokes).
+            "algorithm_specification": {"TrainingImage": PROBE_TRAINING_IMAGE, "TrainingInputMode": "File"},
+            "train_distribution": "FullyReplicated",
             # VolumeSizeInGB below the API's minimum of 1 (ResourceConfig): refused at create time.
             "resource_config": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 0},
             "stopping_condition": {"MaxRuntimeInSeconds": 60},

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.snowflake.functions import StageFiles, _error, _list_option, _option, runtime_python
+from snowsage.names import SNOWFLAKE_IDENTIFIER
 from snowsage_setup.sqlscript import SETUP_DIR
 
 TRAINING_PROCEDURE_FILE = SETUP_DIR / "35_training_procedure.sql"
@@ -34,7 +35,7 @@ TRAINING_PROCEDURE = "TRAIN_MODEL"
 DATASET = re.compile(r"[a-z][a-z0-9_]*")  # snowsage.names.DATASET_PATTERN's alphabet
 IDENTIFIER = re.compile(r"[A-Z_][A-Z0-9_$]*")
 _CREATE_PROCEDURE = re.compile(
-    r"CREATE\s+(?:OR\s+REPLACE\s+)?PROCEDURE\s+(?P<name>[A-Za-z_][A-Za-z0-9_$]*)\s*"
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?PROCEDURE\s+(?P<name>" + SNOWFLAKE_IDENTIFIER.pattern + r")\s*"
     r"\((?P<arguments>[^)]*)\)(?P<options>.*?)\bAS\s*\$\$(?P<body>.*?)\$\$",
     re.IGNORECASE | re.DOTALL,
 )

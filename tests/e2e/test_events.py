@@ -62,6 +62,9 @@ def test_event_runs_through_its_handler(sandbox: Sandbox, reference: ReferenceRu
         "publish_model": lambda r: (
             r["function_name"] == "ML_PREDICT_MERCHANT_RISK" and r["model_version"] == 1
         ),
+        "train_in_snowflake": lambda r: (
+            r["model_data_url"].endswith("/model.tar.gz") and len(r["final_metrics"]) > 0
+        ),
         "record_run": lambda r: run_row_is_what_was_returned(sandbox, event, r),
         # The reference failure went through RecordFailure and NotifyFailure: nothing left to do.
         "record_execution_outcome": lambda r: r["action"] == "none",

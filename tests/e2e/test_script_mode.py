@@ -146,7 +146,8 @@ def test_two_instances_each_read_their_share_of_the_export(sandbox: Sandbox, row
             "20261127t110004z",
             rows_per_file=50,
         )
-    train_files = [item["key"] for item in manifest["train"]["files"]]
+    listing = sandbox.client("s3").list_objects_v2(Bucket=sandbox.bucket, Prefix=manifest["train"]["prefix"])
+    train_files = [item["Key"] for item in listing["Contents"]]
     assert len(train_files) >= 2
     result = pipeline_run.follow_export(sandbox, manifest)
     assert result.status == "SUCCEEDED", result.execution.cause

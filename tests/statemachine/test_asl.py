@@ -429,14 +429,19 @@ def test_tune_runs_trains_job_and_recovers_like_train() -> None:
     condition, spot), and it retries and catches as Train does; only a tuned plan reaches it."""
     train, tune = STATES["Train"], STATES["Tune"]
     definition = tune["Parameters"]["TrainingJobDefinition"]
-    for key in ("AlgorithmSpecification", "RoleArn", "InputDataConfig", "OutputDataConfig"):
+    for key in ("RoleArn", "InputDataConfig", "OutputDataConfig"):
         assert definition[key] == train["Parameters"][key], key
-    for key in ("ResourceConfig.$", "StoppingCondition.$", "EnableManagedSpotTraining.$"):
+    for key in (
+        "AlgorithmSpecification.$",
+        "ResourceConfig.$",
+        "StoppingCondition.$",
+        "EnableManagedSpotTraining.$",
+    ):
         assert definition[key] == train["Parameters"][key], key
     assert definition["StaticHyperParameters.$"] == "$.plan.tuning.static_hyperparameters"
     assert (tune["Retry"], tune["Catch"], tune["Next"]) == (train["Retry"], train["Catch"], train["Next"])
     assert tune["ResultPath"] == train["ResultPath"] == "$.training"
     choose = STATES["ChooseTraining"]
-    assert STATES["ChooseMode"]["Default"] == "ChooseTraining"
+    assert STATES["ChooseEngine"]["Default"] == "ChooseTraining"
     assert choose["Default"] == "Train" and choose["Choices"][0]["Next"] == "Tune"
     assert {c["Variable"] for c in choose["Choices"][0]["And"]} == {"$.plan.tuning"}
