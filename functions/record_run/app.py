@@ -1,9 +1,11 @@
 """RecordRunFunction: one ML_RUNS row per run (success or failure); returns the run notice."""
 
+import os
 from datetime import UTC, datetime
 
 import boto3
 
+from snowsage.cost import FunctionMemory, HistoryCosting
 from snowsage.models import RecordRunRequest, RunRecord
 from snowsage.observability import lambda_entry
 from snowsage.runs import ExecutionHistory, record_run
@@ -14,6 +16,7 @@ from snowsage.snowflake.ml_runs import write_run
 settings = SnowflakeSettings.from_env()
 connect = connection_factory(settings)
 history = ExecutionHistory(boto3.client("stepfunctions"))
+costing = HistoryCosting(os.environ["AWS_REGION"], FunctionMemory(boto3.client("lambda")))
 
 
 def write(record: RunRecord) -> None:
@@ -22,4 +25,4 @@ def write(record: RunRecord) -> None:
 
 @lambda_entry(RecordRunRequest)
 def lambda_handler(request: RecordRunRequest) -> RunRecord:
-    return record_run(request, history=history, write=write, now=datetime.now(UTC))
+    return record_run(request, history=history, write=write, now=datetime.now(UTC), costing=costing)

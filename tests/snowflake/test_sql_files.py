@@ -40,6 +40,7 @@ def test_setup_files_are_ordered_as_designed() -> None:
         "25_scoring_functions.sql",
         "30_export_procedure.sql",
         "40_tasks.sql",
+        "50_operations_views.sql",
     ]
 
 

@@ -256,6 +256,9 @@ class ModelSelection(Contract):
 class TransformResult(Contract):
     job_name: str
     output_uri: str
+    # DescribeTransformJob TransformStartTime / TransformEndTime: the instance time billed (cost)
+    started_at: JsonDatetime | None = None
+    ended_at: JsonDatetime | None = None
 
 
 class LoadPredictionsRequest(Contract):
@@ -353,6 +356,13 @@ class RunRecord(Contract):
     published_function: str | None = None
     started_at: JsonDatetime | None = None
     finished_at: JsonDatetime
+    # USD from what AWS billed (snowsage.cost); None where the run used nothing of the kind or
+    # its price is not recorded (then cost_usd is None too: never a partial total)
+    cost_usd: float | None = None
+    cost_training_usd: float | None = None
+    cost_transform_usd: float | None = None
+    cost_step_functions_usd: float | None = None
+    cost_lambda_usd: float | None = None
 
 
 # --- StartPipeline ---------------------------------------------------------------------------

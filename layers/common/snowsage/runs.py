@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from snowsage.models import RecordRunRequest, RunRecord
+from snowsage.cost import RunCost
+from snowsage.models import RecordRunRequest, RunRecord, RunState
 from snowsage.names import run_id_for
 from snowsage.states import FAILURE_BRANCH_STATES
 
@@ -49,6 +50,7 @@ def build_run_record(
     now: datetime,
     failed_state_name: str | None = None,
     started_at: datetime | None = None,
+    cost: RunCost | None = None,
 ) -> RunRecord:
     state = request.state
     plan = state.plan
@@ -79,6 +81,11 @@ def build_run_record(
         ),
         started_at=plan.started_at if plan else started_at,
         finished_at=now,
+        cost_usd=cost.total_usd if cost else None,
+        cost_training_usd=cost.training_usd if cost else None,
+        cost_transform_usd=cost.transform_usd if cost else None,
+        cost_step_functions_usd=cost.step_functions_usd if cost else None,
+        cost_lambda_usd=cost.lambda_usd if cost else None,
     )
 
 
@@ -88,6 +95,16 @@ class ExecutionEvents(Protocol):
     def events(self, execution_arn: str) -> list[dict[str, Any]]: ...
 
 
+class RunCosting(Protocol):
+    """What the run cost, from its state and execution history (snowsage.cost); None: not priced."""
+
+    def __call__(self, state: RunState, history: list[dict[str, Any]]) -> RunCost | None: ...
+
+
+def no_cost(state: RunState, history: list[dict[str, Any]]) -> RunCost | None:
+    return None
+
+
 class RunWriter(Protocol):
     """Where the run's row goes (ML_RUNS)."""
 
@@ -95,11 +112,18 @@ class RunWriter(Protocol):
 
 
 def record_run(
-    request: RecordRunRequest, *, history: ExecutionEvents, write: RunWriter, now: datetime
+    request: RecordRunRequest,
+    *,
+    history: ExecutionEvents,
+    write: RunWriter,
+    now: datetime,
+    costing: RunCosting = no_cost,
 ) -> RunRecord:
-    """RecordRun: name the failed state (failures only), write the row, return it as the notice."""
-    failed = failed_state(history.events(request.execution_arn)) if request.status == "FAILED" else None
-    record = build_run_record(request, now=now, failed_state_name=failed)
+    """RecordRun: name the failed state (failures only), price the run, write the row, return it."""
+    events = history.events(request.execution_arn)
+    failed = failed_state(events) if request.status == "FAILED" else None
+    cost = costing(request.state, events)
+    record = build_run_record(request, now=now, failed_state_name=failed, cost=cost)
     write(record)
     return record
 
