@@ -157,7 +157,7 @@ def test_every_log_group_has_retention() -> None:
 # template.yaml was 1,648 lines before issue 14 said each thing once (checkov skips, shared policies,
 # the Snowflake connection, flow-style generated lists; 835 lines, then PublishModel: 856); a new
 # resource should not undo that.
-TEMPLATE_LINE_BUDGET = 860
+TEMPLATE_LINE_BUDGET = 900  # +40: issue 16's dashboard, failure alarm, alarm actions, function memory read
 
 
 def test_the_template_stays_within_its_line_budget() -> None:

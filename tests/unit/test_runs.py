@@ -12,7 +12,12 @@ NOW = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
 
 
 def _entered(event_id: int, name: str) -> dict[str, object]:
-    return {"id": event_id, "type": "TaskStateEntered", "stateEnteredEventDetails": {"name": name}}
+    return {
+        "id": event_id,
+        "type": "TaskStateEntered",
+        "timestamp": NOW,
+        "stateEnteredEventDetails": {"name": name},
+    }
 
 
 def test_failed_state_is_the_last_state_before_the_failure_branch() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
 from snowsage.cost import RunCost
 from snowsage.models import RecordRunRequest, RunRecord, RunState
 from snowsage.names import run_id_for
+from snowsage.run_metrics import RunMetric, run_metrics
 from snowsage.states import FAILURE_BRANCH_STATES
 
 CAUSE_LIMIT = 4000
@@ -118,13 +119,16 @@ def record_run(
     write: RunWriter,
     now: datetime,
     costing: RunCosting = no_cost,
+    emit: Callable[[list[RunMetric]], None] = lambda metrics: None,
 ) -> RunRecord:
-    """RecordRun: name the failed state (failures only), price the run, write the row, return it."""
+    """RecordRun: name the failed state (failures only), price the run, write the row, emit the
+    run's metrics (after the row: a metric never announces a run ML_RUNS lacks), return the row."""
     events = history.events(request.execution_arn)
     failed = failed_state(events) if request.status == "FAILED" else None
     cost = costing(request.state, events)
     record = build_run_record(request, now=now, failed_state_name=failed, cost=cost)
     write(record)
+    emit(run_metrics(record, events))
     return record
 
 
