@@ -1,5 +1,5 @@
 -- Snowsage 50: views for BI over the run log and the predictions (docs/operations.md).
--- Variables: admin_role, warehouse, database, schema.
+-- Variables: admin_role, pipeline_role, warehouse, database, schema.
 
 USE ROLE &{admin_role};
 USE WAREHOUSE &{warehouse};
@@ -92,3 +92,6 @@ LEFT JOIN ML_RUNS AS R ON R.DATASET = D.NAME AND R.STATUS = 'SUCCEEDED'
 WHERE D.ENABLED
 GROUP BY D.NAME, D.STALENESS_HOURS
 HAVING MAX(R.FINISHED_AT) IS NULL OR MAX(R.FINISHED_AT) < DATEADD('hour', -D.STALENESS_HOURS, SYSDATE());
+
+-- StalenessCheckFunction counts these every hour (the DatasetStaleAlarm's metric).
+GRANT SELECT ON VIEW ML_STALE_DATASETS TO ROLE &{pipeline_role};

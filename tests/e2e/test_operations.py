@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from sandbox.reference_runs import load_reference_data
 from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
 
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 EMPTY_BIN_SHARE = 0.0001  # the view's floor for an empty bin (50_operations_views.sql)
 
 

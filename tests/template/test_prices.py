@@ -39,4 +39,4 @@ def test_every_region_the_template_supports_has_prices() -> None:
 
 
 def test_the_priced_regions_are_regions_the_template_supports() -> None:
-    assert PRICED_REGIONS <= supported_regions()
+    assert supported_regions() >= PRICED_REGIONS

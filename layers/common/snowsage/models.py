@@ -436,3 +436,22 @@ class OutcomeResult(Contract):
     action: OutcomeAction
     reason: str
     record: RunRecord | None = None
+
+
+# --- StalenessCheck ----------------------------------------------------------------------------
+
+
+class ScheduledEvent(Contract):
+    """EventBridge's scheduled event (events/latest/userguide/eb-run-lambda-schedule): only its id is used."""
+
+    id: str
+
+
+class StaleDataset(Contract):
+    dataset: str
+    staleness_hours: int
+    last_success_at: JsonDatetime | None = None
+
+
+class StalenessReport(Contract):
+    stale: list[StaleDataset]
