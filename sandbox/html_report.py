@@ -235,13 +235,15 @@ def _data_scientist_sections(result: Any, insight: ModelInsight) -> str:
     lineage = " &rarr; ".join(f"<b>{html.escape(k)}</b> {html.escape(v)}" for k, v in _lineage(result))
     problem = f"<p class=bad>Model charts: {html.escape(insight.problem)}</p>" if insight.problem else ""
     box = 'width="400" height="240" class="chart"'
+    ranked = sorted(insight.gain.items(), key=lambda item: -item[1])[:5]
+    top = "<ol class=top>" + "".join(f"<li>{html.escape(n)}: {v:,.2f}</li>" for n, v in ranked) + "</ol>"
     return f"""<h2>Model</h2>{problem}
 <p>{versus}</p>
 <div class=charts>
 <figure><figcaption>Validation metric per boosting round</figcaption><svg id="chart-rounds" {box}></svg></figure>
 <figure><figcaption>ROC curve (validation set, {len(insight.labels)} rows)</figcaption><svg id="chart-roc" {box}></svg></figure>
 <figure><figcaption>Score histogram (validation set)</figcaption><svg id="chart-histogram" {box}></svg></figure>
-<figure><figcaption>Feature importance (gain)</figcaption><svg id="chart-gain" {box}></svg></figure>
+<figure><figcaption>Feature importance (gain)</figcaption><svg id="chart-gain" {box}></svg>{top}</figure>
 </div>
 <h2>Lineage</h2><p>{lineage}</p>
 <h2>Cost</h2><p>{html.escape(cost_text(result.cost))}</p>
@@ -271,7 +273,7 @@ def write_report(result: Any, sandbox: Sandbox, folder: Path) -> Path:
     )
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Snowsage run {html.escape(execution.name)}</title>
 <style>body{{font-family:sans-serif;margin:24px;color:#222}} td,th{{padding:2px 10px;text-align:left}}
-.bad{{color:#c62828}} .charts{{display:flex;flex-wrap:wrap}} figure{{margin:8px}} .legend span{{display:inline-block;padding:2px 8px;margin-right:6px;color:white;border-radius:4px}}</style>
+.bad{{color:#c62828}} .charts{{display:flex;flex-wrap:wrap}} figure{{margin:8px}} .top{{font-size:12px;margin:0}} .legend span{{display:inline-block;padding:2px 8px;margin-right:6px;color:white;border-radius:4px}}</style>
 </head><body>
 <h1>Snowsage run {html.escape(execution.name)}: {html.escape(execution.status)}</h1>
 <p>{html.escape(execution.arn)}<br>{execution.seconds or 0:.1f} s, {execution.transitions} state transitions</p>

@@ -109,3 +109,15 @@ def test_the_failure_alarm_watches_the_pipeline() -> None:
     alarm = resources()["PipelineFailedAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/States", "ExecutionsFailed")
     assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "PipelineStateMachine"}}]
+
+
+def test_the_staleness_alarm_reads_what_the_check_emits_and_alarms_when_it_stops() -> None:
+    alarm = resources()["DatasetStaleAlarm"]["Properties"]
+    namespace = function_globals()["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (namespace, "StaleDatasets")
+    assert "StaleDatasets" in emitted_by_functions()
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "snowsage"}]
+    assert alarm["TreatMissingData"] == "breaching"
+    schedule = resources()["StalenessCheckFunction"]["Properties"]["Events"]["Hourly"]
+    assert schedule["Properties"]["Schedule"] == "rate(1 hour)"
+    assert alarm["Period"] == 3600
