@@ -72,7 +72,7 @@ def _print_summary(result: pipeline_run.RunResult, report: Path | None) -> None:
             f" ({tuning['best_objective']:.4f})"
         )
     lines.append(f"Rows        scored {result.rows_scored}, loaded {result.rows_loaded}")
-    lines.append(f"Cost        {cost.summary_text(execution)}")
+    lines.append(f"Cost        {cost.cost_text(result.cost)}")
     if result.predictions:
         lines.append(f"Predictions (top {len(result.predictions)} of {result.predictions_table}):")
         lines += [

@@ -1,6 +1,13 @@
-"""What one pipeline run would cost at AWS list prices, from its execution summary.
+"""The run's cost as the demo and the report show it; and bench's older local-seconds estimate.
 
-The formula (every price a named constant below, us-east-1 public list prices)::
+``read_run_cost`` / ``cost_text``: the ML_RUNS row's COST_* columns, which RecordRun computed with
+snowsage.cost (what AWS bills: BillableTimeInSeconds, TransformStartTime..TransformEndTime, state
+transitions, Lambda GB-seconds) on the figures this sandbox produced: the SageMaker emulator's
+billed seconds and moto's execution history. They are shown as SANDBOX FIGURES: the computation
+AWS's figures go through, not an estimate of an AWS bill (real jobs add instance start-up).
+
+``estimate_cost`` (bench/ reads it until it reads the ML_RUNS figures too) multiplies local
+seconds by list prices. Its formula (every price a named constant below, us-east-1 public list prices)::
 
     step_functions = transitions x STEP_FUNCTIONS_PER_TRANSITION
     lambda         = sum over Lambda task states of
@@ -33,6 +40,47 @@ from typing import Any
 from sandbox.aws.executions import ExecutionSummary
 from sandbox.aws.template import DEFAULT_MEMORY_MB, Template, project
 from sandbox.sagemaker.emulator import SPOT_SAVING_ASSUMED
+
+COST_COLUMNS = (
+    "COST_USD",
+    "COST_TRAINING_USD",
+    "COST_TRANSFORM_USD",
+    "COST_STEP_FUNCTIONS_USD",
+    "COST_LAMBDA_USD",
+)
+SANDBOX_LABEL = "sandbox figures (snowsage.cost on the emulator's billed seconds; not an AWS estimate)"
+
+
+def read_run_cost(connection: Any, run_id: str) -> dict[str, float | None] | None:
+    """The run's COST_* columns from ML_RUNS (lower-case names), or None without a row."""
+    cursor = connection.cursor()
+    try:
+        # B608: only module constants are inlined; the run id is a bind
+        cursor.execute(f"SELECT {', '.join(COST_COLUMNS)} FROM ML_RUNS WHERE RUN_ID = %(r)s", {"r": run_id})  # noqa: S608  # nosec B608
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    if row is None:
+        return None
+    return {
+        name.lower(): (float(value) if value is not None else None)
+        for name, value in zip(COST_COLUMNS, row, strict=True)
+    }
+
+
+def cost_text(cost: dict[str, float | None] | None) -> str:
+    """The demo's cost line: the total and its parts, labelled as sandbox figures."""
+    if not cost or cost.get("cost_usd") is None:
+        return "not recorded (ML_RUNS.COST_USD is NULL: see RecordRun's log for the missing price)"
+    parts = {
+        "training": cost.get("cost_training_usd"),
+        "transform": cost.get("cost_transform_usd"),
+        "Step Functions": cost.get("cost_step_functions_usd"),
+        "Lambda": cost.get("cost_lambda_usd"),
+    }
+    shown = ", ".join(f"{name} ${usd:.6f}" for name, usd in parts.items() if usd is not None)
+    return f"${cost['cost_usd']:.6f} ({shown}): {SANDBOX_LABEL}"
+
 
 # --- public list prices (USD, us-east-1) ---------------------------------------------------------
 # AWS Step Functions Standard workflows: $0.025 per 1,000 state transitions.
@@ -258,11 +306,3 @@ def estimate_for_project(
     """``estimate_cost`` with the template's (the project's by default) functions and state machine."""
     memory, states = load_project_inputs(template)
     return estimate_cost(summary, memory, states, extra_lambda_seconds=extra_lambda_seconds)
-
-
-def summary_text(summary: ExecutionSummary) -> str:
-    """One line for the demo summary; never raises (an unpriced instance type is reported)."""
-    try:
-        return estimate_for_project(summary).summary_line() + " if AWS took as long as this sandbox run"
-    except (UnknownInstancePrice, OSError, ValueError) as error:
-        return f"not estimated: {error}"

@@ -1,4 +1,10 @@
-"""A one-file HTML report of a run: the state machine graph coloured by outcome, the timeline, the metric.
+"""A one-file HTML report of a run: the state machine graph coloured by outcome, the timeline, the metric,
+and for a data scientist the validation metric per round, the ROC curve and score histogram on the
+validation set, the gain importance, challenger against champion, the lineage and the cost.
+
+The charts are drawn in the page by its own script from the JSON it embeds (no library, no
+network); when they are drawn the body carries ``data-charts-drawn`` (tests/sandbox/test_report_chromium.py
+opens the page in headless Chromium and checks it, and that nothing was logged to the console).
 
 The graph is drawn from the real ASL file (statemachines/pipeline.asl.json), so the picture is
 the definition that ran, not a drawing of it.
@@ -14,6 +20,8 @@ from typing import Any
 
 from sandbox.aws.executions import ExecutionSummary
 from sandbox.aws.template import PROJECT_ROOT
+from sandbox.cost import cost_text
+from sandbox.model_insight import ModelInsight, histogram, model_insight, roc_points
 from sandbox.services import Sandbox
 
 ASL = PROJECT_ROOT / "statemachines" / "pipeline.asl.json"
@@ -121,6 +129,128 @@ def _timeline_svg(execution: ExecutionSummary) -> str:
     return "".join(parts)
 
 
+CHARTS_SCRIPT = """
+const data = JSON.parse(document.getElementById("report-data").textContent);
+const NS = "http://www.w3.org/2000/svg";
+function el(parent, name, attrs, text) {
+  const node = document.createElementNS(NS, name);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  parent.appendChild(node);
+  return node;
+}
+function frame(id, xLabel, yLabel) {
+  const svg = document.getElementById(id);
+  el(svg, "line", {x1: 40, y1: 200, x2: 380, y2: 200, stroke: "#444"});
+  el(svg, "line", {x1: 40, y1: 10, x2: 40, y2: 200, stroke: "#444"});
+  el(svg, "text", {x: 210, y: 228, "text-anchor": "middle", "font-size": 12}, xLabel);
+  el(svg, "text", {x: 12, y: 105, "font-size": 12, transform: "rotate(-90 12 105)", "text-anchor": "middle"}, yLabel);
+  return svg;
+}
+function line(id, points, xLabel, yLabel, diagonal) {
+  if (!points.length) return 0;
+  const svg = frame(id, xLabel, yLabel);
+  const xs = points.map(p => p[0]), ys = points.map(p => p[1]);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = diagonal ? 0 : Math.min(...ys), y1 = diagonal ? 1 : Math.max(...ys);
+  const sx = v => 40 + 340 * (x1 > x0 ? (v - x0) / (x1 - x0) : 0.5);
+  const sy = v => 200 - 190 * (y1 > y0 ? (v - y0) / (y1 - y0) : 0.5);
+  if (diagonal) el(svg, "line", {x1: sx(0), y1: sy(0), x2: sx(1), y2: sy(1), stroke: "#bbb", "stroke-dasharray": "4"});
+  el(svg, "polyline", {points: points.map(p => sx(p[0]) + "," + sy(p[1])).join(" "), fill: "none", stroke: "#1565c0", "stroke-width": 2});
+  el(svg, "text", {x: 44, y: 22, "font-size": 11}, y1.toFixed(4));
+  el(svg, "text", {x: 44, y: 196, "font-size": 11}, y0.toFixed(4));
+  return 1;
+}
+function bars(id, labels, values, xLabel, yLabel) {
+  if (!values.length) return 0;
+  const svg = frame(id, xLabel, yLabel);
+  const top = Math.max(...values, 1e-12), width = 340 / values.length;
+  values.forEach((value, i) => {
+    const height = 190 * value / top;
+    el(svg, "rect", {x: 40 + i * width + 1, y: 200 - height, width: Math.max(width - 2, 1), height: height, fill: "#2e7d32"}).appendChild(
+      document.createElementNS(NS, "title")).textContent = labels[i] + ": " + value;
+  });
+  return 1;
+}
+let drawn = 0;
+drawn += line("chart-rounds", data.rounds, "boosting round", data.metric_name || "validation metric", false);
+drawn += line("chart-roc", data.roc, "false positive rate", "true positive rate", true);
+drawn += bars("chart-histogram", data.histogram.map((_, i) => (i / 10).toFixed(1)), data.histogram, "score (bins of 0.1)", "validation rows");
+drawn += bars("chart-gain", data.gain.map(g => g[0]), data.gain.map(g => g[1]), "feature (by gain)", "gain");
+document.body.dataset.chartsDrawn = String(drawn);
+"""
+
+
+def _insight(result: Any, sandbox: Sandbox) -> ModelInsight:
+    output = result.execution.output or {}
+    training = output.get("training") or {}
+    plan = (output.get("plan") or {}).get("training") or {}
+    if not training.get("job_name") or sandbox.emulator is None:
+        return ModelInsight(problem="no model trained in this run (score only, or a failure before Train)")
+    describe = sandbox.client("sagemaker").describe_training_job(TrainingJobName=training["job_name"])
+    log = sandbox.emulator.training_log(training["job_name"])
+    return model_insight(sandbox.client("s3"), describe, plan.get("validation_uri", ""), log)
+
+
+def _lineage(result: Any) -> list[tuple[str, str]]:
+    output = result.execution.output or {}
+    plan = output.get("plan") or {}
+    model = output.get("model") or {}
+    published = output.get("published") or {}
+    function = published.get("function_name") or (result.sql_scoring.function if result.sql_scoring else None)
+    return [
+        ("export", str(plan.get("export_id") or result.manifest.get("export_id"))),
+        ("training job", str((output.get("training") or {}).get("job_name", "none (score only)"))),
+        ("model package", str(model.get("model_package_arn"))),
+        ("predictions table", str(result.predictions_table)),
+        ("SQL function", str(function or "not published")),
+    ]
+
+
+def report_data(result: Any, insight: ModelInsight) -> dict[str, Any]:
+    """What the page's script draws (JSON)."""
+    return {
+        "metric_name": insight.metric_name,
+        "rounds": [[number, value] for number, value in insight.rounds],
+        "roc": [list(point) for point in roc_points(insight.labels, insight.scores)],
+        "histogram": histogram(insight.scores) if insight.scores else [],
+        "gain": [
+            [name, value] for name, value in sorted(insight.gain.items(), key=lambda item: -item[1])[:15]
+        ],
+    }
+
+
+def _data_scientist_sections(result: Any, insight: ModelInsight) -> str:
+    data = json.dumps(report_data(result, insight)).replace("</", "<\\/")
+    gate = result.gate
+    champion = gate.get("champion_metric")
+    metric = result.metric
+    challenger = (
+        f"{metric.get('name')} = {metric['value']:.4f}" if metric.get("value") is not None else "none"
+    )
+    versus = (
+        f"challenger {html.escape(challenger)} against champion "
+        f"{'none (first model)' if champion is None else f'{champion:.4f}'}: "
+        f"{'promoted' if gate.get('promoted') else 'not promoted'} ({html.escape(str(gate.get('reason')))})"
+    )
+    lineage = " &rarr; ".join(f"<b>{html.escape(k)}</b> {html.escape(v)}" for k, v in _lineage(result))
+    problem = f"<p class=bad>Model charts: {html.escape(insight.problem)}</p>" if insight.problem else ""
+    box = 'width="400" height="240" class="chart"'
+    ranked = sorted(insight.gain.items(), key=lambda item: -item[1])[:5]
+    top = "<ol class=top>" + "".join(f"<li>{html.escape(n)}: {v:,.2f}</li>" for n, v in ranked) + "</ol>"
+    return f"""<h2>Model</h2>{problem}
+<p>{versus}</p>
+<div class=charts>
+<figure><figcaption>Validation metric per boosting round</figcaption><svg id="chart-rounds" {box}></svg></figure>
+<figure><figcaption>ROC curve (validation set, {len(insight.labels)} rows)</figcaption><svg id="chart-roc" {box}></svg></figure>
+<figure><figcaption>Score histogram (validation set)</figcaption><svg id="chart-histogram" {box}></svg></figure>
+<figure><figcaption>Feature importance (gain)</figcaption><svg id="chart-gain" {box}></svg>{top}</figure>
+</div>
+<h2>Lineage</h2><p>{lineage}</p>
+<h2>Cost</h2><p>{html.escape(cost_text(result.cost))}</p>
+<script type="application/json" id="report-data">{data}</script>
+<script>{CHARTS_SCRIPT}</script>"""
+
+
 def write_report(result: Any, sandbox: Sandbox, folder: Path) -> Path:
     """Write ``report.html`` (and ``run.json``) into ``folder``; returns the HTML path."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -143,12 +273,13 @@ def write_report(result: Any, sandbox: Sandbox, folder: Path) -> Path:
     )
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Snowsage run {html.escape(execution.name)}</title>
 <style>body{{font-family:sans-serif;margin:24px;color:#222}} td,th{{padding:2px 10px;text-align:left}}
-.bad{{color:#c62828}} .legend span{{display:inline-block;padding:2px 8px;margin-right:6px;color:white;border-radius:4px}}</style>
+.bad{{color:#c62828}} .charts{{display:flex;flex-wrap:wrap}} figure{{margin:8px}} .top{{font-size:12px;margin:0}} .legend span{{display:inline-block;padding:2px 8px;margin-right:6px;color:white;border-radius:4px}}</style>
 </head><body>
 <h1>Snowsage run {html.escape(execution.name)}: {html.escape(execution.status)}</h1>
 <p>{html.escape(execution.arn)}<br>{execution.seconds or 0:.1f} s, {execution.transitions} state transitions</p>
 {failure}
 <h2>Metric</h2><p>{html.escape(metric_line)}; rows scored {result.rows_scored}, rows loaded {result.rows_loaded}</p>
+{_data_scientist_sections(result, _insight(result, sandbox))}
 <h2>State machine</h2>
 <p class=legend>{"".join(f'<span style="background:{c}">{k}</span>' for k, c in COLOURS.items())} dashed: Catch</p>
 {_graph_svg(definition, outcomes)}

@@ -19,6 +19,7 @@ from snowflake.connector.constants import FIELD_ID_TO_NAME
 
 from sandbox.aws import moto_patches
 from sandbox.aws.executions import ExecutionSummary, StateSpan, wait_for_execution, wait_for_execution_named
+from sandbox.cost import read_run_cost
 from sandbox.services import Sandbox
 from sandbox.snowflake.export import DEFAULT_ROWS_PER_FILE, export_dataset, export_id_for
 from sandbox.snowflake.setup import apply_setup
@@ -39,6 +40,7 @@ class RunResult:
     predictions_sample: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     sql_scoring: SqlScoring | None = None
+    cost: dict[str, float | None] | None = None  # ML_RUNS COST_* (sandbox figures: sandbox.cost)
 
     @property
     def status(self) -> str:
@@ -122,6 +124,7 @@ class RunResult:
             "tuning": self.tuning,
             "sql_scoring": self.sql_scoring.as_json() if self.sql_scoring else None,
             "predictions_sample": self.predictions_sample,
+            "cost": self.cost,
         }
 
 
@@ -280,6 +283,9 @@ def _finish(
     timings["execution"] = time.perf_counter() - started
     result = RunResult(execution=summary, manifest=manifest, timings=timings)
     plan = (summary.output or {}).get("plan") or {}
+    if plan.get("run_id"):
+        with sandbox.snowflake_connection() as connection:
+            result.cost = read_run_cost(connection, plan["run_id"])
     if summary.status == "SUCCEEDED" and result.predictions_table:
         result.predictions = read_predictions(sandbox, result.predictions_table, plan.get("run_id"))
         result.sql_scoring = score_in_sql(sandbox, plan)

@@ -3,9 +3,12 @@
 from datetime import UTC, datetime
 
 import boto3
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from snowsage.cost import FunctionMemory, HistoryCosting
 from snowsage.models import RecordRunRequest, RunRecord
 from snowsage.observability import lambda_entry
+from snowsage.run_metrics import RunMetric
 from snowsage.runs import ExecutionHistory, record_run
 from snowsage.settings import SnowflakeSettings
 from snowsage.snowflake.connection import connection_factory
@@ -14,12 +17,25 @@ from snowsage.snowflake.ml_runs import write_run
 settings = SnowflakeSettings.from_env()
 connect = connection_factory(settings)
 history = ExecutionHistory(boto3.client("stepfunctions"))
+lambda_client = boto3.client("lambda")
+# The region's prices (snowsage.prices): the function runs in the stack's region.
+costing = HistoryCosting(lambda_client.meta.region_name, FunctionMemory(lambda_client))
 
 
 def write(record: RunRecord) -> None:
     write_run(record, connect)
 
 
+def emit(found: list[RunMetric]) -> None:
+    """One EMF document per metric (its own dimensions); the namespace is POWERTOOLS_METRICS_NAMESPACE."""
+    for metric in found:
+        with single_metric(name=metric.name, unit=MetricUnit(metric.unit), value=metric.value) as one:
+            for name, value in metric.dimensions:
+                one.add_dimension(name=name, value=value)
+
+
 @lambda_entry(RecordRunRequest)
 def lambda_handler(request: RecordRunRequest) -> RunRecord:
-    return record_run(request, history=history, write=write, now=datetime.now(UTC))
+    return record_run(
+        request, history=history, write=write, now=datetime.now(UTC), costing=costing, emit=emit
+    )

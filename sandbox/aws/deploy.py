@@ -50,6 +50,7 @@ SUPPORTED_RESOURCE_TYPES = frozenset(
         "AWS::SQS::Queue",
         "AWS::SQS::QueuePolicy",
         "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
         "AWS::Logs::LogGroup",
         "AWS::IAM::Role",
         "AWS::IAM::Policy",

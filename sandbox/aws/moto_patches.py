@@ -721,6 +721,10 @@ def _deliver(delivery: EventDelivery, service: str, account: str, region: str) -
 
 
 def _send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+    # A rule with a schedule and no pattern runs on its schedule only; moto's empty pattern would
+    # match every event (eventbridge/latest/userguide/eb-create-rule-schedule).
+    if self.scheduled_expression and not self.event_pattern._raw_pattern:
+        return
     if not self.event_pattern.matches_event(original_event):
         return
     if getattr(self, "state", "ENABLED") == "DISABLED":

@@ -125,3 +125,13 @@ AS
 
 -- Created suspended; resume when the pipeline is deployed:
 --   ALTER TASK EXPORT_TXN_REFUND RESUME;
+
+-- The BI views read every dataset's predictions through ML_PREDICTIONS (setup 50): add this table.
+CREATE OR REPLACE VIEW ML_PREDICTIONS
+  COMMENT = 'Snowsage: the predictions of every dataset'
+AS
+SELECT 'merchant_risk' AS DATASET, ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT
+FROM MERCHANT_RISK_PREDICTIONS
+UNION ALL
+SELECT 'txn_refund' AS DATASET, ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT
+FROM TXN_REFUND_PREDICTIONS;

@@ -66,11 +66,23 @@ CREATE TABLE IF NOT EXISTS ML_RUNS (
   STARTED_AT TIMESTAMP_NTZ,
   FINISHED_AT TIMESTAMP_NTZ,
   UPDATED_AT TIMESTAMP_NTZ,
-  PUBLISHED_FUNCTION VARCHAR              -- 'ML_PREDICT_<DATASET> v<version>' when the run published one
+  PUBLISHED_FUNCTION VARCHAR,             -- 'ML_PREDICT_<DATASET> v<version>' when the run published one
+  COST_USD FLOAT,                         -- what AWS billed the run (layers/common/snowsage/cost.py), the sum of:
+  COST_TRAINING_USD FLOAT,                --   BillableTimeInSeconds x instances x price
+  COST_TRANSFORM_USD FLOAT,               --   TransformStartTime..TransformEndTime x instances x price
+  COST_STEP_FUNCTIONS_USD FLOAT,          --   state transitions x price
+  COST_LAMBDA_USD FLOAT                   --   Lambda GB-seconds and requests x price
 )
 COMMENT = 'Snowsage: one row per pipeline run (status, metrics, lineage)';
 -- A table created before scoring in SQL existed gets the column, last as here (docs: sql-reference/sql/alter-table).
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS PUBLISHED_FUNCTION VARCHAR;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_USD FLOAT;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_TRAINING_USD FLOAT;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_TRANSFORM_USD FLOAT;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_STEP_FUNCTIONS_USD FLOAT;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_LAMBDA_USD FLOAT;
+-- A dataset is stale when its last successful run is older than this (ML_STALE_DATASETS).
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS STALENESS_HOURS NUMBER(38, 0) DEFAULT 24;
 
 -- Predictions for merchant_risk, loaded by LoadPredictions (one copy per export).
 CREATE TABLE IF NOT EXISTS MERCHANT_RISK_PREDICTIONS (

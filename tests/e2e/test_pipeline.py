@@ -19,6 +19,7 @@ from sandbox.aws.executions import ExecutionSummary
 from sandbox.reference_runs import load_reference_data
 from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
+from snowsage.prices import PRICES
 
 ASL = json.loads((Path(__file__).resolve().parents[2] / "statemachines" / "pipeline.asl.json").read_text())
 EVENT = json.loads(
@@ -73,6 +74,33 @@ def _run_row(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
     return dict(zip(names, rows[0], strict=True))
 
 
+def _assert_costed(sandbox: Sandbox, run: dict[str, Any], result: pipeline_run.RunResult) -> None:
+    """COST_* in ML_RUNS: the emulator's BillableTimeInSeconds and transform times at us-east-1 prices."""
+    assert sandbox.emulator is not None
+    sagemaker = sandbox.client("sagemaker")
+    training = sagemaker.describe_training_job(TrainingJobName=run["TRAINING_JOB"])
+    transform = sagemaker.describe_transform_job(TransformJobName=run["TRANSFORM_JOB"])
+    prices = PRICES["us-east-1"]
+    training_type = training["ResourceConfig"]["InstanceType"]
+    expected_training = (
+        training["BillableTimeInSeconds"]
+        * training["ResourceConfig"]["InstanceCount"]
+        * prices.training_per_hour[training_type]
+        / 3600
+    )
+    seconds = (transform["TransformEndTime"] - transform["TransformStartTime"]).total_seconds()
+    resources = transform["TransformResources"]
+    expected_transform = (
+        seconds * resources["InstanceCount"] * prices.transform_per_hour[resources["InstanceType"]] / 3600
+    )
+    assert run["COST_TRAINING_USD"] == pytest.approx(expected_training)
+    assert run["COST_TRANSFORM_USD"] == pytest.approx(expected_transform, rel=1e-3, abs=1e-9)
+    assert run["COST_STEP_FUNCTIONS_USD"] > 0 and run["COST_LAMBDA_USD"] > 0
+    parts = ("COST_TRAINING_USD", "COST_TRANSFORM_USD", "COST_STEP_FUNCTIONS_USD", "COST_LAMBDA_USD")
+    assert run["COST_USD"] == pytest.approx(sum(run[part] for part in parts))
+    assert result.cost is not None and result.cost["cost_usd"] == pytest.approx(run["COST_USD"])
+
+
 def test_train_and_score_starts_from_the_s3_event(sandbox: Sandbox, notices: Any) -> None:
     result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261126t020000z")
     VISITED.append(result.execution)
@@ -88,6 +116,7 @@ def test_train_and_score_starts_from_the_s3_event(sandbox: Sandbox, notices: Any
     run = _run_row(sandbox, "merchant-risk-20261126-hf5245c1bee474ebc")
     assert (run["STATUS"], run["ROWS_LOADED"], run["PROMOTED"]) == ("SUCCEEDED", result.rows_loaded, True)
     assert run["MODEL_PACKAGE_ARN"].endswith("/snowsage-merchant-risk/1")
+    _assert_costed(sandbox, run, result)
     notice = json.loads(notices()[0]["body"])
     assert (notice["status"], notice["run_id"]) == ("SUCCEEDED", "merchant-risk-20261126-hf5245c1bee474ebc")
 

@@ -181,3 +181,25 @@ def test_the_safety_net_is_billed_outside_the_states() -> None:
     )
     gb_seconds = 2.0 * memory["PrepareRunFunction"] / 1024 + 4.0 * 512 / 1024 + 2.0 * 512 / 1024
     assert line(estimate, "Lambda compute").quantity == pytest.approx(gb_seconds)
+
+
+def test_the_demo_line_shows_the_total_and_its_parts_as_sandbox_figures() -> None:
+    figures = {
+        "cost_usd": 0.0042,
+        "cost_training_usd": 0.003,
+        "cost_transform_usd": 0.001,
+        "cost_step_functions_usd": 0.0002,
+        "cost_lambda_usd": 0.0,
+    }
+    text = cost.cost_text(figures)
+    assert text.startswith("$0.004200 (training $0.003000, transform $0.001000, Step Functions $0.000200,")
+    assert "Lambda $0.000000" in text
+    assert text.endswith(cost.SANDBOX_LABEL) and "not an AWS estimate" in text
+    assert "if AWS took as long" not in text
+
+
+def test_a_score_only_run_shows_no_training_part_and_an_unpriced_run_says_so() -> None:
+    text = cost.cost_text({"cost_usd": 0.001, "cost_training_usd": None, "cost_transform_usd": 0.001})
+    assert "training" not in text
+    assert cost.cost_text(None).startswith("not recorded")
+    assert cost.cost_text({"cost_usd": None}).startswith("not recorded")

@@ -310,6 +310,7 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
                 "RecordExecutionOutcomeFunction",
                 EVENTS / "record_execution_outcome" / "failed_handled.json",
             ),
+            "staleness": ("StalenessCheckFunction", EVENTS / "check_staleness" / "scheduled.json"),
         }
         by_function: dict[str, list[str]] = {}
         for label, (logical_id, _) in calls.items():
@@ -329,6 +330,8 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
                 for label, result in zip(labels, futures[logical_id].result(), strict=True)
             }
 
+        # RecordRun's "succeeded" call runs alongside: merchant_risk is stale or not, nothing else is
+        assert {item["dataset"] for item in results["staleness"]["stale"]} <= {"merchant_risk"}
         assert results["duplicate"]["status"] == "duplicate"
         assert results["duplicate"]["execution_name"] == "merchant_risk-20261126t020000z"
         assert results["ignored"]["status"] == "ignored"

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from snowsage.cost import RunCost
 from snowsage.models import RecordRunRequest, RunRecord
 from snowsage.runs import build_run_record, failed_state, record_run, summarise_cause
 
@@ -11,7 +12,12 @@ NOW = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
 
 
 def _entered(event_id: int, name: str) -> dict[str, object]:
-    return {"id": event_id, "type": "TaskStateEntered", "stateEnteredEventDetails": {"name": name}}
+    return {
+        "id": event_id,
+        "type": "TaskStateEntered",
+        "timestamp": NOW,
+        "stateEnteredEventDetails": {"name": name},
+    }
 
 
 def test_failed_state_is_the_last_state_before_the_failure_branch() -> None:
@@ -110,13 +116,23 @@ def test_record_run_names_the_failed_state_writes_the_row_and_returns_it() -> No
     )
 
 
-def test_record_run_of_a_success_reads_no_history() -> None:
+def test_record_run_of_a_success_names_no_failed_state_and_prices_the_history() -> None:
     history = FakeHistory([_entered(2, "Train")])
     written: list[RunRecord] = []
-    record = record_run(_request("SUCCEEDED"), history=history, write=written.append, now=NOW)
-    assert history.read == []
+    priced: list[list[dict[str, Any]]] = []
+
+    def costing(state: Any, events: list[dict[str, Any]]) -> RunCost:
+        priced.append(events)
+        return RunCost(training_usd=1.0, transform_usd=None, step_functions_usd=0.5, lambda_usd=0.25)
+
+    record = record_run(
+        _request("SUCCEEDED"), history=history, write=written.append, now=NOW, costing=costing
+    )
+    assert priced == [[_entered(2, "Train")]]
     assert written == [record]
     assert record.failed_state is None
+    assert (record.cost_usd, record.cost_training_usd, record.cost_transform_usd) == (1.75, 1.0, None)
+    assert (record.cost_step_functions_usd, record.cost_lambda_usd) == (0.5, 0.25)
 
 
 def test_record_run_raises_when_the_row_cannot_be_written() -> None:

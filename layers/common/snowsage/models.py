@@ -411,6 +411,9 @@ class ModelSelection(Contract):
 class TransformResult(Contract):
     job_name: str
     output_uri: str
+    # DescribeTransformJob TransformStartTime / TransformEndTime: the instance time billed (cost)
+    started_at: JsonDatetime | None = None
+    ended_at: JsonDatetime | None = None
 
 
 class LoadPredictionsRequest(Contract):
@@ -508,6 +511,13 @@ class RunRecord(Contract):
     published_function: str | None = None
     started_at: JsonDatetime | None = None
     finished_at: JsonDatetime
+    # USD from what AWS billed (snowsage.cost); None where the run used nothing of the kind or
+    # its price is not recorded (then cost_usd is None too: never a partial total)
+    cost_usd: float | None = None
+    cost_training_usd: float | None = None
+    cost_transform_usd: float | None = None
+    cost_step_functions_usd: float | None = None
+    cost_lambda_usd: float | None = None
 
 
 # --- StartPipeline ---------------------------------------------------------------------------
@@ -581,3 +591,22 @@ class OutcomeResult(Contract):
     action: OutcomeAction
     reason: str
     record: RunRecord | None = None
+
+
+# --- StalenessCheck ----------------------------------------------------------------------------
+
+
+class ScheduledEvent(Contract):
+    """EventBridge's scheduled event (events/latest/userguide/eb-run-lambda-schedule): only its id is used."""
+
+    id: str
+
+
+class StaleDataset(Contract):
+    dataset: str
+    staleness_hours: int
+    last_success_at: JsonDatetime | None = None
+
+
+class StalenessReport(Contract):
+    stale: list[StaleDataset]

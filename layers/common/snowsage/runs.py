@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from snowsage.models import RecordRunRequest, RunRecord
+from snowsage.cost import RunCost
+from snowsage.models import RecordRunRequest, RunRecord, RunState
 from snowsage.names import run_id_for
+from snowsage.run_metrics import RunMetric, run_metrics
 from snowsage.states import FAILURE_BRANCH_STATES
 
 CAUSE_LIMIT = 4000
@@ -49,6 +51,7 @@ def build_run_record(
     now: datetime,
     failed_state_name: str | None = None,
     started_at: datetime | None = None,
+    cost: RunCost | None = None,
 ) -> RunRecord:
     state = request.state
     plan = state.plan
@@ -79,6 +82,11 @@ def build_run_record(
         ),
         started_at=plan.started_at if plan else started_at,
         finished_at=now,
+        cost_usd=cost.total_usd if cost else None,
+        cost_training_usd=cost.training_usd if cost else None,
+        cost_transform_usd=cost.transform_usd if cost else None,
+        cost_step_functions_usd=cost.step_functions_usd if cost else None,
+        cost_lambda_usd=cost.lambda_usd if cost else None,
     )
 
 
@@ -88,6 +96,16 @@ class ExecutionEvents(Protocol):
     def events(self, execution_arn: str) -> list[dict[str, Any]]: ...
 
 
+class RunCosting(Protocol):
+    """What the run cost, from its state and execution history (snowsage.cost); None: not priced."""
+
+    def __call__(self, state: RunState, history: list[dict[str, Any]]) -> RunCost | None: ...
+
+
+def no_cost(state: RunState, history: list[dict[str, Any]]) -> RunCost | None:
+    return None
+
+
 class RunWriter(Protocol):
     """Where the run's row goes (ML_RUNS)."""
 
@@ -95,12 +113,22 @@ class RunWriter(Protocol):
 
 
 def record_run(
-    request: RecordRunRequest, *, history: ExecutionEvents, write: RunWriter, now: datetime
+    request: RecordRunRequest,
+    *,
+    history: ExecutionEvents,
+    write: RunWriter,
+    now: datetime,
+    costing: RunCosting = no_cost,
+    emit: Callable[[list[RunMetric]], None] = lambda metrics: None,
 ) -> RunRecord:
-    """RecordRun: name the failed state (failures only), write the row, return it as the notice."""
-    failed = failed_state(history.events(request.execution_arn)) if request.status == "FAILED" else None
-    record = build_run_record(request, now=now, failed_state_name=failed)
+    """RecordRun: name the failed state (failures only), price the run, write the row, emit the
+    run's metrics (after the row: a metric never announces a run ML_RUNS lacks), return the row."""
+    events = history.events(request.execution_arn)
+    failed = failed_state(events) if request.status == "FAILED" else None
+    cost = costing(request.state, events)
+    record = build_run_record(request, now=now, failed_state_name=failed, cost=cost)
     write(record)
+    emit(run_metrics(record, events))
     return record
 
 

@@ -1,0 +1,48 @@
+"""AWS list prices per region, dated and sourced: what a run's billed usage costs (snowsage.cost).
+
+Sources (public price pages; the figures below were copied from them, ``AS_OF``):
+- Step Functions Standard workflows, per state transition: https://aws.amazon.com/step-functions/pricing/
+- Lambda, Arm (Graviton2; the template's Architectures), per GB-second and per request:
+  https://aws.amazon.com/lambda/pricing/
+- SageMaker AI on-demand training and batch transform, per instance-hour:
+  https://aws.amazon.com/sagemaker/pricing/ (managed spot training is billed per
+  BillableTimeInSeconds, which already holds the spot saving: the on-demand rate applies)
+- Snowflake warehouse time is not priced here: credits per hour and the price of a credit are the
+  account's contract (docs/operations.md: the warehouse cost from ACCOUNT_USAGE by QUERY_TAG).
+
+Every region the template supports (its XGBoostImageRegistry mapping) must have a row:
+tests/unit/test_prices.py fails otherwise. A region missing here makes the run's COST_USD NULL
+(never a wrong figure): cost.run_cost raises UnpricedUsage and RecordRun records no cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
+
+AS_OF: Final = "2025"
+
+
+@dataclass(frozen=True)
+class RegionPrices:
+    step_functions_per_transition: float
+    lambda_arm64_per_gb_second: float
+    lambda_per_request: float
+    training_per_hour: MappingProxyType[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    transform_per_hour: MappingProxyType[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+
+_M5 = MappingProxyType({"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461})
+
+PRICES: Final[MappingProxyType[str, RegionPrices]] = MappingProxyType(
+    {
+        "us-east-1": RegionPrices(
+            step_functions_per_transition=0.000025,
+            lambda_arm64_per_gb_second=0.0000133334,
+            lambda_per_request=0.20 / 1_000_000,
+            training_per_hour=_M5,
+            transform_per_hour=_M5,
+        ),
+    }
+)

@@ -1,0 +1,25 @@
+"""sandbox.model_insight: the report's curves from hand-made figures."""
+
+from __future__ import annotations
+
+from sandbox.model_insight import histogram, roc_points, validation_rounds
+
+
+def test_validation_rounds_read_the_algorithm_log() -> None:
+    log = ["[0]\ttrain-auc:0.80\tvalidation-auc:0.75", "noise", "[1]\ttrain-auc:0.85\tvalidation-auc:0.78"]
+    assert validation_rounds(log) == ("auc", [(0, 0.75), (1, 0.78)])
+
+
+def test_roc_by_hand() -> None:
+    # ranked: 0.9 (+), 0.8 (-), 0.4 (+), 0.1 (-): TPR/FPR step by step
+    points = roc_points([1, 0, 1, 0], [0.9, 0.8, 0.4, 0.1])
+    assert points == [(0.0, 0.0), (0.0, 0.5), (0.5, 0.5), (0.5, 1.0), (1.0, 1.0)]
+
+
+def test_tied_scores_make_one_point_and_one_class_makes_no_curve() -> None:
+    assert roc_points([1, 0], [0.5, 0.5]) == [(0.0, 0.0), (1.0, 1.0)]
+    assert roc_points([1, 1], [0.2, 0.3]) == []
+
+
+def test_histogram_bins_like_the_drift_view() -> None:
+    assert histogram([0.0, 0.05, 0.15, 0.99, 1.0]) == [2, 1, 0, 0, 0, 0, 0, 0, 0, 2]

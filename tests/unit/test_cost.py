@@ -1,0 +1,176 @@
+"""snowsage.cost: a run's cost from billed usage, on hand-made histories and states (figures by hand)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from snowsage.cost import (
+    FunctionMemory,
+    HistoryCosting,
+    RunUsage,
+    UnpricedUsage,
+    lambda_invocations,
+    run_cost,
+    run_usage,
+    state_transitions,
+)
+from snowsage.models import RunState
+
+SUCCEEDED_EVENT = Path(__file__).parents[2] / "events" / "record_run" / "succeeded.json"
+
+T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+MEMORY = {"arn:aws:lambda:us-east-1:123456789012:function:prep": 256, "load": 512}
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def history() -> list[dict[str, Any]]:
+    """PrepareRun (a Lambda Resource, 2 s), Train (not Lambda), LoadPredictions (lambda:invoke, 4 s)."""
+    return [
+        {"id": 1, "type": "ExecutionStarted", "timestamp": at(0)},
+        {
+            "id": 2,
+            "type": "TaskStateEntered",
+            "timestamp": at(0),
+            "stateEnteredEventDetails": {"name": "PrepareRun"},
+        },
+        {
+            "id": 3,
+            "type": "LambdaFunctionScheduled",
+            "timestamp": at(0),
+            "lambdaFunctionScheduledEventDetails": {
+                "resource": "arn:aws:lambda:us-east-1:123456789012:function:prep"
+            },
+        },
+        {"id": 4, "type": "LambdaFunctionSucceeded", "timestamp": at(2)},
+        {
+            "id": 5,
+            "type": "TaskStateEntered",
+            "timestamp": at(2),
+            "stateEnteredEventDetails": {"name": "Train"},
+        },
+        {
+            "id": 6,
+            "type": "TaskScheduled",
+            "timestamp": at(2),
+            "taskScheduledEventDetails": {"resourceType": "sagemaker", "parameters": "{}"},
+        },
+        {"id": 7, "type": "TaskSucceeded", "timestamp": at(102)},
+        {
+            "id": 8,
+            "type": "TaskStateEntered",
+            "timestamp": at(102),
+            "stateEnteredEventDetails": {"name": "Load"},
+        },
+        {
+            "id": 9,
+            "type": "TaskScheduled",
+            "timestamp": at(102),
+            "taskScheduledEventDetails": {
+                "resourceType": "lambda",
+                "parameters": json.dumps({"FunctionName": "load"}),
+            },
+        },
+        {"id": 10, "type": "TaskSucceeded", "timestamp": at(106)},
+        {
+            "id": 11,
+            "type": "TaskStateEntered",
+            "timestamp": at(106),
+            "stateEnteredEventDetails": {"name": "RecordRun"},
+        },
+        {
+            "id": 12,
+            "type": "TaskScheduled",
+            "timestamp": at(106),
+            "taskScheduledEventDetails": {
+                "resourceType": "lambda",
+                "parameters": '{"FunctionName": "record"}',
+            },
+        },
+    ]
+
+
+def test_transitions_are_the_states_entered() -> None:
+    assert state_transitions(history()) == 4
+
+
+def test_lambda_invocations_are_the_finished_lambda_tasks() -> None:
+    """RecordRun's own task is still running: it is not in the figure."""
+    assert lambda_invocations(reversed(history())) == [
+        ("arn:aws:lambda:us-east-1:123456789012:function:prep", 2.0),
+        ("load", 4.0),
+    ]
+
+
+def test_the_run_cost_by_hand() -> None:
+    usage = RunUsage(
+        training_instance_type="ml.m5.large",
+        training_instance_count=2,
+        training_billable_seconds=90,
+        transform_instance_type="ml.m5.xlarge",
+        transform_instance_count=1,
+        transform_seconds=360,
+        state_transitions=16,
+        lambda_gb_seconds=2.5,
+        lambda_requests=2,
+    )
+    cost = run_cost(usage, "us-east-1")
+    assert cost.training_usd == pytest.approx(90 * 2 * 0.115 / 3600)
+    assert cost.transform_usd == pytest.approx(360 * 0.23 / 3600)
+    assert cost.step_functions_usd == pytest.approx(16 * 0.000025)
+    assert cost.lambda_usd == pytest.approx(2.5 * 0.0000133334 + 2 * 0.2e-6)
+    assert cost.total_usd == pytest.approx(sum(part or 0.0 for part in cost.parts().values()))
+
+
+def test_a_score_only_run_has_no_training_part() -> None:
+    cost = run_cost(RunUsage(state_transitions=3), "us-east-1")
+    assert (cost.training_usd, cost.transform_usd) == (None, None)
+    assert cost.total_usd == pytest.approx(3 * 0.000025)
+
+
+def test_an_unpriced_region_or_instance_is_refused() -> None:
+    with pytest.raises(UnpricedUsage, match="eu-west-9"):
+        run_cost(RunUsage(), "eu-west-9")
+    with pytest.raises(UnpricedUsage, match=r"ml\.p3\.2xlarge"):
+        run_cost(RunUsage(training_instance_type="ml.p3.2xlarge", training_billable_seconds=1), "us-east-1")
+
+
+def test_usage_reads_the_plan_the_jobs_and_the_history() -> None:
+    document = json.loads(SUCCEEDED_EVENT.read_text())["state"]
+    document["transform"] |= {"started_at": int(at(10).timestamp() * 1000), "ended_at": at(46).isoformat()}
+    state = RunState.model_validate(document)
+    usage = run_usage(state, history(), MEMORY.__getitem__)
+    assert usage.transform_seconds == 36
+    assert usage.state_transitions == 4
+    assert usage.lambda_gb_seconds == pytest.approx(2 * 256 / 1024 + 4 * 512 / 1024)
+    assert usage.lambda_requests == 2
+    assert (usage.training_instance_type, usage.training_billable_seconds) == ("ml.m5.large", 1)
+
+
+class FakeLambda:
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:
+        self.asked.append(FunctionName)
+        return {"MemorySize": MEMORY[FunctionName]}
+
+
+def test_function_memory_asks_lambda_once_per_function() -> None:
+    client = FakeLambda()
+    memory = FunctionMemory(client)
+    assert [memory("load"), memory("load")] == [512, 512]
+    assert client.asked == ["load"]
+
+
+def test_history_costing_records_no_cost_rather_than_a_wrong_one() -> None:
+    state = RunState()
+    assert HistoryCosting("us-east-1", MEMORY.__getitem__)(state, history()) is not None
+    assert HistoryCosting("xx-nowhere-1", MEMORY.__getitem__)(state, history()) is None
