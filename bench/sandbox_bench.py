@@ -43,7 +43,7 @@ from bench.project import ROOT
 from bench.stats import median
 from sandbox import pipeline_run
 from sandbox.aws import moto_patches
-from sandbox.aws.executions import StateSpan
+from sandbox.aws.executions import StateSpan, largest_state_io
 from sandbox.cost import CostEstimate, estimate_for_project
 from sandbox.sagemaker import s3io
 from sandbox.sample_data import load_sample_data
@@ -649,25 +649,6 @@ def txn_refund_runs(transactions: list[int]) -> list[RunFigures]:
     return found
 
 
-def _largest_state_io(sb: Sandbox, arn: str) -> tuple[int, str]:
-    sfn = sb.client("stepfunctions")
-    largest, where = 0, ""
-    for page in sfn.get_paginator("get_execution_history").paginate(
-        executionArn=arn, includeExecutionData=True
-    ):
-        for event in page["events"]:
-            for key, field_name, label in (
-                ("stateEnteredEventDetails", "input", "input"),
-                ("stateExitedEventDetails", "output", "output"),
-            ):
-                details = event.get(key)
-                if details and details.get(field_name) is not None:
-                    size = len(details[field_name].encode())
-                    if size > largest:
-                        largest, where = size, f"{details['name']} {label}"
-    return largest, where
-
-
 def payload_runs(sb: Sandbox, targets: list[int]) -> tuple[int, list[PayloadFigures]]:
     """Full runs on one dataset exported as 1 file per section, then ~target files in total."""
     top = max(targets)
@@ -688,7 +669,7 @@ def payload_runs(sb: Sandbox, targets: list[int]) -> tuple[int, list[PayloadFigu
                 rows_per_file=rows_per_file,
             )
         result = pipeline_run.follow_export(sb, manifest)
-        largest, where = _largest_state_io(sb, result.execution.arn)
+        largest, where = largest_state_io(sb.client("stepfunctions"), result.execution.arn)
         found.append(
             PayloadFigures(
                 target_files=target,

@@ -171,22 +171,9 @@ def section_columns(conn: Any, row: DatasetRow, section: str, schema: str | None
     validation. `schema` is the procedure's `sch` (the setup's `schema` variable as written,
     default the session's schema); it and the view are compared upper case, as Snowflake stores
     unquoted identifiers (docs: sql-reference/identifiers-syntax)."""
-    database, current_schema = current_namespace(conn)
-    schema = schema or current_schema
     view = row.scoring_view if section == "score" else row.training_view
-    if not is_identifier(database):
-        raise ExportError(f"current database {database!r} is not a plain identifier")
-    cur = conn.cursor()
-    try:
-        # B608: `database` is a checked identifier; the schema and view are binds.
-        cur.execute(
-            f"SELECT COLUMN_NAME FROM {database}.INFORMATION_SCHEMA.COLUMNS"  # noqa: S608  # nosec B608
-            " WHERE TABLE_SCHEMA = UPPER(%s) AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-            (schema, view),
-        )
-        names = [str(name) for (name,) in cur.fetchall()]
-    finally:
-        cur.close()
+    schema = schema or current_namespace(conn)[1]
+    names = table_columns(conn, view, schema)
     columns = names if section == "score" else [name for name in names if name != row.id_column]
     if not columns:
         raise ExportError(
