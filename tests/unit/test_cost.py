@@ -145,13 +145,14 @@ def test_an_unpriced_region_or_instance_is_refused() -> None:
 def test_usage_reads_the_plan_the_jobs_and_the_history() -> None:
     document = json.loads(SUCCEEDED_EVENT.read_text())["state"]
     document["transform"] |= {"started_at": int(at(10).timestamp() * 1000), "ended_at": at(46).isoformat()}
+    document["training"]["billable_seconds"] = 7
     state = RunState.model_validate(document)
     usage = run_usage(state, history(), MEMORY.__getitem__)
     assert usage.transform_seconds == 36
     assert usage.state_transitions == 4
     assert usage.lambda_gb_seconds == pytest.approx(2 * 256 / 1024 + 4 * 512 / 1024)
     assert usage.lambda_requests == 2
-    assert (usage.training_instance_type, usage.training_billable_seconds) == ("ml.m5.large", 1)
+    assert (usage.training_instance_type, usage.training_billable_seconds) == ("ml.m5.large", 7)
 
 
 class FakeLambda:
