@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.sagemaker.errors import JobFailure
+from sandbox.worker_process import stop_worker
 
 # Image tag -> xgboost version. 1.7-1: branch 1.7-1 docker/1.7-1/base/Dockerfile.cpu:35;
 # 3.0-5: tag v3.0-5 docker/3.0-5/base/Dockerfile.cpu:35; 3.2-0: master after 7eefe63 (XGBoost 3.2.0,
@@ -114,17 +115,7 @@ class Worker:
         return self.process.poll() is None
 
     def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self._stderr.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        stop_worker(self.process, self._stderr, self.folder)
 
     def _log_tail(self) -> str:
         self._stderr.flush()

@@ -2,7 +2,8 @@
 
 Runs under the environment that stands in for Snowflake's Python runtime and Anaconda packages
 (``.venv-snowflake-python``, ``requirements/snowflake-python.lock``), never the project's. It
-imports nothing from the project: it runs the function's body, the text between ``$$`` of the
+imports nothing from the project but its stdlib-only sibling ``runtime_check.py``: it runs the
+function's body, the text between ``$$`` of the
 CREATE FUNCTION, as Snowflake does, with ``sys._xoptions["snowflake_import_directory"]`` pointing
 at the function's IMPORTS (docs: developer-guide/udf/python/udf-python-creating, "Reading files").
 
@@ -15,15 +16,19 @@ a JSON list of one list of numbers per row for RETURNS ARRAY. Failures answer ``
 """
 
 import hashlib
-import importlib.metadata
 import json
 import sys
 import traceback
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy
 import pandas
+
+if TYPE_CHECKING:
+    from sandbox.snowflake.runtime_check import check_packages
+else:  # run as a script: its own folder is sys.path[0]
+    from runtime_check import check_packages
 
 PROTOCOL_OUT = sys.stdout.buffer
 PROTOCOL_IN = sys.stdin.buffer
@@ -35,21 +40,6 @@ STATE: dict[str, Any] = {}
 def answer(document: dict[str, Any], payload: bytes = b"") -> None:
     PROTOCOL_OUT.write(json.dumps(document).encode() + b"\n" + payload)
     PROTOCOL_OUT.flush()
-
-
-def check_packages(runtime_version: str, packages: list[str]) -> None:
-    """Refuse what Snowflake would refuse: another runtime, a package or version not installed."""
-    running = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if runtime_version != running:
-        raise ValueError(f"RUNTIME_VERSION {runtime_version!r}: the sandbox's Python runtime is {running}")
-    for spec in packages:
-        name, _, version = spec.partition("==")
-        try:
-            installed = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            raise ValueError(f"package {spec!r} is not in the sandbox's Python runtime") from None
-        if version and installed != version:
-            raise ValueError(f"package {spec!r}: the sandbox's Python runtime has {name} {installed}")
 
 
 def create(request: dict[str, Any]) -> dict[str, Any]:

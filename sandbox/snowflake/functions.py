@@ -45,6 +45,7 @@ import pyarrow as pa
 import snowflake.connector
 from fakesnow.transforms import stage as fakesnow_stage
 
+from sandbox.worker_process import stop_worker
 from snowsage.names import SNOWFLAKE_IDENTIFIER
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -316,17 +317,7 @@ class FunctionProcess:
         return pa.array(np.frombuffer(reply, dtype=np.float64), type=arrow_type)
 
     def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self._log.close()
-        shutil.rmtree(self.import_directory, ignore_errors=True)
+        stop_worker(self.process, self._log, self.import_directory)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Runs under the environment that stands in for Snowflake's Python runtime and Anaconda packages
 (``requirements/snowflake-python.lock``, with snowflake-snowpark-python), never the project's. It
-imports nothing from the project: it runs the procedure's body, the text between ``$$`` of the
+imports nothing from the project but its stdlib-only sibling ``runtime_check.py``: it runs the
+procedure's body, the text between ``$$`` of the
 CREATE PROCEDURE, and calls its HANDLER with a real Snowpark ``Session`` in Snowpark's local
 testing mode (docs: developer-guide/snowpark/python/testing-locally), whose tables hold the rows
 the sandbox's Snowflake gave (``procedures.py``).
@@ -20,25 +21,15 @@ import sys
 import traceback
 import types
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sandbox.snowflake.runtime_check import check_packages
+else:  # run as a script: its own folder is sys.path[0]
+    from runtime_check import check_packages
 
 PROTOCOL_OUT = sys.stdout
 sys.stdout = sys.stderr  # what the procedure prints goes to the log, not into the protocol
-
-
-def check_packages(runtime_version: str, packages: list[str]) -> None:
-    """Refuse what Snowflake would refuse: another runtime, a package or version not installed."""
-    running = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if runtime_version != running:
-        raise ValueError(f"RUNTIME_VERSION {runtime_version!r}: the sandbox's Python runtime is {running}")
-    for spec in packages:
-        name, _, version = spec.partition("==")
-        try:
-            installed = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            raise ValueError(f"package {spec!r} is not in the sandbox's Python runtime") from None
-        if version and installed != version:
-            raise ValueError(f"package {spec!r}: the sandbox's Python runtime has {name} {installed}")
 
 
 def local_session(tables: dict[str, dict[str, Any]]) -> Any:
