@@ -9,6 +9,7 @@ from typing import Any
 
 from sandbox.sagemaker import SageMakerEmulator
 from snowsage.script_mode import metric_definition
+from snowsage_setup.training_code import TRAINING_DIR, build_archive
 from tests.sandbox.emulator_helpers import (
     BUCKET,
     csv_text,
@@ -49,9 +50,11 @@ def _three_train_files(s3: Any) -> None:
     put(s3, "data/validation/part-0.csv", csv_text(yv, xv))
 
 
-def _run_on_two(emulator: SageMakerEmulator, s3: Any, program: str) -> dict[str, Any]:
+def _run_on_two(emulator: SageMakerEmulator, s3: Any, program: str | bytes) -> dict[str, Any]:
+    """``program``: the train.py, or a whole source archive."""
     _three_train_files(s3)
-    put(s3, "code/demo/sourcedir.tar.gz", source_archive({"train.py": program}))
+    archive = program if isinstance(program, bytes) else source_archive({"train.py": program})
+    put(s3, "code/demo/sourcedir.tar.gz", archive)
     request = script_request([GATE.model_dump()])
     request["ResourceConfig"]["InstanceCount"] = 2
     request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "ShardedByS3Key"
@@ -105,3 +108,9 @@ def test_a_failing_host_fails_the_job_with_its_traceback(s3: Any, emulator: Sage
     assert "Traceback (most recent call last)" in reason
     assert "RuntimeError: algo-2 lost its shard" in reason
     assert "ModelArtifacts" not in job
+
+
+def test_the_sample_script_says_it_trains_on_one_instance(s3: Any, emulator: SageMakerEmulator) -> None:
+    job = _run_on_two(emulator, s3, build_archive(TRAINING_DIR / "merchant_risk"))
+    assert job["TrainingJobStatus"] == "Failed"
+    assert "train.py trains on one instance, not 2 (algo-1, algo-2)" in job["FailureReason"]

@@ -203,13 +203,20 @@ def test_an_input_count_below_one_is_refused_by_the_contract(
         _plan(document, settings, training_instance_count=0)
 
 
-def test_a_script_on_several_instances_is_refused(
+def test_a_script_on_several_instances_reads_the_export_sharded_by_key(
     document: dict[str, Any], settings: PrepareRunSettings
 ) -> None:
     _row(document, training_script=SCRIPT, training_instance_count=2)
+    training = _plan(document, settings, store=_store(document, _archive("train.py"))).training
+    assert training is not None and training.script is not None
+    assert training.resource_config.InstanceCount == 2
+    assert training.train_distribution == "ShardedByS3Key"
+    assert training.hyperparameters["sagemaker_program"] == "train.py"
+    # Never more instances than training files, script or not.
+    _row(document, training_script=SCRIPT, training_instance_count=3)
     _refused(
-        "dataset merchant_risk: ML_DATASETS.TRAINING_INSTANCE_COUNT 2 with ML_DATASETS.TRAINING_SCRIPT:"
-        " a training script runs on one instance here",
+        "dataset merchant_risk: ML_DATASETS.TRAINING_INSTANCE_COUNT 3 is more instances than the export's"
+        " 2 training file(s)",
         document,
         settings,
         store=_store(document, _archive("train.py")),

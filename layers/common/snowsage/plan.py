@@ -106,11 +106,7 @@ def _training_plan(
         )
         if find_script is None:  # pragma: no cover - prepare_run always passes one
             raise InvalidModelSettings(f"dataset {dataset}: {script_where} cannot be checked here")
-        if instances > 1:
-            raise InvalidModelSettings(
-                f"dataset {dataset}: {count_where} {instances} with {script_where}: a training script"
-                " runs on one instance here (a distributed script sets up its own Rabit or Dask cluster)"
-            )
+        # On several instances every host runs the script on its ShardedByS3Key share (script_mode.py).
         script = find_script(model.plan.training_script, script_where)
         hyperparameters.update(script_hyperparameters(script))
         metric_definitions = [metric_definition(model.metric_name)]
