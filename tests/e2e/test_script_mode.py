@@ -31,13 +31,16 @@ def _sql(sandbox: Sandbox, statement: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
 
-def _set_row(sandbox: Sandbox, script: str | None, instances: int | None) -> None:
+def _set_row(
+    sandbox: Sandbox, script: str | None, instances: int | None, tuning: dict[str, Any] | None = None
+) -> None:
     script_sql = "NULL" if script is None else f"'{script}'"
     instances_sql = "NULL" if instances is None else str(instances)
+    tuning_sql = "NULL" if tuning is None else f"'{json.dumps(tuning)}'"
     _sql(
         sandbox,
-        f"UPDATE ML_DATASETS SET TRAINING_SCRIPT = {script_sql}, TRAINING_INSTANCE_COUNT = {instances_sql}"
-        f" WHERE NAME = '{SAMPLE_DATASET}'",
+        f"UPDATE ML_DATASETS SET TRAINING_SCRIPT = {script_sql}, TRAINING_INSTANCE_COUNT = {instances_sql},"
+        f" TUNING = {tuning_sql} WHERE NAME = '{SAMPLE_DATASET}'",
     )
 
 
@@ -235,3 +238,15 @@ def test_a_script_on_two_instances_runs_on_each_with_its_share(sandbox: Sandbox,
     # The first host's model (half the export) was gated on the metric its log printed.
     assert result.metric["name"] == "validation:auc" and result.metric["value"] > 0.5
     assert result.rows_loaded == result.rows_scored and (result.rows_loaded or 0) > 0
+
+
+def test_tuning_a_script_is_refused_naming_both_columns(sandbox: Sandbox, row: None) -> None:
+    tuning = {"max_jobs": 2, "max_parallel_jobs": 2, "strategy": "Random", "ranges": {"eta": [0.1, 0.5]}}
+    _set_row(sandbox, SCRIPT, None, tuning)
+    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261127t110007z")
+    assert result.status == "FAILED"
+    assert result.execution.failed_state == "PrepareRun"
+    assert (
+        "ML_DATASETS.TUNING with ML_DATASETS.TRAINING_SCRIPT: a tuning job cannot tune a training script"
+        in str(result.execution.cause)
+    )
