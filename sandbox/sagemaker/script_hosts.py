@@ -24,6 +24,7 @@ script that joins a cluster (Rabit, Dask) runs on AWS, not in the sandbox.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class Host:
 class HostsOutcome:
     hosts: list[Host]
     failed: list[Host] = field(default_factory=list)  # in the order they failed
+    not_started: str | None = None  # Stopped / MaxRuntimeExceeded: a host never started for it
 
     @property
     def first_failure(self) -> script_mode.ScriptOutcome | None:
@@ -55,7 +57,8 @@ class HostsOutcome:
         """Stopped / MaxRuntimeExceeded when a host was stopped by the job (not by another's failure)."""
         if self.failed:
             return None
-        return next((h.outcome.stopped for h in self.hosts if h.outcome and h.outcome.stopped), None)
+        ran = (h.outcome.stopped for h in self.hosts if h.outcome and h.outcome.stopped)
+        return next(ran, self.not_started)
 
     @property
     def log(self) -> list[str]:
@@ -110,12 +113,20 @@ def run(
     failed = threading.Event()
     lock = threading.Lock()
     names = [host.name for host in hosts]
+    deadline = time.monotonic() + seconds_left  # the job's, for hosts that wait for a free core too
 
     def stop() -> bool:
         return failed.is_set() or should_stop()
 
     def run_host(host: Host) -> None:
-        if stop():
+        if failed.is_set():
+            return
+        left = deadline - time.monotonic()
+        if should_stop() or left <= 0:
+            with lock:
+                outcome.not_started = outcome.not_started or (
+                    "Stopped" if should_stop() else "MaxRuntimeExceeded"
+                )
             return
         variables = script_mode.environment(
             host.layout,
@@ -131,7 +142,7 @@ def run(
             program=program,
             hyperparameters=hyperparameters,
             variables=variables,
-            seconds_left=seconds_left,
+            seconds_left=left,
             should_stop=stop,
             packages=packages,
         )

@@ -5,9 +5,10 @@ host that fails fails the job with its own traceback."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from sandbox.sagemaker import SageMakerEmulator
+from sandbox.sagemaker import SageMakerEmulator, runner, script_hosts
 from snowsage.script_mode import metric_definition
 from snowsage_setup.training_code import TRAINING_DIR, build_archive
 from tests.sandbox.emulator_helpers import (
@@ -114,3 +115,58 @@ def test_the_sample_script_says_it_trains_on_one_instance(s3: Any, emulator: Sag
     job = _run_on_two(emulator, s3, build_archive(TRAINING_DIR / "merchant_risk"))
     assert job["TrainingJobStatus"] == "Failed"
     assert "train.py trains on one instance, not 2 (algo-1, algo-2)" in job["FailureReason"]
+
+
+def _hosts(tmp_path: Path, program: str) -> list[script_hosts.Host]:
+    return script_hosts.prepare(
+        tmp_path,
+        request=script_request([GATE.model_dump()]),
+        names=["algo-1", "algo-2"],
+        archive=source_archive({"train.py": program}),
+        program="train.py",
+        channels={"train": [[], []]},
+    )
+
+
+def _run_hosts(
+    hosts: list[script_hosts.Host], *, seconds_left: float, stop: bool
+) -> script_hosts.HostsOutcome:
+    return script_hosts.run(
+        runner.environment_python("1.7.4"),
+        hosts,
+        program="train.py",
+        hyperparameters={},
+        channels=["train"],
+        packages=None,
+        cpus=1,
+        parallel=1,
+        seconds_left=seconds_left,
+        should_stop=lambda: stop,
+    )
+
+
+def test_a_job_stopped_before_its_hosts_start_is_stopped_not_completed(tmp_path: Path) -> None:
+    hosts = _hosts(tmp_path, "print('ran')\n")
+    outcome = _run_hosts(hosts, seconds_left=60, stop=True)
+    assert outcome.stopped == "Stopped" and outcome.first_failure is None
+    assert all(host.outcome is None for host in hosts)
+
+
+def test_hosts_waiting_for_a_core_keep_the_jobs_deadline(tmp_path: Path) -> None:
+    hosts = _hosts(tmp_path, "print('ran')\n")
+    outcome = _run_hosts(hosts, seconds_left=0, stop=False)
+    assert outcome.stopped == "MaxRuntimeExceeded"
+    assert all(host.outcome is None for host in hosts)
+
+
+def test_stopping_a_job_on_two_instances_stops_every_host(s3: Any, background: SageMakerEmulator) -> None:
+    _three_train_files(s3)
+    put(s3, "code/demo/sourcedir.tar.gz", source_archive({"train.py": "import time\ntime.sleep(600)\n"}))
+    request = script_request([GATE.model_dump()])
+    request["ResourceConfig"]["InstanceCount"] = 2
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "ShardedByS3Key"
+    background.create_training_job(request)
+    background.stop_training_job(request["TrainingJobName"])
+    job = background.wait(request["TrainingJobName"], timeout=60)
+    assert job["TrainingJobStatus"] == "Stopped" and job["SecondaryStatus"] == "Stopped"
+    assert "ModelArtifacts" not in job
