@@ -143,6 +143,13 @@ def write_channel(layout: Layout, name: str, files: Sequence[tuple[str, bytes]])
         target.write_bytes(data)
 
 
+def _as_variable(value: Any) -> str:
+    """toolkit mapping.py ``to_env_vars``: strings as they are, anything else as compact sorted JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def environment(
     layout: Layout,
     *,
@@ -152,24 +159,29 @@ def environment(
     current_host: str,
     cpus: int,
 ) -> dict[str, str]:
-    """The toolkit's SM_* variables for this host."""
-    variables = {
-        "SM_MODEL_DIR": str(layout.model),
-        "SM_OUTPUT_DATA_DIR": str(layout.output_data),
-        "SM_INPUT_DIR": str(layout.root / "input"),
-        "SM_INPUT_CONFIG_DIR": str(layout.config),
-        "SM_CHANNELS": json.dumps(sorted(channels)),
-        "SM_HPS": json.dumps(dict(hyperparameters)),
-        "SM_HOSTS": json.dumps(list(hosts)),
-        "SM_CURRENT_HOST": current_host,
-        "SM_NUM_CPUS": str(cpus),
-        "SM_NUM_GPUS": "0",
-        "SM_MODULE_DIR": str(layout.code),
-        "SM_USER_ARGS": json.dumps(command_arguments(hyperparameters)),
+    """The toolkit's SM_* variables for this host (environment.py ``to_env_vars``; the config ones
+    read from the host's ``input/config``, which ``write_config`` wrote first)."""
+    values: dict[str, Any] = {
+        "MODEL_DIR": str(layout.model),
+        "OUTPUT_DATA_DIR": str(layout.output_data),
+        "INPUT_DIR": str(layout.root / "input"),
+        "INPUT_CONFIG_DIR": str(layout.config),
+        "CHANNELS": sorted(channels),
+        "HPS": dict(hyperparameters),
+        "HOSTS": list(hosts),
+        "CURRENT_HOST": current_host,
+        "NUM_CPUS": cpus,
+        "NUM_GPUS": 0,
+        "MODULE_DIR": str(layout.code),
+        "USER_ARGS": command_arguments(hyperparameters),
+        "RESOURCE_CONFIG": json.loads((layout.config / "resourceconfig.json").read_text()),
+        "INPUT_DATA_CONFIG": json.loads((layout.config / "inputdataconfig.json").read_text()),
     }
     for name in channels:
-        variables[f"SM_CHANNEL_{name.upper()}"] = str(layout.channel(name))
-    return variables
+        values[f"CHANNEL_{name.upper()}"] = str(layout.channel(name))
+    for name, value in hyperparameters.items():
+        values[f"HP_{name.upper()}"] = value
+    return {f"SM_{key}": _as_variable(value) for key, value in values.items()}
 
 
 def write_config(
@@ -178,10 +190,17 @@ def write_config(
     hosts: Sequence[str],
     current_host: str,
 ) -> None:
+    """``input/config``: hyperparameters.json, resourceconfig.json (docs: sagemaker/latest/dg/
+    your-algorithms-training-algo-running-container, "Distributed Training Configuration"),
+    inputdataconfig.json."""
     (layout.config / "hyperparameters.json").write_text(json.dumps(request.get("HyperParameters") or {}))
-    (layout.config / "resourceconfig.json").write_text(
-        json.dumps({"current_host": current_host, "hosts": list(hosts)})
-    )
+    resources = {
+        "current_host": current_host,
+        "current_instance_type": request["ResourceConfig"]["InstanceType"],
+        "hosts": list(hosts),
+        "network_interface_name": "eth0",
+    }
+    (layout.config / "resourceconfig.json").write_text(json.dumps(resources))
     channels = {
         c["ChannelName"]: {
             "ContentType": c.get("ContentType"),

@@ -34,6 +34,7 @@ seen = {
     "train": sorted(os.listdir(os.environ["SM_CHANNEL_TRAIN"])),
     "validation": sorted(os.listdir(os.environ["SM_CHANNEL_VALIDATION"])),
     "config": json.load(open("/".join([os.environ["SM_INPUT_CONFIG_DIR"], "resourceconfig.json"]))),
+    "resource_variable": os.environ["SM_RESOURCE_CONFIG"],
 }
 model = os.environ["SM_MODEL_DIR"]
 open(os.path.join(model, "seen-" + host + ".json"), "w").write(json.dumps(seen))
@@ -74,8 +75,14 @@ def test_each_host_runs_the_script_on_its_own_share_and_the_model_is_aggregated(
     assert first["hosts"] == second["hosts"] == ["algo-1", "algo-2"]
     assert first["train"] == ["part-0.csv", "part-2.csv"] and second["train"] == ["part-1.csv"]
     assert first["validation"] == second["validation"] == ["part-0.csv"]
-    assert first["config"] == {"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]}
+    assert first["config"] == {
+        "current_host": "algo-1",
+        "current_instance_type": "ml.m5.xlarge",
+        "hosts": ["algo-1", "algo-2"],
+        "network_interface_name": "eth0",
+    }
     assert second["config"]["current_host"] == "algo-2"
+    assert json.loads(second["resource_variable"]) == second["config"]
     assert files["xgboost-model"] == b"model of algo-1"
     # What EmulatorInstances reports is what each host was given.
     assert [h["Channels"]["train"] for h in job["EmulatorInstances"]] == [

@@ -61,6 +61,8 @@ def test_a_script_runs_under_the_toolkit_contract(s3: Any, emulator: SageMakerEm
     assert Path(env["SM_MODEL_DIR"]).name == "model" and env["SM_CURRENT_HOST"] == "algo-1"
     assert env["SM_CHANNEL_TRAIN"].endswith("input/data/train")
     assert env["SM_CHANNEL_VALIDATION"].endswith("input/data/validation")
+    assert (env["SM_HP_ETA"], env["SM_HP_NUM_ROUND"]) == ("0.3", "20")
+    assert json.loads(env["SM_INPUT_DATA_CONFIG"])["train"]["S3DistributionType"] == "FullyReplicated"
     assert _logged(emulator, name, "files") == ["part-0.csv"]
     # The LAST value the metric definition matched, as SageMaker reads the log.
     assert [(m["MetricName"], m["Value"]) for m in job["FinalMetricDataList"]] == [("validation:auc", 0.83)]
