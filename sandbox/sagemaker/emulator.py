@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox.sagemaker import runner, s3io, script_mode, sharding, training, transform
+from sandbox.sagemaker import runner, s3io, script_hosts, script_mode, sharding, training, transform
 from sandbox.sagemaker.errors import JobFailure, SageMakerError, client_error, validation_error
 from sandbox.sagemaker.faults import FaultPlan, JobFault
 from sandbox.sagemaker.tuning import TuningJobs
@@ -337,7 +337,8 @@ class SageMakerEmulator:
         return shares
 
     def _run_script(self, job: _Job, version: str, runtime_limit: int) -> None:
-        """Script mode (script_mode.py): the user's program in the image's environment, as host algo-1."""
+        """Script mode (script_mode.py, script_hosts.py): the user's program in the image's environment,
+        its requirements.txt installed first, on every instance with that instance's share."""
         request = job.record
         hyperparameters = request["HyperParameters"]
         program = hyperparameters[script_mode.USER_PROGRAM]
@@ -350,16 +351,9 @@ class SageMakerEmulator:
         python = runner.environment_python(version)
         self._secondary(job, "Downloading")
         shares = self._record_instances(job)
-        hosts = sharding.hosts(int(request["ResourceConfig"]["InstanceCount"]))
-        if len(hosts) > 1:
-            raise JobFailure(
-                f"EmulatorError: a training script on {len(hosts)} instances is not emulated (each host would"
-                " run it and join the others' cluster); the emulator runs scripts on one instance"
-            )
+        names = sharding.hosts(int(request["ResourceConfig"]["InstanceCount"]))
         read_started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="sagemaker-script-") as root:
-            layout = script_mode.Layout(Path(root))
-            layout.create()
             bucket, key = s3io.parse_s3_uri(submit)
             try:
                 archive = s3io.get_bytes(self.s3, bucket, key)
@@ -367,35 +361,29 @@ class SageMakerEmulator:
                 raise JobFailure(
                     f"ClientError: cannot download {script_mode.SUBMIT_DIRECTORY} {submit}"
                 ) from None
-            script_mode.unpack_source(layout, archive, program)
-            for channel in request["InputDataConfig"]:
-                name = channel["ChannelName"]
-                prefix = s3io.parse_s3_uri(channel["DataSource"]["S3DataSource"]["S3Uri"])[1]
-                base = prefix[: prefix.rfind("/") + 1]
-                script_mode.write_channel(
-                    layout,
-                    name,
-                    [(o.key[len(base) :], s3io.get_bytes(self.s3, o.bucket, o.key)) for o in shares[name][0]],
-                )
-            script_mode.write_config(layout, request, hosts, hosts[0])
-            user = script_mode.user_hyperparameters(hyperparameters)
-            variables = script_mode.environment(
-                layout,
-                hyperparameters=user,
-                channels=list(shares),
-                hosts=hosts,
-                current_host=hosts[0],
-                cpus=self.nthread,
+            hosts = script_hosts.prepare(
+                Path(root),
+                request=request,
+                names=names,
+                archive=archive,
+                program=program,
+                channels=self._script_channels(request, shares),
             )
             job.timings["read_seconds"] = time.perf_counter() - read_started
             self._secondary(job, "Training")
             started = time.perf_counter()
-            outcome = script_mode.run(
+            packages = self._install_requirements(job, python, hosts[0].layout, Path(root), runtime_limit)
+            if job.status in TERMINAL:
+                return
+            outcome = script_hosts.run(
                 python,
-                layout,
+                hosts,
                 program=program,
-                hyperparameters=user,
-                variables=variables,
+                hyperparameters=script_mode.user_hyperparameters(hyperparameters),
+                channels=list(shares),
+                packages=packages,
+                cpus=self.nthread,
+                parallel=self.nthread,
                 seconds_left=job.started + runtime_limit - time.monotonic(),
                 should_stop=lambda: job.stop_requested,
             )
@@ -404,22 +392,58 @@ class SageMakerEmulator:
             definitions = request["AlgorithmSpecification"].get("MetricDefinitions") or []
             stamp = _now()
             extra: dict[str, Any] = {}
-            metrics = script_mode.final_metrics(outcome.log, definitions)
+            metrics = script_mode.final_metrics(outcome.metrics_log, definitions)
             if metrics:
                 extra["FinalMetricDataList"] = [
                     {"MetricName": name, "Value": value, "Timestamp": stamp} for name, value in metrics
                 ]
+            failure = outcome.first_failure
+            if failure is not None:
+                self._finish(job, "Failed", reason=script_mode.failure_reason(failure), extra=extra)
+                return
             if outcome.stopped is not None:
                 self._finish(job, "Stopped", secondary=outcome.stopped, extra=extra)
                 return
-            if outcome.exit_code != 0:
-                self._finish(job, "Failed", reason=script_mode.failure_reason(outcome), extra=extra)
-                return
+            files = script_hosts.model_files(hosts)
             self._secondary(job, "Uploading")
-            extra["ModelArtifacts"] = {
-                "S3ModelArtifacts": self._write_model_files(job, script_mode.model_files(layout))
-            }
+            extra["ModelArtifacts"] = {"S3ModelArtifacts": self._write_model_files(job, files)}
             self._finish(job, "Completed", extra=extra)
+
+    def _script_channels(
+        self, request: dict[str, Any], shares: dict[str, list[list[s3io.S3Object]]]
+    ) -> dict[str, list[list[tuple[str, bytes]]]]:
+        """Per channel, per host: (path under the channel's prefix, bytes); each object read once."""
+        channels: dict[str, list[list[tuple[str, bytes]]]] = {}
+        for channel in request["InputDataConfig"]:
+            name = channel["ChannelName"]
+            prefix = s3io.parse_s3_uri(channel["DataSource"]["S3DataSource"]["S3Uri"])[1]
+            base = prefix[: prefix.rfind("/") + 1]
+            data = {o.uri: s3io.get_bytes(self.s3, o.bucket, o.key) for share in shares[name] for o in share}
+            channels[name] = [[(o.key[len(base) :], data[o.uri]) for o in share] for share in shares[name]]
+        return channels
+
+    def _install_requirements(
+        self, job: _Job, python: Path, layout: script_mode.Layout, root: Path, runtime_limit: int
+    ) -> Path | None:
+        """The source's requirements.txt installed once for the job's hosts (they are identical);
+        a failed install ends the job (InstallRequirementsError), a stop or the deadline stops it."""
+        if not script_mode.has_requirements(layout):
+            return None
+        target = root / "site-packages"
+        outcome = script_mode.install_requirements(
+            python,
+            layout,
+            target,
+            seconds_left=job.started + runtime_limit - time.monotonic(),
+            should_stop=lambda: job.stop_requested,
+        )
+        job.log.extend(outcome.log)
+        if outcome.stopped is not None:
+            self._finish(job, "Stopped", secondary=outcome.stopped)
+        elif outcome.exit_code != 0:
+            reason = script_mode.failure_reason(outcome, script_mode.INSTALL_REQUIREMENTS)
+            self._finish(job, "Failed", reason=reason)
+        return target
 
     # ---- hyperparameter tuning (sandbox/sagemaker/tuning.py) ---------------------------------
 

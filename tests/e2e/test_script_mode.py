@@ -1,10 +1,12 @@
 """Script mode and scale-out end to end (issue 13): the sample dataset's own train.py trains, is gated,
-registered, scored and loaded; a crashing script fails the run with its traceback in ML_RUNS.CAUSE;
-several instances read the export sharded by key; PrepareRun refuses what cannot run, naming the field."""
+registered, scored and loaded; a crashing script or a requirements.txt that cannot be installed fails
+the run with its error in ML_RUNS.CAUSE; several instances read the export sharded by key, a script on
+two instances included; PrepareRun refuses what cannot run, naming the field."""
 
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 from collections.abc import Iterator
 from typing import Any
@@ -29,13 +31,16 @@ def _sql(sandbox: Sandbox, statement: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
 
-def _set_row(sandbox: Sandbox, script: str | None, instances: int | None) -> None:
+def _set_row(
+    sandbox: Sandbox, script: str | None, instances: int | None, tuning: dict[str, Any] | None = None
+) -> None:
     script_sql = "NULL" if script is None else f"'{script}'"
     instances_sql = "NULL" if instances is None else str(instances)
+    tuning_sql = "NULL" if tuning is None else f"'{json.dumps(tuning)}'"
     _sql(
         sandbox,
-        f"UPDATE ML_DATASETS SET TRAINING_SCRIPT = {script_sql}, TRAINING_INSTANCE_COUNT = {instances_sql}"
-        f" WHERE NAME = '{SAMPLE_DATASET}'",
+        f"UPDATE ML_DATASETS SET TRAINING_SCRIPT = {script_sql}, TRAINING_INSTANCE_COUNT = {instances_sql},"
+        f" TUNING = {tuning_sql} WHERE NAME = '{SAMPLE_DATASET}'",
     )
 
 
@@ -90,19 +95,25 @@ def test_the_sample_script_trains_and_its_model_is_scored_and_loaded(sandbox: Sa
     assert result.rows_loaded == result.rows_scored and (result.rows_loaded or 0) > 0
 
 
+def _deploy_source(sandbox: Sandbox, files: dict[str, str]) -> None:
+    """Replace the sample dataset's deployed source archive (the ``row`` fixture puts it back)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, text in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            archive.addfile(info, io.BytesIO(text.encode()))
+    sandbox.client("s3").put_object(
+        Bucket=sandbox.bucket, Key=archive_key(SAMPLE_DATASET), Body=buffer.getvalue()
+    )
+
+
 def test_a_crashing_script_fails_the_run_with_its_traceback(sandbox: Sandbox, row: None) -> None:
     crash = (
         "import sys\n\ndef read_labels():\n"
         "    raise ValueError('no label column IS_RISKY (crash test)')\n\nread_labels()\n"
     )
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("train.py")
-        info.size = len(crash)
-        archive.addfile(info, io.BytesIO(crash.encode()))
-    sandbox.client("s3").put_object(
-        Bucket=sandbox.bucket, Key=archive_key(SAMPLE_DATASET), Body=buffer.getvalue()
-    )
+    _deploy_source(sandbox, {"train.py": crash})
     _set_row(sandbox, SCRIPT, None)
     result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261127t110001z")
     assert result.status == "FAILED"
@@ -112,6 +123,24 @@ def test_a_crashing_script_fails_the_run_with_its_traceback(sandbox: Sandbox, ro
     assert "Traceback (most recent call last)" in cause
     assert "in read_labels" in cause
     assert "ValueError: no label column IS_RISKY (crash test)" in cause
+
+
+def test_a_requirement_that_cannot_be_installed_fails_the_run_with_pips_error(
+    sandbox: Sandbox, row: None
+) -> None:
+    sample = (TRAINING_DIR / SAMPLE_DATASET / "train.py").read_text()
+    # --no-index: pip looks nowhere but beside the file, so the test stays on this machine.
+    _deploy_source(
+        sandbox, {"train.py": sample, "requirements.txt": "--no-index\nsnowsage-missing-dep==1.0\n"}
+    )
+    _set_row(sandbox, SCRIPT, None)
+    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261127t110005z")
+    assert result.status == "FAILED"
+    assert result.execution.failed_state == "Train"
+    cause = _cause(sandbox, run_id_for(execution_name(SAMPLE_DATASET, "20261127t110005z")))
+    assert "InstallRequirementsError" in cause
+    assert "No matching distribution found for snowsage-missing-dep==1.0" in cause
+    assert "python3 -m pip install -r requirements.txt" in cause
 
 
 def test_a_script_missing_from_the_archive_is_refused_naming_the_column(sandbox: Sandbox, row: None) -> None:
@@ -163,3 +192,61 @@ def test_two_instances_each_read_their_share_of_the_export(sandbox: Sandbox, row
     assert shares[0] | shares[1] == {f"s3://{sandbox.bucket}/{key}" for key in train_files}
     # Validation is replicated: every instance evaluates on all of it.
     assert hosts[0]["Channels"]["validation"] == hosts[1]["Channels"]["validation"]
+
+
+# Every host records the training files it was given; the first one trains the sample's model on its share.
+EACH_HOST = """
+import json, os, sys
+host, hosts = os.environ["SM_CURRENT_HOST"], json.loads(os.environ["SM_HOSTS"])
+print(host, "reads", json.dumps(sorted(os.listdir(os.environ["SM_CHANNEL_TRAIN"]))))
+if host == hosts[0]:
+    os.environ["SM_HOSTS"] = json.dumps([host])
+    import sample
+    sample.main(sys.argv[1:])
+"""
+
+
+def test_a_script_on_two_instances_runs_on_each_with_its_share(sandbox: Sandbox, row: None) -> None:
+    sample = (TRAINING_DIR / SAMPLE_DATASET / "train.py").read_text()
+    _deploy_source(sandbox, {"train.py": EACH_HOST, "sample.py": sample})
+    _set_row(sandbox, SCRIPT, 2)
+    with sandbox.snowflake_connection() as connection:
+        manifest = export_dataset(
+            connection,
+            sandbox.client("s3"),
+            sandbox.bucket,
+            SAMPLE_DATASET,
+            "20261127t110006z",
+            rows_per_file=50,
+        )
+    result = pipeline_run.follow_export(sandbox, manifest)
+    assert result.status == "SUCCEEDED", result.execution.cause
+    job = _training_job(sandbox, result)
+    assert job["ResourceConfig"]["InstanceCount"] == 2
+    assert sandbox.emulator is not None
+    read = {
+        line.split(" ", 1)[0]: json.loads(line.split(" reads ", 1)[1])
+        for line in sandbox.emulator.training_log(job["TrainingJobName"])
+        if " reads " in line
+    }
+    given = {
+        h["Host"]: sorted(uri.rsplit("/", 1)[1] for uri in h["Channels"]["train"])
+        for h in job["EmulatorInstances"]
+    }
+    assert read == given and set(read) == {"algo-1", "algo-2"}
+    assert read["algo-1"] and read["algo-2"] and not set(read["algo-1"]) & set(read["algo-2"])
+    # The first host's model (half the export) was gated on the metric its log printed.
+    assert result.metric["name"] == "validation:auc" and result.metric["value"] > 0.5
+    assert result.rows_loaded == result.rows_scored and (result.rows_loaded or 0) > 0
+
+
+def test_tuning_a_script_is_refused_naming_both_columns(sandbox: Sandbox, row: None) -> None:
+    tuning = {"max_jobs": 2, "max_parallel_jobs": 2, "strategy": "Random", "ranges": {"eta": [0.1, 0.5]}}
+    _set_row(sandbox, SCRIPT, None, tuning)
+    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261127t110007z")
+    assert result.status == "FAILED"
+    assert result.execution.failed_state == "PrepareRun"
+    assert (
+        "ML_DATASETS.TUNING with ML_DATASETS.TRAINING_SCRIPT: a tuning job cannot tune a training script"
+        in str(result.execution.cause)
+    )

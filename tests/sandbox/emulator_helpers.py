@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import tarfile
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -223,3 +224,48 @@ def failure_of(emulator: SageMakerEmulator, request: dict[str, Any]) -> str:
     reason: str = described["FailureReason"]
     assert reason.startswith(USER_ERROR)
     return reason
+
+
+# ---- script mode ----------------------------------------------------------------------------------
+
+SCRIPT_SOURCE = f"s3://{BUCKET}/code/demo/sourcedir.tar.gz"
+
+
+def source_archive(files: Mapping[str, str | bytes]) -> bytes:
+    """A ``sourcedir.tar.gz`` holding ``files`` (path in the archive -> text or bytes)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, body in files.items():
+            data = body.encode() if isinstance(body, str) else body
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def script_request(metric_definitions: list[dict[str, str]], **hyperparameters: str) -> dict[str, Any]:
+    """A script-mode training job: the program ``train.py`` from SCRIPT_SOURCE."""
+    return training_request(
+        AlgorithmSpecification={
+            "TrainingImage": IMAGE,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": metric_definitions,
+        },
+        HyperParameters={
+            "sagemaker_program": "train.py",
+            "sagemaker_submit_directory": SCRIPT_SOURCE,
+            **hyperparameters,
+        },
+    )
+
+
+def model_archive_files(s3: Any, uri: str) -> dict[str, bytes]:
+    """Every file of a job's model.tar.gz, by its name there."""
+    body = s3.get_object(Bucket=BUCKET, Key=uri.removeprefix(f"s3://{BUCKET}/"))["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+        files = {}
+        for member in archive.getmembers():
+            extracted = archive.extractfile(member)
+            assert extracted is not None
+            files[member.name] = extracted.read()
+    return files

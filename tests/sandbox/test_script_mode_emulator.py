@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -21,37 +19,16 @@ from tests.sandbox.emulator_helpers import (
     make_rows,
     put,
     put_training_data,
+    script_request,
+    source_archive,
     training_request,
 )
 
-SOURCE = f"s3://{BUCKET}/code/demo/sourcedir.tar.gz"
 GATE = metric_definition("validation:auc")
 
 
-def _archive(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def _script_request(**hyperparameters: str) -> dict[str, Any]:
-    return training_request(
-        AlgorithmSpecification={
-            "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
-            "TrainingInputMode": "File",
-            "MetricDefinitions": [GATE.model_dump()],
-        },
-        HyperParameters={
-            "sagemaker_program": "train.py",
-            "sagemaker_submit_directory": SOURCE,
-            **hyperparameters,
-        },
-    )
+    return script_request([GATE.model_dump()], **hyperparameters)
 
 
 ECHO = """
@@ -72,7 +49,7 @@ def _logged(emulator: SageMakerEmulator, name: str, prefix: str) -> Any:
 
 def test_a_script_runs_under_the_toolkit_contract(s3: Any, emulator: SageMakerEmulator) -> None:
     put_training_data(s3)
-    put(s3, "code/demo/sourcedir.tar.gz", _archive({"train.py": ECHO}))
+    put(s3, "code/demo/sourcedir.tar.gz", source_archive({"train.py": ECHO}))
     request = _script_request(eta="0.3", num_round="20")
     emulator.create_training_job(request)
     job = emulator.describe_training_job(request["TrainingJobName"])
@@ -84,6 +61,8 @@ def test_a_script_runs_under_the_toolkit_contract(s3: Any, emulator: SageMakerEm
     assert Path(env["SM_MODEL_DIR"]).name == "model" and env["SM_CURRENT_HOST"] == "algo-1"
     assert env["SM_CHANNEL_TRAIN"].endswith("input/data/train")
     assert env["SM_CHANNEL_VALIDATION"].endswith("input/data/validation")
+    assert (env["SM_HP_ETA"], env["SM_HP_NUM_ROUND"]) == ("0.3", "20")
+    assert json.loads(env["SM_INPUT_DATA_CONFIG"])["train"]["S3DistributionType"] == "FullyReplicated"
     assert _logged(emulator, name, "files") == ["part-0.csv"]
     # The LAST value the metric definition matched, as SageMaker reads the log.
     assert [(m["MetricName"], m["Value"]) for m in job["FinalMetricDataList"]] == [("validation:auc", 0.83)]
@@ -93,7 +72,7 @@ def test_a_script_runs_under_the_toolkit_contract(s3: Any, emulator: SageMakerEm
 def test_a_crashing_script_fails_the_job_with_its_traceback(s3: Any, emulator: SageMakerEmulator) -> None:
     put_training_data(s3)
     crash = "def train():\n    raise ValueError('labels must be 0 or 1, found 7')\n\ntrain()\n"
-    put(s3, "code/demo/sourcedir.tar.gz", _archive({"train.py": crash}))
+    put(s3, "code/demo/sourcedir.tar.gz", source_archive({"train.py": crash}))
     request = _script_request()
     emulator.create_training_job(request)
     job = emulator.describe_training_job(request["TrainingJobName"])
@@ -109,7 +88,7 @@ def test_a_crashing_script_fails_the_job_with_its_traceback(s3: Any, emulator: S
 
 def test_a_missing_program_fails_the_job(s3: Any, emulator: SageMakerEmulator) -> None:
     put_training_data(s3)
-    put(s3, "code/demo/sourcedir.tar.gz", _archive({"other.py": "print(1)"}))
+    put(s3, "code/demo/sourcedir.tar.gz", source_archive({"other.py": "print(1)"}))
     request = _script_request()
     emulator.create_training_job(request)
     job = emulator.describe_training_job(request["TrainingJobName"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import tarfile
 from datetime import UTC, datetime
@@ -203,13 +204,20 @@ def test_an_input_count_below_one_is_refused_by_the_contract(
         _plan(document, settings, training_instance_count=0)
 
 
-def test_a_script_on_several_instances_is_refused(
+def test_a_script_on_several_instances_reads_the_export_sharded_by_key(
     document: dict[str, Any], settings: PrepareRunSettings
 ) -> None:
     _row(document, training_script=SCRIPT, training_instance_count=2)
+    training = _plan(document, settings, store=_store(document, _archive("train.py"))).training
+    assert training is not None and training.script is not None
+    assert training.resource_config.InstanceCount == 2
+    assert training.train_distribution == "ShardedByS3Key"
+    assert training.hyperparameters["sagemaker_program"] == "train.py"
+    # Never more instances than training files, script or not.
+    _row(document, training_script=SCRIPT, training_instance_count=3)
     _refused(
-        "dataset merchant_risk: ML_DATASETS.TRAINING_INSTANCE_COUNT 2 with ML_DATASETS.TRAINING_SCRIPT:"
-        " a training script runs on one instance here",
+        "dataset merchant_risk: ML_DATASETS.TRAINING_INSTANCE_COUNT 3 is more instances than the export's"
+        " 2 training file(s)",
         document,
         settings,
         store=_store(document, _archive("train.py")),
@@ -248,3 +256,37 @@ def test_the_transform_spreads_over_instances_up_to_its_files(
         _plan(document, settings, transform_instance_count=5).scoring.transform_resources.InstanceCount == 2
     )
     assert transform_instances(4, 0) == 1
+
+
+def test_a_tuning_job_over_a_script_is_refused_naming_both_fields(
+    document: dict[str, Any], settings: PrepareRunSettings
+) -> None:
+    tuning = {"max_jobs": 2, "max_parallel_jobs": 2, "strategy": "Random", "ranges": {"eta": [0.1, 0.5]}}
+    _row(document, training_script=SCRIPT, tuning=json.dumps(tuning))
+    _refused(
+        "dataset merchant_risk: ML_DATASETS.TUNING with ML_DATASETS.TRAINING_SCRIPT: a tuning job cannot"
+        " tune a training script here",
+        document,
+        settings,
+        store=_store(document, _archive("train.py")),
+    )
+    _row(document, training_script=SCRIPT)
+    _refused(
+        "dataset merchant_risk: execution input 'tuning' with ML_DATASETS.TRAINING_SCRIPT:",
+        document,
+        settings,
+        store=_store(document, _archive("train.py")),
+        tuning=tuning,
+    )
+
+
+def test_tuning_trials_get_the_training_jobs_hyperparameters_the_gpu_tree_method_included(
+    document: dict[str, Any], settings: PrepareRunSettings
+) -> None:
+    tuning = {"max_jobs": 2, "max_parallel_jobs": 2, "strategy": "Random", "ranges": {"eta": [0.1, 0.5]}}
+    _row(document, tuning=json.dumps(tuning))
+    plan = _plan(document, settings, training_instance_type="ml.g5.xlarge")
+    assert plan.training is not None and plan.tuning is not None
+    static = plan.tuning.static_hyperparameters
+    assert static["tree_method"] == "gpu_hist" and "eta" not in static
+    assert static == {k: v for k, v in plan.training.hyperparameters.items() if k != "eta"}

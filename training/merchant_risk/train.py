@@ -11,12 +11,16 @@ SM_CHANNEL_VALIDATION (CSV, label first, no header), and the model goes to SM_MO
 scores it like a built-in model. Each round logs ``[i]\ttrain-<metric>:<v>\tvalidation-<metric>:<v>``,
 the format the plan's MetricDefinitions read (the gate's metric: validation-auc for this dataset).
 Only numpy and xgboost: both are in the XGBoost framework container.
+
+It trains on one instance: on several (SM_HOSTS), each host would hold only its share of the export
+and the hosts would have to join one cluster to train one model, so it stops with an error saying so.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import sys
 from typing import Any
@@ -57,7 +61,17 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
     return known, params
 
 
+def single_host() -> None:
+    hosts = json.loads(os.environ.get("SM_HOSTS") or "[]")
+    if len(hosts) > 1:
+        raise SystemExit(
+            f"train.py trains on one instance, not {len(hosts)} ({', '.join(hosts)}): set the dataset's"
+            " TRAINING_INSTANCE_COUNT to 1 (each host reads only its share of the export)"
+        )
+
+
 def main(argv: list[str]) -> None:
+    single_host()
     args, params = parse(argv)
     features, labels = read_channel(args.train)
     train = xgb.DMatrix(features, label=labels, weight=balanced_weights(labels))

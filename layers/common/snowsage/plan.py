@@ -106,11 +106,7 @@ def _training_plan(
         )
         if find_script is None:  # pragma: no cover - prepare_run always passes one
             raise InvalidModelSettings(f"dataset {dataset}: {script_where} cannot be checked here")
-        if instances > 1:
-            raise InvalidModelSettings(
-                f"dataset {dataset}: {count_where} {instances} with {script_where}: a training script"
-                " runs on one instance here (a distributed script sets up its own Rabit or Dask cluster)"
-            )
+        # On several instances every host runs the script on its ShardedByS3Key share (script_mode.py).
         script = find_script(model.plan.training_script, script_where)
         hyperparameters.update(script_hyperparameters(script))
         metric_definitions = [metric_definition(model.metric_name)]
@@ -134,6 +130,23 @@ def _training_plan(
             TrainingImage=image_uri, MetricDefinitions=metric_definitions
         ),
         script=script,
+    )
+
+
+def _refuse_tuned_script(dataset: str, sources: dict[str, str]) -> None:
+    """A tuning job over a training script is refused: SageMaker's tuning takes the XGBoost image for
+    the built-in algorithm, so the script's metric definition (its objective) and any hyperparameter
+    the algorithm lacks are refused or unreliable (aws/sagemaker-xgboost-container issue 121,
+    aws/sagemaker-python-sdk issue 2226, both open; undocumented in
+    API_HyperParameterTrainingJobDefinition)."""
+    tuning_where = setting_location(sources.get("tuning", "ML_DATASETS"), "TUNING", "tuning")
+    script_where = setting_location(
+        sources.get("training_script", "ML_DATASETS"), "TRAINING_SCRIPT", "training_script"
+    )
+    raise InvalidModelSettings(
+        f"dataset {dataset}: {tuning_where} with {script_where}: a tuning job cannot tune a training"
+        " script here (SageMaker's tuning treats the XGBoost image as the built-in algorithm and refuses"
+        " the script's metric definitions); tune the built-in algorithm, or search in the script"
     )
 
 
@@ -170,15 +183,32 @@ def build_run_plan(
     group = model_package_group(settings.resource_prefix, location.dataset)
     score = sections["score"]
     stage_path = f"predictions/{location.dataset}/{run_id}/"
+    training = (
+        _training_plan(
+            settings=settings,
+            request=request,
+            sections=sections,
+            location=location,
+            run_id=run_id,
+            model=model,
+            image_uri=image_uri,
+            find_script=find_script,
+        )
+        if request.mode == "train_and_score"
+        else None
+    )
+    if training is not None and training.script is not None and model.tuning is not None:
+        _refuse_tuned_script(location.dataset, model.plan.sources)
     tuning = (
         tuning_plan(
             settings=model.tuning,
             metric_name=model.metric_name,
             direction=metric_direction(model.metric_name),
-            hyperparameters=model.hyperparameters,
+            # The trials run what Train would: the script's sagemaker_* and the GPU tree method too.
+            hyperparameters=training.hyperparameters,
             job_name_base=tuning_job_name_base(settings.resource_prefix, run_id),
         )
-        if model.tuning is not None and request.mode == "train_and_score"
+        if model.tuning is not None and training is not None
         else None
     )
     return RunPlan(
@@ -193,20 +223,7 @@ def build_run_plan(
         predictions_table=predictions_table,
         model_package_group=group,
         started_at=now,
-        training=(
-            _training_plan(
-                settings=settings,
-                request=request,
-                sections=sections,
-                location=location,
-                run_id=run_id,
-                model=model,
-                image_uri=image_uri,
-                find_script=find_script,
-            )
-            if request.mode == "train_and_score"
-            else None
-        ),
+        training=training,
         evaluation=EvaluationPlan(metric_name=model.metric_name, threshold=model.threshold),
         scoring=ScoringPlan(
             input_uri=_uri(location.bucket, score.prefix),

@@ -12,6 +12,13 @@ and the sandbox's deploy) packs ``training/<dataset>/`` into ``s3://<bucket>/cod
 sourcedir.tar.gz``. PrepareRun refuses a run whose script is not in that archive, naming the field
 that asked for it.
 
+On several instances (TRAINING_INSTANCE_COUNT > 1) the container runs the program on every host, with
+``SM_HOSTS`` / ``SM_CURRENT_HOST`` set and the train channel ``ShardedByS3Key`` (aws/sagemaker-training-
+toolkit ENVIRONMENT_VARIABLES.md; docs: API_S3DataSource); SageMaker aggregates every host's model
+directory into one ``model.tar.gz`` and the names must not clash (docs: sagemaker/latest/dg/
+your-algorithms-training-algo-output.html): the script decides what each host does and which one
+saves the model. PrepareRun only refuses more instances than training files (scale_out.py).
+
 The gate's metric is read from the script's log by a metric definition (docs: sagemaker/latest/dg/
 training-metrics.html, "Define metrics"; API_MetricDefinition): the script prints
 ``<channel>-<metric>:<value>`` as xgboost's own evaluation log does, e.g. ``validation-auc:0.91``.

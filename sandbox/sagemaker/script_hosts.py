@@ -1,0 +1,178 @@
+"""A script-mode job on several instances: every host runs the program on its own share of the data.
+
+The framework container runs the entry point on every instance of the job, each with its own
+``/opt/ml`` and the toolkit's ``SM_HOSTS`` (every host, ``["algo-1", "algo-2"]``) and
+``SM_CURRENT_HOST`` (its own name) (aws/sagemaker-training-toolkit ENVIRONMENT_VARIABLES.md). A
+``ShardedByS3Key`` channel gives each host about 1/n of the objects (docs: API_S3DataSource;
+``sharding.py`` says which). The emulator runs the hosts as subprocesses, at most ``parallel`` at a
+time (the machine's cores), each in its own folder holding only its share:
+
+* a host that fails fails the job with its own FailureReason (the first to fail; the others are
+  stopped, as SageMaker ends a job whose algorithm container exits with an error);
+* the model: SageMaker "aggregates" what every host wrote to ``/opt/ml/model`` into the one
+  ``model.tar.gz``, and hosts "should ensure no file/directory names clash" (docs: sagemaker/latest/
+  dg/your-algorithms-training-algo-output.html). Which file wins a clash is undocumented, so the
+  emulator fails the job instead, naming the file and the hosts: write the model on one host
+  (``SM_CURRENT_HOST == SM_HOSTS[0]``);
+* FinalMetricDataList: which host's log SageMaker reads for it is undocumented; the emulator reads the
+  first host's (``algo-1``), and the log is every host's, in host order.
+
+The hosts cannot reach one another (there is no container network with ``algo-<n>`` names here): a
+script that joins a cluster (Rabit, Dask) runs on AWS, not in the sandbox.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox.sagemaker import script_mode
+from sandbox.sagemaker.errors import JobFailure
+
+
+@dataclass
+class Host:
+    name: str
+    layout: script_mode.Layout
+    outcome: script_mode.ScriptOutcome | None = None  # None: never started (another host failed first)
+
+
+@dataclass
+class HostsOutcome:
+    hosts: list[Host]
+    failed: list[Host] = field(default_factory=list)  # in the order they failed
+    not_started: str | None = None  # Stopped / MaxRuntimeExceeded: a host never started for it
+
+    @property
+    def first_failure(self) -> script_mode.ScriptOutcome | None:
+        return self.failed[0].outcome if self.failed else None
+
+    @property
+    def stopped(self) -> str | None:
+        """Stopped / MaxRuntimeExceeded when a host was stopped by the job (not by another's failure)."""
+        if self.failed:
+            return None
+        ran = (h.outcome.stopped for h in self.hosts if h.outcome and h.outcome.stopped)
+        return next(ran, self.not_started)
+
+    @property
+    def log(self) -> list[str]:
+        return [line for host in self.hosts if host.outcome for line in host.outcome.log]
+
+    @property
+    def metrics_log(self) -> list[str]:
+        first = self.hosts[0].outcome
+        return first.log if first else []
+
+
+def prepare(
+    root: Path,
+    *,
+    request: Mapping[str, Any],
+    names: Sequence[str],
+    archive: bytes,
+    program: str,
+    channels: Mapping[str, Sequence[Sequence[tuple[str, bytes]]]],
+) -> list[Host]:
+    """Each host's ``/opt/ml`` under ``root/<host>``: the code, ITS share of each channel, its config.
+
+    ``channels``: channel name -> per host, the (path in the channel, bytes) of the objects it reads.
+    """
+    hosts = []
+    for index, name in enumerate(names):
+        layout = script_mode.Layout(root / name)
+        layout.create()
+        script_mode.unpack_source(layout, archive, program)
+        for channel, shares in channels.items():
+            script_mode.write_channel(layout, channel, shares[index])
+        script_mode.write_config(layout, request, names, name)
+        hosts.append(Host(name, layout))
+    return hosts
+
+
+def run(
+    python: Path,
+    hosts: list[Host],
+    *,
+    program: str,
+    hyperparameters: Mapping[str, Any],
+    channels: Sequence[str],
+    packages: Path | None,
+    cpus: int,
+    parallel: int,
+    seconds_left: float,
+    should_stop: Callable[[], bool],
+) -> HostsOutcome:
+    """Run the program on every host, ``parallel`` at a time; the first failure stops the rest."""
+    outcome = HostsOutcome(hosts)
+    failed = threading.Event()
+    lock = threading.Lock()
+    names = [host.name for host in hosts]
+    deadline = time.monotonic() + seconds_left  # the job's, for hosts that wait for a free core too
+
+    def stop() -> bool:
+        return failed.is_set() or should_stop()
+
+    def run_host(host: Host) -> None:
+        if failed.is_set():
+            return
+        left = deadline - time.monotonic()
+        if should_stop() or left <= 0:
+            with lock:
+                outcome.not_started = outcome.not_started or (
+                    "Stopped" if should_stop() else "MaxRuntimeExceeded"
+                )
+            return
+        variables = script_mode.environment(
+            host.layout,
+            hyperparameters=hyperparameters,
+            channels=channels,
+            hosts=names,
+            current_host=host.name,
+            cpus=cpus,
+        )
+        host.outcome = script_mode.run(
+            python,
+            host.layout,
+            program=program,
+            hyperparameters=hyperparameters,
+            variables=variables,
+            seconds_left=left,
+            should_stop=stop,
+            packages=packages,
+        )
+        if host.outcome.exit_code not in (0, None):
+            with lock:
+                outcome.failed.append(host)
+            failed.set()
+
+    if len(hosts) == 1:
+        run_host(hosts[0])
+        return outcome
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(hosts))), thread_name_prefix="host") as pool:
+        for future in [pool.submit(run_host, host) for host in hosts]:
+            future.result()
+    return outcome
+
+
+def model_files(hosts: Sequence[Host]) -> list[tuple[str, Path]]:
+    """Every host's ``/opt/ml/model`` files, aggregated; a path two hosts wrote fails the job."""
+    owners: dict[str, str] = {}
+    files: list[tuple[str, Path]] = []
+    for host in hosts:
+        for name, path in script_mode.model_files(host.layout):
+            if name in owners:
+                raise JobFailure(
+                    f"EmulatorError: hosts {owners[name]} and {host.name} both wrote {name} to /opt/ml/model:"
+                    " SageMaker aggregates every host's model directory into one model.tar.gz and the"
+                    " names must not clash (docs: your-algorithms-training-algo-output); write the model"
+                    " on one host (SM_CURRENT_HOST == SM_HOSTS[0])"
+                )
+            owners[name] = host.name
+            files.append((name, path))
+    return sorted(files)
