@@ -71,6 +71,13 @@ def parse_manifest(raw: bytes) -> Manifest:
 SECTION_NAMES: tuple[SectionName, ...] = ("train", "validation", "score")
 
 
+def exported_sections(row_engine: str | None) -> tuple[SectionName, ...]:
+    """What EXPORT_DATASET writes for a row's TRAINING_ENGINE (and names in ``engine``): the
+    SNOWFLAKE engine trains on the view, so its training rows are not unloaded; any other value
+    (NULL: SAGEMAKER) gets every section."""
+    return ("score",) if row_engine == "SNOWFLAKE" else SECTION_NAMES
+
+
 def _required_sections(mode: Mode, engine: TrainingEngine) -> tuple[SectionName, ...]:
     """SageMaker trains on the export's train/validation files; the SNOWFLAKE engine on the view."""
     if mode == "train_and_score" and engine == "SAGEMAKER":
