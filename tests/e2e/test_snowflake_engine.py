@@ -97,7 +97,9 @@ def test_a_sagemaker_override_on_a_snowflake_export_is_refused(sandbox: Sandbox)
         name="sagemaker-on-snowflake",
     )
     assert result.status == "FAILED"
-    assert (result.execution.failed_state, result.execution.error) == ("PrepareRun", "Snowsage.InvalidExecutionInput")
+    # The failure branch ends with the error's name prefixed "Snowsage." (the Fail state's ErrorPath).
+    failed = (result.execution.failed_state, result.execution.error)
+    assert failed == ("PrepareRun", "Snowsage.InvalidExecutionInput")
     assert "training_engine" in (result.execution.cause or "")
     assert "nothing to train on in S3" in (result.execution.cause or "")
 
