@@ -453,7 +453,7 @@ def section(
         " The work's seconds are this machine's, taken as the instance's and the warehouse's: a"
         " proxy, not a measurement of either.",
         "",
-        f"* Warehouse: {a.warehouse_size}, {a.credits_per_hour:g} credits/hour ({WAREHOUSE_SOURCE}).",
+        f"* Warehouse: {a.warehouse_size}, credits per hour: {a.credits_per_hour:g} ({WAREHOUSE_SOURCE}).",
         f"* Credit: ${a.credit_price_usd:.2f} ({CREDIT_PRICE_SOURCE}).",
         f"* SageMaker {a.instance_type}: ${a.instance_per_hour}/hour on demand in {a.region}"
         f" (snowsage.prices, aws.amazon.com/sagemaker/pricing, as of {prices.AS_OF});"
