@@ -16,14 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench import coldstart, earlier, markdown, scale, sizes, verdicts
+from bench import coldstart, earlier, engines, markdown, scale, sizes, verdicts
 from bench.project import ROOT
 from bench.stats import median
 
 if TYPE_CHECKING:
     from bench.sandbox_bench import RunFigures
 
-PHASES = ("sizes", "coldstart", "sandbox", "sqlscoring")
+PHASES = ("sizes", "coldstart", "sandbox", "sqlscoring", "engines")
 BUDGET_MINUTES = 15
 
 
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=_ints("20000,100000"),
         help="transactions of the SQL-vs-transform scoring runs (bench/sql_scoring.py)",
     )
+    engines.add_arguments(parser)
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     return parser
 
@@ -668,6 +669,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if "sqlscoring" in phases and args.sql_rows:
         sections += sql_scoring_phase(args.sql_rows, seconds)
+    sections += engines.phase(phases, args, seconds)
 
     total = time.perf_counter() - started
     command = (

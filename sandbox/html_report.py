@@ -186,6 +186,11 @@ def _insight(result: Any, sandbox: Sandbox) -> ModelInsight:
     plan = (output.get("plan") or {}).get("training") or {}
     if not training.get("job_name") or sandbox.emulator is None:
         return ModelInsight(problem="no model trained in this run (score only, or a failure before Train)")
+    if ((output.get("plan") or {}).get("model") or {}).get("training_engine") == "SNOWFLAKE":
+        return ModelInsight(
+            problem="trained in Snowflake by TRAIN_MODEL: no SageMaker training job to describe, and the"
+            " validation rows stayed in Snowflake"
+        )
     describe = sandbox.client("sagemaker").describe_training_job(TrainingJobName=training["job_name"])
     log = sandbox.emulator.training_log(training["job_name"])
     return model_insight(sandbox.client("s3"), describe, plan.get("validation_uri", ""), log)

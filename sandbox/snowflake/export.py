@@ -4,7 +4,8 @@ fakesnow cannot run procedures or unload (`COPY INTO @stage FROM (SELECT …)`),
 does what snowflake/setup/30_export_procedure.sql does, step for step:
 
 1. read the dataset's ML_DATASETS row (enabled only), check its identifiers;
-2. for train, validation and score, run the SELECT template from the procedure file
+2. for train, validation and score (score only when the row's TRAINING_ENGINE is SNOWFLAKE: its
+   training rows stay in Snowflake), run the SELECT template from the procedure file
    (`snowsage_setup.sqlscript.export_queries`: one source) with the same placeholder substitution
    (views qualified with the current database and schema, as the procedure does);
 3. stream the result in batches into CSV files of at most `rows_per_file` rows, no header,
@@ -16,8 +17,9 @@ does what snowflake/setup/30_export_procedure.sql does, step for step:
    dropped for train and validation; none found raises. They must equal the SELECT's columns;
 5. the labels' summary (the procedure's marked `labels` query) and the predictions table's
    columns (INFORMATION_SCHEMA, as the procedure reads them);
-6. write `manifest.json` (docs/contracts.md, version 2, with the row's model settings and each
-   section's summary: its number of files, rows and bytes, no per-file list) LAST.
+6. write `manifest.json` (docs/contracts.md, version 2, with the row's model settings, each
+   section's summary: its number of files, rows and bytes, no per-file list, the engine and the
+   sections written) LAST.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 
 import pyarrow.csv as pacsv
 
+from snowsage.manifest import exported_sections
 from snowsage.names import DATASET_PATTERN, EXPORT_ID_PATTERN
 from snowsage_setup.sqlscript import (
     EXPORT_QUERIES,
@@ -207,7 +210,9 @@ def export_dataset(
     base = f"exports/{dataset}/{export_id}/"
 
     sections: dict[str, dict[str, Any]] = {}
-    for section in EXPORT_SECTIONS:
+    row_engine = row.model.get("training_engine")
+    written = exported_sections(row_engine)
+    for section in (name for name in EXPORT_SECTIONS if name in written):
         prefix = f"{base}{section}/"
         unloaded, files = _unload(
             conn,
@@ -248,6 +253,9 @@ def export_dataset(
         "model": row.model,
         "label_summary": label_summary(conn, selects["labels"]),
         "predictions_columns": table_columns(conn, row.predictions_table, schema),
+        # As the procedure's IFF(training_engine = 'SNOWFLAKE', 'SNOWFLAKE', 'SAGEMAKER').
+        "engine": "SNOWFLAKE" if row_engine == "SNOWFLAKE" else "SAGEMAKER",
+        "sections": list(sections),
     }
     # LAST: the manifest's arrival is the pipeline's start signal.
     s3_client.put_object(

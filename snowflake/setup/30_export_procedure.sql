@@ -3,6 +3,9 @@
 --   exports/<dataset>/<export_id>/validation/  held-out training rows (~20 %), same shape
 --   exports/<dataset>/<export_id>/score/       scoring rows, id first, no header
 --   exports/<dataset>/<export_id>/manifest.json   LAST: its arrival starts the pipeline
+-- A row with TRAINING_ENGINE = 'SNOWFLAKE' gets score/ and the manifest only: TRAIN_MODEL trains
+-- on the training view inside Snowflake, so its training rows never leave it. The manifest names
+-- the engine and the sections written (docs/contracts.md, "The SNOWFLAKE training engine").
 -- export_id is the UTC start time, lower case (20261126t100000z). Each section's number of files,
 -- rows and bytes come from the unload results (DETAILED_OUTPUT = TRUE, read back with RESULT_SCAN of the COPY's
 -- SQLID); the column names from INFORMATION_SCHEMA in view order. An empty section, or one whose
@@ -19,7 +22,7 @@ USE SCHEMA &{database}.&{schema};
 CREATE OR REPLACE PROCEDURE EXPORT_DATASET(DATASET_NAME VARCHAR)
   RETURNS VARIANT
   LANGUAGE SQL
-  COMMENT = 'Snowsage: unload train/validation/score CSVs of a dataset, then its manifest.json'
+  COMMENT = 'Snowsage: unload train/validation/score CSVs of a dataset (score only for the SNOWFLAKE engine), then its manifest.json'
   EXECUTE AS OWNER
 AS
 $$
@@ -63,6 +66,10 @@ DECLARE
   training_instance_count NUMBER;
   tuning VARCHAR;
   training_engine VARCHAR;
+  -- The engine the export is for: SNOWFLAKE (the row says so) or SAGEMAKER (NULL or anything else;
+  -- PrepareRun refuses a value that is neither, naming ML_DATASETS.TRAINING_ENGINE).
+  engine VARCHAR;
+  written ARRAY DEFAULT ARRAY_CONSTRUCT();
   label_summary OBJECT;
   predictions_columns ARRAY;
   started_at TIMESTAMP_NTZ DEFAULT SYSDATE();
@@ -122,11 +129,17 @@ BEGIN
   label_column := UPPER(label_column);
   predictions_table := UPPER(predictions_table);
 
+  engine := IFF(training_engine = 'SNOWFLAKE', 'SNOWFLAKE', 'SAGEMAKER');
   export_id := LOWER(TO_VARCHAR(started_at, 'YYYYMMDD"T"HH24MISS"Z"'));
   base := 'exports/' || DATASET_NAME || '/' || export_id || '/';
 
   FOR rec IN section_cursor DO
     section := rec.SECTION;
+    -- The SNOWFLAKE engine trains on the view: no train/validation unload (CONTINUE starts the
+    -- loop's next iteration; docs: sql-reference/snowflake-scripting/continue).
+    IF (engine = 'SNOWFLAKE' AND section <> 'score') THEN
+      CONTINUE;
+    END IF;
     section_query := IFF(section = 'train', train_query, IFF(section = 'validation', validation_query, score_query));
     section_query := REPLACE(section_query, '{id_column}', id_column);
     section_query := REPLACE(section_query, '{training_view}', db || '.' || sch || '.' || training_view);
@@ -177,6 +190,7 @@ BEGIN
       'files', section_files,
       'rows', section_rows,
       'bytes', section_bytes));
+    written := ARRAY_APPEND(written, section);
   END FOR;
 
   -- The labels' summary (the marked query above) and the predictions table's columns: PrepareRun
@@ -194,7 +208,9 @@ BEGIN
     WHERE TABLE_SCHEMA = :sch AND TABLE_NAME = :predictions_table;
 
   -- Version 2: the row's model settings as written (NULL: the template's; OBJECT_CONSTRUCT_KEEP_NULL
-  -- keeps them as JSON null, docs: sql-reference/functions/object_construct_keep_null).
+  -- keeps them as JSON null, docs: sql-reference/functions/object_construct_keep_null). A section
+  -- not written is NULL in GET, and OBJECT_CONSTRUCT leaves its key out (docs:
+  -- sql-reference/functions/object_construct): a SNOWFLAKE export has no train/validation key.
   manifest := OBJECT_CONSTRUCT(
     'version', 2,
     'dataset', DATASET_NAME,
@@ -216,7 +232,9 @@ BEGIN
       'tuning', tuning,
       'training_engine', training_engine),
     'label_summary', label_summary,
-    'predictions_columns', COALESCE(predictions_columns, ARRAY_CONSTRUCT()));
+    'predictions_columns', COALESCE(predictions_columns, ARRAY_CONSTRUCT()),
+    'engine', engine,
+    'sections', written);
 
   -- The manifest goes LAST: the S3 event on manifest.json starts the pipeline.
   manifest_literal := REPLACE(REPLACE(TO_JSON(manifest), '\\', '\\\\'), '''', '''''');

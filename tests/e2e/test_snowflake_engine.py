@@ -20,6 +20,7 @@ from sandbox.snowflake import functions
 
 TABLE = "MERCHANT_RISK_PREDICTIONS"
 EXPORT = "20261126t030000z"
+SAGEMAKER_EXPORT = "20261126t031000z"
 RESULTS: dict[str, pipeline_run.RunResult] = {}
 pytestmark = pytest.mark.skipif(
     subprocess.run(
@@ -50,12 +51,26 @@ def _manifest(sandbox: Sandbox) -> str:
     return f"s3://{sandbox.bucket}/exports/{SAMPLE_DATASET}/{EXPORT}/manifest.json"
 
 
+def _exported(sandbox: Sandbox, export_id: str) -> set[str]:
+    """The top-level names under the export's prefix in S3: its sections and manifest.json."""
+    prefix = f"exports/{SAMPLE_DATASET}/{export_id}/"
+    pages = (
+        sandbox.client("s3").get_paginator("list_objects_v2").paginate(Bucket=sandbox.bucket, Prefix=prefix)
+    )
+    return {
+        item["Key"].removeprefix(prefix).split("/")[0] for page in pages for item in page.get("Contents", [])
+    }
+
+
 def test_a_row_set_to_snowflake_trains_in_the_warehouse_and_scores(sandbox: Sandbox) -> None:
     _query(sandbox, f"UPDATE ML_DATASETS SET TRAINING_ENGINE = 'SNOWFLAKE' WHERE NAME = '{SAMPLE_DATASET}'")
     result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id=EXPORT)
     RESULTS["snowflake"] = result
     assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
     assert result.as_json()["engine"] == "SNOWFLAKE"
+    # Training data never leaves Snowflake: the export wrote score/ and its manifest, nothing else.
+    assert _exported(sandbox, EXPORT) == {"score", "manifest.json"}
+    assert (result.manifest["engine"], result.manifest["sections"]) == ("SNOWFLAKE", ["score"])
     assert {"ChooseEngine", "TrainInSnowflake", "EvaluateModel", "RegisterModel", "Score"} <= _visited(result)
     assert "Train" not in _visited(result)
     assert result.metric["name"] == "validation:auc" and result.metric["value"] > 0.75
@@ -74,12 +89,32 @@ def test_a_row_set_to_snowflake_trains_in_the_warehouse_and_scores(sandbox: Sand
     ]
 
 
-def test_the_sagemaker_engine_on_the_same_export_gets_the_same_metric(sandbox: Sandbox) -> None:
+def test_a_sagemaker_override_on_a_snowflake_export_is_refused(sandbox: Sandbox) -> None:
+    """The SNOWFLAKE export holds no train/validation: there is nothing to train on in S3."""
     result = pipeline_run.start_by_hand(
-        sandbox, {"manifest": _manifest(sandbox), "training_engine": "SAGEMAKER"}, name="same-data-sagemaker"
+        sandbox,
+        {"manifest": _manifest(sandbox), "training_engine": "SAGEMAKER"},
+        name="sagemaker-on-snowflake",
     )
+    assert result.status == "FAILED"
+    # The failure branch ends with the error's name prefixed "Snowsage." (the Fail state's ErrorPath).
+    failed = (result.execution.failed_state, result.execution.error)
+    assert failed == ("PrepareRun", "Snowsage.InvalidExecutionInput")
+    assert "training_engine" in (result.execution.cause or "")
+    assert "nothing to train on in S3" in (result.execution.cause or "")
+
+
+def test_the_sagemaker_engine_on_the_same_data_gets_the_same_metric(sandbox: Sandbox) -> None:
+    _query(sandbox, f"UPDATE ML_DATASETS SET TRAINING_ENGINE = NULL WHERE NAME = '{SAMPLE_DATASET}'")
+    try:
+        result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id=SAGEMAKER_EXPORT)
+    finally:
+        _query(
+            sandbox, f"UPDATE ML_DATASETS SET TRAINING_ENGINE = 'SNOWFLAKE' WHERE NAME = '{SAMPLE_DATASET}'"
+        )
     assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
     assert result.as_json()["engine"] == "SAGEMAKER" and "Train" in _visited(result)
+    assert _exported(sandbox, SAGEMAKER_EXPORT) == {"train", "validation", "score", "manifest.json"}
     assert abs(result.metric["value"] - RESULTS["snowflake"].metric["value"]) <= 0.02
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
+from sandbox import html_report
 from sandbox.model_insight import histogram, roc_points, validation_rounds
 
 
@@ -23,3 +27,15 @@ def test_tied_scores_make_one_point_and_one_class_makes_no_curve() -> None:
 
 def test_histogram_bins_like_the_drift_view() -> None:
     assert histogram([0.0, 0.05, 0.15, 0.99, 1.0]) == [2, 1, 0, 0, 0, 0, 0, 0, 0, 2]
+
+
+def test_a_run_trained_in_snowflake_gets_no_training_job_insight() -> None:
+    """TrainInSnowflake's job name is not a SageMaker job: the report says so instead of describing it."""
+    output = {
+        "training": {"job_name": "snowflake:TRAIN_MODEL:run-1"},
+        "plan": {"model": {"training_engine": "SNOWFLAKE"}, "training": {"validation_uri": None}},
+    }
+    result: Any = SimpleNamespace(execution=SimpleNamespace(output=output))
+    sandbox: Any = SimpleNamespace(emulator=object())  # no client: nothing may be called
+    insight = html_report._insight(result, sandbox)
+    assert insight.problem is not None and "TRAIN_MODEL" in insight.problem

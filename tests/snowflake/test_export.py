@@ -16,7 +16,7 @@ import sqlglot
 from sandbox.sample_data import load_sample_data
 from sandbox.snowflake.export import ExportError, export_dataset, export_id_for, section_keys
 from sandbox.snowflake.setup import apply_setup
-from snowsage.manifest import parse_manifest
+from snowsage.manifest import exported_sections, parse_manifest
 from snowsage_setup.sqlscript import (
     EXPORT_PROCEDURE_FILE,
     export_queries,
@@ -164,6 +164,8 @@ def test_export_writes_sections_then_the_manifest(loaded_conn: Any, s3: Any) -> 
         },
         "label_summary": {"distinct": 2, "min": 0.0, "max": 1.0, "non_integers": 0},
         "predictions_columns": ["ID", "SCORE", "RUN_ID", "EXPORT_ID", "MODEL_VERSION", "SCORED_AT"],
+        "engine": "SAGEMAKER",
+        "sections": ["train", "validation", "score"],
     }
     assert labels == [(2, 0, 1)]
     features = [c for c in manifest["score"]["columns"] if c != "MERCHANT_ID"]
@@ -206,6 +208,44 @@ def test_export_writes_sections_then_the_manifest(loaded_conn: Any, s3: Any) -> 
     # the manifest satisfies the pipeline's own reader
     parsed = parse_manifest(json.dumps(manifest).encode())
     assert parsed.score.rows == manifest["score"]["rows"]
+
+
+def test_a_snowflake_row_exports_score_only_and_says_so(loaded_conn: Any, s3: Any) -> None:
+    """Issue 12: TRAINING_ENGINE = 'SNOWFLAKE' trains on the view; no training row reaches S3."""
+    query(loaded_conn, "UPDATE ML_DATASETS SET TRAINING_ENGINE = 'SNOWFLAKE' WHERE NAME = 'merchant_risk'")
+    recording = RecordingS3(s3)
+    manifest = export_dataset(loaded_conn, recording, BUCKET, "merchant_risk", export_id="engine-sf")
+
+    base = "exports/merchant_risk/engine-sf/"
+    assert (manifest["engine"], manifest["sections"]) == ("SNOWFLAKE", ["score"])
+    assert "train" not in manifest and "validation" not in manifest
+    assert manifest["model"]["training_engine"] == "SNOWFLAKE"
+    assert manifest["label_summary"]["distinct"] == 2  # still judged: one aggregate in Snowflake
+    stored = s3.list_objects_v2(Bucket=BUCKET, Prefix=base)["Contents"]
+    assert {item["Key"].removeprefix(base).split("/")[0] for item in stored} == {"score", "manifest.json"}
+    assert all(key.startswith((f"{base}score/", f"{base}manifest.json")) for key in recording.written)
+    parsed = parse_manifest(json.dumps(manifest).encode())
+    assert parsed.train is None and parsed.engine == "SNOWFLAKE" and parsed.sections == ["score"]
+
+
+def test_the_procedure_skips_training_sections_for_the_snowflake_engine() -> None:
+    """The procedure's text does what the sandbox does (snowsage.manifest.exported_sections)."""
+    body = next(
+        s.text
+        for s in load_statements(
+            [EXPORT_PROCEDURE_FILE], with_defaults({"bucket": BUCKET, "aws_role_arn": ROLE_ARN})
+        )
+        if s.kind == "CREATE PROCEDURE"
+    )
+    assert "engine := IFF(training_engine = 'SNOWFLAKE', 'SNOWFLAKE', 'SAGEMAKER');" in body
+    skip = "IF (engine = 'SNOWFLAKE' AND section <> 'score') THEN\n      CONTINUE;\n    END IF;"
+    assert (
+        body.index("section := rec.SECTION;") < body.index(skip) < body.index("EXECUTE IMMEDIATE :copy_sql;")
+    )
+    assert body.index("written := ARRAY_APPEND(written, section);") < body.index("END FOR;")
+    assert "'engine', engine,\n    'sections', written);" in body
+    assert exported_sections("SNOWFLAKE") == ("score",)
+    assert exported_sections(None) == exported_sections("SAGEMAKER") == ("train", "validation", "score")
 
 
 def test_split_is_md5_of_the_id_and_stable(loaded_conn: Any, s3: Any) -> None:

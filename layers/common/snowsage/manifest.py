@@ -18,11 +18,22 @@ from snowsage.errors import (
     ExportFileMissing,
     ExportFileUnlisted,
     ExportSizeMismatch,
+    InvalidExecutionInput,
     ManifestError,
     ManifestSchemaError,
     ManifestVersionError,
+    PermanentError,
 )
-from snowsage.models import ExportFile, Manifest, ManifestSection, Mode, validation_problems
+from snowsage.models import (
+    TRAINING_ENGINES,
+    ExportFile,
+    Manifest,
+    ManifestSection,
+    Mode,
+    SectionName,
+    TrainingEngine,
+    validation_problems,
+)
 from snowsage.names import (
     ManifestLocation,
     validate_dataset,
@@ -57,18 +68,71 @@ def parse_manifest(raw: bytes) -> Manifest:
         raise ManifestSchemaError(f"manifest does not match version {version}: {problems}") from error
 
 
-def _required_sections(mode: Mode) -> tuple[str, ...]:
-    return ("train", "validation", "score") if mode == "train_and_score" else ("score",)
+SECTION_NAMES: tuple[SectionName, ...] = ("train", "validation", "score")
 
 
-def sections_for(manifest: Manifest, mode: Mode) -> dict[str, ManifestSection]:
-    sections: dict[str, ManifestSection] = {}
-    for name in _required_sections(mode):
-        section = getattr(manifest, name)
-        if section is None:
-            raise ManifestSchemaError(f"manifest has no '{name}' section, which mode {mode} needs")
-        sections[name] = section
-    return sections
+def exported_sections(row_engine: str | None) -> tuple[SectionName, ...]:
+    """What EXPORT_DATASET writes for a row's TRAINING_ENGINE (and names in ``engine``): the
+    SNOWFLAKE engine trains on the view, so its training rows are not unloaded; any other value
+    (NULL: SAGEMAKER) gets every section."""
+    return ("score",) if row_engine == "SNOWFLAKE" else SECTION_NAMES
+
+
+def _required_sections(mode: Mode, engine: TrainingEngine) -> tuple[SectionName, ...]:
+    """SageMaker trains on the export's train/validation files; the SNOWFLAKE engine on the view."""
+    if mode == "train_and_score" and engine == "SAGEMAKER":
+        return SECTION_NAMES
+    return ("score",)
+
+
+def present_sections(manifest: Manifest) -> tuple[SectionName, ...]:
+    """The sections the manifest holds; its ``sections`` list (version 2), when given, must say the same."""
+    present = tuple(name for name in SECTION_NAMES if getattr(manifest, name) is not None)
+    if manifest.sections is not None and sorted(manifest.sections) != sorted(present):
+        raise ManifestSchemaError(f"manifest lists sections {manifest.sections} but holds {list(present)}")
+    return present
+
+
+def _check_engine(manifest: Manifest) -> None:
+    """``engine`` is the row's TRAINING_ENGINE as the export resolved it (NULL: SAGEMAKER)."""
+    if manifest.engine is None or manifest.model is None:
+        return
+    row = manifest.model.training_engine or "SAGEMAKER"
+    if row in TRAINING_ENGINES and row != manifest.engine:
+        raise ManifestSchemaError(
+            f"manifest engine {manifest.engine!r} differs from its model.training_engine {row!r}"
+        )
+
+
+def _missing_section(manifest: Manifest, name: str, mode: Mode, engine: TrainingEngine) -> PermanentError:
+    written_for = manifest.engine or "SAGEMAKER"
+    if written_for == "SNOWFLAKE":
+        # The export left the training rows in Snowflake: only TRAIN_MODEL can train on them.
+        return InvalidExecutionInput(
+            f"execution input 'training_engine' {engine!r}: export {manifest.export_id} of"
+            f" {manifest.dataset} was written for the SNOWFLAKE engine and has no '{name}' section"
+            " (its training rows stayed in Snowflake), so there is nothing to train on in S3; drop"
+            " the override, or set ML_DATASETS.TRAINING_ENGINE to 'SAGEMAKER' and export again"
+        )
+    return ManifestSchemaError(
+        f"manifest has no '{name}' section, which mode {mode} on the {engine} engine needs"
+        " (only an export for TRAINING_ENGINE = 'SNOWFLAKE' leaves train and validation out)"
+    )
+
+
+def sections_for(
+    manifest: Manifest, mode: Mode, engine: TrainingEngine = "SAGEMAKER"
+) -> dict[str, ManifestSection]:
+    """The sections to check: those the mode and engine need (each must be there); in
+    train_and_score also train and validation when the SNOWFLAKE engine finds them (an older
+    export wrote them: it promises their files and their columns must match score's)."""
+    _check_engine(manifest)
+    present = present_sections(manifest)
+    for name in _required_sections(mode, engine):
+        if name not in present:
+            raise _missing_section(manifest, name, mode, engine)
+    used = SECTION_NAMES if mode == "train_and_score" else ("score",)
+    return {name: section for name in used if name in present and (section := getattr(manifest, name))}
 
 
 def _check_section(name: str, section: ManifestSection, location: ManifestLocation) -> None:
@@ -116,8 +180,10 @@ def _check_file_list(name: str, section: ManifestSection, listed: list[ExportFil
             raise ExportFileEmpty(f"{name} file {item.key!r} is empty (rows={item.rows}, size={item.size})")
 
 
-def check_manifest(manifest: Manifest, location: ManifestLocation, mode: Mode) -> dict[str, ManifestSection]:
-    """Every rule that needs no I/O. Returns the sections the mode uses."""
+def check_manifest(
+    manifest: Manifest, location: ManifestLocation, mode: Mode, engine: TrainingEngine = "SAGEMAKER"
+) -> dict[str, ManifestSection]:
+    """Every rule that needs no I/O. Returns the sections to verify (see ``sections_for``)."""
     if validate_dataset(manifest.dataset) != location.dataset:
         raise ManifestSchemaError(f"manifest dataset {manifest.dataset!r} != {location.dataset!r} in its key")
     if validate_export_id(manifest.export_id) != location.export_id:
@@ -127,7 +193,7 @@ def check_manifest(manifest: Manifest, location: ManifestLocation, mode: Mode) -
     id_column = validate_snowflake_identifier(manifest.id_column, "id_column")
     label_column = validate_snowflake_identifier(manifest.label_column, "label_column")
     validate_snowflake_identifier(manifest.predictions_table, "predictions_table")
-    sections = sections_for(manifest, mode)
+    sections = sections_for(manifest, mode, engine)
     for name, section in sections.items():
         _check_section(name, section, location)
     score_columns = [column.upper() for column in sections["score"].columns]

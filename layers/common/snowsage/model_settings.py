@@ -350,6 +350,26 @@ def _row_training_engine(layers: _Layers, text: str | None) -> TrainingEngine | 
     raise layers.refuse("ML_DATASETS.TRAINING_ENGINE", f"{text[:200]!r} is not 'SAGEMAKER' or 'SNOWFLAKE'")
 
 
+def _pick_training_engine(
+    layers: _Layers, row: DatasetModel, request: ExecutionInput
+) -> tuple[TrainingEngine, str]:
+    engine_layers: list[tuple[str, str | None]] = [
+        ("default", DEFAULT_TRAINING_ENGINE),
+        (ROW, _row_training_engine(layers, row.training_engine)),
+        (INPUT, request.training_engine),
+    ]
+    engine, source = layers.pick("training_engine", engine_layers)
+    return ("SNOWFLAKE" if engine == "SNOWFLAKE" else "SAGEMAKER"), source
+
+
+def resolve_training_engine(
+    dataset: str, row: DatasetModel | None, request: ExecutionInput
+) -> tuple[TrainingEngine, str]:
+    """The run's engine and the layer that chose it ("default", ML_DATASETS, "execution input"),
+    resolved as ``resolve_model`` does: PrepareRun needs it first, to know which sections to check."""
+    return _pick_training_engine(_Layers(dataset), row or DatasetModel(), request)
+
+
 def check_predictions_columns(dataset: str, table: str, columns: list[str] | None, problem: Problem) -> None:
     """The predictions table has the columns its kind of model is loaded into (when the manifest says)."""
     if columns is None:
@@ -433,13 +453,7 @@ def resolve_model(
     )
     hyperparameters["objective"] = objective
     hyperparameters["eval_metric"] = metric_short_name(metric)
-    engine_layers: list[tuple[str, str | None]] = [
-        ("default", DEFAULT_TRAINING_ENGINE),
-        (ROW, _row_training_engine(layers, row.training_engine)),
-        (INPUT, request.training_engine),
-    ]
-    engine, _ = layers.pick("training_engine", engine_layers)
-    training_engine: TrainingEngine = "SNOWFLAKE" if engine == "SNOWFLAKE" else "SAGEMAKER"
+    training_engine, _ = _pick_training_engine(layers, row, request)
     num_class: int | None = None
     if problem == "multiclass":
         num_class = _num_class(layers, hyperparameters, labels, label_column)

@@ -33,6 +33,7 @@ Problem = Literal["binary", "regression", "multiclass"]
 # Where a run trains: SageMaker's built-in XGBoost, or TRAIN_MODEL inside Snowflake (issue 12).
 TrainingEngine = Literal["SAGEMAKER", "SNOWFLAKE"]
 TRAINING_ENGINES: tuple[TrainingEngine, ...] = ("SAGEMAKER", "SNOWFLAKE")
+SectionName = Literal["train", "validation", "score"]
 # ML_RUNS.STATUS: what the pipeline's own RecordRun states write (SUCCEEDED, FAILED), and the
 # execution statuses the safety net records for runs that ended without them (TIMED_OUT, ABORTED).
 RunStatus = Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
@@ -179,6 +180,11 @@ class Manifest(Contract):
     model: DatasetModel | None = None
     label_summary: LabelSummary | None = None
     predictions_columns: list[str] | None = None
+    # Version 2: the engine the export was written for (the row's TRAINING_ENGINE, NULL: SAGEMAKER)
+    # and the sections it wrote: a SNOWFLAKE export writes no train/validation (the rows stay in
+    # Snowflake). An older manifest has neither and holds every section.
+    engine: TrainingEngine | None = None
+    sections: list[SectionName] | None = None
 
 
 # --- PrepareRun ------------------------------------------------------------------------------
@@ -235,15 +241,16 @@ class ScriptPlan(Contract):
 
 
 class TrainingPlan(Contract):
-    train_uri: str
-    validation_uri: str
+    # None when the export wrote no train/validation: the SNOWFLAKE engine trains on the view.
+    train_uri: str | None
+    validation_uri: str | None
     output_uri: str
     checkpoint_uri: str
     hyperparameters: dict[str, str]
     resource_config: ResourceConfig
     stopping_condition: dict[str, int]
     enable_spot: bool
-    rows: int
+    rows: int  # the train section's (0: the export wrote none, the SNOWFLAKE engine)
     # The train channel's S3DataDistributionType: ShardedByS3Key when several instances train.
     train_distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
     train_files: int = Field(default=1, ge=0)

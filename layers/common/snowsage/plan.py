@@ -90,9 +90,16 @@ def _training_plan(
     )
     if instances < 1:
         raise InvalidModelSettings(f"dataset {dataset}: {count_where} must be at least 1, not {instances}")
-    train_files = sections["train"].file_count
-    distribution = scale_out.train_distribution(
-        dataset=dataset, instance_count=instances, train_files=train_files, where=count_where
+    train = sections.get("train")
+    validation = sections.get("validation")
+    # No train section: the SNOWFLAKE engine trains on the view, and no instance reads files.
+    train_files = train.file_count if train is not None else 0
+    distribution = (
+        scale_out.train_distribution(
+            dataset=dataset, instance_count=instances, train_files=train_files, where=count_where
+        )
+        if train is not None
+        else "FullyReplicated"
     )
     hyperparameters = {**scale_out.gpu_hyperparameters(instance_type, image_uri)}
     for key in hyperparameters:
@@ -111,8 +118,8 @@ def _training_plan(
         hyperparameters.update(script_hyperparameters(script))
         metric_definitions = [metric_definition(model.metric_name)]
     return TrainingPlan(
-        train_uri=_uri(bucket, sections["train"].prefix),
-        validation_uri=_uri(bucket, sections["validation"].prefix),
+        train_uri=_uri(bucket, train.prefix) if train is not None else None,
+        validation_uri=_uri(bucket, validation.prefix) if validation is not None else None,
         output_uri=_uri(bucket, f"models/{dataset}/{run_id}/"),
         checkpoint_uri=_uri(bucket, f"checkpoints/{dataset}/{run_id}/"),
         hyperparameters=hyperparameters,
@@ -123,7 +130,7 @@ def _training_plan(
         ),
         stopping_condition=stopping_condition(settings),
         enable_spot=settings.use_spot_training,
-        rows=sections["train"].rows,
+        rows=train.rows if train is not None else 0,
         train_distribution=distribution,
         train_files=train_files,
         algorithm_specification=AlgorithmSpecification(

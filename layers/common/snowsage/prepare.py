@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from snowsage.errors import InvalidExecutionInput
 from snowsage.manifest import check_manifest, read_manifest, verify_files, verify_first_rows
+from snowsage.model_settings import resolve_training_engine
 from snowsage.models import ExecutionInput, PrepareRunRequest, RunPlan, validation_problems
 from snowsage.names import ManifestLocation
 from snowsage.plan import build_run_plan
@@ -37,7 +38,9 @@ def prepare_run(
             f"manifest bucket {location.bucket!r} is not this pipeline's bucket {settings.bucket_name!r}"
         )
     manifest = read_manifest(location, store)
-    sections = check_manifest(manifest, location, execution_input.mode)
+    # The engine decides the sections: a SNOWFLAKE export holds no train/validation (docs/contracts.md).
+    engine, _ = resolve_training_engine(location.dataset, manifest.model, execution_input)
+    sections = check_manifest(manifest, location, execution_input.mode, engine)
     first_keys = verify_files(location, sections, store)
     verify_first_rows(location, sections, first_keys, store)
     return build_run_plan(
