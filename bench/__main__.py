@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=8,
         help="trials of the tuning run whose cost per run bench/run_cost.py shows (0: skip)",
     )
-    parser.add_argument("--tuning-rows", type=int, default=20_000, help="transactions of the tuning run")
+    parser.add_argument(
+        "--tuning-rows", type=int, default=50_000, help="transactions of the tuning run (the demo's)"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     return parser
 

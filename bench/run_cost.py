@@ -224,12 +224,13 @@ def tuning_section(figures: TuningCost | None, table: Table) -> list[str]:
             f"**{_usd(figures.trials_usd)}**",
         ]
     )
+    parts = list(COST_PARTS)
     compare = [
         [
             what,
-            _usd(cost.get("cost_training_usd")),
             f"{cost['tuning_trials']:.0f}" if cost.get("tuning_trials") is not None else "",
-            _usd(cost.get("cost_usd")),
+            *[_usd(cost_parts(cost).get(part)) for part in parts],
+            f"**{_usd(cost.get('cost_usd'))}**",
         ]
         for what, cost in (
             ("one training job", figures.untuned),
@@ -248,10 +249,12 @@ def tuning_section(figures: TuningCost | None, table: Table) -> list[str]:
         " tuning job's trials (ListTrainingJobsForHyperParameterTuningJob) and sums each one's"
         " DescribeTrainingJob BillableTimeInSeconds x InstanceCount x price. The table's sum is the same"
         f" computation done here from the trials' own describes: ML_RUNS `COST_TRAINING_USD` {_usd(recorded)}"
-        f" {'equals' if agrees else '**differs from**'} it. {SANDBOX_LABEL.capitalize()}.",
+        f" {'equals' if agrees else '**differs from**'} it. {SANDBOX_LABEL[0].upper()}{SANDBOX_LABEL[1:]}."
+        " The two runs' other parts differ by the states each went through (PublishModel runs only"
+        " for a promoted model).",
         "",
         *table(["trial", "status", "instances", "billable s", "USD"], rows),
         "",
-        *table(["run", "COST_TRAINING_USD", "TUNING_TRIALS", "COST_USD"], compare),
+        *table(["run", "TUNING_TRIALS", *parts, "COST_USD"], compare),
         "",
     ]
