@@ -13,6 +13,11 @@ Sources (public price pages; the figures below were copied from them, ``AS_OF``)
   SnowflakeCreditPriceUsd, whose default is the on-demand Standard edition price in AWS US East
   (https://www.snowflake.com/en/pricing-options/, ``CREDIT_PRICE_AS_OF``).
 
+Other regions: Step Functions' page publishes its per-region table (e.g. $0.0250 per 1,000
+transitions in Europe (Ireland), $0.0297 in Europe (Paris)), but Lambda's and SageMaker's pages
+render their per-region prices from the Price List API in the browser: their figures were not
+readable from the machine that wrote this, and a row needs all three (no figure is guessed).
+
 Every region the template supports (its XGBoostImageRegistry mapping) must have a row:
 tests/unit/test_prices.py fails otherwise. A region missing here makes the run's COST_USD NULL
 (never a wrong figure): cost.run_cost raises UnpricedUsage and RecordRun records no cost.
