@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from snowsage.cost import (
     BilledTrainingJob,
@@ -257,6 +258,16 @@ def test_a_listing_longer_than_max_jobs_records_no_cost_rather_than_part_of_it()
     costing = HistoryCosting("us-east-1", MEMORY.__getitem__, trials=TuningTrials(client))
     assert costing(tuned_state(max_jobs=3), []) is None
     assert client.described == []  # refused before describing any trial
+
+
+def test_a_trial_sagemaker_refuses_to_describe_leaves_the_run_unpriced_not_unrecorded() -> None:
+    class Refusing(FakeSageMaker):
+        def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
+            raise ClientError(error, "DescribeTrainingJob")
+
+    costing = HistoryCosting("us-east-1", MEMORY.__getitem__, trials=TuningTrials(Refusing(TRIALS)))
+    assert costing(tuned_state(), []) is None
 
 
 def test_trials_are_never_priced_as_the_best_trial_alone() -> None:

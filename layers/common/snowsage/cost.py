@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from snowsage.models import RunState
@@ -251,6 +252,14 @@ class TuningTrials:
             request["NextToken"] = page["NextToken"]
 
     def __call__(self, tuning_job: str, max_jobs: int) -> list[BilledTrainingJob]:
+        """The trials as billed; a SageMaker error (after boto3's own retries) leaves the run unpriced:
+        the ML_RUNS row is still written, with COST_USD NULL, rather than RecordRun failing."""
+        try:
+            return self._billed(tuning_job, max_jobs)
+        except (ClientError, BotoCoreError) as error:
+            raise UnpricedUsage(f"the trials of tuning job {tuning_job} could not be read: {error}") from None
+
+    def _billed(self, tuning_job: str, max_jobs: int) -> list[BilledTrainingJob]:
         jobs = []
         for name in self.names(tuning_job, max_jobs):
             described = self._client.describe_training_job(TrainingJobName=name)
