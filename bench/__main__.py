@@ -23,7 +23,7 @@ from bench.stats import median
 if TYPE_CHECKING:
     from bench.sandbox_bench import RunFigures
 
-PHASES = ("sizes", "coldstart", "sandbox", "sqlscoring", "engines")
+PHASES = ("sizes", "coldstart", "sandbox", "sqlscoring", "engines", "tuningcost")
 BUDGET_MINUTES = 15
 
 
@@ -64,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="transactions of the SQL-vs-transform scoring runs (bench/sql_scoring.py)",
     )
     engines.add_arguments(parser)
+    parser.add_argument(
+        "--tuning-trials",
+        type=int,
+        default=8,
+        help="trials of the tuning run whose cost per run bench/run_cost.py shows (0: skip)",
+    )
+    parser.add_argument(
+        "--tuning-rows", type=int, default=50_000, help="transactions of the tuning run (the demo's)"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     return parser
 
@@ -533,69 +542,26 @@ def e2e_section(results: object, e2e_rows: list[int]) -> list[str]:
 
 
 def cost_section(results: object, e2e_rows: list[int]) -> list[str]:
+    from bench import run_cost
     from bench.sandbox_bench import SandboxResults
-    from sandbox import cost
-    from sandbox.sagemaker.emulator import SPOT_SAVING_ASSUMED
 
     assert isinstance(results, SandboxResults)
-    runs = [run for run in results.runs if run.transactions in e2e_rows]
-    if not runs:
-        return []
-    out = [
-        "## 6. Cost per run",
-        "",
-        "`sandbox/cost.py` (`estimate_cost`, unit-tested in `tests/sandbox/test_cost.py`):",
-        "",
-        "```",
-        "step_functions = transitions x STEP_FUNCTIONS_PER_TRANSITION",
-        "lambda         = sum over Lambda task states (+ StartPipelineFunction) of",
-        "                   seconds x MemorySize/1024 x LAMBDA_ARM64_PER_GB_SECOND + LAMBDA_PER_REQUEST",
-        "training       = billable_seconds x instance_count x SAGEMAKER_TRAINING_PER_HOUR[type] / 3600",
-        "transform      = Score state seconds x instance_count x SAGEMAKER_TRANSFORM_PER_HOUR[type] / 3600",
-        "```",
-        "",
-        f"Constants: Step Functions standard ${cost.STEP_FUNCTIONS_PER_TRANSITION} per state transition;"
-        f" Lambda arm64 ${cost.LAMBDA_ARM64_PER_GB_SECOND} per GB-second and $0.20 per 1M requests;"
-        f" SageMaker ml.m5.large ${cost.SAGEMAKER_TRAINING_PER_HOUR['ml.m5.large']}/hour training and"
-        f" ${cost.SAGEMAKER_TRANSFORM_PER_HOUR['ml.m5.large']}/hour batch transform (us-east-1 on-demand"
-        f" list prices as of {cost.PRICES_AS_OF}, not re-checked online from this machine: check"
-        " aws.amazon.com/sagemaker/pricing before relying on them);"
-        f" managed spot saving ASSUMED {SPOT_SAVING_ASSUMED:.0%} (typical, not guaranteed)."
-        " Transitions come from the execution history, Lambda seconds from the Lambda states' spans x"
-        " the function's MemorySize in template.yaml, training from the Train state's billable_seconds,"
-        " transform from the Score state's span. **These are the sandbox's local seconds** (moto,"
-        " fakesnow, the emulator on this machine): the figure is what the run would cost at AWS list"
-        " prices if AWS took as long. Real SageMaker jobs also bill instance start-up (typically minutes),"
-        " which dominates at this data size. S3, SNS, CloudWatch and Snowflake credits are not counted.",
-        "",
+    runs = [
+        (run.transactions, run.transitions, run.cost) for run in results.runs if run.transactions in e2e_rows
     ]
-    for run in runs:
-        estimate = run.cost
-        out.append(f"{run.transactions:,} transactions ({run.transitions} transitions):")
-        out.append("")
-        out += markdown.table(
-            ["component", "quantity", "unit", "unit price", "USD"],
-            [
-                [
-                    line.component,
-                    f"{line.quantity:,.3f}",
-                    line.unit,
-                    f"${line.unit_price:.4g}",
-                    f"${line.usd:.6f}",
-                ]
-                for line in estimate.items
-            ]
-            + [["**total**", "", "", "", f"**${estimate.total:.6f}**"]],
-        )
-        if estimate.spot_training_usd is not None:
-            out.append("")
-            out.append(
-                f"Training with managed spot ({SPOT_SAVING_ASSUMED:.0%} saving assumed):"
-                f" ${estimate.spot_training_usd:.6f} instead of"
-                f" ${sum(line.usd for line in estimate.items if 'training' in line.component):.6f}."
-            )
-        out.append("")
-    return out
+    return run_cost.billed_section(runs, markdown.table)
+
+
+def tuning_cost_phase(transactions: int, trials: int, seconds: dict[str, float], wanted: bool) -> list[str]:
+    from bench import run_cost
+
+    if not wanted or trials < 1:
+        return []
+    print(f"bench: a tuning run's cost ({trials} trials)", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    lines = run_cost.tuning_section(run_cost.run_tuning(transactions, trials), markdown.table)
+    seconds["tuning cost"] = time.perf_counter() - started
+    return lines
 
 
 def sql_scoring_phase(transactions: list[int], seconds: dict[str, float]) -> list[str]:
@@ -670,6 +636,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "sqlscoring" in phases and args.sql_rows:
         sections += sql_scoring_phase(args.sql_rows, seconds)
     sections += engines.phase(phases, args, seconds)
+    sections += tuning_cost_phase(args.tuning_rows, args.tuning_trials, seconds, "tuningcost" in phases)
 
     total = time.perf_counter() - started
     command = (

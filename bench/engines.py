@@ -33,16 +33,8 @@ METRIC_PARITY = 0.02  # issue 12: the SNOWFLAKE engine's metric within 0.02 of S
 # Snowflake "Overview of warehouses", "Warehouse size": credits per hour of a Gen1 standard
 # warehouse; and "Impact on credit usage and billing": per-second billing with a 60-second minimum
 # each time a warehouse starts (docs: user-guide/warehouses-overview, read 2026-11-27).
-WAREHOUSE_CREDITS_PER_HOUR = {
-    "X-Small": 1,
-    "Small": 2,
-    "Medium": 4,
-    "Large": 8,
-    "X-Large": 16,
-    "2X-Large": 32,
-    "3X-Large": 64,
-    "4X-Large": 128,
-}
+# One table for the pipeline and the bench: snowsage.prices (by the names WAREHOUSE_SIZE takes).
+WAREHOUSE_CREDITS_PER_HOUR = prices.WAREHOUSE_CREDITS_PER_HOUR
 WAREHOUSE_MINIMUM_SECONDS = 60
 WAREHOUSE_SOURCE = (
     "docs.snowflake.com/en/user-guide/warehouses-overview ('Warehouse size', Gen1 standard"
@@ -51,12 +43,14 @@ WAREHOUSE_SOURCE = (
 )
 # Snowflake publishes the price of a credit by edition, cloud and region (snowflake.com/en/pricing-options):
 # on demand in AWS US East, Standard $2, Enterprise $3, Business Critical $4. Quoted 2026-11-27
-# from summaries of that page (not read from this machine); your contract sets yours.
-CREDIT_PRICE_USD = 3.0
+# from summaries of that page (not read from this machine); your contract sets yours. The bench uses
+# the template's default (SnowflakeCreditPriceUsd), which RecordRun's COST_WAREHOUSE_USD uses too.
+CREDIT_PRICE_USD = prices.DEFAULT_CREDIT_PRICE_USD
 CREDIT_PRICE_SOURCE = (
-    "Enterprise edition, on demand, AWS US East (Standard $2, Business Critical $4), as"
+    "Standard edition, on demand, AWS US East (Enterprise $3, Business Critical $4), as"
     " snowflake.com/en/pricing-options lists them by edition and region; quoted 2026-11-27 from"
-    " summaries of that page, not read from this machine (`--credit-price`)"
+    " summaries of that page, not read from this machine; the template's SnowflakeCreditPriceUsd"
+    " default (`--credit-price`)"
 )
 # What SageMaker bills of a training job: TrainingStartTime to TrainingEndTime, which includes
 # downloading the training image and data but not launching the instances (docs: sagemaker/latest/
@@ -100,7 +94,7 @@ class EngineRun:
 class Assumptions:
     """The model's rates: each quoted above with its source, or a parameter."""
 
-    warehouse_size: str = "X-Small"
+    warehouse_size: str = prices.DEFAULT_WAREHOUSE_SIZE
     credit_price_usd: float = CREDIT_PRICE_USD
     provisioning_seconds: float = PROVISIONING_SECONDS
     billed_startup_seconds: float = BILLED_STARTUP_SECONDS
@@ -503,7 +497,9 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--engine-repeats", type=int, default=1, help="runs per size and engine (median shown)"
     )
-    parser.add_argument("--warehouse-size", choices=sorted(WAREHOUSE_CREDITS_PER_HOUR), default="X-Small")
+    parser.add_argument(
+        "--warehouse-size", choices=sorted(WAREHOUSE_CREDITS_PER_HOUR), default=prices.DEFAULT_WAREHOUSE_SIZE
+    )
     parser.add_argument(
         "--credit-price", type=float, default=CREDIT_PRICE_USD, help="USD per Snowflake credit"
     )

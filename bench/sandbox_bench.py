@@ -18,7 +18,7 @@ running sandbox:
 * end to end on a transaction-level dataset: snowflake/examples/txn_refund.sql (one row per
   transaction) in a second sandbox, as ``python -m sandbox run --setup-sql ... --threshold 0.5``
   sets it up (``txn_refund_runs``);
-* cost: sandbox.cost.estimate_for_project on the run's execution summary;
+* cost: the run's ML_RUNS COST_* row, RecordRun's snowsage.cost on the sandbox's figures (bench/run_cost.py);
 * payload: exports of the same data in 1 file per section, ~100 and ~N files, each a full run; the
   largest state input/output is read from the execution history (includeExecutionData).
 """
@@ -44,7 +44,6 @@ from bench.stats import median
 from sandbox import pipeline_run
 from sandbox.aws import moto_patches
 from sandbox.aws.executions import StateSpan, largest_state_io
-from sandbox.cost import CostEstimate, estimate_for_project
 from sandbox.sagemaker import s3io
 from sandbox.sample_data import load_sample_data
 from sandbox.services import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
@@ -89,7 +88,7 @@ class RunFigures:
     transform_compute: float
     training_timings: dict[str, float]
     transform_timings: dict[str, float]
-    cost: CostEstimate
+    cost: dict[str, float | None] | None  # ML_RUNS COST_* (sandbox.cost.read_run_cost)
     transitions: int
     training_job: str
     transform_job: str
@@ -308,12 +307,6 @@ def measured_run(
         )
     train_describe = sb.emulator.describe_training_job(output["training"]["job_name"])
     transform_describe = sb.emulator.describe_transform_job(output["transform"]["job_name"])
-    logical = _logical_ids(sb)
-    starts = {
-        logical.get(i.function, i.function): i.duration
-        for i in invocations
-        if logical.get(i.function) == "StartPipelineFunction"
-    }
     figures = RunFigures(
         transactions=transactions,
         status=result.status,
@@ -324,7 +317,7 @@ def measured_run(
         transform_compute=_job_timings(transform_describe).get("compute_seconds", 0.0),
         training_timings=_job_timings(train_describe),
         transform_timings=_job_timings(transform_describe),
-        cost=estimate_for_project(result.execution, extra_lambda_seconds=starts),
+        cost=result.cost,
         transitions=result.execution.transitions,
         training_job=str(output["training"]["job_name"]),
         transform_job=str(output["transform"]["job_name"]),

@@ -5,21 +5,29 @@ from datetime import UTC, datetime
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from snowsage.cost import FunctionMemory, HistoryCosting
+from snowsage.cost import FunctionMemory, HistoryCosting, TuningTrials, WarehouseRate
 from snowsage.models import RecordRunRequest, RunRecord
 from snowsage.observability import lambda_entry
 from snowsage.run_metrics import RunMetric
 from snowsage.runs import ExecutionHistory, record_run
-from snowsage.settings import SnowflakeSettings
+from snowsage.settings import RecordRunSettings
 from snowsage.snowflake.connection import connection_factory
 from snowsage.snowflake.ml_runs import write_run
 
-settings = SnowflakeSettings.from_env()
+settings = RecordRunSettings.from_env()
 connect = connection_factory(settings)
 history = ExecutionHistory(boto3.client("stepfunctions"))
 lambda_client = boto3.client("lambda")
-# The region's prices (snowsage.prices): the function runs in the stack's region.
-costing = HistoryCosting(lambda_client.meta.region_name, FunctionMemory(lambda_client))
+# The region's prices (snowsage.prices): the function runs in the stack's region. A tuned run's
+# training is the sum of its trials (TuningTrials reads them from SageMaker).
+costing = HistoryCosting(
+    lambda_client.meta.region_name,
+    FunctionMemory(lambda_client),
+    trials=TuningTrials(boto3.client("sagemaker")),
+    warehouse=WarehouseRate(
+        size=settings.snowflake_warehouse_size, credit_price_usd=settings.snowflake_credit_price_usd
+    ),
+)
 
 
 def write(record: RunRecord) -> None:

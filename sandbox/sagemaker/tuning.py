@@ -150,6 +150,26 @@ def _metric(description: dict[str, Any], metric_name: str) -> float | None:
     return None
 
 
+def _page(summaries: list[dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+    """One page of the listing: MaxResults 1-100 (default 10), NextToken to the next page while more
+    remain (API_ListTrainingJobsForHyperParameterTuningJob). The token is the offset, which only this
+    emulator reads: callers pass it back unread, as they must a real one."""
+    size = int(request.get("MaxResults", 10))
+    if not 1 <= size <= 100:
+        raise validation_error(
+            f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy constraint:"
+            " Member must have value less than or equal to 100 and greater than or equal to 1"
+        )
+    token = str(request.get("NextToken") or "0")
+    if not token.isdigit():
+        raise validation_error(f"Invalid pagination token {token!r}")
+    start = int(token)
+    answer: dict[str, Any] = {"TrainingJobSummaries": summaries[start : start + size]}
+    if start + size < len(summaries):
+        answer["NextToken"] = str(start + size)
+    return answer
+
+
 class TuningJobs:
     """The tuning jobs of one emulator; trials go through its CreateTrainingJob."""
 
@@ -233,7 +253,7 @@ class TuningJobs:
         else:
             key = {"Name": "TrainingJobName", "Status": "TrainingJobStatus"}.get(sort_by, "CreationTime")
             summaries.sort(key=lambda s: s[key], reverse=descending)
-        return {"TrainingJobSummaries": summaries[: int(request.get("MaxResults", 100))]}
+        return _page(summaries, request)
 
     def stop(self, name: str) -> None:
         with self.emulator._lock:

@@ -68,10 +68,13 @@ CREATE TABLE IF NOT EXISTS ML_RUNS (
   UPDATED_AT TIMESTAMP_NTZ,
   PUBLISHED_FUNCTION VARCHAR,             -- 'ML_PREDICT_<DATASET> v<version>' when the run published one
   COST_USD FLOAT,                         -- what AWS billed the run (layers/common/snowsage/cost.py), the sum of:
-  COST_TRAINING_USD FLOAT,                --   BillableTimeInSeconds x instances x price
+  COST_TRAINING_USD FLOAT,                --   BillableTimeInSeconds x instances x price (each trial's, if tuned)
   COST_TRANSFORM_USD FLOAT,               --   TransformStartTime..TransformEndTime x instances x price
   COST_STEP_FUNCTIONS_USD FLOAT,          --   state transitions x price
-  COST_LAMBDA_USD FLOAT                   --   Lambda GB-seconds and requests x price
+  COST_LAMBDA_USD FLOAT,                  --   Lambda GB-seconds and requests x price
+  COST_WAREHOUSE_USD FLOAT,               --   WAREHOUSE_SECONDS x credits per hour / 3600 x price per credit
+  WAREHOUSE_SECONDS FLOAT,                -- the run's Snowflake statements, elapsed (docs/operations.md)
+  TUNING_TRIALS NUMBER(38, 0)             -- the tuning job's trials in COST_TRAINING_USD (NULL: not tuned)
 )
 COMMENT = 'Snowsage: one row per pipeline run (status, metrics, lineage)';
 -- A table created before scoring in SQL existed gets the column, last as here (docs: sql-reference/sql/alter-table).
@@ -81,6 +84,9 @@ ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_TRAINING_USD FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_TRANSFORM_USD FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_STEP_FUNCTIONS_USD FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_LAMBDA_USD FLOAT;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_WAREHOUSE_USD FLOAT;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS WAREHOUSE_SECONDS FLOAT;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS TUNING_TRIALS NUMBER(38, 0);
 -- A dataset is stale when its last successful run is older than this (ML_STALE_DATASETS).
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS STALENESS_HOURS NUMBER(38, 0) DEFAULT 24;
 

@@ -9,7 +9,7 @@ import pytest
 
 from bench import engines, markdown
 
-ASSUMED = engines.Assumptions()  # X-Small, $3 a credit, ml.m5.large, 120 s + 60 s start-up
+ASSUMED = engines.Assumptions()  # XSMALL, $2 a credit (template default), ml.m5.large, 120 s + 60 s start-up
 
 
 def run(
@@ -77,9 +77,9 @@ def test_snowflake_is_billed_the_warehouse_minimum_at_its_sizes_credits_and_pric
     short = engines.model(run("SNOWFLAKE", work=1.0), ASSUMED)
     assert (short.billed_warehouse_seconds, short.instance_seconds) == (60, 0.0)
     assert short.credits == pytest.approx(1 / 60)  # X-Small: 1 credit an hour
-    assert short.usd == pytest.approx(3.0 / 60)
-    assert short.usd_warehouse_up == pytest.approx(3.0 / 3600)  # one second of a running warehouse
-    long = engines.model(run("SNOWFLAKE", work=90.0), dataclasses.replace(ASSUMED, warehouse_size="Medium"))
+    assert short.usd == pytest.approx(2.0 / 60)
+    assert short.usd_warehouse_up == pytest.approx(2.0 / 3600)  # one second of a running warehouse
+    long = engines.model(run("SNOWFLAKE", work=90.0), dataclasses.replace(ASSUMED, warehouse_size="MEDIUM"))
     assert long.billed_warehouse_seconds == 90.0
     assert long.credits == pytest.approx(90 * 4 / 3600)  # Medium: 4 credits an hour
 
@@ -89,7 +89,7 @@ def test_sagemaker_bills_the_start_up_and_the_work_but_not_the_provisioning() ->
     assert modelled.instance_seconds == pytest.approx(62.0)
     assert modelled.seconds == pytest.approx(120 + 62 + 1.5)
     assert modelled.warehouse_seconds == pytest.approx(1.5)
-    assert modelled.usd == pytest.approx(62 * 0.115 / 3600 + 1.5 / 3600 * 3.0)
+    assert modelled.usd == pytest.approx(62 * 0.115 / 3600 + 1.5 / 3600 * 2.0)
     assert engines.model(run("SAGEMAKER"), ASSUMED, unload_seconds=-0.2).warehouse_seconds == 0.0
 
 
@@ -124,4 +124,4 @@ def test_the_section_prints_its_verdicts_and_its_sources() -> None:
         "2026-11-27",
     ):
         assert source in lines, source
-    assert "| 10,000 | SNOWFLAKE | 1.0 | 0.0 | 1.00 | 60.0 | 0.01667 | $0.05000 | $0.00083 |" in lines
+    assert "| 10,000 | SNOWFLAKE | 1.0 | 0.0 | 1.00 | 60.0 | 0.01667 | $0.03333 | $0.00056 |" in lines

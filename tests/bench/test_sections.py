@@ -8,7 +8,6 @@ import re
 from bench import earlier
 from bench.__main__ import e2e_section, memory_section, payload_section
 from bench.sandbox_bench import PayloadFigures, Replay, RunFigures, SandboxResults
-from sandbox.cost import CostEstimate
 
 
 def run(transactions: int, other: float, *, export_bytes: int, peak_mb: float = 90.0) -> RunFigures:
@@ -22,7 +21,7 @@ def run(transactions: int, other: float, *, export_bytes: int, peak_mb: float = 
         transform_compute=0.1,
         training_timings={},
         transform_timings={},
-        cost=CostEstimate(),
+        cost=None,
         transitions=15,
         training_job="t",
         transform_job="s",

@@ -96,7 +96,15 @@ def _assert_costed(sandbox: Sandbox, run: dict[str, Any], result: pipeline_run.R
     assert run["COST_TRAINING_USD"] == pytest.approx(expected_training)
     assert run["COST_TRANSFORM_USD"] == pytest.approx(expected_transform, rel=1e-3, abs=1e-9)
     assert run["COST_STEP_FUNCTIONS_USD"] > 0 and run["COST_LAMBDA_USD"] > 0
-    parts = ("COST_TRAINING_USD", "COST_TRANSFORM_USD", "COST_STEP_FUNCTIONS_USD", "COST_LAMBDA_USD")
+    # LoadPredictions' and PublishModel's statements in fakesnow: the warehouse part (snowsage.cost)
+    assert run["WAREHOUSE_SECONDS"] > 0 and run["COST_WAREHOUSE_USD"] > 0
+    parts = (
+        "COST_TRAINING_USD",
+        "COST_TRANSFORM_USD",
+        "COST_STEP_FUNCTIONS_USD",
+        "COST_LAMBDA_USD",
+        "COST_WAREHOUSE_USD",
+    )
     assert run["COST_USD"] == pytest.approx(sum(run[part] for part in parts))
     assert result.cost is not None and result.cost["cost_usd"] == pytest.approx(run["COST_USD"])
 

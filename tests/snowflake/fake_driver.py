@@ -24,11 +24,16 @@ class FakeCursor:
     description: list[tuple[str, ...]] = field(default_factory=list)
     rowcount: int = -1
     fetched: list[int] = field(default_factory=list)  # the size of each fetch, fetchall as -1
+    # seconds a statement takes, by verb, on ``clock`` (which the test shares with the factory)
+    seconds: dict[str, float] = field(default_factory=dict)
+    clock: FakeClock | None = None
     _result: list[tuple[Any, ...]] = field(default_factory=list)
 
     def execute(self, statement: str, params: Any = None, timeout: int | None = None) -> FakeCursor:
         verb = statement.split(maxsplit=1)[0].upper()
         self.executed.append((verb, timeout))
+        if self.clock is not None:
+            self.clock.now += self.seconds.get(verb, 0.0)
         if verb in self.failures:
             raise self.failures[verb]
         self._result, self.description, self.rowcount = [], [("status",)], -1

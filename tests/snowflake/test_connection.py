@@ -85,6 +85,22 @@ def test_every_statement_gets_the_time_left_of_the_budget() -> None:
     assert cursor.executed == [("CREATE", 600), ("COPY", 149)]
 
 
+def test_the_session_adds_up_its_statements_time_failed_ones_included() -> None:
+    """The run's warehouse time (snowsage.cost): the statements' time, not the time between them."""
+    clock = FakeClock()
+    failing = ProgrammingError(msg="Numeric value 'x' is not recognized", errno=100038)
+    cursor = FakeCursor(seconds={"CALL": 12.5, "COPY": 2.25}, clock=clock, failures={"INSERT": failing})
+    cursor.seconds["INSERT"] = 0.125
+    with session(factory_for(FakeConnection(cursor), clock=clock), "run-1") as snowflake:
+        snowflake.execute("CALL TRAIN_MODEL('d', 'r', '{}', 'validation:auc')")
+        clock.now += 100  # the Lambda's own work between statements
+        snowflake.execute("COPY INTO T FROM @S/p/")
+        with pytest.raises(ProgrammingError):
+            snowflake.execute("INSERT INTO P SELECT * FROM T")
+    assert snowflake.elapsed_seconds == 12.5 + 2.25 + 0.125
+    assert snowflake.warehouse_seconds() == 14.875
+
+
 @pytest.mark.parametrize("error", [STATEMENT_TIMEOUT, CLIENT_CANCEL], ids=["000630", "client-cancel"])
 def test_a_statement_that_runs_out_of_time_is_transient(error: ProgrammingError) -> None:
     connection = FakeConnection(FakeCursor(failures={"COPY": error}))

@@ -11,7 +11,7 @@ from snowflake.connector.errors import OperationalError, ProgrammingError
 from snowsage.errors import PredictionsMalformed, RowCountMismatch, SnowflakeUnavailable
 from snowsage.models import LoadPredictionsRequest
 from snowsage.snowflake.loading import load_predictions
-from tests.snowflake.fake_driver import FakeConnection, FakeCursor, factory_for
+from tests.snowflake.fake_driver import FakeClock, FakeConnection, FakeCursor, factory_for
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST = LoadPredictionsRequest.model_validate(
@@ -38,6 +38,13 @@ def test_the_load_is_tagged_with_the_run_and_commits() -> None:
     assert cursor.verbs() == ["CREATE", "COPY", "BEGIN", "DELETE", "INSERT", "COMMIT"]
     assert all(timeout is not None for _, timeout in cursor.executed)
     assert connection.closed
+
+
+def test_the_load_reports_its_statements_time_for_the_runs_warehouse_cost() -> None:
+    clock = FakeClock()
+    cursor = _cursor(seconds={"COPY": 1.5, "INSERT": 0.25, "COMMIT": 0.125}, clock=clock)
+    result = load_predictions(REQUEST, factory_for(FakeConnection(cursor), clock=clock), "ML_STAGE")
+    assert result.warehouse_seconds == 1.875
 
 
 def test_a_copy_of_many_files_is_counted_in_batches() -> None:

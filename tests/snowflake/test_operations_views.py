@@ -63,6 +63,9 @@ def test_run_history_has_duration_cost_metric_and_champion_change(setup_conn: An
         "2026-11-26 10:02:30",
         started_at="2026-11-26 10:00:00",
         cost_usd=0.0123,
+        cost_warehouse_usd=0.0005,
+        warehouse_seconds=0.9,
+        tuning_trials=8,
         metric_name="validation:auc",
         metric_value=0.91,
         promoted=True,
@@ -70,10 +73,13 @@ def test_run_history_has_duration_cost_metric_and_champion_change(setup_conn: An
     insert_run(setup_conn, "r2", "FAILED", "2026-11-26 11:00:10", started_at="2026-11-26 11:00:00")
     rows = query(
         setup_conn,
-        "SELECT RUN_ID, DURATION_SECONDS, COST_USD, METRIC_VALUE, CHAMPION_CHANGED FROM ML_RUN_HISTORY"
-        " ORDER BY RUN_ID",
+        "SELECT RUN_ID, DURATION_SECONDS, COST_USD, METRIC_VALUE, CHAMPION_CHANGED,"
+        " COST_WAREHOUSE_USD, WAREHOUSE_SECONDS, TUNING_TRIALS FROM ML_RUN_HISTORY ORDER BY RUN_ID",
     )
-    assert rows == [("r1", 150, 0.0123, 0.91, True), ("r2", 10, None, None, False)]
+    assert rows == [
+        ("r1", 150, 0.0123, 0.91, True, 0.0005, 0.9, 8),
+        ("r2", 10, None, None, False, None, None, None),
+    ]
 
 
 def test_model_trend_is_the_metric_of_successful_runs_over_time(setup_conn: Any) -> None:

@@ -199,6 +199,26 @@ def test_record_run_reads_executions_of_this_state_machine() -> None:
     assert sub_text(history["Resource"]).endswith(":execution:${AWS::StackName}-pipeline:*")
 
 
+def test_record_run_reads_only_the_trials_of_the_pipelines_tuning_jobs() -> None:
+    """A tuned run's cost (snowsage.cost.TuningTrials): list a tuning job's trials, describe each."""
+    statements = [st for owner, st in _allows() if owner == "RecordRunFunction"]
+    sagemaker = {
+        action: sub_text(st["Resource"])
+        for st in statements
+        for action in as_list(st["Action"])
+        if action.startswith("sagemaker:")
+    }
+    prefix = ":${AWS::AccountId}:"
+    assert sagemaker == {
+        "sagemaker:ListTrainingJobsForHyperParameterTuningJob": (
+            f"arn:${{AWS::Partition}}:sagemaker:${{AWS::Region}}{prefix}hyper-parameter-tuning-job/{SAGEMAKER_PREFIX}*"
+        ),
+        "sagemaker:DescribeTrainingJob": (
+            f"arn:${{AWS::Partition}}:sagemaker:${{AWS::Region}}{prefix}training-job/{SAGEMAKER_PREFIX}*"
+        ),
+    }
+
+
 def test_record_execution_outcome_reads_this_state_machine_and_publishes_to_the_topic() -> None:
     statements = [st for owner, st in _allows() if owner == "RecordExecutionOutcomeFunction"]
     reads = next(st for st in statements if "states:GetExecutionHistory" in as_list(st["Action"]))

@@ -8,18 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from snowsage.cost import (
+    BilledTrainingJob,
     FunctionMemory,
     HistoryCosting,
     RunUsage,
+    TuningTrials,
     UnpricedUsage,
+    WarehouseRate,
     lambda_invocations,
     run_cost,
     run_usage,
     state_transitions,
 )
 from snowsage.models import RunState
+from snowsage.prices import DEFAULT_CREDIT_PRICE_USD
 
 SUCCEEDED_EVENT = Path(__file__).parents[2] / "events" / "record_run" / "succeeded.json"
 
@@ -111,9 +116,9 @@ def test_lambda_invocations_are_the_finished_lambda_tasks() -> None:
 
 def test_the_run_cost_by_hand() -> None:
     usage = RunUsage(
-        training_instance_type="ml.m5.large",
-        training_instance_count=2,
-        training_billable_seconds=90,
+        training_jobs=(
+            BilledTrainingJob(name="t", instance_type="ml.m5.large", instance_count=2, billable_seconds=90),
+        ),
         transform_instance_type="ml.m5.xlarge",
         transform_instance_count=1,
         transform_seconds=360,
@@ -138,8 +143,9 @@ def test_a_score_only_run_has_no_training_part() -> None:
 def test_an_unpriced_region_or_instance_is_refused() -> None:
     with pytest.raises(UnpricedUsage, match="eu-west-9"):
         run_cost(RunUsage(), "eu-west-9")
+    job = BilledTrainingJob(name="t", instance_type="ml.p3.2xlarge", billable_seconds=1)
     with pytest.raises(UnpricedUsage, match=r"ml\.p3\.2xlarge"):
-        run_cost(RunUsage(training_instance_type="ml.p3.2xlarge", training_billable_seconds=1), "us-east-1")
+        run_cost(RunUsage(training_jobs=(job,)), "us-east-1")
 
 
 def test_usage_reads_the_plan_the_jobs_and_the_history() -> None:
@@ -152,7 +158,9 @@ def test_usage_reads_the_plan_the_jobs_and_the_history() -> None:
     assert usage.state_transitions == 4
     assert usage.lambda_gb_seconds == pytest.approx(2 * 256 / 1024 + 4 * 512 / 1024)
     assert usage.lambda_requests == 2
-    assert (usage.training_instance_type, usage.training_billable_seconds) == ("ml.m5.large", 7)
+    (job,) = usage.training_jobs
+    assert (job.instance_type, job.instance_count, job.billable_seconds) == ("ml.m5.large", 1, 7)
+    assert usage.tuning_trials is None
 
 
 class FakeLambda:
@@ -175,3 +183,117 @@ def test_history_costing_records_no_cost_rather_than_a_wrong_one() -> None:
     state = RunState()
     assert HistoryCosting("us-east-1", MEMORY.__getitem__)(state, history()) is not None
     assert HistoryCosting("xx-nowhere-1", MEMORY.__getitem__)(state, history()) is None
+
+
+# --- a tuned run: every trial's billed seconds ------------------------------------------------
+
+
+class FakeSageMaker:
+    """ListTrainingJobsForHyperParameterTuningJob in pages of ``page`` (NextToken), and the trials'
+    DescribeTrainingJob, as the API documents them (the fields snowsage.cost reads)."""
+
+    def __init__(self, trials: dict[str, dict[str, Any]], page: int = 2) -> None:
+        self.trials = trials
+        self.page = page
+        self.listed: list[dict[str, Any]] = []
+        self.described: list[str] = []
+
+    def list_training_jobs_for_hyper_parameter_tuning_job(self, **request: Any) -> dict[str, Any]:
+        self.listed.append(request)
+        assert 1 <= request["MaxResults"] <= 100  # API_ListTrainingJobsForHyperParameterTuningJob
+        start = int(request.get("NextToken", 0))
+        names = sorted(self.trials)[start : start + self.page]
+        answer: dict[str, Any] = {"TrainingJobSummaries": [{"TrainingJobName": name} for name in names]}
+        if start + self.page < len(self.trials):
+            answer["NextToken"] = str(start + self.page)
+        return answer
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        self.described.append(TrainingJobName)
+        return self.trials[TrainingJobName]
+
+
+def trial(seconds: int | None, instance: str = "ml.m5.large", count: int = 1) -> dict[str, Any]:
+    described: dict[str, Any] = {"ResourceConfig": {"InstanceType": instance, "InstanceCount": count}}
+    if seconds is not None:
+        described["BillableTimeInSeconds"] = seconds
+    return described
+
+
+TRIALS = {
+    "snowsage-t-001-aaaa": trial(120),
+    "snowsage-t-002-bbbb": trial(90, "ml.m5.xlarge", 2),
+    "snowsage-t-003-cccc": trial(None),  # failed before it started: nothing billed
+    "snowsage-t-004-dddd": trial(45),
+    "snowsage-t-005-eeee": trial(60),
+}
+
+
+def tuned_state(max_jobs: int = 5) -> RunState:
+    document = json.loads(SUCCEEDED_EVENT.read_text())["state"]
+    document["training"] |= {"tuning_job": "snowsage-t", "billable_seconds": None}
+    document["plan"]["tuning"] = {
+        "job_name_base": "snowsage-t",
+        "config": {},
+        "static_hyperparameters": {},
+        "max_jobs": max_jobs,
+        "max_parallel_jobs": 2,
+    }
+    return RunState.model_validate(document)
+
+
+def test_a_tuned_runs_training_is_the_sum_of_its_trials_billed_seconds() -> None:
+    client = FakeSageMaker(TRIALS)
+    cost = HistoryCosting("us-east-1", MEMORY.__getitem__, trials=TuningTrials(client))(tuned_state(), [])
+    assert cost is not None
+    by_hand = (120 * 0.115 + 90 * 2 * 0.23 + 0 + 45 * 0.115 + 60 * 0.115) / 3600
+    assert cost.training_usd == pytest.approx(by_hand)
+    assert cost.tuning_trials == 5
+    assert [request.get("NextToken") for request in client.listed] == [None, "2", "4"]
+    assert sorted(client.described) == sorted(TRIALS)
+
+
+def test_a_listing_longer_than_max_jobs_records_no_cost_rather_than_part_of_it() -> None:
+    client = FakeSageMaker(TRIALS)
+    costing = HistoryCosting("us-east-1", MEMORY.__getitem__, trials=TuningTrials(client))
+    assert costing(tuned_state(max_jobs=3), []) is None
+    assert client.described == []  # refused before describing any trial
+
+
+def test_a_trial_sagemaker_refuses_to_describe_leaves_the_run_unpriced_not_unrecorded() -> None:
+    class Refusing(FakeSageMaker):
+        def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
+            raise ClientError(error, "DescribeTrainingJob")
+
+    costing = HistoryCosting("us-east-1", MEMORY.__getitem__, trials=TuningTrials(Refusing(TRIALS)))
+    assert costing(tuned_state(), []) is None
+
+
+def test_trials_are_never_priced_as_the_best_trial_alone() -> None:
+    """Without a trial reader a tuned run is not priced: the best trial alone would be a wrong figure."""
+    assert HistoryCosting("us-east-1", MEMORY.__getitem__)(tuned_state(), []) is None
+
+
+# --- warehouse time ---------------------------------------------------------------------------
+
+
+def test_warehouse_time_is_the_sections_seconds_at_the_sizes_credits_and_the_credit_price() -> None:
+    document = json.loads(SUCCEEDED_EVENT.read_text())["state"]
+    document["load"]["warehouse_seconds"] = 3.5
+    document["published"]["warehouse_seconds"] = 1.25
+    state = RunState.model_validate(document)
+    usage = run_usage(state, history(), MEMORY.__getitem__)
+    assert usage.warehouse_seconds == 4.75
+    default = run_cost(usage, "us-east-1")
+    assert default.warehouse_usd == pytest.approx(4.75 * 1 / 3600 * DEFAULT_CREDIT_PRICE_USD)
+    medium = run_cost(usage, "us-east-1", WarehouseRate(size="medium", credit_price_usd=3.0))
+    assert medium.warehouse_usd == pytest.approx(4.75 * 4 / 3600 * 3.0)
+    assert medium.total_usd == pytest.approx(sum(part or 0.0 for part in medium.parts().values()))
+    assert medium.warehouse_seconds == 4.75
+
+
+def test_a_run_without_statements_has_no_warehouse_part_and_an_unknown_size_is_refused() -> None:
+    assert run_cost(RunUsage(), "us-east-1").warehouse_usd is None
+    with pytest.raises(UnpricedUsage, match="HUGE"):
+        run_cost(RunUsage(warehouse_seconds=1.0), "us-east-1", WarehouseRate(size="HUGE"))

@@ -17,6 +17,7 @@ from snowsage.snowflake.connection import ConnectionFactory
 
 EVENT = Path(__file__).resolve().parents[2] / "events" / "publish_model" / "promoted.json"
 PLAN = RunPlan.model_validate(json.loads(EVENT.read_text())["plan"])
+CLOCK = [0.0]  # the statements move it: 42 s for the CALL, 0.5 s for the COPY FILES
 RESULT = {"artifact": "@ML_MODELS_STAGE/training/x/model.tar.gz", "metric_value": 0.91, "seconds": 3.5}
 
 
@@ -27,6 +28,7 @@ class Cursor:
 
     def execute(self, statement: str, params: Any = None, timeout: int | None = None) -> Cursor:
         self.calls.append((statement, params))
+        CLOCK[0] += 42.0 if statement.startswith("CALL") else 0.5
         if self.error is not None and statement.startswith("CALL"):
             raise self.error
         return self
@@ -47,7 +49,9 @@ class Connection:
 
 
 def _train(connection: Connection) -> Any:
-    factory = ConnectionFactory(open=lambda tag: connection, statement_budget_seconds=60)
+    factory = ConnectionFactory(
+        open=lambda tag: connection, statement_budget_seconds=600, clock=lambda: CLOCK[0]
+    )
     return training.train_in_snowflake(PLAN, factory, "ML_STAGE")
 
 
@@ -66,6 +70,7 @@ def test_the_call_carries_the_plans_settings_and_copy_files_takes_the_model_to_t
     )
     assert result.model_data_url.endswith(f"/{run}snowflake/model.tar.gz")
     assert [(m.MetricName, m.Value) for m in result.final_metrics] == [(PLAN.evaluation.metric_name, 0.91)]
+    assert result.warehouse_seconds == 42.5  # the run's warehouse time (snowsage.cost)
 
 
 def test_an_error_inside_the_procedure_is_a_training_failure_with_its_cause_and_nothing_is_copied() -> None:

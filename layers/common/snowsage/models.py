@@ -350,6 +350,8 @@ class TrainingResult(Contract):
     tuning_job: str | None = None
     tuned_hyperparameters: dict[str, str] | None = None
     trials: dict[str, int] | None = None
+    # TrainInSnowflake: its statements' elapsed seconds in the warehouse (snowsage.cost)
+    warehouse_seconds: float | None = None
 
 
 class TrainInSnowflakeRequest(Contract):
@@ -435,6 +437,7 @@ class LoadResult(Contract):
     rows_scored: int
     rows_loaded: int
     files: int
+    warehouse_seconds: float | None = None  # the load's statements, elapsed (snowsage.cost)
 
 
 # --- PublishModel ----------------------------------------------------------------------------
@@ -455,6 +458,7 @@ class PublishedModel(Contract):
     artifact_uri: str
     imports: str
     published_at: JsonDatetime
+    warehouse_seconds: float | None = None  # the publication's statements, elapsed (snowsage.cost)
 
 
 # --- RecordRun -------------------------------------------------------------------------------
@@ -525,6 +529,9 @@ class RunRecord(Contract):
     cost_transform_usd: float | None = None
     cost_step_functions_usd: float | None = None
     cost_lambda_usd: float | None = None
+    cost_warehouse_usd: float | None = None
+    warehouse_seconds: float | None = None  # the statements' elapsed seconds the warehouse part prices
+    tuning_trials: int | None = None  # the tuning job's trials the training part sums
 
 
 # --- StartPipeline ---------------------------------------------------------------------------

@@ -7,8 +7,16 @@ Sources (public price pages; the figures below were copied from them, ``AS_OF``)
 - SageMaker AI on-demand training and batch transform, per instance-hour:
   https://aws.amazon.com/sagemaker/pricing/ (managed spot training is billed per
   BillableTimeInSeconds, which already holds the spot saving: the on-demand rate applies)
-- Snowflake warehouse time is not priced here: credits per hour and the price of a credit are the
-  account's contract (docs/operations.md: the warehouse cost from ACCOUNT_USAGE by QUERY_TAG).
+- Snowflake warehouse time: credits per hour of a standard (Gen1) warehouse by size, from
+  https://docs.snowflake.com/en/user-guide/warehouses-overview ("Warehouse size"); the price of a
+  credit is the account's contract (edition, region, capacity discounts): the template's
+  SnowflakeCreditPriceUsd, whose default is the on-demand Standard edition price in AWS US East
+  (https://www.snowflake.com/en/pricing-options/, ``CREDIT_PRICE_AS_OF``).
+
+Other regions: Step Functions' page publishes its per-region table (e.g. $0.0250 per 1,000
+transitions in Europe (Ireland), $0.0297 in Europe (Paris)), but Lambda's and SageMaker's pages
+render their per-region prices from the Price List API in the browser: their figures were not
+readable from the machine that wrote this, and a row needs all three (no figure is guessed).
 
 Every region the template supports (its XGBoostImageRegistry mapping) must have a row:
 tests/unit/test_prices.py fails otherwise. A region missing here makes the run's COST_USD NULL
@@ -22,6 +30,7 @@ from types import MappingProxyType
 from typing import Final
 
 AS_OF: Final = "2025"
+CREDIT_PRICE_AS_OF: Final = "2026"
 
 
 @dataclass(frozen=True)
@@ -46,3 +55,24 @@ PRICES: Final[MappingProxyType[str, RegionPrices]] = MappingProxyType(
         ),
     }
 )
+
+# Credits per hour of a standard (Gen1) warehouse, by the size names WAREHOUSE_SIZE takes (docs:
+# sql-reference/sql/create-warehouse). Snowpark-optimized and Gen2 warehouses bill other rates
+# (the Snowflake Service Consumption Table): their cost here is that of the standard size.
+WAREHOUSE_CREDITS_PER_HOUR: Final[MappingProxyType[str, int]] = MappingProxyType(
+    {
+        "XSMALL": 1,
+        "SMALL": 2,
+        "MEDIUM": 4,
+        "LARGE": 8,
+        "XLARGE": 16,
+        "XXLARGE": 32,
+        "XXXLARGE": 64,
+        "X4LARGE": 128,
+        "X5LARGE": 256,
+        "X6LARGE": 512,
+    }
+)
+DEFAULT_WAREHOUSE_SIZE: Final = "XSMALL"
+# USD per credit, on demand, Standard edition, AWS US East (N. Virginia): the template's default.
+DEFAULT_CREDIT_PRICE_USD: Final = 2.00

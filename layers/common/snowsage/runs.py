@@ -87,6 +87,9 @@ def build_run_record(
         cost_transform_usd=cost.transform_usd if cost else None,
         cost_step_functions_usd=cost.step_functions_usd if cost else None,
         cost_lambda_usd=cost.lambda_usd if cost else None,
+        cost_warehouse_usd=cost.warehouse_usd if cost else None,
+        warehouse_seconds=cost.warehouse_seconds if cost else None,
+        tuning_trials=cost.tuning_trials if cost else None,
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from snowsage.models import TrainingInstanceType, TransformInstanceType
 from snowsage.names import validate_resource_prefix
+from snowsage.prices import DEFAULT_CREDIT_PRICE_USD, DEFAULT_WAREHOUSE_SIZE, WAREHOUSE_CREDITS_PER_HOUR
 
 
 class EnvSettings(BaseModel):
@@ -87,6 +88,22 @@ class SnowflakeSettings(EnvSettings):
     # All statements of one invocation together (snowsage.snowflake.connection): each gets the
     # time left, and STATEMENT_TIMEOUT_IN_SECONDS stops any one of them after it.
     snowflake_statement_timeout: int = Field(default=60, ge=1)
+
+
+class RecordRunSettings(SnowflakeSettings):
+    """RecordRun: ML_RUNS in Snowflake, and what the run's warehouse time costs (snowsage.cost)."""
+
+    # WAREHOUSE_SIZE of SNOWFLAKE_WAREHOUSE (credits per hour: snowsage.prices), and the account's
+    # USD per credit (the template's defaults: X-Small, on-demand Standard edition in AWS US East).
+    snowflake_warehouse_size: str = DEFAULT_WAREHOUSE_SIZE
+    snowflake_credit_price_usd: float = Field(default=DEFAULT_CREDIT_PRICE_USD, ge=0)
+
+    @field_validator("snowflake_warehouse_size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if value.upper() not in WAREHOUSE_CREDITS_PER_HOUR:
+            raise ValueError(f"{value!r} is not a warehouse size: {', '.join(WAREHOUSE_CREDITS_PER_HOUR)}")
+        return value.upper()
 
 
 class ExecutionOutcomeSettings(SnowflakeSettings):

@@ -210,7 +210,12 @@ def is_transient(error: BaseException) -> bool:
 
 
 class Session:
-    """One connection's cursor; each statement may use what is left of the session's budget."""
+    """One connection's cursor; each statement may use what is left of the session's budget.
+
+    ``elapsed_seconds``: the statements' time as this client observed it, failed ones included (the
+    run's warehouse time in snowsage.cost: an upper bound of what the warehouse spent on them, by
+    the round trips).
+    """
 
     def __init__(self, connection: Any, budget_seconds: int, clock: Callable[[], float]) -> None:
         self.connection = connection
@@ -218,14 +223,23 @@ class Session:
         self._budget_seconds = budget_seconds
         self._deadline = clock() + budget_seconds
         self._clock = clock
+        self.elapsed_seconds = 0.0
 
     def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> Any:
-        left = math.floor(self._deadline - self._clock())
+        started = self._clock()
+        left = math.floor(self._deadline - started)
         if left < 1:
             raise SnowflakeUnavailable(
                 f"the statements used their {self._budget_seconds} s budget (SNOWFLAKE_STATEMENT_TIMEOUT)"
             )
-        return self.cursor.execute(statement, params, timeout=left)
+        try:
+            return self.cursor.execute(statement, params, timeout=left)
+        finally:
+            self.elapsed_seconds += max(0.0, self._clock() - started)
+
+    def warehouse_seconds(self) -> float:
+        """``elapsed_seconds`` as the state carries it (milliseconds)."""
+        return round(self.elapsed_seconds, 3)
 
 
 @contextmanager

@@ -106,4 +106,5 @@ def load_predictions(
         rows_scored=plan.scoring.rows,
         rows_loaded=inserted,
         files=files,
+        warehouse_seconds=snowflake.warehouse_seconds(),
     )

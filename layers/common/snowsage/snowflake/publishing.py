@@ -247,4 +247,4 @@ def publish_model(
         snowflake.execute(statements.copy_artifact)
         snowflake.execute(statements.create_function)
         snowflake.execute(statements.record_model, binds)
-    return published
+    return published.model_copy(update={"warehouse_seconds": snowflake.warehouse_seconds()})

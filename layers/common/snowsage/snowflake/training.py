@@ -83,4 +83,5 @@ def train_in_snowflake(plan: RunPlan, factory: ConnectionFactory, bucket_stage: 
             FinalMetric(MetricName=plan.evaluation.metric_name, Value=float(result["metric_value"]))
         ],
         training_seconds=float(result.get("seconds", 0.0)),
+        warehouse_seconds=snowflake.warehouse_seconds(),
     )
