@@ -14,7 +14,9 @@ What COPY INTO <table> documents, and the pipeline relies on, is kept
 * the load metadata: a file already loaded into the table is skipped (``LOAD_SKIPPED``) unless
   ``FORCE = TRUE``, and every file loaded is recorded (fakesnow's LOAD_HISTORY);
 * ``ON_ERROR = ABORT_STATEMENT`` (the only ON_ERROR fakesnow accepts): a file that cannot be read
-  or cast fails the statement;
+  or cast fails the statement, and its batch loads nothing (Snowflake loads nothing at all; rows
+  of earlier batches stay, as earlier files' rows stay in fakesnow's own loop). A file without
+  rows loads 0 rows (fakesnow's own loop fails on it: "2 columns but 1 values were supplied");
 * each field is read as text and cast to its column's type by the INSERT (``all_varchar``), so a
   file's values are not typed by another file's sniffed types.
 
@@ -29,8 +31,10 @@ import datetime
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import duckdb
 import fakesnow.copy_into as fakesnow_copy_into
 import pyarrow as pa
+from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
 
 BATCH_FILES = 5_000
@@ -105,8 +109,15 @@ def copy_into_batched(  # noqa: PLR0917 (fakesnow's copy_into's arguments, after
     to_load = [url for url in urls if url not in loaded_before]
     target = expr.this.sql(dialect="duckdb")
     rows: dict[str, int] = {}
-    for start in range(0, len(to_load), BATCH_FILES):
-        rows.update(_load_batch(duck_conn, target, cparams.file_format, to_load[start : start + BATCH_FILES]))
+    try:
+        for start in range(0, len(to_load), BATCH_FILES):
+            batch = to_load[start : start + BATCH_FILES]
+            rows.update(_load_batch(duck_conn, target, cparams.file_format, batch))
+    # ON_ERROR = ABORT_STATEMENT: the statement fails, with the errors fakesnow's copy_into raises.
+    except duckdb.HTTPException as error:
+        raise ProgrammingError(msg=error.args[0], errno=91016, sqlstate="22000") from None
+    except duckdb.ConversionException as error:
+        raise ProgrammingError(msg=error.args[0], errno=100038, sqlstate="22018") from None
     load_time = datetime.datetime.now(datetime.UTC).isoformat()
     _record_history(duck_conn, [(url, rows.get(url, 0)) for url in to_load], table.name, schema, load_time)
     return _result(duck_conn, urls, loaded_before, rows)
