@@ -150,9 +150,7 @@ def test_duckdb_reads_the_stage_through_the_in_process_filesystem(client: Any) -
     connection.register_filesystem(moto_s3.MotoS3FileSystem())
     files = connection.execute(f"SELECT file FROM glob('s3://{BUCKET}/exports/d/x/score/*')").fetchall()
     assert len(files) == len(KEYS)
-    rows = connection.execute(
-        f"SELECT * FROM read_csv('s3://{BUCKET}/{KEYS[3]}', header = false)"  # noqa: S608
-    ).fetchall()
+    rows = connection.execute(f"SELECT * FROM read_csv('s3://{BUCKET}/{KEYS[3]}', header = false)").fetchall()
     assert rows == [(3, 0.5)]
     with pytest.raises(duckdb.Error):
         connection.execute(f"SELECT * FROM read_csv('s3://{BUCKET}/no/such.csv', header = false)")
@@ -170,7 +168,7 @@ QUERIES = (
 
 
 def _answer(endpoint: str, query: str) -> tuple[str, dict[str, str]]:
-    with urllib.request.urlopen(f"{endpoint}/{BUCKET}?{query}") as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(f"{endpoint}/{BUCKET}?{query}") as response:
         headers = {k: v for k, v in response.headers.items() if k.lower() not in {"date", "x-amzn-requestid"}}
         return response.read().decode(), headers
 
