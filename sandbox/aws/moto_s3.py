@@ -49,6 +49,9 @@ PARTITION = "aws"
 PAGE_KEYS = 1000
 
 
+_STAND_IN_LOCK = threading.RLock()
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str
@@ -62,9 +65,9 @@ class InProcessS3:
 
     def __init__(self, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
         self.account_id = account_id
-        # moto's handlers run in the server's threads; the stand-ins' calls are serialised
-        # among themselves as a single-threaded server would serialise them.
-        self._lock = threading.RLock()
+        # moto's handlers run in the server's threads, unlocked; the stand-ins' calls (every
+        # instance's) are serialised among themselves, one backend call at a time.
+        self._lock = _STAND_IN_LOCK
 
     @property
     def _backend(self) -> Any:
