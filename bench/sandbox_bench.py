@@ -417,7 +417,7 @@ def interleaved_jobs(
     """
     emulator = sb.emulator
     assert emulator is not None
-    s3 = sb.client("s3")
+    s3 = emulator.s3  # the emulator's own client (the sandbox's in-process S3): the same on both sides
     input_uri = transform_request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
     describe = {**train_request, "HyperParameters": dict(train_request["HyperParameters"])}
 

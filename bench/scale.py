@@ -169,7 +169,11 @@ def block(rows: list[str]) -> str:
             " dataset exported at one row per file, then the run its manifest starts."
             " The manifest is version 2's summary (files, rows, bytes per section), so it does not grow"
             " with the files; PrepareRun walks each prefix with a paged listing (1,000 keys a call) and"
-            " keeps a count and a sum. PrepareRun's peak RSS: its recorded event replayed in a fresh"
+            " keeps a count and a sum. The production code (the Lambdas, the state machine) reaches S3"
+            " over HTTP as on AWS; the sandbox's stand-ins (the export for Snowflake's unload, the SageMaker"
+            " emulator, fakesnow's COPY INTO reading the stage) read and write moto's S3 in process"
+            " (`sandbox/aws/moto_s3.py`), and fakesnow's COPY loads thousands of files a statement."
+            " PrepareRun's peak RSS: its recorded event replayed in a fresh"
             " interpreter. Goal: SUCCEEDED, largest state I/O < 16 KB, PrepareRun within its timeout"
             " and memory.",
             "",

@@ -31,6 +31,7 @@ from moto.server import ThreadedMotoServer
 from sandbox.aws import moto_patches
 from sandbox.aws.deploy import DeployedStack, deploy
 from sandbox.aws.lambda_runtime import LambdaRuntime
+from sandbox.aws.moto_s3 import InProcessS3Client
 from sandbox.aws.template import PROJECT_ROOT
 from sandbox.sagemaker import SageMakerEmulator
 from sandbox.snowflake.server import SnowflakeSandbox, start_snowflake
@@ -135,7 +136,8 @@ class Sandbox:
         reset_moto(self.endpoint_url)
         self.session = boto3.Session(region_name=REGION)
         self.runtime = LambdaRuntime(endpoint_url=self.endpoint_url, region=REGION)
-        self.emulator = SageMakerEmulator(self.client("s3"), region=REGION)
+        # The emulator is a stand-in: it reads and writes moto's S3 in process (moto_s3.py).
+        self.emulator = SageMakerEmulator(self.stand_in_s3(), region=REGION)
         moto_patches.install(emulator=self.emulator, lambda_runtime=self.runtime)
         moto_patches.enable_state_machine_execution(self.endpoint_url)
         self._snowflake = start_snowflake(
@@ -182,6 +184,12 @@ class Sandbox:
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url)
+
+    def stand_in_s3(self) -> InProcessS3Client:
+        """An S3 client for the sandbox's stand-ins (the emulator, the export): objects are read,
+        written and listed in moto's backend in process, not over HTTP (sandbox/aws/moto_s3.py).
+        The production code (the Lambdas, the state machine) keeps ``client("s3")``."""
+        return InProcessS3Client(self.client("s3"))
 
     @property
     def snowflake(self) -> SnowflakeSandbox:

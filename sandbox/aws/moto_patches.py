@@ -86,6 +86,15 @@ j. ``moto.stepfunctions.models.StepFunctionBackend.start_execution`` and the par
    override: moto checks the name, then appends the execution, so two concurrent calls with one
    name both start an execution. Names are unique per state machine (API_StartExecution); the
    Lambda runtime runs invocations concurrently, as Lambda does, so StartExecution is serialised.
+s. ``moto.s3.responses.S3Response.serialized`` (inherited from ``BaseResponse``) ->
+   ``moto_s3.listing_serialized``: ListObjectsV2 answers are rendered directly, the same XML
+   (same members, same order, same bytes) without moto's generic serializer, which cost about
+   1 ms a key (issue 15: 100,000 keys); ``moto.s3.models.S3Backend.list_objects_v2`` ->
+   ``moto_s3.paged_list_objects_v2``: a continuation page starts where the previous page ended
+   instead of listing and sorting the prefix again (moto's cost per page grows with the prefix).
+   MaxKeys, tokens and the keys answered are moto's. The sandbox's
+   stand-ins (emulator, export, fakesnow's stage reads) call moto's S3 backend in process
+   (``sandbox/aws/moto_s3.py``, its own contract test).
 v. Request validation: ``moto.core.responses.BaseResponse.call_action`` ->
    ``sandbox.aws.aws_validation``: every request is checked against botocore's model of its
    operation and the limits AWS documents outside the models, and refused as the service
@@ -136,6 +145,8 @@ from moto.core.config import default_user_config
 from moto.core.responses import ActionResult, EmptyResult
 from moto.events import models as events_models
 from moto.events.utils import _BASE_EVENT_MESSAGE, EventTemplateParser
+from moto.s3 import models as s3_models
+from moto.s3 import responses as s3_responses
 from moto.sagemaker import models as sagemaker_models
 from moto.sagemaker import responses as sagemaker_responses
 from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
@@ -176,7 +187,7 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import get_backend as get_sfn_backend
 from moto.utilities.arns import parse_arn
 
-from sandbox.aws import aws_validation
+from sandbox.aws import aws_validation, moto_s3
 
 __all__ = [
     "EXECUTE_STATE_MACHINES_CONFIG",
@@ -533,7 +544,7 @@ class SageMakerTaskService(callback_module.StateTaskServiceCallback):
             # Blocks until the job ends (or the execution/state stops: then it stops the job, as
             # AWS does for a .sync task that is aborted, and returns None).
             while env.is_running():
-                description = _convert_datetimes(dict(describe(job_name)), _epoch_millis)
+                description = _convert_datetimes(aws_description(describe(job_name)), _epoch_millis)
                 status = description.get(status_key)
                 if status == "Completed":
                     return description  # type: ignore[no-any-return]
@@ -553,6 +564,18 @@ class SageMakerTaskService(callback_module.StateTaskServiceCallback):
             return None
 
         return _resolve
+
+
+# The emulator's own Describe* members (sandbox/sagemaker/README.md, "Emulator-only additions"):
+# EmulatorInstances lists every object each instance reads, 400 KB at 10,000 files, which the
+# state's result would carry into the 256 KB state limit (States.DataLimitExceeded). AWS's
+# Describe* has no such member (API_DescribeTrainingJob, API_DescribeTransformJob).
+EMULATOR_ONLY_PREFIX = "Emulator"
+
+
+def aws_description(description: dict[str, Any]) -> dict[str, Any]:
+    """A Describe* output as AWS answers it: the emulator's own members left out."""
+    return {key: value for key, value in description.items() if not key.startswith(EMULATOR_ONLY_PREFIX)}
 
 
 _ORIGINAL_STATE_TASK_SERVICE_FOR: Final = state_task_factory.state_task_service_for  # type: ignore[attr-defined]
@@ -1043,6 +1066,9 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
         _replace(BaseExecutionWorkerCommunication, "terminated", _terminated)
         # h. CloudFormation AWS::NoValue in lists
         _replace(cfn_parsing, "clean_json", _clean_json)
+        # s. S3 ListObjectsV2 rendered without moto's generic serializer (sandbox/aws/moto_s3.py)
+        _replace(s3_responses.S3Response, "serialized", moto_s3.listing_serialized)
+        _replace(s3_models.S3Backend, "list_objects_v2", moto_s3.paged_list_objects_v2)
         # e. interpreter deviations
         _replace(json_path, "extract_json", _extract_json)
         for module_name in _EXTRACT_JSON_IMPORTERS:

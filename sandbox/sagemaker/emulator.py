@@ -327,7 +327,7 @@ class SageMakerEmulator:
         shares = self._channel_shares(job)
         hosts = sharding.hosts(int(job.record["ResourceConfig"]["InstanceCount"]))
         with self._lock:
-            job.record["EmulatorInstances"] = [
+            job.record[INSTANCES] = [
                 {
                     "Host": host,
                     "Channels": {name: [o.uri for o in per_host[index]] for name, per_host in shares.items()},
@@ -606,7 +606,7 @@ class SageMakerEmulator:
         job.timings["read_seconds"] += time.perf_counter() - started
         count = int(job.record["TransformResources"]["InstanceCount"])
         with self._lock:  # each object goes to one instance (sharding.py); the emulator scores them all
-            job.record["EmulatorInstances"] = [
+            job.record[INSTANCES] = [
                 {"Host": host, "Objects": share}
                 for host, share in zip(
                     sharding.hosts(count), sharding.deal([o.uri for o in objects], count), strict=True
@@ -726,7 +726,12 @@ class SageMakerEmulator:
 
     def _describe(self, job: _Job) -> dict[str, Any]:
         with self._lock:
-            result = copy.deepcopy(job.record)
+            # EmulatorInstances lists every object (100,000 at issue 15's scale) and Step Functions'
+            # .sync polls Describe* every 50 ms: its lists of URIs (immutable strings) are copied as
+            # lists, not element by element.
+            result = copy.deepcopy({key: value for key, value in job.record.items() if key != INSTANCES})
+            if INSTANCES in job.record:
+                result[INSTANCES] = _copied_instances(job.record[INSTANCES])
             if job.status in TERMINAL:
                 result["EmulatorTimings"] = dict(job.timings)
             return result
@@ -809,6 +814,23 @@ class SageMakerEmulator:
             job.record.update(extra or {})
             job.record[job.status_key] = status
             self._changed.notify_all()
+
+
+INSTANCES = "EmulatorInstances"
+
+
+def _copied_instances(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A copy of ``EmulatorInstances``: per host, ``Objects`` (a list of URIs) or ``Channels`` (URIs by
+    channel)."""
+    copied: list[dict[str, Any]] = []
+    for host in instances:
+        entry = dict(host)
+        if "Objects" in entry:
+            entry["Objects"] = list(entry["Objects"])
+        if "Channels" in entry:
+            entry["Channels"] = {name: list(uris) for name, uris in entry["Channels"].items()}
+        copied.append(entry)
+    return copied
 
 
 # Objects this small share one request to the xgboost worker (transform.transform_objects); a

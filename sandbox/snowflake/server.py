@@ -1,8 +1,9 @@
 """fakesnow as Snowflake, served over HTTP, with its external stages reading moto S3.
 
 COPY INTO from an `s3://` stage needs DuckDB's httpfs, which cannot be downloaded here
-(../shared/SANDBOX.md). Instead an `s3fs.S3FileSystem` pointed at moto is registered on
-fakesnow's shared DuckDB connection before serving: `@ML_STAGE/predictions/…` then reads moto.
+(../shared/SANDBOX.md). Instead a filesystem reading moto's S3 backend in process
+(`sandbox.aws.moto_s3.MotoS3FileSystem`) is registered on fakesnow's shared DuckDB connection
+before serving: `@ML_STAGE/predictions/…` then reads moto.
 
 fakesnow keeps one shared in-memory database per process (`fakesnow.server.shared_fs`); every
 session of the server uses it. `start_snowflake(fresh=True)` swaps in an empty one.
@@ -47,6 +48,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sandbox.aws.moto_s3 import MotoS3FileSystem
+from sandbox.snowflake.copy_batch import copy_into_batched
 from sandbox.snowflake.functions import support_python_functions
 
 # `import fakesnow.server` binds the submodule over the `fakesnow.server` function: take the
@@ -108,7 +111,7 @@ def support_copy_pattern() -> None:
         stripped, pattern = _pattern_of(copy)
         token = _copy_pattern.set(pattern)
         try:
-            return copy_into(duck_conn, database, schema, stripped, *args)
+            return copy_into_batched(copy_into, duck_conn, database, schema, stripped, *args)
         finally:
             _copy_pattern.reset(token)
 
@@ -237,11 +240,15 @@ def s3_filesystem(s3_endpoint_url: str) -> s3fs.S3FileSystem:
     )
 
 
-def register_s3(duck_conn: Any, s3_endpoint_url: str) -> None:
-    """Route DuckDB's s3:// reads to moto (replacing an earlier registration)."""
+def register_s3(duck_conn: Any) -> None:
+    """Route DuckDB's s3:// reads to moto (replacing an earlier registration).
+
+    They read moto's S3 backend in this process (sandbox/aws/moto_s3.py): a COPY INTO of 100,000
+    staged files made 100,000 s3fs requests to the moto server otherwise (issue 15). moto must
+    therefore serve in this process, as the sandbox and the tests run it."""
     with contextlib.suppress(Exception):
         duck_conn.unregister_filesystem("s3")
-    duck_conn.register_filesystem(s3_filesystem(s3_endpoint_url))
+    duck_conn.register_filesystem(MotoS3FileSystem())
 
 
 def start_snowflake(
@@ -264,7 +271,7 @@ def start_snowflake(
     answer_long_statements_in_progress()
     if fresh:
         fakesnow_server_module.shared_fs = FakeSnow()
-    register_s3(fakesnow_server_module.shared_fs.duck_conn, s3_endpoint_url)
+    register_s3(fakesnow_server_module.shared_fs.duck_conn)
     # CREATE FUNCTION … LANGUAGE PYTHON and COPY FILES (sandbox/snowflake/functions.py).
     support_python_functions(fakesnow_server_module.shared_fs.duck_conn, s3_filesystem(s3_endpoint_url).open)
     stack = contextlib.ExitStack()
