@@ -3,8 +3,8 @@
 fakesnow loads a COPY's files one at a time: a load-history query and an ``INSERT … SELECT FROM
 read_csv('<file>')`` per file, and its result is a VALUES literal with a row per file. At the
 100,000 files of issue 15 that was most of LoadPredictions. ``copy_into_batched`` does the same
-work in batches of ``BATCH_FILES`` files: one ``read_csv([...], filename = true)`` into a temporary
-table, one INSERT from it and one count of rows per file.
+work in batches of ``BATCH_FILES`` files: one ``read_csv([...], filename = true)`` a batch into a
+temporary staging table, then one INSERT from it into the target and one count of rows per file.
 
 What COPY INTO <table> documents, and the pipeline relies on, is kept
 (docs: sql-reference/sql/copy-into-table):
@@ -14,9 +14,10 @@ What COPY INTO <table> documents, and the pipeline relies on, is kept
 * the load metadata: a file already loaded into the table is skipped (``LOAD_SKIPPED``) unless
   ``FORCE = TRUE``, and every file loaded is recorded (fakesnow's LOAD_HISTORY);
 * ``ON_ERROR = ABORT_STATEMENT`` (the only ON_ERROR fakesnow accepts): a file that cannot be read
-  or cast fails the statement, and its batch loads nothing (Snowflake loads nothing at all; rows
-  of earlier batches stay, as earlier files' rows stay in fakesnow's own loop). A file without
-  rows loads 0 rows (fakesnow's own loop fails on it: "2 columns but 1 values were supplied");
+  or cast fails the statement and the statement loads nothing, as Snowflake's does: the batches
+  are read into one staging table and reach the target in a single INSERT (fakesnow's own loop
+  kept earlier files' rows). A file without rows loads 0 rows (fakesnow's own loop fails on it:
+  "2 columns but 1 values were supplied");
 * each field is read as text and cast to its column's type by the INSERT (``all_varchar``), so a
   file's values are not typed by another file's sniffed types.
 
@@ -111,13 +112,16 @@ def copy_into_batched(  # noqa: PLR0917 (fakesnow's copy_into's arguments, after
     rows: dict[str, int] = {}
     try:
         for start in range(0, len(to_load), BATCH_FILES):
-            batch = to_load[start : start + BATCH_FILES]
-            rows.update(_load_batch(duck_conn, target, cparams.file_format, batch))
+            _read_batch(duck_conn, cparams.file_format, to_load[start : start + BATCH_FILES], start > 0)
+        if to_load:
+            rows = _insert_staged(duck_conn, target)
     # ON_ERROR = ABORT_STATEMENT: the statement fails, with the errors fakesnow's copy_into raises.
     except duckdb.HTTPException as error:
         raise ProgrammingError(msg=error.args[0], errno=91016, sqlstate="22000") from None
     except duckdb.ConversionException as error:
         raise ProgrammingError(msg=error.args[0], errno=100038, sqlstate="22018") from None
+    finally:
+        duck_conn.execute(f"DROP TABLE IF EXISTS {BATCH_TABLE}")
     load_time = datetime.datetime.now(datetime.UTC).isoformat()
     _record_history(duck_conn, [(url, rows.get(url, 0)) for url in to_load], table.name, schema, load_time)
     return _result(duck_conn, urls, loaded_before, rows)
@@ -133,24 +137,27 @@ def _loaded_before(duck_conn: Any, urls: Sequence[str], table: str, schema: str)
     return {str(name) for (name,) in found}
 
 
-def _load_batch(duck_conn: Any, target: str, file_format: Any, urls: list[str]) -> dict[str, int]:
-    """Insert the rows of ``urls`` into ``target``; each file's row count (a file without rows: 0)."""
+def _read_batch(duck_conn: Any, file_format: Any, urls: list[str], append: bool) -> None:
+    """Read the rows of ``urls`` as text into the staging table (created by the first batch)."""
     read = file_format.read_expression(urls[0])  # READ_CSV('<file>', header = FALSE, …)
     read.set("this", exp.Array(expressions=[exp.Literal.string(url) for url in urls]))
     read.append("expressions", file_format.make_eq("all_varchar", True))
     read.append("expressions", file_format.make_eq("filename", True))
-    # S608/B608: the table names are constants; the target is the COPY's parsed table, the files
-    # string literals rendered by sqlglot.
+    # S608/B608: the table names are constants; the files are string literals rendered by sqlglot.
     source = read.sql(dialect="duckdb")
-    create = f"CREATE OR REPLACE TEMPORARY TABLE {BATCH_TABLE} AS SELECT * FROM {source}"  # noqa: S608  # nosec B608
-    insert = f"INSERT INTO {target} SELECT * EXCLUDE (filename) FROM {BATCH_TABLE}"  # noqa: S608  # nosec B608
-    count = f"SELECT filename, COUNT(*) FROM {BATCH_TABLE} GROUP BY filename"  # noqa: S608  # nosec B608
-    duck_conn.execute(create)
-    try:
-        duck_conn.execute(insert)
-        counted = duck_conn.execute(count).fetchall()
-    finally:
-        duck_conn.execute(f"DROP TABLE IF EXISTS {BATCH_TABLE}")
+    if append:
+        duck_conn.execute(f"INSERT INTO {BATCH_TABLE} SELECT * FROM {source}")  # noqa: S608  # nosec B608
+    else:
+        duck_conn.execute(f"CREATE OR REPLACE TEMPORARY TABLE {BATCH_TABLE} AS SELECT * FROM {source}")  # noqa: S608  # nosec B608
+
+
+def _insert_staged(duck_conn: Any, target: str) -> dict[str, int]:
+    """Insert every staged row into ``target`` in one statement; each file's row count (none: 0)."""
+    # S608/B608: the staging table is a constant; the target is the COPY's parsed table.
+    duck_conn.execute(f"INSERT INTO {target} SELECT * EXCLUDE (filename) FROM {BATCH_TABLE}")  # noqa: S608  # nosec B608
+    counted = duck_conn.execute(
+        f"SELECT filename, COUNT(*) FROM {BATCH_TABLE} GROUP BY filename"  # noqa: S608  # nosec B608
+    ).fetchall()
     return {str(name): int(count) for name, count in counted}
 
 

@@ -28,13 +28,13 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """Batches of two files, and the files of each batch as loaded."""
     monkeypatch.setattr(copy_batch, "BATCH_FILES", 2)
     loaded: list[list[str]] = []
-    load = copy_batch._load_batch
+    read = copy_batch._read_batch
 
-    def spy(duck_conn: Any, target: str, file_format: Any, urls: list[str]) -> dict[str, int]:
+    def spy(duck_conn: Any, file_format: Any, urls: list[str], append: bool) -> None:
         loaded.append([url.rsplit("/", 1)[-1] for url in urls])
-        return load(duck_conn, target, file_format, urls)
+        read(duck_conn, file_format, urls, append)
 
-    monkeypatch.setattr(copy_batch, "_load_batch", spy)
+    monkeypatch.setattr(copy_batch, "_read_batch", spy)
     return loaded
 
 
@@ -118,3 +118,23 @@ def test_a_file_that_cannot_be_cast_fails_the_statement(
     with pytest.raises(snowflake.connector.errors.ProgrammingError, match="not-a-number"):
         _copy(setup_conn, prefix, "ON_ERROR = ABORT_STATEMENT")
     assert query(setup_conn, "SELECT COUNT(*) FROM PREDICTIONS_STAGING") == [(0,)]
+
+
+def test_a_bad_file_in_a_later_batch_loads_nothing_at_all(
+    setup_conn: Any, s3: Any, batches: list[list[str]]
+) -> None:
+    # ON_ERROR = ABORT_STATEMENT aborts the whole statement: no file's rows are loaded, those of
+    # earlier batches included (docs: sql-reference/sql/copy-into-table, ON_ERROR).
+    prefix = "predictions/batched/run-e/"
+    good = {f"data_{i}.csv.out": f"M{i},0.5\n".encode() for i in range(4)}
+    _stage(s3, prefix, {**good, "data_4.csv.out": b"M4,not-a-number\n"})
+    query(setup_conn, "CREATE TEMPORARY TABLE PREDICTIONS_STAGING (ID VARCHAR, SCORE FLOAT)")
+
+    with pytest.raises(snowflake.connector.errors.ProgrammingError, match="not-a-number"):
+        _copy(setup_conn, prefix, "ON_ERROR = ABORT_STATEMENT")
+
+    assert len(batches) == 3  # the bad file is in the last of three batches
+    assert query(setup_conn, "SELECT COUNT(*) FROM PREDICTIONS_STAGING") == [(0,)]
+    # Nothing was loaded, so nothing is recorded: a corrected file set loads in full next time.
+    _stage(s3, prefix, {"data_4.csv.out": b"M4,0.25\n"})
+    assert [status for _, status, _ in _copy(setup_conn, prefix)] == ["LOADED"] * 5
