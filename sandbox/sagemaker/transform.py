@@ -55,14 +55,25 @@ class ObjectTimings:
 
 
 def model_file(artifact: bytes) -> bytes:
-    """The ``xgboost-model`` file of a ``model.tar.gz`` (or its only file)."""
+    """The one file of a ``model.tar.gz``: the booster the container's default inference loads.
+
+    An archive of several files is refused. Which of them the container loads is not one answer:
+    aws/sagemaker-xgboost-container's ``serve_utils.get_loaded_booster`` loads the first file
+    ``os.listdir`` returns (an order the file system picks) in older images, and every file as an
+    ensemble (failing on any that is not a model) in newer ones. A model directory that holds only
+    the booster is read the same way by every image, so that is what the emulator accepts (a
+    training script on several instances: only one host saves the model; docs/contracts.md).
+    """
     with tarfile.open(fileobj=io.BytesIO(artifact), mode="r:gz") as archive:
         members = [m for m in archive.getmembers() if m.isfile()]
-        chosen = next((m for m in members if m.name.lstrip("./") == MODEL_FILE), None)
-        if chosen is None and len(members) == 1:
-            chosen = members[0]
-        if chosen is None:
-            raise TransformError(f"the model archive has no {MODEL_FILE} file")
+        if len(members) != 1:
+            names = ", ".join(sorted(m.name.lstrip("./") for m in members)) or "none"
+            raise TransformError(
+                f"the model archive holds {len(members)} files ({names}); the XGBoost container's"
+                f" default inference needs exactly one, the booster ({MODEL_FILE}): which file it loads"
+                " from several differs by image version (the first listed, or all as an ensemble)"
+            )
+        chosen = members[0]
         extracted = archive.extractfile(chosen)
         if extracted is None:
             raise TransformError(f"cannot read {chosen.name} from the model archive")
