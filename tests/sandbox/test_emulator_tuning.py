@@ -162,3 +162,92 @@ def test_a_duplicate_name_is_refused(emulator: SageMakerEmulator, s3: Any) -> No
     emulator.create_hyper_parameter_tuning_job(tuning_request(max_jobs=1, parallel=1))
     error = error_of(emulator.create_hyper_parameter_tuning_job, tuning_request(max_jobs=1, parallel=1))
     assert error.code == "ResourceInUse"
+
+
+def _early_stopping_request(stopping: str) -> dict[str, Any]:
+    """Six trials one after another; max_depth 1 is an obviously bad range for this data next to 6."""
+    request = tuning_request(max_jobs=6, parallel=1)
+    config = request["HyperParameterTuningJobConfig"]
+    config["TrainingJobEarlyStoppingType"] = stopping
+    config["ParameterRanges"]["IntegerParameterRanges"] = [
+        {"Name": "max_depth", "MinValue": "1", "MaxValue": "6"}
+    ]
+    config["ParameterRanges"]["ContinuousParameterRanges"] = [
+        {"Name": "eta", "MinValue": "0.01", "MaxValue": "0.6"}
+    ]
+    return request
+
+
+def _trials_in_order(emulator: SageMakerEmulator) -> list[dict[str, Any]]:
+    return emulator.list_training_jobs_for_hyper_parameter_tuning_job(
+        {
+            "HyperParameterTuningJobName": "snowsage-0123456789ab-t0",
+            "SortBy": "Name",
+            "SortOrder": "Ascending",
+        }
+    )["TrainingJobSummaries"]
+
+
+def _auc_per_round(emulator: SageMakerEmulator, trial: str) -> list[float]:
+    return [
+        float(field.split(":", 1)[1])
+        for line in emulator.training_log(trial)
+        for field in line.split("\t")
+        if field.startswith("validation-auc:")
+    ]
+
+
+def test_early_stopping_auto_stops_the_trials_worse_than_the_median_of_earlier_ones(
+    emulator: SageMakerEmulator, s3: Any
+) -> None:
+    """automatic-model-tuning-early-stopping: after each epoch, a trial whose objective is worse than the
+    median of the earlier trials' running averages up to that epoch is stopped; AWS reports it Stopped."""
+    put_training_data(s3)
+    emulator.create_hyper_parameter_tuning_job(_early_stopping_request("Auto"))
+    described = emulator.describe_hyper_parameter_tuning_job("snowsage-0123456789ab-t0")
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert described["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] == "Auto"
+
+    trials = _trials_in_order(emulator)
+    stopped = [t for t in trials if t["TrainingJobStatus"] == "Stopped"]
+    assert stopped, [t["TunedHyperParameters"] for t in trials]
+    counters = described["TrainingJobStatusCounters"]
+    assert counters["Stopped"] == len(stopped) and counters["Completed"] == 6 - len(stopped)
+    # A stopped trial's objective is still used (it reached it), but only a completed one can be best.
+    assert described["ObjectiveStatusCounters"] == {"Succeeded": 6, "Pending": 0, "Failed": 0}
+    assert described["BestTrainingJob"]["TrainingJobStatus"] == "Completed"
+
+    # The rule, checked against the rounds the trials really logged (they ran one after another).
+    earlier: list[list[float]] = []
+    for trial in trials:
+        curve = _auc_per_round(emulator, trial["TrainingJobName"])
+        medians = [
+            sorted_median([sum(c[: epoch + 1]) / (epoch + 1) for c in earlier if len(c) > epoch])
+            for epoch in range(max((len(c) for c in earlier), default=0))
+        ]
+        worse = [
+            epoch for epoch, value in enumerate(curve) if epoch < len(medians) and value < medians[epoch]
+        ]
+        job = emulator.describe_training_job(trial["TrainingJobName"])
+        if trial["TrainingJobStatus"] == "Stopped":
+            assert worse == [len(curve) - 1], (trial["TrainingJobName"], curve, medians)
+            assert len(curve) < 20 and "ModelArtifacts" not in job
+            assert job["SecondaryStatus"] == "Stopped"
+        else:
+            assert worse == [] and len(curve) == 20
+        earlier.append(curve)
+
+
+def sorted_median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def test_early_stopping_off_stops_no_trial(emulator: SageMakerEmulator, s3: Any) -> None:
+    put_training_data(s3)
+    emulator.create_hyper_parameter_tuning_job(_early_stopping_request("Off"))
+    described = emulator.describe_hyper_parameter_tuning_job("snowsage-0123456789ab-t0")
+    assert described["TrainingJobStatusCounters"]["Completed"] == 6
+    assert described["TrainingJobStatusCounters"]["Stopped"] == 0
+    assert all(len(_auc_per_round(emulator, t["TrainingJobName"])) == 20 for t in _trials_in_order(emulator))
