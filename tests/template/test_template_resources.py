@@ -158,8 +158,9 @@ def test_every_log_group_has_retention() -> None:
 # template.yaml was 1,648 lines before issue 14 said each thing once (checkov skips, shared policies,
 # the Snowflake connection, flow-style generated lists; 835 lines, then PublishModel: 856, the
 # tuning job's integration and IAM: 866, TrainInSnowflake: 886, issue 16's dashboard, alarms and
-# their actions, staleness check: 966); a new resource should not undo that.
-TEMPLATE_LINE_BUDGET = 970
+# their actions, staleness check: 966; warm start's PrepareRun reads and the tuning rule's source: +4);
+# a new resource should not undo that.
+TEMPLATE_LINE_BUDGET = 974
 
 
 def test_the_template_stays_within_its_line_budget() -> None:

@@ -206,7 +206,6 @@ def _with(**changes: Any) -> dict[str, Any]:
             f"{ROW}.objective 'validation:logloss' is not the gate's metric validation:auc",
         ),
         (_with(budget=3), f"{ROW} is not valid: budget: Extra inputs are not permitted"),
-        (_with(warm_start=True), f"{ROW}.warm_start true is not supported yet"),
     ],
 )
 def test_bad_row_tuning_is_refused_naming_the_field(
