@@ -18,7 +18,9 @@ Simpler than AWS, as docs/contracts.md says:
   trials that ENDED before this one started (their rounds are read from their logs then); trials that
   run alongside do not count. Script-mode trials are not stopped early;
 - the tuning job fails only when no trial produced the objective metric (AWS also gives up sooner
-  on many failures).
+  on many failures);
+- a WarmStartConfig is checked as AWS checks it and honoured by trying the parents' evaluated
+  configurations first (warm_start.py).
 A trial's name is ``<tuning job>-<3-digit number>-<8 hex>`` as AWS names them.
 """
 
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.sagemaker.errors import SageMakerError, validation_error
 from sandbox.sagemaker.validation import check_name
+from sandbox.sagemaker.warm_start import check_warm_start, seed_configurations
 
 if TYPE_CHECKING:
     from sandbox.sagemaker.emulator import SageMakerEmulator
@@ -192,6 +195,7 @@ class TuningJobs:
 
     def create(self, request: dict[str, Any]) -> dict[str, Any]:
         validate_tuning(request)
+        check_warm_start(request, self._parent)
         name = str(request["HyperParameterTuningJobName"])
         arn = self.emulator._arn("hyper-parameter-tuning-job", name)
         now = _now()
@@ -230,6 +234,28 @@ class TuningJobs:
         else:
             self._run(job)
         return {"HyperParameterTuningJobArn": arn}
+
+    def _parent(self, name: str) -> tuple[dict[str, Any], int]:
+        """A warm start parent: its record and how many trials it ran (warm_start.py checks them)."""
+        with self.emulator._lock:
+            job = self._jobs.get(name.lower())
+            if job is None:
+                raise validation_error(f"The parent tuning job {name} does not exist")
+            return copy.deepcopy(job.record), len(job.trials)
+
+    def _seeds(self, job: TuningJob, sample: Any) -> list[dict[str, str]]:
+        """A warm-started job's first trials: its parents' evaluated configurations (warm_start.py)."""
+        warm = job.record.get("WarmStartConfig")
+        if not warm:
+            return []
+        with self.emulator._lock:
+            evaluated = [
+                (trial.objective, trial.tuned)
+                for parent in warm["ParentHyperParameterTuningJobs"]
+                for trial in self._jobs[str(parent["HyperParameterTuningJobName"]).lower()].trials
+                if trial.objective is not None
+            ]
+        return seed_configurations(evaluated, job.record["HyperParameterTuningJobConfig"], sample)
 
     def _find(self, name: str) -> TuningJob:
         job = self._jobs.get(str(name).lower())
@@ -292,6 +318,7 @@ class TuningJobs:
         parallel = min(int(limits["MaxParallelTrainingJobs"]), MAX_PARALLEL_TRIALS)
         ranges = _ranges(config)
         rng = random.Random(job.name)  # noqa: S311 - a search, not a secret
+        seeds = self._seeds(job, lambda: _sample(rng, ranges))
         metric = config["HyperParameterTuningJobObjective"]["MetricName"]
         lock = self.emulator._lock
         changed = self.emulator._changed
@@ -309,7 +336,8 @@ class TuningJobs:
                     changed.wait(timeout=1.0)
                     continue
             launched += 1
-            self._launch(job, launched, definition, _sample(rng, ranges), self._early_stop(job))
+            tuned = seeds.pop(0) if seeds else _sample(rng, ranges)
+            self._launch(job, launched, definition, tuned, self._early_stop(job))
         self._end(job)
 
     def _early_stop(self, job: TuningJob) -> dict[str, Any] | None:
