@@ -144,7 +144,7 @@ def test_the_next_run_warm_starts_from_the_champions_tuning_job(sandbox: Sandbox
     sql = tmp_path / "pump.sql"
     sql.write_text(sensor_dataset_sql() + REGISTRY_ROW.replace("'pump_failure'", "'pump_warm'"))
     pipeline_run.apply_user_sql(sandbox, [sql])
-    warm = {**TUNING, "max_jobs": 4, "warm_start": True}
+    warm = {**TUNING, "max_jobs": 4, "warm_start": True, "early_stopping": "Auto"}
     results = []
     for export_id in ("20261127t150000z", "20261127t160000z"):
         document = {
