@@ -71,6 +71,8 @@ def _print_summary(result: pipeline_run.RunResult, report: Path | None) -> None:
             f"Tuning      {tuning['job']}: {tuning['trials']} trials, best {tuning['best_job']}"
             f" ({tuning['best_objective']:.4f})"
         )
+        if tuning.get("warm_start"):
+            lines.append(f"            {tuning['warm_start']}")
     lines.append(f"Rows        scored {result.rows_scored}, loaded {result.rows_loaded}")
     lines.append(f"Cost        {cost.cost_text(result.cost)}")
     if result.predictions:

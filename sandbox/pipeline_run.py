@@ -71,16 +71,19 @@ class RunResult:
 
     @property
     def tuning(self) -> dict[str, Any] | None:
-        """The Tune state's result: its job, trials run, best trial and that trial's objective."""
+        """The Tune state's result: its job, trials run, best trial and that trial's objective, and with
+        ``warm_start`` the plan's note (the parent it started from, or why it tuned cold)."""
         training = self._section("training")
         if not training.get("tuning_job"):
             return None
         metrics = training.get("final_metrics") or [{}]
+        plan_tuning = self._section("plan").get("tuning") or {}
         return {
             "job": training["tuning_job"],
             "trials": sum((training.get("trials") or {}).values()),
             "best_job": training.get("job_name"),
             "best_objective": metrics[0].get("Value"),
+            "warm_start": plan_tuning.get("warm_start_note"),
         }
 
     @property

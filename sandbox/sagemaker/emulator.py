@@ -70,6 +70,7 @@ class _Job:
     started: float = 0.0
     stop_requested: bool = False
     stop_file: str | None = None  # the running worker's stop flag (training)
+    early_stop: dict[str, Any] | None = None  # a tuning trial's early stopping rule (tuning.py)
     log: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(
         default_factory=lambda: {"read_seconds": 0.0, "compute_seconds": 0.0, "write_seconds": 0.0}
@@ -114,9 +115,15 @@ class SageMakerEmulator:
     # ---- training -------------------------------------------------------------------------------
 
     def create_training_job(
-        self, request: dict[str, Any], *, tuning_job_arn: str | None = None
+        self,
+        request: dict[str, Any],
+        *,
+        tuning_job_arn: str | None = None,
+        early_stop: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """``tuning_job_arn``: a tuning job's trial (DescribeTrainingJob then names it as TuningJobArn)."""
+        """``tuning_job_arn``: a tuning job's trial (DescribeTrainingJob then names it as TuningJobArn);
+        ``early_stop``: its tuning job's early stopping rule, which the built-in algorithm's rounds
+        are checked against (tuning.py)."""
         self.faults.check_create("create_training_job")
         validate_training(request)
         name = str(request["TrainingJobName"])
@@ -154,7 +161,7 @@ class SageMakerEmulator:
                     f"Training job names must be unique within an AWS account and region, and a training "
                     f"job with this name already exists ({arn})",
                 )
-            job = _Job("training", name, record, self.faults.take_training())
+            job = _Job("training", name, record, self.faults.take_training(), early_stop=early_stop)
             self._training[name.lower()] = job
         self._start(job, lambda: self._run_training(job, max_runtime(request)))
         return {"TrainingJobArn": arn}
@@ -263,6 +270,7 @@ class SageMakerEmulator:
                 stop_file=job.stop_file,
                 seconds_left=seconds_left,
                 nthread=nthread,
+                early_stop=job.early_stop,
             )
             job.timings["compute_seconds"] = outcome.compute_seconds
             extra: dict[str, Any] = {}

@@ -299,10 +299,12 @@ def train(
     stop_file: str,
     seconds_left: float,
     nthread: int,
+    early_stop: dict[str, Any] | None = None,
 ) -> TrainingOutcome:
     """Run the container's train_job in ``worker`` (the image's xgboost); the model file stays there.
 
-    ``log`` gets one line per round trained. ``stop_file`` appearing stops training after the round.
+    ``log`` gets one line per round trained. ``stop_file`` appearing stops training after the round, and
+    so does a tuning job's early stopping rule (``early_stop``, worker.py ``worse_than_median``).
     """
     model_path = worker.path("xgboost-model")
     try:
@@ -319,6 +321,7 @@ def train(
             stop_file=stop_file,
             seconds_left=seconds_left,
             model_path=model_path,
+            early_stop=early_stop,
         )
     except WorkerError as exc:
         raise container_failure(exc.kind, exc.message) from None

@@ -11,11 +11,16 @@ Simpler than AWS, as docs/contracts.md says:
   run is repeatable;
 - at most ``MAX_PARALLEL_TRIALS`` trials run at once whatever MaxParallelTrainingJobs asks (this
   machine has 2 cores);
-- ``TrainingJobEarlyStoppingType: Auto`` is accepted and reported back; the emulator stops no trial
-  early itself: a trial that is stopped (MaxRuntime, a fault, StopHyperParameterTuningJob) counts as
-  Stopped, as AWS counts an early-stopped trial;
+- ``TrainingJobEarlyStoppingType: Auto`` applies the documented rule (automatic-model-tuning-early-stopping):
+  after each round a trial's objective (as its log line writes it) is compared with the median of the
+  running averages of the earlier trials up to the same round, and a worse one stops (Stopped, no
+  model; its objective is still reported, BestTrainingJob is a Completed trial). "Earlier" means the
+  trials that ENDED before this one started (their rounds are read from their logs then); trials that
+  run alongside do not count. Script-mode trials are not stopped early;
 - the tuning job fails only when no trial produced the objective metric (AWS also gives up sooner
-  on many failures).
+  on many failures);
+- a WarmStartConfig is checked as AWS checks it and honoured by trying the parents' evaluated
+  configurations first (warm_start.py).
 A trial's name is ``<tuning job>-<3-digit number>-<8 hex>`` as AWS names them.
 """
 
@@ -25,6 +30,8 @@ import contextlib
 import copy
 import hashlib
 import random
+import re
+import statistics
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.sagemaker.errors import SageMakerError, validation_error
 from sandbox.sagemaker.validation import check_name
+from sandbox.sagemaker.warm_start import check_warm_start, seed_configurations
 
 if TYPE_CHECKING:
     from sandbox.sagemaker.emulator import SageMakerEmulator
@@ -64,6 +72,8 @@ class _Trial:
     status: str = "InProgress"
     objective: float | None = None
     failure: str | None = None
+    # The objective metric per epoch, read from the trial's log once it ended (early stopping).
+    curve: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -143,6 +153,32 @@ def _sample(rng: random.Random, ranges: list[tuple[str, str, float, float]]) -> 
     return values
 
 
+def objective_curve(log: list[str], metric_name: str, definitions: list[dict[str, str]]) -> list[float]:
+    """The objective's value per epoch, from the round log the trial wrote: the built-in algorithm's
+    ``[i]\t...\tvalidation-auc:0.91`` lines, or for a script every match of the metric's definition."""
+    for definition in definitions:
+        if definition.get("Name") == metric_name:
+            pattern = re.compile(definition["Regex"])
+            return [float(match.group(1)) for line in log for match in [pattern.search(line)] if match]
+    key = metric_name.replace(":", "-", 1) + ":"
+    curve: list[float] = []
+    for line in log:
+        for field_text in line.split("\t")[1:]:
+            if field_text.startswith(key):
+                curve.append(float(field_text[len(key) :]))
+    return curve
+
+
+def medians_of_running_averages(curves: list[list[float]]) -> list[float]:
+    """Per epoch, the median over the earlier trials that reached it of each one's running average up to
+    that epoch (automatic-model-tuning-early-stopping, "How Early Stopping Works")."""
+    medians: list[float] = []
+    for epoch in range(max((len(curve) for curve in curves), default=0)):
+        averages = [statistics.fmean(curve[: epoch + 1]) for curve in curves if len(curve) > epoch]
+        medians.append(statistics.median(averages))
+    return medians
+
+
 def _metric(description: dict[str, Any], metric_name: str) -> float | None:
     for metric in description.get("FinalMetricDataList") or []:
         if metric.get("MetricName") == metric_name:
@@ -179,6 +215,7 @@ class TuningJobs:
 
     def create(self, request: dict[str, Any]) -> dict[str, Any]:
         validate_tuning(request)
+        check_warm_start(request, self._parent)
         name = str(request["HyperParameterTuningJobName"])
         arn = self.emulator._arn("hyper-parameter-tuning-job", name)
         now = _now()
@@ -217,6 +254,28 @@ class TuningJobs:
         else:
             self._run(job)
         return {"HyperParameterTuningJobArn": arn}
+
+    def _parent(self, name: str) -> tuple[dict[str, Any], int]:
+        """A warm start parent: its record and how many trials it ran (warm_start.py checks them)."""
+        with self.emulator._lock:
+            job = self._jobs.get(name.lower())
+            if job is None:
+                raise validation_error(f"The parent tuning job {name} does not exist")
+            return copy.deepcopy(job.record), len(job.trials)
+
+    def _seeds(self, job: TuningJob, sample: Any) -> list[dict[str, str]]:
+        """A warm-started job's first trials: its parents' evaluated configurations (warm_start.py)."""
+        warm = job.record.get("WarmStartConfig")
+        if not warm:
+            return []
+        with self.emulator._lock:
+            evaluated = [
+                (trial.objective, trial.tuned)
+                for parent in warm["ParentHyperParameterTuningJobs"]
+                for trial in self._jobs[str(parent["HyperParameterTuningJobName"]).lower()].trials
+                if trial.objective is not None
+            ]
+        return seed_configurations(evaluated, job.record["HyperParameterTuningJobConfig"], sample)
 
     def _find(self, name: str) -> TuningJob:
         job = self._jobs.get(str(name).lower())
@@ -279,6 +338,7 @@ class TuningJobs:
         parallel = min(int(limits["MaxParallelTrainingJobs"]), MAX_PARALLEL_TRIALS)
         ranges = _ranges(config)
         rng = random.Random(job.name)  # noqa: S311 - a search, not a secret
+        seeds = self._seeds(job, lambda: _sample(rng, ranges))
         metric = config["HyperParameterTuningJobObjective"]["MetricName"]
         lock = self.emulator._lock
         changed = self.emulator._changed
@@ -296,10 +356,37 @@ class TuningJobs:
                     changed.wait(timeout=1.0)
                     continue
             launched += 1
-            self._launch(job, launched, definition, _sample(rng, ranges))
+            tuned = seeds.pop(0) if seeds else _sample(rng, ranges)
+            self._launch(job, launched, definition, tuned, self._early_stop(job))
         self._end(job)
 
-    def _launch(self, job: TuningJob, number: int, definition: dict[str, Any], tuned: dict[str, str]) -> None:
+    def _early_stop(self, job: TuningJob) -> dict[str, Any] | None:
+        """With TrainingJobEarlyStoppingType Auto, the rule a new trial's rounds are checked against: the
+        medians of the running averages of the trials that ended before it (None: no rule yet)."""
+        config = job.record["HyperParameterTuningJobConfig"]
+        if config.get("TrainingJobEarlyStoppingType", "Off") != "Auto":
+            return None
+        with self.emulator._lock:
+            medians = medians_of_running_averages([t.curve for t in job.trials if t.curve])
+        if not medians:
+            return None
+        objective = config["HyperParameterTuningJobObjective"]
+        data, metric = str(objective["MetricName"]).split(":", 1)
+        return {
+            "data": data,
+            "metric": metric,
+            "maximize": objective["Type"] == "Maximize",
+            "medians": medians,
+        }
+
+    def _launch(
+        self,
+        job: TuningJob,
+        number: int,
+        definition: dict[str, Any],
+        tuned: dict[str, str],
+        early_stop: dict[str, Any] | None = None,
+    ) -> None:
         digest = hashlib.sha256(f"{job.name}-{number}".encode()).hexdigest()[:8]
         name = f"{job.name}-{number:03d}-{digest}"
         request = {key: copy.deepcopy(definition[key]) for key in _TRIAL_MEMBERS if key in definition}
@@ -311,7 +398,7 @@ class TuningJobs:
             self._count(job)
         try:
             self.emulator.create_training_job(
-                request, tuning_job_arn=job.record["HyperParameterTuningJobArn"]
+                request, tuning_job_arn=job.record["HyperParameterTuningJobArn"], early_stop=early_stop
             )
         except SageMakerError as error:
             with self.emulator._lock:
@@ -328,7 +415,10 @@ class TuningJobs:
             if status in ENDED:
                 trial.status = status
                 trial.failure = description.get("FailureReason")
-                trial.objective = _metric(description, metric) if status == "Completed" else None
+                # A stopped trial (stopped early) reports the objective it reached, as AWS uses it.
+                trial.objective = _metric(description, metric) if status != "Failed" else None
+                definitions = description["AlgorithmSpecification"].get("MetricDefinitions") or []
+                trial.curve = objective_curve(self.emulator.training_log(trial.name), metric, definitions)
         self._count(job)
 
     def _count(self, job: TuningJob) -> None:
@@ -368,7 +458,9 @@ class TuningJobs:
             self.emulator._changed.notify_all()
 
     def _best(self, job: TuningJob) -> _Trial | None:
-        scored = [trial for trial in job.trials if trial.objective is not None]
+        """The best trial that COMPLETED (API_DescribeHyperParameterTuningJob, BestTrainingJob): a
+        stopped one reports its objective but has no model."""
+        scored = [t for t in job.trials if t.objective is not None and t.status == "Completed"]
         if not scored:
             return None
         objective = job.record["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]

@@ -189,13 +189,31 @@ def custom_feval(names: list[str]) -> Callable[[Array, Any], list[tuple[str, flo
 # ---- training ---------------------------------------------------------------------------------
 
 
-class Monitor(xgb.callback.TrainingCallback):
-    """Keeps xgboost's evaluation history; stops when the stop file appears or the deadline passes."""
+def worse_than_median(early_stop: dict[str, Any] | None, evals_log: Any, epoch: int) -> bool:
+    """A tuning job's early stopping (``early_stop``: the objective's ``data`` and ``metric``, whether it is
+    maximised, and per epoch the median of the earlier trials' running averages): this round's
+    objective is worse than the median at the same epoch (sagemaker/latest/dg/
+    automatic-model-tuning-early-stopping, "How Early Stopping Works")."""
+    if not early_stop:
+        return False
+    medians: list[float] = early_stop["medians"]
+    values = evals_log.get(early_stop["data"], {}).get(early_stop["metric"]) or []
+    if epoch >= len(medians) or len(values) <= epoch:
+        return False
+    # SageMaker reads the objective from the log line, where the container writes 5 decimals.
+    value, median = float(f"{float(values[epoch]):.5f}"), float(medians[epoch])
+    return value < median if early_stop["maximize"] else value > median
 
-    def __init__(self, stop_file: str, deadline: float) -> None:
+
+class Monitor(xgb.callback.TrainingCallback):
+    """Keeps xgboost's evaluation history; stops when the stop file appears, the deadline passes or the
+    tuning job's early stopping rule says so."""
+
+    def __init__(self, stop_file: str, deadline: float, early_stop: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.stop_file = stop_file
         self.deadline = deadline
+        self.early_stop = early_stop
         self.stopped: str | None = None
         self.rounds = 0
         self.history: dict[str, dict[str, list[float]]] = {}
@@ -203,7 +221,7 @@ class Monitor(xgb.callback.TrainingCallback):
     def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
         self.rounds = epoch + 1
         self.history = evals_log
-        if os.path.exists(self.stop_file):
+        if os.path.exists(self.stop_file) or worse_than_median(self.early_stop, evals_log, epoch):
             self.stopped = "Stopped"
         elif time.monotonic() > self.deadline:
             self.stopped = "MaxRuntimeExceeded"
@@ -237,7 +255,9 @@ def train(request: dict[str, Any]) -> dict[str, Any]:
     watchlist = [(dtrain, "train")]
     if dvalidation is not None:
         watchlist.append((dvalidation, "validation"))
-    monitor = Monitor(request["stop_file"], time.monotonic() + float(request["seconds_left"]))
+    monitor = Monitor(
+        request["stop_file"], time.monotonic() + float(request["seconds_left"]), request.get("early_stop")
+    )
     callbacks: list[Any] = [monitor]
     early_rounds = request.get("early_stopping_rounds")
     # callback.py get_callbacks: early stopping needs a validation set AND a metric (eval_metric's last)

@@ -139,7 +139,14 @@ def test_record_run_names_the_failed_state(sandbox: Sandbox, reference: Referenc
 
 @pytest.mark.parametrize(
     "name",
-    ["train_and_score.json", "score_only.json", "with_overrides.json", "script_mode.json", "tuning.json"],
+    [
+        "train_and_score.json",
+        "score_only.json",
+        "with_overrides.json",
+        "script_mode.json",
+        "tuning.json",
+        "tuning_warm_start.json",
+    ],
 )
 def test_console_inputs_are_valid_execution_inputs(name: str) -> None:
     from snowsage.prepare import parse_execution_input

@@ -11,7 +11,7 @@ from typing import Any
 
 from sandbox import pipeline_run
 from sandbox.services import Sandbox
-from tests.e2e.test_cli import run_cli, sensor_dataset_sql
+from tests.e2e.test_cli import REGISTRY_ROW, run_cli, sensor_dataset_sql
 
 DATASET = "pump_failure"
 TUNING = {
@@ -135,3 +135,44 @@ def test_a_tuning_job_whose_trials_all_fail_fails_the_run_in_tune(sandbox: Sandb
     assert "All training jobs failed. One failed with: AlgorithmError: injected failure" in str(
         failed.execution.cause
     )
+
+
+def test_the_next_run_warm_starts_from_the_champions_tuning_job(sandbox: Sandbox, tmp_path: Path) -> None:
+    """warm_start: the first run has no champion and tunes cold, saying so; its model is Approved and
+    the next run of the dataset (a new export) warm-starts from its tuning job, TransferLearning. A
+    dataset of its own (the pump views under another name): no champion from the other tests."""
+    sql = tmp_path / "pump.sql"
+    sql.write_text(sensor_dataset_sql() + REGISTRY_ROW.replace("'pump_failure'", "'pump_warm'"))
+    pipeline_run.apply_user_sql(sandbox, [sql])
+    warm = {**TUNING, "max_jobs": 4, "warm_start": True, "early_stopping": "Auto"}
+    results = []
+    for export_id in ("20261127t150000z", "20261127t160000z"):
+        document = {
+            "manifest": f"s3://{sandbox.bucket}/exports/pump_warm/{export_id}/manifest.json",
+            "tuning": warm,
+        }
+        manifest = pipeline_run.export_for_input(sandbox, document)
+        result = pipeline_run.start_by_hand(
+            sandbox, document, name=f"pump-warm-{export_id}", manifest=manifest
+        )
+        assert result.status == "SUCCEEDED", result.execution.cause
+        results.append(result)
+    first, second = results
+    assert first.tuning is not None and second.tuning is not None
+    assert first.tuning["warm_start"] == "tuning cold: no Approved model package in snowsage-pump-warm yet"
+    assert first.gate["promoted"] is True
+    assert [span.name for span in first.execution.spans].count("Tune") == 1
+
+    parent = first.tuning["job"]
+    assert second.tuning["warm_start"] == (
+        f"warm start (TransferLearning) from champion v1's tuning job {parent}"
+    )
+    assert "TuneWarm" in [span.name for span in second.execution.spans]
+    described = sandbox.client("sagemaker").describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=second.tuning["job"]
+    )
+    assert described["WarmStartConfig"] == {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
+        "WarmStartType": "TransferLearning",
+    }
+    assert second.tuning["trials"] == 4

@@ -8,6 +8,7 @@ model takes. A renamed field in the core or the ASL fails here, not in a deploye
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterator
@@ -443,5 +444,24 @@ def test_tune_runs_trains_job_and_recovers_like_train() -> None:
     assert tune["ResultPath"] == train["ResultPath"] == "$.training"
     choose = STATES["ChooseTraining"]
     assert STATES["ChooseEngine"]["Default"] == "ChooseTraining"
-    assert choose["Default"] == "Train" and choose["Choices"][0]["Next"] == "Tune"
-    assert {c["Variable"] for c in choose["Choices"][0]["And"]} == {"$.plan.tuning"}
+    assert choose["Default"] == "Train" and choose["Choices"][1]["Next"] == "Tune"
+    assert {c["Variable"] for c in choose["Choices"][1]["And"]} == {"$.plan.tuning"}
+
+
+def test_tune_warm_is_tune_with_the_plans_warm_start_config() -> None:
+    """A Parameters field cannot be left out, so a warm start is its own state: Tune's very request,
+    result, Retry and Catch plus WarmStartConfig. ChooseTraining tries it first, only for a plan whose
+    warm start found a parent (snowsage/warm_start.py)."""
+    tune, warm = STATES["Tune"], copy.deepcopy(STATES["TuneWarm"])
+    assert warm["Parameters"].pop("WarmStartConfig.$") == "$.plan.tuning.warm_start_config"
+    assert {key: value for key, value in warm.items() if key != "Comment"} == {
+        key: value for key, value in tune.items() if key != "Comment"
+    }
+    first = STATES["ChooseTraining"]["Choices"][0]
+    assert first["Next"] == "TuneWarm"
+    assert first["And"] == [
+        {"Variable": "$.plan.tuning", "IsPresent": True},
+        {"Variable": "$.plan.tuning", "IsNull": False},
+        {"Variable": "$.plan.tuning.warm_start_config", "IsPresent": True},
+        {"Variable": "$.plan.tuning.warm_start_config", "IsNull": False},
+    ]

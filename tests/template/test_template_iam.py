@@ -285,3 +285,21 @@ def test_only_register_model_writes_the_registry() -> None:
     writes = {"sagemaker:CreateModelPackageGroup", "sagemaker:CreateModelPackage"}
     writers = {owner for owner, st in _allows() if writes & set(as_list(st["Action"]))}
     assert writers == {"RegisterModelFunction"}
+
+
+def test_prepare_run_reads_the_registry_and_describes_only_this_stacks_tuning_jobs() -> None:
+    """A warm start (snowsage/warm_start.py) reads the champion as EvaluateModel does and describes its
+    tuning job: reads only, scoped to the resource prefix."""
+    policies = resources()["PrepareRunFunction"]["Properties"]["Policies"]
+    assert {"Ref": "ModelRegistryReadPolicy"} in policies
+    statements = [st for owner, st in _allows() if owner == "PrepareRunFunction"]
+    actions = {a for st in statements for a in as_list(st["Action"]) if a.startswith("sagemaker:")}
+    assert actions == {
+        "sagemaker:DescribeModelPackage",
+        "sagemaker:DescribeModelPackageGroup",
+        "sagemaker:ListModelPackages",
+        "sagemaker:ListModelPackageGroups",
+        "sagemaker:DescribeHyperParameterTuningJob",
+    }
+    (describe,) = [st for st in statements if st["Action"] == "sagemaker:DescribeHyperParameterTuningJob"]
+    assert sub_text(describe["Resource"]).endswith(f":hyper-parameter-tuning-job/{SAGEMAKER_PREFIX}*")

@@ -206,7 +206,6 @@ def _with(**changes: Any) -> dict[str, Any]:
             f"{ROW}.objective 'validation:logloss' is not the gate's metric validation:auc",
         ),
         (_with(budget=3), f"{ROW} is not valid: budget: Extra inputs are not permitted"),
-        (_with(warm_start=True), f"{ROW}.warm_start true is not supported yet"),
     ],
 )
 def test_bad_row_tuning_is_refused_naming_the_field(
@@ -238,8 +237,9 @@ def test_a_tuned_models_package_names_its_tuning_job_and_winning_values() -> Non
     assert tuning_metadata(untuned) == {}
 
 
-def test_the_console_tuning_input_in_events_is_valid() -> None:
-    document = json.loads((Path(__file__).parents[2] / "events/statemachine/tuning.json").read_text())
+@pytest.mark.parametrize("name", ["tuning.json", "tuning_warm_start.json"])
+def test_the_console_tuning_inputs_in_events_are_valid(name: str) -> None:
+    document = json.loads((Path(__file__).parents[2] / "events/statemachine" / name).read_text())
     settings = parse_tuning("merchant_risk", "execution input 'tuning'", document["tuning"])
     assert settings is not None
     check_tuning("merchant_risk", "execution input 'tuning'", settings, "validation:auc")

@@ -270,6 +270,11 @@ class TuningPlan(Contract):
     warm_start: bool = False
     max_jobs: int = Field(ge=1)
     max_parallel_jobs: int = Field(ge=1)
+    # The CreateHyperParameterTuningJob WarmStartConfig (API_HyperParameterTuningJobWarmStartConfig) from
+    # the champion's tuning job, or None: ChooseTraining sends a run that has one to TuneWarm.
+    warm_start_config: dict[str, Any] | None = None
+    # With warm_start: the parent it starts from, or why it tunes cold (snowsage/warm_start.py).
+    warm_start_note: str | None = None
 
 
 class ScoringPlan(Contract):

@@ -39,6 +39,7 @@ from snowsage.names import (
 from snowsage.script_mode import metric_definition, script_hyperparameters
 from snowsage.settings import PrepareRunSettings
 from snowsage.tuning import tuning_plan
+from snowsage.warm_start import WarmStartSources, plan_warm_start
 
 # (script path, the field that names it) -> the script checked against its deployed archive.
 FindScript = Callable[[str, str], ScriptPlan]
@@ -168,6 +169,7 @@ def build_run_plan(
     now: datetime,
     image_uri: str,
     find_script: FindScript | None = None,
+    warm_start_sources: WarmStartSources | None = None,
 ) -> RunPlan:
     run_id = run_id_for(execution_name)
     dataset = location.dataset
@@ -218,6 +220,8 @@ def build_run_plan(
         if model.tuning is not None and training is not None
         else None
     )
+    if tuning is not None:
+        tuning = plan_warm_start(group, tuning, warm_start_sources)
     return RunPlan(
         run_id=run_id,
         execution_name=execution_name,

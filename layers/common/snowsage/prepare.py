@@ -16,6 +16,7 @@ from snowsage.plan import build_run_plan
 from snowsage.s3 import ObjectStore
 from snowsage.script_mode import plan_script
 from snowsage.settings import PrepareRunSettings
+from snowsage.warm_start import WarmStartSources
 
 
 def parse_execution_input(document: dict[str, Any]) -> ExecutionInput:
@@ -30,6 +31,7 @@ def prepare_run(
     settings: PrepareRunSettings,
     store: ObjectStore,
     now: datetime | None = None,
+    warm_start_sources: WarmStartSources | None = None,
 ) -> RunPlan:
     execution_input = parse_execution_input(request.input)
     location = ManifestLocation.from_uri(execution_input.manifest)
@@ -55,4 +57,5 @@ def prepare_run(
         find_script=lambda path, where: plan_script(
             dataset=location.dataset, path=path, where=where, bucket=location.bucket, store=store
         ),
+        warm_start_sources=warm_start_sources,
     )

@@ -11,8 +11,10 @@ row's whole. Their shape (docs/contracts.md, "Tuning")::
 A setting that does not fit is refused with ``InvalidModelSettings`` naming the dataset, the place
 (``ML_DATASETS.TUNING`` or ``execution input 'tuning'``) and the field. The objective is always the
 gate's metric, maximised or minimised as ``metric_direction`` says; a settings ``objective`` that
-names another metric is refused. The request shapes are the API's (docs: sagemaker/latest/
-APIReference/API_HyperParameterTuningJobConfig, API_ParameterRanges, API_ResourceLimits).
+names another metric is refused. ``warm_start: true`` starts from the champion's tuning job when the
+rules allow it, else the run tunes cold (snowsage/warm_start.py). The request shapes are the API's
+(docs: sagemaker/latest/APIReference/API_HyperParameterTuningJobConfig, API_ParameterRanges,
+API_ResourceLimits).
 """
 
 from __future__ import annotations
@@ -155,12 +157,6 @@ def check_tuning(dataset: str, where: str, settings: TuningSettings, metric_name
             dataset,
             f"{where}.early_stopping",
             "must be Off with the Hyperband strategy (it stops trials itself)",
-        )
-    if settings.warm_start:
-        # Not built yet: a warm start needs the champion package's tuning job (its metadata names
-        # it, evaluation.tuning_metadata) before the Tune state. Refused rather than ignored.
-        raise _refuse(
-            dataset, f"{where}.warm_start", "true is not supported yet: set it to false or leave it out"
         )
     if settings.objective is not None and settings.objective != metric_name:
         raise _refuse(
