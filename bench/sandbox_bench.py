@@ -332,9 +332,7 @@ def measured_run(
         rows_trained=int(result.manifest.get("train", {}).get("rows") or 0),
         rounds=len(sb.emulator.training_log(str(output["training"]["job_name"]))),
         files=sum(file_count(manifest[section]) for section in SECTIONS if section in manifest),
-        export_bytes=sum(
-            int(item["size"]) for section in SECTIONS for item in manifest.get(section, {}).get("files", [])
-        ),
+        export_bytes=sum(section_bytes(manifest[section]) for section in SECTIONS if section in manifest),
         manifest_bytes=len(json.dumps(manifest).encode()),
         export_seconds=export_seconds,
         state_seconds=state_seconds(result.execution.spans),
@@ -346,6 +344,14 @@ def measured_run(
 
 
 SECTIONS = ("train", "validation", "score")
+
+
+def section_bytes(section: dict[str, Any]) -> int:
+    """A manifest section's data bytes: version 2's ``bytes``, or the sum of version 1's file sizes."""
+    files = section["files"]
+    if isinstance(files, list):
+        return sum(int(item["size"]) for item in files)
+    return int(section["bytes"])
 
 
 def state_seconds(spans: Sequence[StateSpan]) -> dict[str, float]:
