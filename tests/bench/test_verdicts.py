@@ -62,3 +62,12 @@ def test_growth_no_steeper_than_the_export() -> None:
 )
 def test_job_overhead(goal: float, emulator: float, met: bool) -> None:
     assert verdicts.job_overhead(emulator, 1.0, goal).met is met
+
+
+def test_emulator_overhead_flips_at_its_goal() -> None:
+    assert verdicts.job_overhead(1.1, 1.0, verdicts.TRAINING_GOAL).met
+    slow = verdicts.job_overhead(1.15, 1.0, verdicts.TRAINING_GOAL)
+    assert not slow.met
+    assert slow.value == pytest.approx(1.15)
+    assert verdicts.job_overhead(1.3, 1.0, verdicts.TRANSFORM_GOAL).met
+    assert not verdicts.job_overhead(1.35, 1.0, verdicts.TRANSFORM_GOAL).met
