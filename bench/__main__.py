@@ -316,7 +316,8 @@ def memory_section(results: object, memory_rows: list[int]) -> list[str]:
         f" manifest at {smallest.transactions:,} transactions; {largest.files:,} files and"
         f" {largest.manifest_bytes:,} bytes at {largest.transactions:,}). Each function's recorded"
         " event from the real sandbox run is replayed in a fresh interpreter, with the function's"
-        " environment, against the still-running sandbox (`bench/replay_child.py`); the last column is"
+        " environment and only the packages it has on Lambda (`bench/lambda_packages.py`), against the"
+        " still-running sandbox (`bench/replay_child.py`); the last column is"
         " the tracemalloc peak of the handler call alone, per size. Goal: largest / smallest <= 1.1 per"
         " function (`bench/verdicts.py`, `memory_flatness`; `tests/bench/test_memory_check.py` shows"
         " a handler that reads every export file into memory failing it).",

@@ -67,6 +67,7 @@ class Sample:
     error: str | None = None
     init_cpu_seconds: float = 0.0
     call_cpu_seconds: float = 0.0
+    init_error: str | None = None  # the module did not import (its handler was not called)
 
     @property
     def seconds(self) -> float:
@@ -83,6 +84,7 @@ class Sample:
             call_seconds=float(report["call_seconds"]),
             init_cpu_seconds=float(report["init_cpu_seconds"]),
             call_cpu_seconds=float(report["call_cpu_seconds"]),
+            init_error=report.get("init_error"),
             connector_at_init=bool(report["connector_at_init"]),
             connector_loaded=bool(report["connector_loaded"]),
             error=report.get("error"),
@@ -140,6 +142,10 @@ class Target:
     @property
     def connector_loaded(self) -> bool:
         return any(sample.connector_loaded for sample in self.samples)
+
+    @property
+    def init_error(self) -> str | None:
+        return next((sample.init_error for sample in self.samples if sample.init_error), None)
 
     @property
     def errors(self) -> list[str]:
@@ -287,6 +293,7 @@ def rows(found: list[Target]) -> list[dict[str, object]]:
             reference.cpu_median,
             uses_snowflake=target.uses_snowflake,
             connector_loaded=target.connector_loaded,
+            init_error=target.init_error,
         )
         out.append(
             {

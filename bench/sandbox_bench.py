@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import bare, verdicts
+from bench import bare, lambda_packages, verdicts
 from bench.project import ROOT
 from bench.stats import median
 from sandbox import pipeline_run
@@ -181,11 +181,19 @@ def _function_env(sb: Sandbox, physical: str) -> dict[str, str]:
     }
 
 
-def replay_module(module: Path, paths: Sequence[Path], env: dict[str, str], event: Event) -> dict[str, Any]:
-    """Import ``module`` in a fresh interpreter (``paths`` first on sys.path, only ``env`` set) and
-    call its handler once with ``event``; the child's report (peak RSS, traced peak, error)."""
+def replay_module(
+    module: Path,
+    paths: Sequence[Path],
+    env: dict[str, str],
+    event: Event,
+    blocked: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Import ``module`` in a fresh interpreter (``paths`` first on sys.path, only ``env`` set, the
+    ``blocked`` modules not importable) and call its handler once with ``event``; the child's report
+    (peak RSS, traced peak, error)."""
+    block = ["--block", ",".join(blocked)] if blocked else []
     done = subprocess.run(
-        [sys.executable, str(REPLAY_CHILD), str(module), *map(str, paths)],
+        [sys.executable, str(REPLAY_CHILD), *block, str(module), *map(str, paths)],
         input=json.dumps(event),
         env=env,
         capture_output=True,
@@ -210,6 +218,7 @@ def replay(sb: Sandbox, invocation: Any, rows: int) -> Replay:
         [spec.code_dir, *spec.layer_dirs],
         _function_env(sb, invocation.function),
         invocation.event,
+        lambda_packages.blocked_modules(spec.layer_dirs),
     )
     return Replay(
         function=_logical_ids(sb).get(invocation.function, invocation.function),

@@ -38,10 +38,15 @@ def cold_start(
     *,
     uses_snowflake: bool,
     connector_loaded: bool,
+    init_error: str | None = None,
 ) -> Verdict:
     """Init + first invocation against the reference's; a function without the Snowflake layer
-    that loads the driver at all fails, whatever the ratio (its reference never pays for it)."""
+    that loads the driver at all fails, whatever the ratio (its reference never pays for it), and
+    so does one whose init raised: in the bench a function sees only its Lambda packages, so a
+    function without the Snowflake layer that imports the driver at init fails to import there."""
     value = handler_seconds / reference_seconds if reference_seconds > 0 else float("inf")
+    if init_error:
+        return Verdict(value, False, f"init failed: {init_error}")
     if connector_loaded and not uses_snowflake:
         return Verdict(value, False, "loads snowflake.connector without the Snowflake layer")
     return Verdict(value, value <= COLD_START_GOAL)

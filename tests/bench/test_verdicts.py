@@ -71,3 +71,11 @@ def test_emulator_overhead_flips_at_its_goal() -> None:
     assert slow.value == pytest.approx(1.15)
     assert verdicts.job_overhead(1.3, 1.0, verdicts.TRANSFORM_GOAL).met
     assert not verdicts.job_overhead(1.35, 1.0, verdicts.TRANSFORM_GOAL).met
+
+
+def test_a_function_whose_init_raised_fails_whatever_the_ratio() -> None:
+    verdict = verdicts.cold_start(
+        0.5, 1.0, uses_snowflake=False, connector_loaded=False, init_error="ModuleNotFoundError: snowflake"
+    )
+    assert not verdict.met
+    assert verdict.why == "init failed: ModuleNotFoundError: snowflake"
