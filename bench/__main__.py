@@ -809,7 +809,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         f"Total **{total / 60:.1f} min** (goal: < {BUDGET_MINUTES} min on 2 cores:"
         f" {markdown.met(total < BUDGET_MINUTES * 60)}). The naive package of benchmark 2 is installed once"
-        " and cached under build/bench/ (a first run adds its pip downloads to this figure).",
+        " and cached under build/bench/ (a first run adds its pip downloads to this figure). The default"
+        " sizes and sample counts keep the run within that budget; each section says why its size is"
+        " enough for a regression to flip its verdict, and `--help` lists the options for larger runs.",
         "",
         *sections,
     ]
