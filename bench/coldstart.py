@@ -19,11 +19,11 @@ Each child sees only the packages the function has on Lambda (the runtime's and 
 it stands for. Samples are interleaved (ref 1, ref 2, function A, B, ..., then again) so machine
 drift hits every module alike; the figures are medians. The verdict is on CPU time (user + system
 of the child, init + first call): on this shared machine the wall time of a one-second child swings
-by half with the other work running, its CPU time by a few per cent, and the servers the first call
-talks to (moto, fakesnow) run in the bench's own process, standing in for AWS and Snowflake. Wall
-times are printed beside it. Goal (``bench.verdicts.cold_start``): each function's init + first
-invocation <= 1.2x its reference's, and no function without the Snowflake layer loads the driver
-at all.
+several-fold with the other work running (it waits for a core), its CPU time much less, and the
+servers the first call talks to (moto, fakesnow) run in the bench's own process, standing in for
+AWS and Snowflake. Wall times are printed beside it. Goal (``bench.verdicts.cold_start``): each
+function's init + first invocation <= 1.2x its reference's, and no function without the Snowflake
+layer loads the driver at all.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ REFERENCE_EVENT: dict[str, Any] = {"execution_name": "bench-cold-start"}
 GOAL = verdicts.COLD_START_GOAL
 # One unrecorded round first: it writes the .pyc files and fills the page cache for every target.
 WARMUP_ROUNDS = 1
-# Recorded rounds: the CPU times of one target's samples stay within a few per cent of each other
-# (the document prints each target's spread), so the median of 7 moves far less than the goal's 20 %.
+# Recorded rounds: the document prints each target's spread (how far one sample strays); the median
+# of 7 strays less. More samples (--samples) for a machine busier than that spread allows.
 DEFAULT_SAMPLES = 7
 MIN_SAMPLES = 5
 
