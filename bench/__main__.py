@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import time
@@ -295,11 +296,13 @@ def memory_section(results: object, memory_rows: list[int]) -> list[str]:
         body.append(
             [
                 function,
-                *(f"{peak:.1f} MB" for peak in peaks),
+                *("not invoked" if math.isnan(peak) else f"{peak:.1f} MB" for peak in peaks),
                 f"{verdict.value:.3f}",
                 f"<= {verdicts.MEMORY_GOAL}",
-                markdown.met(verdict.met),
-                " / ".join(str(t) for t in traced),
+                markdown.met(verdict.met) + (f" ({verdict.why})" if verdict.why else ""),
+                " / ".join(
+                    "-" if math.isnan(peak) else str(t) for peak, t in zip(peaks, traced, strict=True)
+                ),
             ]
         )
     errors = [
@@ -323,7 +326,10 @@ def memory_section(results: object, memory_rows: list[int]) -> list[str]:
         " still-running sandbox (`bench/replay_child.py`); the last column is"
         " the tracemalloc peak of the handler call alone, per size. Goal: largest / smallest <= 1.1 per"
         " function (`bench/verdicts.py`, `memory_flatness`; `tests/bench/test_memory_check.py` shows"
-        " a handler that reads every export file into memory failing it).",
+        " a handler that reads every export file into memory failing it). A function a run did not"
+        " invoke at some size (PublishModelFunction runs only when the gate promotes the model) shows"
+        ' "not invoked" there; its verdict is over the sizes where it ran, which must include the'
+        " smallest and the largest.",
         "",
     ]
     out += markdown.table(header, body)

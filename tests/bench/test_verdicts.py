@@ -79,3 +79,10 @@ def test_a_function_whose_init_raised_fails_whatever_the_ratio() -> None:
     )
     assert not verdict.met
     assert verdict.why == "init failed: ModuleNotFoundError: snowflake"
+
+
+def test_a_size_where_the_function_was_not_invoked_is_left_out_but_not_the_ends() -> None:
+    """PublishModel runs only for a promoted model: a size without it does not void the check."""
+    assert verdicts.memory_flatness([84.6, float("nan"), 84.7, 84.8]).met
+    assert not verdicts.memory_flatness([84.6, float("nan"), 84.7, 130.0]).met
+    assert not verdicts.memory_flatness([float("nan"), 84.7, 84.8]).met
