@@ -1,13 +1,21 @@
 """Bare equivalents of the SageMaker emulator's jobs, for the emulator-overhead ratios.
 
-Training: the same S3 objects read through the same boto3 client, parsed by pyarrow into a
-float32 matrix, one ``xgb.DMatrix`` per channel with the nthread the emulator picks for the train
-matrix (``training.threads_for``: 1 below 100k values, else the CPU count), then a plain
-``xgb.train`` with the job's hyperparameters (early stopping on the validation channel's last
-metric), and the model written as UBJSON in a tar.gz to S3. Transform: GET the model.tar.gz and
-load the booster (every transform job has to), then per score file GET, parse (pyarrow),
-``Booster.inplace_predict`` (same nthread rule), format ``id,score`` lines (pyarrow) and PUT. The
-emulator adds request validation, job state, round logging and the SageMaker CSV contract
+The emulator runs a job's xgboost in a worker process of the image's xgboost environment
+(``sandbox.sagemaker.runner``: for image 1.7-1, ``.venv-xgboost-1.7.4``); so does the bare code
+(``bench/bare_worker.py``, started the same way, with the same interpreter and environment), so
+that both sides run the same library with the same threads. The rest is the least the job's work
+needs, in this process:
+
+* training: the same S3 objects read through the same boto3 client, parsed by pyarrow into float32
+  arrays, handed to the worker as .npy files (the emulator hands its matrices over the same way), a
+  plain ``xgb.train`` there with the job's hyperparameters (early stopping on the validation
+  channel's last metric, xgboost's own), ``save_model`` as the container does, and the model file
+  put to S3 in a tar.gz;
+* transform: GET the model.tar.gz and load the booster (every transform job has to), then per score
+  file GET, parse (pyarrow), ``inplace_predict`` in the worker (the emulator's nthread rule), format
+  ``id,score`` lines (pyarrow) and PUT.
+
+The emulator adds request validation, job state, the round log and the SageMaker CSV contract
 (filters, join, str(float) output) on top of exactly this work.
 """
 
@@ -17,15 +25,18 @@ import io
 import tarfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import xgboost as xgb
 
-from sandbox.sagemaker import s3io, training
+from sandbox.sagemaker import runner, s3io, training
+from sandbox.sagemaker.transform import model_file
+
+WORKER_SCRIPT = Path(__file__).with_name("bare_worker.py")
 
 
 @dataclass
@@ -35,7 +46,14 @@ class BareTiming:
     rounds: int = 0
 
 
-def _read_matrix(s3: Any, uri: str, first_feature: int) -> tuple[np.ndarray, pa.ChunkedArray]:
+def start_worker(image: str) -> runner.Worker:
+    """A bare worker on ``image``'s xgboost, ready (its imports done) before anything is timed."""
+    worker = runner.Worker(runner.xgboost_version(image), script=WORKER_SCRIPT)
+    worker.request("version")
+    return worker
+
+
+def _read_table(s3: Any, uri: str, first_is_text: bool) -> pa.Table:
     tables = []
     for obj in s3io.list_objects(s3, uri):
         data = s3io.get_bytes(s3, obj.bucket, obj.key)
@@ -44,78 +62,77 @@ def _read_matrix(s3: Any, uri: str, first_feature: int) -> tuple[np.ndarray, pa.
                 io.BytesIO(data),
                 read_options=pacsv.ReadOptions(autogenerate_column_names=True),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={"f0": pa.string()} if first_feature else None
+                    column_types={"f0": pa.string()} if first_is_text else None
                 ),
             )
         )
-    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    columns = table.columns
-    matrix = np.column_stack([np.asarray(c.to_numpy(), dtype=np.float32) for c in columns[first_feature:]])
-    return np.ascontiguousarray(matrix, dtype=np.float32), columns[0]
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
-def train(s3: Any, describe: dict[str, Any], nthread_default: int) -> BareTiming:
-    """The training job of ``describe`` (a DescribeTrainingJob dict), done bare."""
+def _features(columns: list[pa.ChunkedArray]) -> np.ndarray:
+    matrix = np.column_stack([np.asarray(column.to_numpy(), dtype=np.float32) for column in columns])
+    return np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+def _save_channel(worker: runner.Worker, name: str, table: pa.Table) -> dict[str, str]:
+    spec = {"features": worker.path(f"{name}-features.npy"), "labels": worker.path(f"{name}-labels.npy")}
+    np.save(spec["features"], _features(table.columns[1:]))
+    np.save(spec["labels"], np.asarray(table.column(0).to_numpy(), dtype=np.float32))
+    return spec
+
+
+def model_uri(describe: dict[str, Any]) -> str:
+    """Where the bare training writes its model (beside the job's own output)."""
+    return s3io.join_uri(describe["OutputDataConfig"]["S3OutputPath"], "bench-bare", "model.tar.gz")
+
+
+def train(s3: Any, describe: dict[str, Any], nthread_default: int, worker: runner.Worker) -> BareTiming:
+    """The training job of ``describe`` (a DescribeTrainingJob dict), done bare in ``worker``."""
     started = time.perf_counter()
-    matrices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for channel in describe["InputDataConfig"]:
-        uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-        features, labels = _read_matrix(s3, uri, 1)
-        matrices[channel["ChannelName"]] = (features, np.asarray(labels.to_numpy(), dtype=np.float32))
-    nthread = training.threads_for(matrices["train"][0].size, nthread_default)
-    channels = {
-        name: xgb.DMatrix(features, label=labels, nthread=nthread)
-        for name, (features, labels) in matrices.items()
+    tables = {
+        channel["ChannelName"]: _read_table(s3, channel["DataSource"]["S3DataSource"]["S3Uri"], False)
+        for channel in describe["InputDataConfig"]
     }
+    cells = tables["train"].num_rows * (tables["train"].num_columns - 1)
     hyper = dict(describe["HyperParameters"])
-    rounds = int(hyper.pop("num_round"))
+    rounds = hyper.pop("num_round")
     early = hyper.pop("early_stopping_rounds", None)
     metrics = [m for m in hyper.pop("eval_metric", "").split(",") if m]
-    params: dict[str, Any] = {"nthread": str(nthread), **hyper}
-    if metrics:
-        params["eval_metric"] = metrics
-    evals = [(channels["train"], "train")]
-    if "validation" in channels:
-        evals.append((channels["validation"], "validation"))
-    compute_started = time.perf_counter()
-    booster = xgb.train(
-        params,
-        channels["train"],
-        num_boost_round=rounds,
-        evals=evals,
-        early_stopping_rounds=int(early) if early and "validation" in channels else None,
-        verbose_eval=False,
+    params: dict[str, Any] = {**hyper, **({"eval_metric": metrics} if metrics else {})}
+    answer = worker.request(
+        "train",
+        train=_save_channel(worker, "train", tables["train"]),
+        validation=_save_channel(worker, "validation", tables["validation"])
+        if "validation" in tables
+        else None,
+        params=params,
+        num_round=int(rounds),
+        early_stopping_rounds=int(early) if early else None,
+        nthread=training.threads_for(cells, nthread_default),
+        model_path=worker.path("xgboost-model"),
     )
-    compute = time.perf_counter() - compute_started
-    raw = bytes(booster.save_raw("ubj"))
+    raw = Path(worker.path("xgboost-model")).read_bytes()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as archive:
         info = tarfile.TarInfo("xgboost-model")
         info.size = len(raw)
         archive.addfile(info, io.BytesIO(raw))
-    output = s3io.join_uri(describe["OutputDataConfig"]["S3OutputPath"], "bench-bare", "model.tar.gz")
-    s3io.put_bytes(s3, output, buffer.getvalue(), "application/x-gzip")
-    return BareTiming(time.perf_counter() - started, compute, booster.num_boosted_rounds())
+    s3io.put_bytes(s3, model_uri(describe), buffer.getvalue(), "application/x-gzip")
+    return BareTiming(time.perf_counter() - started, float(answer["compute_seconds"]), int(answer["rounds"]))
 
 
-def load_booster(s3: Any, model_uri: str) -> xgb.Booster:
-    """GET a model.tar.gz and load its ``xgboost-model``."""
-    bucket, key = s3io.parse_s3_uri(model_uri)
-    with tarfile.open(fileobj=io.BytesIO(s3io.get_bytes(s3, bucket, key)), mode="r:gz") as archive:
-        extracted = archive.extractfile("xgboost-model")
-        assert extracted is not None
-        raw = extracted.read()
-    booster = xgb.Booster()
-    booster.load_model(bytearray(raw))
-    return booster
-
-
-def transform(s3: Any, model_uri: str, input_uri: str, output_uri: str, nthread: int) -> BareTiming:
-    """Load the model, score every object under ``input_uri`` (id first) into ``id,score`` files."""
+def transform(
+    s3: Any, model: str, input_uri: str, output_uri: str, *, nthread: int, worker: runner.Worker
+) -> BareTiming:
+    """Load the model at ``model`` (a model.tar.gz), score every object under ``input_uri`` (id
+    first) into ``id,score`` files under ``output_uri``."""
     started = time.perf_counter()
-    booster = load_booster(s3, model_uri)
+    bucket, key = s3io.parse_s3_uri(model)
+    path = Path(worker.path("model"))
+    path.write_bytes(model_file(s3io.get_bytes(s3, bucket, key)))
+    worker.request("load", model=str(path))
     compute = 0.0
-    current = 0
+    source, target = worker.path("matrix.npy"), worker.path("predictions.npy")
     for obj in s3io.list_objects(s3, input_uri):
         data = s3io.get_bytes(s3, obj.bucket, obj.key)
         table = pacsv.read_csv(
@@ -123,14 +140,13 @@ def transform(s3: Any, model_uri: str, input_uri: str, output_uri: str, nthread:
             read_options=pacsv.ReadOptions(autogenerate_column_names=True),
             convert_options=pacsv.ConvertOptions(column_types={"f0": pa.string()}),
         )
-        matrix = np.column_stack([np.asarray(c.to_numpy(), dtype=np.float32) for c in table.columns[1:]])
+        matrix = _features(table.columns[1:])
+        np.save(source, matrix)
         threads = 1 if matrix.size < training.SMALL_DATA_CELLS else nthread
-        if threads != current:
-            booster.set_param({"nthread": threads})
-            current = threads
-        predict_started = time.perf_counter()
-        scores = booster.inplace_predict(np.ascontiguousarray(matrix))
-        compute += time.perf_counter() - predict_started
+        compute += float(
+            worker.request("predict", matrix=source, out=target, nthread=threads)["compute_seconds"]
+        )
+        scores = np.load(target)
         text = pc.cast(pa.array(np.asarray(scores, dtype=np.float64)), pa.string())
         lines = pc.binary_join_element_wise(table.column(0), text, ",")
         body = ("\n".join(lines.to_pylist()) + "\n").encode()

@@ -14,10 +14,16 @@ against a running sandbox:
   handler (``minimal_snowflake.py``: the driver imported at init, the secret read, a sandbox
   connect and ``SELECT 1`` in the first call).
 
-Samples are interleaved (function A, B, ..., ref 1, ref 2, then again) so machine drift hits every
-module alike; the figure is the median. Goal (``bench.verdicts.cold_start``): each function's
-init + first invocation <= 1.2x its reference's, and no function without the Snowflake layer
-loads the driver at all.
+Each child sees only the packages the function has on Lambda (the runtime's and its layers':
+``bench/lambda_packages.py``, ``replay_child.py --block``); a reference sees those of the functions
+it stands for. Samples are interleaved (ref 1, ref 2, function A, B, ..., then again) so machine
+drift hits every module alike; the figures are medians. The verdict is on CPU time (user + system
+of the child, init + first call): on this shared machine the wall time of a one-second child swings
+several-fold with the other work running (it waits for a core), its CPU time much less, and the
+servers the first call talks to (moto, fakesnow) run in the bench's own process, standing in for
+AWS and Snowflake. Wall times are printed beside it. Goal (``bench.verdicts.cold_start``): each
+function's init + first invocation <= 1.2x its reference's, and no function without the Snowflake
+layer loads the driver at all.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import verdicts
+from bench import lambda_packages, verdicts
 from bench.project import ROOT, Function, functions
 from bench.stats import median
 
@@ -42,6 +48,12 @@ MINIMAL = "reference: powertools + pydantic + boto3"
 MINIMAL_SNOWFLAKE = "reference: + snowflake.connector + connect"
 REFERENCE_EVENT: dict[str, Any] = {"execution_name": "bench-cold-start"}
 GOAL = verdicts.COLD_START_GOAL
+# One unrecorded round first: it writes the .pyc files and fills the page cache for every target.
+WARMUP_ROUNDS = 1
+# Recorded rounds: the document prints each target's spread (how far one sample strays); the median
+# of 7 strays less. More samples (--samples) for a machine busier than that spread allows.
+DEFAULT_SAMPLES = 7
+MIN_SAMPLES = 5
 
 
 @dataclass(frozen=True)
@@ -53,16 +65,26 @@ class Sample:
     connector_at_init: bool
     connector_loaded: bool
     error: str | None = None
+    init_cpu_seconds: float = 0.0
+    call_cpu_seconds: float = 0.0
+    init_error: str | None = None  # the module did not import (its handler was not called)
 
     @property
     def seconds(self) -> float:
         return self.init_seconds + self.call_seconds
+
+    @property
+    def cpu_seconds(self) -> float:
+        return self.init_cpu_seconds + self.call_cpu_seconds
 
     @classmethod
     def from_report(cls, report: dict[str, Any]) -> Sample:
         return cls(
             init_seconds=float(report["init_seconds"]),
             call_seconds=float(report["call_seconds"]),
+            init_cpu_seconds=float(report["init_cpu_seconds"]),
+            call_cpu_seconds=float(report["call_cpu_seconds"]),
+            init_error=report.get("init_error"),
             connector_at_init=bool(report["connector_at_init"]),
             connector_loaded=bool(report["connector_loaded"]),
             error=report.get("error"),
@@ -79,10 +101,31 @@ class Target:
     reference: str | None = None
     uses_snowflake: bool = False
     samples: list[Sample] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
 
     @property
     def median(self) -> float:
+        """Wall time, init + first call."""
         return median([sample.seconds for sample in self.samples])
+
+    @property
+    def cpu_median(self) -> float:
+        """CPU time, init + first call (the verdict's figure)."""
+        return median([sample.cpu_seconds for sample in self.samples])
+
+    @property
+    def init_cpu_median(self) -> float:
+        return median([sample.init_cpu_seconds for sample in self.samples])
+
+    @property
+    def call_cpu_median(self) -> float:
+        return median([sample.call_cpu_seconds for sample in self.samples])
+
+    @property
+    def cpu_spread(self) -> float:
+        """(largest - smallest) / median of the samples' CPU times: how far one sample strays."""
+        values = [sample.cpu_seconds for sample in self.samples]
+        return (max(values) - min(values)) / self.cpu_median if values and self.cpu_median else 0.0
 
     @property
     def init_median(self) -> float:
@@ -101,6 +144,10 @@ class Target:
         return any(sample.connector_loaded for sample in self.samples)
 
     @property
+    def init_error(self) -> str | None:
+        return next((sample.init_error for sample in self.samples if sample.init_error), None)
+
+    @property
     def errors(self) -> list[str]:
         return sorted({sample.error for sample in self.samples if sample.error})
 
@@ -109,10 +156,18 @@ def clean_env(env: dict[str, str]) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **env}
 
 
-def measure_once(file: Path, paths: list[Path], env: dict[str, str], event: dict[str, Any]) -> Sample:
-    """One fresh interpreter: import ``file`` (init), call its handler once with ``event``."""
+def measure_once(
+    file: Path,
+    paths: list[Path],
+    env: dict[str, str],
+    event: dict[str, Any],
+    blocked: list[str] | None = None,
+) -> Sample:
+    """One fresh interpreter: import ``file`` (init), call its handler once with ``event``; the
+    ``blocked`` top-level modules cannot be imported (not on the function's Lambda)."""
+    block = ["--block", ",".join(blocked)] if blocked else []
     done = subprocess.run(
-        [sys.executable, str(REPLAY_CHILD), "--cold-start", str(file), *map(str, paths)],
+        [sys.executable, str(REPLAY_CHILD), "--cold-start", *block, str(file), *map(str, paths)],
         input=json.dumps(event),
         env=clean_env(env),
         capture_output=True,
@@ -156,17 +211,25 @@ def targets(
     the Snowflake one a Snowflake function's (its settings and secret).
     """
     chosen = [function for function in (selected or functions()) if function.logical_id in events]
-    plain_env = next(environments[f.logical_id] for f in chosen if not f.uses_snowflake)
-    snowflake_env = next(environments[f.logical_id] for f in chosen if f.uses_snowflake)
+    plain = next(f for f in chosen if not f.uses_snowflake)
+    snowflake = next(f for f in chosen if f.uses_snowflake)
     found = [
-        Target(MINIMAL, REFERENCE_DIR / "minimal.py", [], dict(plain_env), REFERENCE_EVENT),
+        Target(
+            MINIMAL,
+            REFERENCE_DIR / "minimal.py",
+            [],
+            dict(environments[plain.logical_id]),
+            REFERENCE_EVENT,
+            blocked=lambda_packages.blocked_modules(plain.layer_dirs),
+        ),
         Target(
             MINIMAL_SNOWFLAKE,
             REFERENCE_DIR / "minimal_snowflake.py",
             [],
-            dict(snowflake_env),
+            dict(environments[snowflake.logical_id]),
             REFERENCE_EVENT,
             uses_snowflake=True,
+            blocked=lambda_packages.blocked_modules(snowflake.layer_dirs),
         ),
     ]
     for function in chosen:
@@ -179,32 +242,37 @@ def targets(
                 events[function.logical_id],
                 reference=MINIMAL_SNOWFLAKE if function.uses_snowflake else MINIMAL,
                 uses_snowflake=function.uses_snowflake,
+                blocked=lambda_packages.blocked_modules(function.layer_dirs),
             )
         )
     return found
 
 
+def measure_target(target: Target) -> Sample:
+    return measure_once(target.file, target.paths, target.env, target.event, target.blocked)
+
+
 def sample_rounds(
     found: list[Target],
     samples: int,
-    warmups: int = 2,
-    measure: Callable[[Path, list[Path], dict[str, str], dict[str, Any]], Sample] = measure_once,
+    warmups: int = WARMUP_ROUNDS,
+    measure: Callable[[Target], Sample] = measure_target,
     progress: bool = True,
 ) -> list[Target]:
     """``samples`` interleaved rounds over every target (after ``warmups`` unrecorded rounds:
     .pyc files written, page cache filled)."""
     for _ in range(warmups):
         for target in found:
-            measure(target.file, target.paths, target.env, target.event)
+            measure(target)
     for round_number in range(samples):
         for target in found:
-            target.samples.append(measure(target.file, target.paths, target.env, target.event))
+            target.samples.append(measure(target))
         if progress:
             print(f"  cold start: round {round_number + 1}/{samples}", file=sys.stderr, flush=True)
     return found
 
 
-def run(samples: int = 11, progress: bool = True) -> list[Target]:
+def run(samples: int = DEFAULT_SAMPLES, progress: bool = True) -> list[Target]:
     """Record every function's first event in a sandbox, then sample init + first invocation."""
     from bench.sandbox_bench import first_events
 
@@ -221,19 +289,23 @@ def rows(found: list[Target]) -> list[dict[str, object]]:
             continue
         reference = by_name[target.reference]
         verdict = verdicts.cold_start(
-            target.median,
-            reference.median,
+            target.cpu_median,
+            reference.cpu_median,
             uses_snowflake=target.uses_snowflake,
             connector_loaded=target.connector_loaded,
+            init_error=target.init_error,
         )
         out.append(
             {
                 "function": target.name,
-                "init_ms": target.init_median * 1000,
-                "call_ms": target.call_median * 1000,
-                "median_ms": target.median * 1000,
+                "init_cpu_ms": target.init_cpu_median * 1000,
+                "call_cpu_ms": target.call_cpu_median * 1000,
+                "cpu_ms": target.cpu_median * 1000,
+                "spread": target.cpu_spread,
                 "reference": target.reference,
-                "reference_ms": reference.median * 1000,
+                "reference_cpu_ms": reference.cpu_median * 1000,
+                "wall_ms": target.median * 1000,
+                "reference_wall_ms": reference.median * 1000,
                 "ratio": verdict.value,
                 "met": verdict.met,
                 "why": verdict.why,

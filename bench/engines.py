@@ -507,11 +507,11 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--sagemaker-billed-startup-seconds", type=float, default=BILLED_STARTUP_SECONDS)
 
 
-def phase(phases: Sequence[str], args: Any, seconds: dict[str, float]) -> list[str]:
-    """The section, when `--only` names the phase and `--engine-rows` some sizes; else nothing."""
+def phase(args: Any, seconds: dict[str, float]) -> list[str]:
+    """The section, when `--engine-rows` names some sizes; else nothing (bench/__main__.py's PHASES)."""
     from bench import markdown
 
-    if "engines" not in phases or not args.engine_rows:
+    if not args.engine_rows:
         return []
     print("bench: training engines (SAGEMAKER vs SNOWFLAKE)", file=sys.stderr, flush=True)
     started = time.perf_counter()

@@ -1,13 +1,17 @@
 """Child of the memory benchmark: replay one recorded Lambda event in a fresh interpreter.
 
-    python bench/replay_child.py [--cold-start] <app.py> [sys.path entry ...] < event.json
+    python bench/replay_child.py [--cold-start] [--block m1,m2,...] <app.py> [sys.path entry ...] < event.json
 
 Imports the handler (cold start), calls it once with the event and a stand-in context, and prints
 one JSON line: ``{"import_rss_kb", "peak_rss_kb", "call_traced_peak_kb", "errored", "error",
-"init_seconds", "call_seconds", "connector_at_init", "connector_loaded"}`` (``peak_rss_kb`` is the
-process's peak resident set, VmHWM: Lambda's "Max Memory Used" counterpart. Not ru_maxrss: after
-fork + exec that can report the forking parent's size.) With ``--cold-start`` the call is not
-traced (tracemalloc slows every allocation): the cold-start benchmark times init + first call.
+"init_error", "init_seconds", "call_seconds", "init_cpu_seconds", "call_cpu_seconds",
+"connector_at_init", "connector_loaded"}``. ``peak_rss_kb`` is the process's peak resident set,
+VmHWM: Lambda's "Max Memory Used" counterpart (not ru_maxrss: after fork + exec that can report the
+forking parent's size). The ``*_cpu_seconds`` are this process's CPU time, user + system, all
+threads. ``init_error``: the module raised on import, and its handler was not called. With
+``--cold-start`` the call is not traced (tracemalloc slows every allocation): the cold-start
+benchmark times init + first call. ``--block`` makes importing those top-level modules fail, as on
+Lambda where the function's runtime and layers do not have them (bench/lambda_packages.py).
 Only ``sys``, ``time`` and ``importlib.util`` are loaded before the init clock starts.
 """
 
@@ -28,22 +32,39 @@ def connector_loaded() -> bool:
     return "snowflake.connector" in sys.modules
 
 
-def main() -> None:
-    args = sys.argv[1:]
+def parse_args(args: list[str]) -> tuple[bool, list[str], str, list[str]]:
+    """``[--cold-start] [--block m1,m2] app.py [path ...]`` -> (cold start, blocked, file, paths)."""
     cold_start = args[:1] == ["--cold-start"]
-    file, *paths = args[1:] if cold_start else args
+    if cold_start:
+        args = args[1:]
+    blocked: list[str] = []
+    if args[:1] == ["--block"]:
+        blocked, args = [name for name in args[1].split(",") if name], args[2:]
+    file, *paths = args
+    return cold_start, blocked, file, paths
+
+
+def main() -> None:
+    cold_start, blocked, file, paths = parse_args(sys.argv[1:])
+    for name in blocked:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # `import name` raises ImportError
     event_text = sys.stdin.read()
     sys.path[:0] = paths
     stdout = sys.stdout
     sys.stdout = sys.stderr  # the handler's logs must not mix with the report line
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     spec = importlib.util.spec_from_file_location("app", file)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {file}")
     module = importlib.util.module_from_spec(spec)
     sys.modules["app"] = module
-    spec.loader.exec_module(module)
+    init_error = None
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # Lambda fails such an init too (Runtime.ImportModuleError): reported
+        init_error = f"{type(exc).__name__}: {exc}"[:500]
     init_seconds = time.perf_counter() - started
+    init_cpu_seconds = time.process_time() - started_cpu
     at_init = connector_loaded()
     import json
     import tracemalloc
@@ -55,13 +76,15 @@ def main() -> None:
     import_rss = peak_rss_kb()
     if not cold_start:
         tracemalloc.start()
-    error = None
-    call_started = time.perf_counter()
+    error = init_error
+    call_started, call_started_cpu = time.perf_counter(), time.process_time()
     try:
-        module.lambda_handler(event, context)
+        if init_error is None:
+            module.lambda_handler(event, context)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     call_seconds = time.perf_counter() - call_started
+    call_cpu_seconds = time.process_time() - call_started_cpu
     traced_peak = 0
     if not cold_start:
         _, traced_peak = tracemalloc.get_traced_memory()
@@ -73,8 +96,11 @@ def main() -> None:
         "call_traced_peak_kb": traced_peak // 1024,
         "errored": error is not None,
         "error": error,
+        "init_error": init_error,
         "init_seconds": init_seconds,
         "call_seconds": call_seconds,
+        "init_cpu_seconds": init_cpu_seconds,
+        "call_cpu_seconds": call_cpu_seconds,
         "connector_at_init": at_init,
         "connector_loaded": connector_loaded(),
     }

@@ -77,13 +77,14 @@ def environment_python(version: str) -> Path:
 class Worker:
     """One ``worker.py`` process on one xgboost version, with a scratch folder of its own."""
 
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, script: Path = WORKER_SCRIPT) -> None:
+        """``script``: another program speaking the worker's protocol (bench/bare_worker.py)."""
         self.version = version
         self.folder = tempfile.mkdtemp(prefix=f"sagemaker-xgboost-{version}-")
         self._stderr = open(os.path.join(self.folder, "worker.log"), "wb")  # noqa: SIM115
         # A fixed interpreter (the environment's) and our own script, no shell.
         self.process = subprocess.Popen(  # noqa: S603  # nosec B603
-            [str(environment_python(version)), "-u", str(WORKER_SCRIPT)],
+            [str(environment_python(version)), "-u", str(script)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import coldstart, verdicts
+from bench import coldstart, lambda_packages, verdicts
 from bench.project import Function, functions, handler_env
 
 PLAIN = next(f for f in functions() if not f.uses_snowflake and f.logical_id == "SelectModelFunction")
@@ -57,6 +57,30 @@ def test_importing_the_driver_at_init_fails_the_check(
     verdict = verdict_for(injected)
     assert not verdict.met
     assert "snowflake.connector" in verdict.why
+
+
+def test_with_only_its_lambda_packages_the_injected_handler_fails_to_initialise(tmp_path: Path) -> None:
+    """As `make bench` runs it: the function sees only its runtime's and layers' packages, so the
+    driver import at init raises (as on Lambda, which has no driver for it) and the check fails."""
+    injected = tmp_path / "app.py"
+    source = (PLAIN.code_dir / "app.py").read_text(encoding="utf-8")
+    injected.write_text("import snowflake.connector  # the regression\n" + source, encoding="utf-8")
+    paths = [PLAIN.code_dir, *PLAIN.layer_dirs]
+    env = {**handler_env(PLAIN), "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    blocked = lambda_packages.blocked_modules(PLAIN.layer_dirs)
+    sample = coldstart.measure_once(injected, paths, env, REJECTED_EVENT, blocked)
+    assert sample.init_error and "snowflake" in sample.init_error
+    shipped = coldstart.measure_once(PLAIN.code_dir / "app.py", paths, env, REJECTED_EVENT, blocked)
+    assert shipped.init_error is None
+    verdict = verdicts.cold_start(
+        sample.cpu_seconds,
+        sample.cpu_seconds,
+        uses_snowflake=False,
+        connector_loaded=sample.connector_loaded,
+        init_error=sample.init_error,
+    )
+    assert not verdict.met
+    assert verdict.why.startswith("init failed")
 
 
 def test_the_row_of_the_report_carries_the_verdict(

@@ -94,3 +94,13 @@ def test_figures_not_measured_are_printed_only_under_the_marked_line() -> None:
     assert quoted and all(lines.index(line) > marker for line in quoted)
     assert all(quote.source and quote.date for quote in earlier.QUOTES)
     assert earlier.lines_for("payload", 10_000) == []
+
+
+def test_a_function_not_invoked_at_a_middle_size_is_judged_over_the_others() -> None:
+    figures = results(2.0, 6.0)
+    middle = run(1_000_000, 2.0, export_bytes=500_000)
+    middle.replays.clear()
+    middle.replays.append(Replay("RecordRunFunction", 1_000_000, 130.0, 80.0, 400, 0.1, False, None))
+    figures.runs.insert(1, middle)
+    text = "\n".join(memory_section(figures, [10_000, 1_000_000, 10_000_000]))
+    assert re.search(r"\| PrepareRunFunction \| 90\.0 MB \| not invoked \| 90\.0 MB \|.*\| met \|", text)

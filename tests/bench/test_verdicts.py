@@ -62,3 +62,27 @@ def test_growth_no_steeper_than_the_export() -> None:
 )
 def test_job_overhead(goal: float, emulator: float, met: bool) -> None:
     assert verdicts.job_overhead(emulator, 1.0, goal).met is met
+
+
+def test_emulator_overhead_flips_at_its_goal() -> None:
+    assert verdicts.job_overhead(1.1, 1.0, verdicts.TRAINING_GOAL).met
+    slow = verdicts.job_overhead(1.15, 1.0, verdicts.TRAINING_GOAL)
+    assert not slow.met
+    assert slow.value == pytest.approx(1.15)
+    assert verdicts.job_overhead(1.3, 1.0, verdicts.TRANSFORM_GOAL).met
+    assert not verdicts.job_overhead(1.35, 1.0, verdicts.TRANSFORM_GOAL).met
+
+
+def test_a_function_whose_init_raised_fails_whatever_the_ratio() -> None:
+    verdict = verdicts.cold_start(
+        0.5, 1.0, uses_snowflake=False, connector_loaded=False, init_error="ModuleNotFoundError: snowflake"
+    )
+    assert not verdict.met
+    assert verdict.why == "init failed: ModuleNotFoundError: snowflake"
+
+
+def test_a_size_where_the_function_was_not_invoked_is_left_out_but_not_the_ends() -> None:
+    """PublishModel runs only for a promoted model: a size without it does not void the check."""
+    assert verdicts.memory_flatness([84.6, float("nan"), 84.7, 84.8]).met
+    assert not verdicts.memory_flatness([84.6, float("nan"), 84.7, 130.0]).met
+    assert not verdicts.memory_flatness([float("nan"), 84.7, 84.8]).met

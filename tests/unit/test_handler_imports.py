@@ -1,12 +1,17 @@
-"""Importing a handler module (its cold start) never imports the Snowflake connector.
+"""Importing a handler module (its cold start) never imports the Snowflake connector, and builds
+no contract model.
 
 Each handler is imported in a fresh interpreter with the environment template.yaml gives it and
 sys.path = its CodeUri + its layers (bench/import_child.py reports sys.modules). Functions without
 the Snowflake layer must not need it at all; the Snowflake functions import it lazily, on their
-first connect, so a failed run that never reaches Snowflake does not pay for it either.
+first connect, so a failed run that never reaches Snowflake does not pay for it either. Every
+handler imports snowsage.models and uses a few of its models: pydantic builds each one's validator
+on its first use (defer_build), not at import, so the others cost the cold start nothing.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +37,32 @@ def test_importing_the_handler_does_not_import_the_connector(function: object) -
         handler_env(function),
     )
     assert report["snowflake_connector"] == [], f"{function.logical_id} imports the connector at import time"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda function: function.logical_id)
+def test_importing_the_handler_builds_no_contract_model(function: object) -> None:
+    from bench.project import Function
+
+    assert isinstance(function, Function)
+    report = import_once(
+        function.code_dir / "app.py",
+        [function.code_dir, *function.layer_dirs],
+        handler_env(function),
+    )
+    assert report["built_contracts"] == [], f"{function.logical_id} builds these models at init"
+
+
+def test_a_contract_model_is_built_on_its_first_use(tmp_path: Path) -> None:
+    """The control for the test above: the probe reports a model once something has used it."""
+    user = tmp_path / "app.py"
+    user.write_text(
+        "from snowsage.models import ExecutionInput\n"
+        "ExecutionInput.model_validate({'manifest': 's3://bucket/exports/x/manifest.json'})\n",
+        encoding="utf-8",
+    )
+    common = next(function for function in FUNCTIONS if not function.uses_snowflake)
+    report = import_once(user, list(common.layer_dirs), dict(RUNTIME_ENV))
+    assert report["built_contracts"] == ["ExecutionInput"], report
 
 
 def test_the_probe_sees_the_connector_when_a_module_imports_it() -> None:

@@ -71,16 +71,19 @@ def validation_problems(error: ValidationError, root: str = "input") -> str:
     )
 
 
+# defer_build: a model's validator and serializer are built on its first use, not at import. Every
+# handler imports this module, and each uses a few of its models: the others cost its cold start
+# nothing (tests/unit/test_handler_imports.py).
 class Contract(BaseModel):
     """A state-machine payload: unknown keys are ignored, values are not coerced."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True, defer_build=True)
 
 
 class StrictContract(BaseModel):
     """A payload typed by people: unknown keys are errors, values are not coerced."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 # --- Execution input -------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from snowsage.prices import DEFAULT_CREDIT_PRICE_USD, DEFAULT_WAREHOUSE_SIZE, WA
 
 
 class EnvSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # defer_build: only the settings class a function reads is built, at its cold start (from_env).
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
