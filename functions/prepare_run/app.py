@@ -12,9 +12,10 @@ from snowsage.warm_start import SageMakerWarmStartSources
 
 settings = PrepareRunSettings.from_env()
 store = S3ObjectStore(listing_client())
-# A tuning run with warm_start reads the champion and its tuning job (snowsage/warm_start.py).
+# A tuning run with warm_start reads the champion and its tuning job (snowsage/warm_start.py); the
+# client is made then, not at init.
 warm_start_sources = SageMakerWarmStartSources(
-    boto3.client("sagemaker", config=Config(retries={"mode": "standard"}))
+    lambda: boto3.client("sagemaker", config=Config(retries={"mode": "standard"}))
 )
 
 
