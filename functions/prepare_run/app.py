@@ -3,6 +3,7 @@
 import boto3
 from botocore.config import Config
 
+from snowsage.lazy_client import LazyClient
 from snowsage.models import PrepareRunRequest, RunPlan
 from snowsage.observability import lambda_entry
 from snowsage.prepare import prepare_run
@@ -12,10 +13,10 @@ from snowsage.warm_start import SageMakerWarmStartSources
 
 settings = PrepareRunSettings.from_env()
 store = S3ObjectStore(listing_client())
-# A tuning run with warm_start reads the champion and its tuning job (snowsage/warm_start.py); the
-# client is made then, not at init.
+# A tuning run with warm_start reads the champion and its tuning job (snowsage/warm_start.py): the
+# SageMaker client is made then, not at init.
 warm_start_sources = SageMakerWarmStartSources(
-    lambda: boto3.client("sagemaker", config=Config(retries={"mode": "standard"}))
+    LazyClient(lambda: boto3.client("sagemaker", config=Config(retries={"mode": "standard"})))
 )
 
 

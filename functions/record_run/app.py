@@ -6,6 +6,7 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from snowsage.cost import FunctionMemory, HistoryCosting, TuningTrials, WarehouseRate
+from snowsage.lazy_client import LazyClient
 from snowsage.models import RecordRunRequest, RunRecord
 from snowsage.observability import lambda_entry
 from snowsage.run_metrics import RunMetric
@@ -19,11 +20,12 @@ connect = connection_factory(settings)
 history = ExecutionHistory(boto3.client("stepfunctions"))
 lambda_client = boto3.client("lambda")
 # The region's prices (snowsage.prices): the function runs in the stack's region. A tuned run's
-# training is the sum of its trials (TuningTrials reads them from SageMaker).
+# training is the sum of its trials (TuningTrials reads them from SageMaker, with a client made
+# on a tuned run's first read, not at init).
 costing = HistoryCosting(
     lambda_client.meta.region_name,
     FunctionMemory(lambda_client),
-    trials=TuningTrials(boto3.client("sagemaker")),
+    trials=TuningTrials(LazyClient(lambda: boto3.client("sagemaker"))),
     warehouse=WarehouseRate(
         size=settings.snowflake_warehouse_size, credit_price_usd=settings.snowflake_credit_price_usd
     ),

@@ -268,25 +268,3 @@ def test_more_than_ten_static_changes_since_the_parent_are_refused() -> None:
     assert parent_problem(parent, config, six_changed, 8) == (
         f"12 static hyperparameter changes since {PARENT}, more than 10"
     )
-
-
-def test_the_sagemaker_client_is_made_on_the_first_read_not_with_the_handler() -> None:
-    # Every PrepareRun would otherwise load SageMaker's service model at init for the few tuning
-    # runs that warm-start (docs/benchmarks.md, section 1: cold start).
-    from snowsage.warm_start import SageMakerWarmStartSources
-
-    made: list[str] = []
-
-    class Client:
-        def describe_hyper_parameter_tuning_job(self, HyperParameterTuningJobName: str) -> dict[str, str]:
-            return {"HyperParameterTuningJobName": HyperParameterTuningJobName}
-
-    def factory() -> Client:
-        made.append("sagemaker")
-        return Client()
-
-    sources = SageMakerWarmStartSources(factory)
-    assert made == []
-    assert sources.describe_tuning_job("parent")["HyperParameterTuningJobName"] == "parent"
-    sources.describe_tuning_job("parent")
-    assert made == ["sagemaker"]

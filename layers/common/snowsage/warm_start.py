@@ -15,7 +15,7 @@ plan's ``tuning.warm_start_note`` says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -46,27 +46,17 @@ class WarmStartSources(Protocol):
 
 
 class SageMakerWarmStartSources:
-    """The registry read as EvaluateModel reads it, and DescribeHyperParameterTuningJob.
+    """The registry read as EvaluateModel reads it, and DescribeHyperParameterTuningJob."""
 
-    The SageMaker client is made on the first read, not with the handler: only a tuning run that
-    asks for a warm start needs it, and building a client loads SageMaker's service model (a large
-    part of a cold start, docs/benchmarks.md section 1) that every other PrepareRun would pay for.
-    """
-
-    def __init__(self, client_factory: Callable[[], Any]) -> None:
-        self._client_factory = client_factory
-        self._client: Any = None
-
-    def _sagemaker(self) -> Any:
-        if self._client is None:
-            self._client = self._client_factory()
-        return self._client
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._registry = SageMakerModelRegistry(client)
 
     def latest_approved(self, group: str) -> ModelPackage | None:
-        return SageMakerModelRegistry(self._sagemaker()).latest_approved(group)
+        return self._registry.latest_approved(group)
 
     def describe_tuning_job(self, name: str) -> dict[str, Any]:
-        return dict(self._sagemaker().describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name))
+        return dict(self._client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name))
 
 
 def _ranges(config: dict[str, Any]) -> dict[str, tuple[str, Any]]:
