@@ -108,6 +108,14 @@ def _deploy_source(sandbox: Sandbox, files: dict[str, str]) -> None:
     )
 
 
+def _train_failure_cause(sandbox: Sandbox, export_id: str) -> str:
+    """Run the sample export: the run fails in Train; ML_RUNS's CAUSE for it."""
+    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id=export_id)
+    assert result.status == "FAILED"
+    assert result.execution.failed_state == "Train"
+    return _cause(sandbox, run_id_for(execution_name(SAMPLE_DATASET, export_id)))
+
+
 def test_a_crashing_script_fails_the_run_with_its_traceback(sandbox: Sandbox, row: None) -> None:
     crash = (
         "import sys\n\ndef read_labels():\n"
@@ -115,10 +123,7 @@ def test_a_crashing_script_fails_the_run_with_its_traceback(sandbox: Sandbox, ro
     )
     _deploy_source(sandbox, {"train.py": crash})
     _set_row(sandbox, SCRIPT, None)
-    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261127t110001z")
-    assert result.status == "FAILED"
-    assert result.execution.failed_state == "Train"
-    cause = _cause(sandbox, run_id_for(execution_name(SAMPLE_DATASET, "20261127t110001z")))
+    cause = _train_failure_cause(sandbox, "20261127t110001z")
     assert "ExecuteUserScriptError" in cause
     assert "Traceback (most recent call last)" in cause
     assert "in read_labels" in cause
@@ -134,10 +139,7 @@ def test_a_requirement_that_cannot_be_installed_fails_the_run_with_pips_error(
         sandbox, {"train.py": sample, "requirements.txt": "--no-index\nsnowsage-missing-dep==1.0\n"}
     )
     _set_row(sandbox, SCRIPT, None)
-    result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261127t110005z")
-    assert result.status == "FAILED"
-    assert result.execution.failed_state == "Train"
-    cause = _cause(sandbox, run_id_for(execution_name(SAMPLE_DATASET, "20261127t110005z")))
+    cause = _train_failure_cause(sandbox, "20261127t110005z")
     assert "InstallRequirementsError" in cause
     assert "No matching distribution found for snowsage-missing-dep==1.0" in cause
     assert "python3 -m pip install -r requirements.txt" in cause
