@@ -14,7 +14,6 @@ inputs, in xgboost.train / Booster prediction, and formatting + writing outputs)
 from __future__ import annotations
 
 import copy
-import dataclasses
 import io
 import math
 import os
@@ -28,7 +27,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox.sagemaker import runner, s3io, script_hosts, script_mode, sharding, training, transform
+from sandbox.sagemaker import (
+    channel_data,
+    runner,
+    s3io,
+    script_hosts,
+    script_mode,
+    sharding,
+    training,
+    transform,
+)
 from sandbox.sagemaker.errors import JobFailure, SageMakerError, client_error, validation_error
 from sandbox.sagemaker.faults import FaultPlan, JobFault
 from sandbox.sagemaker.tuning import TuningJobs
@@ -44,6 +52,7 @@ TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 # the emulator bills a spot job's training time this much less, and sandbox.cost assumes the same.
 SPOT_SAVING_ASSUMED = 0.70
 MODEL_ARTIFACT = "model.tar.gz"
+OUTPUT_ARTIFACT = "output.tar.gz"
 _MESSAGES = {
     "Starting": "Launching requested ML instances",
     "Downloading": "Downloading input data",
@@ -207,34 +216,15 @@ class SageMakerEmulator:
         self._record_instances(job)
         # The container's order: hyperparameters, channels, data (algorithm_mode/train.py lines 121-200).
         config = training.parse_hyperparameters(request["HyperParameters"])
-        kinds = training.validate_channels(request["InputDataConfig"], algorithm["TrainingInputMode"])
+        plan = training.validate_channels(request["InputDataConfig"], algorithm["TrainingInputMode"])
         read_started = time.perf_counter()
-        data: dict[str, training.ChannelData] = {}
-        for channel in request["InputDataConfig"]:
-            name = channel["ChannelName"]
-            if name not in kinds:
-                continue
-            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-            objects = s3io.list_objects(self.s3, uri)
-            training.reject_hidden_files(name, [o.uri for o in objects])
-            blobs = [(o.uri, s3io.get_bytes(self.s3, o.bucket, o.key)) for o in objects]
-            if not blobs:
-                raise training.user_error(f"No data in {name} channel path {uri}")
-            data[name] = (
-                training.load_channel(name, blobs, config.csv_weights)
-                if kinds[name] == training.CSV
-                else training.load_libsvm(blobs)
-            )
-        train_set, validation_set = data["train"], data.get("validation")
-        if (
-            isinstance(train_set, training.Dataset)
-            and isinstance(validation_set, training.Dataset)
-            and validation_set.num_features != train_set.num_features
-        ):
-            raise training.user_error(
-                f"The validation channel has {validation_set.num_features} features, "
-                f"the train channel {train_set.num_features}"
-            )
+        train_set, validation_set = channel_data.read_channels(
+            self.s3,
+            request["InputDataConfig"],
+            plan.file_type,
+            pipe=plan.pipe,
+            csv_weights=config.csv_weights,
+        )
         nthread = training.threads_for(train_set.cells, self.nthread)
         job.timings["read_seconds"] = time.perf_counter() - read_started
         with runner.POOL.borrow(version) as worker:
@@ -245,8 +235,8 @@ class SageMakerEmulator:
         job: _Job,
         worker: runner.Worker,
         config: training.TrainingConfig,
-        train_set: training.ChannelData,
-        validation_set: training.ChannelData | None,
+        train_set: channel_data.ChannelData,
+        validation_set: channel_data.ChannelData | None,
         nthread: int,
         runtime_limit: int,
     ) -> None:
@@ -280,10 +270,13 @@ class SageMakerEmulator:
                     {"MetricName": metric, "Value": value, "Timestamp": stamp}
                     for metric, value in outcome.final_metrics
                 ]
-            if outcome.model_path is not None:
+            if outcome.model_files:
                 if outcome.stopped is None:
                     self._secondary(job, "Uploading")
-                extra["ModelArtifacts"] = {"S3ModelArtifacts": self._write_model(job, outcome.model_path)}
+                files = [(name, Path(path)) for name, path in outcome.model_files]
+                extra["ModelArtifacts"] = {"S3ModelArtifacts": self._write_model_files(job, files)}
+            if outcome.output_files:  # /opt/ml/output/data, uploaded as output.tar.gz
+                self._write_model_files(job, [(n, Path(p)) for n, p in outcome.output_files], OUTPUT_ARTIFACT)
             if outcome.stopped is not None:
                 self._finish(job, "Stopped", secondary=outcome.stopped, extra=extra)
             else:
@@ -292,12 +285,11 @@ class SageMakerEmulator:
             with self._lock:
                 job.stop_file = None
 
-    def _write_model(self, job: _Job, model_path: str) -> str:
-        """Write ``<S3OutputPath>/<job>/output/model.tar.gz`` holding the file the container saved."""
-        return self._write_model_files(job, [(transform.MODEL_FILE, Path(model_path))])
-
-    def _write_model_files(self, job: _Job, files: list[tuple[str, Path]]) -> str:
-        """``model.tar.gz`` of the model directory's files (``name`` inside the archive, local path)."""
+    def _write_model_files(
+        self, job: _Job, files: list[tuple[str, Path]], artifact: str = MODEL_ARTIFACT
+    ) -> str:
+        """``<S3OutputPath>/<job>/output/model.tar.gz`` of the model directory's files (``name`` inside
+        the archive, local path); ``output.tar.gz`` of the output data files likewise."""
         started = time.perf_counter()
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as archive:
@@ -308,9 +300,7 @@ class SageMakerEmulator:
                 info.mtime = int(time.time())
                 info.mode = 0o644
                 archive.addfile(info, io.BytesIO(raw))
-        uri = s3io.join_uri(
-            job.record["OutputDataConfig"]["S3OutputPath"], job.name, "output", MODEL_ARTIFACT
-        )
+        uri = s3io.join_uri(job.record["OutputDataConfig"]["S3OutputPath"], job.name, "output", artifact)
         s3io.put_bytes(self.s3, uri, buffer.getvalue(), "application/x-gzip")
         job.timings["write_seconds"] += time.perf_counter() - started
         return uri
@@ -566,14 +556,11 @@ class SageMakerEmulator:
             job = _Job("transform", name, record, self.faults.take_transform())
             self._transforms[name.lower()] = job
         container = model["PrimaryContainer"]
-        limit = {**(container.get("Environment") or {}), **(request.get("Environment") or {})}.get(
-            "MAX_CONTENT_LENGTH"
-        )
-        if limit is not None:
-            try:
-                spec = dataclasses.replace(spec, max_content_length=int(limit))
-            except ValueError:
-                raise validation_error(f"MAX_CONTENT_LENGTH {limit!r} is not a number of bytes") from None
+        environment = {**(container.get("Environment") or {}), **(request.get("Environment") or {})}
+        try:
+            spec = transform.with_environment(spec, environment, container["Image"])
+        except ValueError as exc:
+            raise validation_error(str(exc)) from None
         self._start(
             job, lambda: self._run_transform(job, spec, container["ModelDataUrl"], container["Image"])
         )
@@ -607,7 +594,7 @@ class SageMakerEmulator:
         source = job.record["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
         output_path = job.record["TransformOutput"]["S3OutputPath"]
         started = time.perf_counter()
-        scorer = self._load_scorer(worker, model_data_url)
+        scorer = self._load_scorer(worker, model_data_url, spec.ensemble)
         objects = s3io.list_objects(self.s3, source)
         if not objects:
             raise client_error(f"No S3 objects found under S3 URL {source}")
@@ -698,11 +685,11 @@ class SageMakerEmulator:
         job.timings["write_seconds"] += timings.format_seconds + (time.perf_counter() - write_started)
         return failures
 
-    def _load_scorer(self, worker: runner.Worker, model_data_url: str) -> transform.Scorer:
+    def _load_scorer(self, worker: runner.Worker, model_data_url: str, ensemble: bool) -> transform.Scorer:
         bucket, key = s3io.parse_s3_uri(model_data_url)
         try:
             artifact = s3io.get_bytes(self.s3, bucket, key)
-            return transform.Scorer.load(worker, artifact)
+            return transform.Scorer.load(worker, artifact, ensemble)
         except transform.TransformError as exc:
             raise client_error(f"Cannot load the model at {model_data_url}: {exc}") from None
         except Exception as exc:
