@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from sandbox.sagemaker.runner import Worker, WorkerError, image_tag
 from sandbox.sagemaker.serving import ServingError
 
 MODEL_FILE = "xgboost-model"
+_FIRST_TEXT = re.compile(rb"\S")
 SMALL_DATA_CELLS = 100_000
 # algorithm_mode/serve.py line 35: the model server refuses a request body larger than this (HTTP 413).
 DEFAULT_MAX_CONTENT_LENGTH = 6 * 1024 * 1024
@@ -209,7 +211,11 @@ def _unsupported(status: str, message: str) -> TransformError:
 def csv_delimiter(data: bytes) -> str:
     """encoder.py ``csv_to_dmatrix`` (lines 50-53): sniffed from the first line's first 512 characters,
     ``,`` when the Sniffer picks a letter or digit."""
-    line = data.strip().split(b"\n", 1)[0].decode("utf-8", errors="replace")[:512]
+    first = _FIRST_TEXT.search(data)  # the payload's strip(), without copying a large object
+    start = first.start() if first else len(data)
+    end = data.find(b"\n", start)
+    segment = data[start:end] if end >= 0 else data[start:].rstrip()
+    line = segment.decode("utf-8", errors="replace")[:512]
     try:
         sniffed = channel_data.sniff_delimiter(line)
     except Exception as exc:
@@ -223,7 +229,7 @@ def csv_delimiter(data: bytes) -> str:
 
 def parse_object(data: bytes, spec: TransformSpec) -> ParsedObject | None:
     """The object's records as the container reads them (None: no records); raises TransformError."""
-    if not data.strip():
+    if not data or data.isspace():
         return None  # serve.py lines 210-211: an empty request gets 204 and no predictions
     try:
         kind = content_types.kind(spec.content_type)
