@@ -302,7 +302,7 @@ def load_parquet(blobs: Sequence[tuple[str, bytes]]) -> Dataset | None:
         ]
         if not tables:
             return None
-        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
         columns = [np.asarray(column.to_numpy(), dtype=np.float32) for column in table.columns]
         matrix = np.column_stack(columns) if columns else np.empty((0, 0), dtype=np.float32)
     except Exception as exc:

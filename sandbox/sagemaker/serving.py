@@ -110,6 +110,8 @@ def libsvm_rows(payload: bytes) -> SparseRows:
                 columns.append(parts[0])
                 values.append(parts[1])
     try:
+        if not rows:  # scipy's csr_matrix, inside the container's parsing
+            raise ValueError("cannot infer dimensions from zero sized index arrays")
         return SparseRows(
             np.asarray(rows, dtype=np.int64),
             np.asarray(columns).astype(np.int64),
