@@ -135,6 +135,8 @@ def test_a_metric_xgboost_and_the_container_both_compute_is_one_column(
     ]
     names = {m["MetricName"] for m in described["FinalMetricDataList"]}
     assert {"validation:rmse", "validation:mae", "train:rmse", "train:mae"} == names
+    train_rmse = [float(line.split("\t")[1].split(":")[1]) for line in log]
+    assert all(later < earlier for earlier, later in zip(train_rmse, train_rmse[1:], strict=False))
 
 
 # ---- metrics ------------------------------------------------------------------------------------------
@@ -198,7 +200,7 @@ def test_an_empty_csv_file_beside_the_data_fails_the_format_check(
     # test/unit/test_data_utils.py test_validate_csv_files on a folder holding an empty file (the
     # container's test/resources/boston/data/empty): data_utils.py:219-221 sniffs "" and fails
     put_training_data(s3)
-    put(s3, "data/train/empty", b"")
+    put(s3, "data/train/part-1-empty", b"")  # after part-0.csv: not the file the delimiter comes from
     reason = failure_of(emulator, training_request())
     assert reason.endswith(
         "UserError: Could not determine delimiter on line :\nCould not determine delimiter"
