@@ -8,6 +8,7 @@ docs/contracts.md's fidelity table and beside the rule in sandbox/sagemaker/.
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 import tarfile
 from typing import Any
@@ -136,7 +137,7 @@ def test_a_metric_xgboost_and_the_container_both_compute_is_one_column(
     names = {m["MetricName"] for m in described["FinalMetricDataList"]}
     assert {"validation:rmse", "validation:mae", "train:rmse", "train:mae"} == names
     train_rmse = [float(line.split("\t")[1].split(":")[1]) for line in log]
-    assert all(later < earlier for earlier, later in zip(train_rmse, train_rmse[1:], strict=False))
+    assert all(later < earlier for earlier, later in itertools.pairwise(train_rmse))
 
 
 # ---- metrics ------------------------------------------------------------------------------------------
