@@ -8,10 +8,8 @@ function the container's test calls. docs/contracts.md's fidelity table lists th
 from __future__ import annotations
 
 import csv
-import io
 import json
 import subprocess  # nosec B404: the image's own python pickles a booster
-import tarfile
 from typing import Any
 
 import numpy as np
@@ -37,6 +35,7 @@ from tests.sandbox.emulator_helpers import (
     hyper,
     keys,
     make_rows,
+    model_archive,
     put,
     put_training_data,
     training_request,
@@ -65,20 +64,10 @@ def trained(
     return artifact_bytes(s3, described["ModelArtifacts"]["S3ModelArtifacts"])
 
 
-def archive(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, body in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    return buffer.getvalue()
-
-
 def model_of(
     emulator: SageMakerEmulator, s3: Any, files: dict[str, bytes], image: str = IMAGES["1.7.4"], **env: str
 ) -> None:
-    put(s3, "models/custom/model.tar.gz", archive(files))
+    put(s3, "models/custom/model.tar.gz", model_archive(files))
     container: dict[str, Any] = {"Image": image, "ModelDataUrl": f"s3://{BUCKET}/models/custom/model.tar.gz"}
     if env:
         container["Environment"] = env
@@ -302,7 +291,10 @@ def test_a_pickled_booster_is_loaded(emulator: SageMakerEmulator, s3: Any, tmp_p
 def test_dotfiles_in_the_model_archive_are_left_out() -> None:
     # test/unit/algorithm_mode/test_serve_utils.py test_get_full_model_paths
     files = {"xgboost-model": b"a", ".DS_STORE": b"b", ".xgboost-model": b"c", "model2": b"d"}
-    assert serving.model_files(archive(files), ensemble=True) == [("model2", b"d"), ("xgboost-model", b"a")]
+    assert serving.model_files(model_archive(files), ensemble=True) == [
+        ("model2", b"d"),
+        ("xgboost-model", b"a"),
+    ]
 
 
 def test_a_dotfile_beside_the_booster_does_not_stop_the_transform(

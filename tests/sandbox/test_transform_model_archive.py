@@ -3,33 +3,21 @@ container's ``serve_utils.get_loaded_booster`` does (sandbox/sagemaker/serving.p
 
 from __future__ import annotations
 
-import io
-import tarfile
-
 import pytest
 
 from sandbox.sagemaker.serving import ServingError, model_files
 from sandbox.sagemaker.transform import TransformError, model_file
-
-
-def archive(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, body in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    return buffer.getvalue()
+from tests.sandbox.emulator_helpers import model_archive
 
 
 def test_the_one_file_is_the_model_whatever_its_name() -> None:
-    assert model_file(archive({"xgboost-model": b"booster"})) == b"booster"
-    assert model_file(archive({"./model.json": b"booster"})) == b"booster"
+    assert model_file(model_archive({"xgboost-model": b"booster"})) == b"booster"
+    assert model_file(model_archive({"./model.json": b"booster"})) == b"booster"
 
 
 def test_the_ensemble_loads_every_top_level_file_but_dotfiles() -> None:
     files = {"xgboost-model-0": b"a", "xgboost-model-1": b"b", "./.DS_Store": b"c", "sub/xgboost-model": b"d"}
-    assert model_files(archive(files), ensemble=True) == [
+    assert model_files(model_archive(files), ensemble=True) == [
         ("xgboost-model-0", b"a"),
         ("xgboost-model-1", b"b"),
     ]
@@ -38,7 +26,7 @@ def test_the_ensemble_loads_every_top_level_file_but_dotfiles() -> None:
 def test_without_the_ensemble_several_files_are_refused_naming_them() -> None:
     # the container would load the first os.listdir gives: an order the file system picks
     with pytest.raises(TransformError, match="holds 2 files") as refused:
-        model_file(archive({"xgboost-model": b"booster", "features.json": b"[]"}))
+        model_file(model_archive({"xgboost-model": b"booster", "features.json": b"[]"}))
     assert "features.json, xgboost-model" in str(refused.value)
 
 
@@ -46,4 +34,4 @@ def test_without_the_ensemble_several_files_are_refused_naming_them() -> None:
 def test_an_archive_without_a_model_file_fails_as_the_container_does(ensemble: bool) -> None:
     # serve_utils.py line 194: models[0] of no file
     with pytest.raises(ServingError, match="Unable to load model: list index out of range"):
-        model_files(archive({".DS_Store": b"x"}), ensemble=ensemble)
+        model_files(model_archive({".DS_Store": b"x"}), ensemble=ensemble)
