@@ -178,6 +178,8 @@ def test_topic_is_encrypted() -> None:
 SUPPRESSIBLE: dict[str, tuple[frozenset[str], str]] = {
     "CKV_AWS_18": (frozenset({"AWS::S3::Bucket"}), r"access[- ]log"),
     "CKV_AWS_27": (frozenset({"AWS::SQS::Queue"}), r"encrypt|SSE"),
+    "CKV_AWS_28": (frozenset({"AWS::DynamoDB::Table"}), r"restore|backup"),
+    "CKV_AWS_119": (frozenset({"AWS::DynamoDB::Table"}), r"\bKMS\b|\bCMK\b"),
     "CKV_AWS_115": (frozenset({"AWS::Serverless::Function"}), r"concurrency"),
     "CKV_AWS_116": (frozenset({"AWS::Serverless::Function"}), r"\bDLQ\b|dead-letter"),
     "CKV_AWS_117": (frozenset({"AWS::Serverless::Function"}), r"\bVPC\b"),
