@@ -88,10 +88,10 @@ def test_the_safety_net_finds_the_dataset_in_the_execution_input() -> None:
     started = {
         "type": "ExecutionStarted",
         "executionStartedEventDetails": {
-            "input": '{"manifest": "s3://b/exports/merchant_risk/20261126t020000z/manifest.json"}'
+            "input": '{"manifest": "s3://snowsage-data/exports/merchant_risk/20261126t020000z/manifest.json"}'
         },
     }
     assert execution_dataset([started]) == "merchant_risk"
-    started["executionStartedEventDetails"]["input"] = '{"manifest": "s3://b/elsewhere.json"}'
+    started["executionStartedEventDetails"]["input"] = '{"manifest": "s3://snowsage-data/elsewhere.json"}'
     assert execution_dataset([started]) is None
     assert execution_dataset([]) is None

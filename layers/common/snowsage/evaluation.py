@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 from snowsage.errors import MetricMissing
 from snowsage.gate_metrics import ChampionOnExport, ChampionQuestion, flavour_for, metric_sql
@@ -68,8 +68,15 @@ def judge(
         return Judgement(False, f"{value} misses the threshold {threshold:.6g}")
     recorded = champion.metric(metric_name) if champion else None
     measured = on_export.value if on_export else None
-    if champion is None or (recorded is None and measured is None):
+    if champion is None:
         return Judgement(True, f"{value} meets the threshold {threshold:.6g}; no champion")
+    why = on_export.note if on_export and on_export.note else "not scored on this export"
+    if recorded is None and measured is None:
+        return Judgement(
+            True,
+            f"{value} meets the threshold {threshold:.6g}; champion v{champion.version} has no"
+            f" {metric_name} to compare: none recorded, {why}",
+        )
     if measured is not None:
         basis: ChampionJudgedOn = "this_export"
         rows = f" on {on_export.rows} rows" if on_export and on_export.rows is not None else ""
@@ -80,11 +87,9 @@ def judge(
         )
         reference = measured
     else:
-        assert recorded is not None
         basis = "recorded"
-        why = on_export.note if on_export and on_export.note else "not scored on this export"
-        against = f"champion v{champion.version} ({recorded:.6g}, as recorded: {why})"
-        reference = recorded
+        reference = cast(float, recorded)  # not None: the branch above returned when both were
+        against = f"champion v{champion.version} ({reference:.6g}, as recorded: {why})"
     if better_or_equal(metric_name, metric_value, reference):
         return Judgement(True, f"{value} meets the threshold and matches or beats {against}", basis)
     return Judgement(False, f"{value} is worse than {against}", basis)
