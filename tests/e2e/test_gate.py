@@ -18,6 +18,9 @@ from tests.e2e.dataset_sql import flip_labels_sql, noisy_sum_sql
 
 # A stump (one split of one feature) and a model that learns the sum: the first is the weaker.
 WEAK = {"num_round": "1", "max_depth": "1"}
+# One deeper tree: better than the stump, and its one round is the model kept (no early stopping
+# picks an earlier one), so its recorded AUC is the model's.
+ONE_TREE = {"num_round": "1", "max_depth": "3"}
 STRONG = {"num_round": "60", "max_depth": "4", "eta": "0.2"}
 NOISE = 38  # percent of labels flipped in a hard export: every model's AUC moves towards 0.5
 RETRY_SCALE = 0.02  # the lease's Retry waits 30 s .. 300 s in AWS; here 0.6 s .. 6 s
@@ -156,14 +159,14 @@ def test_overlapping_runs_promote_one_at_a_time(
     """Two runs of one dataset overlap; the worse registers last. Under the lease it is judged against
     the better one, not the stale champion both started with: the better stays champion."""
     _dataset(sandbox, "gate_race")
-    exports = {"20261201t000000z": STRONG, "20261201t000001z": WEAK}
+    exports = {"20261201t000000z": ONE_TREE, "20261201t000001z": WEAK}
     names = [f"gate_race-{export_id}" for export_id in exports]
     order = RegistrationOrder(sandbox, monkeypatch, *names)
     sfn = sandbox.client("stepfunctions")
-    arns = []
+    arns, manifests = [], []
     for (export_id, hyperparameters), name in zip(exports.items(), names, strict=True):
         document = {"manifest": f"s3://{sandbox.bucket}/exports/gate_race/{export_id}/manifest.json"}
-        pipeline_run.export_for_input(sandbox, document)
+        manifests.append(pipeline_run.export_for_input(sandbox, document))
         started = sfn.start_execution(
             stateMachineArn=sandbox.state_machine_arn,
             name=name,
@@ -179,7 +182,8 @@ def test_overlapping_runs_promote_one_at_a_time(
     verdict = worse.output["evaluation"]
     assert verdict["promote"] is False and verdict["champion_package_arn"] == better_package
     # Same data in both exports: the champion's AUC in SQL on these rows is the one xgboost recorded.
-    assert verdict["champion_metric_on_export"] == pytest.approx(verdict["champion_metric"], abs=1e-6)
+    assert verdict["champion_metric_on_export"] == pytest.approx(verdict["champion_metric"], abs=1e-9)
+    assert verdict["champion_rows"] == manifests[-1]["validation"]["rows"]
     ((promoted, reason),) = _sql(
         sandbox, f"SELECT PROMOTED, GATE_REASON FROM ML_RUNS WHERE RUN_ID = '{worse.output['plan']['run_id']}'"
     )
