@@ -41,11 +41,16 @@ def _dataset(sandbox: Sandbox, name: str) -> None:
                 cursor.execute(statement)
 
 
-def _run(sandbox: Sandbox, dataset: str, export_id: str, hyperparameters: dict[str, str]) -> pipeline_run.RunResult:
+def _run(
+    sandbox: Sandbox, dataset: str, export_id: str, hyperparameters: dict[str, str]
+) -> pipeline_run.RunResult:
     document = {"manifest": f"s3://{sandbox.bucket}/exports/{dataset}/{export_id}/manifest.json"}
     manifest = pipeline_run.export_for_input(sandbox, document)
     result = pipeline_run.start_by_hand(
-        sandbox, {**document, "hyperparameters": hyperparameters}, name=f"{dataset}-{export_id}", manifest=manifest
+        sandbox,
+        {**document, "hyperparameters": hyperparameters},
+        name=f"{dataset}-{export_id}",
+        manifest=manifest,
     )
     assert result.status == "SUCCEEDED", result.execution.cause
     return result
@@ -185,7 +190,8 @@ def test_overlapping_runs_promote_one_at_a_time(
     assert verdict["champion_metric_on_export"] == pytest.approx(verdict["champion_metric"], abs=1e-9)
     assert verdict["champion_rows"] == manifests[-1]["validation"]["rows"]
     ((promoted, reason),) = _sql(
-        sandbox, f"SELECT PROMOTED, GATE_REASON FROM ML_RUNS WHERE RUN_ID = '{worse.output['plan']['run_id']}'"
+        sandbox,
+        f"SELECT PROMOTED, GATE_REASON FROM ML_RUNS WHERE RUN_ID = '{worse.output['plan']['run_id']}'",
     )
     assert promoted is False
     assert reason.startswith("validation:auc") and "is worse than champion v1" in reason

@@ -43,13 +43,19 @@ def _binary_rows() -> list[tuple[int, float, float]]:
 def _regression_rows() -> list[tuple[int, float, float]]:
     generator = random.Random(4)
     return [
-        (number, round(generator.uniform(1, 50), 3), round(generator.uniform(1, 50), 3)) for number in range(ROWS)
+        (number, round(generator.uniform(1, 50), 3), round(generator.uniform(1, 50), 3))
+        for number in range(ROWS)
     ]
 
 
 @pytest.fixture
 def table(conn: Any, database: str) -> Any:
-    for statement in (f"CREATE DATABASE {database}", f"USE DATABASE {database}", "CREATE SCHEMA ML", "USE SCHEMA ML"):
+    for statement in (
+        f"CREATE DATABASE {database}",
+        f"USE DATABASE {database}",
+        "CREATE SCHEMA ML",
+        "USE SCHEMA ML",
+    ):
         query(conn, statement)
     return conn
 
@@ -123,10 +129,30 @@ def test_the_held_out_rows_are_the_exports_validation_rows() -> None:
 @pytest.mark.parametrize(
     ("image", "script", "engine", "flavour"),
     [
-        ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1", False, "SAGEMAKER", "container-margin"),
-        ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5", False, "SAGEMAKER", "container-prediction"),
-        ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1", True, "SAGEMAKER", "xgboost"),
-        ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1", False, "SNOWFLAKE", "xgboost"),
+        (
+            "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+            False,
+            "SAGEMAKER",
+            "container-margin",
+        ),
+        (
+            "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5",
+            False,
+            "SAGEMAKER",
+            "container-prediction",
+        ),
+        (
+            "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+            True,
+            "SAGEMAKER",
+            "xgboost",
+        ),
+        (
+            "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+            False,
+            "SNOWFLAKE",
+            "xgboost",
+        ),
     ],
 )
 def test_who_computes_the_candidates_metric(image: str, script: bool, engine: str, flavour: str) -> None:
@@ -146,14 +172,20 @@ def test_xgboost_auc_logloss_and_error(table: Any) -> None:
         "error": sum((1 - y) if p > 0.5 else y for y, p in pairs) / len(pairs),
     }
     for metric, value in expected.items():
-        rows, got = _run(table, "BIN", metric_sql(f"validation:{metric}", "binary", "binary:logistic", "xgboost"))
+        rows, got = _run(
+            table, "BIN", metric_sql(f"validation:{metric}", "binary", "binary:logistic", "xgboost")
+        )
         assert rows == len(pairs)
         assert got == pytest.approx(value, rel=1e-9), metric
 
 
-@pytest.mark.parametrize("metric", ["accuracy", "precision", "recall", "f1_binary", "f1", "balanced_accuracy"])
+@pytest.mark.parametrize(
+    "metric", ["accuracy", "precision", "recall", "f1_binary", "f1", "balanced_accuracy"]
+)
 @pytest.mark.parametrize(("flavour", "threshold"), [("container-margin", 0.5), ("container-prediction", 0.0)])
-def test_the_containers_classification_metrics(table: Any, metric: str, flavour: Flavour, threshold: float) -> None:
+def test_the_containers_classification_metrics(
+    table: Any, metric: str, flavour: Flavour, threshold: float
+) -> None:
     """custom_metrics.py: the class is margin > 0 (1.7-1: p > 0.5), or prediction > 0 (3.0-5 and later)."""
     pairs = _load(table, "BIN", _binary_rows())
     classes = [(y, int(p > threshold)) for y, p in pairs]

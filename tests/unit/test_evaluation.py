@@ -53,7 +53,9 @@ class FakeScorer:
     """The champion's metric on this export's rows, as Snowflake would answer (or why not)."""
 
     def __init__(self, answer: ChampionOnExport | None = None) -> None:
-        self.answer = answer or ChampionOnExport(None, note="ML_PREDICT_MERCHANT_RISK serves no model, not champion v1")
+        self.answer = answer or ChampionOnExport(
+            None, note="ML_PREDICT_MERCHANT_RISK serves no model, not champion v1"
+        )
         self.questions: list[ChampionQuestion] = []
 
     def measure(self, question: ChampionQuestion) -> ChampionOnExport:
@@ -103,7 +105,11 @@ def _evaluate(
 ) -> Any:
     lease = FakeLease()
     verdict = evaluate_model(
-        _request(value, threshold, metric, **model), registry, scorer or FakeScorer(), lease, NOW  # type: ignore[arg-type]
+        _request(value, threshold, metric, **model),
+        registry,
+        scorer or FakeScorer(),
+        lease,
+        NOW,  # type: ignore[arg-type]
     )
     assert lease.taken == [("merchant_risk", "arn:aws:states:us-east-1:123456789012:execution:sm:e", 7200)]
     return verdict
@@ -235,7 +241,9 @@ def test_a_harder_export_promotes_a_candidate_better_on_the_same_rows() -> None:
 
 def test_an_easier_export_does_not_promote_a_worse_model() -> None:
     """Above the champion's recorded metric, below its metric on these rows: rejected."""
-    verdict = _evaluate(0.92, FakeRegistry(_package(1, metric=0.9)), scorer=FakeScorer(ChampionOnExport(0.95, rows=400)))
+    verdict = _evaluate(
+        0.92, FakeRegistry(_package(1, metric=0.9)), scorer=FakeScorer(ChampionOnExport(0.95, rows=400))
+    )
     assert not verdict.promote
     assert "is worse than champion v1 on this export's validation rows" in verdict.reason
 
@@ -250,7 +258,9 @@ def test_without_the_champion_on_these_rows_the_recorded_metric_decides_and_the_
 def test_a_metric_sql_cannot_compute_is_named_and_never_sent_to_snowflake() -> None:
     scorer = FakeScorer(ChampionOnExport(0.1, rows=1))
     champion = _package(1, metric=0.5, metric_name="validation:auc")
-    verdict = _evaluate(0.9, FakeRegistry(champion), scorer=scorer, problem="multiclass", objective="multi:softprob")
+    verdict = _evaluate(
+        0.9, FakeRegistry(champion), scorer=scorer, problem="multiclass", objective="multi:softprob"
+    )
     assert scorer.questions == [] and verdict.champion_judged_on == "recorded"
     assert "a multi-class model's metric is not computed in SQL" in verdict.reason
 

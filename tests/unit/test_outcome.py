@@ -252,7 +252,11 @@ def test_the_safety_net_gives_back_the_promotion_lease(status: str) -> None:
     """Whatever the branch did, the execution's lease on its manifest's dataset is released by it."""
     history = History()._add(
         "ExecutionStarted",
-        executionStartedEventDetails={"input": json.dumps({"manifest": f"s3://snowsage-data/exports/merchant_risk/{NAME[14:]}/manifest.json"})},
+        executionStartedEventDetails={
+            "input": json.dumps(
+                {"manifest": f"s3://snowsage-data/exports/merchant_risk/{NAME[14:]}/manifest.json"}
+            )
+        },
     )
     history.events.extend(_caught_failure().lambda_ok().enter("NotifyFailure").task_ok().events)
     released: list[tuple[str, str]] = []

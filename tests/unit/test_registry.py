@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import string
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest

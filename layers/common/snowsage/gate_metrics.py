@@ -105,7 +105,8 @@ _CLASSIFICATION_VALUES = {
     "f1": (
         "(CASE WHEN TP + FP + FN > 0 THEN 2 * TP / (2 * TP + FP + FN) ELSE 0 END"
         " + CASE WHEN TN + FP + FN > 0 THEN 2 * TN / (2 * TN + FP + FN) ELSE 0 END)"
-        " / NULLIF((CASE WHEN TP + FP + FN > 0 THEN 1 ELSE 0 END) + (CASE WHEN TN + FP + FN > 0 THEN 1 ELSE 0 END), 0)"
+        " / NULLIF((CASE WHEN TP + FP + FN > 0 THEN 1 ELSE 0 END)"
+        " + (CASE WHEN TN + FP + FN > 0 THEN 1 ELSE 0 END), 0)"
     ),
     # the mean recall of the classes in the truth
     "balanced_accuracy": (
@@ -126,39 +127,47 @@ def metric_sql(metric_name: str, problem: Problem, objective: str, flavour: Flav
         return f"{metric} is not computed in SQL"
     container = flavour != "xgboost"
     if metric in CONTAINER_CLASSIFICATION and problem == "binary":
-        if not container:
-            return f"{metric} is computed by the script or TRAIN_MODEL, not by the container"
-        return MetricSql(
-            row_columns={"C": _predicted_class(objective, flavour)},
-            sums=_CONFUSION,
-            value=_CLASSIFICATION_VALUES[metric],
-        )
+        return _classification(metric, objective, flavour) if container else _not_the_containers(metric)
     if metric in CONTAINER_REGRESSION and problem == "regression":
         if not container and metric not in {"rmse", "mae"}:
-            return f"{metric} is computed by the script or TRAIN_MODEL, not by the container"
-        margin = _margin(objective, flavour)
-        squares = {"SSR": f"POWER(Y - {margin}, 2)"}
-        if metric == "mae":
-            return MetricSql(sums={"SAE": f"ABS(Y - {margin})"}, value="SAE / N")
-        if metric == "r2":
-            # sklearn r2_score: 1 where the labels are constant and predicted exactly, else 0 there
-            return MetricSql(
-                sums={**squares, "SST": "POWER(Y - YBAR, 2)"},
-                row_columns={"YBAR": "AVG(Y) OVER ()"},
-                value="CASE WHEN SST = 0 THEN CASE WHEN SSR = 0 THEN 1 ELSE 0 END ELSE 1 - SSR / SST END",
-            )
-        return MetricSql(sums=squares, value="SQRT(SSR / N)" if metric == "rmse" else "SSR / N")
-    native = _XGBOOST.get((problem, metric))
-    if native is None:
-        return f"{metric} is not computed in SQL for a {problem} model"
-    return native
+            return _not_the_containers(metric)
+        return _regression(metric, _margin(objective, flavour))
+    return _XGBOOST.get((problem, metric)) or f"{metric} is not computed in SQL for a {problem} model"
+
+
+def _not_the_containers(metric: str) -> str:
+    return f"{metric} is computed by the script or TRAIN_MODEL, not by the container"
+
+
+def _classification(metric: str, objective: str, flavour: Flavour) -> MetricSql:
+    return MetricSql(
+        row_columns={"C": _predicted_class(objective, flavour)},
+        sums=_CONFUSION,
+        value=_CLASSIFICATION_VALUES[metric],
+    )
+
+
+def _regression(metric: str, margin: str) -> MetricSql:
+    if metric == "mae":
+        return MetricSql(sums={"SAE": f"ABS(Y - {margin})"}, value="SAE / N")
+    squares = {"SSR": f"POWER(Y - {margin}, 2)"}
+    if metric == "r2":
+        # sklearn r2_score: 1 where the labels are constant and predicted exactly, else 0 there
+        return MetricSql(
+            sums={**squares, "SST": "POWER(Y - YBAR, 2)"},
+            row_columns={"YBAR": "AVG(Y) OVER ()"},
+            value="CASE WHEN SST = 0 THEN CASE WHEN SSR = 0 THEN 1 ELSE 0 END ELSE 1 - SSR / SST END",
+        )
+    return MetricSql(sums=squares, value="SQRT(SSR / N)" if metric == "rmse" else "SSR / N")
 
 
 _XGBOOST: dict[tuple[str, str], MetricSql] = {
     ("binary", "logloss"): MetricSql(
         sums={"LOSS": f"-(Y * LN({_LOGLOSS_P}) + (1 - Y) * LN(1 - {_LOGLOSS_P}))"}, value="LOSS / N"
     ),
-    ("binary", "error"): MetricSql(sums={"WRONG": "CASE WHEN P > 0.5 THEN 1 - Y ELSE Y END"}, value="WRONG / N"),
+    ("binary", "error"): MetricSql(
+        sums={"WRONG": "CASE WHEN P > 0.5 THEN 1 - Y ELSE Y END"}, value="WRONG / N"
+    ),
     # Mann-Whitney: (sum of the positives' ranks - NPOS (NPOS + 1) / 2) / (NPOS NNEG); equal
     # predictions share their mean rank. NULL when the rows hold one class only.
     ("binary", "auc"): MetricSql(
@@ -167,7 +176,9 @@ _XGBOOST: dict[tuple[str, str], MetricSql] = {
         ranked=True,
     ),
     ("regression", "mape"): MetricSql(sums={"APE": "ABS((Y - P) / Y)"}, value="APE / N"),
-    ("regression", "rmsle"): MetricSql(sums={"SLE": "POWER(LN(1 + P) - LN(1 + Y), 2)"}, value="SQRT(SLE / N)"),
+    ("regression", "rmsle"): MetricSql(
+        sums={"SLE": "POWER(LN(1 + P) - LN(1 + Y), 2)"}, value="SQRT(SLE / N)"
+    ),
 }
 
 
@@ -183,14 +194,17 @@ def champion_metric_statement(
     label = validate_snowflake_identifier(label_column, "label column")
     arguments = ", ".join(validate_snowflake_identifier(name, "feature") for name in features)
     where = VALIDATION_ROWS.format(id_column=validate_snowflake_identifier(id_column, "id column"))
-    scored = f"SELECT CAST({label} AS DOUBLE) AS Y, CAST({function}({arguments}) AS DOUBLE) AS P FROM {view} WHERE {where}"
+    scored = (
+        f"SELECT CAST({label} AS DOUBLE) AS Y, CAST({function}({arguments}) AS DOUBLE) AS P"  # noqa: S608  # nosec B608
+        f" FROM {view} WHERE {where}"
+    )
     columns = "".join(f", {expression} AS {name}" for name, expression in definition.row_columns.items())
     if definition.ranked:
         columns += ", RANK() OVER (ORDER BY P) + (COUNT(*) OVER (PARTITION BY P) - 1) / 2.0 AS RK"
     sums = "".join(f", SUM({expression}) AS {name}" for name, expression in definition.sums.items())
     # B608: identifiers validated above; the expressions are this module's constants.
     return (
-        f"WITH S AS ({scored}), R AS (SELECT Y, P{columns} FROM S),"  # nosec B608
+        f"WITH S AS ({scored}), R AS (SELECT Y, P{columns} FROM S),"  # noqa: S608  # nosec B608
         f" A AS (SELECT CAST(COUNT(*) AS DOUBLE) AS N{sums} FROM R)"
         f" SELECT N, CASE WHEN N > 0 THEN {definition.value} END AS VALUE FROM A"
     )

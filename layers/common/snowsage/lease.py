@@ -40,7 +40,7 @@ class PromotionLease:
         self._table = table
 
     def acquire(self, dataset: str, holder: str, now: datetime, seconds: int) -> None:
-        """Take the lease, or take it again (a retried gate); PromotionInProgress when another run holds it."""
+        """Take the lease, or again (a retried gate); PromotionInProgress when another run holds it."""
         epoch = int(now.timestamp())
         try:
             self._client.put_item(
@@ -86,7 +86,12 @@ class PromotionLease:
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != CONDITIONAL_CHECK_FAILED:
-                LOG.warning("could not release the promotion lease of %s (transient=%s): %s", dataset, is_transient(error), error)
+                LOG.warning(
+                    "could not release the promotion lease of %s (transient=%s): %s",
+                    dataset,
+                    is_transient(error),
+                    error,
+                )
             return False
         except BotoCoreError as error:
             LOG.warning("could not release the promotion lease of %s: %s", dataset, error)

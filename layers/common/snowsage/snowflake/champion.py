@@ -13,7 +13,7 @@ from snowsage.snowflake.publishing import MODELS_TABLE, function_name
 
 # B608: constant table names; every value is a bind.
 SERVED_MODEL = (
-    f"SELECT MODEL_PACKAGE_ARN, MODEL_VERSION FROM {MODELS_TABLE}"  # nosec B608
+    f"SELECT MODEL_PACKAGE_ARN, MODEL_VERSION FROM {MODELS_TABLE}"  # noqa: S608  # nosec B608
     " WHERE DATASET = %(dataset)s ORDER BY PUBLISHED_AT DESC LIMIT 1"
 )
 DATASET_ROW = "SELECT TRAINING_VIEW, ID_COLUMN, LABEL_COLUMN FROM ML_DATASETS WHERE NAME = %(dataset)s"
@@ -37,7 +37,9 @@ class SnowflakeChampionScorer:
             row = snowflake.execute(DATASET_ROW, {"dataset": question.dataset}).fetchone()
             if row is None:
                 return ChampionOnExport(
-                    None, note=f"ML_DATASETS has no row {question.dataset!r}", warehouse_seconds=snowflake.warehouse_seconds()
+                    None,
+                    note=f"ML_DATASETS has no row {question.dataset!r}",
+                    warehouse_seconds=snowflake.warehouse_seconds(),
                 )
             view, id_column, label_column = row
             statement = champion_metric_statement(
@@ -52,6 +54,9 @@ class SnowflakeChampionScorer:
             seconds = snowflake.warehouse_seconds()
         if value is None:
             return ChampionOnExport(
-                None, rows=int(rows), note=f"the metric is undefined on these {int(rows)} rows", warehouse_seconds=seconds
+                None,
+                rows=int(rows),
+                note=f"the metric is undefined on these {int(rows)} rows",
+                warehouse_seconds=seconds,
             )
         return ChampionOnExport(float(value), rows=int(rows), warehouse_seconds=seconds)
