@@ -224,17 +224,25 @@ def report_data(result: Any, insight: ModelInsight) -> dict[str, Any]:
     }
 
 
+def _champion_text(gate: dict[str, Any]) -> str:
+    """Both of the champion's numbers: on this export's rows (what the gate compared) and as recorded."""
+    recorded, on_export = gate.get("champion_metric"), gate.get("champion_metric_on_export")
+    if recorded is None and on_export is None:
+        return "none (first model)"
+    parts = [f"{on_export:.4f} on this export's rows"] if on_export is not None else []
+    parts.append(f"{recorded:.4f} as recorded" if recorded is not None else "none recorded")
+    return ", ".join(parts)
+
+
 def _data_scientist_sections(result: Any, insight: ModelInsight) -> str:
     data = json.dumps(report_data(result, insight)).replace("</", "<\\/")
     gate = result.gate
-    champion = gate.get("champion_metric")
     metric = result.metric
     challenger = (
         f"{metric.get('name')} = {metric['value']:.4f}" if metric.get("value") is not None else "none"
     )
     versus = (
-        f"challenger {html.escape(challenger)} against champion "
-        f"{'none (first model)' if champion is None else f'{champion:.4f}'}: "
+        f"challenger {html.escape(challenger)} against champion {html.escape(_champion_text(gate))}: "
         f"{'promoted' if gate.get('promoted') else 'not promoted'} ({html.escape(str(gate.get('reason')))})"
     )
     lineage = " &rarr; ".join(f"<b>{html.escape(k)}</b> {html.escape(v)}" for k, v in _lineage(result))

@@ -56,6 +56,7 @@ SUPPORTED_RESOURCE_TYPES = frozenset(
         "AWS::IAM::Policy",
         "AWS::IAM::ManagedPolicy",
         "AWS::Lambda::EventInvokeConfig",
+        "AWS::DynamoDB::Table",
     }
 )
 

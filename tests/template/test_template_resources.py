@@ -159,9 +159,10 @@ def test_every_log_group_has_retention() -> None:
 # the Snowflake connection, flow-style generated lists; 835 lines, then PublishModel: 856, the
 # tuning job's integration and IAM: 866, TrainInSnowflake: 886, issue 16's dashboard, alarms and
 # their actions, staleness check: 966; issue 16's warehouse price parameters and RecordRun's read
-# of tuning trials: +16; warm start's PrepareRun reads and the tuning rule's source: +4); a new
-# resource should not undo that.
-TEMPLATE_LINE_BUDGET = 990
+# of tuning trials: +16; warm start's PrepareRun reads and the tuning rule's source: +4; the
+# promotion lease's table and grants, EvaluateModel's Snowflake access: +28); a new resource should
+# not undo that.
+TEMPLATE_LINE_BUDGET = 1018
 
 
 def test_the_template_stays_within_its_line_budget() -> None:
@@ -178,6 +179,8 @@ def test_topic_is_encrypted() -> None:
 SUPPRESSIBLE: dict[str, tuple[frozenset[str], str]] = {
     "CKV_AWS_18": (frozenset({"AWS::S3::Bucket"}), r"access[- ]log"),
     "CKV_AWS_27": (frozenset({"AWS::SQS::Queue"}), r"encrypt|SSE"),
+    "CKV_AWS_28": (frozenset({"AWS::DynamoDB::Table"}), r"restore|backup"),
+    "CKV_AWS_119": (frozenset({"AWS::DynamoDB::Table"}), r"\bKMS\b|\bCMK\b"),
     "CKV_AWS_115": (frozenset({"AWS::Serverless::Function"}), r"concurrency"),
     "CKV_AWS_116": (frozenset({"AWS::Serverless::Function"}), r"\bDLQ\b|dead-letter"),
     "CKV_AWS_117": (frozenset({"AWS::Serverless::Function"}), r"\bVPC\b"),
