@@ -6,7 +6,17 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCANNED = ("sandbox", "bench", "smoke", "scripts", "snowsage_setup", "functions", "layers", "tests")
+SCANNED = (
+    "sandbox",
+    "bench",
+    "smoke",
+    "scripts",
+    "snowsage_setup",
+    "tooling",
+    "functions",
+    "layers",
+    "tests",
+)
 THIS_FILE = Path(__file__).resolve()
 # Grammar literals (regular expressions) and where their one definition lives.
 GRAMMARS = {
