@@ -171,12 +171,8 @@ def feature_names(manifest: dict[str, Any]) -> list[str]:
 
 def charts(insight: ModelInsight, features: list[str]) -> dict[str, go.Figure]:
     """The model's charts by element id: axes with values, exact figures on hover."""
-    layout = {
-        "width": 440,
-        "height": 300,
-        "margin": {"l": 60, "r": 20, "t": 10, "b": 50},
-        "showlegend": False,
-    }
+    margin = {"l": 60, "r": 20, "t": 10, "b": 50}
+    base: dict[str, Any] = {"width": 440, "height": 300, "margin": margin, "showlegend": False}
     figures: dict[str, go.Figure] = {}
     if insight.rounds:
         metric = insight.metric_name or "validation metric"
@@ -187,7 +183,7 @@ def charts(insight: ModelInsight, features: list[str]) -> dict[str, go.Figure]:
                 mode="lines+markers",
                 hovertemplate=f"round %{{x}}<br>{metric} %{{y:.4f}}<extra></extra>",
             ),
-            {**layout, "xaxis": {"title": {"text": "boosting round"}}, "yaxis": {"title": {"text": metric}}},
+            {**base, "xaxis": {"title": {"text": "boosting round"}}, "yaxis": {"title": {"text": metric}}},
         )
     roc = roc_points(insight.labels, insight.scores)
     if roc:
@@ -204,7 +200,7 @@ def charts(insight: ModelInsight, features: list[str]) -> dict[str, go.Figure]:
                 ),
             ],
             {
-                **layout,
+                **base,
                 "xaxis": {"title": {"text": "false positive rate"}, "range": [0, 1]},
                 "yaxis": {"title": {"text": "true positive rate"}, "range": [0, 1]},
             },
@@ -215,7 +211,7 @@ def charts(insight: ModelInsight, features: list[str]) -> dict[str, go.Figure]:
         figures["chart-histogram"] = go.Figure(
             go.Bar(x=bins, y=counts, hovertemplate="score %{x}<br>%{y} rows<extra></extra>"),
             {
-                **layout,
+                **base,
                 "xaxis": {"title": {"text": "score"}, "type": "category"},
                 "yaxis": {"title": {"text": "validation rows"}},
             },
@@ -231,8 +227,8 @@ def charts(insight: ModelInsight, features: list[str]) -> dict[str, go.Figure]:
                 hovertemplate="%{y}<br>gain %{x:,.4f}<extra></extra>",
             ),
             {
-                **layout,
-                "margin": {**layout["margin"], "l": 200},
+                **base,
+                "margin": {**margin, "l": 200},
                 "xaxis": {"title": {"text": "gain"}},
                 "yaxis": {"type": "category", "automargin": True},
             },

@@ -18,8 +18,8 @@ class ObjectCreatedEvent(S3EventNotificationEventBridgeModel):
     """S3's event on EventBridge (Powertools' model). The Literals refuse any other S3 or AWS event a
     misrouted rule could send, which Powertools' plain strings would let through to the key check."""
 
-    detail_type: Literal["Object Created"] = Field(alias="detail-type")  # type: ignore[assignment]
-    source: Literal["aws.s3"]  # type: ignore[assignment]
+    detail_type: Literal["Object Created"] = Field(alias="detail-type")
+    source: Literal["aws.s3"]
 
 
 class ExecutionStarter(Protocol):
