@@ -40,6 +40,8 @@ PYTEST_ARGS ?= -n auto --dist loadfile
 # The slowest tests in every run's output, so a test that grows slow is seen.
 DURATIONS := --durations=15
 UNIT_TESTS := tests/unit tests/statemachine tests/template
+# No module-scoped sandboxes there: tests go to whichever worker is free (a few files hold the slow ones).
+UNIT_ARGS ?= -n auto --dist load
 
 .PHONY: help venv lint test pytest unit e2e build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
 
@@ -117,7 +119,7 @@ pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON
 	$(BIN)/pytest $(PYTEST_ARGS) $(DURATIONS)
 
 unit: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
-	$(BIN)/pytest $(UNIT_TESTS) $(PYTEST_ARGS) $(DURATIONS)
+	$(BIN)/pytest $(UNIT_TESTS) $(UNIT_ARGS) $(DURATIONS)
 
 e2e: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS) $(DURATIONS)
