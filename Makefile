@@ -1,6 +1,7 @@
 # Snowsage: one entry point for checks, builds and the local sandbox.
 #   make test    everything CI runs (.ci/run): venvs, lint, pytest. Works on a fresh clone with
 #                only a system Python (3.12 preferred, see scripts/python312) and npm.
+#   make unit    the fast loop: the core's, the ASL's and the template's tests, dev venv only.
 #   make help    the other targets.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -18,7 +19,7 @@ BIN := $(VENV)/bin
 VENV_STAMP := $(VENV)/.installed-dev-lock
 # The one way the project's own code is importable (CLI, tests, bench, scripts, smoke): a .pth file
 # in .venv's site-packages naming the repository root (sandbox, bench, smoke, scripts,
-# snowsage_setup, tests) and the common layer's source (snowsage, which Lambda finds in /opt/python).
+# snowsage_setup, tooling, tests) and the common layer's source (snowsage, which Lambda finds in /opt/python).
 PROJECT_PATH_STAMP := $(VENV)/.installed-project-path
 PROJECT_PTH := snowsage-project.pth
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-checkov
@@ -32,18 +33,25 @@ XGBOOST_STAMPS := $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)/.installed-
 SNOWFLAKE_PYTHON_STAMP := .venv-snowflake-python/.installed-lock
 
 # Lint whatever exists of these (colleagues' directories may land later).
-MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts smoke snowsage_setup)
+MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts smoke snowsage_setup tooling)
 BANDIT_PATHS := $(wildcard functions layers/common/snowsage)
 ASL_FILES := $(wildcard statemachines/*.asl.json)
 PYTEST_ARGS ?= -n auto --dist loadfile
+# The slowest tests in every run's output, so a test that grows slow is seen.
+DURATIONS := --durations=15
+UNIT_TESTS := tests/unit tests/statemachine tests/template
+# No module-scoped sandboxes there: tests go to whichever worker is free (a few files hold the slow ones).
+UNIT_ARGS ?= -n auto --dist load
 
-.PHONY: help venv lint test pytest build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
+.PHONY: help venv lint test pytest unit e2e build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
 
 help:
 	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov, node_modules and the"
 	@echo "                emulator's xgboost venvs (.venv-xgboost-<version>, requirements/xgboost-*.lock)"
 	@echo "make lint       ruff, mypy, sam validate --lint, cfn-lint, asl-validator, checkov, bandit"
 	@echo "make test       lint + pytest (what CI runs)"
+	@echo "make unit       tests/unit, tests/statemachine, tests/template: under a minute, dev venv only"
+	@echo "make e2e        the tests marked e2e: the whole loop in the sandbox (pytest -m e2e)"
 	@echo "make build      sam build (python3.12 from .venv first on PATH)"
 	@echo "make sizes      build, then each function's unzipped size with its layers vs the budget"
 	@echo "make demo       run the pipeline end to end in the local sandbox"
@@ -108,7 +116,13 @@ lint: venv
 	$(BIN)/bandit --quiet --recursive $(BANDIT_PATHS)
 
 pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS) $(DURATIONS)
+
+unit: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
+	$(BIN)/pytest $(UNIT_TESTS) $(UNIT_ARGS) $(DURATIONS)
+
+e2e: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
+	$(BIN)/pytest -m e2e $(PYTEST_ARGS) $(DURATIONS)
 
 test: lint pytest
 

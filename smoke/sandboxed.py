@@ -15,13 +15,13 @@ from typing import Any
 from moto.sagemaker.models import sagemaker_backends
 
 from sandbox.aws.deploy import DeployedStack, deploy
-from sandbox.sample_data import SAMPLE_SEED, load_sample_data
 from sandbox.services import REGION, SETUP_SQL, Sandbox
 from sandbox.snowflake.export import export_dataset
 from sandbox.snowflake.setup import apply_setup
 from smoke.names import SmokeNames
 from smoke.plan import delete_bucket
 from snowsage.names import SNOWFLAKE_IDENTIFIER as IDENTIFIER
+from tooling.sample_data import SAMPLE_SEED, load_sample_data
 
 
 class SandboxPlatform:

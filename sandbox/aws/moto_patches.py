@@ -996,10 +996,28 @@ def _send_status_change(execution: Execution, ended: threading.Event) -> None:
         LOG.exception("the status change event of %s was not sent", execution.exec_arn)
 
 
+_ENDED_EXECUTIONS: set[str] = set()
+_EXECUTION_ENDED = threading.Condition()
+
+
+def wait_for_execution_end(execution_arn: str, timeout: float = 300.0) -> None:
+    """Block until the execution has ended (its status is final), at most ``timeout`` seconds."""
+    with _EXECUTION_ENDED:
+        if not _EXECUTION_ENDED.wait_for(lambda: execution_arn in _ENDED_EXECUTIONS, timeout):
+            raise TimeoutError(f"execution {execution_arn} still running after {timeout:.0f} s")
+
+
+def _ended(execution_arn: str) -> None:
+    with _EXECUTION_ENDED:
+        _ENDED_EXECUTIONS.add(execution_arn)
+        _EXECUTION_ENDED.notify_all()
+
+
 def _terminated(self: BaseExecutionWorkerCommunication) -> None:
     execution = self.execution
     if execution.sm_type != StateMachineType.STANDARD:  # Express workflows send no events (cw-events)
         _ORIGINAL_TERMINATED(self)
+        _ended(execution.exec_arn)
         return
     ended = threading.Event()
     sender = threading.Thread(
@@ -1012,6 +1030,7 @@ def _terminated(self: BaseExecutionWorkerCommunication) -> None:
         _ORIGINAL_TERMINATED(self)
     finally:
         ended.set()
+        _ended(execution.exec_arn)
 
 
 # --------------------------------------------------------------------------------------------

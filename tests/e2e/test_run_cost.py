@@ -13,10 +13,10 @@ import pytest
 
 from sandbox import pipeline_run
 from sandbox.reference_runs import load_reference_data
-from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
 from sandbox.snowflake import functions
 from snowsage.prices import DEFAULT_CREDIT_PRICE_USD, PRICES, WAREHOUSE_CREDITS_PER_HOUR
+from tooling.sample_data import SAMPLE_DATASET
 
 EXPORT = "20261127t090000z"
 PARTS = (

@@ -15,11 +15,11 @@ import pytest
 
 from sandbox import pipeline_run
 from sandbox.reference_runs import load_reference_data
-from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
 from sandbox.snowflake.export import export_dataset
 from snowsage.names import execution_name, run_id_for
 from snowsage_setup.training_code import TRAINING_DIR, archive_key, build_archive
+from tooling.sample_data import SAMPLE_DATASET
 
 SCRIPT = f"training/{SAMPLE_DATASET}/train.py"
 

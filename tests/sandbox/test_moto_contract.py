@@ -209,13 +209,8 @@ def run_state_machine(sb: Sandbox, definition: dict[str, Any], execution_input: 
     execution_arn = sfn.start_execution(
         stateMachineArn=arn, name=f"run-{uuid.uuid4().hex[:12]}", input=json.dumps(execution_input or {})
     )["executionArn"]
-    deadline = time.monotonic() + 25
-    while True:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            break
-        assert time.monotonic() < deadline, "execution did not finish in 25 s"
-        time.sleep(0.05)
+    moto_patches.wait_for_execution_end(execution_arn)
+    described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
     described["history"] = sfn.get_execution_history(executionArn=execution_arn)["events"]
     described["parsed_output"] = json.loads(described["output"]) if "output" in described else None
     return described
@@ -748,15 +743,10 @@ def test_rule_with_states_target_starts_an_execution(sandbox: Sandbox) -> None:
     events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
     events.put_targets(Rule=rule, Targets=[{"Id": "sm", "Arn": machine, "RoleArn": ROLE_ARN}])
     events.put_events(Entries=[{"Source": source, "DetailType": "Ping", "Detail": json.dumps({"n": 7})}])
-    moto_patches.wait_for_event_deliveries()
-    deadline = time.monotonic() + 10
-    while True:
-        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
-        if executions and executions[0]["status"] != "RUNNING":
-            break
-        assert time.monotonic() < deadline, executions
-        time.sleep(0.05)
+    moto_patches.wait_for_event_deliveries()  # the delivery has started the execution
+    executions = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert len(executions) == 1
+    moto_patches.wait_for_execution_end(executions[0]["executionArn"])
     described = sfn.describe_execution(executionArn=executions[0]["executionArn"])
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"])["detail"] == {"n": 7}
@@ -790,13 +780,9 @@ def _status_change_sink(sandbox: Sandbox, machine: str) -> Any:
 
 
 def _wait_until_ended(sfn: Any, execution_arn: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 25
-    while True:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            return described
-        assert time.monotonic() < deadline, "execution did not end in 25 s"
-        time.sleep(0.05)
+    moto_patches.wait_for_execution_end(execution_arn)
+    described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+    return described
 
 
 def test_ended_executions_send_status_change_events_of_aws_shape(sandbox: Sandbox) -> None:
@@ -866,14 +852,22 @@ def test_a_stopped_execution_sends_an_aborted_event(sandbox: Sandbox) -> None:
         roleArn=ROLE_ARN,
     )["stateMachineArn"]
     received = _status_change_sink(sandbox, machine)
-    arn = sfn.start_execution(stateMachineArn=machine, name="held")["executionArn"]
-    deadline = time.monotonic() + 10
-    while not any(
-        e["type"] == "WaitStateEntered" for e in sfn.get_execution_history(executionArn=arn)["events"]
-    ):
-        assert time.monotonic() < deadline, "the Wait state was not entered"
-        time.sleep(0.05)
-    sfn.stop_execution(executionArn=arn, error="Contract.Stopped", cause="by hand")
+    entered, released = threading.Event(), threading.Event()
+
+    def hold(kind: str, seconds: float) -> None:
+        """The Wait state's sleep: says it was entered, then holds until the test has stopped it."""
+        if kind == "wait":
+            entered.set()
+            released.wait(300)
+
+    previous = moto_patches.set_sleep_hook(hold)
+    try:
+        arn = sfn.start_execution(stateMachineArn=machine, name="held")["executionArn"]
+        assert entered.wait(300), "the Wait state was not entered"
+        sfn.stop_execution(executionArn=arn, error="Contract.Stopped", cause="by hand")
+    finally:
+        released.set()
+        moto_patches.set_sleep_hook(previous)
     assert _wait_until_ended(sfn, arn)["status"] == "ABORTED"
     assert [event["detail"]["status"] for event in received()] == ["ABORTED"]
 

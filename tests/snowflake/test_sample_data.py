@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from sandbox.sample_data import generate, load_sample_data
 from sandbox.snowflake.export import export_dataset, section_keys
+from tooling.sample_data import generate, load_sample_data
 
 from .conftest import BUCKET, query
 

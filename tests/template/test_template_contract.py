@@ -117,8 +117,6 @@ def test_layers_are_built_by_their_makefile(layer: str) -> None:
     makefile = ROOT / res["Metadata"]["ContextPath"] / "Makefile"
     text = makefile.read_text(encoding="utf-8")
     assert re.search(rf"^build-{layer}:", text, re.M), f"{makefile} has no build-{layer} target"
-    assert "--invalidation-mode unchecked-hash" in text
-    assert "manylinux2014_aarch64" in text
 
 
 def test_definition_substitutions_match_the_asl() -> None:

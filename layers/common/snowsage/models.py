@@ -563,29 +563,6 @@ class RunRecord(Contract):
 # --- StartPipeline ---------------------------------------------------------------------------
 
 
-class S3Bucket(Contract):
-    name: str
-
-
-class S3Object(Contract):
-    key: str
-    size: int | None = None
-    etag: str | None = None
-
-
-class ObjectCreatedDetail(Contract):
-    bucket: S3Bucket
-    object: S3Object
-
-
-class ObjectCreatedEvent(Contract):
-    """The EventBridge event S3 sends for "Object Created" (only the fields we use)."""
-
-    detail_type: Literal["Object Created"] = Field(alias="detail-type")
-    source: Literal["aws.s3"]
-    detail: ObjectCreatedDetail
-
-
 class StartResult(Contract):
     status: Literal["started", "duplicate", "ignored"]
     reason: str
