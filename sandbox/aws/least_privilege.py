@@ -1,0 +1,272 @@
+"""A granted permission is a used permission: every action the deployed template grants, replayed.
+
+``granted(stack)`` lists each action every policy of the stack grants (the roles' inline and
+managed policies, the bucket, queue and key policies, the functions' resource policies, the roles'
+trust policies), as the stack was deployed: SAM's policy templates already translated.
+``exercised(grants, decisions)`` removes one granted action at a time and evaluates again every
+request the sandbox allowed through that statement (``iam_enforcement.decisions()``): the action is
+exercised when one of them is then denied. ``KEPT`` lists the grants only AWS's own side uses, with
+the reason; the report (docs/reliability.md, "Least privilege, proven") is ``render``'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sandbox.aws import iam_enforcement
+from sandbox.aws.iam_policy import Policy, Statement
+
+__all__ = ["KEPT", "Grant", "Outcome", "exercised", "granted", "render"]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One action one statement grants: ``policy`` is the name the evaluator records it under."""
+
+    owner: str  # the logical id of the role or resource the policy belongs to
+    policy: str
+    sid: str
+    action: str
+    role: str | None = None  # an identity policy's role: only that role's requests exercise it
+
+    @property
+    def key(self) -> str:
+        return f"{self.policy}#{self.sid}"
+
+
+# Grants the sandbox cannot exercise because only AWS's side makes the call, each with its reason.
+# Keyed by (owner, action); an entry that no longer matches a grant fails the test (stale).
+KEPT: Final[dict[tuple[str, str], str]] = {
+    (
+        "PipelineStateMachine",
+        "logs:CreateLogDelivery",
+    ): "Step Functions sets up the state machine's vended logs (logging, cw-logs-permissions); the sandbox keeps no CloudWatch Logs delivery",
+    ("PipelineStateMachine", "logs:GetLogDelivery"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachine", "logs:UpdateLogDelivery"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachine", "logs:DeleteLogDelivery"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachine", "logs:ListLogDeliveries"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachine", "logs:PutResourcePolicy"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachine", "logs:DescribeResourcePolicies"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachine", "logs:DescribeLogGroups"): "as logs:CreateLogDelivery",
+    (
+        "PipelineStateMachine",
+        "sagemaker:ListTags",
+    ): "listed for the .sync integrations by Step Functions' sagemaker-iam page; when the integration calls it is AWS's own",
+    (
+        "SageMakerExecutionRole",
+        "ecr:BatchCheckLayerAvailability",
+    ): "SageMaker pulls the algorithm image with the role (sagemaker-roles); the emulator runs no image",
+    ("SageMakerExecutionRole", "ecr:BatchGetImage"): "as ecr:BatchCheckLayerAvailability",
+    ("SageMakerExecutionRole", "ecr:GetDownloadUrlForLayer"): "as ecr:BatchCheckLayerAvailability",
+    (
+        "SageMakerExecutionRole",
+        "ecr:GetAuthorizationToken",
+    ): "as ecr:BatchCheckLayerAvailability; the SageMaker SDK v3 also checks it with SimulatePrincipalPolicy (tests/sdk)",
+    (
+        "SageMakerExecutionRole",
+        "logs:CreateLogGroup",
+    ): "SageMaker's agent writes the job's logs with the role; the emulator keeps them in memory",
+    ("SageMakerExecutionRole", "logs:CreateLogStream"): "as logs:CreateLogGroup",
+    ("SageMakerExecutionRole", "logs:PutLogEvents"): "as logs:CreateLogGroup",
+    ("SageMakerExecutionRole", "logs:DescribeLogStreams"): "as logs:CreateLogGroup",
+    (
+        "SageMakerExecutionRole",
+        "cloudwatch:PutMetricData",
+    ): "SageMaker's agent publishes the job's metrics with the role; the SDK v3 checks it with SimulatePrincipalPolicy",
+    (
+        "SnowflakeStorageRole",
+        "s3:GetObjectVersion",
+    ): "Snowflake reads a versioned object's version when it asks for one; the pipeline's stage reads name none",
+    (
+        "SnowflakeStorageRole",
+        "s3:DeleteObject",
+    ): "an unload with OVERWRITE (EXPORT_DATASET re-run on an export id) removes earlier files; the sandbox's unload writes new ids only",
+    ("SnowflakeStorageRole", "s3:DeleteObjectVersion"): "as s3:DeleteObject, on a versioned bucket",
+    (
+        "SnowflakeStorageRole",
+        "s3:GetBucketLocation",
+    ): "Snowflake asks for the bucket's region when it sets up the stage (data-load-s3-config-storage-integration)",
+    (
+        "AccessLogBucket",
+        "s3:PutObject",
+    ): "S3 server access logging (logging.s3.amazonaws.com) delivers the data bucket's access logs; the sandbox writes none",
+    (
+        "StartPipelineDeadLetterQueue",
+        "sqs:SendMessage",
+    ): "EventBridge sends an event it could not deliver to the rule's dead-letter queue; the sandbox's EventBridge does not retry or dead-letter",
+    ("ExecutionOutcomeDeadLetterQueue", "sqs:SendMessage"): "as StartPipelineDeadLetterQueue",
+    (
+        "StartPipelineFunctionRole",
+        "sqs:SendMessage",
+    ): "Lambda sends a failed asynchronous invocation to the function's dead-letter queue with the role; the sandbox's Lambda does not retry or dead-letter",
+    ("RecordExecutionOutcomeFunctionRole", "sqs:SendMessage"): "as StartPipelineFunctionRole",
+    ("StalenessCheckFunctionRole", "sqs:SendMessage"): "as StartPipelineFunctionRole",
+    (
+        "StalenessCheckFunction",
+        "lambda:InvokeFunction",
+    ): "EventBridge's schedule invokes the function every hour; the sandbox runs no schedules (tests invoke it directly)",
+    (
+        "NotificationKey",
+        "kms:*",
+    ): "the key policy's statement for the account: it lets IAM policies grant the key, exercised through NotificationKeyUsePolicy",
+}
+# AWS managed policies SAM attaches: not statements of the template (Lambda writes the logs and
+# X-Ray the traces with them; the sandbox does neither).
+AWS_MANAGED: Final = frozenset(
+    {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess", "AWSXRayDaemonWriteAccess"}
+)
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    raw = document if isinstance(document, Mapping) else json.loads(iam_enforcement._document(document))
+    statements = raw.get("Statement", [])
+    return list(statements) if isinstance(statements, list) else [statements]
+
+
+def _actions(statement: Mapping[str, Any]) -> list[str]:
+    value = statement.get("Action", [])
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def _grants_of(owner: str, policy_name: str, document: Any, role: str | None = None) -> list[Grant]:
+    found = []
+    for index, statement in enumerate(_statements(document)):
+        if statement.get("Effect") != "Allow":
+            continue
+        sid = str(statement.get("Sid", f"statement {index + 1}"))
+        found.extend(Grant(owner, policy_name, sid, action, role) for action in _actions(statement))
+    return found
+
+
+def granted(resources: Sequence[tuple[str, str, str]], region: str = "us-east-1") -> list[Grant]:
+    """Every Allow action of the stack's policies (``resources``: logical id, physical id, type)."""
+    from moto.iam.models import iam_backends
+
+    account = iam_enforcement._default_account()
+    backend = iam_backends[account]["aws"]
+    grants: list[Grant] = []
+    for logical, physical, kind in resources:
+        if kind == "AWS::IAM::Role":
+            role = backend.get_role(physical)
+            for name, document in role.policies.items():
+                grants += _grants_of(logical, f"{role.name}/{name}", document, role.arn)
+            for policy in role.managed_policies.values():
+                if policy.name not in AWS_MANAGED:
+                    grants += _grants_of(
+                        logical, policy.name, iam_enforcement._managed_document(policy), role.arn
+                    )
+            grants += _grants_of(logical, f"trust policy of {role.name}", role.assume_role_policy_document)
+            continue
+        arn = {
+            "AWS::S3::Bucket": f"arn:aws:s3:::{physical}",
+            "AWS::SQS::Queue": f"arn:aws:sqs:{region}:{account}:{physical.rstrip('/').rsplit('/', 1)[-1]}",
+            "AWS::KMS::Key": f"arn:aws:kms:{region}:{account}:key/{physical.rsplit('/', 1)[-1]}",
+            "AWS::Lambda::Function": f"arn:aws:lambda:{region}:{account}:function:{physical}",
+        }.get(kind)
+        if arn is None:
+            continue
+        for policy in iam_enforcement.resource_policies(arn, region)[0]:
+            grants += [
+                Grant(logical, policy.name, s.sid, a)
+                for s in policy.statements
+                if s.effect == "Allow"
+                for a in s.actions
+            ]
+    return grants
+
+
+@dataclass(frozen=True)
+class Outcome:
+    grant: Grant
+    exercised_by: iam_enforcement.RecordedDecision | None
+    kept: str | None
+
+
+def _without(policy: Policy, grant: Grant) -> Policy | None:
+    if policy.name != grant.policy:
+        return policy
+    statements: list[Statement] = []
+    for statement in policy.statements:
+        if statement.sid == grant.sid and grant.action in statement.actions:
+            actions = tuple(a for a in statement.actions if a != grant.action)
+            if not actions:
+                continue
+            statement = dataclasses.replace(statement, actions=actions)
+        statements.append(statement)
+    return dataclasses.replace(policy, statements=tuple(statements))
+
+
+def exercised(
+    grants: Sequence[Grant], decisions: Iterable[iam_enforcement.RecordedDecision]
+) -> list[Outcome]:
+    """For each grant: a recorded request it allowed that its removal denies, or why it is kept."""
+    allowed = [d for d in decisions if d.allowed]
+    outcomes = []
+    for grant in grants:
+        using = sorted(
+            (
+                d
+                for d in allowed
+                if grant.key in d.allowed_by and (grant.role is None or d.role == grant.role)
+            ),
+            key=lambda d: (d.action, d.resource, d.principal),
+        )
+        hit = None
+        for decision in using:
+            _, again = iam_enforcement.check(
+                decision.request.principal,
+                decision.action,
+                decision.resource,
+                dict(decision.request.context),
+                edit=lambda policy, grant=grant: _without(policy, grant),
+                record=False,
+            )
+            if not again.allowed:
+                hit = decision
+                break
+        kept = None if hit else KEPT.get((grant.owner, grant.action))
+        outcomes.append(Outcome(grant, hit, kept))
+    return outcomes
+
+
+def _logical(text: str, names: Mapping[str, str]) -> str:
+    for physical, logical in sorted(names.items(), key=lambda item: -len(item[0])):
+        if physical and physical in text:
+            text = text.replace(physical, logical)
+    return text
+
+
+def render(outcomes: Sequence[Outcome], resources: Mapping[str, str]) -> str:
+    """The report's Markdown: the count, then one row per granted action."""
+    names = {
+        physical.rsplit("/", 1)[-1].rsplit(":", 1)[-1]: logical for logical, physical in resources.items()
+    }
+    used = sum(1 for o in outcomes if o.exercised_by is not None)
+    kept = sum(1 for o in outcomes if o.exercised_by is None and o.kept)
+    lines = [
+        f"**{used} of {len(outcomes)} granted actions exercised** by the sandbox's runs; the other "
+        f"{kept} are kept for a path only AWS takes (reason in the row); {len(outcomes) - used - kept} unexplained.",
+        "",
+        "| principal or resource | policy, statement | action | exercised by (a request its removal denies) or kept because |",
+        "|---|---|---|---|",
+    ]
+    for outcome in sorted(
+        outcomes, key=lambda o: (o.grant.owner, o.grant.policy, o.grant.sid, o.grant.action)
+    ):
+        grant = outcome.grant
+        if outcome.exercised_by is not None:
+            decision = outcome.exercised_by
+            why = _logical(
+                f"{decision.principal.rsplit('/', 2)[-2] if 'assumed-role' in decision.principal else decision.principal}: {decision.action} on {decision.resource}",
+                names,
+            )
+        else:
+            why = f"kept: {outcome.kept}" if outcome.kept else "**not exercised**"
+        lines.append(
+            f"| {grant.owner} | {_logical(grant.policy, names)}, {grant.sid} | `{grant.action}` | {why} |"
+        )
+    return "\n".join(lines) + "\n"
