@@ -253,6 +253,21 @@ def _attach_managed_policies(cfn: dict[str, Any], resources: dict[str, str], iam
             iam.attach_role_policy(RoleName=resources[logical_id], PolicyArn=policy_arn)
 
 
+def _create_alarms(
+    cfn: dict[str, Any], resources: dict[str, str], cloudwatch: Any, stack_name: str, region: str
+) -> None:
+    """AWS::CloudWatch::Alarm, which moto's CloudFormation skips: PutMetricAlarm with the same
+    properties (named <stack>-<LogicalId>; CloudFormation adds a random suffix)."""
+    for logical_id, resource in cfn["Resources"].items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        properties = _resolved(resource["Properties"], resources, region)
+        name = properties.pop("AlarmName", f"{stack_name}-{logical_id}")
+        dimensions = [{"Name": d["Name"], "Value": str(d["Value"])} for d in properties.pop("Dimensions", [])]
+        cloudwatch.put_metric_alarm(AlarmName=name, Dimensions=dimensions, **properties)
+        resources[logical_id] = name
+
+
 def _put_queue_policies(cfn: dict[str, Any], resources: dict[str, str], sqs: Any) -> None:
     """AWS::SQS::QueuePolicy, which moto's CloudFormation skips: set through SetQueueAttributes."""
     for resource in cfn["Resources"].values():
@@ -277,6 +292,8 @@ def _resolved(value: Any, resources: dict[str, str], region: str) -> Any:
         )
     if set(value) == {"Fn::GetAtt"}:
         logical_id, attribute = value["Fn::GetAtt"]
+        if attribute in ("QueueName", "TopicName", "Name"):
+            return resources[logical_id].rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
         if attribute != "Arn":
             raise SandboxDeployError(
                 f"a resource policy's GetAtt {logical_id}.{attribute} is not resolved by the sandbox"
@@ -305,6 +322,8 @@ def _resolved(value: Any, resources: dict[str, str], region: str) -> Any:
 _PSEUDO = {"AWS::AccountId": "123456789012", "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 # The translated template's resource types (set by deploy): an ARN's shape depends on the type.
 _TYPES: dict[str, str] = {}
+# What Ref answers where it is not the physical id moto lists (a topic's Ref is its ARN).
+_REFS: dict[str, str] = {}
 
 
 def _stringify_environments(functions: dict[str, str], lambda_client: Any) -> None:
@@ -385,6 +404,7 @@ def deploy(
     _put_bucket_policies(cfn, resources, s3)
     _put_queue_policies(cfn, resources, client("sqs"))
     _attach_managed_policies(cfn, resources, client("iam"))
+    _create_alarms(cfn, resources, client("cloudwatch"), stack_name, s3.meta.region_name)
     public_outputs = {key: value for key, value in outputs.items() if not key.startswith(SUBSTITUTION_OUTPUT)}
     return DeployedStack(
         stack_name=stack_name,

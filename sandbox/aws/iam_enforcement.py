@@ -384,6 +384,14 @@ def key_arn(key_id: str, account: str, region: str) -> str:
     from moto.kms.models import kms_backends
 
     backend = kms_backends[account][region]
+    alias = backend.get_alias_name(key_id)
+    if alias.startswith("alias/aws/") and backend.get_key_id_from_alias(alias) is None:
+        # AWS creates an AWS managed key when a service first uses it (kms concepts, aws-managed-key).
+        key = backend.create_key(
+            None, "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", f"Default key for {alias}", None
+        )
+        key.key_manager = "AWS"
+        backend.create_alias(key.id, alias)
     raw = backend.any_id_to_key_id(key_id)
     return str(backend.keys[raw].arn)
 

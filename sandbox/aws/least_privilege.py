@@ -11,16 +11,17 @@ the reason; the report (docs/reliability.md, "Least privilege, proven") is ``ren
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from sandbox.aws import iam_enforcement
 from sandbox.aws.iam_policy import Policy, Statement
 
-__all__ = ["KEPT", "Grant", "Outcome", "exercised", "granted", "render"]
+__all__ = ["KEPT", "Grant", "Outcome", "exercised", "granted", "render", "revoked"]
 
 
 @dataclass(frozen=True)
@@ -270,3 +271,76 @@ def render(outcomes: Sequence[Outcome], resources: Mapping[str, str]) -> str:
             f"| {grant.owner} | {_logical(grant.policy, names)}, {grant.sid} | `{grant.action}` | {why} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _removed(
+    document: Any, action: str, sid: str | None, resource: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    raw = json.loads(iam_enforcement._document(document))
+    statements = raw.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    kept, changed = [], False
+    for statement in statements:
+        actions = _actions(statement)
+        if (
+            action in actions
+            and statement.get("Effect") == "Allow"
+            and (sid is None or statement.get("Sid") == sid)
+            and (resource is None or resource in json.dumps(statement.get("Resource")))
+        ):
+            changed = True
+            rest = [a for a in actions if a != action]
+            if not rest:
+                continue
+            statement = {**statement, "Action": rest}
+        kept.append(statement)
+    return {"Version": "2012-10-17", **raw, "Statement": kept}, changed
+
+
+@contextlib.contextmanager
+def revoked(
+    iam: Any, role_name: str, action: str, sid: str | None = None, resource: str | None = None
+) -> Iterator[None]:
+    """The role's inline and managed policies without ``action`` (only in statement ``sid``, or in
+    statements naming ``resource``, if given) for the block, through the IAM API as an
+    administrator would edit them; then restored."""
+    restore: list[Callable[[], None]] = []
+    for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+        edited, changed = _removed(document, action, sid, resource)
+        if changed:
+            if edited["Statement"]:
+                iam.put_role_policy(RoleName=role_name, PolicyName=name, PolicyDocument=json.dumps(edited))
+            else:
+                iam.delete_role_policy(RoleName=role_name, PolicyName=name)
+            original = json.dumps(
+                {"Version": "2012-10-17", **json.loads(iam_enforcement._document(document))}
+            )
+            restore.append(
+                lambda name=name, original=original: iam.put_role_policy(
+                    RoleName=role_name, PolicyName=name, PolicyDocument=original
+                )
+            )
+    for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
+        arn = attached["PolicyArn"]
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+        edited, changed = _removed(document, action, sid, resource)
+        if changed:
+            new = iam.create_policy_version(
+                PolicyArn=arn, PolicyDocument=json.dumps(edited), SetAsDefault=True
+            )
+            new_version = new["PolicyVersion"]["VersionId"]
+
+            def back(arn: str = arn, version: str = version, new_version: str = new_version) -> None:
+                iam.set_default_policy_version(PolicyArn=arn, VersionId=version)
+                iam.delete_policy_version(PolicyArn=arn, VersionId=new_version)
+
+            restore.append(back)
+    if not restore:
+        raise ValueError(f"{role_name} grants no {action}" + (f" in {sid}" if sid else ""))
+    try:
+        yield
+    finally:
+        for undo in reversed(restore):
+            undo()
