@@ -493,9 +493,9 @@ def role_session(
             region_name=region,
             role_session_name=session_name,
             role_arn=role_arn,
-            policy=None,
+            policy="",
             duration=43200,
-            external_id=(context or {}).get("sts:ExternalId"),
+            external_id=str((context or {}).get("sts:ExternalId", "")),
         )
         principal = Principal(arn=assumed.arn, account=account, role_arn=role_arn)
         session = Session(principal, assumed.access_key_id, assumed.secret_access_key, assumed.session_token)
@@ -902,8 +902,9 @@ def install() -> None:
     with _INSTALL_LOCK:
         if _ENFORCING.is_set():
             return
+        reset_decisions()  # a new sandbox: a new record
         _ORIGINALS.append((BaseResponse, "call_action", BaseResponse.__dict__["call_action"]))
-        BaseResponse.call_action = _authorizing_call_action(BaseResponse.__dict__["call_action"])  # type: ignore[method-assign]
+        BaseResponse.call_action = _authorizing_call_action(BaseResponse.__dict__["call_action"])  # type: ignore[method-assign,assignment]
         _ORIGINALS.append(
             (
                 ActionAuthenticatorMixin,
@@ -911,7 +912,7 @@ def install() -> None:
                 ActionAuthenticatorMixin.__dict__["_authenticate_and_authorize_s3_action"],
             )
         )
-        ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = _authorize_s3  # type: ignore[method-assign,assignment]
+        ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = _authorize_s3  # type: ignore[method-assign]
         # moto's own bucket-policy check ignores conditions (a TLS-only deny would refuse all):
         # the bucket policy is evaluated with the identity policies in _authorize_s3 instead.
         _ORIGINALS.append((FakeBucket, "get_permission", FakeBucket.__dict__["get_permission"]))

@@ -372,7 +372,8 @@ def _environment_default_session() -> boto3.session.Session:
         return _ORIGINAL_DEFAULT_SESSION()
     if state.boto3_session is None:
         state.boto3_session = boto3.session.Session()
-    return state.boto3_session
+    session: boto3.session.Session = state.boto3_session
+    return session
 
 
 class _EnvironmentProviders(MutableMapping[str, Any]):

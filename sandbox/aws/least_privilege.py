@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -134,7 +135,7 @@ def _actions(statement: Mapping[str, Any]) -> list[str]:
 
 
 def _grants_of(owner: str, policy_name: str, document: Any, role: str | None = None) -> list[Grant]:
-    found = []
+    found: list[Grant] = []
     for index, statement in enumerate(_statements(document)):
         if statement.get("Effect") != "Allow":
             continue
@@ -170,10 +171,10 @@ def granted(resources: Sequence[tuple[str, str, str]], region: str = "us-east-1"
         }.get(kind)
         if arn is None:
             continue
-        for policy in iam_enforcement.resource_policies(arn, region)[0]:
+        for resource_policy in iam_enforcement.resource_policies(arn, region)[0]:
             grants += [
-                Grant(logical, policy.name, s.sid, a)
-                for s in policy.statements
+                Grant(logical, resource_policy.name, s.sid, a)
+                for s in resource_policy.statements
                 if s.effect == "Allow"
                 for a in s.actions
             ]
@@ -223,7 +224,7 @@ def exercised(
                 decision.action,
                 decision.resource,
                 dict(decision.request.context),
-                edit=lambda policy, grant=grant: _without(policy, grant),
+                edit=functools.partial(_without, grant=grant),
                 record=False,
             )
             if not again.allowed:
@@ -234,42 +235,38 @@ def exercised(
     return outcomes
 
 
-def _logical(text: str, names: Mapping[str, str]) -> str:
-    for physical, logical in sorted(names.items(), key=lambda item: -len(item[0])):
-        if physical and physical in text:
-            text = text.replace(physical, logical)
-    return text
+def _who(decision: iam_enforcement.RecordedDecision, roles: Mapping[str, str]) -> str:
+    if decision.role:
+        return roles.get(decision.role.rsplit("/", 1)[-1], decision.role)
+    return (
+        decision.principal.rsplit("/", 1)[-1] if decision.principal.startswith("arn:") else decision.principal
+    )
 
 
-def render(outcomes: Sequence[Outcome], resources: Mapping[str, str]) -> str:
+def render(outcomes: Sequence[Outcome], stack: Sequence[tuple[str, str, str]]) -> str:
     """The report's Markdown: the count, then one row per granted action."""
-    names = {
-        physical.rsplit("/", 1)[-1].rsplit(":", 1)[-1]: logical for logical, physical in resources.items()
-    }
+    roles = {physical: logical for logical, physical, kind in stack if kind == "AWS::IAM::Role"}
     used = sum(1 for o in outcomes if o.exercised_by is not None)
     kept = sum(1 for o in outcomes if o.exercised_by is None and o.kept)
     lines = [
-        f"**{used} of {len(outcomes)} granted actions exercised** by the sandbox's runs; the other "
-        f"{kept} are kept for a path only AWS takes (reason in the row); {len(outcomes) - used - kept} unexplained.",
+        f"**{used} of {len(outcomes)} granted actions exercised** by the sandbox's runs; the other {kept} are "
+        f"kept for a path only AWS takes (the reason is in the row); {len(outcomes) - used - kept} unexplained.",
         "",
-        "| principal or resource | policy, statement | action | exercised by (a request its removal denies) or kept because |",
+        "| principal or resource | statement | action | exercised by (whose request its removal denies) or kept because |",
         "|---|---|---|---|",
     ]
     for outcome in sorted(
-        outcomes, key=lambda o: (o.grant.owner, o.grant.policy, o.grant.sid, o.grant.action)
+        outcomes, key=lambda o: (o.grant.owner, o.grant.sid, o.grant.action, o.grant.policy)
     ):
         grant = outcome.grant
+        policy = grant.policy.rsplit("/", 1)[-1] if "/" in grant.policy else grant.policy
+        for physical, logical in roles.items():
+            policy = policy.replace(physical, logical)
         if outcome.exercised_by is not None:
-            decision = outcome.exercised_by
-            why = _logical(
-                f"{decision.principal.rsplit('/', 2)[-2] if 'assumed-role' in decision.principal else decision.principal}: {decision.action} on {decision.resource}",
-                names,
-            )
+            why = f"exercised: {_who(outcome.exercised_by, roles)}"
         else:
             why = f"kept: {outcome.kept}" if outcome.kept else "**not exercised**"
-        lines.append(
-            f"| {grant.owner} | {_logical(grant.policy, names)}, {grant.sid} | `{grant.action}` | {why} |"
-        )
+        lines.append(f"| {grant.owner} | {policy}, {grant.sid} | `{grant.action}` | {why} |")
     return "\n".join(lines) + "\n"
 
 
@@ -317,9 +314,7 @@ def revoked(
                 {"Version": "2012-10-17", **json.loads(iam_enforcement._document(document))}
             )
             restore.append(
-                lambda name=name, original=original: iam.put_role_policy(
-                    RoleName=role_name, PolicyName=name, PolicyDocument=original
-                )
+                functools.partial(iam.put_role_policy, RoleName=role_name, PolicyName=name, PolicyDocument=original)
             )
     for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
         arn = attached["PolicyArn"]

@@ -637,7 +637,7 @@ def _authorize_integration(
     operation = aws_validation.operation_name("sagemaker", operation) or operation
     principal = state_machine_session(state_credentials.role_arn, part.region).principal
     resource = iam_enforcement.resource_for("sagemaker", operation, request, part.region, part.account)
-    checks = [(f"sagemaker:{operation}", resource, {})]
+    checks: list[tuple[str, str, dict[str, Any]]] = [(f"sagemaker:{operation}", resource, {})]
     checks += [
         (extra.action, extra.resource, extra.context)
         for extra in iam_enforcement.implied(
@@ -1166,8 +1166,8 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
     kwargs: dict[str, Any] = {}
     if not botocore_stubber.enabled:
         kwargs["endpoint_url"] = f"http://localhost:{moto_server_port()}"
-    return boto3.client(
-        service_name=service,
+    client: Any = boto3.client(
+        service_name=service,  # type: ignore[call-overload]
         region_name=region,
         aws_access_key_id=session.access_key_id,
         aws_secret_access_key=session.secret_access_key,
@@ -1180,6 +1180,7 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
         ),
         **kwargs,
     )
+    return client
 
 
 _ORIGINAL_LAMBDA_FROM_ERROR: Final = StateTaskLambda._from_error

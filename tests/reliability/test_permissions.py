@@ -4,6 +4,7 @@ the alarms' notices reach a subscribed queue; denials have the service's own err
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 from collections.abc import Iterator
@@ -19,12 +20,14 @@ from sandbox.services import Sandbox
 from sandbox.snowflake import functions
 from tests.reliability.helpers import export_quietly, ml_run, name_for, start
 
-SNOWPARK = (
-    subprocess.run(
-        [str(functions.runtime_python()), "-c", "import snowflake.snowpark"], capture_output=True, check=False
-    ).returncode
-    == 0
-)
+
+@functools.cache
+def snowpark() -> bool:
+    """The Snowflake-runtime venv holds Snowpark (asked once, when a test needs it)."""
+    check = [str(functions.runtime_python()), "-c", "import snowflake.snowpark"]
+    return subprocess.run(check, capture_output=True, check=False).returncode == 0
+
+
 ALARMS = (
     "PipelineFailedAlarm",
     "StartPipelineDeadLetterAlarm",
@@ -99,9 +102,10 @@ def test_a_state_machine_role_without_invoke_fails_the_run_in_that_state(sb: San
 # --- the two permission fixes, reverted ----------------------------------------------------------
 
 
-@pytest.mark.skipif(not SNOWPARK, reason="the Snowflake-runtime venv lacks snowflake-snowpark-python")
 def test_reverted_storage_role_write_fails_a_snowflake_engine_run_in_train_in_snowflake(sb: Sandbox) -> None:
     """TrainInSnowflake's COPY FILES writes models/<dataset>/<run>/snowflake/ as the storage role."""
+    if not snowpark():
+        pytest.skip("the Snowflake-runtime venv lacks snowflake-snowpark-python")
     export = "20261207t040000z"
     with sb.snowflake_connection() as connection:
         connection.cursor().execute(

@@ -1,0 +1,156 @@
+"""A granted permission is a used permission: every action template.yaml grants is exercised by the
+sandbox's runs, or kept with the reason only AWS's side uses it (docs/reliability.md, "Least
+privilege, proven", generated here: ``SNOWSAGE_WRITE_DOCS=1`` rewrites the section).
+
+The runs cover every path: a tuned run started by its S3 event, a warm-started one, a score_only
+run, the Snowflake engine, a run stopped during Train (the safety net), the staleness check and an
+alarm. Every authorization the sandbox made is recorded; each granted action is then removed alone
+and the recorded requests it allowed are evaluated again. tests/reliability/test_permissions.py
+runs a sample of such removals for real: each fails its run in the state that made the call.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import pipeline_run
+from sandbox.aws import iam_enforcement, least_privilege, moto_patches
+from sandbox.aws.template import PROJECT_ROOT
+from sandbox.services import Sandbox
+from sandbox.snowflake import functions
+from tests.reliability.helpers import export_quietly, manifest_uri, name_for, start
+
+DOC = PROJECT_ROOT / "docs" / "reliability.md"
+BEGIN = "<!-- BEGIN GENERATED least-privilege (tests/reliability/test_least_privilege.py) -->"
+END = "<!-- END GENERATED least-privilege -->"
+TUNING = {
+    "max_jobs": 2,
+    "max_parallel_jobs": 2,
+    "strategy": "Random",
+    "warm_start": True,
+    "ranges": {"max_depth": [2, 5]},
+}
+# Removals a real run proves in test_permissions.py: the replay must agree.
+PROVEN = {
+    ("PipelineStateMachineRole", "sagemaker:CreateTrainingJob"),
+    ("PipelineStateMachineRole", "lambda:InvokeFunction"),
+    ("PrepareRunFunctionRole", "s3:ListBucket"),
+    ("SnowflakeStorageRole", "s3:PutObject"),
+}
+
+
+@functools.cache
+def snowpark() -> bool:
+    """The Snowflake-runtime venv holds Snowpark (asked once, when a test needs it)."""
+    check = [str(functions.runtime_python()), "-c", "import snowflake.snowpark"]
+    return subprocess.run(check, capture_output=True, check=False).returncode == 0
+
+
+def _sql(sb: Sandbox, statement: str) -> None:
+    with sb.snowflake_connection() as connection:
+        connection.cursor().execute(statement)
+
+
+def _run_every_path(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A tuned run started by its export's S3 event (no champion: tunes cold), then a warm start.
+    _sql(sb, f"UPDATE ML_DATASETS SET TUNING = '{json.dumps(TUNING)}' WHERE NAME = 'merchant_risk'")
+    first = pipeline_run.run_from_export(sb, "merchant_risk", export_id="20261208t010000z")
+    assert first.status == "SUCCEEDED", first.execution.cause
+    export_quietly(sb, "20261208t020000z")
+    warm = start(sb, "20261208t020000z")
+    assert warm.status == "SUCCEEDED", warm.execution.cause
+    _sql(sb, "UPDATE ML_DATASETS SET TUNING = NULL WHERE NAME = 'merchant_risk'")
+    rescored = pipeline_run.start_by_hand(
+        sb,
+        {"manifest": manifest_uri(sb, "20261208t020000z"), "mode": "score_only"},
+        name="least-privilege-rescore",
+    )
+    assert rescored.status == "SUCCEEDED", rescored.execution.cause
+    if snowpark():
+        _sql(sb, "UPDATE ML_DATASETS SET TRAINING_ENGINE = 'SNOWFLAKE' WHERE NAME = 'merchant_risk'")
+        export_quietly(sb, "20261208t030000z")
+        in_snowflake = start(sb, "20261208t030000z")
+        _sql(sb, "UPDATE ML_DATASETS SET TRAINING_ENGINE = 'SAGEMAKER' WHERE NAME = 'merchant_risk'")
+        assert in_snowflake.status == "SUCCEEDED", in_snowflake.execution.cause
+    # Stopped while Train waits on its job: Step Functions stops the job; the safety net records it.
+    export_quietly(sb, "20261208t040000z")
+    sfn, emulator = sb.client("stepfunctions"), sb.emulator
+    assert emulator is not None
+    arn = f"{sb.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name_for('20261208t040000z')}"
+    original = emulator.create_training_job
+
+    def create_then_stop(request: dict[str, Any]) -> dict[str, Any]:
+        answer = original(request)
+        sfn.stop_execution(executionArn=arn, error="Operator.Stopped", cause="stopped by hand")
+        return answer
+
+    monkeypatch.setattr(emulator, "create_training_job", create_then_stop)
+    assert start(sb, "20261208t040000z").status == "ABORTED"
+    monkeypatch.undo()
+    moto_patches.wait_for_event_deliveries()
+    # The hourly staleness check (its schedule is AWS's: invoked here) and an alarm's action.
+    sb.client("lambda").invoke(FunctionName=sb.deployed.functions["StalenessCheckFunction"], Payload=b"{}")
+    alarm = sb.deployed.resources["PipelineFailedAlarm"]
+    sb.client("cloudwatch").set_alarm_state(
+        AlarmName=alarm, StateValue="ALARM", StateReason="least privilege"
+    )
+
+
+def _stack(sb: Sandbox) -> list[tuple[str, str, str]]:
+    listed = sb.client("cloudformation").describe_stack_resources(StackName=sb.deployed.stack_name)[
+        "StackResources"
+    ]
+    return [
+        (item["LogicalResourceId"], item["PhysicalResourceId"], item["ResourceType"])
+        for item in listed
+        if "PhysicalResourceId" in item
+    ]
+
+
+def _section(text: str) -> str:
+    match = re.search(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), text, re.DOTALL)
+    assert match, f"docs/reliability.md has no {BEGIN} … {END} section"
+    return match.group(1)
+
+
+def test_every_granted_action_is_exercised_or_kept_for_a_path_only_aws_takes(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run_every_path(sb, monkeypatch)  # the record holds this sandbox's calls from its start
+    stack = _stack(sb)
+    grants = least_privilege.granted(stack)
+    outcomes = least_privilege.exercised(grants, iam_enforcement.decisions())
+
+    unexplained = sorted(
+        {
+            (o.grant.owner, o.grant.sid, o.grant.action)
+            for o in outcomes
+            if o.exercised_by is None and o.kept is None
+        }
+    )
+    assert not unexplained, "granted, never used, no reason kept (remove them or say why):\n" + "\n".join(
+        map(str, unexplained)
+    )
+    used = {(o.grant.owner, o.grant.action) for o in outcomes if o.exercised_by is not None}
+    assert not used & set(least_privilege.KEPT), "kept with a reason, yet exercised: drop the KEPT entry"
+    stale = set(least_privilege.KEPT) - {(g.owner, g.action) for g in grants}
+    assert stale == set(), "KEPT names grants the template no longer makes"
+    if not snowpark():
+        pytest.skip("the Snowflake engine's run needs snowflake-snowpark-python in the runtime venv")
+    assert used >= PROVEN, "a removal a real run proves is not seen by the replay"
+
+    report = least_privilege.render(outcomes, stack)
+    text = DOC.read_text(encoding="utf-8")
+    if os.environ.get("SNOWSAGE_WRITE_DOCS") == "1":
+        DOC.write_text(text.replace(_section(text), report), encoding="utf-8")
+    assert _section(DOC.read_text(encoding="utf-8")) == report, (
+        "regenerate: SNOWSAGE_WRITE_DOCS=1 pytest " + str(Path(__file__).relative_to(PROJECT_ROOT))
+    )
