@@ -47,13 +47,13 @@ KEPT: Final[dict[tuple[str, str], str]] = {
         "PipelineStateMachine",
         "logs:CreateLogDelivery",
     ): "Step Functions sets up the state machine's vended logs (logging, cw-logs-permissions); the sandbox keeps no CloudWatch Logs delivery",
-    ("PipelineStateMachine", "logs:GetLogDelivery"): "as logs:CreateLogDelivery",
-    ("PipelineStateMachine", "logs:UpdateLogDelivery"): "as logs:CreateLogDelivery",
-    ("PipelineStateMachine", "logs:DeleteLogDelivery"): "as logs:CreateLogDelivery",
-    ("PipelineStateMachine", "logs:ListLogDeliveries"): "as logs:CreateLogDelivery",
-    ("PipelineStateMachine", "logs:PutResourcePolicy"): "as logs:CreateLogDelivery",
-    ("PipelineStateMachine", "logs:DescribeResourcePolicies"): "as logs:CreateLogDelivery",
-    ("PipelineStateMachine", "logs:DescribeLogGroups"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachineRole", "logs:GetLogDelivery"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachineRole", "logs:UpdateLogDelivery"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachineRole", "logs:DeleteLogDelivery"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachineRole", "logs:ListLogDeliveries"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachineRole", "logs:PutResourcePolicy"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachineRole", "logs:DescribeResourcePolicies"): "as logs:CreateLogDelivery",
+    ("PipelineStateMachineRole", "logs:DescribeLogGroups"): "as logs:CreateLogDelivery",
     (
         "PipelineStateMachine",
         "sagemaker:ListTags",
@@ -314,7 +314,9 @@ def revoked(
                 {"Version": "2012-10-17", **json.loads(iam_enforcement._document(document))}
             )
             restore.append(
-                functools.partial(iam.put_role_policy, RoleName=role_name, PolicyName=name, PolicyDocument=original)
+                functools.partial(
+                    iam.put_role_policy, RoleName=role_name, PolicyName=name, PolicyDocument=original
+                )
             )
     for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
         arn = attached["PolicyArn"]

@@ -80,28 +80,50 @@ def _run_every_path(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
         in_snowflake = start(sb, "20261208t030000z")
         _sql(sb, "UPDATE ML_DATASETS SET TRAINING_ENGINE = 'SAGEMAKER' WHERE NAME = 'merchant_risk'")
         assert in_snowflake.status == "SUCCEEDED", in_snowflake.execution.cause
-    # Stopped while Train waits on its job: Step Functions stops the job; the safety net records it.
-    export_quietly(sb, "20261208t040000z")
-    sfn, emulator = sb.client("stepfunctions"), sb.emulator
-    assert emulator is not None
-    arn = f"{sb.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name_for('20261208t040000z')}"
-    original = emulator.create_training_job
-
-    def create_then_stop(request: dict[str, Any]) -> dict[str, Any]:
-        answer = original(request)
-        sfn.stop_execution(executionArn=arn, error="Operator.Stopped", cause="stopped by hand")
-        return answer
-
-    monkeypatch.setattr(emulator, "create_training_job", create_then_stop)
-    assert start(sb, "20261208t040000z").status == "ABORTED"
-    monkeypatch.undo()
+    # Stopped while Train, Tune and Score wait on their jobs: Step Functions stops each job (Stop*
+    # as the role); the safety net records the ABORTED runs.
+    for export_id, describe, tuning in (
+        ("20261208t040000z", "describe_training_job", None),
+        ("20261208t050000z", "describe_hyper_parameter_tuning_job", TUNING),
+        ("20261208t060000z", "describe_transform_job", None),
+    ):
+        _sql(
+            sb,
+            f"UPDATE ML_DATASETS SET TUNING = {repr(json.dumps(tuning)) if tuning else 'NULL'} WHERE NAME = 'merchant_risk'",
+        )
+        export_quietly(sb, export_id)
+        _stop_on_first(sb, monkeypatch, export_id, describe)
+        assert start(sb, export_id).status == "ABORTED"
+        monkeypatch.undo()
+    _sql(sb, "UPDATE ML_DATASETS SET TUNING = NULL WHERE NAME = 'merchant_risk'")
     moto_patches.wait_for_event_deliveries()
     # The hourly staleness check (its schedule is AWS's: invoked here) and an alarm's action.
-    sb.client("lambda").invoke(FunctionName=sb.deployed.functions["StalenessCheckFunction"], Payload=b"{}")
+    scheduled = (PROJECT_ROOT / "events" / "check_staleness" / "scheduled.json").read_bytes()
+    answer = sb.client("lambda").invoke(
+        FunctionName=sb.deployed.functions["StalenessCheckFunction"], Payload=scheduled
+    )
+    assert "FunctionError" not in answer, answer["Payload"].read()
     alarm = sb.deployed.resources["PipelineFailedAlarm"]
     sb.client("cloudwatch").set_alarm_state(
         AlarmName=alarm, StateValue="ALARM", StateReason="least privilege"
     )
+
+
+def _stop_on_first(sb: Sandbox, monkeypatch: pytest.MonkeyPatch, export_id: str, describe: str) -> None:
+    """An operator stops the execution while its .sync task polls the job for the first time."""
+    sfn, emulator = sb.client("stepfunctions"), sb.emulator
+    arn = f"{sb.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name_for(export_id)}"
+    original = getattr(emulator, describe)
+    stopped: list[str] = []
+
+    def describe_then_stop(name: str) -> dict[str, Any]:
+        if not stopped:
+            stopped.append(name)
+            sfn.stop_execution(executionArn=arn, error="Operator.Stopped", cause="stopped by hand")
+        answer: dict[str, Any] = original(name)
+        return answer
+
+    monkeypatch.setattr(emulator, describe, describe_then_stop)
 
 
 def _stack(sb: Sandbox) -> list[tuple[str, str, str]]:

@@ -222,7 +222,7 @@ def test_record_run_reads_only_the_trials_of_the_pipelines_tuning_jobs() -> None
 def test_record_execution_outcome_reads_this_state_machine_and_publishes_to_the_topic() -> None:
     statements = [st for owner, st in _allows() if owner == "RecordExecutionOutcomeFunction"]
     reads = next(st for st in statements if "states:GetExecutionHistory" in as_list(st["Action"]))
-    assert set(as_list(reads["Action"])) == {"states:GetExecutionHistory", "states:DescribeExecution"}
+    assert set(as_list(reads["Action"])) == {"states:GetExecutionHistory"}
     assert sub_text(reads["Resource"]).endswith(":execution:${AWS::StackName}-pipeline:*")
     templates = dict(sam_policy_templates("RecordExecutionOutcomeFunction"))
     assert templates["SNSPublishMessagePolicy"] == {
@@ -296,7 +296,6 @@ def test_prepare_run_reads_the_registry_and_describes_only_this_stacks_tuning_jo
     actions = {a for st in statements for a in as_list(st["Action"]) if a.startswith("sagemaker:")}
     assert actions == {
         "sagemaker:DescribeModelPackage",
-        "sagemaker:DescribeModelPackageGroup",
         "sagemaker:ListModelPackages",
         "sagemaker:ListModelPackageGroups",
         "sagemaker:DescribeHyperParameterTuningJob",
