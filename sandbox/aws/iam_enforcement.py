@@ -32,6 +32,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import threading
@@ -250,7 +251,11 @@ def _document(document: Any) -> str:
     """A policy document as JSON text: moto keeps CloudFormation's as JSON, a dict, or a repr."""
     if isinstance(document, Mapping):
         return json.dumps(document, sort_keys=True)
-    text = str(document)
+    return _text_document(str(document))
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_document(text: str) -> str:
     try:
         json.loads(text)
     except ValueError:

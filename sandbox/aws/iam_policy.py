@@ -24,6 +24,7 @@ permissions boundaries, session policies, policy variables (``${aws:username}``)
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import ipaddress
@@ -116,10 +117,21 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
+def _body(pattern: str) -> str:
+    """``*`` any characters (``:`` and ``/`` too), ``?`` one (reference_policies_elements_resource)."""
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+
+
 @functools.lru_cache(maxsize=4096)
 def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """``*`` any characters (``:`` and ``/`` too), ``?`` one (reference_policies_elements_resource)."""
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(_body(pattern), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _any_of(patterns: tuple[str, ...], ignore_case: bool) -> re.Pattern[str] | None:
+    """One expression matching any of the patterns (compiled once, when the policy is parsed)."""
+    if not patterns:
+        return None
+    body = "|".join(f"(?:{_body(p)})" for p in patterns)
     return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
@@ -140,18 +152,29 @@ class Statement:
     not_principals: tuple[tuple[str, str], ...]
     has_principal: bool
     conditions: tuple[tuple[str, str, tuple[str, ...]], ...]  # (operator, key, values)
+    action_re: re.Pattern[str] | None = None
+    not_action_re: re.Pattern[str] | None = None
+    resource_re: re.Pattern[str] | None = None
+    not_resource_re: re.Pattern[str] | None = None
+
+    def without_action(self, action: str) -> Statement | None:
+        """This statement without ``action`` in its Action list (None when nothing is left)."""
+        actions = tuple(a for a in self.actions if a != action)
+        if not actions:
+            return None
+        return dataclasses.replace(self, actions=actions, action_re=_any_of(actions, True))
 
     def action_matches(self, action: str) -> bool:
-        if self.not_actions:
-            return not any(_like(p, action, ignore_case=True) for p in self.not_actions)
-        return any(_like(p, action, ignore_case=True) for p in self.actions)
+        if self.not_action_re is not None:
+            return self.not_action_re.fullmatch(action) is None
+        return self.action_re is not None and self.action_re.fullmatch(action) is not None
 
     def resource_matches(self, resource: str) -> bool:
         if not self.has_resource:  # a trust policy or a key policy's implicit resource
             return True
-        if self.not_resources:
-            return not any(_like(p, resource) for p in self.not_resources)
-        return any(_like(p, resource) for p in self.resources)
+        if self.not_resource_re is not None:
+            return self.not_resource_re.fullmatch(resource) is None
+        return self.resource_re is not None and self.resource_re.fullmatch(resource) is not None
 
     def principal_match(self, principal: Principal) -> tuple[bool, bool]:
         """``(matches, only through the principal's account)``; identity policies have no Principal."""
@@ -204,6 +227,17 @@ def _text(value: Any) -> str:
 
 
 def _statement(raw: Mapping[str, Any], index: int) -> Statement:
+    statement = _raw_statement(raw, index)
+    return dataclasses.replace(
+        statement,
+        action_re=_any_of(statement.actions, True),
+        not_action_re=_any_of(statement.not_actions, True),
+        resource_re=_any_of(statement.resources, False),
+        not_resource_re=_any_of(statement.not_resources, False),
+    )
+
+
+def _raw_statement(raw: Mapping[str, Any], index: int) -> Statement:
     return Statement(
         sid=str(raw.get("Sid", f"statement {index + 1}")),
         effect=str(raw["Effect"]),

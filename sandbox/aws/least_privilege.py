@@ -194,10 +194,10 @@ def _without(policy: Policy, grant: Grant) -> Policy | None:
     statements: list[Statement] = []
     for statement in policy.statements:
         if statement.sid == grant.sid and grant.action in statement.actions:
-            actions = tuple(a for a in statement.actions if a != grant.action)
-            if not actions:
+            left = statement.without_action(grant.action)
+            if left is None:
                 continue
-            statement = dataclasses.replace(statement, actions=actions)
+            statement = left
         statements.append(statement)
     return dataclasses.replace(policy, statements=tuple(statements))
 

@@ -103,7 +103,8 @@ v. Request validation: ``moto.core.responses.BaseResponse.call_action`` ->
    reference (the operation's request parameters and constraints, CommonErrors), API_Publish
    (SNS Subject and Message), API_StartExecution and API_CreateStateMachine (names).
 
-i. IAM (``sandbox.aws.iam_enforcement``, its own contract tests in tests/sandbox/test_iam_*.py):
+i. IAM (``sandbox.aws.iam_enforcement``; tests/reliability/test_permissions.py exercises each hook
+   below, tests/sandbox/test_iam_policy.py the evaluator):
    ``BaseResponse.call_action`` (every JSON, query and rest-json request) and
    ``ActionAuthenticatorMixin._authenticate_and_authorize_s3_action`` (moto's hook on S3 requests)
    authorize the caller; ``moto.s3.models.FakeBucket.get_permission`` (moto's own bucket-policy

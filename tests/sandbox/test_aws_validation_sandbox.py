@@ -19,6 +19,7 @@ from sandbox import pipeline_run
 from sandbox.aws import aws_validation
 from sandbox.sample_data import SAMPLE_DATASET, load_sample_data
 from sandbox.services import Sandbox
+from tests.sandbox.conftest import allow_all_role
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/validation-test"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -27,6 +28,7 @@ XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as running:
+        allow_all_role(running.client("iam"), ROLE_ARN.rsplit("/", 1)[-1])
         yield running
 
 

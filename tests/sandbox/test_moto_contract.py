@@ -33,6 +33,7 @@ from sandbox.aws import moto_patches
 from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.moto_patches import RetrySleepRecorder
 from sandbox.sagemaker import SageMakerEmulator
+from tests.sandbox.conftest import allow_all_role
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -152,9 +153,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     moto_patches.install(emulator=emulator, lambda_runtime=runtime)
     moto_patches.enable_state_machine_execution(endpoint)
     try:
-        boto3.client("iam", region_name=REGION, endpoint_url=endpoint).create_role(
-            RoleName="contract-role", AssumeRolePolicyDocument="{}"
-        )
+        allow_all_role(boto3.client("iam", region_name=REGION, endpoint_url=endpoint), "contract-role")
         lam = boto3.client("lambda", region_name=REGION, endpoint_url=endpoint)
         functions = {}
         for short, source in HANDLERS.items():
@@ -718,8 +717,16 @@ def test_s3_object_created_wildcard_rule_invokes_the_lambda_target(sandbox: Sand
             "object": {"key": [{"wildcard": "exports/*/manifest.json"}]},
         },
     }
-    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+    rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps(pattern))["RuleArn"]
     events.put_targets(Rule=rule, Targets=[{"Id": "sink", "Arn": sandbox.functions["sink"]}])
+    # EventBridge invokes as events.amazonaws.com: the function's policy must allow it (IAM enforced).
+    sandbox.client("lambda").add_permission(
+        FunctionName=sandbox.functions["sink"],
+        StatementId=rule,
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arn,
+    )
     before = len(sandbox.runtime.invocations)
     s3.put_object(Bucket=bucket, Key="exports/ds/data.csv", Body=b"1,2\n")
     s3.put_object(Bucket=bucket, Key="exports/ds/manifest.json", Body=b"{}")
