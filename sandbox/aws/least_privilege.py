@@ -44,7 +44,7 @@ class Grant:
 # Keyed by (owner, action); an entry that no longer matches a grant fails the test (stale).
 KEPT: Final[dict[tuple[str, str], str]] = {
     (
-        "PipelineStateMachine",
+        "PipelineStateMachineRole",
         "logs:CreateLogDelivery",
     ): "Step Functions sets up the state machine's vended logs (logging, cw-logs-permissions); the sandbox keeps no CloudWatch Logs delivery",
     ("PipelineStateMachineRole", "logs:GetLogDelivery"): "as logs:CreateLogDelivery",
@@ -55,9 +55,13 @@ KEPT: Final[dict[tuple[str, str], str]] = {
     ("PipelineStateMachineRole", "logs:DescribeResourcePolicies"): "as logs:CreateLogDelivery",
     ("PipelineStateMachineRole", "logs:DescribeLogGroups"): "as logs:CreateLogDelivery",
     (
-        "PipelineStateMachine",
+        "PipelineStateMachineRole",
         "sagemaker:ListTags",
     ): "listed for the .sync integrations by Step Functions' sagemaker-iam page; when the integration calls it is AWS's own",
+    ("PipelineStateMachineRole", "sagemaker:ListTrainingJobsForHyperParameterTuningJob"): (
+        "listed for createHyperParameterTuningJob.sync by Step Functions' sample-hyper-tuning IAM example:"
+        " the integration's own reading of the trials"
+    ),
     (
         "SageMakerExecutionRole",
         "ecr:BatchCheckLayerAvailability",
@@ -67,7 +71,7 @@ KEPT: Final[dict[tuple[str, str], str]] = {
     (
         "SageMakerExecutionRole",
         "ecr:GetAuthorizationToken",
-    ): "as ecr:BatchCheckLayerAvailability; the SageMaker SDK v3 also checks it with SimulatePrincipalPolicy (tests/sdk)",
+    ): "as ecr:BatchCheckLayerAvailability; the SageMaker SDK v3 also checks it with SimulatePrincipalPolicy (tests/serve/test_sagemaker_sdk_role.py)",
     (
         "SageMakerExecutionRole",
         "logs:CreateLogGroup",
