@@ -498,7 +498,7 @@ def reset_coverage() -> None:
 _PARSED_PROTOCOLS: Final = ("query", "rest-json")
 
 
-def _read(response: BaseResponse) -> tuple[str, str, dict[str, Any], bool] | str:
+def _read(response: BaseResponse) -> tuple[str, str, dict[str, Any], bool] | str:  # noqa: PLR0911
     """``(service, operation, params, wire)``, or why the request cannot be read."""
     service = response.boto3_service_name
     try:

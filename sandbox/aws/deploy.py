@@ -280,8 +280,9 @@ def _put_queue_policies(cfn: dict[str, Any], resources: dict[str, str], sqs: Any
             sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": document})
 
 
-def _resolved(value: Any, resources: dict[str, str], region: str) -> Any:
-    """The few intrinsics a bucket policy uses (Ref, GetAtt <bucket>.Arn, Sub of those), as CloudFormation resolves them."""
+def _resolved(value: Any, resources: dict[str, str], region: str) -> Any:  # noqa: PLR0911
+    """The intrinsics resource policies and alarms use (Ref, GetAtt, Sub of those), resolved as
+    CloudFormation resolves them."""
     if isinstance(value, list):
         return [_resolved(item, resources, region) for item in value]
     if not isinstance(value, dict):

@@ -40,11 +40,19 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from moto.awslambda.utils import get_backend as lambda_backend
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import ServiceException
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, BaseResponse
+from moto.iam.access_control import PermissionResult
 from moto.iam.models import iam_backends
+from moto.kms.models import kms_backends
 from moto.s3.exceptions import S3ClientError
-from moto.s3.models import FakeBucket
+from moto.s3.models import FakeBucket, s3_backends
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
 from moto.sts.models import sts_backends
 
 from sandbox.aws import aws_validation
@@ -56,6 +64,7 @@ from sandbox.aws.iam_policy import (
     account_of,
     denial_message,
     evaluate,
+    missing_context_keys,
     parse_policy,
 )
 
@@ -315,7 +324,7 @@ def _region_of(arn: str, default: str) -> str:
     return parts[3] if len(parts) > 3 and parts[3] else default
 
 
-def resource_policies(
+def resource_policies(  # noqa: PLR0911  (one answer per kind of resource policy)
     resource: str, region: str, action: str = "sts:AssumeRole"
 ) -> tuple[list[Policy], bool]:
     """The resource's own policy for ``action`` and whether it must allow (KMS keys; a role's trust
@@ -327,8 +336,6 @@ def resource_policies(
     region = _region_of(resource, region)
     with contextlib.suppress(Exception):
         if service == "s3":
-            from moto.s3.models import s3_backends
-
             bucket = s3_backends[_default_account()][PARTITION].get_bucket(rest.split("/", 1)[0])
             return (
                 [parse_policy(f"bucket policy of {bucket.name}", "resource", bucket.policy.decode())]
@@ -348,20 +355,14 @@ def resource_policies(
         if service == "kms":
             return [_key_policy(resource, account, region)], True
         if service == "sns":
-            from moto.sns.models import sns_backends
-
             topic = sns_backends[account][region].topics[":".join(parts[:6])]
             return [parse_policy(f"topic policy of {topic.name}", "resource", topic.policy)], False
         if service == "sqs":
-            from moto.sqs.models import sqs_backends
-
             queue = sqs_backends[account][region].queues[rest]
             return (
                 [parse_policy(f"queue policy of {rest}", "resource", queue.policy)] if queue.policy else []
             ), False
         if service == "lambda":
-            from moto.awslambda.utils import get_backend as lambda_backend
-
             function = lambda_backend(account, region).get_function(parts[6])
             statements = function.policy.statements
             return (
@@ -373,8 +374,6 @@ def resource_policies(
 
 
 def _key_policy(key_arn: str, account: str, region: str) -> Policy:
-    from moto.kms.models import kms_backends
-
     backend = kms_backends[account][region]
     key = backend.keys[backend.any_id_to_key_id(key_arn.rsplit("/", 1)[-1])]
     managed = next((alias for alias in key.aliases if alias.startswith("alias/aws/")), None)
@@ -386,8 +385,6 @@ def _key_policy(key_arn: str, account: str, region: str) -> Policy:
 
 def key_arn(key_id: str, account: str, region: str) -> str:
     """The ARN of a key named by id, ARN, alias or alias ARN (an AWS managed alias makes its key)."""
-    from moto.kms.models import kms_backends
-
     backend = kms_backends[account][region]
     alias = backend.get_alias_name(key_id)
     if alias.startswith("alias/aws/") and backend.get_key_id_from_alias(alias) is None:
@@ -402,8 +399,6 @@ def key_arn(key_id: str, account: str, region: str) -> str:
 
 
 def _default_account() -> str:
-    from moto.core.models import DEFAULT_ACCOUNT_ID
-
     return str(DEFAULT_ACCOUNT_ID)
 
 
@@ -622,14 +617,14 @@ def _arn_member(params: Mapping[str, Any], service: str) -> str | None:
 
 
 def _secret_arn(secret_id: str, account: str, region: str) -> str:
-    from moto.secretsmanager.models import secretsmanager_backends
-
     with contextlib.suppress(Exception):
         return str(secretsmanager_backends[account][region].secrets[secret_id].arn)
     return f"arn:{PARTITION}:secretsmanager:{region}:{account}:secret:{secret_id}"
 
 
-def resource_for(prefix: str, operation: str, params: Mapping[str, Any], region: str, account: str) -> str:
+def resource_for(  # noqa: PLR0911  (one answer per way a request names its resource)
+    prefix: str, operation: str, params: Mapping[str, Any], region: str, account: str
+) -> str:
     """The resource ARN IAM authorizes the operation against (``*`` where it defines none)."""
     action = f"{prefix}:{operation}"
     if action in _NO_RESOURCE:
@@ -651,7 +646,8 @@ def resource_for(prefix: str, operation: str, params: Mapping[str, Any], region:
         with contextlib.suppress(Exception):
             return key_arn(str(params["KeyId"]), account, region)
     if prefix == "sagemaker" and operation == "CreateModelPackage" and params.get("ModelPackageGroupName"):
-        return f"arn:{PARTITION}:sagemaker:{region}:{account}:model-package/{str(params['ModelPackageGroupName']).lower()}/*"
+        group = str(params["ModelPackageGroupName"]).lower()
+        return f"arn:{PARTITION}:sagemaker:{region}:{account}:model-package/{group}/*"
     arn = None if prefix == "iam" else _arn_member(params, prefix)
     if arn is not None:
         return arn
@@ -701,7 +697,13 @@ def passed_roles(params: Any) -> list[str]:
 
 
 def implied(
-    prefix: str, operation: str, params: Mapping[str, Any], resource: str, principal: Principal, region: str
+    prefix: str,
+    operation: str,
+    params: Mapping[str, Any],
+    *,
+    resource: str,
+    principal: Principal,
+    region: str,
 ) -> list[Implied]:
     """Authorizations AWS makes beside the operation's own action."""
     extra: list[Implied] = []
@@ -725,8 +727,6 @@ def implied(
 def sns_key_use(topic_arn: str, principal: Principal, region: str) -> list[Implied]:
     """A publisher to an encrypted topic needs kms:GenerateDataKey* and kms:Decrypt on its key
     (SNS developer guide, sns-key-management: "Allow a user to send messages to a topic with SSE")."""
-    from moto.sns.models import sns_backends
-
     account = account_of(topic_arn) or _default_account()
     topic = None
     with contextlib.suppress(Exception):
@@ -807,7 +807,7 @@ def _refusal_for_http(response: BaseResponse) -> _Refused | None:
     checks = [Implied(action, resource, context, code)]
     checks += [
         Implied(i.action, i.resource, {**context, **i.context}, i.code)
-        for i in implied(prefix, operation, params, resource, principal, region)
+        for i in implied(prefix, operation, params, resource=resource, principal=principal, region=region)
     ]
     for item in checks:
         request, decision = check(principal, item.action, item.resource, item.context, region=region)
@@ -833,7 +833,7 @@ def _authorizing_call_action(original: Callable[[BaseResponse], Any]) -> Callabl
         refused = _refusal_for_http(self) if _ENFORCING.is_set() else None
         if refused is None:
             return original(self)
-        status, headers, body = self.serialized(ActionResult(refused))
+        _, headers, body = self.serialized(ActionResult(refused))
         headers, body = self._enrich_response(headers, body)
         return refused.http_status_code, headers, body
 
@@ -895,15 +895,11 @@ _INSTALL_LOCK = threading.Lock()
 
 
 def _neutral_bucket_permission(self: Any, action: str, resource: str) -> Any:
-    from moto.iam.access_control import PermissionResult
-
     return PermissionResult.NEUTRAL
 
 
 def install() -> None:
     """Enforce from now on (idempotent): wraps whatever ``call_action`` is current."""
-    from moto.core.authorization import ActionAuthenticatorMixin
-
     with _INSTALL_LOCK:
         if _ENFORCING.is_set():
             return
@@ -955,8 +951,6 @@ def simulate_principal_policy(params: Mapping[str, Any], account: str) -> dict[s
     """API_SimulatePrincipalPolicy: the identity policies of ``PolicySourceArn`` (and
     ``PolicyInputList``, ``ResourcePolicy``) judged for each action and resource. Only the context
     the caller gives is used; condition keys it lacks are reported in ``MissingContextValues``."""
-    from sandbox.aws.iam_policy import missing_context_keys
-
     principal = _principal_of(str(params["PolicySourceArn"]), account)
     context = {
         str(entry["ContextKeyName"]): list(entry.get("ContextKeyValues", []))

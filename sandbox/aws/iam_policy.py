@@ -445,7 +445,7 @@ def _matching(policy: Policy, request: Request) -> Iterable[tuple[Statement, boo
             yield statement, through_account
 
 
-def evaluate(
+def evaluate(  # noqa: PLR0911, PLR0912  (the evaluation logic's branches, one answer each)
     request: Request,
     identity: Sequence[Policy] = (),
     resource: Sequence[Policy] = (),

@@ -613,7 +613,7 @@ class LambdaRuntime:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         return env
 
-    def _invoke(
+    def _invoke(  # noqa: PLR0915  (one invocation, start to end, as Lambda runs it)
         self,
         *,
         credentials: Mapping[str, str] | None = None,

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from moto.iam.models import iam_backends
+
 from sandbox.aws import iam_enforcement
 from sandbox.aws.iam_policy import Policy, Statement
 
@@ -42,83 +44,89 @@ class Grant:
 
 # Grants the sandbox cannot exercise because only AWS's side makes the call, each with its reason.
 # Keyed by (owner, action); an entry that no longer matches a grant fails the test (stale).
+_VENDED_LOGS: Final = (
+    "Step Functions sets up the state machine's vended logs (cw-logs-permissions);"
+    " the sandbox keeps no CloudWatch Logs delivery"
+)
+_IMAGE_PULL: Final = (
+    "SageMaker pulls the algorithm image with the role (sagemaker-roles); the emulator runs no image"
+)
+_JOB_LOGS: Final = "SageMaker's agent writes the job's logs with the role; the emulator keeps them in memory"
+_LAMBDA_DLQ: Final = (
+    "Lambda sends a failed asynchronous invocation to the function's dead-letter queue with the role;"
+    " the sandbox's Lambda does not retry or dead-letter"
+)
+_EVENTS_DLQ: Final = (
+    "EventBridge sends an event it could not deliver to the rule's dead-letter queue;"
+    " the sandbox's EventBridge does not retry or dead-letter"
+)
 KEPT: Final[dict[tuple[str, str], str]] = {
-    (
-        "PipelineStateMachineRole",
-        "logs:CreateLogDelivery",
-    ): "Step Functions sets up the state machine's vended logs (logging, cw-logs-permissions); the sandbox keeps no CloudWatch Logs delivery",
-    ("PipelineStateMachineRole", "logs:GetLogDelivery"): "as logs:CreateLogDelivery",
-    ("PipelineStateMachineRole", "logs:UpdateLogDelivery"): "as logs:CreateLogDelivery",
-    ("PipelineStateMachineRole", "logs:DeleteLogDelivery"): "as logs:CreateLogDelivery",
-    ("PipelineStateMachineRole", "logs:ListLogDeliveries"): "as logs:CreateLogDelivery",
-    ("PipelineStateMachineRole", "logs:PutResourcePolicy"): "as logs:CreateLogDelivery",
-    ("PipelineStateMachineRole", "logs:DescribeResourcePolicies"): "as logs:CreateLogDelivery",
-    ("PipelineStateMachineRole", "logs:DescribeLogGroups"): "as logs:CreateLogDelivery",
-    (
-        "PipelineStateMachineRole",
-        "sagemaker:ListTags",
-    ): "listed for the .sync integrations by Step Functions' sagemaker-iam page; when the integration calls it is AWS's own",
+    **{
+        ("PipelineStateMachineRole", f"logs:{action}"): _VENDED_LOGS
+        for action in (
+            "CreateLogDelivery",
+            "GetLogDelivery",
+            "UpdateLogDelivery",
+            "DeleteLogDelivery",
+            "ListLogDeliveries",
+            "PutResourcePolicy",
+            "DescribeResourcePolicies",
+            "DescribeLogGroups",
+        )
+    },
+    ("PipelineStateMachineRole", "sagemaker:ListTags"): (
+        "listed for the .sync integrations by Step Functions' sagemaker-iam page;"
+        " when it is called is AWS's own"
+    ),
     ("PipelineStateMachineRole", "sagemaker:ListTrainingJobsForHyperParameterTuningJob"): (
         "listed for createHyperParameterTuningJob.sync by Step Functions' sample-hyper-tuning IAM example:"
         " the integration's own reading of the trials"
     ),
-    (
-        "SageMakerExecutionRole",
-        "ecr:BatchCheckLayerAvailability",
-    ): "SageMaker pulls the algorithm image with the role (sagemaker-roles); the emulator runs no image",
-    ("SageMakerExecutionRole", "ecr:BatchGetImage"): "as ecr:BatchCheckLayerAvailability",
-    ("SageMakerExecutionRole", "ecr:GetDownloadUrlForLayer"): "as ecr:BatchCheckLayerAvailability",
-    (
-        "SageMakerExecutionRole",
-        "ecr:GetAuthorizationToken",
-    ): "as ecr:BatchCheckLayerAvailability; the SageMaker SDK v3 also checks it with SimulatePrincipalPolicy (tests/serve/test_sagemaker_sdk_role.py)",
-    (
-        "SageMakerExecutionRole",
-        "logs:CreateLogGroup",
-    ): "SageMaker's agent writes the job's logs with the role; the emulator keeps them in memory",
-    ("SageMakerExecutionRole", "logs:CreateLogStream"): "as logs:CreateLogGroup",
-    ("SageMakerExecutionRole", "logs:PutLogEvents"): "as logs:CreateLogGroup",
-    ("SageMakerExecutionRole", "logs:DescribeLogStreams"): "as logs:CreateLogGroup",
-    (
-        "SageMakerExecutionRole",
-        "cloudwatch:PutMetricData",
-    ): "SageMaker's agent publishes the job's metrics with the role; the SDK v3 checks it with SimulatePrincipalPolicy",
-    (
-        "SnowflakeStorageRole",
-        "s3:GetObjectVersion",
-    ): "Snowflake reads a versioned object's version when it asks for one; the pipeline's stage reads name none",
-    (
-        "SnowflakeStorageRole",
-        "s3:DeleteObject",
-    ): "an unload with OVERWRITE (EXPORT_DATASET re-run on an export id) removes earlier files; the sandbox's unload writes new ids only",
+    **{
+        ("SageMakerExecutionRole", f"ecr:{action}"): _IMAGE_PULL
+        for action in ("BatchCheckLayerAvailability", "BatchGetImage", "GetDownloadUrlForLayer")
+    },
+    ("SageMakerExecutionRole", "ecr:GetAuthorizationToken"): (
+        f"{_IMAGE_PULL}; the SageMaker SDK v3 checks it with SimulatePrincipalPolicy"
+        " (tests/serve/test_sagemaker_sdk_role.py)"
+    ),
+    **{
+        ("SageMakerExecutionRole", f"logs:{action}"): _JOB_LOGS
+        for action in ("CreateLogGroup", "CreateLogStream", "PutLogEvents", "DescribeLogStreams")
+    },
+    ("SageMakerExecutionRole", "cloudwatch:PutMetricData"): (
+        "SageMaker's agent publishes the job's metrics with the role; the SDK v3 checks it with"
+        " SimulatePrincipalPolicy"
+    ),
+    ("SnowflakeStorageRole", "s3:GetObjectVersion"): (
+        "Snowflake reads an object's version when a stage names one; the pipeline's stage reads name none"
+    ),
+    ("SnowflakeStorageRole", "s3:DeleteObject"): (
+        "an unload that overwrites (EXPORT_DATASET re-run on an export id) removes earlier files;"
+        " the sandbox's unload writes new ids only"
+    ),
     ("SnowflakeStorageRole", "s3:DeleteObjectVersion"): "as s3:DeleteObject, on a versioned bucket",
-    (
-        "SnowflakeStorageRole",
-        "s3:GetBucketLocation",
-    ): "Snowflake asks for the bucket's region when it sets up the stage (data-load-s3-config-storage-integration)",
-    (
-        "AccessLogBucket",
-        "s3:PutObject",
-    ): "S3 server access logging (logging.s3.amazonaws.com) delivers the data bucket's access logs; the sandbox writes none",
-    (
-        "StartPipelineDeadLetterQueue",
-        "sqs:SendMessage",
-    ): "EventBridge sends an event it could not deliver to the rule's dead-letter queue; the sandbox's EventBridge does not retry or dead-letter",
-    ("ExecutionOutcomeDeadLetterQueue", "sqs:SendMessage"): "as StartPipelineDeadLetterQueue",
-    (
-        "StartPipelineFunctionRole",
-        "sqs:SendMessage",
-    ): "Lambda sends a failed asynchronous invocation to the function's dead-letter queue with the role; the sandbox's Lambda does not retry or dead-letter",
-    ("RecordExecutionOutcomeFunctionRole", "sqs:SendMessage"): "as StartPipelineFunctionRole",
-    ("StalenessCheckFunctionRole", "sqs:SendMessage"): "as StartPipelineFunctionRole",
-    (
-        "StalenessCheckFunction",
-        "lambda:InvokeFunction",
-    ): "EventBridge's schedule invokes the function every hour; the sandbox runs no schedules (tests invoke it directly)",
-    (
-        "NotificationKey",
-        "kms:*",
-    ): "the key policy's statement for the account: it lets IAM policies grant the key, exercised through NotificationKeyUsePolicy",
+    ("SnowflakeStorageRole", "s3:GetBucketLocation"): (
+        "Snowflake asks for the bucket's region when it sets up the stage"
+        " (data-load-s3-config-storage-integration)"
+    ),
+    ("AccessLogBucket", "s3:PutObject"): (
+        "S3 server access logging (logging.s3.amazonaws.com) delivers the data bucket's access logs;"
+        " the sandbox writes none"
+    ),
+    ("StartPipelineDeadLetterQueue", "sqs:SendMessage"): _EVENTS_DLQ,
+    ("ExecutionOutcomeDeadLetterQueue", "sqs:SendMessage"): _EVENTS_DLQ,
+    ("StartPipelineFunctionRole", "sqs:SendMessage"): _LAMBDA_DLQ,
+    ("RecordExecutionOutcomeFunctionRole", "sqs:SendMessage"): _LAMBDA_DLQ,
+    ("StalenessCheckFunctionRole", "sqs:SendMessage"): _LAMBDA_DLQ,
+    ("StalenessCheckFunction", "lambda:InvokeFunction"): (
+        "EventBridge's schedule invokes the function every hour; the sandbox runs no schedules"
+        " (the test invokes it directly)"
+    ),
+    ("NotificationKey", "kms:*"): (
+        "the key policy's statement for the account: it lets IAM policies grant the key"
+        " (NotificationKeyUsePolicy, exercised)"
+    ),
 }
 # AWS managed policies SAM attaches: not statements of the template (Lambda writes the logs and
 # X-Ray the traces with them; the sandbox does neither).
@@ -150,8 +158,6 @@ def _grants_of(owner: str, policy_name: str, document: Any, role: str | None = N
 
 def granted(resources: Sequence[tuple[str, str, str]], region: str = "us-east-1") -> list[Grant]:
     """Every Allow action of the stack's policies (``resources``: logical id, physical id, type)."""
-    from moto.iam.models import iam_backends
-
     account = iam_enforcement._default_account()
     backend = iam_backends[account]["aws"]
     grants: list[Grant] = []
@@ -199,9 +205,9 @@ def _without(policy: Policy, grant: Grant) -> Policy | None:
     for statement in policy.statements:
         if statement.sid == grant.sid and grant.action in statement.actions:
             left = statement.without_action(grant.action)
-            if left is None:
-                continue
-            statement = left
+            if left is not None:
+                statements.append(left)
+            continue
         statements.append(statement)
     return dataclasses.replace(policy, statements=tuple(statements))
 
@@ -253,10 +259,12 @@ def render(outcomes: Sequence[Outcome], stack: Sequence[tuple[str, str, str]]) -
     used = sum(1 for o in outcomes if o.exercised_by is not None)
     kept = sum(1 for o in outcomes if o.exercised_by is None and o.kept)
     lines = [
-        f"**{used} of {len(outcomes)} granted actions exercised** by the sandbox's runs; the other {kept} are "
-        f"kept for a path only AWS takes (the reason is in the row); {len(outcomes) - used - kept} unexplained.",
+        f"**{used} of {len(outcomes)} granted actions exercised** by the sandbox's runs; the other"
+        f" {kept} are kept for a path only AWS takes (the reason is in the row);"
+        f" {len(outcomes) - used - kept} unexplained.",
         "",
-        "| principal or resource | statement | action | exercised by (whose request its removal denies) or kept because |",
+        "| principal or resource | statement | action"
+        " | exercised by (whose request its removal denies) or kept because |",
         "|---|---|---|---|",
     ]
     for outcome in sorted(
@@ -293,7 +301,8 @@ def _removed(
             rest = [a for a in actions if a != action]
             if not rest:
                 continue
-            statement = {**statement, "Action": rest}
+            kept.append({**statement, "Action": rest})
+            continue
         kept.append(statement)
     return {"Version": "2012-10-17", **raw, "Statement": kept}, changed
 

@@ -642,7 +642,7 @@ def _authorize_integration(
     checks += [
         (extra.action, extra.resource, extra.context)
         for extra in iam_enforcement.implied(
-            "sagemaker", operation, request, resource, principal, part.region
+            "sagemaker", operation, request, resource=resource, principal=principal, region=part.region
         )
     ]
     for action, target, context in checks:
@@ -1204,7 +1204,8 @@ def _lambda_from_error(self: StateTaskLambda, env: Environment, ex: Exception) -
     metadata = ex.response.get("ResponseMetadata", {})
     cause = (
         f"{ex.response.get('Error', {}).get('Message', '')} (Service: AWSLambda; Status Code: "
-        f"{metadata.get('HTTPStatusCode', 400)}; Error Code: {code}; Request ID: {metadata.get('RequestId', '')}; Proxy: null)"
+        f"{metadata.get('HTTPStatusCode', 400)}; Error Code: {code}; "
+        f"Request ID: {metadata.get('RequestId', '')}; Proxy: null)"
     )
     return FailureEvent(
         env=env,

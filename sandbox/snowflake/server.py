@@ -316,7 +316,8 @@ class _PutOnClose(io.BytesIO):
                 objects.put(bucket, key, self.getvalue())
             except ClientError as error:
                 raise snowflake.connector.errors.ProgrammingError(
-                    msg=f"Failed to access remote file s3://{bucket}/{key}: {error.response['Error'].get('Message')}",
+                    msg=f"Failed to access remote file s3://{bucket}/{key}: "
+                    f"{error.response['Error'].get('Message')}",
                     errno=STAGE_ACCESS_DENIED,
                     sqlstate="XX000",
                 ) from None

@@ -28,7 +28,10 @@ SNOWFLAKE_IAM_USER: Final = "sandbox-snowflake-s"
 SNOWFLAKE_IAM_USER_ARN: Final = f"arn:aws:iam::{SNOWFLAKE_AWS_ACCOUNT}:user/{SNOWFLAKE_IAM_USER}"
 SNOWFLAKE_EXTERNAL_ID: Final = "SANDBOX_SFCRole=2_sandboxExternalId0="
 # Snowflake's own message when the role cannot be assumed (data-load-s3-config-storage-integration).
-ASSUME_ROLE_FAILED: Final = "Error assuming AWS_ROLE. Please verify the role and externalId are configured correctly in your AWS policy."
+ASSUME_ROLE_FAILED: Final = (
+    "Error assuming AWS_ROLE. Please verify the role and externalId are configured correctly in your"
+    " AWS policy."
+)
 
 
 def create_snowflake_user() -> None:

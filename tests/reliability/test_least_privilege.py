@@ -89,7 +89,8 @@ def _run_every_path(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         _sql(
             sb,
-            f"UPDATE ML_DATASETS SET TUNING = {repr(json.dumps(tuning)) if tuning else 'NULL'} WHERE NAME = 'merchant_risk'",
+            f"UPDATE ML_DATASETS SET TUNING = {repr(json.dumps(tuning)) if tuning else 'NULL'}"
+            " WHERE NAME = 'merchant_risk'",
         )
         export_quietly(sb, export_id)
         _stop_on_first(sb, monkeypatch, export_id, describe)

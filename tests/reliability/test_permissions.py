@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import json
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -133,7 +132,7 @@ def test_reverted_storage_role_write_fails_a_snowflake_engine_run_in_train_in_sn
 
 
 @pytest.fixture
-def alarm_queue(sb: Sandbox) -> Iterator[Any]:
+def alarm_queue(sb: Sandbox) -> Any:
     url = sb.subscribe_queue(f"alarms-{len(moto_patches.alarm_action_deliveries())}")
     sqs = sb.client("sqs")
 
@@ -146,7 +145,7 @@ def alarm_queue(sb: Sandbox) -> Iterator[Any]:
                 found.append({"subject": envelope.get("Subject"), **json.loads(envelope["Message"])})
         return found
 
-    yield received
+    return received
 
 
 def _alarm(sb: Sandbox, logical_id: str, state: str) -> None:
@@ -180,7 +179,8 @@ def test_reverted_aws_managed_key_keeps_every_alarm_notice_from_the_topic(
         failed = moto_patches.alarm_action_deliveries()[-1]
         assert failed.outcome == "failed"
         assert failed.detail.startswith(
-            "KMSAccessDenied: User: cloudwatch.amazonaws.com is not authorized to perform: kms:GenerateDataKey"
+            "KMSAccessDenied: User: cloudwatch.amazonaws.com is not authorized to perform:"
+            " kms:GenerateDataKey"
         )
         assert failed.detail.endswith(
             "because no resource-based policy allows the kms:GenerateDataKey action"

@@ -29,7 +29,9 @@ SDK_PYTHON = PROJECT_ROOT / ".venv-sagemaker-v3" / "bin" / "python"
 VALIDATE = """
 import json, sys, types
 import boto3
-from sagemaker.core.helper.iam_role_resolver import RoleValidationError, _get_smoke_test_actions, resolve_and_validate_role
+from sagemaker.core.helper.iam_role_resolver import (
+    RoleValidationError, _get_smoke_test_actions, resolve_and_validate_role,
+)
 
 if sys.argv[1] == "actions":
     print(json.dumps(_get_smoke_test_actions("training")))
