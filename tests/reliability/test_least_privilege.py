@@ -138,8 +138,11 @@ def _stack(sb: Sandbox) -> list[tuple[str, str, str]]:
     ]
 
 
+SECTION = re.compile(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), re.DOTALL)
+
+
 def _section(text: str) -> str:
-    match = re.search(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), text, re.DOTALL)
+    match = SECTION.search(text)
     assert match, f"docs/reliability.md has no {BEGIN} … {END} section"
     return match.group(1)
 
@@ -175,7 +178,8 @@ def test_every_granted_action_is_exercised_or_kept_for_a_path_only_aws_takes(
     report = least_privilege.render(outcomes, stack)
     text = DOC.read_text(encoding="utf-8")
     if os.environ.get("SNOWSAGE_WRITE_DOCS") == "1":
-        DOC.write_text(text.replace(_section(text), report), encoding="utf-8")
+        _section(text)  # the markers are there
+        DOC.write_text(SECTION.sub(lambda _: f"{BEGIN}\n{report}{END}", text, count=1), encoding="utf-8")
     assert _section(DOC.read_text(encoding="utf-8")) == report, (
         "regenerate: SNOWSAGE_WRITE_DOCS=1 pytest " + str(Path(__file__).relative_to(PROJECT_ROOT))
     )
