@@ -31,6 +31,9 @@ XGBOOST_STAMPS := $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)/.installed-
 # The sandbox's Snowflake runs Python functions (ML_PREDICT_<DATASET>) in a venv standing in for
 # Snowflake's Python 3.11 runtime and the Anaconda packages the function names.
 SNOWFLAKE_PYTHON_STAMP := .venv-snowflake-python/.installed-lock
+# The SageMaker Python SDK v3 (its role validation against `sandbox serve`, tests/serve): its own venv,
+# a pip freeze of sagemaker==3.27.0 on Python 3.12 (it pins other botocore/numpy than the dev tree).
+SAGEMAKER_V3_STAMP := .venv-sagemaker-v3/.installed-lock
 
 # Lint whatever exists of these (colleagues' directories may land later).
 MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts smoke snowsage_setup tooling)
@@ -65,7 +68,7 @@ help:
 
 # --- environments -------------------------------------------------------------------------------
 
-venv: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
+venv: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_V3_STAMP)
 
 $(VENV_STAMP): requirements/dev.lock
 	python=$$(scripts/python312); echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV)
@@ -99,6 +102,12 @@ $(SNOWFLAKE_PYTHON_STAMP): requirements/snowflake-python.lock
 	.venv-snowflake-python/bin/pip check
 	touch $@
 
+$(SAGEMAKER_V3_STAMP): requirements/sagemaker-v3.lock
+	python=$$(scripts/python312); rm -rf .venv-sagemaker-v3; "$$python" -m venv .venv-sagemaker-v3
+	.venv-sagemaker-v3/bin/pip install --quiet --no-deps -r $<
+	.venv-sagemaker-v3/bin/pip check
+	touch $@
+
 $(NODE_STAMP): package-lock.json package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -115,13 +124,13 @@ lint: venv
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(BIN)/bandit --quiet --recursive $(BANDIT_PATHS)
 
-pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
+pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_V3_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS) $(DURATIONS)
 
 unit: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 	$(BIN)/pytest $(UNIT_TESTS) $(UNIT_ARGS) $(DURATIONS)
 
-e2e: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
+e2e: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_V3_STAMP)
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS) $(DURATIONS)
 
 test: lint pytest
@@ -191,4 +200,4 @@ clean:
 		-o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)) .venv-snowflake-python
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)) .venv-snowflake-python .venv-sagemaker-v3

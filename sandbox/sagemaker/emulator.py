@@ -28,6 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from sandbox.aws import iam_enforcement
 from sandbox.sagemaker import runner, s3io, script_hosts, script_mode, sharding, training, transform
 from sandbox.sagemaker.errors import JobFailure, SageMakerError, client_error, validation_error
 from sandbox.sagemaker.faults import FaultPlan, JobFault
@@ -163,7 +166,9 @@ class SageMakerEmulator:
                 )
             job = _Job("training", name, record, self.faults.take_training(), early_stop=early_stop)
             self._training[name.lower()] = job
-        self._start(job, lambda: self._run_training(job, max_runtime(request)))
+        self._start(
+            job, lambda: self._run_training(job, max_runtime(request)), role_arn=str(request["RoleArn"])
+        )
         return {"TrainingJobArn": arn}
 
     def describe_training_job(self, name: str) -> dict[str, Any]:
@@ -489,7 +494,11 @@ class SageMakerEmulator:
         with self._lock:
             if name.lower() in self._models:
                 raise validation_error(f'Cannot create already existing model "{arn}".')
-        if not s3io.object_exists(self.s3, container["ModelDataUrl"]):
+        with iam_enforcement.acting_as(
+            job_principal(str(request["ExecutionRoleArn"]), {"ModelArn": arn}, self.region)
+        ):
+            readable = s3io.object_exists(self.s3, container["ModelDataUrl"])
+        if not readable:
             raise validation_error(
                 f"Could not access model data at {container['ModelDataUrl']}. Please ensure that the role "
                 f'"{request["ExecutionRoleArn"]}" exists and that its trust relationship policy allows the '
@@ -575,7 +584,9 @@ class SageMakerEmulator:
             except ValueError:
                 raise validation_error(f"MAX_CONTENT_LENGTH {limit!r} is not a number of bytes") from None
         self._start(
-            job, lambda: self._run_transform(job, spec, container["ModelDataUrl"], container["Image"])
+            job,
+            lambda: self._run_transform(job, spec, container["ModelDataUrl"], container["Image"]),
+            role_arn=str(model["ExecutionRoleArn"]),
         )
         return {"TransformJobArn": arn}
 
@@ -744,10 +755,19 @@ class SageMakerEmulator:
                 result["EmulatorTimings"] = dict(job.timings)
             return result
 
-    def _start(self, job: _Job, body: Callable[[], None]) -> None:
+    def _start(self, job: _Job, body: Callable[[], None], role_arn: str | None = None) -> None:
         def run() -> None:
             try:
-                body()
+                # The job reads and writes S3 as its role (sagemaker-roles; sandbox/aws/moto_s3.py).
+                with iam_enforcement.acting_as(job_principal(role_arn, job.record, self.region)):
+                    body()
+            except iam_enforcement.AccessDenied as denied:
+                self._finish(job, "Failed", reason=f"ClientError: {denied.message}")
+            except ClientError as error:  # S3 refused the role: the job's error, not the algorithm's
+                if error.response.get("Error", {}).get("Code") != "AccessDenied":
+                    self._finish(job, "Failed", reason=f"AlgorithmError: {type(error).__name__}: {error}")
+                else:
+                    self._finish(job, "Failed", reason=f"ClientError: {error.response['Error']['Message']}")
             except JobFailure as failure:
                 self._finish(job, "Failed", reason=failure.reason)
             except Exception as exc:
@@ -825,6 +845,17 @@ class SageMakerEmulator:
 
 
 INSTANCES = "EmulatorInstances"
+
+
+def job_principal(role_arn: str | None, record: dict[str, Any], region: str) -> Any:
+    """SageMaker's session of the job's role (trust: sagemaker.amazonaws.com, aws:SourceAccount and
+    aws:SourceArn the job's); None outside IAM enforcement (the stand-in acts as the administrator)."""
+    if not role_arn or not iam_enforcement.installed():
+        return None
+    source = next((str(v) for k, v in record.items() if k.endswith("Arn") and ":sagemaker:" in str(v)), None)
+    return iam_enforcement.service_assumes(
+        role_arn, "sagemaker.amazonaws.com", "SageMaker", source_arn=source, region=region
+    ).principal
 
 
 def _copied_instances(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:

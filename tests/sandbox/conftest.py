@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,27 @@ from moto import mock_aws
 
 from sandbox.sagemaker import SageMakerEmulator
 from tests.sandbox.emulator_helpers import BUCKET, keys
+
+
+def allow_all_role(iam: Any, name: str) -> str:
+    """A role the services these tests drive may assume and that may do anything: the sandbox
+    enforces IAM, and these tests are about other rules."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {
+                    "Service": ["states.amazonaws.com", "sagemaker.amazonaws.com", "lambda.amazonaws.com"]
+                },
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=name, PolicyName="everything", PolicyDocument=json.dumps(everything))
+    return arn
 
 
 @pytest.fixture(scope="module")
