@@ -137,7 +137,7 @@ class Sandbox:
         self.session = boto3.Session(region_name=REGION)
         self.runtime = LambdaRuntime(endpoint_url=self.endpoint_url, region=REGION)
         # The emulator is a stand-in: it reads and writes moto's S3 in process (moto_s3.py).
-        self.emulator = SageMakerEmulator(self.stand_in_s3(), region=REGION)
+        self.emulator = SageMakerEmulator(self.stand_in_s3(), region=REGION, endpoint_url=self.endpoint_url)
         moto_patches.install(emulator=self.emulator, lambda_runtime=self.runtime)
         moto_patches.enable_state_machine_execution(self.endpoint_url)
         self._snowflake = start_snowflake(
