@@ -112,7 +112,10 @@ def write_config(layout: Layout, request: Mapping[str, Any], hosts: Sequence[str
     (layout.config / "inputdataconfig.json").write_text(json.dumps(channels))
     checkpoint = request.get("CheckpointConfig")
     if checkpoint:
-        config = {"LocalPath": checkpoint.get("LocalPath") or f"{OPT_ML}/checkpoints", "S3Path": checkpoint["S3Uri"]}
+        config = {
+            "LocalPath": checkpoint.get("LocalPath") or f"{OPT_ML}/checkpoints",
+            "S3Path": checkpoint["S3Uri"],
+        }
         (layout.config / "checkpointconfig.json").write_text(json.dumps(config))
 
 
@@ -241,8 +244,9 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
 
 
 def failure_reason(outcome: HostOutcome) -> str:
-    """FailureReason: ``AlgorithmError: <the failure file>`` (docs: your-algorithms-training-algo-output,
-    1024 characters as DescribeTrainingJob returns it), else SageMaker's ``AlgorithmError: , exit code: <n>``."""
+    """FailureReason: ``AlgorithmError: <the failure file>`` (docs: your-algorithms-training-algo-output;
+    1024 characters as DescribeTrainingJob returns it), else ``AlgorithmError: , exit code: <n>`` (what
+    SageMaker reports for an image that exits without one)."""
     if outcome.failure and outcome.failure.strip():
         return f"AlgorithmError: {outcome.failure}"[:FAILURE_FILE_LIMIT]
     return f"AlgorithmError: , exit code: {outcome.exit_code}"

@@ -388,7 +388,10 @@ class SageMakerEmulator:
             command,
             hosts,
             variables=lambda host: container.environment(
-                version, endpoint_url=self.endpoint_url, region=self.region, packages=root / f"{host.name}.packages"
+                version,
+                endpoint_url=self.endpoint_url,
+                region=self.region,
+                packages=root / f"{host.name}.packages",
             ),
             workdir="/",
             parallel=self.nthread,
@@ -477,7 +480,11 @@ class SageMakerEmulator:
                 record = self._tuning.describe(name)
                 config = record.get("HyperParameterTuningJobConfig") or {}
                 records.append(
-                    {**record, "Strategy": config.get("Strategy"), "ResourceLimits": config.get("ResourceLimits")}
+                    {
+                        **record,
+                        "Strategy": config.get("Strategy"),
+                        "ResourceLimits": config.get("ResourceLimits"),
+                    }
                 )
             return listing.list_records(records, request, listing.TUNING_JOBS)
 
@@ -835,9 +842,9 @@ INSTANCES = "EmulatorInstances"
 
 
 def _container_command(request: dict[str, Any]) -> list[str] | None:
-    """What the job's hosts run: ContainerEntrypoint + ContainerArguments when given (API_AlgorithmSpecification),
-    else the image's ``train``: the training toolkit when ``sagemaker_program`` is set, or None for the
-    built-in algorithm, which the emulator runs itself."""
+    """What the job's hosts run: ContainerEntrypoint + ContainerArguments when given
+    (API_AlgorithmSpecification), else the image's ``train``: the training toolkit when
+    ``sagemaker_program`` is set, or None for the built-in algorithm, which the emulator runs itself."""
     algorithm = request["AlgorithmSpecification"]
     entrypoint = list(algorithm.get("ContainerEntrypoint") or [])
     arguments = list(algorithm.get("ContainerArguments") or [])
@@ -849,7 +856,7 @@ def _container_command(request: dict[str, Any]) -> list[str] | None:
 
 
 def _channel_files(hosts: list[script_hosts.Host], channel: str, uri: str) -> list[tuple[str, Path]]:
-    """A channel's files across the hosts' /opt/ml (a replicated file once), with the S3 URI each came from."""
+    """A channel's files across the hosts' /opt/ml (a replicated file once), each with its S3 URI."""
     bucket, prefix = s3io.parse_s3_uri(uri)
     base = prefix[: prefix.rfind("/") + 1]
     found: dict[str, Path] = {}

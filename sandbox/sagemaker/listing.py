@@ -154,13 +154,15 @@ def _sort_key(listing: Listing, sort_by: str) -> Callable[[Mapping[str, Any]], A
     return lambda record: record["CreationTime"]
 
 
-def list_records(records: Iterable[Mapping[str, Any]], request: Mapping[str, Any], listing: Listing) -> dict[str, Any]:
+def list_records(
+    records: Iterable[Mapping[str, Any]], request: Mapping[str, Any], listing: Listing
+) -> dict[str, Any]:
     """One page of summaries and, when more follow, its NextToken."""
     limit = int(request.get("MaxResults") or DEFAULT_MAX_RESULTS)
     if not 1 <= limit <= MAX_RESULTS:
         raise validation_error(
-            f"Value {limit} at 'maxResults' failed to satisfy constraint: Member must have value between 1 and "
-            f"{MAX_RESULTS}"
+            f"Value {limit} at 'maxResults' failed to satisfy constraint: Member must have value between "
+            f"1 and {MAX_RESULTS}"
         )
     status = request.get("StatusEquals")
     chosen = [
@@ -177,7 +179,8 @@ def list_records(records: Iterable[Mapping[str, Any]], request: Mapping[str, Any
         page = [record for record in page if record.get(listing.status_key or "") == status]
     result: dict[str, Any] = {
         listing.result_key: [
-            {key: record[key] for key in listing.summary_keys if record.get(key) is not None} for record in page
+            {key: record[key] for key in listing.summary_keys if record.get(key) is not None}
+            for record in page
         ]
     }
     if start + limit < len(chosen):

@@ -92,7 +92,10 @@ def test_each_host_runs_the_script_on_its_own_share_and_the_model_is_aggregated(
     # FinalMetricDataList from the first host's log; the job's log holds both hosts'.
     assert [m["Value"] for m in job["FinalMetricDataList"]] == [0.6]
     log = emulator.training_log(job["TrainingJobName"])
-    assert [line for line in log if line.startswith("validation-auc")] == ["validation-auc:0.6", "validation-auc:0.7"]
+    assert [line for line in log if line.startswith("validation-auc")] == [
+        "validation-auc:0.6",
+        "validation-auc:0.7",
+    ]
 
 
 def test_two_hosts_writing_the_same_model_file_fail_the_job(s3: Any, emulator: SageMakerEmulator) -> None:
@@ -126,7 +129,9 @@ def test_the_sample_script_says_it_trains_on_one_instance(s3: Any, emulator: Sag
 
 def _hosts(tmp_path: Path) -> list[script_hosts.Host]:
     request = script_request([GATE.model_dump()])
-    return script_hosts.prepare(tmp_path, request=request, names=["algo-1", "algo-2"], channels={"train": [[], []]})
+    return script_hosts.prepare(
+        tmp_path, request=request, names=["algo-1", "algo-2"], channels={"train": [[], []]}
+    )
 
 
 def _run_hosts(

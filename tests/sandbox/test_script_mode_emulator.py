@@ -86,7 +86,9 @@ def test_a_crashing_script_fails_the_job_with_its_traceback(s3: Any, emulator: S
     reason = job["FailureReason"]
     # The toolkit's failure file, which it writes without the script's stderr (the image runs the
     # entry point with capture_error=False): the traceback is in the job's log.
-    assert reason.startswith('AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage ""\nCommand "')
+    assert reason.startswith(
+        'AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage ""\nCommand "'
+    )
     assert reason.endswith(' train.py"')
     assert "ValueError: labels must be 0 or 1, found 7" in emulator.training_log(request["TrainingJobName"])
     assert "ModelArtifacts" not in job

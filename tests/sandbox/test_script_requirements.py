@@ -86,7 +86,9 @@ def test_a_requirement_that_cannot_be_installed_fails_the_job_before_the_program
     job = _run(emulator, s3, {"train.py": USES_IT, "requirements.txt": requirements})
     assert job["TrainingJobStatus"] == "Failed"
     reason = job["FailureReason"]
-    assert reason.startswith('AlgorithmError: InstallRequirementsError:\nExitCode 1\nErrorMessage ""\nCommand "')
+    assert reason.startswith(
+        'AlgorithmError: InstallRequirementsError:\nExitCode 1\nErrorMessage ""\nCommand "'
+    )
     assert reason.endswith(' -m pip install -r requirements.txt"')
     log = emulator.training_log(job["TrainingJobName"])
     assert any("No matching distribution found for no-such-package-snowsage==9.9" in line for line in log)
