@@ -113,6 +113,11 @@ def _time(value: Any, member: str) -> datetime:
         raise validation_error(f"Value {value!r} at '{member}' is not a timestamp") from None
 
 
+def _milliseconds(value: datetime) -> datetime:
+    """The precision the API returns (and so a client sends back): a job is not "after" its own time."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
 def _token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
@@ -140,7 +145,9 @@ def _matches(record: Mapping[str, Any], request: Mapping[str, Any], listing: Lis
         if request.get(member) is None:
             continue
         value = record.get(field_name) or record.get("CreationTime")
-        if value is None or not holds(_time(value, field_name), _time(request[member], member)):
+        if value is None or not holds(
+            _milliseconds(_time(value, field_name)), _time(request[member], member)
+        ):
             return False
     return True
 
