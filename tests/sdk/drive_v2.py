@@ -6,9 +6,10 @@ on the XGBoost image, and prints one JSON line: the Describe* results and what t
 Every AWS client reaches the sandbox through ``AWS_ENDPOINT_URL``, which the test sets.
 """
 
+# ruff: noqa: I001 - the loopback guard is imported before anything that could open a connection
 from __future__ import annotations
 
-import loopback_only  # first: refuses and records anything that is not loopback
+import loopback_only  # refuses and records anything that is not loopback
 
 import json
 import sys
@@ -25,7 +26,8 @@ HYPERPARAMETERS = {"objective": "binary:logistic", "eval_metric": "auc", "num_ro
 
 
 def main(arguments: dict[str, Any]) -> dict[str, Any]:
-    session = sagemaker.Session(boto_session=boto3.Session(region_name=REGION), default_bucket=arguments["bucket"])
+    boto_session = boto3.Session(region_name=REGION)
+    session = sagemaker.Session(boto_session=boto_session, default_bucket=arguments["bucket"])
     client = session.sagemaker_client
     channels = {
         name: TrainingInput(arguments[name], content_type="text/csv") for name in ("train", "validation")
@@ -49,7 +51,9 @@ def main(arguments: dict[str, Any]) -> dict[str, Any]:
     transformer = script.transformer(
         instance_count=1, instance_type="ml.m5.large", output_path=arguments["predictions"], accept="text/csv"
     )
-    transformer.transform(arguments["score"], content_type="text/csv", split_type="Line", wait=True, logs=False)
+    transformer.transform(
+        arguments["score"], content_type="text/csv", split_type="Line", wait=True, logs=False
+    )
     builtin = Estimator(
         image_uri=sagemaker.image_uris.retrieve("xgboost", REGION, "1.7-1"),
         hyperparameters=HYPERPARAMETERS,

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.serve.test_serve import BUCKET, Served, aws, serving
 from tests.serve.sam_local import ROOT
+from tests.serve.test_serve import BUCKET, Served, aws, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -48,8 +48,9 @@ def _export_prefixes(port: int) -> dict[str, str]:
 
 def _sagemaker_role(port: int) -> str:
     """The stack's SageMaker execution role (trusted by sagemaker.amazonaws.com)."""
+    principal = "sagemaker.amazonaws.com"
     roles = aws("iam", port).list_roles()["Roles"]
-    trusted = [r["Arn"] for r in roles if "sagemaker.amazonaws.com" in json.dumps(r["AssumeRolePolicyDocument"])]
+    trusted = [r["Arn"] for r in roles if principal in json.dumps(r["AssumeRolePolicyDocument"])]
     assert trusted, "the stack has no SageMaker execution role"
     return sorted(trusted)[0]
 
@@ -68,7 +69,7 @@ def _environment(port: int, home: Path, **extra: str) -> dict[str, str]:
 
 
 def _drive(version: str, arguments: dict[str, Any], environment: dict[str, str]) -> dict[str, Any]:
-    completed = subprocess.run(  # noqa: S603 - our driver, the SDK venv's interpreter
+    completed = subprocess.run(
         [str(_sdk_python(version)), str(HERE / f"drive_{version}.py"), json.dumps(arguments)],
         capture_output=True,
         text=True,
@@ -157,10 +158,12 @@ def test_sdk_v3_model_trainer_with_source_code_completes(served: Served, v3: dic
     assert not v3["left_loopback"]
 
 
-def test_aws_cli_lists_both_sdk_jobs(served: Served, v2: dict[str, Any], v3: dict[str, Any], home: Path) -> None:
+def test_aws_cli_lists_both_sdk_jobs(
+    served: Served, v2: dict[str, Any], v3: dict[str, Any], home: Path
+) -> None:
     cli = shutil.which("aws")
     assert cli, "the AWS CLI (awscli) is not on PATH"
-    listed = subprocess.run(  # noqa: S603 - the AWS CLI against the served moto
+    listed = subprocess.run(
         [cli, "sagemaker", "list-training-jobs", "--output", "json"],
         capture_output=True,
         text=True,
