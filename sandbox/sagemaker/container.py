@@ -31,7 +31,9 @@ from sandbox.sagemaker.errors import FAILURE_FILE_LIMIT, JobFailure
 
 OPT_ML = "/opt/ml"
 POLL_SECONDS = 0.1
-STOP_GRACE_SECONDS = 10  # SIGTERM, then SIGKILL, as `docker stop` ends a container
+# API_StopTrainingJob: "SageMaker sends the algorithm the SIGTERM signal, which delays job termination
+# for 120 seconds"; then SIGKILL.
+STOP_GRACE_SECONDS = 120
 # The image's own ENV lines (aws/sagemaker-xgboost-container 1.7-1, docker/1.7-1/final/Dockerfile.cpu;
 # base/Dockerfile.cpu lines 41-45). SAGEMAKER_TRAINING_MODULE is the emulator's choice (see
 # `environment`), not the image's.
