@@ -166,6 +166,8 @@ class SageMakerEmulator:
         }
         if "CheckpointConfig" in request:
             record["CheckpointConfig"] = copy.deepcopy(request["CheckpointConfig"])
+        if request.get("Environment"):  # API_CreateTrainingJob: "variables to set in the Docker container"
+            record["Environment"] = dict(request["Environment"])
         if tuning_job_arn is not None:
             record["TuningJobArn"] = tuning_job_arn
         with self._lock:
@@ -387,12 +389,15 @@ class SageMakerEmulator:
         outcome = script_hosts.run(
             command,
             hosts,
-            variables=lambda host: container.environment(
-                version,
-                endpoint_url=self.endpoint_url,
-                region=self.region,
-                packages=root / f"{host.name}.packages",
-            ),
+            variables=lambda host: {
+                **container.environment(
+                    version,
+                    endpoint_url=self.endpoint_url,
+                    region=self.region,
+                    packages=root / f"{host.name}.packages",
+                ),
+                **request.get("Environment", {}),
+            },
             workdir="/",
             parallel=self.nthread,
             seconds_left=job.started + runtime_limit - time.monotonic(),

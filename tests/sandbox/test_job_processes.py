@@ -60,7 +60,9 @@ def test_the_failure_file_is_the_failure_reason_and_an_exit_code_without_one(
     s3: Any, emulator: SageMakerEmulator
 ) -> None:
     put_training_data(s3)
-    written = _entrypoint_request("echo 'bad labels in part-0.csv' > /opt/ml/output/failure; exit 2")
+    # The request's Environment reaches the container (API_CreateTrainingJob, Environment).
+    written = _entrypoint_request('echo "$WHY" > /opt/ml/output/failure; exit 2')
+    written["Environment"] = {"WHY": "bad labels in part-0.csv"}
     emulator.create_training_job(written)
     job = emulator.describe_training_job(written["TrainingJobName"])
     assert job["TrainingJobStatus"] == "Failed"
