@@ -51,8 +51,16 @@ def main(arguments: dict[str, Any]) -> dict[str, Any]:
     transformer = script.transformer(
         instance_count=1, instance_type="ml.m5.large", output_path=arguments["predictions"], accept="text/csv"
     )
+    # The export's score rows are id first: the model sees the features, the output keeps the id.
     transformer.transform(
-        arguments["score"], content_type="text/csv", split_type="Line", wait=True, logs=False
+        arguments["score"],
+        content_type="text/csv",
+        split_type="Line",
+        input_filter="$[1:]",
+        join_source="Input",
+        output_filter="$[0,-1]",
+        wait=True,
+        logs=False,
     )
     builtin = Estimator(
         image_uri=sagemaker.image_uris.retrieve("xgboost", REGION, "1.7-1"),

@@ -64,6 +64,7 @@ def _environment(port: int, home: Path, **extra: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "SAGEMAKER_USER_CONFIG_OVERRIDE": str(HERE / "sagemaker-config.yaml"),
+        "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
         **extra,
     }
 
@@ -140,6 +141,9 @@ def test_sdk_v2_xgboost_script_mode_fit_completes_and_its_transformer_scores(
     s3 = aws("s3", served.ports[0])
     outputs = s3.list_objects_v2(Bucket=BUCKET, Prefix="sdk/predictions/")["Contents"]
     assert outputs and all(o["Key"].endswith(".out") for o in outputs)
+    first = s3.get_object(Bucket=BUCKET, Key=outputs[0]["Key"])["Body"].read().decode().splitlines()[0]
+    merchant, score = first.split(",")
+    assert merchant.startswith("M") and 0.0 <= float(score) <= 1.0
     assert not v2["left_loopback"]
 
 
