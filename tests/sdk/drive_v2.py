@@ -43,7 +43,7 @@ def main(arguments: dict[str, Any]) -> dict[str, Any]:
         entry_point="train.py",
         source_dir=arguments["source_dir"],
         framework_version="1.7-1",
-        hyperparameters=HYPERPARAMETERS,
+        hyperparameters=dict(HYPERPARAMETERS),  # the SDK adds its own keys to the dict it is given
         base_job_name="sdk-v2-script",
         **common,
     )
@@ -64,7 +64,7 @@ def main(arguments: dict[str, Any]) -> dict[str, Any]:
     )
     builtin = Estimator(
         image_uri=sagemaker.image_uris.retrieve("xgboost", REGION, "1.7-1"),
-        hyperparameters=HYPERPARAMETERS,
+        hyperparameters=dict(HYPERPARAMETERS),  # the SDK adds its own keys to the dict it is given
         base_job_name="sdk-v2-builtin",
         **common,
     )

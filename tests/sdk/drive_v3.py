@@ -33,7 +33,7 @@ def main(arguments: dict[str, Any]) -> dict[str, Any]:
         training_image=image_uris.retrieve("xgboost", REGION, version="1.7-1"),
         source_code=SourceCode(source_dir=arguments["source_dir"], entry_script="train.py"),
         compute=Compute(instance_type="ml.m5.xlarge", instance_count=1),
-        hyperparameters=HYPERPARAMETERS,
+        hyperparameters=dict(HYPERPARAMETERS),  # the SDK adds its own keys to the dict it is given
         output_data_config=OutputDataConfig(s3_output_path=arguments["output_path"]),
         base_job_name="sdk-v3-trainer",
     )
