@@ -364,9 +364,12 @@ class SageMakerEmulator:
         request = job.record
         shares = self._record_instances(job)
         names = sharding.hosts(int(request["ResourceConfig"]["InstanceCount"]))
-        return script_hosts.prepare(
-            root, request=request, names=names, channels=self._script_channels(request, shares)
+        hosts = script_hosts.prepare(
+            root, request=request, names=names, channels=self._channel_contents(request, shares)
         )
+        for host, share in zip(hosts, self.describe_training_job(job.name)[INSTANCES], strict=True):
+            host.objects = share["Channels"]
+        return hosts
 
     def _run_container(
         self, job: _Job, version: str, command: list[str], runtime_limit: int, root: Path
@@ -428,17 +431,18 @@ class SageMakerEmulator:
         extra["ModelArtifacts"] = {"S3ModelArtifacts": self._write_model_files(job, files)}
         self._finish(job, "Completed", extra=extra)
 
-    def _script_channels(
+    def _channel_contents(
         self, request: dict[str, Any], shares: dict[str, list[list[s3io.S3Object]]]
     ) -> dict[str, list[list[tuple[str, bytes]]]]:
-        """Per channel, per host: (path under the channel's prefix, bytes); each object read once."""
+        """Per channel, per host: (path in the channel's folder, bytes); each object read once."""
         channels: dict[str, list[list[tuple[str, bytes]]]] = {}
         for channel in request["InputDataConfig"]:
             name = channel["ChannelName"]
             prefix = s3io.parse_s3_uri(channel["DataSource"]["S3DataSource"]["S3Uri"])[1]
-            base = prefix[: prefix.rfind("/") + 1]
             data = {o.uri: s3io.get_bytes(self.s3, o.bucket, o.key) for share in shares[name] for o in share}
-            channels[name] = [[(o.key[len(base) :], data[o.uri]) for o in share] for share in shares[name]]
+            channels[name] = [
+                [(_channel_path(prefix, o.key), data[o.uri]) for o in share] for share in shares[name]
+            ]
         return channels
 
     # ---- hyperparameter tuning (sandbox/sagemaker/tuning.py) ---------------------------------
@@ -860,18 +864,24 @@ def _container_command(request: dict[str, Any]) -> list[str] | None:
     return command
 
 
+def _channel_path(prefix: str, key: str) -> str:
+    """Where File mode puts an object in its channel's folder: its key after the S3Prefix (SDK v3 relies
+    on it: its ``sm_drivers`` prefix has no trailing ``/`` and ContainerArguments name
+    ``/opt/ml/input/data/sm_drivers/sm_train.sh``); an S3Uri naming the object itself gives its name."""
+    return key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
+
+
 def _channel_files(hosts: list[script_hosts.Host], channel: str, uri: str) -> list[tuple[str, Path]]:
-    """A channel's files across the hosts' /opt/ml (a replicated file once), each with its S3 URI."""
-    bucket, prefix = s3io.parse_s3_uri(uri)
-    base = prefix[: prefix.rfind("/") + 1]
-    found: dict[str, Path] = {}
+    """A channel's files across the hosts' /opt/ml (a replicated file once), each with its S3 URI (the
+    hosts' ``EmulatorInstances`` name the objects each was given)."""
+    _, prefix = s3io.parse_s3_uri(uri)
+    found: dict[str, tuple[str, Path]] = {}
     for host in hosts:
         folder = host.layout.channel(channel)
-        for path in sorted(folder.rglob("*")):
-            relative = str(path.relative_to(folder))
-            if path.is_file() and relative not in found:
-                found[relative] = path
-    return [(f"s3://{bucket}/{base}{relative}", path) for relative, path in sorted(found.items())]
+        for object_uri in host.objects.get(channel, []):
+            relative = _channel_path(prefix, s3io.parse_s3_uri(object_uri)[1])
+            found.setdefault(relative, (object_uri, folder / relative))
+    return [found[relative] for relative in sorted(found)]
 
 
 def _copied_instances(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -37,6 +37,7 @@ class Host:
     name: str
     layout: container.Layout
     outcome: container.HostOutcome | None = None  # None: never started (another host failed first)
+    objects: dict[str, list[str]] = field(default_factory=dict)  # channel -> the S3 URIs it was given
 
 
 @dataclass

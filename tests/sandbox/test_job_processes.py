@@ -106,3 +106,18 @@ def test_the_built_in_algorithm_leaves_its_model_in_opt_ml_model(
     job = emulator.describe_training_job("snowsage-run-train-0")
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert list(model_archive_files(s3, job["ModelArtifacts"]["S3ModelArtifacts"])) == ["xgboost-model"]
+
+
+def test_an_object_lands_at_its_key_after_the_channels_prefix(s3: Any, emulator: SageMakerEmulator) -> None:
+    # SDK v3 uploads its sm_drivers channel under a prefix without a trailing "/" and runs
+    # /opt/ml/input/data/sm_drivers/sm_train.sh: the key after the prefix, whatever its last segment.
+    put_training_data(s3)
+    request = _entrypoint_request("cd /opt/ml/input/data && find . -type f | sort")
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = f"s3://{BUCKET}/data/train"
+    request["InputDataConfig"][1]["DataSource"]["S3DataSource"]["S3Uri"] = (
+        f"s3://{BUCKET}/data/validation/part-0.csv"
+    )
+    emulator.create_training_job(request)
+    job = emulator.describe_training_job(request["TrainingJobName"])
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert emulator.training_log(job["TrainingJobName"]) == ["./train/part-0.csv", "./validation/part-0.csv"]
