@@ -399,6 +399,9 @@ class SageMakerEmulator:
                     region=self.region,
                     packages=root / f"{host.name}.packages",
                 ),
+                # docs: your-algorithms-training-algo-running-container: SageMaker sets these two
+                "TRAINING_JOB_NAME": job.name,
+                "TRAINING_JOB_ARN": str(request["TrainingJobArn"]),
                 **request.get("Environment", {}),
             },
             workdir="/",

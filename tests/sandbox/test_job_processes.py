@@ -18,7 +18,7 @@ from tests.sandbox.emulator_helpers import (
 SHOW_OPT_ML = (
     "cd /opt/ml && find . -type f | sort && hostname && grep algo /etc/hosts && "
     "cat input/config/hyperparameters.json > model/hyperparameters.json && "
-    "echo output > output/data/report.txt"
+    'echo "$TRAINING_JOB_NAME $TRAINING_JOB_ARN" > output/data/report.txt'
 )
 
 
@@ -52,7 +52,8 @@ def test_the_entrypoint_runs_in_its_own_opt_ml_laid_out_as_sagemaker_does(
     files = model_archive_files(s3, job["ModelArtifacts"]["S3ModelArtifacts"])
     assert json.loads(files["hyperparameters.json"]) == request["HyperParameters"]
     output = job["ModelArtifacts"]["S3ModelArtifacts"].replace("model.tar.gz", "output.tar.gz")
-    assert model_archive_files(s3, output) == {"report.txt": b"output\n"}
+    name, arn = model_archive_files(s3, output)["report.txt"].decode().split()
+    assert (name, arn) == (job["TrainingJobName"], job["TrainingJobArn"])
     assert not Path("/opt/ml/input/config/hyperparameters.json").exists()  # private to the namespace
 
 
