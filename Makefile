@@ -31,9 +31,9 @@ XGBOOST_STAMPS := $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)/.installed-
 # The sandbox's Snowflake runs Python functions (ML_PREDICT_<DATASET>) in a venv standing in for
 # Snowflake's Python 3.11 runtime and the Anaconda packages the function names.
 SNOWFLAKE_PYTHON_STAMP := .venv-snowflake-python/.installed-lock
-# The SageMaker Python SDK v3 (its role validation against `sandbox serve`, tests/serve): its own venv,
-# a pip freeze of sagemaker==3.27.0 on Python 3.12 (it pins other botocore/numpy than the dev tree).
-SAGEMAKER_V3_STAMP := .venv-sagemaker-v3/.installed-lock
+# The SageMaker Python SDK that tests/sdk drives against `sandbox serve`: v2 and v3 are both the
+# `sagemaker` package, so each has a venv of its own (.venv-sagemaker-v2, .venv-sagemaker-v3).
+SAGEMAKER_SDK_STAMPS := .venv-sagemaker-v2/.installed-lock .venv-sagemaker-v3/.installed-lock
 
 # Lint whatever exists of these (colleagues' directories may land later).
 MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts smoke snowsage_setup tooling)
@@ -46,11 +46,12 @@ UNIT_TESTS := tests/unit tests/statemachine tests/template
 # No module-scoped sandboxes there: tests go to whichever worker is free (a few files hold the slow ones).
 UNIT_ARGS ?= -n auto --dist load
 
-.PHONY: help venv lint test pytest unit e2e build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
+.PHONY: help venv bubblewrap lint test pytest unit e2e build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
 
 help:
 	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov, node_modules and the"
-	@echo "                emulator's xgboost venvs (.venv-xgboost-<version>, requirements/xgboost-*.lock)"
+	@echo "                emulator's xgboost venvs (.venv-xgboost-<version>, requirements/xgboost-*.lock),"
+	@echo "                the SageMaker SDK venvs (.venv-sagemaker-v2/-v3) and bubblewrap"
 	@echo "make lint       ruff, mypy, sam validate --lint, cfn-lint, asl-validator, checkov, bandit"
 	@echo "make test       lint + pytest (what CI runs)"
 	@echo "make unit       tests/unit, tests/statemachine, tests/template: under a minute, dev venv only"
@@ -68,7 +69,14 @@ help:
 
 # --- environments -------------------------------------------------------------------------------
 
-venv: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_V3_STAMP)
+venv: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) \
+	$(SAGEMAKER_SDK_STAMPS) bubblewrap
+
+# Each SageMaker training host runs in a mount namespace of its own with its /opt/ml (bubblewrap,
+# Debian's package; root installs it, as CI runs).
+bubblewrap:
+	command -v bwrap >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends bubblewrap; }
 
 $(VENV_STAMP): requirements/dev.lock
 	python=$$(scripts/python312); echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV)
@@ -95,17 +103,17 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	.venv-xgboost-$*/bin/pip check
 	touch $@
 
+.venv-sagemaker-%/.installed-lock: requirements/sagemaker-%.lock
+	python=$$(scripts/python312); rm -rf .venv-sagemaker-$*; "$$python" -m venv .venv-sagemaker-$*
+	.venv-sagemaker-$*/bin/pip install --quiet --no-deps -r $<
+	.venv-sagemaker-$*/bin/pip check
+	touch $@
+
 $(SNOWFLAKE_PYTHON_STAMP): requirements/snowflake-python.lock
 	python=$$(PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.11\.[0-9]+$$' | sort -t. -k3,3n | tail -n1) pyenv which python3.11 2>/dev/null || command -v python3.11); \
 	  rm -rf .venv-snowflake-python; "$$python" -m venv .venv-snowflake-python
 	.venv-snowflake-python/bin/pip install --quiet --no-deps -r $<
 	.venv-snowflake-python/bin/pip check
-	touch $@
-
-$(SAGEMAKER_V3_STAMP): requirements/sagemaker-v3.lock
-	python=$$(scripts/python312); rm -rf .venv-sagemaker-v3; "$$python" -m venv .venv-sagemaker-v3
-	.venv-sagemaker-v3/bin/pip install --quiet --no-deps -r $<
-	.venv-sagemaker-v3/bin/pip check
 	touch $@
 
 $(NODE_STAMP): package-lock.json package.json
@@ -124,13 +132,13 @@ lint: venv
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(BIN)/bandit --quiet --recursive $(BANDIT_PATHS)
 
-pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_V3_STAMP)
+pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_SDK_STAMPS) bubblewrap
 	$(BIN)/pytest $(PYTEST_ARGS) $(DURATIONS)
 
 unit: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 	$(BIN)/pytest $(UNIT_TESTS) $(UNIT_ARGS) $(DURATIONS)
 
-e2e: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_V3_STAMP)
+e2e: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_SDK_STAMPS) bubblewrap
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS) $(DURATIONS)
 
 test: lint pytest
@@ -146,7 +154,7 @@ sizes: build $(PROJECT_PATH_STAMP)
 
 # --- sandbox --------------------------------------------------------------------------------------
 
-demo: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
+demo: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) bubblewrap
 	$(PY) -m sandbox demo
 
 bench: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
@@ -200,4 +208,5 @@ clean:
 		-o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)) .venv-snowflake-python .venv-sagemaker-v3
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)) .venv-snowflake-python \
+		.venv-sagemaker-v2 .venv-sagemaker-v3

@@ -156,7 +156,7 @@ class Sandbox:
             endpoint_url=self.endpoint_url, region=REGION, credentials=lambda_credentials
         )
         # The emulator is a stand-in: it reads and writes moto's S3 in process (moto_s3.py).
-        self.emulator = SageMakerEmulator(self.stand_in_s3(), region=REGION)
+        self.emulator = SageMakerEmulator(self.stand_in_s3(), region=REGION, endpoint_url=self.endpoint_url)
         moto_patches.install(emulator=self.emulator, lambda_runtime=self.runtime)
         moto_patches.enable_state_machine_execution(self.endpoint_url)
         self._snowflake = start_snowflake(

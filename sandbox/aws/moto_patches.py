@@ -25,8 +25,10 @@ b. ``moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_fa
    (``.sync`` waits for the job; a failed job is ``States.TaskFailed``).
 c. ``moto.sagemaker.responses.SageMakerResponse.<op>`` for Create/Describe/Stop TrainingJob,
    Create/Describe/Stop TransformJob, Create/Describe/Delete Model, Create/Describe/Stop
-   HyperParameterTuningJob and ListTrainingJobsForHyperParameterTuningJob (moto 5.2.5 stores tuning
-   jobs but runs no trial and has neither Stop nor the trial list) -> the emulator (server mode
+   HyperParameterTuningJob, ListTrainingJobsForHyperParameterTuningJob (moto 5.2.5 stores tuning
+   jobs but runs no trial and has neither Stop nor the trial list), and ListTrainingJobs /
+   ListTransformJobs / ListHyperParameterTuningJobs / ListModels (moto lists only its own
+   records, so a listing client saw none of the emulator's) -> the emulator (server mode
    and in-process boto3 alike). Model packages and groups stay in moto's backend, where
    ``moto.sagemaker.models.SageMakerModelBackend.create_model_package_group`` is patched to
    reject a duplicate name with ``ValidationException`` as AWS does (moto overwrites silently).
@@ -285,6 +287,10 @@ class SageMakerEmulatorLike(Protocol):
     def list_training_jobs_for_hyper_parameter_tuning_job(
         self, request: dict[str, Any]
     ) -> dict[str, Any]: ...
+    def list_training_jobs(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def list_transform_jobs(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def list_hyper_parameter_tuning_jobs(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def list_models(self, request: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class LambdaRuntimeLike(Protocol):
@@ -724,6 +730,10 @@ _HTTP_OPERATIONS: Final[dict[str, str | None]] = {
     "describe_hyper_parameter_tuning_job": "HyperParameterTuningJobName",
     "stop_hyper_parameter_tuning_job": "HyperParameterTuningJobName",
     "list_training_jobs_for_hyper_parameter_tuning_job": None,
+    "list_training_jobs": None,
+    "list_transform_jobs": None,
+    "list_hyper_parameter_tuning_jobs": None,
+    "list_models": None,
 }
 
 

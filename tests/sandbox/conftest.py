@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from sandbox.sagemaker import SageMakerEmulator
 from tests.sandbox.emulator_helpers import BUCKET, keys
@@ -44,6 +45,16 @@ def aws_s3() -> Iterator[Any]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def endpoint_url(aws_s3: Any) -> Iterator[str]:
+    """The same moto over HTTP on loopback: a job's processes (the training toolkit) reach S3 through it."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
 def s3(aws_s3: Any) -> Iterator[Any]:
     """The module's S3 client with an empty bucket for each test."""
@@ -53,10 +64,10 @@ def s3(aws_s3: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def emulator(s3: Any) -> SageMakerEmulator:
-    return SageMakerEmulator(s3, background=False)
+def emulator(s3: Any, endpoint_url: str) -> SageMakerEmulator:
+    return SageMakerEmulator(s3, background=False, endpoint_url=endpoint_url)
 
 
 @pytest.fixture
-def background(s3: Any) -> SageMakerEmulator:
-    return SageMakerEmulator(s3, background=True)
+def background(s3: Any, endpoint_url: str) -> SageMakerEmulator:
+    return SageMakerEmulator(s3, background=True, endpoint_url=endpoint_url)
