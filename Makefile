@@ -37,13 +37,15 @@ BANDIT_PATHS := $(wildcard functions layers/common/snowsage)
 ASL_FILES := $(wildcard statemachines/*.asl.json)
 PYTEST_ARGS ?= -n auto --dist loadfile
 
-.PHONY: help venv lint test pytest build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
+.PHONY: help venv lint test pytest sam-local build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
 
 help:
 	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov, node_modules and the"
 	@echo "                emulator's xgboost venvs (.venv-xgboost-<version>, requirements/xgboost-*.lock)"
 	@echo "make lint       ruff, mypy, sam validate --lint, cfn-lint, asl-validator, checkov, bandit"
-	@echo "make test       lint + pytest (what CI runs)"
+	@echo "make test       lint + pytest + sam-local (what CI runs)"
+	@echo "make sam-local  sam local invoke (every events/ file) and start-lambda in Docker against"
+	@echo "                sandbox serve; installs and starts Docker when none runs (docs/sam-local.md)"
 	@echo "make build      sam build (python3.12 from .venv first on PATH)"
 	@echo "make sizes      build, then each function's unzipped size with its layers vs the budget"
 	@echo "make demo       run the pipeline end to end in the local sandbox"
@@ -110,7 +112,13 @@ lint: venv
 pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint pytest
+# sam local invoke for every events/ file and start-lambda through boto3, in containers of a local
+# stand-in for Lambda's python3.12 image (tests/sam_local/, docs/sam-local.md). Installs Debian's
+# docker.io and starts dockerd when no engine answers, and stops what it started by PID.
+sam-local: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
+	SNOWSAGE_SAM_LOCAL=1 $(BIN)/pytest tests/sam_local -n 0 -s -p no:cacheprovider
+
+test: lint pytest sam-local
 
 # --- build ----------------------------------------------------------------------------------------
 
