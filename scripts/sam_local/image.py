@@ -169,11 +169,24 @@ def build(python: Path, *, log: Any = sys.stderr) -> str:
     return tag
 
 
-def remove(keep: str | None = None) -> None:
-    """Remove the stand-in images other than ``keep`` (all of them: the next run builds from scratch)."""
-    for found in client().images.list(name=REPOSITORY):
-        if keep not in found.tags:
-            client().images.remove(found.id, force=True)
+def remove(keep: str | None = None, *, log: Any = sys.stderr) -> None:
+    """Remove the stand-in images other than ``keep`` (all of them: the next run builds from scratch),
+    and the images sam built on them (its emulator and layers on top), which would keep them alive."""
+    old = {found.id for found in client().images.list(name=REPOSITORY) if keep not in found.tags}
+    if not old:
+        return
+    built_on = [
+        found
+        for found in client().images.list()
+        if found.id not in old and old & {layer.get("Id") for layer in found.history()}
+    ]
+    for found_id in [found.id for found in built_on] + sorted(old):
+        try:
+            client().images.remove(found_id, force=True)
+        except docker.errors.ImageNotFound:
+            continue  # went with an image removed before it
+        except docker.errors.APIError as error:  # in use by a container: the next build retries
+            print(f"stand-in image: {found_id} not removed: {error}", file=log)
 
 
 if __name__ == "__main__":
