@@ -43,9 +43,10 @@ def sam_build(venv_bin: Path, build_dir: Path = BUILD) -> Path:
             "build",
             "--build-dir",
             str(build_dir / "build"),
-            # Its own cache: samconfig.toml's cached builds must never hand arm64 layers to this one.
+            # A cache per architecture: sam's cache keys ignore LAMBDA_ARCHITECTURE, and samconfig.toml's
+            # cached builds must never hand arm64 layers to this one.
             "--cache-dir",
-            str(build_dir / "cache"),
+            str(build_dir / f"cache-{local_architecture()}"),
             *parameter_overrides(),
         ],
         cwd=ROOT,
