@@ -46,16 +46,18 @@ UNIT_TESTS := tests/unit tests/statemachine tests/template
 # No module-scoped sandboxes there: tests go to whichever worker is free (a few files hold the slow ones).
 UNIT_ARGS ?= -n auto --dist load
 
-.PHONY: help venv bubblewrap lint test pytest unit e2e build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
+.PHONY: help venv bubblewrap lint test pytest unit e2e sam-local build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
 
 help:
 	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov, node_modules and the"
 	@echo "                emulator's xgboost venvs (.venv-xgboost-<version>, requirements/xgboost-*.lock),"
 	@echo "                the SageMaker SDK venvs (.venv-sagemaker-v2/-v3) and bubblewrap"
 	@echo "make lint       ruff, mypy, sam validate --lint, cfn-lint, asl-validator, checkov, bandit"
-	@echo "make test       lint + pytest (what CI runs)"
+	@echo "make test       lint + pytest + sam-local (what CI runs)"
 	@echo "make unit       tests/unit, tests/statemachine, tests/template: under a minute, dev venv only"
 	@echo "make e2e        the tests marked e2e: the whole loop in the sandbox (pytest -m e2e)"
+	@echo "make sam-local  sam local invoke (every events/ file) and start-lambda in Docker against"
+	@echo "                sandbox serve; installs and starts Docker when none runs (docs/sam-local.md)"
 	@echo "make build      sam build (python3.12 from .venv first on PATH)"
 	@echo "make sizes      build, then each function's unzipped size with its layers vs the budget"
 	@echo "make demo       run the pipeline end to end in the local sandbox"
@@ -141,7 +143,13 @@ unit: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 e2e: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_SDK_STAMPS) bubblewrap
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS) $(DURATIONS)
 
-test: lint pytest
+# sam local invoke for every events/ file and start-lambda through boto3, in containers of a local
+# stand-in for Lambda's python3.12 image (tests/sam_local/, docs/sam-local.md). Installs Debian's
+# docker.io and starts dockerd when no engine answers, and stops what it started by PID.
+sam-local: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
+	SNOWSAGE_SAM_LOCAL=1 $(BIN)/pytest tests/sam_local -n 0 -s -p no:cacheprovider
+
+test: lint pytest sam-local
 
 # --- build ----------------------------------------------------------------------------------------
 
