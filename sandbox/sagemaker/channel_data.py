@@ -25,6 +25,7 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sandbox.sagemaker import content_types, csvio, recordio, s3io
+from sandbox.sagemaker import content_types, csvio, recordio
 from sandbox.sagemaker.errors import JobFailure, container_failure
 from sandbox.sagemaker.runner import Worker
 
@@ -51,10 +52,12 @@ def user_error(message: str) -> JobFailure:
 
 @dataclass(frozen=True)
 class ChannelFile:
-    """One object of a channel and its path below ``/opt/ml/input/data/<channel>/``."""
+    """One object of a channel: its S3 URI, its path below ``/opt/ml/input/data/<channel>/`` and the
+    file the job's layout holds it in."""
 
-    obj: s3io.S3Object
+    uri: str
     path: str
+    local: Path
 
     @property
     def name(self) -> str:
@@ -69,12 +72,9 @@ class ChannelFile:
         """Folders from the channel folder (1) down to the file's."""
         return self.path.count("/") + 1
 
-
-def channel_files(s3: Any, uri: str) -> list[ChannelFile]:
-    """The objects under ``uri``, each with its key below the URI's folder (the part up to its last ``/``)."""
-    _, prefix = s3io.parse_s3_uri(uri)
-    base = prefix[: prefix.rfind("/") + 1]
-    return [ChannelFile(o, o.key[len(base) :]) for o in s3io.list_objects(s3, uri)]
+    @property
+    def size(self) -> int:
+        return self.local.stat().st_size
 
 
 def _first_leaf_folder(files: Sequence[ChannelFile]) -> str:
@@ -340,7 +340,7 @@ class _Channel:
 
     @property
     def size(self) -> int:
-        return sum(f.obj.size for f in self.files)
+        return sum(f.size for f in self.files)
 
 
 def _format_checked(channel: _Channel, file_type: str) -> list[ChannelFile]:
@@ -365,25 +365,21 @@ def _parse(
 
 
 def read_channels(
-    s3: Any,
-    channels: Sequence[Mapping[str, Any]],
+    channels: Mapping[str, list[ChannelFile]],
     file_type: str,
     *,
     pipe: bool,
     csv_weights: bool,
 ) -> tuple[ChannelData, ChannelData | None]:
-    """The train and validation data the container trains on; JobFailure with its message otherwise."""
-    found = [
-        _Channel(str(c["ChannelName"]), channel_files(s3, c["DataSource"]["S3DataSource"]["S3Uri"]))
-        for c in channels
-        if c["ChannelName"] in _CHANNEL_WORDS
-    ]
+    """The train and validation data the container trains on (``channels``: name -> its files in the
+    job's layout, by path); JobFailure with the container's message otherwise."""
+    found = [_Channel(name, files) for name, files in channels.items() if name in _CHANNEL_WORDS]
     cache: dict[str, bytes] = {}
 
     def content(file: ChannelFile) -> bytes:
-        if file.obj.uri not in cache:
-            cache[file.obj.uri] = s3io.get_bytes(s3, file.obj.bucket, file.obj.key)
-        return cache[file.obj.uri]
+        if file.uri not in cache:
+            cache[file.uri] = file.local.read_bytes()
+        return cache[file.uri]
 
     if not pipe:
         for channel in found:  # get_size, train then validation (train.py lines 67-68)
@@ -400,7 +396,7 @@ def read_channels(
         elif not read:
             data[channel.name] = _nothing_read(file_type)
         else:
-            blobs = [(f.obj.uri, content(f)) for f in read]
+            blobs = [(f.uri, content(f)) for f in read]
             delimiter = ","
             if file_type == content_types.CSV and not pipe:
                 delimiter = _checked_delimiter(first_line(blobs[0][1]))
