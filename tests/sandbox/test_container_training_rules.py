@@ -220,6 +220,10 @@ def test_files_more_than_three_folders_deep_are_not_read(emulator: SageMakerEmul
     described = completed(emulator, training_request(HyperParameters=hp, InputDataConfig=train_only()))
     raw = artifact_bytes(s3, described["ModelArtifacts"]["S3ModelArtifacts"])
     assert ReferenceModel(raw).num_features() == N_FEATURES
+    put(s3, "data/edge/dir2/dir3/part-0.csv", csv_text(y, x))  # the third folder is still read
+    completed(
+        emulator, training_request("edge", HyperParameters=hp, InputDataConfig=train_only("data/edge/"))
+    )
     put(s3, "data/deep/dir2/dir3/dir4/part-1.csv", csv_text(y, x))  # nothing within three folders
     only_deep = training_request("deep", HyperParameters=hp, InputDataConfig=train_only("data/deep/"))
     assert failure_of(emulator, only_deep).endswith(
