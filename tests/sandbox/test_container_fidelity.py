@@ -199,7 +199,7 @@ def test_a_bad_hyperparameter_is_accepted_by_the_api_and_fails_the_job(emulator:
 
 
 def test_a_hidden_file_in_a_channel_fails_the_job(emulator: SageMakerEmulator, s3: Any) -> None:
-    # issue 17: the container fails on files starting with '.' (xgb/data_utils.py:672-675, get_size)
+    # the container fails on files starting with '.' (xgb/data_utils.py:672-675, get_size)
     put_training_data(s3)
     put(s3, "data/train/.part-0.csv.crc", "junk\n")
     reason = failure_of(emulator, training_request())
