@@ -108,3 +108,7 @@ class InvalidModelSettings(PermanentError):
 
 class TrainingFailed(PermanentError):
     """TRAIN_MODEL failed inside Snowflake (its message says why); the run records it."""
+
+
+class ScoringFailed(PermanentError):
+    """The scoring statement failed inside Snowflake (its message says why); rolled back, recorded."""
