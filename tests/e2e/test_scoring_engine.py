@@ -7,6 +7,7 @@ Tests in this module share one sandbox and run in order: the first run's model i
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -180,9 +181,7 @@ def test_a_failed_scoring_statement_rolls_back_and_keeps_the_earlier_copy(sandbo
         "ScoreInSnowflake",
         "Snowsage.ScoringFailed",
     )
-    run = _run_row(
-        sandbox, (failed.execution.output or {}).get("plan", {}).get("run_id") or _failed_run(sandbox)
-    )
+    run = _run_row(sandbox, _run_id_of(sandbox, "sql-score-fails"))
     assert (run["STATUS"], run["FAILED_STATE"], run["ERROR"], run["ROWS_LOADED"]) == (
         "FAILED",
         "ScoreInSnowflake",
@@ -194,8 +193,8 @@ def test_a_failed_scoring_statement_rolls_back_and_keeps_the_earlier_copy(sandbo
     assert _predictions(sandbox, SNOWFLAKE_EXPORT) == earlier
 
 
-def _failed_run(sandbox: Sandbox) -> str:
-    [(run_id,)] = _query(sandbox, "SELECT RUN_ID FROM ML_RUNS WHERE EXECUTION_NAME = 'sql-score-fails'")
+def _run_id_of(sandbox: Sandbox, execution: str) -> str:
+    [(run_id,)] = _query(sandbox, "SELECT RUN_ID FROM ML_RUNS WHERE EXECUTION_NAME = %(e)s", {"e": execution})
     return str(run_id)
 
 
@@ -259,6 +258,4 @@ def test_a_multiclass_model_fills_class_score_and_probabilities_as_the_transform
 
 
 def _array(value: Any) -> list[float]:
-    import json
-
     return [float(item) for item in (json.loads(value) if isinstance(value, str) else value)]

@@ -57,7 +57,7 @@ def _request(
     plan = document["plan"]
     plan.update(run_id=run_id, export_id=EXPORT, id_column="PUMP_ID", predictions_table="PUMPS_PREDICTIONS")
     plan["model"]["scoring_engine"] = "SNOWFLAKE"
-    plan["scoring"].update(view="PUMPS_SCORING", rows=len(ROWS), input_uri=None, **scoring_plan)
+    plan["scoring"].update({"view": "PUMPS_SCORING", "rows": len(ROWS), "input_uri": None, **scoring_plan})
     return ScoreInSnowflakeRequest.model_validate(document)
 
 
