@@ -47,6 +47,7 @@ SUBSTITUTIONS = {
     "LoadPredictionsFunctionArn",
     "PublishModelFunctionArn",
     "TrainInSnowflakeFunctionArn",
+    "ScoreInSnowflakeFunctionArn",
     "RecordRunFunctionArn",
     "SageMakerRoleArn",
     "XGBoostImageUri",
