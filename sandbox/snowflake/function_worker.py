@@ -11,8 +11,8 @@ Protocol on stdin/stdout, one JSON line each way, raw float64 bytes after a batc
 ``{"cmd": "create", "body", "handler", "imports", "runtime_version", "packages", "returns"}`` ->
 ``{"ok": true, "body_sha256", "vectorized"}``; ``{"cmd": "call", "rows", "columns"}`` + rows x
 columns float64 -> ``{"ok": true, "payload_bytes"}`` + the values: rows float64 for RETURNS FLOAT,
-for RETURNS ARRAY one JSON array of numbers (or ``null``) per row, a line each. Failures answer ``{"ok": false,
-"message"}``.
+for RETURNS ARRAY one JSON array of numbers (or ``null``) per row, a line each. Failures answer
+``{"ok": false, "message"}``.
 """
 
 import hashlib
