@@ -185,18 +185,18 @@ def scoring_view(manifest: Manifest, scoring_engine: ScoringEngine) -> ScoringVi
     if scoring_engine != "SNOWFLAKE":
         return None
     if view is None:
-        return _no_scoring_view(manifest)
+        raise _no_scoring_view(manifest)
     if view.rows <= 0:
         raise ExportFileEmpty(f"scoring view {view.name} has {view.rows} rows; an export needs at least one")
     return view
 
 
-def _no_scoring_view(manifest: Manifest) -> ScoringView:
+def _no_scoring_view(manifest: Manifest) -> PermanentError:
     if manifest.scoring_engine == "SNOWFLAKE":
-        raise ManifestSchemaError(
+        return ManifestSchemaError(
             "manifest has no 'scoring_view', which an export for SCORING_ENGINE = 'SNOWFLAKE' writes"
         )
-    raise InvalidExecutionInput(
+    return InvalidExecutionInput(
         f"execution input 'scoring_engine' 'SNOWFLAKE': export {manifest.export_id} of"
         f" {manifest.dataset} names no scoring view (EXPORT_DATASET wrote it before scoring in"
         " Snowflake existed); apply setup/30_export_procedure.sql and export again"

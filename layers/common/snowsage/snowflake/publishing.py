@@ -14,6 +14,9 @@ Three statements, in this order, so that a failure never leaves a broken functio
    it, so ML_MODELS never names a version no function serves.
 
 Every statement is idempotent: a retry after any partial attempt converges on the same state.
+
+PublishForScoring (the SNOWFLAKE scoring engine) sends ``if_not_served``: the dataset's last
+ML_MODELS row is read first, and a function that already serves the model is left as it is.
 """
 
 from __future__ import annotations
@@ -254,6 +257,7 @@ def publish_model(
     """Copy the artifact, swap the function, record the version (module docstring: why this order).
     With ``if_not_served``, first ask ML_MODELS: a function already serving the model is left alone."""
     plan, model = request.plan, request.model
+    statements = publish_statements(request, bucket_stage)  # a model that cannot be published: no connection
     published = PublishedModel(
         function_name=function_name(plan.dataset),
         model_version=model.model_version,
@@ -277,7 +281,6 @@ def publish_model(
     with session(factory, query_tag=plan.run_id) as snowflake:
         served = _served(snowflake, request) if request.if_not_served else None
         if served is None:
-            statements = publish_statements(request, bucket_stage)
             snowflake.execute(statements.copy_artifact)
             snowflake.execute(statements.create_function)
             snowflake.execute(statements.record_model, binds)
