@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS ML_DATASETS (
   TRAINING_SCRIPT VARCHAR,                -- script mode: 'training/<name>/train.py' (NULL: the built-in algorithm)
   TRAINING_INSTANCE_COUNT NUMBER,         -- scale-out: instances reading the export sharded by key (NULL: template)
   TUNING VARCHAR,                         -- JSON object text: a hyperparameter tuning job (NULL: none)
-  TRAINING_ENGINE VARCHAR,                -- SAGEMAKER (NULL: the default) or SNOWFLAKE (TRAIN_MODEL, issue 12)
+  TRAINING_ENGINE VARCHAR,                -- SAGEMAKER (NULL: the default) or SNOWFLAKE (TRAIN_MODEL in place)
   SCORING_ENGINE VARCHAR                  -- SAGEMAKER (NULL: batch transform) or SNOWFLAKE (ML_PREDICT_<DATASET> in place)
 )
 COMMENT = 'Snowsage: datasets EXPORT_DATASET can export';
