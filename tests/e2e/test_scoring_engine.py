@@ -83,7 +83,8 @@ def _run_row(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
 
 
 def _predictions(sandbox: Sandbox, export_id: str, table: str = TABLE) -> dict[str, tuple[Any, ...]]:
-    """ID -> (the rest of the row, run columns left out but MODEL_VERSION and RUN_ID)."""
+    """ID -> the rest of the export's row: (SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT) for a
+    binary model, (PREDICTED_CLASS, SCORE, PROBABILITIES, …) for a multi-class one."""
     rows = _query(sandbox, f"SELECT * FROM {table} WHERE EXPORT_ID = %(e)s", {"e": export_id})
     return {str(row[0]): tuple(row[1:]) for row in rows}
 
