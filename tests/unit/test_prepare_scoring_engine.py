@@ -146,12 +146,13 @@ def test_an_unknown_scoring_engine_in_the_row_is_refused_naming_the_column(
         prepare_run(_request(), settings, store_for(document))
 
 
-def test_the_view_and_the_score_section_must_agree(
+def test_a_sagemaker_run_reads_the_score_section_not_the_view(
     document: dict[str, Any], settings: PrepareRunSettings
 ) -> None:
+    """The transform scores the files: the view's count is the SNOWFLAKE engine's, not checked here."""
     _version_2(document, None)["scoring_view"]["rows"] = 99
-    with pytest.raises(ManifestSchemaError, match=r"scoring_view .* differs from score"):
-        prepare_run(_request(), settings, store_for(document))
+    plan = prepare_run(_request(), settings, store_for(document))
+    assert (plan.scoring.rows, plan.scoring.view) == (100, None)
 
 
 def test_the_views_first_column_is_the_id(document: dict[str, Any], settings: PrepareRunSettings) -> None:

@@ -169,23 +169,16 @@ def sections_for(
 
 
 def scoring_view(manifest: Manifest, scoring_engine: ScoringEngine) -> ScoringView | None:
-    """The scoring view the SNOWFLAKE scoring engine scores (None on SAGEMAKER), checked: a plain
-    identifier, rows to score, the score section's columns and rows when the export wrote both."""
-    view = manifest.scoring_view
-    if view is not None:
-        validate_snowflake_identifier(view.name, "scoring_view.name")
-        for column in view.columns:
-            validate_snowflake_identifier(column, "scoring_view column")
-        score = manifest.score
-        if score is not None and (score.columns != view.columns or score.rows != view.rows):
-            raise ManifestSchemaError(
-                f"scoring_view ({len(view.columns)} columns, {view.rows} rows) differs from score"
-                f" ({len(score.columns)} columns, {score.rows} rows): one export, one view"
-            )
+    """The scoring view the SNOWFLAKE scoring engine scores, checked: a plain identifier (it is inlined
+    in the scoring statement) with rows to score. None on SAGEMAKER, which scores the score files."""
     if scoring_engine != "SNOWFLAKE":
         return None
+    view = manifest.scoring_view
     if view is None:
         raise _no_scoring_view(manifest)
+    validate_snowflake_identifier(view.name, "scoring_view.name")
+    for column in view.columns:
+        validate_snowflake_identifier(column, "scoring_view column")
     if view.rows <= 0:
         raise ExportFileEmpty(f"scoring view {view.name} has {view.rows} rows; an export needs at least one")
     return view
