@@ -283,7 +283,7 @@ def _query(sb: Any, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _set_up(sb: Any) -> None:
-    from bench.project import ROOT
+    from tooling.lambda_functions import ROOT
     from sandbox import pipeline_run
 
     pipeline_run.apply_user_sql(sb, [ROOT / "snowflake" / "examples" / "txn_refund.sql"])

@@ -112,3 +112,11 @@ class TrainingFailed(PermanentError):
 
 class ScoringFailed(PermanentError):
     """The scoring statement failed inside Snowflake (its message says why); rolled back, recorded."""
+
+
+class PromotionInProgress(TransientError):
+    """Another run of the dataset holds the promotion lease: the state machine waits and retries."""
+
+
+class LeaseUnavailable(TransientError):
+    """DynamoDB throttled or failed the lease's write: retried like a held lease."""
