@@ -283,8 +283,8 @@ def _query(sb: Any, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _set_up(sb: Any) -> None:
-    from tooling.lambda_functions import ROOT
     from sandbox import pipeline_run
+    from tooling.lambda_functions import ROOT
 
     pipeline_run.apply_user_sql(sb, [ROOT / "snowflake" / "examples" / "txn_refund.sql"])
     for statement in filter(str.strip, SETUP.split(";")):
@@ -292,7 +292,7 @@ def _set_up(sb: Any) -> None:
 
 
 def _load(sb: Any, transactions: int) -> None:
-    from sandbox.sample_data import load_sample_data
+    from tooling.sample_data import load_sample_data
 
     with sb.snowflake_connection() as connection:
         load_sample_data(connection, transactions, SEED, s3_client=sb.client("s3"), bucket=sb.bucket)
@@ -428,9 +428,15 @@ def checks(measured: Measured) -> list[tuple[str, str, bool]]:
 
 
 def section(
-    measured: Measured, a: Assumptions, table: Table, met: Callable[[bool], str], seconds: float
+    measured: Measured,
+    a: Assumptions,
+    table: Table,
+    met: Callable[[bool], str],
+    seconds: float,
+    provenance: str = "",
 ) -> list[str]:
-    """docs/benchmarks.md's section (``table`` and ``met`` are bench.markdown's)."""
+    """docs/benchmarks.md's section (``table`` and ``met`` are bench.markdown's; ``provenance`` the
+    run that measured it, for a section measured apart from the rest of the document)."""
     runs = measured.runs
     measured_rows = [
         [
@@ -494,6 +500,7 @@ def section(
     return [
         "## 9. Scoring engines: SAGEMAKER vs SNOWFLAKE",
         "",
+        *([provenance, ""] if provenance else []),
         f"`bench/scoring_engines.py`: `{DATASET}` (every transaction of `snowflake/examples/txn_refund.sql`'s"
         " features is a scoring row, so the scoring view holds exactly the transactions loaded), trained once"
         f" on {TRAIN_TRANSACTIONS:,} transactions (the gate promotes the model, PublishModel publishes"
@@ -501,7 +508,7 @@ def section(
         " production path: the row's `SCORING_ENGINE` set, EXPORT_DATASET, a `score_only` execution; the"
         " engines alternate which goes first. The row's `TRAINING_ENGINE` is SNOWFLAKE after the training"
         " run, so no export unloads training rows (a `score_only` run reads none): an export's seconds are"
-        " its scoring part. The phase took {seconds:.0f} s. 'Export' is EXPORT_DATASET"
+        f" its scoring part. The phase took {seconds:.0f} s. 'Export' is EXPORT_DATASET"
         " (score/ unloaded to S3 for SAGEMAKER; for SNOWFLAKE only the view counted); 'scoring states' the"
         f" spans of {', '.join(STATES['SAGEMAKER'])} or {', '.join(STATES['SNOWFLAKE'])}; rows/s = rows ÷"
         " (export + scoring states), each engine's whole scoring path. 'Instance work' is the emulator job's"
@@ -614,6 +621,10 @@ def phase(args: Any, seconds: dict[str, float]) -> list[str]:
     if not args.scoring_rows:
         return []
     print("bench: scoring engines (SAGEMAKER vs SNOWFLAKE)", file=sys.stderr, flush=True)
+    provenance = (
+        f"Measured {markdown.now():%Y-%m-%d %H:%M} UTC ({markdown.git_commit()}), load average at its start"
+        f" {markdown.load_average()}, by `python -m bench {' '.join(sys.argv[1:]) or ''}`".rstrip() + "."
+    )
     started = time.perf_counter()
     measured = run(args.scoring_rows)
     seconds["scoring engines"] = time.perf_counter() - started
@@ -623,4 +634,6 @@ def phase(args: Any, seconds: dict[str, float]) -> list[str]:
         provisioning_seconds=args.transform_provisioning_seconds,
         billed_startup_seconds=args.transform_billed_startup_seconds,
     )
-    return section(measured, assumptions, markdown.table, markdown.met, seconds["scoring engines"])
+    return section(
+        measured, assumptions, markdown.table, markdown.met, seconds["scoring engines"], provenance
+    )

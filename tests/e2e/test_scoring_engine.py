@@ -15,9 +15,9 @@ from botocore.exceptions import ClientError
 
 from sandbox import pipeline_run
 from sandbox.reference_runs import load_reference_data
-from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
 from tests.e2e.dataset_sql import segment_multiclass_sql
+from tooling.sample_data import SAMPLE_DATASET
 
 TABLE = "MERCHANT_RISK_PREDICTIONS"
 FUNCTION = "ML_PREDICT_MERCHANT_RISK"

@@ -507,6 +507,8 @@ def test_tune_warm_is_tune_with_the_plans_warm_start_config() -> None:
     assert {key: value for key, value in warm.items() if key != "Comment"} == {
         key: value for key, value in tune.items() if key != "Comment"
     }
+
+
 def test_the_scoring_engine_chooses_the_transform_or_scoring_in_snowflake() -> None:
     """After SelectModel, SNOWFLAKE publishes the model if the function does not serve it yet, then
     scores in Snowflake into $.load, as LoadPredictions does; no transform state is on that path."""
