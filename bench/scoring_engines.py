@@ -433,6 +433,7 @@ def section(
     table: Table,
     met: Callable[[bool], str],
     seconds: float,
+    *,
     provenance: str = "",
 ) -> list[str]:
     """docs/benchmarks.md's section (``table`` and ``met`` are bench.markdown's; ``provenance`` the
@@ -623,7 +624,7 @@ def phase(args: Any, seconds: dict[str, float]) -> list[str]:
     print("bench: scoring engines (SAGEMAKER vs SNOWFLAKE)", file=sys.stderr, flush=True)
     provenance = (
         f"Measured {markdown.now():%Y-%m-%d %H:%M} UTC ({markdown.git_commit()}), load average at its start"
-        f" {markdown.load_average()}, by `python -m bench {' '.join(sys.argv[1:]) or ''}`".rstrip() + "."
+        f" {markdown.load_average()}, by `{' '.join(['python -m bench', *sys.argv[1:]])}`."
     )
     started = time.perf_counter()
     measured = run(args.scoring_rows)
@@ -635,5 +636,5 @@ def phase(args: Any, seconds: dict[str, float]) -> list[str]:
         billed_startup_seconds=args.transform_billed_startup_seconds,
     )
     return section(
-        measured, assumptions, markdown.table, markdown.met, seconds["scoring engines"], provenance
+        measured, assumptions, markdown.table, markdown.met, seconds["scoring engines"], provenance=provenance
     )
