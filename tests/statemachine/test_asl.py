@@ -513,11 +513,8 @@ def test_the_scoring_engine_chooses_the_transform_or_scoring_in_snowflake() -> N
     """After SelectModel, SNOWFLAKE publishes the model if the function does not serve it yet, then
     scores in Snowflake into $.load, as LoadPredictions does; no transform state is on that path."""
     assert STATES["SelectModel"]["Next"] == "ChooseScoringEngine"
-    choice = STATES["ChooseScoringEngine"]
-    assert choice["Choices"] == [
-        {"Variable": "$.plan.model.scoring_engine", "StringEquals": "SNOWFLAKE", "Next": "PublishForScoring"}
-    ]
-    assert choice["Default"] == "CreateModel"
+    for engine, expected in (("SNOWFLAKE", "PublishForScoring"), ("SAGEMAKER", "CreateModel")):
+        assert choose("ChooseScoringEngine", {"plan": {"model": {"scoring_engine": engine}}}) == expected
     publish = STATES["PublishForScoring"]
     assert publish["Resource"] == STATES["PublishModel"]["Resource"]
     assert publish["Parameters"]["if_not_served"] is True
