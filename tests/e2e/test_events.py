@@ -62,6 +62,10 @@ def test_event_runs_through_its_handler(sandbox: Sandbox, reference: ReferenceRu
         "publish_model": lambda r: (
             r["function_name"] == "ML_PREDICT_MERCHANT_RISK" and r["model_version"] == 1
         ),
+        "score_in_snowflake": lambda r: (
+            r["rows_loaded"] == r["rows_scored"] > 0
+            and r["scored_by"] == "snowflake:ML_PREDICT_MERCHANT_RISK:v1"
+        ),
         "train_in_snowflake": lambda r: (
             r["model_data_url"].endswith("/model.tar.gz") and len(r["final_metrics"]) > 0
         ),
