@@ -762,9 +762,9 @@ class SageMakerEmulator:
 
     def _describe(self, job: _Job) -> dict[str, Any]:
         with self._lock:
-            # EmulatorInstances lists every object (100,000 at issue 15's scale) and Step Functions'
-            # .sync polls Describe* every 50 ms: its lists of URIs (immutable strings) are copied as
-            # lists, not element by element.
+            # EmulatorInstances lists every object (100,000 in the largest benchmarked export) and
+            # Step Functions' .sync polls Describe* every 50 ms: its lists of URIs (immutable
+            # strings) are copied as lists, not element by element.
             result = copy.deepcopy({key: value for key, value in job.record.items() if key != INSTANCES})
             if INSTANCES in job.record:
                 result[INSTANCES] = _copied_instances(job.record[INSTANCES])

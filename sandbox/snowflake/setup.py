@@ -1,10 +1,10 @@
 """Apply the project's snowflake/ SQL to fakesnow: everything it can run, nothing silently dropped.
 
 The statements come from the same files, rendering and splitter as snowsage_setup/apply.py
-(`snowsage_setup.sqlscript`). fakesnow cannot run some statement kinds (../shared/SANDBOX.md): those
-are skipped, each with a logged note, and listed in the report. Any other failure is raised:
-a kind missing from `UNSUPPORTED_KINDS` is a bug in the SQL or in fakesnow, not something to
-hide. The files are written to be re-applied, so applying twice works.
+(`snowsage_setup.sqlscript`). fakesnow cannot run some statement kinds (``UNSUPPORTED_KINDS``,
+each with why): those are skipped, each with a logged note, and listed in the report. Any other
+failure is raised: a kind missing from `UNSUPPORTED_KINDS` is a bug in the SQL or in fakesnow,
+not something to hide. The files are written to be re-applied, so applying twice works.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
--- Snowsage 35: TRAIN_MODEL, the SNOWFLAKE training engine (issue 12; docs/snowflake.md,
+-- Snowsage 35: TRAIN_MODEL, the SNOWFLAKE training engine (docs/snowflake.md,
 -- "Choosing an engine"). A Snowpark Python procedure trains XGBoost on the dataset's training
 -- view inside the warehouse: the same hyperparameters, the same train/validation split (MD5 of
 -- the id, first two hex digits below '33', as EXPORT_DATASET) and the same validation metric as

@@ -1,4 +1,4 @@
-"""Hyperparameter tuning end to end (issue 13): a dataset's TUNING (or a run's ``tuning`` input) runs a
+"""Hyperparameter tuning end to end: a dataset's TUNING (or a run's ``tuning`` input) runs a
 tuning job whose trials really train in the emulator; its best trial is gated, registered, scored and
 loaded like a trained model; a failed trial among good ones does not fail the run; bad tuning settings
 are refused in PrepareRun, naming the field."""

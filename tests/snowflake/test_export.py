@@ -219,7 +219,7 @@ def test_export_writes_sections_then_the_manifest(loaded_conn: Any, s3: Any) -> 
 
 
 def test_a_snowflake_row_exports_score_only_and_says_so(loaded_conn: Any, s3: Any) -> None:
-    """Issue 12: TRAINING_ENGINE = 'SNOWFLAKE' trains on the view; no training row reaches S3."""
+    """TRAINING_ENGINE = 'SNOWFLAKE' trains on the view; no training row reaches S3."""
     query(loaded_conn, "UPDATE ML_DATASETS SET TRAINING_ENGINE = 'SNOWFLAKE' WHERE NAME = 'merchant_risk'")
     recording = RecordingS3(s3)
     manifest = export_dataset(loaded_conn, recording, BUCKET, "merchant_risk", export_id="engine-sf")

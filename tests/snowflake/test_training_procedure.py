@@ -1,4 +1,4 @@
-"""TRAIN_MODEL, the SNOWFLAKE training engine (issue 12), in the sandbox's Snowflake.
+"""TRAIN_MODEL, the SNOWFLAKE training engine, in the sandbox's Snowflake.
 
 ``CALL TRAIN_MODEL(…)`` runs the body of 35_training_procedure.sql's CREATE PROCEDURE, in the
 Snowflake-runtime venv, with a real Snowpark Session (local testing mode) fed with the training

@@ -284,7 +284,7 @@ def test_result_selectors_give_what_the_models_read(key: str) -> None:
         )
 
 
-# --- issue 10: what AWS would refuse ------------------------------------------------------------
+# --- what AWS would refuse ------------------------------------------------------------
 FORMAT = re.compile(r"States\.Format\('(?P<template>[^']*)'(?P<args>(?:,\s*[^,)]+)*)\)")
 
 

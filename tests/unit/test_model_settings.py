@@ -144,7 +144,7 @@ def test_multiclass_num_class_set_in_the_row_wins() -> None:
 
 
 def test_the_training_engine_is_the_rows_then_the_inputs() -> None:
-    """Issue 12: TRAINING_ENGINE in the row, "training_engine" in the input, SAGEMAKER by default."""
+    """TRAINING_ENGINE in the row, "training_engine" in the input, SAGEMAKER by default."""
     row = _resolve(row={"training_engine": "SNOWFLAKE"})
     assert row.plan.training_engine == "SNOWFLAKE" and row.plan.sources["training_engine"] == "ML_DATASETS"
     over = _resolve(row={"training_engine": "SNOWFLAKE"}, request={"training_engine": "SAGEMAKER"})

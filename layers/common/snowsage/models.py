@@ -30,7 +30,7 @@ from snowsage.instance_types import TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_
 Mode = Literal["train_and_score", "score_only"]
 # What a dataset's objective predicts, and so how it is scored, gated and loaded (model_settings.py).
 Problem = Literal["binary", "regression", "multiclass"]
-# Where a run trains: SageMaker's built-in XGBoost, or TRAIN_MODEL inside Snowflake (issue 12).
+# Where a run trains: SageMaker's built-in XGBoost, or TRAIN_MODEL inside Snowflake.
 TrainingEngine = Literal["SAGEMAKER", "SNOWFLAKE"]
 TRAINING_ENGINES: tuple[TrainingEngine, ...] = ("SAGEMAKER", "SNOWFLAKE")
 # Where a run scores: a SageMaker batch transform, or ML_PREDICT_<DATASET> inside Snowflake.

@@ -145,8 +145,8 @@ def _training_plan(
 def _refuse_tuned_script(dataset: str, sources: dict[str, str]) -> None:
     """A tuning job over a training script is refused: SageMaker's tuning takes the XGBoost image for
     the built-in algorithm, so the script's metric definition (its objective) and any hyperparameter
-    the algorithm lacks are refused or unreliable (aws/sagemaker-xgboost-container issue 121,
-    aws/sagemaker-python-sdk issue 2226, both open; undocumented in
+    the algorithm lacks are refused or unreliable (github.com/aws/sagemaker-xgboost-container/issues/121,
+    github.com/aws/sagemaker-python-sdk/issues/2226, both open; undocumented in
     API_HyperParameterTrainingJobDefinition)."""
     tuning_where = setting_location(sources.get("tuning", "ML_DATASETS"), "TUNING", "tuning")
     script_where = setting_location(

@@ -1,4 +1,4 @@
-"""TrainInSnowflake: the SNOWFLAKE training engine's two statements (issue 12).
+"""TrainInSnowflake: the SNOWFLAKE training engine's two statements.
 
 1. ``CALL TRAIN_MODEL(dataset, run_id, hyperparameters, metric)`` trains in the warehouse
    (snowflake/setup/35_training_procedure.sql): the rows stay in Snowflake, and the procedure
