@@ -5,13 +5,46 @@ USE ROLE &{admin_role};
 USE WAREHOUSE &{warehouse};
 USE SCHEMA &{database}.&{schema};
 
--- Every dataset's predictions, one table per dataset: a dataset's setup file adds its table here
--- (snowflake/examples/txn_refund.sql does).
-CREATE OR REPLACE VIEW ML_PREDICTIONS
-  COMMENT = 'Snowsage: the predictions of every dataset'
+-- Every dataset's predictions, one table per dataset, in one view built from ML_DATASETS: this file
+-- and each dataset's file (snowflake/examples/*.sql) CALL it after their rows are in, so applying
+-- them in any order, any number of times, gives the same view. ONE SOURCE: the sandbox builds the
+-- view from the marked SELECT below (sandbox/snowflake/tasks_and_views.py) with the same rules.
+CREATE OR REPLACE PROCEDURE REFRESH_ML_PREDICTIONS()
+  RETURNS VARCHAR
+  LANGUAGE SQL
+  COMMENT = 'Snowsage: (re)create ML_PREDICTIONS as the union of every ML_DATASETS row''s predictions table'
+  EXECUTE AS OWNER
 AS
-SELECT 'merchant_risk' AS DATASET, ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT
-FROM MERCHANT_RISK_PREDICTIONS;
+$$
+DECLARE
+  -- snowsage:predictions-select
+  part VARCHAR DEFAULT 'SELECT ''{dataset}'' AS DATASET, ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT FROM {table}';
+  -- The grammars EXPORT_DATASET checks a row with (snowsage.names).
+  ident_pattern VARCHAR DEFAULT '[A-Za-z_][A-Za-z0-9_$]{0,254}';
+  name_pattern VARCHAR DEFAULT '[a-z0-9]+(_[a-z0-9]+)*';
+  dataset VARCHAR;
+  predictions VARCHAR;
+  union_sql VARCHAR DEFAULT '';
+  invalid_name EXCEPTION (-20011, 'REFRESH_ML_PREDICTIONS: an ML_DATASETS name or PREDICTIONS_TABLE is invalid');
+  rows_cursor CURSOR FOR SELECT NAME, PREDICTIONS_TABLE FROM ML_DATASETS ORDER BY NAME;
+BEGIN
+  FOR row_of IN rows_cursor DO
+    dataset := row_of.NAME;
+    predictions := row_of.PREDICTIONS_TABLE;
+    IF (NOT REGEXP_LIKE(dataset, name_pattern) OR NOT REGEXP_LIKE(predictions, ident_pattern)) THEN
+      RAISE invalid_name;
+    END IF;
+    union_sql := union_sql || IFF(union_sql = '', '', ' UNION ALL ')
+      || REPLACE(REPLACE(part, '{dataset}', dataset), '{table}', UPPER(predictions));
+  END FOR;
+  -- COPY GRANTS keeps who may read the view (docs: sql-reference/sql/create-view).
+  EXECUTE IMMEDIATE 'CREATE OR REPLACE VIEW ML_PREDICTIONS COPY GRANTS'
+    || ' COMMENT = ''Snowsage: the predictions of every dataset'' AS ' || union_sql;
+  RETURN union_sql;
+END;
+$$;
+
+CALL REFRESH_ML_PREDICTIONS();
 
 -- One row per run: its duration, cost, metric and whether it changed the champion.
 CREATE OR REPLACE VIEW ML_RUN_HISTORY
@@ -21,7 +54,7 @@ SELECT
   RUN_ID, DATASET, MODE, STATUS, FAILED_STATE, STARTED_AT, FINISHED_AT,
   DATEDIFF('second', STARTED_AT, FINISHED_AT) AS DURATION_SECONDS,
   COST_USD, COST_TRAINING_USD, COST_TRANSFORM_USD, COST_STEP_FUNCTIONS_USD, COST_LAMBDA_USD,
-  COST_WAREHOUSE_USD, WAREHOUSE_SECONDS, TUNING_TRIALS,
+  COST_WAREHOUSE_USD, WAREHOUSE_SECONDS, TUNING_TRIALS, COST_NOTE,
   METRIC_NAME, METRIC_VALUE, CHAMPION_METRIC,
   COALESCE(PROMOTED, FALSE) AS CHAMPION_CHANGED,
   MODEL_VERSION, ROWS_LOADED
@@ -84,7 +117,9 @@ GROUP BY DATASET, LATEST_RUN_ID, PREVIOUS_RUN_ID, LATEST_ROWS, PREVIOUS_ROWS;
 
 -- Enabled datasets whose last successful run is older than their STALENESS_HOURS (or that never
 -- had one). SYSDATE() is the current UTC time without zone, like FINISHED_AT (sql-reference/functions/sysdate).
+-- COPY GRANTS: the pipeline role's SELECT (StalenessCheck) survives a re-apply (sql-reference/sql/create-view).
 CREATE OR REPLACE VIEW ML_STALE_DATASETS
+  COPY GRANTS
   COMMENT = 'Snowsage: enabled datasets without a successful run in their interval'
 AS
 SELECT D.NAME AS DATASET, D.STALENESS_HOURS, MAX(R.FINISHED_AT) AS LAST_SUCCESS_AT

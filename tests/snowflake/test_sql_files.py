@@ -173,9 +173,8 @@ def test_procedure_body_is_one_statement_with_the_unload_shape() -> None:
         "MAX_FILE_SIZE = ",
         "INCLUDE_QUERY_ID = TRUE DETAILED_OUTPUT = TRUE",
         "FORMAT_NAME = ''' || db || '.' || sch || '.ML_EXPORT_CSV''",
-        "EXECUTE IMMEDIATE :copy_sql;\n    -- SQLID",
-        "copy_query_id := SQLID;",
-        "FROM TABLE(RESULT_SCAN(:copy_query_id))",
+        "unloaded := (EXECUTE IMMEDIATE :copy_sql);",
+        "FROM TABLE(unloaded)",
         "SINGLE = TRUE OVERWRITE = TRUE",
         "TYPE = JSON COMPRESSION = NONE",
         '\'YYYYMMDD"T"HH24MISS"Z"\'',
@@ -194,6 +193,23 @@ def test_procedure_body_is_one_statement_with_the_unload_shape() -> None:
     # rendered with the deployment's names
     assert "db VARCHAR DEFAULT 'SNOWSAGE';" in body
     assert "FROM SNOWSAGE.ML.ML_DATASETS" in body
+
+
+def test_the_procedure_reads_a_dynamic_statements_rows_only_through_a_resultset() -> None:
+    """snowflake-scripting/resultsets documents `rs := (EXECUTE IMMEDIATE :sql)` and TABLE(rs); what
+    SQLID holds after EXECUTE IMMEDIATE is not documented, so neither SQLID nor RESULT_SCAN is used."""
+    procedure = next(
+        s for s in load_statements([SETUP_DIR / "30_export_procedure.sql"], VARIABLES) if s.kind == "CREATE PROCEDURE"
+    )
+    code = "\n".join(line.split("--", 1)[0] for line in procedure.text.splitlines())  # comments out
+    assert "SQLID" not in code and "RESULT_SCAN" not in code
+    declared = set(re.findall(r"^\s*(\w+) RESULTSET;", code, re.MULTILINE))
+    assigned = re.findall(r"(\w+) := \(EXECUTE IMMEDIATE :\w+\);", code)
+    read = re.findall(r"FROM TABLE\((\w+)\)", code)
+    assert declared == set(assigned) == set(read) == {"unloaded", "labels"}
+    # The only EXECUTE IMMEDIATE whose rows are not read is the manifest's COPY.
+    plain = re.findall(r"^\s*EXECUTE IMMEDIATE :(\w+);", code, re.MULTILINE)
+    assert plain == ["copy_sql"] and code.rindex("EXECUTE IMMEDIATE :copy_sql;") > code.rindex("manifest.json")
 
 
 def _file_format_options(name: str) -> dict[str, str]:

@@ -119,3 +119,50 @@ def test_a_failure_inside_the_procedure_fails_the_call_with_its_cause(loaded_con
         call(loaded_conn, "nope", "run-1")
     with pytest.raises(snowflake.connector.errors.ProgrammingError, match="is not a validation metric"):
         call(loaded_conn, "merchant_risk", "run-1", metric="train:auc")
+
+
+def test_with_early_stopping_the_reported_metric_is_the_saved_models(loaded_conn: Any, s3: Any) -> None:
+    """save_best=True keeps the best round's model: the metric reported is that model's validation
+    metric (recomputed here on the same split by the 1.7-1 image's xgboost), not the last round's."""
+    settings = {**HYPERPARAMETERS, "num_round": "300", "eta": "0.5", "max_depth": "6", "early_stopping_rounds": "3"}
+    rows = query(
+        loaded_conn,
+        "CALL TRAIN_MODEL(%s, %s, %s, %s)",
+        ("merchant_risk", "early-1", json.dumps(settings), "validation:auc"),
+    )
+    result = json.loads(rows[0][0])
+    assert result["rounds"] < result["rounds_run"], result  # it stopped early and kept an earlier round
+    query(
+        loaded_conn,
+        "COPY FILES INTO @ML_STAGE/models/merchant_risk/early-1/ FROM"
+        " @ML_MODELS_STAGE/training/merchant_risk/early-1/ FILES = ('model.tar.gz')",
+    )
+    body = s3.get_object(Bucket=BUCKET, Key="models/merchant_risk/early-1/model.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+        member = archive.extractfile("xgboost-model")
+        assert member is not None
+        model = member.read()
+    training = query(loaded_conn, "SELECT * FROM MERCHANT_RISK_TRAINING")
+    held_out = [
+        [float(value) for value in row[1:]]
+        for row in training
+        if hashlib.md5(str(row[0]).encode()).hexdigest()[:2] < "33"  # EXPORT_DATASET's split
+    ]
+    script = (
+        "import json, sys, tempfile, xgboost as x\n"
+        "rows = json.loads(sys.argv[1])\n"
+        "with tempfile.NamedTemporaryFile() as f:\n"
+        "    f.write(sys.stdin.buffer.read()); f.flush(); b = x.Booster(model_file=f.name)\n"
+        "b.set_param({'eval_metric': 'auc'})\n"
+        "d = x.DMatrix([r[1:] for r in rows], label=[r[0] for r in rows])\n"
+        "print(b.num_boosted_rounds(), b.eval(d).split(':')[-1])\n"
+    )
+    done = subprocess.run(
+        [str(environment_python("1.7.4")), "-c", script, json.dumps(held_out)],
+        input=model,
+        capture_output=True,
+        check=True,
+    )
+    trees, auc = done.stdout.decode().split()
+    assert int(trees) == result["rounds"]
+    assert result["metric_value"] == pytest.approx(float(auc), abs=1e-5)

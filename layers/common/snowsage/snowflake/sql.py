@@ -48,6 +48,7 @@ RUN_COLUMNS = (
     "COST_WAREHOUSE_USD",
     "WAREHOUSE_SECONDS",
     "TUNING_TRIALS",
+    "COST_NOTE",
 )
 
 
@@ -139,6 +140,12 @@ def _bound(column: str) -> str:
     """A bind for ``column``; timestamps are cast so COALESCE and MERGE see one type."""
     bind = f"%({column.lower()})s"
     return f"CAST({bind} AS TIMESTAMP_NTZ)" if column in TIMESTAMP_COLUMNS else bind
+
+
+def lock_run_statement() -> str:
+    """The run's row touched first in the writer's transaction: it takes ML_RUNS's DML lock
+    (snowsage/snowflake/ml_runs.py), whether the row exists yet or not."""
+    return f"UPDATE {RUNS_TABLE} SET UPDATED_AT = UPDATED_AT WHERE RUN_ID = %(run_id)s"  # nosec B608
 
 
 def merge_run_statement() -> str:
