@@ -51,7 +51,7 @@ import pyarrow as pa
 import snowflake.connector
 from fakesnow.transforms import stage as fakesnow_stage
 
-from sandbox.snowflake import tasks_and_views
+from sandbox.snowflake import setup_objects
 from sandbox.worker_process import stop_worker
 from snowsage.names import SNOWFLAKE_IDENTIFIER
 
@@ -383,6 +383,11 @@ class PythonFunctions:
                 earlier.process.close()
         return definition.name
 
+    def newest(self, name: str) -> PublishedFunction:
+        """The overload of ``name`` created last: the one a call reaches here."""
+        with self._lock:
+            return list(self.functions[name].values())[-1]
+
     def show(self, statement: str) -> list[tuple[str, str]]:
         """SHOW USER FUNCTIONS [LIKE '…']: (name, arguments) of every overload, by name."""
         match = _SHOW_FUNCTIONS.fullmatch(statement)
@@ -473,7 +478,7 @@ def handled_here(command: str) -> bool:
         _PYTHON_FUNCTION.match(command)
         or re.match(r"\s*COPY\s+FILES\b", command, re.IGNORECASE)
         or procedures.CALL_TRAIN_MODEL.fullmatch(command)
-        or tasks_and_views.handles(command)
+        or setup_objects.handles(command)
         or _SHOW_FUNCTIONS.fullmatch(command)
         or _DROP_FUNCTION.fullmatch(command)
     )
@@ -543,13 +548,13 @@ def support_python_functions(duck_conn: Any, open_s3: Callable[[str, str], Any])
             return original(self, f"SELECT * FROM (VALUES {values}) AS functions(name, arguments)")
         if _DROP_FUNCTION.fullmatch(command):
             return original(self, f"SELECT '{current.drop(command)}' AS status")
-        if tasks_and_views.handles(command):
+        if setup_objects.handles(command):
 
             def query(sql: str) -> list[tuple[Any, ...]]:
                 original(self, sql)
                 return list(self.fetchall())
 
-            return tasks_and_views.execute(
+            return setup_objects.execute(
                 command, str(database), str(schema), lambda sql: original(self, sql), query
             )
         return _call_procedure(self, original, current.files, command)

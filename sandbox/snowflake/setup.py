@@ -42,7 +42,7 @@ UNSUPPORTED_KINDS: dict[str, str] = {
     "EXECUTE TASK": "the sandbox's tasks run nothing; it calls sandbox.snowflake.export.export_dataset instead",
 }
 # Tasks (their state) and CALL REFRESH_ML_PREDICTIONS() are answered by the sandbox's Snowflake
-# itself (sandbox/snowflake/tasks_and_views.py): run, never skipped, whatever their kind.
+# itself (sandbox/snowflake/setup_objects.py): run, never skipped, whatever their kind.
 
 
 class Connection(Protocol):

@@ -8,7 +8,7 @@ USE SCHEMA &{database}.&{schema};
 -- Every dataset's predictions, one table per dataset, in one view built from ML_DATASETS: this file
 -- and each dataset's file (snowflake/examples/*.sql) CALL it after their rows are in, so applying
 -- them in any order, any number of times, gives the same view. ONE SOURCE: the sandbox builds the
--- view from the marked SELECT below (sandbox/snowflake/tasks_and_views.py) with the same rules.
+-- view from the marked SELECT below (sandbox/snowflake/setup_objects.py) with the same rules.
 CREATE OR REPLACE PROCEDURE REFRESH_ML_PREDICTIONS()
   RETURNS VARCHAR
   LANGUAGE SQL

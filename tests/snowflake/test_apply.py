@@ -54,7 +54,7 @@ def test_extra_paths_add_a_dataset(no_connect: None) -> None:
     out = io.StringIO()
     example = SETUP_DIR.parent / "examples" / "txn_refund.sql"
     assert apply.main(["--dry-run", *DEFINES, str(example)], out=out) == 0
-    assert "CREATE OR REPLACE TASK EXPORT_TXN_REFUND" in out.getvalue()
+    assert "CREATE OR ALTER TASK EXPORT_TXN_REFUND" in out.getvalue()
 
 
 def test_missing_variables_fail_before_connecting(

@@ -21,6 +21,7 @@ import snowflake.connector
 from sandbox.sagemaker.runner import environment_python
 from sandbox.sample_data import load_sample_data
 from sandbox.snowflake import functions, procedures
+from snowsage.names import run_id_for
 from snowsage.snowflake import publishing
 from snowsage_setup.sqlscript import load_statements, with_defaults
 
@@ -72,11 +73,9 @@ def test_the_sandbox_runs_the_body_of_the_setup_files_create_procedure() -> None
 def test_train_model_trains_in_the_warehouse_and_copy_files_takes_the_artifact_to_the_bucket(
     loaded_conn: Any, s3: Any
 ) -> None:
-    result = call(loaded_conn, "merchant_risk", "merchant_risk-20261126t100000z")
-    assert (
-        result["artifact"]
-        == "@ML_MODELS_STAGE/training/merchant_risk/merchant_risk-20261126t100000z/model.tar.gz"
-    )
+    run_id = run_id_for("merchant_risk-20261126t100000z")  # what the pipeline passes: its plan's run id
+    result = call(loaded_conn, "merchant_risk", run_id)
+    assert result["artifact"] == f"@ML_MODELS_STAGE/training/merchant_risk/{run_id}/model.tar.gz"
     assert result["metric_name"] == "validation:auc" and 0.5 < result["metric_value"] <= 1
     assert result["rounds"] == 40
     # The split is EXPORT_DATASET's: MD5 of the id, first two hex digits below '33'.
@@ -87,7 +86,7 @@ def test_train_model_trains_in_the_warehouse_and_copy_files_takes_the_artifact_t
     query(
         loaded_conn,
         "COPY FILES INTO @ML_STAGE/models/merchant_risk/r1/ FROM"
-        " @ML_MODELS_STAGE/training/merchant_risk/merchant_risk-20261126t100000z/ FILES = ('model.tar.gz')",
+        f" @ML_MODELS_STAGE/training/merchant_risk/{run_id}/ FILES = ('model.tar.gz')",
     )
     body = s3.get_object(Bucket=BUCKET, Key="models/merchant_risk/r1/model.tar.gz")["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:

@@ -289,9 +289,9 @@ def publish_model(
     with session(factory, query_tag=plan.run_id) as snowflake:
         snowflake.execute(statements.copy_artifact)
         snowflake.execute(statements.create_function)
-        cursor = snowflake.execute(statements.list_functions)
-        columns = [column[0].lower() for column in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        snowflake.execute(statements.list_functions)
+        columns = [column[0].lower() for column in snowflake.cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in snowflake.cursor.fetchall()]
         kept = ("FLOAT",) * len(plan.scoring.features)
         for drop in drop_other_overloads(published.function_name, kept, rows):
             snowflake.execute(drop)

@@ -1,4 +1,10 @@
-"""Tasks and REFRESH_ML_PREDICTIONS in the sandbox's Snowflake (fakesnow 0.12.1 runs neither).
+"""The setup SQL's statements fakesnow 0.12.1 cannot run, answered by the sandbox's Snowflake.
+
+``ALTER FILE FORMAT <name> SET <options>`` and ``ALTER STAGE <name> SET URL = … [STORAGE_INTEGRATION
+= …] [COMMENT = …]`` (docs: sql-reference/sql/alter-file-format, alter-stage) change the object
+fakesnow keeps in place: the options named are set, the others keep their values; an object that
+does not exist is an error. STORAGE_INTEGRATION is accepted and not kept (the sandbox's stage
+reads moto S3 directly).
 
 Tasks (docs: sql-reference/sql/create-task, alter-task, show-tasks): the sandbox keeps what a task
 is, not its schedule; nothing runs on a CRON here. What it keeps is the state, the way Snowflake
@@ -17,6 +23,7 @@ ML_PREDICTIONS. COPY GRANTS is left out: the sandbox has no grants.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import threading
 from collections.abc import Callable
@@ -24,6 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import snowflake.connector
+import sqlglot
+from fakesnow.transforms.options import parse_options
+from sqlglot import exp
 
 from snowsage.names import DATASET_PATTERN, SNOWFLAKE_IDENTIFIER
 from snowsage_setup.sqlscript import predictions_select
@@ -40,7 +50,12 @@ ALTER_TASK = re.compile(
     re.I,
 )
 SHOW_TASKS = re.compile(r"\s*SHOW\s+TASKS(?:\s+LIKE\s+'(?P<like>[^']*)')?\s*;?\s*", re.I)
-CALL_REFRESH = re.compile(r"\s*CALL\s+(?:[A-Za-z0-9_$]+\.){0,2}REFRESH_ML_PREDICTIONS\s*\(\s*\)\s*;?\s*", re.I)
+ALTER_SET = re.compile(
+    r"\s*ALTER\s+(?P<kind>FILE\s+FORMAT|STAGE)\s+" + _NAME + r"\s+SET\s+(?P<options>.*?)\s*;?\s*", re.I | re.S
+)
+CALL_REFRESH = re.compile(
+    r"\s*CALL\s+(?:[A-Za-z0-9_$]+\.){0,2}REFRESH_ML_PREDICTIONS\s*\(\s*\)\s*;?\s*", re.I
+)
 PREDICTIONS_VIEW_COMMENT = "Snowsage: the predictions of every dataset"
 
 Execute = Callable[[str], Any]  # runs SQL on fakesnow's cursor, returns its result
@@ -53,7 +68,8 @@ def _error(message: str, errno: int, sqlstate: str) -> snowflake.connector.error
 
 def handles(statement: str) -> bool:
     return any(
-        pattern.fullmatch(statement) for pattern in (CREATE_TASK, ALTER_TASK, SHOW_TASKS, CALL_REFRESH)
+        pattern.fullmatch(statement)
+        for pattern in (CREATE_TASK, ALTER_TASK, SHOW_TASKS, ALTER_SET, CALL_REFRESH)
     )
 
 
@@ -115,9 +131,59 @@ def predictions_view_sql(rows: list[tuple[Any, ...]]) -> str:
                 "REFRESH_ML_PREDICTIONS: an ML_DATASETS name or PREDICTIONS_TABLE is invalid", -20011, "P0001"
             )
         parts.append(template.replace("{dataset}", str(dataset)).replace("{table}", str(table).upper()))
-    return f"CREATE OR REPLACE VIEW ML_PREDICTIONS COMMENT = '{PREDICTIONS_VIEW_COMMENT}' AS " + " UNION ALL ".join(
-        parts
+    return (
+        f"CREATE OR REPLACE VIEW ML_PREDICTIONS COMMENT = '{PREDICTIONS_VIEW_COMMENT}' AS "
+        + " UNION ALL ".join(parts)
     )
+
+
+def _literal(text: str) -> str:
+    """A Snowflake string literal: backslashes escape in one, as quotes do doubled."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _set_options(options: str) -> dict[str, Any]:
+    """``SET``'s options, read the way fakesnow reads a CREATE's (the same option parser)."""
+    parsed = sqlglot.parse_one(f"CREATE FILE FORMAT X {options}", read="snowflake")
+    assert isinstance(parsed, exp.Create)
+    return parse_options(parsed.args.get("properties") or [])
+
+
+def alter_set(statement: str, database: str, schema: str, query: Query, run: Execute) -> str:
+    """ALTER FILE FORMAT | STAGE … SET: the named options changed in fakesnow's own record of it."""
+    match = ALTER_SET.fullmatch(statement)
+    assert match is not None
+    kind = re.sub(r"\s+", " ", match.group("kind").upper())
+    name = match.group("name").upper()
+    table = "_fs_file_formats" if kind == "FILE FORMAT" else "_fs_stages"
+    where = f"name = '{name}' AND database_name = '{database}' AND schema_name = '{schema}'"
+    columns = "options, comment" if kind == "FILE FORMAT" else "url, comment"
+    found = query(f"SELECT {columns} FROM _fs_global._fs_information_schema.{table} WHERE {where}")  # noqa: S608
+    if not found:
+        noun = "File format" if kind == "FILE FORMAT" else "Stage"
+        raise _error(
+            f"SQL compilation error:\n{noun} '{database}.{schema}.{name}' does not exist or not authorized.",
+            2003,
+            "02000",
+        )
+    changes = _set_options(match.group("options"))
+    comment = _literal(str(changes.pop("COMMENT", found[0][1] or "")))
+    if kind == "FILE FORMAT":
+        if "TYPE" in changes:
+            raise _error("SQL compilation error:\nALTER FILE FORMAT cannot change TYPE", 1003, "42000")
+        options = {**json.loads(found[0][0]), **changes}
+        value = f"options = {_literal(json.dumps(options))}"
+    else:
+        unknown = set(changes) - {"URL", "STORAGE_INTEGRATION"}
+        if unknown:
+            raise _error(
+                f"the sandbox's ALTER STAGE sets URL, STORAGE_INTEGRATION, COMMENT, not {sorted(unknown)}",
+                9999,
+                "0A000",
+            )
+        value = f"url = {_literal(str(changes.get('URL', found[0][0] or '')))}"
+    run(f"UPDATE _fs_global._fs_information_schema.{table} SET {value}, comment = {comment} WHERE {where}")  # noqa: S608
+    return "Statement executed successfully."
 
 
 _tasks = Tasks()
@@ -143,6 +209,8 @@ def execute(statement: str, database: str, schema: str, run: Execute, query: Que
         return run(
             f"SELECT * FROM (VALUES {values}) AS tasks(name, database_name, schema_name, state)"  # noqa: S608
         )
+    if ALTER_SET.fullmatch(statement):
+        return run(f"SELECT '{alter_set(statement, database, schema, query, run)}' AS status")
     view = predictions_view_sql(query("SELECT NAME, PREDICTIONS_TABLE FROM ML_DATASETS ORDER BY NAME"))
     run(view)
     union = view.split(" AS ", 1)[1].replace("'", "''")
