@@ -162,7 +162,9 @@ def run(statements: Sequence[Statement], conn: Any, out: TextIO) -> None:
             try:
                 cur.execute(statement.text)
             except snowflake.connector.errors.ProgrammingError as error:
-                refusal = terms_refusal(error, statement.where) if statement_pins(statement.text, "") else None
+                refusal = (
+                    terms_refusal(error, statement.where) if statement_pins(statement.text, "") else None
+                )
                 if refusal is not None:
                     raise refusal from None
                 raise

@@ -17,7 +17,9 @@ from typing import Any
 
 from snowsage.snowflake import publishing
 
-PYTHON_OBJECT = re.compile(r"\s*CREATE\s+(?:OR\s+(?:REPLACE|ALTER)\s+)?(?:PROCEDURE|FUNCTION)\b.*?\bLANGUAGE\s+PYTHON\b", re.I | re.S)
+PYTHON_OBJECT = re.compile(
+    r"\s*CREATE\s+(?:OR\s+(?:REPLACE|ALTER)\s+)?(?:PROCEDURE|FUNCTION)\b.*?\bLANGUAGE\s+PYTHON\b", re.I | re.S
+)
 _OPTION = r"\b{name}\s*=\s*"
 _STRING = re.compile(r"'([^']*)'")
 # What to do when a pin is missing (docs/snowflake.md, "The pin").
@@ -69,8 +71,15 @@ def statement_pins(text: str, where: str) -> list[PackagePin]:
 
 def publishing_pins() -> list[PackagePin]:
     """What PublishModel creates every ML_PREDICT_<DATASET> with, for each image it can publish."""
-    specs = {spec for image in publishing.XGBOOST_FOR_IMAGE.values() for spec in (image, *publishing.OTHER_PACKAGES)}
-    return [_pin(spec, publishing.RUNTIME_VERSION, "ML_PREDICT_<DATASET> (PublishModel)") for spec in sorted(specs)]
+    specs = {
+        spec
+        for image in publishing.XGBOOST_FOR_IMAGE.values()
+        for spec in (image, *publishing.OTHER_PACKAGES)
+    }
+    return [
+        _pin(spec, publishing.RUNTIME_VERSION, "ML_PREDICT_<DATASET> (PublishModel)")
+        for spec in sorted(specs)
+    ]
 
 
 def packages_query(pins: Sequence[PackagePin]) -> tuple[str, list[str]]:
@@ -79,9 +88,11 @@ def packages_query(pins: Sequence[PackagePin]) -> tuple[str, list[str]]:
     runtimes = sorted({pin.runtime for pin in pins})
     marks = ", ".join(["%s"] * len(names))
     runtime_marks = ", ".join(["%s"] * len(runtimes))
+    # S608: only bind markers are inlined; the names and runtimes are bound.
     query = (
-        "SELECT LOWER(PACKAGE_NAME), VERSION, RUNTIME_VERSION FROM INFORMATION_SCHEMA.PACKAGES"
-        f" WHERE LANGUAGE = 'python' AND LOWER(PACKAGE_NAME) IN ({marks}) AND RUNTIME_VERSION IN ({runtime_marks})"
+        "SELECT LOWER(PACKAGE_NAME), VERSION, RUNTIME_VERSION FROM INFORMATION_SCHEMA.PACKAGES"  # noqa: S608
+        f" WHERE LANGUAGE = 'python' AND LOWER(PACKAGE_NAME) IN ({marks})"
+        f" AND RUNTIME_VERSION IN ({runtime_marks})"
     )
     return query, [*names, *runtimes]
 

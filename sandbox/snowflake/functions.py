@@ -429,7 +429,9 @@ class PythonFunctions:
             published.process.close()
         return f"{name} successfully dropped."
 
-    def _register(self, definition: FunctionDefinition, process: FunctionProcess, *, registered: bool | None = None) -> None:
+    def _register(
+        self, definition: FunctionDefinition, process: FunctionProcess, *, registered: bool | None = None
+    ) -> None:
         def run(*columns: pa.ChunkedArray) -> pa.Array:
             matrix = np.column_stack(
                 [
@@ -497,6 +499,17 @@ def _call_procedure(cursor: Any, execute: Any, files: StageFiles, command: str) 
     return execute(cursor, f"SELECT PARSE_JSON('{literal}') AS TRAIN_MODEL")
 
 
+def _overloads_answer(functions: PythonFunctions, command: str) -> str:
+    """The query answering SHOW USER FUNCTIONS or DROP FUNCTION (the names and types are validated)."""
+    if _DROP_FUNCTION.fullmatch(command):
+        return f"SELECT '{functions.drop(command)}' AS status"
+    rows = functions.show(command)
+    if not rows:
+        return "SELECT NULL AS name, NULL AS arguments LIMIT 0"
+    values = ", ".join(f"('{name}', '{arguments}')" for name, arguments in rows)
+    return f"SELECT * FROM (VALUES {values}) AS functions(name, arguments)"  # noqa: S608  # nosec B608
+
+
 def installed() -> PythonFunctions | None:
     """The functions of the running sandbox (None before ``support_python_functions``)."""
     return _installed.get("functions")
@@ -540,14 +553,8 @@ def support_python_functions(duck_conn: Any, open_s3: Callable[[str, str], Any])
                 or "SELECT NULL AS file LIMIT 0"
             )
             return original(self, rows)
-        if _SHOW_FUNCTIONS.fullmatch(command):
-            rows = current.show(command)
-            if not rows:
-                return original(self, "SELECT NULL AS name, NULL AS arguments LIMIT 0")
-            values = ", ".join(f"('{name}', '{arguments}')" for name, arguments in rows)
-            return original(self, f"SELECT * FROM (VALUES {values}) AS functions(name, arguments)")
-        if _DROP_FUNCTION.fullmatch(command):
-            return original(self, f"SELECT '{current.drop(command)}' AS status")
+        if _SHOW_FUNCTIONS.fullmatch(command) or _DROP_FUNCTION.fullmatch(command):
+            return original(self, _overloads_answer(current, command))
         if setup_objects.handles(command):
 
             def query(sql: str) -> list[tuple[Any, ...]]:

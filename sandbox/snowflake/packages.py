@@ -40,12 +40,15 @@ def offered() -> list[tuple[str, str, str, str]]:
     )
     (major, minor), packages = json.loads(done.stdout)
     runtime = f"{major}.{minor}"
-    return [(name, version, "python", runtime) for name, version in packages if _PLAIN.fullmatch(name + version)]
+    return [
+        (name, version, "python", runtime) for name, version in packages if _PLAIN.fullmatch(name + version)
+    ]
 
 
 def rewritten(statement: str, rows: list[tuple[str, str, str, str]] | None = None) -> str:
     """``statement`` with every reference to INFORMATION_SCHEMA.PACKAGES made the runtime's rows."""
     found: Any = rows if rows is not None else offered()
     values = ", ".join("(" + ", ".join(f"'{value}'" for value in row) + ")" for row in found)
-    derived = f"(SELECT * FROM (VALUES {values}) AS PACKAGES({', '.join(COLUMNS)})) AS PACKAGES"
+    # The rows are the runtime's own distributions, each checked against _PLAIN: no quote in them.
+    derived = f"(SELECT * FROM (VALUES {values}) AS PACKAGES({', '.join(COLUMNS)})) AS PACKAGES"  # noqa: S608
     return REFERENCE.sub(derived, statement)

@@ -39,7 +39,7 @@ UNSUPPORTED_KINDS: dict[str, str] = {
         " sandbox.snowflake.procedures runs TRAIN_MODEL's own body on CALL"
     ),
     "CALL": "fakesnow cannot run procedures; sandbox.snowflake.export emulates EXPORT_DATASET",
-    "EXECUTE TASK": "the sandbox's tasks run nothing; it calls sandbox.snowflake.export.export_dataset instead",
+    "EXECUTE TASK": "the sandbox's tasks run nothing: it calls sandbox.snowflake.export.export_dataset",
 }
 # Tasks (their state) and CALL REFRESH_ML_PREDICTIONS() are answered by the sandbox's Snowflake
 # itself (sandbox/snowflake/setup_objects.py): run, never skipped, whatever their kind.

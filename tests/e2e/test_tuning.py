@@ -179,7 +179,9 @@ def test_the_next_run_warm_starts_from_the_champions_tuning_job(sandbox: Sandbox
     assert second.tuning["trials"] == 4
 
 
-def test_a_warm_start_sagemaker_refuses_anyway_tunes_cold_and_says_why(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_a_warm_start_sagemaker_refuses_anyway_tunes_cold_and_says_why(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     """The limits pages disagree (750 trials in all, automatic-model-tuning-limits; parents against
     "the 500 maximum", automatic-model-tuning-warm-start): when CreateHyperParameterTuningJob refuses
     the planned warm start, TuneWarm's retries end in its Catch and the run tunes cold in Tune."""
@@ -206,7 +208,9 @@ def test_a_warm_start_sagemaker_refuses_anyway_tunes_cold_and_says_why(sandbox: 
         assert result.status == "SUCCEEDED", result.execution.cause
         results.append((result, sleeps.retry_delays))
     (first, _), (second, delays) = results
-    assert second.tuning is not None and second.tuning["warm_start"].startswith("warm start (TransferLearning)")
+    assert second.tuning is not None and second.tuning["warm_start"].startswith(
+        "warm start (TransferLearning)"
+    )
     states = [span.name for span in second.execution.spans]
     assert states.count("TuneWarm") == 1 and states.count("Tune") == 1  # one Task state, retried, then cold
     assert len(delays) == 2  # TuneWarm's two retries, then its Catch

@@ -73,7 +73,8 @@ def test_every_file_is_safe_to_reapply(path: Path) -> None:
 
 
 GRANT_ON = re.compile(
-    r"GRANT\s+[A-Z, ]+?\s+ON\s+(?P<kind>FILE FORMAT|STAGE|TABLE|VIEW|PROCEDURE|FUNCTION)\s+(?P<name>\w+)", re.I
+    r"GRANT\s+[A-Z, ]+?\s+ON\s+(?P<kind>FILE FORMAT|STAGE|TABLE|VIEW|PROCEDURE|FUNCTION)\s+(?P<name>\w+)",
+    re.I,
 )
 
 
@@ -125,9 +126,15 @@ def test_each_alter_repeats_its_creates_options() -> None:
         if s.kind in {"CREATE FILE FORMAT", "CREATE STAGE"}
     }
     altered = {
-        s.text.splitlines()[0].split()[-2]: s.text for s in statements if s.kind in {"ALTER FILE FORMAT", "ALTER STAGE"}
+        s.text.splitlines()[0].split()[-2]: s.text
+        for s in statements
+        if s.kind in {"ALTER FILE FORMAT", "ALTER STAGE"}
     }
-    assert set(created) == set(altered) == {"ML_EXPORT_CSV", "ML_PREDICTIONS_CSV", "ML_PREDICTIONS_LINES", "ML_STAGE"}
+    assert (
+        set(created)
+        == set(altered)
+        == {"ML_EXPORT_CSV", "ML_PREDICTIONS_CSV", "ML_PREDICTIONS_LINES", "ML_STAGE"}
+    )
     for name, create in created.items():
         assert "IF NOT EXISTS" in create.splitlines()[0]
         assert _options(altered[name]) == _options(create), name
@@ -260,7 +267,9 @@ def test_the_procedure_reads_a_dynamic_statements_rows_only_through_a_resultset(
     """snowflake-scripting/resultsets documents `rs := (EXECUTE IMMEDIATE :sql)` and TABLE(rs); what
     SQLID holds after EXECUTE IMMEDIATE is not documented, so neither SQLID nor RESULT_SCAN is used."""
     procedure = next(
-        s for s in load_statements([SETUP_DIR / "30_export_procedure.sql"], VARIABLES) if s.kind == "CREATE PROCEDURE"
+        s
+        for s in load_statements([SETUP_DIR / "30_export_procedure.sql"], VARIABLES)
+        if s.kind == "CREATE PROCEDURE"
     )
     code = "\n".join(line.split("--", 1)[0] for line in procedure.text.splitlines())  # comments out
     assert "SQLID" not in code and "RESULT_SCAN" not in code
@@ -270,7 +279,9 @@ def test_the_procedure_reads_a_dynamic_statements_rows_only_through_a_resultset(
     assert declared == set(assigned) == set(read) == {"unloaded", "labels"}
     # The only EXECUTE IMMEDIATE whose rows are not read is the manifest's COPY.
     plain = re.findall(r"^\s*EXECUTE IMMEDIATE :(\w+);", code, re.MULTILINE)
-    assert plain == ["copy_sql"] and code.rindex("EXECUTE IMMEDIATE :copy_sql;") > code.rindex("manifest.json")
+    assert plain == ["copy_sql"] and code.rindex("EXECUTE IMMEDIATE :copy_sql;") > code.rindex(
+        "manifest.json"
+    )
 
 
 def _file_format_options(name: str) -> dict[str, str]:

@@ -123,7 +123,13 @@ def test_a_failure_inside_the_procedure_fails_the_call_with_its_cause(loaded_con
 def test_with_early_stopping_the_reported_metric_is_the_saved_models(loaded_conn: Any, s3: Any) -> None:
     """save_best=True keeps the best round's model: the metric reported is that model's validation
     metric (recomputed here on the same split by the 1.7-1 image's xgboost), not the last round's."""
-    settings = {**HYPERPARAMETERS, "num_round": "300", "eta": "0.5", "max_depth": "6", "early_stopping_rounds": "3"}
+    settings = {
+        **HYPERPARAMETERS,
+        "num_round": "300",
+        "eta": "0.5",
+        "max_depth": "6",
+        "early_stopping_rounds": "3",
+    }
     rows = query(
         loaded_conn,
         "CALL TRAIN_MODEL(%s, %s, %s, %s)",

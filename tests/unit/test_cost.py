@@ -195,7 +195,9 @@ class ThrottledLambda:
         self.code = code
 
     def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:
-        raise ClientError({"Error": {"Code": self.code, "Message": "Rate exceeded"}}, "GetFunctionConfiguration")
+        raise ClientError(
+            {"Error": {"Code": self.code, "Message": "Rate exceeded"}}, "GetFunctionConfiguration"
+        )
 
 
 @pytest.mark.parametrize("code", ["TooManyRequestsException", "AccessDeniedException"])

@@ -203,4 +203,6 @@ def test_overload_argument_types_are_read_at_the_top_level() -> None:
         "F", ("FLOAT",), [{"name": "F", "arguments": "F(NUMBER(38,0), VARCHAR) RETURN FLOAT"}]
     ) == ["DROP FUNCTION IF EXISTS F(NUMBER(38,0), VARCHAR)"]
     with pytest.raises(PublicationRefused, match="unexpected argument types"):
-        publishing.drop_other_overloads("F", ("FLOAT",), [{"name": "F", "arguments": "F(A; DROP) RETURN FLOAT"}])
+        publishing.drop_other_overloads(
+            "F", ("FLOAT",), [{"name": "F", "arguments": "F(A; DROP) RETURN FLOAT"}]
+        )

@@ -79,15 +79,21 @@ def _lambda_task(event_id: int, function: str) -> list[dict[str, object]]:
     """A Lambda task that ran one second (what costing prices by the function's memory size)."""
     scheduled = {"resource": function}
     return [
-        {"id": event_id, "type": "LambdaFunctionScheduled", "timestamp": NOW,
-         "lambdaFunctionScheduledEventDetails": scheduled},
+        {
+            "id": event_id,
+            "type": "LambdaFunctionScheduled",
+            "timestamp": NOW,
+            "lambdaFunctionScheduledEventDetails": scheduled,
+        },
         {"id": event_id + 1, "type": "LambdaFunctionSucceeded", "timestamp": NOW},
     ]
 
 
 class ThrottledLambda:
     def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:
-        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetFunctionConfiguration")
+        raise ClientError(
+            {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetFunctionConfiguration"
+        )
 
 
 class FakeHistory:

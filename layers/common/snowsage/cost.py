@@ -360,7 +360,9 @@ def warehouse_seconds(state: RunState) -> float | None:
     return sum(figures) if figures else None
 
 
-def training_jobs(state: RunState, trials: TrialReader) -> tuple[list[BilledTrainingJob], int | None, str | None]:
+def training_jobs(
+    state: RunState, trials: TrialReader
+) -> tuple[list[BilledTrainingJob], int | None, str | None]:
     """The SageMaker training the run billed: its tuning job's trials, or its one training job; and a
     note on how it was read."""
     training, plan = state.training, state.plan

@@ -148,7 +148,9 @@ def list_functions_statement(name: str) -> str:
 
 def _argument_types(arguments: str) -> tuple[str, ...]:
     """``NAME(FLOAT, NUMBER(38,0)) RETURN FLOAT`` -> ("FLOAT", "NUMBER(38,0)"), top-level commas only."""
-    inner = arguments[arguments.index("(") + 1 : arguments.rindex(")", 0, arguments.upper().rindex(" RETURN "))]
+    inner = arguments[
+        arguments.index("(") + 1 : arguments.rindex(")", 0, arguments.upper().rindex(" RETURN "))
+    ]
     types, depth, current = [], 0, ""
     for char in inner:
         depth += (char == "(") - (char == ")")
