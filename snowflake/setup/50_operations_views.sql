@@ -71,11 +71,14 @@ SELECT
 FROM ML_RUNS
 WHERE STATUS = 'SUCCEEDED' AND METRIC_VALUE IS NOT NULL;
 
--- Population stability index of each dataset's latest run's scores against the previous run's:
--- ten fixed bins of width 0.1 over [0, 1] (the scores are binary:logistic probabilities; a score of
--- 1 falls in the last bin), PSI = sum over bins of (latest% - previous%) x ln(latest% / previous%),
--- an empty bin counted as 0.0001 of its run so the logarithm exists. Runs are ordered by when their
--- scores were loaded.
+-- Population stability index of each dataset's latest run's scores against the previous run's
+-- (the baseline). Bins from the baseline's own distribution, so any score scale works (a
+-- regression's amounts as a classifier's probabilities): ten bins between the baseline's deciles
+-- (a score above the k-th decile and not above the next is in bin k, ties fall low; docs:
+-- sql-reference/functions/percentile_cont), and an eleventh bin for NULL scores, so every row is
+-- in a bin and a change in the NULL rate is drift too. PSI = sum over bins of (latest% - baseline%)
+-- x ln(latest% / baseline%), an empty bin counted as 0.0001 of its run so the logarithm exists.
+-- Runs are ordered by when their scores were loaded.
 CREATE OR REPLACE VIEW ML_SCORE_DRIFT
   COMMENT = 'Snowsage: PSI of the scores of the latest run against the previous run, per dataset'
 AS
@@ -92,14 +95,43 @@ PAIRS AS (
   JOIN RUNS AS P ON P.DATASET = L.DATASET AND P.RECENCY = 2
   WHERE L.RECENCY = 1
 ),
+-- The baseline's deciles (PERCENTILE_CONT takes a constant percentile: one column each).
+EDGES AS (
+  SELECT PAIRS.DATASET,
+    PERCENTILE_CONT(0.1) WITHIN GROUP (ORDER BY B.SCORE) AS E1,
+    PERCENTILE_CONT(0.2) WITHIN GROUP (ORDER BY B.SCORE) AS E2,
+    PERCENTILE_CONT(0.3) WITHIN GROUP (ORDER BY B.SCORE) AS E3,
+    PERCENTILE_CONT(0.4) WITHIN GROUP (ORDER BY B.SCORE) AS E4,
+    PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY B.SCORE) AS E5,
+    PERCENTILE_CONT(0.6) WITHIN GROUP (ORDER BY B.SCORE) AS E6,
+    PERCENTILE_CONT(0.7) WITHIN GROUP (ORDER BY B.SCORE) AS E7,
+    PERCENTILE_CONT(0.8) WITHIN GROUP (ORDER BY B.SCORE) AS E8,
+    PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY B.SCORE) AS E9
+  FROM PAIRS
+  JOIN ML_PREDICTIONS AS B ON B.DATASET = PAIRS.DATASET AND B.RUN_ID = PAIRS.PREVIOUS_RUN_ID
+  WHERE B.SCORE IS NOT NULL
+  GROUP BY PAIRS.DATASET
+),
+-- Each score of the two runs: how many deciles it is above (0..9), or -1 when NULL.
+BINNED AS (
+  SELECT S.DATASET, S.RUN_ID,
+    IFF(S.SCORE IS NULL, -1,
+      IFF(S.SCORE > E.E1, 1, 0) + IFF(S.SCORE > E.E2, 1, 0) + IFF(S.SCORE > E.E3, 1, 0)
+      + IFF(S.SCORE > E.E4, 1, 0) + IFF(S.SCORE > E.E5, 1, 0) + IFF(S.SCORE > E.E6, 1, 0)
+      + IFF(S.SCORE > E.E7, 1, 0) + IFF(S.SCORE > E.E8, 1, 0) + IFF(S.SCORE > E.E9, 1, 0)) AS BIN
+  FROM ML_PREDICTIONS AS S
+  JOIN PAIRS ON PAIRS.DATASET = S.DATASET AND S.RUN_ID IN (PAIRS.LATEST_RUN_ID, PAIRS.PREVIOUS_RUN_ID)
+  LEFT JOIN EDGES AS E ON E.DATASET = S.DATASET
+),
 BINS AS (
-  SELECT 0 AS BIN UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
-  UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9
+  SELECT -1 AS BIN UNION ALL SELECT 0 UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
+  UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8
+  UNION ALL SELECT 9
 ),
 COUNTS AS (
-  SELECT DATASET, RUN_ID, LEAST(GREATEST(FLOOR(SCORE * 10), 0), 9) AS BIN, COUNT(*) AS N
-  FROM ML_PREDICTIONS
-  GROUP BY DATASET, RUN_ID, LEAST(GREATEST(FLOOR(SCORE * 10), 0), 9)
+  SELECT DATASET, RUN_ID, BIN, COUNT(*) AS N
+  FROM BINNED
+  GROUP BY DATASET, RUN_ID, BIN
 ),
 SHARES AS (
   SELECT PAIRS.DATASET, PAIRS.LATEST_RUN_ID, PAIRS.PREVIOUS_RUN_ID, PAIRS.LATEST_ROWS, PAIRS.PREVIOUS_ROWS,
