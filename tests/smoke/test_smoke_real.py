@@ -154,7 +154,10 @@ def _refused(message: str) -> Exception:
     return real.snowflake.connector.errors.ProgrammingError(msg=message, errno=91003)
 
 
-ASSUMING = "SQL execution error: Error assuming AWS_ROLE. Please verify the role and externalId are configured correctly in your AWS policy."
+ASSUMING = (
+    "SQL execution error: Error assuming AWS_ROLE. Please verify the role and externalId are configured"
+    " correctly in your AWS policy."
+)
 
 
 def test_the_first_export_is_retried_while_iam_spreads_the_storage_role() -> None:
