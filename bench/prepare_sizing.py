@@ -119,11 +119,11 @@ def _scaled_export(sb: Any, manifest: dict[str, Any], files: int, export_id: str
 
 
 def measure(sizes: list[int]) -> list[Sample]:
-    from bench import lambda_packages  # noqa: PLC0415  # the sandbox only for the measurement
-    from bench.sandbox_bench import _function_env, replay_module  # noqa: PLC0415
-    from sandbox import pipeline_run  # noqa: PLC0415
-    from sandbox.sample_data import SAMPLE_DATASET, load_sample_data  # noqa: PLC0415
-    from sandbox.services import Sandbox  # noqa: PLC0415
+    from bench import lambda_packages  # the sandbox only for the measurement
+    from bench.sandbox_bench import _function_env, replay_module
+    from sandbox import pipeline_run
+    from sandbox.sample_data import SAMPLE_DATASET, load_sample_data
+    from sandbox.services import Sandbox
 
     samples = []
     with Sandbox() as sb:
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DOCUMENT)
     args = parser.parse_args(argv)
     samples = measure([int(size) for size in args.sizes.split(",")])
-    from sandbox.aws.template import project  # noqa: PLC0415
+    from sandbox.aws.template import project
 
     prepare = project().functions["PrepareRunFunction"]
     measured = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
