@@ -26,6 +26,7 @@ import cfnlint.data.schemas
 BEGIN = "<!-- smoke-permissions: begin (python -m smoke permissions) -->"
 END = "<!-- smoke-permissions: end -->"
 SCHEMAS = Path(cfnlint.data.schemas.__file__).parent
+SMOKE_DOC = Path(__file__).resolve().parents[1] / "docs" / "smoke.md"
 HANDLERS = ("create", "read", "update", "delete")
 
 # SAM CLI's own calls (sam build needs none): the change set of the stack with SAM's transform, the

@@ -52,6 +52,8 @@ class RealPlatform:
     poll_seconds = 15.0  # DescribeExecution is throttled per account: poll gently
     start_timeout_seconds = 180.0  # S3 -> EventBridge -> Lambda -> StartExecution takes seconds
     run_timeout_seconds = 3600.0  # a training and a transform job, each minutes to start
+    # EventBridge -> the safety net -> ML_RUNS, and alarm -> SNS -> SQS: seconds, at most minutes.
+    notice_timeout_seconds = 300.0
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import time
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.sagemaker.models import sagemaker_backends
@@ -36,15 +37,24 @@ class SandboxPlatform:
         poll_seconds: float = 0.1,
         start_timeout_seconds: float = 60,
         run_timeout_seconds: float = 300,
+        notice_timeout_seconds: float = 20,
     ) -> None:
         self.sandbox = sandbox
         self.poll_seconds = poll_seconds
         self.start_timeout_seconds = start_timeout_seconds
         self.run_timeout_seconds = run_timeout_seconds
+        self.notice_timeout_seconds = notice_timeout_seconds
         self.stacks: dict[str, DeployedStack] = {}
+        self.calls: set[str] = set()  # "<service>:<Operation>" of every call the plan made
+        self._export_ids: set[str] = set()
 
     def client(self, service: str) -> Any:
-        return self.sandbox.client(service)
+        client = self.sandbox.client(service)
+        client.meta.events.register("before-call.*.*", self._record)
+        return client
+
+    def _record(self, model: Any, **_: Any) -> None:
+        self.calls.add(f"{model.service_model.service_name}:{model.name}")
 
     def template_parameters(self) -> dict[str, str]:
         snowflake = self.sandbox.snowflake
@@ -99,7 +109,12 @@ class SandboxPlatform:
         return report.transactions
 
     def export(self, connection: Any, bucket: str, dataset: str) -> dict[str, Any]:
-        return export_dataset(connection, self.client("s3"), bucket, dataset)
+        """EXPORT_DATASET names an export by its UTC second; the sandbox runs exports within one."""
+        export_id = f"{datetime.now(UTC):%Y%m%dt%H%M%Sz}"
+        while export_id in self._export_ids:
+            export_id = f"{export_id.split('-', maxsplit=1)[0]}-{len(self._export_ids)}"
+        self._export_ids.add(export_id)
+        return export_dataset(connection, self.client("s3"), bucket, dataset, export_id)
 
     def delete_model_package_group(self, group: str) -> None:
         """moto has no DeleteModelPackage(Group): remove the group and its packages from its backend,
