@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from smoke.ledger import Ledger
 from smoke.names import ROLE_NAME_MAX, STATE_MACHINE_NAME_MAX, SmokeNames
+from smoke.paths import alarm_name
 from smoke.plan import Check, SmokeError, SmokeReport, delete_log_bucket, execution_arn, wait_for_execution
 from snowsage.names import SNOWFLAKE_IDENTIFIER
 
@@ -198,3 +200,14 @@ def test_a_report_with_a_kept_resource_still_passes() -> None:
         SmokeNames("abc123"), checks=[Check("x", True, "ok")], kept=[("S3 bucket logs", "late")]
     )
     assert report.ok
+
+
+def test_an_alarm_notice_is_read_from_snss_envelope() -> None:
+    """CloudWatch publishes the alarm as JSON, SNS wraps it (Message) for the SQS subscriber."""
+    alarm = json.dumps({"AlarmName": "snowsage-smoke-abc123-PipelineFailedAlarm-X", "NewStateValue": "ALARM"})
+    assert alarm_name(json.dumps({"Type": "Notification", "Message": alarm})) == (
+        "snowsage-smoke-abc123-PipelineFailedAlarm-X"
+    )
+    run_notice = json.dumps({"Type": "Notification", "Message": json.dumps({"run_id": "r"})})
+    assert alarm_name(run_notice) is None
+    assert alarm_name("not json") is None
