@@ -40,7 +40,7 @@ ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_INSTANCE_COUNT NUMBER;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TUNING VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_ENGINE VARCHAR;
 
--- One row per pipeline run, written by the RecordRun Lambda (MERGE on RUN_ID), or by
+-- One row per pipeline run, written by the RecordRun Lambda (one writer at a time: ml_runs.py), or by
 -- RecordExecutionOutcome for a run that ended without the failure branch.
 CREATE TABLE IF NOT EXISTS ML_RUNS (
   RUN_ID VARCHAR NOT NULL PRIMARY KEY,
