@@ -159,11 +159,11 @@ class Paths:
         in_stack = self.smoke.stack_resources_of_type("AWS::CloudWatch::Alarm")
         queue_url = self.smoke.subscribe_queue(self.smoke.outputs["NotificationTopicArn"])
         cloudwatch = self.smoke.platform.client("cloudwatch")
-        for physical in in_stack.values():
-            cloudwatch.set_alarm_state(AlarmName=physical, StateValue="ALARM", StateReason=ALARM_REASON)
+        for name in in_stack.values():
+            cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=ALARM_REASON)
         seen = self.smoke.alarm_notices(queue_url, set(in_stack.values()))
-        for physical in in_stack.values():
-            cloudwatch.set_alarm_state(AlarmName=physical, StateValue="OK", StateReason=ALARM_REASON)
+        for name in in_stack.values():
+            cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason=ALARM_REASON)
         for logical in template_alarms():
             physical = in_stack.get(logical)
             detail = (
