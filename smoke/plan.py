@@ -329,7 +329,9 @@ class _Smoke:
         return {
             item["LogicalResourceId"]: item["PhysicalResourceId"]
             for item in resources["StackResources"]
-            if item.get("ResourceType") == resource_type and item.get("PhysicalResourceId")
+            if item.get("ResourceType") == resource_type
+            and item.get("LogicalResourceId")
+            and item.get("PhysicalResourceId")
         }
 
     def stack_resource(self, logical_id: str) -> str:
@@ -337,7 +339,7 @@ class _Smoke:
             StackName=self.names.stack
         )
         for item in resources["StackResources"]:
-            if item["LogicalResourceId"] == logical_id:
+            if item.get("LogicalResourceId") == logical_id and item.get("PhysicalResourceId"):
                 return str(item["PhysicalResourceId"])
         raise SmokeError(f"stack {self.names.stack} has no {logical_id}")
 
