@@ -123,10 +123,9 @@ class Paths:
 
     def check_stopped_run(self, manifest: dict[str, Any]) -> None:
         """StopExecution: no Catch runs, the safety net records the run ABORTED (docs/reliability.md)."""
-        name = self.start(manifest, "stopped")
-        sfn = self.smoke.platform.client("stepfunctions")
-        arn = self.smoke.execution_arn(name)
-        sfn.stop_execution(executionArn=arn, error="Snowsage.Smoke", cause="stopped by the smoke")
+        name = f"{execution_name(DATASET, manifest['export_id'])}-stopped"
+        document = json.dumps({"manifest": self.manifest_uri(manifest)})
+        self.smoke.platform.start_and_stop(self.smoke.outputs["PipelineStateMachineArn"], name, document)
         execution = self.smoke.wait_for_execution(name)
         self.smoke.check(
             "stopped run: execution ABORTED", execution["status"] == "ABORTED", outcome(execution)

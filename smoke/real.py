@@ -226,3 +226,11 @@ class RealPlatform:
 
     def sleep(self, seconds: float) -> None:
         self._sleep(seconds)
+
+    def start_and_stop(self, state_machine_arn: str, name: str, document: str) -> None:
+        """The execution is stopped seconds into PrepareRun, as an operator would stop it."""
+        sfn = self.client("stepfunctions")
+        arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=document)[
+            "executionArn"
+        ]
+        sfn.stop_execution(executionArn=arn, error="Snowsage.Smoke", cause="stopped by the smoke")

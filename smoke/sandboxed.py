@@ -21,7 +21,7 @@ from sandbox.services import REGION, SETUP_SQL, Sandbox
 from sandbox.snowflake.export import export_dataset
 from sandbox.snowflake.setup import apply_setup
 from smoke.names import SmokeNames
-from smoke.plan import delete_bucket
+from smoke.plan import delete_bucket, wait_for_execution
 from snowsage.names import SNOWFLAKE_IDENTIFIER as IDENTIFIER
 
 
@@ -145,6 +145,36 @@ class SandboxPlatform:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+    def start_and_stop(self, state_machine_arn: str, name: str, document: str) -> None:
+        """Stopped while its PrepareRun runs, as tests/reliability/test_safety_net.py stops one: moto's
+        interpreter, stopped while a SageMaker task's request is being built, sends that request
+        empty and runs the Catch (FAILED, not ABORTED), so the moment is chosen rather than raced."""
+        runtime = self.sandbox.runtime
+        if runtime is None:
+            raise RuntimeError("the sandbox is not running")
+        sfn = self.client("stepfunctions")
+        arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+        original = runtime.invoke
+
+        def stop_while_preparing(fn: Any, event: Any) -> tuple[str, bool, str]:
+            if isinstance(event, dict) and event.get("execution_name") == name:
+                sfn.stop_execution(executionArn=arn, error="Snowsage.Smoke", cause="stopped by the smoke")
+            return original(fn, event)
+
+        runtime.invoke = stop_while_preparing  # type: ignore[method-assign]
+        try:
+            sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=document)
+            wait_for_execution(
+                sfn,
+                arn,
+                sleep=self.sleep,
+                poll_seconds=self.poll_seconds,
+                start_timeout=self.start_timeout_seconds,
+                run_timeout=self.run_timeout_seconds,
+            )
+        finally:
+            runtime.invoke = original  # type: ignore[method-assign]
 
 
 def _duck() -> Any:
