@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench import coldstart, earlier, engines, markdown, prepare_sizing, scale, sizes, verdicts
-from bench.project import ROOT
 from bench.stats import median
+from tooling.lambda_functions import ROOT
 
 if TYPE_CHECKING:
     from bench.sandbox_bench import RunFigures

@@ -29,7 +29,6 @@ layer loads the driver at all.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -38,10 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import lambda_packages, verdicts
-from bench.project import ROOT, Function, functions
 from bench.stats import median
+from tooling.lambda_functions import ROOT, Function, clean_env, functions
 
-CHILD = Path(__file__).with_name("import_child.py")
 REPLAY_CHILD = Path(__file__).with_name("replay_child.py")
 REFERENCE_DIR = Path(__file__).with_name("reference")
 MINIMAL = "reference: powertools + pydantic + boto3"
@@ -152,10 +150,6 @@ class Target:
         return sorted({sample.error for sample in self.samples if sample.error})
 
 
-def clean_env(env: dict[str, str]) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **env}
-
-
 def measure_once(
     file: Path,
     paths: list[Path],
@@ -179,24 +173,6 @@ def measure_once(
     if done.returncode != 0:
         raise RuntimeError(f"cold start of {file} failed:\n{done.stderr[-3000:]}")
     return Sample.from_report(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-def import_once(file: Path, paths: list[Path], env: dict[str, str]) -> dict[str, object]:
-    """One fresh interpreter importing ``file`` (init only, no call); the child's JSON report.
-
-    Used by tests/unit/test_handler_imports.py (no handler imports the driver at init)."""
-    done = subprocess.run(
-        [sys.executable, str(CHILD), str(file), *map(str, paths)],
-        env=clean_env(env),
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=str(ROOT),
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"importing {file} failed:\n{done.stderr[-3000:]}")
-    report: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return report
 
 
 def targets(

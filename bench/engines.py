@@ -285,8 +285,8 @@ def _snowpark_ready() -> bool:
 
 def run(transactions: Sequence[int], repeats: int = 1) -> list[EngineRun]:
     """Every size x engine x repeat in one sandbox; the engines alternate which goes first."""
-    from sandbox.sample_data import load_sample_data
     from sandbox.services import Sandbox, SandboxConfig
+    from tooling.sample_data import load_sample_data
 
     if not _snowpark_ready():
         raise RuntimeError(

@@ -100,8 +100,8 @@ def _trials(sagemaker: Any, tuning_job: str) -> list[Trial]:
 def run_tuning(transactions: int, trials: int) -> TuningCost:
     """One sandbox: the sample data, one export, an untuned run and a tuned run on it."""
     from sandbox import pipeline_run
-    from sandbox.sample_data import load_sample_data
     from sandbox.services import Sandbox, SandboxConfig
+    from tooling.sample_data import load_sample_data
 
     with Sandbox(SandboxConfig(quiet=True)) as sb:
         with sb.snowflake_connection() as connection:

@@ -39,14 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from bench import bare, lambda_packages, verdicts
-from bench.project import ROOT
 from bench.stats import median
 from sandbox import pipeline_run
 from sandbox.aws import moto_patches
 from sandbox.aws.executions import StateSpan, largest_state_io
-from sandbox.sample_data import load_sample_data
 from sandbox.services import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
 from sandbox.snowflake.export import DEFAULT_ROWS_PER_FILE, export_dataset, file_count
+from tooling.lambda_functions import ROOT
+from tooling.sample_data import load_sample_data
 
 DATASET = "merchant_risk"
 SEED = 7

@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.project import ROOT
 from bench.pulled_in import Pulled, attribute, read_tree
+from tooling.lambda_functions import ROOT
 
 MB = 1_000_000
 LAMBDA_LIMIT_MB = 250

@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.project import ROOT
 from bench.stats import median
 from sandbox import pipeline_run
-from sandbox.sample_data import load_sample_data
 from sandbox.services import Sandbox, SandboxConfig
+from tooling.lambda_functions import ROOT
+from tooling.sample_data import load_sample_data
 
 DATASET = "txn_refund"
 SETUP_SQL = ROOT / "snowflake" / "examples" / "txn_refund.sql"

@@ -24,8 +24,8 @@ from sandbox import cost, pipeline_run
 from sandbox import serve as serving
 from sandbox.aws.executions import StateSpan
 from sandbox.html_report import write_report
-from sandbox.sample_data import SAMPLE_DATASET, SAMPLE_SEED, load_sample_data
 from sandbox.services import Sandbox, SandboxConfig, quiet_services
+from tooling.sample_data import SAMPLE_DATASET, SAMPLE_SEED, load_sample_data
 
 DEFAULT_ROWS = 300_000
 

@@ -2,9 +2,9 @@
 and for a data scientist the validation metric per round, the ROC curve and score histogram on the
 validation set, the gain importance, challenger against champion, the lineage and the cost.
 
-The charts are drawn in the page by its own script from the JSON it embeds (no library, no
-network); when they are drawn the body carries ``data-charts-drawn`` (tests/sandbox/test_report_chromium.py
-opens the page in headless Chromium and checks it, and that nothing was logged to the console).
+The model's charts are plotly figures, plotly.js inlined so the page needs no network; when they are
+drawn the body carries ``data-charts-drawn`` (tests/sandbox/test_report_chromium.py opens the page in
+headless Chromium and checks it, and that nothing was logged to the console).
 
 The graph is drawn from the real ASL file (statemachines/pipeline.asl.json), so the picture is
 the definition that ran, not a drawing of it.
@@ -17,6 +17,10 @@ import json
 from collections import deque
 from pathlib import Path
 from typing import Any
+
+import plotly.graph_objects as go
+from plotly.io import to_json
+from plotly.offline import get_plotlyjs
 
 from sandbox.aws.executions import ExecutionSummary
 from sandbox.aws.template import PROJECT_ROOT
@@ -129,57 +133,6 @@ def _timeline_svg(execution: ExecutionSummary) -> str:
     return "".join(parts)
 
 
-CHARTS_SCRIPT = """
-const data = JSON.parse(document.getElementById("report-data").textContent);
-const NS = "http://www.w3.org/2000/svg";
-function el(parent, name, attrs, text) {
-  const node = document.createElementNS(NS, name);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  if (text !== undefined) node.textContent = text;
-  parent.appendChild(node);
-  return node;
-}
-function frame(id, xLabel, yLabel) {
-  const svg = document.getElementById(id);
-  el(svg, "line", {x1: 40, y1: 200, x2: 380, y2: 200, stroke: "#444"});
-  el(svg, "line", {x1: 40, y1: 10, x2: 40, y2: 200, stroke: "#444"});
-  el(svg, "text", {x: 210, y: 228, "text-anchor": "middle", "font-size": 12}, xLabel);
-  el(svg, "text", {x: 12, y: 105, "font-size": 12, transform: "rotate(-90 12 105)", "text-anchor": "middle"}, yLabel);
-  return svg;
-}
-function line(id, points, xLabel, yLabel, diagonal) {
-  if (!points.length) return 0;
-  const svg = frame(id, xLabel, yLabel);
-  const xs = points.map(p => p[0]), ys = points.map(p => p[1]);
-  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = diagonal ? 0 : Math.min(...ys), y1 = diagonal ? 1 : Math.max(...ys);
-  const sx = v => 40 + 340 * (x1 > x0 ? (v - x0) / (x1 - x0) : 0.5);
-  const sy = v => 200 - 190 * (y1 > y0 ? (v - y0) / (y1 - y0) : 0.5);
-  if (diagonal) el(svg, "line", {x1: sx(0), y1: sy(0), x2: sx(1), y2: sy(1), stroke: "#bbb", "stroke-dasharray": "4"});
-  el(svg, "polyline", {points: points.map(p => sx(p[0]) + "," + sy(p[1])).join(" "), fill: "none", stroke: "#1565c0", "stroke-width": 2});
-  el(svg, "text", {x: 44, y: 22, "font-size": 11}, y1.toFixed(4));
-  el(svg, "text", {x: 44, y: 196, "font-size": 11}, y0.toFixed(4));
-  return 1;
-}
-function bars(id, labels, values, xLabel, yLabel) {
-  if (!values.length) return 0;
-  const svg = frame(id, xLabel, yLabel);
-  const top = Math.max(...values, 1e-12), width = 340 / values.length;
-  values.forEach((value, i) => {
-    const height = 190 * value / top;
-    el(svg, "rect", {x: 40 + i * width + 1, y: 200 - height, width: Math.max(width - 2, 1), height: height, fill: "#2e7d32"}).appendChild(
-      document.createElementNS(NS, "title")).textContent = labels[i] + ": " + value;
-  });
-  return 1;
-}
-let drawn = 0;
-drawn += line("chart-rounds", data.rounds, "boosting round", data.metric_name || "validation metric", false);
-drawn += line("chart-roc", data.roc, "false positive rate", "true positive rate", true);
-drawn += bars("chart-histogram", data.histogram.map((_, i) => (i / 10).toFixed(1)), data.histogram, "score (bins of 0.1)", "validation rows");
-drawn += bars("chart-gain", data.gain.map(g => g[0]), data.gain.map(g => g[1]), "feature (by gain)", "gain");
-document.body.dataset.chartsDrawn = String(drawn);
-"""
-
-
 def _insight(result: Any, sandbox: Sandbox) -> ModelInsight:
     output = result.execution.output or {}
     training = output.get("training") or {}
@@ -211,49 +164,145 @@ def _lineage(result: Any) -> list[tuple[str, str]]:
     ]
 
 
-def report_data(result: Any, insight: ModelInsight) -> dict[str, Any]:
-    """What the page's script draws (JSON)."""
-    return {
-        "metric_name": insight.metric_name,
-        "rounds": [[number, value] for number, value in insight.rounds],
-        "roc": [list(point) for point in roc_points(insight.labels, insight.scores)],
-        "histogram": histogram(insight.scores) if insight.scores else [],
-        "gain": [
-            [name, value] for name, value in sorted(insight.gain.items(), key=lambda item: -item[1])[:15]
-        ],
-    }
+def feature_names(manifest: dict[str, Any]) -> list[str]:
+    """The training columns after the label: xgboost's f0, f1, ... (the CSV has no header)."""
+    return [str(column) for column in (manifest.get("train") or {}).get("columns", [])[1:]]
+
+
+def charts(insight: ModelInsight, features: list[str]) -> dict[str, go.Figure]:
+    """The model's charts by element id: axes with values, exact figures on hover."""
+    margin = {"l": 60, "r": 20, "t": 10, "b": 50}
+    base: dict[str, Any] = {"width": 440, "height": 300, "margin": margin, "showlegend": False}
+    figures: dict[str, go.Figure] = {}
+    if insight.rounds:
+        metric = insight.metric_name or "validation metric"
+        figures["chart-rounds"] = go.Figure(
+            go.Scatter(
+                x=[number for number, _ in insight.rounds],
+                y=[value for _, value in insight.rounds],
+                mode="lines+markers",
+                hovertemplate=f"round %{{x}}<br>{metric} %{{y:.4f}}<extra></extra>",
+            ),
+            {**base, "xaxis": {"title": {"text": "boosting round"}}, "yaxis": {"title": {"text": metric}}},
+        )
+    roc = roc_points(insight.labels, insight.scores)
+    if roc:
+        figures["chart-roc"] = go.Figure(
+            [
+                go.Scatter(
+                    x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "#bbb"}, hoverinfo="skip"
+                ),
+                go.Scatter(
+                    x=[x for x, _ in roc],
+                    y=[y for _, y in roc],
+                    mode="lines",
+                    hovertemplate="false positive rate %{x:.3f}<br>true positive rate %{y:.3f}<extra></extra>",
+                ),
+            ],
+            {
+                **base,
+                "xaxis": {"title": {"text": "false positive rate"}, "range": [0, 1]},
+                "yaxis": {"title": {"text": "true positive rate"}, "range": [0, 1]},
+            },
+        )
+    if insight.scores:
+        counts = histogram(insight.scores)
+        bins = [f"{i / len(counts):.1f}-{(i + 1) / len(counts):.1f}" for i in range(len(counts))]
+        figures["chart-histogram"] = go.Figure(
+            go.Bar(x=bins, y=counts, hovertemplate="score %{x}<br>%{y} rows<extra></extra>"),
+            {
+                **base,
+                "xaxis": {"title": {"text": "score"}, "type": "category"},
+                "yaxis": {"title": {"text": "validation rows"}},
+            },
+        )
+    if insight.gain:
+        ranked = sorted(insight.gain.items(), key=lambda item: item[1])[-15:]  # largest at the top
+        names = [_feature(name, features) for name, _ in ranked]
+        figures["chart-gain"] = go.Figure(
+            go.Bar(
+                x=[value for _, value in ranked],
+                y=names,
+                orientation="h",
+                hovertemplate="%{y}<br>gain %{x:,.4f}<extra></extra>",
+            ),
+            {
+                **base,
+                "margin": {**margin, "l": 200},
+                "xaxis": {"title": {"text": "gain"}},
+                "yaxis": {"type": "category", "automargin": True},
+            },
+        )
+    return figures
+
+
+def _feature(name: str, features: list[str]) -> str:
+    """xgboost's ``f<i>`` as the training column's name (kept as it is when it names no column)."""
+    index = name[1:]
+    return (
+        features[int(index)]
+        if name.startswith("f") and index.isdigit() and int(index) < len(features)
+        else name
+    )
+
+
+def _charts_html(figures: dict[str, go.Figure]) -> str:
+    """plotly.js inlined (the page needs no network), one newPlot per chart; the body then carries
+    data-charts-drawn (tests/sandbox/test_report_chromium.py reads it)."""
+    if not figures:
+        return '<script>document.body.dataset.chartsDrawn = "0";</script>'
+    calls = ",\n".join(
+        f"draw({json.dumps(chart_id)}, {to_json(figure)})" for chart_id, figure in figures.items()
+    )
+    calls = calls.replace("</", "<\\/")  # no "</script>" inside the script
+    return f"""<script>{get_plotlyjs()}</script>
+<script>
+const draw = (id, figure) => Plotly.newPlot(id, figure.data, figure.layout, {{displayModeBar: false}});
+Promise.all([{calls}])
+  .then(drawn => {{ document.body.dataset.chartsDrawn = String(drawn.length); }});
+</script>"""
+
+
+def _champion_text(gate: dict[str, Any]) -> str:
+    """Both of the champion's numbers: on this export's rows (what the gate compared) and as recorded."""
+    recorded, on_export = gate.get("champion_metric"), gate.get("champion_metric_on_export")
+    if recorded is None and on_export is None:
+        return "none (first model)"
+    parts = [f"{on_export:.4f} on this export's rows"] if on_export is not None else []
+    parts.append(f"{recorded:.4f} as recorded" if recorded is not None else "none recorded")
+    return ", ".join(parts)
 
 
 def _data_scientist_sections(result: Any, insight: ModelInsight) -> str:
-    data = json.dumps(report_data(result, insight)).replace("</", "<\\/")
     gate = result.gate
-    champion = gate.get("champion_metric")
     metric = result.metric
     challenger = (
         f"{metric.get('name')} = {metric['value']:.4f}" if metric.get("value") is not None else "none"
     )
     versus = (
-        f"challenger {html.escape(challenger)} against champion "
-        f"{'none (first model)' if champion is None else f'{champion:.4f}'}: "
+        f"challenger {html.escape(challenger)} against champion {html.escape(_champion_text(gate))}: "
         f"{'promoted' if gate.get('promoted') else 'not promoted'} ({html.escape(str(gate.get('reason')))})"
     )
     lineage = " &rarr; ".join(f"<b>{html.escape(k)}</b> {html.escape(v)}" for k, v in _lineage(result))
     problem = f"<p class=bad>Model charts: {html.escape(insight.problem)}</p>" if insight.problem else ""
-    box = 'width="400" height="240" class="chart"'
-    ranked = sorted(insight.gain.items(), key=lambda item: -item[1])[:5]
-    top = "<ol class=top>" + "".join(f"<li>{html.escape(n)}: {v:,.2f}</li>" for n, v in ranked) + "</ol>"
+    figures = charts(insight, feature_names(result.manifest))
+    captions = {
+        "chart-rounds": "Validation metric per boosting round",
+        "chart-roc": f"ROC curve (validation set, {len(insight.labels)} rows)",
+        "chart-histogram": "Score histogram (validation set)",
+        "chart-gain": "Feature importance (gain)",
+    }
+    boxes = "".join(
+        f'<figure><figcaption>{html.escape(caption)}</figcaption><div id="{chart_id}"></div></figure>'
+        for chart_id, caption in captions.items()
+        if chart_id in figures
+    )
     return f"""<h2>Model</h2>{problem}
 <p>{versus}</p>
-<div class=charts>
-<figure><figcaption>Validation metric per boosting round</figcaption><svg id="chart-rounds" {box}></svg></figure>
-<figure><figcaption>ROC curve (validation set, {len(insight.labels)} rows)</figcaption><svg id="chart-roc" {box}></svg></figure>
-<figure><figcaption>Score histogram (validation set)</figcaption><svg id="chart-histogram" {box}></svg></figure>
-<figure><figcaption>Feature importance (gain)</figcaption><svg id="chart-gain" {box}></svg>{top}</figure>
-</div>
+<div class=charts>{boxes}</div>
 <h2>Lineage</h2><p>{lineage}</p>
 <h2>Cost</h2><p>{html.escape(cost_text(result.cost))}</p>
-<script type="application/json" id="report-data">{data}</script>
-<script>{CHARTS_SCRIPT}</script>"""
+{_charts_html(figures)}"""
 
 
 def write_report(result: Any, sandbox: Sandbox, folder: Path) -> Path:

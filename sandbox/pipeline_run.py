@@ -101,12 +101,16 @@ class RunResult:
 
     @property
     def gate(self) -> dict[str, Any]:
-        """The promotion verdict: promoted or not, why, and the champion it was judged against."""
+        """The promotion verdict: promoted or not, why, and the champion it was judged against: its
+        metric as recorded and on this export's validation rows, and which of the two decided."""
         evaluation = self._section("evaluation")
         return {
             "promoted": evaluation.get("promote"),
             "reason": evaluation.get("reason"),
             "champion_metric": evaluation.get("champion_metric"),
+            "champion_metric_on_export": evaluation.get("champion_metric_on_export"),
+            "champion_rows": evaluation.get("champion_rows"),
+            "champion_judged_on": evaluation.get("champion_judged_on"),
             "champion_package_arn": evaluation.get("champion_package_arn"),
         }
 
@@ -232,7 +236,7 @@ def export(
     """CALL EXPORT_DATASET as the sandbox emulates it: files, then the manifest (which fires the event)."""
     with sandbox.snowflake_connection() as connection:
         return export_dataset(
-            connection, sandbox.stand_in_s3(), sandbox.bucket, dataset, export_id, rows_per_file=rows_per_file
+            connection, sandbox.stage_s3(), sandbox.bucket, dataset, export_id, rows_per_file=rows_per_file
         )
 
 

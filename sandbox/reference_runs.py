@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sandbox import pipeline_run
-from sandbox.sample_data import SAMPLE_DATASET, SAMPLE_SEED, load_sample_data
 from sandbox.services import Sandbox
+from tooling.sample_data import SAMPLE_DATASET, SAMPLE_SEED, load_sample_data
 
 SAMPLE_ROWS = 50_000  # 200 merchants: enough held-out rows for a stable validation AUC
 SAMPLE_EXPORT_ID = "20261126t020000z"

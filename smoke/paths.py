@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox.sample_data import SAMPLE_DATASET as DATASET
+from tooling.sample_data import SAMPLE_DATASET as DATASET
 from snowsage.names import execution_name
 
 if TYPE_CHECKING:

@@ -20,11 +20,11 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sandbox.sample_data import SAMPLE_DATASET as DATASET
 from smoke.ledger import Ledger, Tolerated
 from smoke.names import SmokeNames
 from smoke.paths import Paths, alarm_name, outcome
 from snowsage.names import execution_name, model_package_group
+from tooling.sample_data import SAMPLE_DATASET as DATASET
 
 PREDICTIONS_TABLE = "MERCHANT_RISK_PREDICTIONS"
 BAD_MANIFEST_VERSION = 99  # docs/contracts.md: PrepareRun accepts version 1 only

@@ -23,13 +23,13 @@ import boto3
 import snowflake.connector
 from snowflake.connector.pandas_tools import write_pandas
 
-from sandbox.sample_data import SAMPLE_SEED, generate
 from smoke.names import SmokeNames
 from smoke.plan import delete_model_package_group
 from snowsage.names import SNOWFLAKE_IDENTIFIER
 from snowsage_setup.apply import connection_kwargs
 from snowsage_setup.apply import run as run_statements
 from snowsage_setup.sqlscript import SETUP_DIR, load_statements, setup_files, with_defaults
+from tooling.sample_data import SAMPLE_SEED, generate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILT_TEMPLATE = PROJECT_ROOT / ".aws-sam" / "build" / "template.yaml"

@@ -12,7 +12,8 @@ database SNOWSAGE, schema ML, warehouse SNOWSAGE_WH, roles, integration, schedul
 Connection (key-pair only, no passwords): SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER,
 SNOWFLAKE_PRIVATE_KEY_PATH (PEM, PKCS#8), optional SNOWFLAKE_PRIVATE_KEY_PASSPHRASE, and optional
 SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE, SNOWFLAKE_DATABASE, SNOWFLAKE_SCHEMA (the scripts set their
-own role and schema with USE statements).
+own role and schema with USE statements); SNOWFLAKE_HOST, SNOWFLAKE_PORT and SNOWFLAKE_PROTOCOL for
+an endpoint other than the account's (`python -m sandbox serve`'s Snowflake: docs/sam-local.md).
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ OPTIONAL_ENV = {
     "SNOWFLAKE_WAREHOUSE": "warehouse",
     "SNOWFLAKE_DATABASE": "database",
     "SNOWFLAKE_SCHEMA": "schema",
+    "SNOWFLAKE_HOST": "host",
+    "SNOWFLAKE_PORT": "port",
+    "SNOWFLAKE_PROTOCOL": "protocol",
 }
 # Statement kinds whose result rows are worth printing (DESC INTEGRATION gives the IAM trust values).
 SHOW_RESULTS = ("DESCRIBE", "SHOW", "CALL", "SELECT")
@@ -131,7 +135,7 @@ def connection_kwargs(env: dict[str, str]) -> dict[str, Any]:
     }
     for name, key in OPTIONAL_ENV.items():
         if env.get(name):
-            kwargs[key] = env[name]
+            kwargs[key] = int(env[name]) if key == "port" else env[name]
     return kwargs
 
 

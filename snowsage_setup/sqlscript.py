@@ -2,7 +2,7 @@
 
 * Variables: `&{name}` (the SnowSQL / Snowflake CLI `-D name=value` syntax). Every value is
   checked against a pattern, so a variable cannot smuggle SQL into a script.
-* Splitting: statements end at `;` outside quotes, `$$ … $$` bodies and comments.
+* Splitting: the connector's `split_statements`, as `execute_string` runs a script.
 * Export queries: the SELECT templates EXPORT_DATASET runs live once, in
   setup/30_export_procedure.sql, marked `-- snowsage:export-query <section>`; the sandbox reads
   them from there (`export_queries`) and substitutes the same placeholders the procedure does.
@@ -10,9 +10,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from snowflake.connector import util_text
 
 from snowsage.names import SNOWFLAKE_IDENTIFIER
 
@@ -113,75 +116,28 @@ def render(text: str, variables: dict[str, str]) -> str:
 
 
 def split_statements(text: str, source: str = "<sql>") -> list[Statement]:
-    """Split a script at top-level `;`, keeping `$$…$$` bodies, quoted text and comments intact.
-
-    A chunk holding nothing but comments is not a statement (a file may end with a commented
-    `ALTER TASK … RESUME`).
-    """
+    """The connector's own splitter (what `execute_string` runs): `;` outside quotes, `$$` bodies and
+    comments. Comments outside a body are not sent; a chunk of nothing but comments is no statement."""
+    verbatim = util_text.split_statements(io.StringIO(text), remove_comments=False)
+    cleaned = util_text.split_statements(io.StringIO(text), remove_comments=True)
     statements: list[Statement] = []
-    start = 0
-    i = 0
-    n = len(text)
-    while i < n:
-        char = text[i]
-        pair = text[i : i + 2]
-        if pair == "$$":
-            end = text.find("$$", i + 2)
-            if end < 0:
-                raise SqlScriptError(f"{source}:{_line(text, i)}: unterminated $$ block")
-            i = end + 2
-        elif char in "'\"":
-            i = _skip_quoted(text, i, source)
-        elif pair in {"--", "//"}:
-            newline = text.find("\n", i)
-            i = n if newline < 0 else newline + 1
-        elif pair == "/*":
-            end = text.find("*/", i + 2)
-            if end < 0:
-                raise SqlScriptError(f"{source}:{_line(text, i)}: unterminated /* comment")
-            i = end + 2
-        elif char == ";":
-            _append(statements, text, start, i, source)
-            i += 1
-            start = i
-        else:
-            i += 1
-    _append(statements, text, start, n, source)
+    offset = 0
+    for (chunk, _), (sql, _) in zip(verbatim, cleaned, strict=True):
+        start = text.find(chunk, offset)
+        offset = start + len(chunk)
+        body = sql.strip().removesuffix(";").rstrip()
+        if body:
+            statements.append(Statement(text=body, source=source, line=_first_line(text, start, chunk)))
     return statements
 
 
-def _skip_quoted(text: str, i: int, source: str) -> int:
-    quote = text[i]
-    j = i + 1
-    while j < len(text):
-        if quote == "'" and text[j] == "\\":
-            j += 2
-            continue
-        if text[j] == quote:
-            if text[j + 1 : j + 2] == quote:  # doubled quote inside the literal
-                j += 2
-                continue
-            return j + 1
-        j += 1
-    raise SqlScriptError(f"{source}:{_line(text, i)}: unterminated {quote} quote")
-
-
-def _line(text: str, index: int) -> int:
-    return text.count("\n", 0, index) + 1
-
-
-def _append(statements: list[Statement], text: str, start: int, end: int, source: str) -> None:
-    chunk = text[start:end]
-    if not strip_comments(chunk).strip():
-        return
-    # Leading whole-line comments (a file's header, a note above a statement) are not sent.
+def _first_line(text: str, start: int, chunk: str) -> int:
+    """The line of the chunk's first line that is not blank or a `--` comment (where the SQL starts)."""
     lines = chunk.split("\n")
-    skipped = 0
-    while skipped < len(lines) and (not lines[skipped].strip() or lines[skipped].lstrip().startswith("--")):
-        skipped += 1
-    offset = start + sum(len(line) + 1 for line in lines[:skipped])
-    body = "\n".join(lines[skipped:]).strip()
-    statements.append(Statement(text=body, source=source, line=_line(text, offset)))
+    leading = next(
+        (i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("--")), 0
+    )
+    return text.count("\n", 0, start) + leading + 1
 
 
 _COMMENT_RE = re.compile(r"--[^\n]*|//[^\n]*|/\*.*?\*/", re.DOTALL)

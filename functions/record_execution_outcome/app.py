@@ -10,6 +10,7 @@ from functools import partial
 
 import boto3
 
+from snowsage.lease import PromotionLease
 from snowsage.models import ExecutionStatusChange, OutcomeResult
 from snowsage.observability import lambda_entry, logger
 from snowsage.outcome import RunNotifier, settle_outcome
@@ -22,6 +23,7 @@ settings = ExecutionOutcomeSettings.from_env()
 connect = connection_factory(settings)
 history = ExecutionHistory(boto3.client("stepfunctions"))
 notifier = RunNotifier(boto3.client("sns"), settings.notification_topic_arn)
+lease = PromotionLease(boto3.client("dynamodb"), settings.promotion_lease_table)
 
 
 @lambda_entry(ExecutionStatusChange, correlation_id_path="detail.name")
@@ -32,6 +34,7 @@ def lambda_handler(change: ExecutionStatusChange) -> OutcomeResult:
         write=partial(write_run, factory=connect),
         announce=notifier.publish,
         now=datetime.now(UTC),
+        release=lease.release,
     )
     logger.info(result.reason, extra={"action": result.action, "status": result.status})
     return result

@@ -7,6 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from snowsage.cost import FunctionMemory, HistoryCosting, TuningTrials, WarehouseRate
 from snowsage.lazy_client import LazyClient
+from snowsage.lease import PromotionLease
 from snowsage.models import RecordRunRequest, RunRecord
 from snowsage.observability import lambda_entry
 from snowsage.run_metrics import RunMetric
@@ -19,6 +20,7 @@ settings = RecordRunSettings.from_env()
 connect = connection_factory(settings)
 history = ExecutionHistory(boto3.client("stepfunctions"))
 lambda_client = boto3.client("lambda")
+lease = PromotionLease(boto3.client("dynamodb"), settings.promotion_lease_table)
 # The region's prices (snowsage.prices): the function runs in the stack's region. A tuned run's
 # training is the sum of its trials (TuningTrials reads them from SageMaker, with a client made
 # on a tuned run's first read, not at init).
@@ -46,6 +48,9 @@ def emit(found: list[RunMetric]) -> None:
 
 @lambda_entry(RecordRunRequest)
 def lambda_handler(request: RecordRunRequest) -> RunRecord:
+    # The run is over (the success or the failure branch): its dataset's next gate may start.
+    if request.state.plan is not None:
+        lease.release(request.state.plan.dataset, request.execution_arn)
     return record_run(
         request, history=history, write=write, now=datetime.now(UTC), costing=costing, emit=emit
     )

@@ -3,10 +3,10 @@
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
-from snowsage.models import ObjectCreatedEvent, StartResult
+from snowsage.models import StartResult
 from snowsage.observability import lambda_entry, logger, metrics
 from snowsage.settings import StartPipelineSettings
-from snowsage.start import StepFunctionsStarter, start_for_event
+from snowsage.start import ObjectCreatedEvent, StepFunctionsStarter, start_for_event
 
 settings = StartPipelineSettings.from_env()
 starter = StepFunctionsStarter(boto3.client("stepfunctions"), settings.state_machine_arn)

@@ -75,6 +75,8 @@ CREATE TABLE IF NOT EXISTS ML_RUNS (
   COST_WAREHOUSE_USD FLOAT,               --   WAREHOUSE_SECONDS x credits per hour / 3600 x price per credit
   WAREHOUSE_SECONDS FLOAT,                -- the run's Snowflake statements, elapsed (docs/operations.md)
   TUNING_TRIALS NUMBER(38, 0),            -- the tuning job's trials in COST_TRAINING_USD (NULL: not tuned)
+  CHAMPION_METRIC_ON_EXPORT FLOAT,        -- the champion's metric on this export's validation rows (CHAMPION_METRIC: as recorded)
+  GATE_REASON VARCHAR,                    -- the gate's verdict in words: why the model was or was not promoted
   COST_NOTE VARCHAR                       -- why COST_USD is NULL (a bill unread), or what it rests on
 )
 COMMENT = 'Snowsage: one row per pipeline run (status, metrics, lineage)';
@@ -88,6 +90,8 @@ ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_LAMBDA_USD FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_WAREHOUSE_USD FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS WAREHOUSE_SECONDS FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS TUNING_TRIALS NUMBER(38, 0);
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS CHAMPION_METRIC_ON_EXPORT FLOAT;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS GATE_REASON VARCHAR;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_NOTE VARCHAR;
 -- A dataset is stale when its last successful run is older than this (ML_STALE_DATASETS).
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS STALENESS_HOURS NUMBER(38, 0) DEFAULT 24;

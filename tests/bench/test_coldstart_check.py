@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench import coldstart, lambda_packages, verdicts
-from bench.project import Function, functions, handler_env
+from tooling.lambda_functions import Function, functions, handler_env
 
 PLAIN = next(f for f in functions() if not f.uses_snowflake and f.logical_id == "SelectModelFunction")
 REJECTED_EVENT = {"not": "a SelectModel request"}

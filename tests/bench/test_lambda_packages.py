@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from bench.lambda_packages import blocked_modules
-from bench.project import functions
+from tooling.lambda_functions import functions
 
 SNOWFLAKE = next(function for function in functions() if function.uses_snowflake)
 PLAIN = next(function for function in functions() if not function.uses_snowflake)

@@ -10,6 +10,7 @@ import pytest
 
 from bench import __main__ as bench_main
 from bench.__main__ import PHASE_NAMES, Phase, chosen_phases
+from tests.bench.tables import row
 
 
 def test_every_phase_by_default_in_run_order() -> None:
@@ -47,5 +48,5 @@ def test_a_new_phase_is_one_entry(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert bench_main.main(["--output", str(output)]) == 0
     text = output.read_text(encoding="utf-8")
     assert text.index("## early section") < text.index("## late section")
-    assert "| early | 1 |" in text and "| late | 2 |" in text
+    assert (row(text, "phase", "early")["seconds"], row(text, "phase", "late")["seconds"]) == ("1", "2")
     assert "phases: late, early" in text

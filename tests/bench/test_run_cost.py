@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bench import markdown, run_cost
 from sandbox.cost import SANDBOX_LABEL
+from tests.bench.tables import row
 
 TRIALS = [
     run_cost.Trial("snowsage-t0-001-a", "Completed", "ml.m5.large", 1, 120),
@@ -28,8 +29,14 @@ def test_the_tuned_runs_recorded_training_is_checked_against_the_trials_hand_sum
     assert tuning(HAND).trials_usd == HAND
     text = "\n".join(run_cost.tuning_section(tuning(HAND), markdown.table))
     assert f"`COST_TRAINING_USD` ${HAND:.6f} equals it" in text
-    assert "| snowsage-t0-002-b | Failed | 2 x ml.m5.large | 30 | $0.001917 |" in text
-    assert "| tuned, 2 trials | 2 | $" in text
+    failed = row(text, "trial", "snowsage-t0-002-b")
+    assert (failed["status"], failed["instances"], failed["billable s"]) == (
+        "Failed",
+        "2 x ml.m5.large",
+        "30",
+    )
+    assert failed["USD"] == f"${30 * 2 * 0.115 / 3600:.6f}"
+    assert row(text, "run", "tuned, 2 trials")["TUNING_TRIALS"] == "2"
     wrong = "\n".join(run_cost.tuning_section(tuning(HAND / 2), markdown.table))
     assert "**differs from** it" in wrong
 
@@ -47,6 +54,9 @@ def test_the_cost_section_shows_each_part_and_says_they_are_sandbox_figures() ->
     text = "\n".join(lines)
     assert SANDBOX_LABEL in text
     assert "if AWS took as long" not in text
-    assert "| 100,000 | 15 | $0.003000 | $0.001000 | $0.000200 | $0.000000 |  | **$0.004200** |" in text
-    assert "| 1,000,000 | 15 |  |  |  |  |  | not recorded |" in text
+    billed = row(text, "transactions", "100,000")
+    assert (billed["transitions"], billed["COST_USD"]) == ("15", "**$0.004200**")
+    for part, column in run_cost.COST_PARTS.items():  # each part its own USD; none where not recorded
+        assert billed[part] == ("" if cost[column] is None else f"${cost[column]:.6f}"), part
+    assert row(text, "transactions", "1,000,000")["COST_USD"] == "not recorded"
     assert run_cost.billed_section([], markdown.table) == []

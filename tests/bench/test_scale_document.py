@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bench.scale import BEGIN, END, ScaleFigures, keep_block, write
+from bench.scale import BEGIN, END, HEADER, RULE, ScaleFigures, keep_block, write
+from tests.bench.tables import table_rows
 
 DOCUMENT = """# Benchmarks
 
@@ -37,11 +38,22 @@ def _figures(score: int, status: str = "SUCCEEDED", error: str | None = None) ->
     )
 
 
+def cells(figures: ScaleFigures) -> dict[str, str]:
+    (row,) = table_rows([HEADER, RULE, figures.row()])
+    return row
+
+
 def test_the_row_starts_with_the_count_and_shows_the_status() -> None:
-    row = _figures(55_000).row()
-    assert row.startswith("| 100,000 (36,000/9,000/55,000) | 1,234 | SUCCEEDED | 5,678 B |")
-    failed = _figures(55_000, "FAILED", "Score: States.Timeout").row()
-    assert "| FAILED (Score: States.Timeout) |" in failed
+    row = cells(_figures(55_000))
+    assert next(iter(row.values())) == "100,000 (36,000/9,000/55,000)"  # the count first: the rows' key
+    assert (row["run"], row["largest state I/O"], row["where"]) == (
+        "SUCCEEDED",
+        "5,678 B",
+        "PrepareRun output",
+    )
+    assert (
+        cells(_figures(55_000, "FAILED", "Score: States.Timeout"))["run"] == "FAILED (Score: States.Timeout)"
+    )
 
 
 def test_the_block_goes_at_the_end_of_section_4() -> None:

@@ -100,3 +100,29 @@ def segment_multiclass_sql(rows: int = 600, threshold: float = 0.9, **model: str
         table_columns=MULTICLASS_COLUMNS,
         model=settings,
     )
+
+
+def noisy_sum_sql(name: str, rows: int = 5000, threshold: float = 0.5) -> str:
+    """A binary label that is the sign of four features' sum (one feature alone predicts it only
+    partly), judged by validation:auc; ``flip_labels_sql`` makes an export of it harder."""
+    generator = random.Random(11)
+    values = []
+    for number in range(rows):
+        features = [generator.gauss(0, 1) for _ in range(4)]
+        label = int(sum(features) + generator.gauss(0, 0.3) > 0)
+        values.append(f"({number}, {label}, {', '.join(f'{value:.4f}' for value in features)})")
+    return _dataset(
+        name=name,
+        prefix=name.upper(),
+        rows=values,
+        label="LABEL",
+        features="F1 FLOAT, F2 FLOAT, F3 FLOAT, F4 FLOAT",
+        table_columns=PREDICTIONS_COLUMNS,
+        model={"EVALUATION_METRIC": "validation:auc", "EVALUATION_THRESHOLD": threshold},
+    )
+
+
+def flip_labels_sql(name: str, percent: int) -> str:
+    """Flip the labels of ``percent`` % of the rows, chosen by their number alone (not by features):
+    the same model scores lower on an export taken after it. Applying it twice restores them."""
+    return f"UPDATE {name.upper()}_ROWS SET LABEL = 1 - LABEL WHERE MOD(ROW_NO * 7919, 100) < {int(percent)}"

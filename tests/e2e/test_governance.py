@@ -16,8 +16,8 @@ import pytest
 
 from sandbox import pipeline_run
 from sandbox.reference_runs import load_reference_data
-from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
+from tooling.sample_data import SAMPLE_DATASET
 
 pytestmark = pytest.mark.e2e
 

@@ -10,9 +10,9 @@ import pytest
 
 from sandbox import pipeline_run
 from sandbox.aws.executions import largest_state_io
-from sandbox.sample_data import SAMPLE_DATASET, load_sample_data
 from sandbox.services import Sandbox
 from sandbox.snowflake.export import file_count
+from tooling.sample_data import SAMPLE_DATASET, load_sample_data
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ import pytest
 
 from sandbox import pipeline_run
 from sandbox.reference_runs import load_reference_data
-from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
+from tooling.sample_data import SAMPLE_DATASET
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 EMPTY_BIN_SHARE = 0.0001  # the view's floor for an empty bin (50_operations_views.sql)

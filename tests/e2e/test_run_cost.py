@@ -13,10 +13,10 @@ import pytest
 
 from sandbox import pipeline_run
 from sandbox.reference_runs import load_reference_data
-from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
 from sandbox.snowflake import functions
 from snowsage.prices import DEFAULT_CREDIT_PRICE_USD, PRICES, WAREHOUSE_CREDITS_PER_HOUR
+from tooling.sample_data import SAMPLE_DATASET
 
 EXPORT = "20261127t090000z"
 PARTS = (
@@ -51,10 +51,11 @@ def _run_row(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
 
 
 def _warehouse_seconds(output: dict[str, Any]) -> float:
-    """What the run's Snowflake Lambdas reported in the state (TrainInSnowflake, load, publish)."""
+    """What the run's Snowflake Lambdas reported in the state (TrainInSnowflake, the gate's champion
+    scoring, load, publish)."""
     return sum(
         float((output.get(section) or {}).get("warehouse_seconds") or 0.0)
-        for section in ("training", "load", "published")
+        for section in ("training", "evaluation", "load", "published")
     )
 
 

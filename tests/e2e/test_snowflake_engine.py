@@ -14,9 +14,9 @@ import pytest
 
 from sandbox import pipeline_run
 from sandbox.reference_runs import load_reference_data
-from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
 from sandbox.snowflake import functions
+from tooling.sample_data import SAMPLE_DATASET
 
 TABLE = "MERCHANT_RISK_PREDICTIONS"
 EXPORT = "20261126t030000z"

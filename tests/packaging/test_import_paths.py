@@ -18,11 +18,22 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCANNED = ("sandbox", "bench", "smoke", "scripts", "snowsage_setup", "functions", "layers", "tests")
+SCANNED = (
+    "sandbox",
+    "bench",
+    "smoke",
+    "scripts",
+    "snowsage_setup",
+    "tooling",
+    "functions",
+    "layers",
+    "tests",
+)
 # path relative to ROOT -> why it may edit sys.path
 ALLOWED = {
-    "bench/import_child.py": "a fresh interpreter given one function's CodeUri + layers, as Lambda",
+    "tooling/import_child.py": "a fresh interpreter given one function's CodeUri + layers, as Lambda",
     "bench/replay_child.py": "a fresh interpreter given one function's CodeUri + layers, as Lambda",
+    "scripts/sam_local/runtime/bootstrap.py": "the stand-in Lambda image's runtime: /var/task, /opt/python",
 }
 PATH_MUTATORS = frozenset({"append", "extend", "insert", "remove", "pop", "clear", "__setitem__"})
 

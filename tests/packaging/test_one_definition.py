@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SCANNED = ("sandbox", "bench", "smoke", "scripts", "snowsage_setup", "functions", "layers", "tests")
+from tests.packaging.test_import_paths import ROOT, SCANNED
+
 THIS_FILE = Path(__file__).resolve()
 # Grammar literals (regular expressions) and where their one definition lives.
 GRAMMARS = {

@@ -27,12 +27,12 @@ import pytest
 
 from sandbox import pipeline_run
 from sandbox.aws import moto_patches
-from sandbox.sample_data import SAMPLE_DATASET as DATASET
-from sandbox.sample_data import SAMPLE_SEED, load_sample_data
 from sandbox.services import Sandbox
 from sandbox.snowflake.export import section_keys
 from snowsage.names import execution_name
 from snowsage.states import FAILURE_PATH
+from tooling.sample_data import SAMPLE_DATASET as DATASET
+from tooling.sample_data import SAMPLE_SEED, load_sample_data
 
 PREDICTIONS_TABLE = "MERCHANT_RISK_PREDICTIONS"
 SAMPLE_ROWS = 20_000

@@ -16,11 +16,11 @@ import pytest
 
 from sandbox import pipeline_run
 from sandbox.reference_runs import load_reference_data
-from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
 from sandbox.snowflake.export import section_keys
 from snowsage.names import run_id_for
 from tests.sandbox.emulator_helpers import ReferenceModel, artifact_bytes
+from tooling.sample_data import SAMPLE_DATASET
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sandbox import html_report
-from sandbox.model_insight import histogram, roc_points, validation_rounds
+from sandbox.model_insight import ModelInsight, histogram, roc_points, validation_rounds
 
 
 def test_validation_rounds_read_the_algorithm_log() -> None:
@@ -39,3 +39,28 @@ def test_a_run_trained_in_snowflake_gets_no_training_job_insight() -> None:
     sandbox: Any = SimpleNamespace(emulator=object())  # no client: nothing may be called
     insight = html_report._insight(result, sandbox)
     assert insight.problem is not None and "TRAIN_MODEL" in insight.problem
+
+
+def test_the_charts_name_the_features_and_give_exact_values_on_hover() -> None:
+    insight = ModelInsight(
+        rounds=[(0, 0.7), (1, 0.75)],
+        metric_name="auc",
+        labels=[1, 0, 1, 0],
+        scores=[0.9, 0.8, 0.4, 0.1],
+        gain={"f0": 2.5, "f2": 7.25, "f9": 1.0},
+    )
+    manifest = {"train": {"columns": ["LABEL", "CHARGEBACK_RATE", "NIGHT_SHARE", "ECOM_SHARE"]}}
+    figures = html_report.charts(insight, html_report.feature_names(manifest))
+    assert sorted(figures) == ["chart-gain", "chart-histogram", "chart-roc", "chart-rounds"]
+    (gain,) = figures["chart-gain"].data
+    # largest gain on top; a name the columns do not cover stays as xgboost gave it
+    assert list(gain.y) == ["f9", "CHARGEBACK_RATE", "ECOM_SHARE"] and list(gain.x) == [1.0, 2.5, 7.25]
+    assert list(figures["chart-histogram"].data[0].y) == histogram(insight.scores)
+    for figure in figures.values():
+        layout = figure.layout
+        assert layout.xaxis.title.text or layout.yaxis.title.text
+        assert any(trace.hovertemplate for trace in figure.data)
+
+
+def test_a_run_without_a_model_draws_no_chart() -> None:
+    assert html_report.charts(ModelInsight(problem="score only"), []) == {}

@@ -33,6 +33,7 @@ from sandbox.aws import moto_patches
 from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.moto_patches import RetrySleepRecorder
 from sandbox.sagemaker import SageMakerEmulator
+from tests.sandbox.conftest import allow_all_role
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -152,9 +153,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     moto_patches.install(emulator=emulator, lambda_runtime=runtime)
     moto_patches.enable_state_machine_execution(endpoint)
     try:
-        boto3.client("iam", region_name=REGION, endpoint_url=endpoint).create_role(
-            RoleName="contract-role", AssumeRolePolicyDocument="{}"
-        )
+        allow_all_role(boto3.client("iam", region_name=REGION, endpoint_url=endpoint), "contract-role")
         lam = boto3.client("lambda", region_name=REGION, endpoint_url=endpoint)
         functions = {}
         for short, source in HANDLERS.items():
@@ -209,13 +208,8 @@ def run_state_machine(sb: Sandbox, definition: dict[str, Any], execution_input: 
     execution_arn = sfn.start_execution(
         stateMachineArn=arn, name=f"run-{uuid.uuid4().hex[:12]}", input=json.dumps(execution_input or {})
     )["executionArn"]
-    deadline = time.monotonic() + 25
-    while True:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            break
-        assert time.monotonic() < deadline, "execution did not finish in 25 s"
-        time.sleep(0.05)
+    moto_patches.wait_for_execution_end(execution_arn)
+    described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
     described["history"] = sfn.get_execution_history(executionArn=execution_arn)["events"]
     described["parsed_output"] = json.loads(described["output"]) if "output" in described else None
     return described
@@ -702,6 +696,21 @@ def test_mid_path_index_yields_the_scalar_in_choice_and_parameters(sandbox: Sand
 # --------------------------------------------------------------------------------------------
 
 
+def _lambda_target(sandbox: Sandbox, rule: str, rule_arn: str) -> None:
+    """The sink function as the rule's target, with the permission EventBridge needs to invoke it
+    (it invokes as events.amazonaws.com: the function's policy must allow it)."""
+    sandbox.client("events").put_targets(
+        Rule=rule, Targets=[{"Id": "sink", "Arn": sandbox.functions["sink"]}]
+    )
+    sandbox.client("lambda").add_permission(
+        FunctionName=sandbox.functions["sink"],
+        StatementId=rule,
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arn,
+    )
+
+
 def test_s3_object_created_wildcard_rule_invokes_the_lambda_target(sandbox: Sandbox) -> None:
     s3, events = sandbox.client("s3"), sandbox.client("events")
     bucket = f"contract-events-{uuid.uuid4().hex[:8]}"
@@ -718,8 +727,7 @@ def test_s3_object_created_wildcard_rule_invokes_the_lambda_target(sandbox: Sand
             "object": {"key": [{"wildcard": "exports/*/manifest.json"}]},
         },
     }
-    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=rule, Targets=[{"Id": "sink", "Arn": sandbox.functions["sink"]}])
+    _lambda_target(sandbox, rule, events.put_rule(Name=rule, EventPattern=json.dumps(pattern))["RuleArn"])
     before = len(sandbox.runtime.invocations)
     s3.put_object(Bucket=bucket, Key="exports/ds/data.csv", Body=b"1,2\n")
     s3.put_object(Bucket=bucket, Key="exports/ds/manifest.json", Body=b"{}")
@@ -748,15 +756,10 @@ def test_rule_with_states_target_starts_an_execution(sandbox: Sandbox) -> None:
     events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
     events.put_targets(Rule=rule, Targets=[{"Id": "sm", "Arn": machine, "RoleArn": ROLE_ARN}])
     events.put_events(Entries=[{"Source": source, "DetailType": "Ping", "Detail": json.dumps({"n": 7})}])
-    moto_patches.wait_for_event_deliveries()
-    deadline = time.monotonic() + 10
-    while True:
-        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
-        if executions and executions[0]["status"] != "RUNNING":
-            break
-        assert time.monotonic() < deadline, executions
-        time.sleep(0.05)
+    moto_patches.wait_for_event_deliveries()  # the delivery has started the execution
+    executions = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert len(executions) == 1
+    moto_patches.wait_for_execution_end(executions[0]["executionArn"])
     described = sfn.describe_execution(executionArn=executions[0]["executionArn"])
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"])["detail"] == {"n": 7}
@@ -777,8 +780,7 @@ def _status_change_sink(sandbox: Sandbox, machine: str) -> Any:
         "detail-type": ["Step Functions Execution Status Change"],
         "detail": {"stateMachineArn": [machine]},
     }
-    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=rule, Targets=[{"Id": "sink", "Arn": sandbox.functions["sink"]}])
+    _lambda_target(sandbox, rule, events.put_rule(Name=rule, EventPattern=json.dumps(pattern))["RuleArn"])
     before = len(sandbox.runtime.invocations)
 
     def received() -> list[dict[str, Any]]:
@@ -790,13 +792,9 @@ def _status_change_sink(sandbox: Sandbox, machine: str) -> Any:
 
 
 def _wait_until_ended(sfn: Any, execution_arn: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 25
-    while True:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            return described
-        assert time.monotonic() < deadline, "execution did not end in 25 s"
-        time.sleep(0.05)
+    moto_patches.wait_for_execution_end(execution_arn)
+    described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+    return described
 
 
 def test_ended_executions_send_status_change_events_of_aws_shape(sandbox: Sandbox) -> None:
@@ -866,14 +864,22 @@ def test_a_stopped_execution_sends_an_aborted_event(sandbox: Sandbox) -> None:
         roleArn=ROLE_ARN,
     )["stateMachineArn"]
     received = _status_change_sink(sandbox, machine)
-    arn = sfn.start_execution(stateMachineArn=machine, name="held")["executionArn"]
-    deadline = time.monotonic() + 10
-    while not any(
-        e["type"] == "WaitStateEntered" for e in sfn.get_execution_history(executionArn=arn)["events"]
-    ):
-        assert time.monotonic() < deadline, "the Wait state was not entered"
-        time.sleep(0.05)
-    sfn.stop_execution(executionArn=arn, error="Contract.Stopped", cause="by hand")
+    entered, released = threading.Event(), threading.Event()
+
+    def hold(kind: str, seconds: float) -> None:
+        """The Wait state's sleep: says it was entered, then holds until the test has stopped it."""
+        if kind == "wait":
+            entered.set()
+            released.wait(300)
+
+    previous = moto_patches.set_sleep_hook(hold)
+    try:
+        arn = sfn.start_execution(stateMachineArn=machine, name="held")["executionArn"]
+        assert entered.wait(300), "the Wait state was not entered"
+        sfn.stop_execution(executionArn=arn, error="Contract.Stopped", cause="by hand")
+    finally:
+        released.set()
+        moto_patches.set_sleep_hook(previous)
     assert _wait_until_ended(sfn, arn)["status"] == "ABORTED"
     assert [event["detail"]["status"] for event in received()] == ["ABORTED"]
 
@@ -977,6 +983,40 @@ def test_cloudformation_drops_novalue_elements_from_lists(sandbox: Sandbox) -> N
     assert cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     role = cloudformation.describe_stack_resources(StackName=name)["StackResources"][0]["PhysicalResourceId"]
     assert sandbox.client("iam").list_role_policies(RoleName=role)["PolicyNames"] == ["always"]
+
+
+def test_a_generated_role_name_fits_iams_64_characters(sandbox: Sandbox) -> None:
+    """m: a long stack name and logical id still give a role IAM accepts, its policy attachable."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    logical_id = "RecordExecutionOutcomeFunctionRole"
+    template = {
+        "Resources": {
+            logical_id: {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}}
+        }
+    }
+    name = f"snowsage-smoke-{uuid.uuid4().hex[:6]}"
+    cloudformation = sandbox.client("cloudformation")
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    role = cloudformation.describe_stack_resources(StackName=name)["StackResources"][0]["PhysicalResourceId"]
+    suffix = role.rsplit("-", 1)[-1]
+    assert len(f"{name}-{logical_id}-{suffix}") > moto_patches.ROLE_NAME_MAX >= len(role)
+    assert role.startswith("snowsage-smoke-") and "-RecordExecution" in role
+    iam = sandbox.client("iam")
+    policy = iam.create_policy(
+        PolicyName=f"{name}-p",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=role, PolicyArn=policy)  # IAM's roleName limit, checked by the sandbox
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,8 +16,8 @@ from sandbox import pipeline_run
 from sandbox.chromium import INSTALL_HINT, find_chromium, render
 from sandbox.html_report import write_report
 from sandbox.reference_runs import load_reference_data
-from sandbox.sample_data import SAMPLE_DATASET
 from sandbox.services import Sandbox
+from tooling.sample_data import SAMPLE_DATASET
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=f"no Chromium on this machine: {INSTALL_HINT}")
@@ -24,29 +25,39 @@ CHARTS = ("chart-rounds", "chart-roc", "chart-histogram", "chart-gain")
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
     with Sandbox() as sandbox:
         load_reference_data(sandbox)
         result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id="20261126t020000z")
         assert result.status == "SUCCEEDED", (result.execution.error, result.execution.cause)
-        yield write_report(result, sandbox, tmp_path_factory.mktemp("report"))
+        yield write_report(result, sandbox, tmp_path_factory.mktemp("report")), result.manifest
 
 
 def chart(dom: str, chart_id: str) -> str:
-    match = re.search(rf'<svg id="{chart_id}"[^>]*>(.*?)</svg>', dom, re.DOTALL)
-    assert match, f"{chart_id} is not on the page"
-    return match.group(1)
+    """The chart's element as the page drew it: from its id to the end of its figure."""
+    start = dom.find(f'id="{chart_id}"')
+    assert start >= 0, f"{chart_id} is not on the page"
+    return dom[start : dom.index("</figure>", start)]
 
 
-def test_the_report_draws_every_chart_and_logs_nothing(report: Path) -> None:
+def tick_labels(drawn: str, axis: str) -> list[str]:
+    return re.findall(rf'class="{axis}tick"[^>]*>.*?<text[^>]*>([^<]*)</text>', drawn)
+
+
+def test_the_report_draws_every_chart_and_logs_nothing(report: tuple[Path, dict[str, Any]]) -> None:
     assert CHROMIUM is not None
-    rendered = render(report, CHROMIUM)
+    page, manifest = report
+    rendered = render(page, CHROMIUM)
     assert rendered.console == []
     assert 'data-charts-drawn="4"' in rendered.dom
-    assert "<polyline" in chart(rendered.dom, "chart-rounds")
-    assert "<polyline" in chart(rendered.dom, "chart-roc")
-    assert chart(rendered.dom, "chart-histogram").count("<rect") == 10
-    assert chart(rendered.dom, "chart-gain").count("<rect") >= 3
+    for chart_id in CHARTS:
+        drawn = chart(rendered.dom, chart_id)
+        assert "main-svg" in drawn, f"{chart_id} was not drawn"
+        assert tick_labels(drawn, "x") and tick_labels(drawn, "y"), f"{chart_id} has no axis values"
+    assert chart(rendered.dom, "chart-histogram").count('class="point"') == 10
+    features = set(manifest["train"]["columns"][1:])
+    named = set(tick_labels(chart(rendered.dom, "chart-gain"), "y"))
+    assert len(named) >= 3 and named <= features, named
     for text in (
         "challenger",
         "champion",

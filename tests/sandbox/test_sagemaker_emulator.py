@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import tarfile
+import threading
 from typing import Any
 
 import numpy as np
@@ -350,14 +351,34 @@ def test_empty_train_channel_fails_the_job(emulator: SageMakerEmulator) -> None:
     assert "No data in train channel" in d["FailureReason"]
 
 
-def test_background_job_in_progress_then_completed(background: SageMakerEmulator, s3: Any) -> None:
+class HeldS3:
+    """The S3 client, except that a job's thread waits at its first call until ``release``."""
+
+    def __init__(self, s3: Any) -> None:
+        self._s3, self._caller = s3, threading.get_ident()
+        self.release = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._s3, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() != self._caller:
+                assert self.release.wait(300), "the test never released the job"
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+def test_background_job_in_progress_then_completed(s3: Any) -> None:
     put_training_data(s3)
-    background.create_training_job(training_request(HyperParameters=hyper(num_round="200")))
-    assert background.describe_training_job("snowsage-run-train-0")["TrainingJobStatus"] in {
-        "InProgress",
-        "Completed",
-    }
-    d = background.wait("snowsage-run-train-0", timeout=60)
+    held = HeldS3(s3)
+    background = SageMakerEmulator(held, background=True)
+    background.create_training_job(training_request(HyperParameters=hyper(num_round="20")))
+    assert background.describe_training_job("snowsage-run-train-0")["TrainingJobStatus"] == "InProgress"
+    held.release.set()
+    d = background.wait("snowsage-run-train-0")
     assert d["TrainingJobStatus"] == "Completed"
 
 

@@ -17,7 +17,6 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from bench import project as bench_project
 from sandbox.aws.deploy import deploy
 from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.moto_patches import installed_patches
@@ -38,6 +37,7 @@ from sandbox.services import reset_moto
 from scripts import sizes
 from tests.serve.sam_local import sam_local_environment
 from tests.template.template_model import REQUIRED_PARAMETERS as REQUIRED
+from tooling import lambda_functions
 
 NINTH = "ScoreDriftFunction"
 NINTH_RESOURCES = f"""
@@ -156,10 +156,10 @@ def test_the_size_report_includes_the_new_function(scratch: Path) -> None:
 
 def test_the_benchmarks_and_sam_local_give_the_new_function_its_environment(scratch: Path) -> None:
     template = read(scratch / "template.yaml")
-    (ninth,) = [function for function in bench_project.functions(template) if function.logical_id == NINTH]
+    (ninth,) = [function for function in lambda_functions.functions(template) if function.logical_id == NINTH]
     assert ninth.uses_snowflake
     assert ninth.environment["DRIFT_THRESHOLD"] == "0.75"
-    assert bench_project.handler_env(ninth)["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "1024"
+    assert lambda_functions.handler_env(ninth)["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "1024"
     local = sam_local_environment({"Parameters": {"LOG_LEVEL": "DEBUG"}}, template)[NINTH]
     assert (local["DRIFT_THRESHOLD"], local["LOG_LEVEL"], local["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]) == (
         "0.75",

@@ -36,6 +36,7 @@ from sandbox.serve import (
     check_port_free,
     render_env_json,
 )
+from snowsage.names import run_id_for
 from tests.serve.sam_local import (
     ROOT,
     adapt,
@@ -51,8 +52,11 @@ LOCAL = "127.0.0.1"
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0  # seconds; stopping takes 2-3 s, generous for a loaded shared machine
 BUCKET = "snowsage-data-123456789012-us-east-1"
-REFERENCE_RUN_ID = "merchant-risk-20261126-hf5245c1bee474ebc"
-FAILED_RUN_ID = "merchant-risk-missing-h9166d4958d992849"
+# The runs the events/ files are of: PrepareRun's reference export and RecordRun's failed run.
+REFERENCE_RUN_ID = run_id_for(
+    json.loads((EVENTS / "prepare_run" / "train_and_score.json").read_text())["execution_name"]
+)
+FAILED_RUN_ID = run_id_for(json.loads((EVENTS / "record_run" / "failed.json").read_text())["execution_name"])
 NEW_EXPORT_ID = "20261127t000000z"
 
 
@@ -164,10 +168,6 @@ def function_environment(
     env_document: dict[str, dict[str, str]], logical_id: str, home: Path
 ) -> dict[str, str]:
     environment = dict(sam_local_environment(env_document)[logical_id])
-    if not environment.get(ENDPOINT_VARIABLE):
-        # template.yaml does not declare AWS_ENDPOINT_URL yet, so sam local drops env.json's value
-        # (test_env_json.py's xfail). Supply it as the proposed one-line template change would.
-        environment[ENDPOINT_VARIABLE] = merged(env_document, logical_id)[ENDPOINT_VARIABLE]
     code_dir = project().functions[logical_id].code_dir
     # The function's code and layer first, as SAM mounts /var/task and /opt/python; then whatever
     # made the project importable for this run (the runner, sandbox.aws.local_invoke, is ours).

@@ -77,7 +77,8 @@ def test_runs_as_a_module_from_anywhere() -> None:
     assert "CALL EXPORT_DATASET('merchant_risk')" in result.stdout
 
 
-def test_connection_is_key_pair_only(tmp_path: Path) -> None:
+def private_key(folder: Path, passphrase: bytes) -> Path:
+    """A PKCS#8 PEM key file, as `openssl genrsa | openssl pkcs8 -topk8` makes it."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -85,10 +86,15 @@ def test_connection_is_key_pair_only(tmp_path: Path) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"s3cret"),
+        serialization.BestAvailableEncryption(passphrase),
     )
-    path = tmp_path / "rsa_key.p8"
+    path = folder / "rsa_key.p8"
     path.write_bytes(pem)
+    return path
+
+
+def test_connection_is_key_pair_only(tmp_path: Path) -> None:
+    path = private_key(tmp_path, b"s3cret")
     env = {
         "SNOWFLAKE_ACCOUNT": "org-acct",
         "SNOWFLAKE_USER": "DEPLOYER",
@@ -279,3 +285,35 @@ def test_a_create_refused_for_the_anaconda_terms_says_to_accept_them() -> None:
     other = ChannelCursor(offered, refuse_create="SQL compilation error: syntax error")
     with pytest.raises(snowflake.connector.errors.ProgrammingError, match="syntax error"):
         apply.run(_statements(), StatusConnection(other), io.StringIO())  # type: ignore[arg-type]
+
+
+def test_apply_runs_on_the_sandbox_snowflake_as_on_an_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m snowsage_setup.apply` with a key pair against the Snowflake `sandbox serve` runs:
+    the connector's splitting and one statement at a time, over HTTP (fakesnow cannot run roles,
+    grants or tasks, so the file applied here is the dataset's tables and views)."""
+    from sandbox.snowflake.server import start_snowflake
+
+    with start_snowflake("http://127.0.0.1:9") as server:  # no stage is read: any S3 endpoint
+        with server.connect() as connection:
+            connection.cursor().execute("CREATE DATABASE IF NOT EXISTS SNOWSAGE")
+            connection.cursor().execute("CREATE SCHEMA IF NOT EXISTS SNOWSAGE.ML")
+        env = {
+            "SNOWFLAKE_ACCOUNT": "fakesnow",
+            "SNOWFLAKE_USER": "DEPLOYER",
+            "SNOWFLAKE_PRIVATE_KEY_PATH": str(private_key(tmp_path, b"s3cret")),
+            "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": "s3cret",
+            "SNOWFLAKE_HOST": server.host,
+            "SNOWFLAKE_PORT": str(server.port),
+            "SNOWFLAKE_PROTOCOL": "http",
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        out = io.StringIO()
+        assert apply.main(["--only", "10_*", *DEFINES], out=out) == 0, out.getvalue()
+        with server.connect("SNOWSAGE", "ML") as connection:
+            cursor = connection.cursor()
+            cursor.execute("SELECT COUNT(*) FROM MERCHANT_FEATURES")
+            assert cursor.fetchone() == (0,)  # the view exists, over the (empty) tables the file made
+    assert "10_merchant_features.sql" in out.getvalue() and "CREATE VIEW … ok" in out.getvalue()

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import sqlglot
 
-from sandbox.sample_data import load_sample_data
 from sandbox.snowflake.export import ExportError, export_dataset, export_id_for, section_keys
 from sandbox.snowflake.setup import apply_setup
 from snowsage.manifest import exported_sections, parse_manifest
@@ -25,6 +24,7 @@ from snowsage_setup.sqlscript import (
     setup_files,
     with_defaults,
 )
+from tooling.sample_data import load_sample_data
 
 from .conftest import BUCKET, ROLE_ARN, SECOND_DATASET, apply_all, query, variables
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.sample_data import load_sample_data
 from sandbox.snowflake import functions
+from tooling.sample_data import load_sample_data
 
 from .conftest import BUCKET, query
 

@@ -19,11 +19,11 @@ import pytest
 import snowflake.connector
 
 from sandbox.sagemaker.runner import environment_python
-from sandbox.sample_data import load_sample_data
 from sandbox.snowflake import functions, procedures
 from snowsage.names import run_id_for
 from snowsage.snowflake import publishing
 from snowsage_setup.sqlscript import load_statements, with_defaults
+from tooling.sample_data import load_sample_data
 
 from .conftest import BUCKET, query
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -201,18 +201,10 @@ def test_the_cores_state_names_are_the_asls() -> None:
     assert {states.RECORD_RUN, states.NOTIFY} <= recording | announcing
 
 
-def test_the_failure_branch_records_notifies_and_fails_with_the_original_error() -> None:
-    assert STATES["RecordFailure"]["Next"] == "NotifyFailure"
-    assert STATES["NotifyFailure"]["Next"] == "RunFailed"
-    assert STATES["RunFailed"] == {
-        **STATES["RunFailed"],
-        "Type": "Fail",
-        "ErrorPath": "States.Format('Snowsage.{}', $.error.Error)",
-        "CausePath": "$.error.Cause",
-    }
-    # Whatever fails inside the failure branch must not overwrite the original error.
-    for name in ("RecordFailure", "NotifyFailure"):
-        assert all(c["ResultPath"] != "$.error" for c in STATES[name]["Catch"])
+def test_the_failure_branch_keeps_the_original_error() -> None:
+    """Whatever fails inside the failure branch must not overwrite the error the run failed with."""
+    for name in states.FAILURE_BRANCH_STATES:
+        assert all(c.get("ResultPath") != "$.error" for c in STATES[name].get("Catch", [])), name
 
 
 @pytest.mark.parametrize("name", list(STATES))
@@ -279,16 +271,6 @@ def test_sagemaker_names_are_valid_for_every_retry(execution: str, name: str, fi
         rendered = match.group(1).replace("{}", base, 1).replace("{}", str(retry), 1)
         assert SAGEMAKER_NAME.fullmatch(rendered), rendered
         assert len(rendered) <= SAGEMAKER_NAME_MAX, rendered
-
-
-def test_batch_transform_joins_ids_to_scores() -> None:
-    processing = STATES["Score"]["Parameters"]["DataProcessing"]
-    # The plan's OutputFilter: the id and every field after the input (plan.output_filter).
-    assert processing == {
-        "InputFilter": "$[1:]",
-        "JoinSource": "Input",
-        "OutputFilter.$": "$.plan.scoring.output_filter",
-    }
 
 
 @pytest.mark.parametrize("key", sorted(SELECTED))
@@ -405,24 +387,94 @@ def test_sns_subjects_stay_under_100_characters(name: str) -> None:
     assert longest < 100, f"{name}: a Subject of up to {longest} characters"
 
 
-def test_only_a_model_promoted_this_run_is_published_and_a_failure_is_recorded() -> None:
-    """Issue 11: after the load, PublishModel runs only when the gate promoted this run's model
-    ($.evaluation is absent in score_only); its failures go to RecordFailure like every task's."""
+# --- Choice states, evaluated on documents --------------------------------------------------
+def _lookup(document: dict[str, Any], path: str) -> tuple[bool, Any]:
+    value: Any = document
+    for part in path.removeprefix("$.").split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False, None
+        value = value[part]
+    return True, value
+
+
+# The comparisons the ASL's Choice states use, on a value that is present.
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "IsNull": lambda value, expected: (value is None) is expected,
+    "BooleanEquals": lambda value, expected: value is expected,
+    "StringEquals": lambda value, expected: isinstance(value, str) and value == expected,
+}
+
+
+def _matches(rule: dict[str, Any], document: dict[str, Any]) -> bool:
+    """A Choice rule as Step Functions evaluates it (amazon-states-language-choice-state); a
+    comparison on a missing path is States.Runtime, an operator this does not know fails loudly."""
+    if "And" in rule:
+        return all(_matches(inner, document) for inner in rule["And"])
+    if "Or" in rule:
+        return any(_matches(inner, document) for inner in rule["Or"])
+    if "Not" in rule:
+        return not _matches(rule["Not"], document)
+    present, value = _lookup(document, rule["Variable"])
+    if "IsPresent" in rule:
+        return present is rule["IsPresent"]
+    assert present, f"States.Runtime: {rule['Variable']} is missing from {document}"
+    (operator,) = set(rule) - {"Variable", "Next"}
+    assert operator in COMPARISONS, f"an operator this test does not evaluate: {rule}"
+    return COMPARISONS[operator](value, rule[operator])
+
+
+def choose(name: str, document: dict[str, Any]) -> str:
+    """The state a Choice state moves to for ``document``."""
+    state = STATES[name]
+    return next((rule["Next"] for rule in state["Choices"] if _matches(rule, document)), state["Default"])
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ({"plan": {"mode": "train_and_score"}, "evaluation": {"promote": True}}, "PublishModel"),
+        ({"plan": {"mode": "train_and_score"}, "evaluation": {"promote": False}}, "RecordRun"),
+        ({"plan": {"mode": "score_only"}}, "RecordRun"),  # no gate ran: nothing new to publish
+    ],
+)
+def test_only_a_model_promoted_this_run_is_published(document: dict[str, Any], expected: str) -> None:
     assert STATES["LoadPredictions"]["Next"] == "IsModelToPublish"
-    choice = STATES["IsModelToPublish"]
-    assert choice["Default"] == "RecordRun"
-    (rule,) = choice["Choices"]
-    assert rule["Next"] == "PublishModel"
-    assert rule["And"] == [
-        {"Variable": "$.evaluation.promote", "IsPresent": True},
-        {"Variable": "$.evaluation.promote", "BooleanEquals": True},
-    ]
+    assert choose("IsModelToPublish", document) == expected
+
+
+def test_a_failed_publish_is_recorded_and_snowflake_outages_are_retried() -> None:
     publish = STATES["PublishModel"]
     assert (publish["Next"], publish["ResultPath"]) == ("RecordRun", "$.published")
-    assert publish["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
-    ]
     assert "SnowflakeUnavailable" in {name for retry in publish["Retry"] for name in retry["ErrorEquals"]}
+
+
+TUNING = {"parameter_ranges": {}}
+
+
+@pytest.mark.parametrize(
+    ("plan", "expected"),
+    [
+        ({"model": {"training_engine": "SAGEMAKER"}}, "Train"),
+        ({"model": {"training_engine": "SAGEMAKER"}, "tuning": None}, "Train"),
+        ({"model": {"training_engine": "SAGEMAKER"}, "tuning": TUNING}, "Tune"),
+        (
+            {"model": {"training_engine": "SAGEMAKER"}, "tuning": {**TUNING, "warm_start_config": None}},
+            "Tune",
+        ),
+        (
+            {"model": {"training_engine": "SAGEMAKER"}, "tuning": {**TUNING, "warm_start_config": {}}},
+            "TuneWarm",
+        ),
+        ({"model": {"training_engine": "SNOWFLAKE"}, "tuning": TUNING}, "TrainInSnowflake"),
+    ],
+)
+def test_a_train_and_score_plan_chooses_its_training(plan: dict[str, Any], expected: str) -> None:
+    """The engine first; on SageMaker a tuned plan tunes (warm when PrepareRun found a parent)."""
+    document = {"plan": {"mode": "train_and_score", **plan}}
+    state = choose("ChooseMode", document)
+    while STATES[state]["Type"] == "Choice":
+        state = choose(state, document)
+    assert state == expected
 
 
 def test_tune_runs_trains_job_and_recovers_like_train() -> None:
@@ -442,17 +494,13 @@ def test_tune_runs_trains_job_and_recovers_like_train() -> None:
     assert definition["StaticHyperParameters.$"] == "$.plan.tuning.static_hyperparameters"
     assert (tune["Retry"], tune["Catch"], tune["Next"]) == (train["Retry"], train["Catch"], train["Next"])
     assert tune["ResultPath"] == train["ResultPath"] == "$.training"
-    choose = STATES["ChooseTraining"]
-    assert STATES["ChooseEngine"]["Default"] == "ChooseTraining"
-    assert choose["Default"] == "Train" and choose["Choices"][1]["Next"] == "Tune"
-    assert {c["Variable"] for c in choose["Choices"][1]["And"]} == {"$.plan.tuning"}
 
 
 def test_tune_warm_is_tune_with_the_plans_warm_start_config() -> None:
     """A Parameters field cannot be left out, so a warm start is its own state: Tune's very request,
     result, Retry and Catch plus WarmStartConfig, and one Catch more: a create-time refusal (after
-    the retries) tunes cold in Tune, the refusal kept in the plan. ChooseTraining tries it first, only
-    for a plan whose warm start found a parent (snowsage/warm_start.py)."""
+    the retries) tunes cold in Tune, the refusal kept in the plan (which plan reaches it:
+    test_a_train_and_score_plan_chooses_its_training)."""
     tune, warm = STATES["Tune"], copy.deepcopy(STATES["TuneWarm"])
     assert warm["Parameters"].pop("WarmStartConfig.$") == "$.plan.tuning.warm_start_config"
     refused = warm["Catch"].pop(0)
@@ -464,11 +512,3 @@ def test_tune_warm_is_tune_with_the_plans_warm_start_config() -> None:
     assert {key: value for key, value in warm.items() if key != "Comment"} == {
         key: value for key, value in tune.items() if key != "Comment"
     }
-    first = STATES["ChooseTraining"]["Choices"][0]
-    assert first["Next"] == "TuneWarm"
-    assert first["And"] == [
-        {"Variable": "$.plan.tuning", "IsPresent": True},
-        {"Variable": "$.plan.tuning", "IsNull": False},
-        {"Variable": "$.plan.tuning.warm_start_config", "IsPresent": True},
-        {"Variable": "$.plan.tuning.warm_start_config", "IsNull": False},
-    ]

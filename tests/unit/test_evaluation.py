@@ -1,15 +1,18 @@
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from snowsage.errors import MetricMissing, ModelPackageNotFound, NoApprovedModel
 from snowsage.evaluation import evaluate_model
+from snowsage.gate_metrics import ChampionOnExport, ChampionQuestion
 from snowsage.model_settings import metric_direction
 from snowsage.models import EvaluateModelRequest, SelectModelRequest
 from snowsage.registry import ModelPackage
 from snowsage.selection import select_model
 
 GROUP = "snowsage-merchant-risk"
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 
 def _package(
@@ -46,15 +49,41 @@ class FakeRegistry:
         raise ModelPackageNotFound(arn)
 
 
-def _evaluate(
-    value: float, registry: FakeRegistry, threshold: float = 0.75, metric: str = "validation:auc"
-) -> Any:
-    request = EvaluateModelRequest(
+class FakeScorer:
+    """The champion's metric on this export's rows, as Snowflake would answer (or why not)."""
+
+    def __init__(self, answer: ChampionOnExport | None = None) -> None:
+        self.answer = answer or ChampionOnExport(
+            None, note="ML_PREDICT_MERCHANT_RISK serves no model, not champion v1"
+        )
+        self.questions: list[ChampionQuestion] = []
+
+    def measure(self, question: ChampionQuestion) -> ChampionOnExport:
+        self.questions.append(question)
+        return self.answer
+
+
+class FakeLease:
+    def __init__(self) -> None:
+        self.taken: list[tuple[str, str, int]] = []
+
+    def acquire(self, dataset: str, holder: str, now: datetime, seconds: int) -> None:
+        self.taken.append((dataset, holder, seconds))
+
+
+def _request(value: float, threshold: float, metric: str, **model: Any) -> EvaluateModelRequest:
+    return EvaluateModelRequest(
         execution_name="e",
+        execution_arn="arn:aws:states:us-east-1:123456789012:execution:sm:e",
+        dataset="merchant_risk",
         evaluation={"metric_name": metric, "threshold": threshold},
         model_package_group=GROUP,
         run_id="r1",
         export_id="x1",
+        model=model,
+        features=["TXN_COUNT", "AVG_AMOUNT"],
+        image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+        transform_timeout_seconds=3600,
         training={
             "job_name": "snowsage-r1-train-0",
             "model_data_url": "s3://b/m.tar.gz",
@@ -64,7 +93,26 @@ def _evaluate(
             ],
         },
     )
-    return evaluate_model(request, registry)
+
+
+def _evaluate(
+    value: float,
+    registry: FakeRegistry,
+    threshold: float = 0.75,
+    metric: str = "validation:auc",
+    scorer: FakeScorer | None = None,
+    **model: Any,
+) -> Any:
+    lease = FakeLease()
+    verdict = evaluate_model(
+        _request(value, threshold, metric, **model),
+        registry,
+        scorer or FakeScorer(),
+        lease,
+        NOW,  # type: ignore[arg-type]
+    )
+    assert lease.taken == [("merchant_risk", "arn:aws:states:us-east-1:123456789012:execution:sm:e", 7200)]
+    return verdict
 
 
 @pytest.mark.parametrize(
@@ -173,3 +221,51 @@ def test_a_named_package_must_be_usable(status: str, group: str, fragment: str) 
     )
     with pytest.raises(ModelPackageNotFound, match=fragment):
         select_model(request, FakeRegistry(package))
+
+
+# --- the champion on this export's rows --------------------------------------------------------
+
+
+def test_a_harder_export_promotes_a_candidate_better_on_the_same_rows() -> None:
+    """Below the champion's recorded metric, above its metric on these rows: promoted."""
+    scorer = FakeScorer(ChampionOnExport(0.78, rows=400))
+    verdict = _evaluate(0.82, FakeRegistry(_package(1, metric=0.9)), scorer=scorer)
+    assert verdict.promote
+    assert (verdict.champion_metric, verdict.champion_metric_on_export) == (0.9, 0.78)
+    assert verdict.champion_judged_on == "this_export" and verdict.champion_rows == 400
+    assert "champion v1 on this export's validation rows (0.78 on 400 rows, recorded 0.9)" in verdict.reason
+    assert verdict.package_metadata["champion_metric_on_export"] == "0.78"
+    assert verdict.package_metadata["champion_metric_recorded"] == "0.9"
+    assert scorer.questions[0].champion_arn.endswith("/1")
+
+
+def test_an_easier_export_does_not_promote_a_worse_model() -> None:
+    """Above the champion's recorded metric, below its metric on these rows: rejected."""
+    verdict = _evaluate(
+        0.92, FakeRegistry(_package(1, metric=0.9)), scorer=FakeScorer(ChampionOnExport(0.95, rows=400))
+    )
+    assert not verdict.promote
+    assert "is worse than champion v1 on this export's validation rows" in verdict.reason
+
+
+def test_without_the_champion_on_these_rows_the_recorded_metric_decides_and_the_reason_says_why() -> None:
+    verdict = _evaluate(0.85, FakeRegistry(_package(1, metric=0.9)))
+    assert not verdict.promote and verdict.champion_judged_on == "recorded"
+    assert verdict.champion_metric_on_export is None
+    assert "as recorded: ML_PREDICT_MERCHANT_RISK serves no model, not champion v1" in verdict.reason
+
+
+def test_a_metric_sql_cannot_compute_is_named_and_never_sent_to_snowflake() -> None:
+    scorer = FakeScorer(ChampionOnExport(0.1, rows=1))
+    champion = _package(1, metric=0.5, metric_name="validation:auc")
+    verdict = _evaluate(
+        0.9, FakeRegistry(champion), scorer=scorer, problem="multiclass", objective="multi:softprob"
+    )
+    assert scorer.questions == [] and verdict.champion_judged_on == "recorded"
+    assert "a multi-class model's metric is not computed in SQL" in verdict.reason
+
+
+def test_a_candidate_under_the_threshold_costs_no_query() -> None:
+    scorer = FakeScorer(ChampionOnExport(0.1, rows=1))
+    assert not _evaluate(0.6, FakeRegistry(_package(1)), scorer=scorer).promote
+    assert scorer.questions == []

@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
-from bench.project import functions, handler_env
 from snowsage.lazy_client import LazyClient
+from tooling.lambda_functions import functions, handler_env
 
 
 class Client:

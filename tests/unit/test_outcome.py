@@ -245,3 +245,27 @@ def test_the_notice_is_the_record_with_its_status_as_attribute() -> None:
             "MessageAttributes": {"status": {"DataType": "String", "StringValue": "ABORTED"}},
         }
     ]
+
+
+@pytest.mark.parametrize("status", ["FAILED", "TIMED_OUT", "ABORTED"])
+def test_the_safety_net_gives_back_the_promotion_lease(status: str) -> None:
+    """Whatever the branch did, the execution's lease on its manifest's dataset is released by it."""
+    history = History()._add(
+        "ExecutionStarted",
+        executionStartedEventDetails={
+            "input": json.dumps(
+                {"manifest": f"s3://snowsage-data/exports/merchant_risk/{NAME[14:]}/manifest.json"}
+            )
+        },
+    )
+    history.events.extend(_caught_failure().lambda_ok().enter("NotifyFailure").task_ok().events)
+    released: list[tuple[str, str]] = []
+    settle_outcome(
+        _change(status),
+        history=lambda arn: history.events,
+        write=lambda record: None,
+        announce=lambda record: None,
+        now=NOW,
+        release=lambda dataset, holder: released.append((dataset, holder)),
+    )
+    assert released == [("merchant_risk", ARN)]

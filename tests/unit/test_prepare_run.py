@@ -6,6 +6,7 @@ import pytest
 
 from snowsage.errors import InvalidExecutionInput, ManifestNotFound
 from snowsage.models import PrepareRunRequest
+from snowsage.names import run_id_for
 from snowsage.prepare import prepare_run
 from snowsage.settings import PrepareRunSettings
 from tests.unit.builders import BUCKET, PREFIX, XGBOOST_IMAGE, MemoryStore, store_for
@@ -24,8 +25,8 @@ def _request(**overrides: Any) -> PrepareRunRequest:
 
 def test_plan_for_train_and_score(document: dict[str, Any], settings: PrepareRunSettings) -> None:
     plan = prepare_run(_request(), settings, store_for(document), now=NOW)
-    assert plan.run_id == "merchant-risk-20261126-h5d9231c0cca25b07"
-    assert plan.name_base == "snowsage-merchant-risk-20261126-h5d9231c0cca25b07"
+    assert plan.run_id == run_id_for("merchant_risk-20261126t100000z")
+    assert plan.name_base == f"snowsage-{plan.run_id}"
     assert plan.scoring.timeout_seconds == 3600
     assert plan.training is not None
     assert plan.training.train_uri == f"s3://{BUCKET}/{PREFIX}train/"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from snowsage.errors import RegistrationRefused, RegistryUnavailable
 from snowsage.evaluation import evaluate_model, judge, register_model
+from snowsage.gate_metrics import ChampionOnExport, ChampionQuestion
 from snowsage.models import EvaluateModelRequest, RegisterModelRequest
 from snowsage.registry import (
     ModelPackage,
@@ -64,9 +66,27 @@ class _Registry:
         raise AssertionError("not used")
 
 
+class _OnThisExport:
+    """The champion scored on this export's rows in Snowflake: 0.79."""
+
+    def measure(self, question: ChampionQuestion) -> ChampionOnExport:
+        return ChampionOnExport(0.79, rows=400)
+
+
+class _NoLease:
+    def acquire(self, dataset: str, holder: str, now: datetime, seconds: int) -> None:
+        return None
+
+
 def _verdict(value: float, champion: ModelPackage | None) -> Any:
     request = EvaluateModelRequest(
         execution_name="merchant_risk-20261126t030000z",
+        execution_arn="arn:aws:states:us-east-1:123456789012:execution:snowsage-pipeline:merchant_risk-20261126t030000z",
+        dataset="merchant_risk",
+        model={},
+        features=["TXN_COUNT"],
+        image_uri=IMAGE,
+        transform_timeout_seconds=3600,
         evaluation={"metric_name": "validation:auc", "threshold": 0.75},
         model_package_group=GROUP,
         run_id="merchant-risk-20261126-h0ea49c7cba172b3c",
@@ -77,7 +97,7 @@ def _verdict(value: float, champion: ModelPackage | None) -> Any:
             "final_metrics": [{"MetricName": "validation:auc", "Value": value}],
         },
     )
-    return evaluate_model(request, _Registry(champion))
+    return evaluate_model(request, _Registry(champion), _OnThisExport(), _NoLease(), datetime.now(UTC))  # type: ignore[arg-type]
 
 
 # --- item 1: metadata valid by construction ------------------------------------------------------
@@ -91,7 +111,8 @@ def test_second_run_metadata_matches_the_api_patterns(value: float) -> None:
     for key, item in verdict.package_metadata.items():
         assert _valid("key", key), key
         assert _valid("value", item), item
-    assert "champion v1 0.8" in verdict.package_metadata["gate"]
+    assert "validation rows 0.79 on 400 rows recorded 0.8" in verdict.package_metadata["gate"]
+    assert verdict.package_metadata["champion_metric_recorded"] == "0.8"
 
 
 def _texts() -> Iterator[str]:
@@ -310,5 +331,5 @@ def test_an_unreadable_group_list_is_transient_or_refused() -> None:
 
 def test_judge_reason_is_unchanged_for_people() -> None:
     """ML_RUNS and the notice keep the reason as written; only the metadata is mapped."""
-    _, reason, _ = judge("validation:auc", 0.9, 0.75, _champion())
-    assert reason.endswith("champion v1 (0.8)")
+    judgement = judge("validation:auc", 0.9, 0.75, _champion())
+    assert judgement.reason.endswith("champion v1 (0.8, as recorded: not scored on this export)")

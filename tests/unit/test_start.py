@@ -1,13 +1,20 @@
+import copy
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from pydantic import ValidationError
 
-from snowsage.models import ObjectCreatedEvent
-from snowsage.start import StepFunctionsStarter, start_for_event
+from snowsage.start import ObjectCreatedEvent, StepFunctionsStarter, start_for_event
+
+# The event S3 sends to EventBridge (the same file `sam local invoke` takes).
+SAMPLE_EVENT = json.loads(
+    (Path(__file__).resolve().parents[2] / "events/start_pipeline/manifest_created.json").read_text()
+)
 
 
 class RecordingStarter:
@@ -21,14 +28,23 @@ class RecordingStarter:
         return f"arn:aws:states:us-east-1:123456789012:execution:pipeline:{name}"
 
 
-def _event(key: str) -> ObjectCreatedEvent:
-    return ObjectCreatedEvent.model_validate(
-        {
-            "detail-type": "Object Created",
-            "source": "aws.s3",
-            "detail": {"bucket": {"name": "snowsage-data"}, "object": {"key": key, "size": 10}},
-        }
-    )
+def _event(key: str, **top: str) -> ObjectCreatedEvent:
+    event = copy.deepcopy(SAMPLE_EVENT) | top
+    event["detail"]["bucket"]["name"] = "snowsage-data"
+    event["detail"]["object"]["key"] = key
+    return ObjectCreatedEvent.model_validate(event)
+
+
+@pytest.mark.parametrize(
+    "top",
+    [
+        {"detail-type": "Object Deleted"},  # an S3 event a rule could route here by mistake
+        {"source": "aws.states"},
+    ],
+)
+def test_only_s3_object_created_events_are_accepted(top: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        _event("exports/merchant_risk/e1/manifest.json", **top)
 
 
 def test_a_manifest_starts_one_execution_and_a_duplicate_none() -> None:

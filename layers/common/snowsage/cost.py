@@ -354,7 +354,7 @@ def warehouse_seconds(state: RunState) -> float | None:
     """The Snowflake statements' elapsed seconds the run's Lambdas reported (None: none ran)."""
     figures = [
         section.warehouse_seconds
-        for section in (state.training, state.load, state.published)
+        for section in (state.training, state.evaluation, state.load, state.published)
         if section is not None and section.warehouse_seconds is not None
     ]
     return sum(figures) if figures else None

@@ -108,3 +108,11 @@ class InvalidModelSettings(PermanentError):
 
 class TrainingFailed(PermanentError):
     """TRAIN_MODEL failed inside Snowflake (its message says why); the run records it."""
+
+
+class PromotionInProgress(TransientError):
+    """Another run of the dataset holds the promotion lease: the state machine waits and retries."""
+
+
+class LeaseUnavailable(TransientError):
+    """DynamoDB throttled or failed the lease's write: retried like a held lease."""

@@ -378,6 +378,17 @@ class EvaluateModelRequest(Contract):
     run_id: str
     export_id: str
     training: TrainingResult
+    # The promotion lease's holder and key, and what the champion is scored with on this export's
+    # rows (docs/contracts.md, "The gate").
+    execution_arn: str
+    dataset: str
+    model: ModelPlan
+    features: list[str]
+    image_uri: str
+    transform_timeout_seconds: int = Field(ge=1)
+
+
+ChampionJudgedOn = Literal["this_export", "recorded"]
 
 
 class Verdict(Contract):
@@ -386,10 +397,15 @@ class Verdict(Contract):
     metric_name: str
     metric_value: float
     threshold: float
-    champion_metric: float | None
+    champion_metric: float | None  # as recorded when the champion was trained, on its own export
     champion_package_arn: str | None
     reason: str
     package_metadata: dict[str, str]
+    # The champion's metric on this export's validation rows, and which of the two the verdict used.
+    champion_metric_on_export: float | None = None
+    champion_rows: int | None = None
+    champion_judged_on: ChampionJudgedOn | None = None
+    warehouse_seconds: float | None = None  # the champion's SELECT, elapsed (snowsage.cost)
 
 
 # --- RegisterModel ---------------------------------------------------------------------------
@@ -527,6 +543,8 @@ class RunRecord(Contract):
     metric_value: float | None = None
     champion_metric: float | None = None
     promoted: bool | None = None
+    champion_metric_on_export: float | None = None
+    gate_reason: str | None = None
     rows_scored: int | None = None
     rows_loaded: int | None = None
     published_function: str | None = None
@@ -546,29 +564,6 @@ class RunRecord(Contract):
 
 
 # --- StartPipeline ---------------------------------------------------------------------------
-
-
-class S3Bucket(Contract):
-    name: str
-
-
-class S3Object(Contract):
-    key: str
-    size: int | None = None
-    etag: str | None = None
-
-
-class ObjectCreatedDetail(Contract):
-    bucket: S3Bucket
-    object: S3Object
-
-
-class ObjectCreatedEvent(Contract):
-    """The EventBridge event S3 sends for "Object Created" (only the fields we use)."""
-
-    detail_type: Literal["Object Created"] = Field(alias="detail-type")
-    source: Literal["aws.s3"]
-    detail: ObjectCreatedDetail
 
 
 class StartResult(Contract):

@@ -23,6 +23,7 @@ from typing import Any, Protocol, cast
 
 from pydantic import ValidationError
 
+from snowsage.errors import PipelineError
 from snowsage.models import (
     CaughtError,
     ExecutionStatusChange,
@@ -33,6 +34,7 @@ from snowsage.models import (
     RunState,
     RunStatus,
 )
+from snowsage.names import ManifestLocation
 from snowsage.runs import build_run_record, failed_state
 from snowsage.states import ANNOUNCING_STATES, RECORDING_STATES
 
@@ -140,6 +142,20 @@ class RunNotifier:
         )
 
 
+def execution_dataset(history: Iterable[Mapping[str, Any]]) -> str | None:
+    """The dataset of the manifest the execution was started with (None: not a manifest input)."""
+    for event in history:
+        if event.get("type") != "ExecutionStarted":
+            continue
+        text = event.get("executionStartedEventDetails", {}).get("input")
+        try:
+            manifest = json.loads(text or "{}").get("manifest")
+            return ManifestLocation.from_uri(manifest).dataset if isinstance(manifest, str) else None
+        except (json.JSONDecodeError, AttributeError, PipelineError, ValueError):
+            return None
+    return None
+
+
 def settle_outcome(
     change: ExecutionStatusChange,
     *,
@@ -147,8 +163,10 @@ def settle_outcome(
     write: Callable[[RunRecord], None],
     announce: Callable[[RunRecord], None],
     now: datetime,
+    release: Callable[[str, str], object] | None = None,
 ) -> OutcomeResult:
-    """Write the ML_RUNS row and send the notice the pipeline did not, and nothing else."""
+    """Give back the promotion lease the run may hold, then write the ML_RUNS row and send the
+    notice the pipeline did not, and nothing else."""
     detail = change.detail
     if detail.status not in ENDINGS_WITHOUT_SUCCESS:
         return OutcomeResult(
@@ -158,6 +176,9 @@ def settle_outcome(
             reason=f"{detail.status} needs no safety net",
         )
     events = history(detail.executionArn)
+    dataset = execution_dataset(events)
+    if release is not None and dataset is not None:
+        release(dataset, detail.executionArn)  # a no-op unless this execution holds it
     trace = trace_execution(events)
     if trace.recorded and trace.announced:
         return OutcomeResult(

@@ -76,6 +76,8 @@ def build_run_record(
         metric_value=state.evaluation.metric_value if state.evaluation else None,
         champion_metric=state.evaluation.champion_metric if state.evaluation else None,
         promoted=state.evaluation.promote if state.evaluation else None,
+        champion_metric_on_export=state.evaluation.champion_metric_on_export if state.evaluation else None,
+        gate_reason=state.evaluation.reason if state.evaluation else None,
         rows_scored=plan.scoring.rows if plan else None,
         rows_loaded=state.load.rows_loaded if state.load else None,
         published_function=(

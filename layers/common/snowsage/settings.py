@@ -91,6 +91,12 @@ class SnowflakeSettings(EnvSettings):
     snowflake_statement_timeout: int = Field(default=60, ge=1)
 
 
+class EvaluateModelSettings(SnowflakeSettings):
+    """EvaluateModel: the promotion lease's table, and Snowflake for the champion's metric on this export."""
+
+    promotion_lease_table: str
+
+
 class RecordRunSettings(SnowflakeSettings):
     """RecordRun: ML_RUNS in Snowflake, and what the run's warehouse time costs (snowsage.cost)."""
 
@@ -98,6 +104,7 @@ class RecordRunSettings(SnowflakeSettings):
     # USD per credit (the template's defaults: X-Small, on-demand Standard edition in AWS US East).
     snowflake_warehouse_size: str = DEFAULT_WAREHOUSE_SIZE
     snowflake_credit_price_usd: float = Field(default=DEFAULT_CREDIT_PRICE_USD, ge=0)
+    promotion_lease_table: str  # the run gives its promotion lease back when it records itself
 
     @field_validator("snowflake_warehouse_size")
     @classmethod
@@ -108,6 +115,8 @@ class RecordRunSettings(SnowflakeSettings):
 
 
 class ExecutionOutcomeSettings(SnowflakeSettings):
-    """RecordExecutionOutcome: ML_RUNS in Snowflake, and the topic the run notices go to."""
+    """RecordExecutionOutcome: ML_RUNS in Snowflake, the topic the run notices go to, and the
+    promotion lease a crashed run may still hold."""
 
     notification_topic_arn: str
+    promotion_lease_table: str

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from pydantic import Field
 
 from snowsage.errors import InvalidIdentifier
-from snowsage.models import ObjectCreatedEvent, StartResult
+from snowsage.models import StartResult
 from snowsage.names import ManifestLocation, execution_name
+
+
+class ObjectCreatedEvent(S3EventNotificationEventBridgeModel):
+    """S3's event on EventBridge (Powertools' model). The Literals refuse any other S3 or AWS event a
+    misrouted rule could send, which Powertools' plain strings would let through to the key check."""
+
+    detail_type: Literal["Object Created"] = Field(alias="detail-type")
+    source: Literal["aws.s3"]
 
 
 class ExecutionStarter(Protocol):

@@ -1,9 +1,13 @@
-"""What the benchmarks give the project's functions: the values a deploy would pass, and Lambda's own
-variables. The functions themselves (code, layers, memory, environment) come from the template model
-(sandbox.aws.template)."""
+"""The project's functions as a deploy configures them (code, layers, memory, the environment a deploy
+with PARAMETER_VALUES gives them, Lambda's own variables), and their init in a fresh interpreter. The
+template model (sandbox.aws.template) reads the template; the bench and the tests share this."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,3 +85,27 @@ def handler_env(function: Function) -> dict[str, str]:
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
         **function.environment,
     }
+
+
+def clean_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a child interpreter, with only PATH and HOME of this process's."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **env}
+
+
+IMPORT_CHILD = Path(__file__).with_name("import_child.py")
+
+
+def import_once(file: Path, paths: list[Path], env: dict[str, str]) -> dict[str, object]:
+    """One fresh interpreter importing ``file`` (init only, no call); the child's JSON report."""
+    done = subprocess.run(  # noqa: S603  # this interpreter, on this repository's child script
+        [sys.executable, str(IMPORT_CHILD), str(file), *map(str, paths)],
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=str(ROOT),
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"importing {file} failed:\n{done.stderr[-3000:]}")
+    report: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report

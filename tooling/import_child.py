@@ -1,6 +1,6 @@
-"""Child of the cold-start benchmark: import one handler module in this fresh interpreter.
+"""Import one handler module in this fresh interpreter (tooling.lambda_functions.import_once).
 
-    python bench/import_child.py <app.py> [sys.path entry ...]
+    python tooling/import_child.py <app.py> [sys.path entry ...]
 
 Times the module's import (its imports and module-level set-up: clients, settings) with only
 ``sys``, ``time`` and ``importlib.util`` loaded before the clock starts, then prints one JSON line:

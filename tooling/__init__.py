@@ -1,0 +1,1 @@
+"""Tooling the sandbox, bench, smoke and tests share (sample data, the functions as deployed)."""
