@@ -137,22 +137,24 @@ def test_the_smoke_walks_every_path_in_the_sandbox_and_deletes_all_it_created(wa
     assert_nothing_left(walked.platform, walked.names, report)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="alarm actions are delivered by the sandbox once IAM enforcement lands"
-)
 def test_each_alarm_action_reaches_the_subscribed_queue(walked: Walked) -> None:
-    """SetAlarmState(ALARM) -> the alarm's action publishes to the topic -> the subscribed queue."""
+    """SetAlarmState(ALARM) -> the alarm's action publishes to the topic (its customer managed key)
+    -> the smoke's subscribed queue, through the queue policy the plan set: one notice per alarm."""
     alarms = [check for check in walked.report.checks if check.name.startswith("alarm ")]
-    assert len(alarms) == len(ALARMS)
+    assert [check.name for check in alarms] == [
+        f"alarm {alarm}: its action reached the subscribed queue" for alarm in ALARMS
+    ]
     assert all(check.passed for check in alarms), [str(check) for check in alarms]
+    assert all(check.detail.startswith("notice for ") for check in alarms)
     assert walked.report.ok
 
 
 def test_every_call_the_plan_makes_is_in_the_documented_permissions(walked: Walked) -> None:
     """docs/smoke.md's list (smoke/permissions.py) covers each call the plan made here."""
     made = walked.calls
-    # (SetAlarmState too, once the sandbox's stack has its alarms: moto's CloudFormation makes none.)
     assert {
+        "cloudwatch:SetAlarmState",
+        "sqs:SetQueueAttributes",
         "stepfunctions:StartExecution",
         "stepfunctions:StopExecution",
         "sns:Subscribe",
