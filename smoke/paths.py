@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tooling.sample_data import SAMPLE_DATASET as DATASET
 from snowsage.names import execution_name
+from tooling.sample_data import SAMPLE_DATASET as DATASET
 
 if TYPE_CHECKING:
     from smoke.plan import _Smoke

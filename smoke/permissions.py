@@ -66,6 +66,7 @@ PLAN_CALLS = frozenset(
         "cloudwatch:SetAlarmState",
         "lambda:Invoke",
         "s3:DeleteBucket",
+        "s3:DeleteObject",  # the sandbox stages the sample in the bucket, then deletes it
         "s3:DeleteObjects",
         "s3:HeadBucket",
         "s3:ListObjectVersions",

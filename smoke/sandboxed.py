@@ -26,6 +26,7 @@ from sandbox.snowflake.storage_integration import (
     StorageIntegration,
 )
 from smoke.names import SmokeNames
+from smoke.paths import template_alarms
 from smoke.plan import delete_bucket, wait_for_execution
 from snowsage.names import SNOWFLAKE_IDENTIFIER as IDENTIFIER
 from tooling.sample_data import SAMPLE_SEED, load_sample_data
@@ -57,10 +58,33 @@ class SandboxPlatform:
     def client(self, service: str) -> Any:
         client = self.sandbox.client(service)
         client.meta.events.register("before-call.*.*", self._record)
+        if service == "cloudformation":
+            client.meta.events.register(
+                "after-call.cloudformation.DescribeStackResources", self._list_alarms_made_outside
+            )
         return client
 
     def _record(self, model: Any, **_: Any) -> None:
         self.calls.add(f"{model.service_model.service_name}:{model.name}")
+
+    def _list_alarms_made_outside(self, parsed: dict[str, Any], **_: Any) -> None:
+        """The alarms sandbox.aws.deploy made with PutMetricAlarm (moto's CloudFormation skips the
+        type), listed among the stack's resources as CloudFormation lists them on AWS."""
+        items = parsed.get("StackResources") or []
+        deployed = self.stacks.get(str(items[0].get("StackName"))) if items else None
+        if deployed is None:
+            return
+        for logical_id in template_alarms():
+            if logical_id in deployed.resources:
+                items.append(
+                    {
+                        "StackName": deployed.stack_name,
+                        "LogicalResourceId": logical_id,
+                        "PhysicalResourceId": deployed.resources[logical_id],
+                        "ResourceType": "AWS::CloudWatch::Alarm",
+                        "ResourceStatus": "CREATE_COMPLETE",
+                    }
+                )
 
     def template_parameters(self) -> dict[str, str]:
         snowflake = self.sandbox.snowflake
@@ -95,15 +119,19 @@ class SandboxPlatform:
 
     def delete_stack(self, stack: str) -> None:
         """``sam delete``: the stack, plus what sandbox.aws.deploy made outside CloudFormation (the state
-        machine, created through the Step Functions API, and the code artifacts bucket)."""
-        self.client("cloudformation").delete_stack(StackName=stack)
+        machine, created through the Step Functions API, the alarms and the code artifacts bucket).
+        SAM CLI's calls, not the plan's: made through unrecorded clients (SAM_CLI_ACTIONS lists them)."""
+        self.sandbox.client("cloudformation").delete_stack(StackName=stack)
         deployed = self.stacks.pop(stack, None)
         if deployed is not None:
             use_storage_integration(deployed.outputs["DataBucketName"], None)
-            sfn = self.client("stepfunctions")
+            alarms = [deployed.resources[i] for i in template_alarms() if i in deployed.resources]
+            if alarms:
+                self.sandbox.client("cloudwatch").delete_alarms(AlarmNames=alarms)
+            sfn = self.sandbox.client("stepfunctions")
             for arn in deployed.state_machines.values():
                 sfn.delete_state_machine(stateMachineArn=arn)
-        delete_bucket(self.client("s3"), f"{stack}-sandbox-artifacts")
+        delete_bucket(self.sandbox.client("s3"), f"{stack}-sandbox-artifacts")
 
     def snowflake(self, names: SmokeNames, *, ready: bool) -> AbstractContextManager[Any]:
         connection: AbstractContextManager[Any] = self.sandbox.snowflake.connect(

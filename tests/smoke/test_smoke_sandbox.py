@@ -57,6 +57,8 @@ def assert_nothing_left(platform: SandboxPlatform, names: SmokeNames, report: Sm
     assert names.database not in platform.databases()
     queues = platform.client("sqs").list_queues(QueueNamePrefix=names.alarm_queue).get("QueueUrls", [])
     assert queues == []
+    alarms = platform.client("cloudwatch").describe_alarms(AlarmNamePrefix=names.stack)["MetricAlarms"]
+    assert alarms == []
 
 
 # Every path smoke/paths.py walks, in order; then one check per alarm of the stack.
