@@ -122,8 +122,8 @@ def measure(sizes: list[int]) -> list[Sample]:
     from bench import lambda_packages  # the sandbox only for the measurement
     from bench.sandbox_bench import _function_env, replay_module
     from sandbox import pipeline_run
-    from tooling.sample_data import SAMPLE_DATASET, load_sample_data
     from sandbox.services import Sandbox
+    from tooling.sample_data import SAMPLE_DATASET, load_sample_data
 
     samples = []
     with Sandbox() as sb:
