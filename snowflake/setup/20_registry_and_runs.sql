@@ -42,7 +42,7 @@ ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TUNING VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_ENGINE VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS SCORING_ENGINE VARCHAR;
 
--- One row per pipeline run, written by the RecordRun Lambda (MERGE on RUN_ID), or by
+-- One row per pipeline run, written by the RecordRun Lambda (one writer at a time: ml_runs.py), or by
 -- RecordExecutionOutcome for a run that ended without the failure branch.
 CREATE TABLE IF NOT EXISTS ML_RUNS (
   RUN_ID VARCHAR NOT NULL PRIMARY KEY,
@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS ML_RUNS (
   WAREHOUSE_SECONDS FLOAT,                -- the run's Snowflake statements, elapsed (docs/operations.md)
   TUNING_TRIALS NUMBER(38, 0),            -- the tuning job's trials in COST_TRAINING_USD (NULL: not tuned)
   CHAMPION_METRIC_ON_EXPORT FLOAT,        -- the champion's metric on this export's validation rows (CHAMPION_METRIC: as recorded)
-  GATE_REASON VARCHAR                     -- the gate's verdict in words: why the model was or was not promoted
+  GATE_REASON VARCHAR,                    -- the gate's verdict in words: why the model was or was not promoted
+  COST_NOTE VARCHAR                       -- why COST_USD is NULL (a bill unread), or what it rests on
 )
 COMMENT = 'Snowsage: one row per pipeline run (status, metrics, lineage)';
 -- A table created before scoring in SQL existed gets the column, last as here (docs: sql-reference/sql/alter-table).
@@ -93,6 +94,7 @@ ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS WAREHOUSE_SECONDS FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS TUNING_TRIALS NUMBER(38, 0);
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS CHAMPION_METRIC_ON_EXPORT FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS GATE_REASON VARCHAR;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_NOTE VARCHAR;
 -- A dataset is stale when its last successful run is older than this (ML_STALE_DATASETS).
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS STALENESS_HOURS NUMBER(38, 0) DEFAULT 24;
 

@@ -9,8 +9,9 @@
 -- counted instead. The manifest names the engines, the sections written and the scoring view
 -- (docs/contracts.md, "The SNOWFLAKE training engine", "The SNOWFLAKE scoring engine").
 -- export_id is the UTC start time, lower case (20261126t100000z). Each section's number of files,
--- rows and bytes come from the unload results (DETAILED_OUTPUT = TRUE, read back with RESULT_SCAN of the COPY's
--- SQLID); the column names from INFORMATION_SCHEMA in view order. An empty section, or one whose
+-- rows and bytes come from the unload results (DETAILED_OUTPUT = TRUE), read from the RESULTSET the
+-- COPY is assigned to (docs: developer-guide/snowflake-scripting/resultsets: `rs := (EXECUTE
+-- IMMEDIATE :sql)`, then TABLE(rs)); the column names from INFORMATION_SCHEMA in view order. An empty section, or one whose
 -- columns cannot be found, raises: no manifest, no run.
 -- Unloaded file names carry the COPY's query id (INCLUDE_QUERY_ID = TRUE): when Snowflake retries
 -- an unload internally it first removes the files of the failed attempt, so a prefix holds exactly
@@ -88,7 +89,8 @@ DECLARE
   section_rows INTEGER;
   section_bytes INTEGER;
   section_columns ARRAY;
-  copy_query_id VARCHAR;
+  unloaded RESULTSET;
+  labels RESULTSET;
   sections OBJECT DEFAULT OBJECT_CONSTRUCT();
   copy_sql VARCHAR;
   manifest OBJECT;
@@ -163,10 +165,9 @@ BEGIN
     IF (section = 'score' AND scoring = 'SNOWFLAKE') THEN
       copy_sql := 'SELECT NULL, 0, COUNT(*) FROM (' || section_query || ')';
     END IF;
-    EXECUTE IMMEDIATE :copy_sql;
-    -- SQLID: the query id of the last query run, here the COPY (docs: developer-guide/
-    -- snowflake-scripting/query-id); kept, so nothing run later can change what is scanned.
-    copy_query_id := SQLID;
+    -- A RESULTSET holds the statement's own result (the documented way to read a dynamic
+    -- statement's rows; what SQLID holds after EXECUTE IMMEDIATE is not documented).
+    unloaded := (EXECUTE IMMEDIATE :copy_sql);
 
     -- DETAILED_OUTPUT gives one row per unloaded file: its path, its size, its rows, in that order
     -- (docs: sql-reference/sql/copy-into-location, DETAILED_OUTPUT). The docs print no column
@@ -176,7 +177,7 @@ BEGIN
     -- 100,000 files, and PrepareRun compares a listing of the prefix with the summary.
     SELECT COUNT(*), COALESCE(SUM($3::INTEGER), 0), COALESCE(SUM($2::INTEGER), 0)
       INTO :section_files, :section_rows, :section_bytes
-      FROM TABLE(RESULT_SCAN(:copy_query_id))
+      FROM TABLE(unloaded)
       WHERE TRY_TO_NUMBER($3::VARCHAR) > 0;
     IF (section_rows = 0) THEN
       RAISE empty_section;
@@ -213,11 +214,10 @@ BEGIN
   -- checks the dataset's model against them.
   section_query := REPLACE(REPLACE(labels_query, '{label_column}', label_column),
     '{training_view}', db || '.' || sch || '.' || training_view);
-  EXECUTE IMMEDIATE :section_query;
-  copy_query_id := SQLID;
+  labels := (EXECUTE IMMEDIATE :section_query);
   SELECT OBJECT_CONSTRUCT('distinct', $1::INTEGER, 'min', $2::FLOAT, 'max', $3::FLOAT, 'non_integers', $4::INTEGER)
     INTO :label_summary
-    FROM TABLE(RESULT_SCAN(:copy_query_id));
+    FROM TABLE(labels);
   SELECT ARRAY_AGG(COLUMN_NAME) WITHIN GROUP (ORDER BY ORDINAL_POSITION)
     INTO :predictions_columns
     FROM &{database}.INFORMATION_SCHEMA.COLUMNS

@@ -500,10 +500,17 @@ def test_tune_runs_trains_job_and_recovers_like_train() -> None:
 
 def test_tune_warm_is_tune_with_the_plans_warm_start_config() -> None:
     """A Parameters field cannot be left out, so a warm start is its own state: Tune's very request,
-    result, Retry and Catch plus WarmStartConfig (which plan reaches it:
+    result, Retry and Catch plus WarmStartConfig, and one Catch more: a create-time refusal (after
+    the retries) tunes cold in Tune, the refusal kept in the plan (which plan reaches it:
     test_a_train_and_score_plan_chooses_its_training)."""
     tune, warm = STATES["Tune"], copy.deepcopy(STATES["TuneWarm"])
     assert warm["Parameters"].pop("WarmStartConfig.$") == "$.plan.tuning.warm_start_config"
+    refused = warm["Catch"].pop(0)
+    assert refused == {
+        "ErrorEquals": ["SageMaker.AmazonSageMakerException"],
+        "ResultPath": "$.plan.tuning.warm_start_refused",
+        "Next": "Tune",
+    }
     assert {key: value for key, value in warm.items() if key != "Comment"} == {
         key: value for key, value in tune.items() if key != "Comment"
     }

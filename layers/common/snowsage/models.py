@@ -296,6 +296,8 @@ class TuningPlan(Contract):
     warm_start_config: dict[str, Any] | None = None
     # With warm_start: the parent it starts from, or why it tunes cold (snowsage/warm_start.py).
     warm_start_note: str | None = None
+    # Set by TuneWarm's Catch when SageMaker refused the warm start anyway: the run tuned cold.
+    warm_start_refused: CaughtError | None = None
 
 
 class ScoringPlan(Contract):
@@ -595,6 +597,7 @@ class RunRecord(Contract):
     cost_warehouse_usd: float | None = None
     warehouse_seconds: float | None = None  # the statements' elapsed seconds the warehouse part prices
     tuning_trials: int | None = None  # the tuning job's trials the training part sums
+    cost_note: str | None = None  # why COST_USD is NULL, or what it rests on beyond the bills read
 
 
 # --- StartPipeline ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from snowsage.cost import RunCost
+from snowsage.cost import RunCost, Unpriced
 from snowsage.models import RecordRunRequest, RunRecord, RunState
 from snowsage.names import run_id_for
 from snowsage.run_metrics import RunMetric, run_metrics
@@ -58,9 +58,10 @@ def build_run_record(
     now: datetime,
     failed_state_name: str | None = None,
     started_at: datetime | None = None,
-    cost: RunCost | None = None,
+    cost: RunCost | Unpriced | None = None,
 ) -> RunRecord:
     state = request.state
+    priced = cost if isinstance(cost, RunCost) else None
     plan = state.plan
     error = state.error
     return RunRecord(
@@ -93,14 +94,15 @@ def build_run_record(
         ),
         started_at=plan.started_at if plan else started_at,
         finished_at=now,
-        cost_usd=cost.total_usd if cost else None,
-        cost_training_usd=cost.training_usd if cost else None,
-        cost_transform_usd=cost.transform_usd if cost else None,
-        cost_step_functions_usd=cost.step_functions_usd if cost else None,
-        cost_lambda_usd=cost.lambda_usd if cost else None,
-        cost_warehouse_usd=cost.warehouse_usd if cost else None,
-        warehouse_seconds=cost.warehouse_seconds if cost else None,
-        tuning_trials=cost.tuning_trials if cost else None,
+        cost_usd=priced.total_usd if priced else None,
+        cost_training_usd=priced.training_usd if priced else None,
+        cost_transform_usd=priced.transform_usd if priced else None,
+        cost_step_functions_usd=priced.step_functions_usd if priced else None,
+        cost_lambda_usd=priced.lambda_usd if priced else None,
+        cost_warehouse_usd=priced.warehouse_usd if priced else None,
+        warehouse_seconds=priced.warehouse_seconds if priced else None,
+        tuning_trials=priced.tuning_trials if priced else None,
+        cost_note=cost.reason if isinstance(cost, Unpriced) else priced.note if priced else None,
     )
 
 
@@ -111,12 +113,13 @@ class ExecutionEvents(Protocol):
 
 
 class RunCosting(Protocol):
-    """What the run cost, from its state and execution history (snowsage.cost); None: not priced."""
+    """What the run cost, from its state and execution history (snowsage.cost), or why it is not
+    priced; None: not asked. It must not raise (snowsage.cost.HistoryCosting)."""
 
-    def __call__(self, state: RunState, history: list[dict[str, Any]]) -> RunCost | None: ...
+    def __call__(self, state: RunState, history: list[dict[str, Any]]) -> RunCost | Unpriced | None: ...
 
 
-def no_cost(state: RunState, history: list[dict[str, Any]]) -> RunCost | None:
+def no_cost(state: RunState, history: list[dict[str, Any]]) -> RunCost | Unpriced | None:
     return None
 
 

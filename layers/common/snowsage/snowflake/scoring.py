@@ -21,8 +21,7 @@ from typing import Any
 from snowsage.errors import PredictionsMalformed, RowCountMismatch, ScoringFailed
 from snowsage.models import LoadResult, RunPlan, ScoreInSnowflakeRequest
 from snowsage.names import validate_snowflake_identifier
-from snowsage.snowflake.connection import ConnectionFactory, is_transient, session
-from snowsage.snowflake.loading import roll_back
+from snowsage.snowflake.connection import ConnectionFactory, is_transient, roll_back, session
 from snowsage.snowflake.publishing import function_name
 from snowsage.snowflake.sql import insert_predictions
 

@@ -50,6 +50,7 @@ RUN_COLUMNS = (
     "TUNING_TRIALS",
     "CHAMPION_METRIC_ON_EXPORT",
     "GATE_REASON",
+    "COST_NOTE",
 )
 
 
@@ -153,21 +154,32 @@ def _bound(column: str) -> str:
     return f"CAST({bind} AS TIMESTAMP_NTZ)" if column in TIMESTAMP_COLUMNS else bind
 
 
-def merge_run_statement() -> str:
-    """One row per run: inserted by the first RecordRun, updated by any later one."""
-    source = ", ".join(f"{_bound(column)} AS {column}" for column in RUN_COLUMNS)
+@dataclass(frozen=True)
+class RunWriteStatements:
+    """The run's row, written in one transaction (snowsage/snowflake/ml_runs.py): ``update`` first
+    (it takes ML_RUNS's DML lock whether the row exists yet or not), then ``insert`` when there is
+    none. Both UTC: SYSDATE() is the current UTC time without zone; CURRENT_TIMESTAMP() is
+    TIMESTAMP_LTZ and would store the session's local time (docs: sql-reference/functions/sysdate)."""
+
+    update: str
+    insert: str
+
+
+def run_write_statements() -> RunWriteStatements:
     updates = ", ".join(
-        f"{column} = s.{column}" for column in RUN_COLUMNS if column not in {"RUN_ID", "STARTED_AT"}
+        f"{column} = {_bound(column)}" for column in RUN_COLUMNS if column not in {"RUN_ID", "STARTED_AT"}
     )
     columns = ", ".join(RUN_COLUMNS)
-    values = ", ".join(f"s.{column}" for column in RUN_COLUMNS)
-    # UPDATED_AT is TIMESTAMP_NTZ in UTC like every other time: SYSDATE() is the current UTC time
-    # without zone; CURRENT_TIMESTAMP() is TIMESTAMP_LTZ and would store the session's local time
-    # (docs: sql-reference/functions/sysdate).
+    values = ", ".join(_bound(column) for column in RUN_COLUMNS)
     # B608: only module constants are inlined here; every value is a bind.
-    return (
-        f"MERGE INTO {RUNS_TABLE} t USING (SELECT {source}) s ON t.RUN_ID = s.RUN_ID"  # nosec B608
-        f" WHEN MATCHED THEN UPDATE SET {updates},"
-        " STARTED_AT = COALESCE(t.STARTED_AT, s.STARTED_AT), UPDATED_AT = SYSDATE()"
-        f" WHEN NOT MATCHED THEN INSERT ({columns}, UPDATED_AT) VALUES ({values}, SYSDATE())"
+    return RunWriteStatements(
+        update=(
+            f"UPDATE {RUNS_TABLE} SET {updates},"  # nosec B608
+            f" STARTED_AT = COALESCE(STARTED_AT, {_bound('STARTED_AT')}), UPDATED_AT = SYSDATE()"
+            " WHERE RUN_ID = %(run_id)s"
+        ),
+        insert=(
+            f"INSERT INTO {RUNS_TABLE} ({columns}, UPDATED_AT) SELECT {values}, SYSDATE()"  # nosec B608
+            f" WHERE NOT EXISTS (SELECT 1 FROM {RUNS_TABLE} WHERE RUN_ID = %(run_id)s)"
+        ),
     )
