@@ -24,6 +24,7 @@ retries together outlast those 5 minutes (tests/template/test_snowflake_timeouts
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -326,3 +327,15 @@ def session(factory: ConnectionFactory, query_tag: str) -> Iterator[Session]:
         raise
     finally:
         connection.close()
+
+
+@contextlib.contextmanager
+def transaction(snowflake: Session) -> Iterator[None]:
+    """``BEGIN`` … ``COMMIT``; any error rolls back (``roll_back``) and is raised as it was."""
+    snowflake.execute("BEGIN")
+    try:
+        yield
+        snowflake.execute("COMMIT")
+    except BaseException:
+        roll_back(snowflake)
+        raise

@@ -7,7 +7,7 @@ from typing import Any
 
 from snowsage.errors import PredictionsMalformed, PredictionsMissing, RowCountMismatch
 from snowsage.models import LoadPredictionsRequest, LoadResult, RunPlan
-from snowsage.snowflake.connection import ConnectionFactory, Session, roll_back, session
+from snowsage.snowflake.connection import ConnectionFactory, Session, session, transaction
 from snowsage.snowflake.sql import LoadStatements, load_statements
 
 # COPY INTO's result has one row per file: read in batches, so 100,000 files are never all in memory.
@@ -69,18 +69,18 @@ def load_predictions(
                 f"transform output has {staged} rows in {files} files; the export scored {plan.scoring.rows}"
             )
         classes = _classes(snowflake, statements, plan)
-        snowflake.execute("BEGIN")
-        try:
+        with transaction(snowflake):
             # The first statement that needs the table's lock: a detached transaction's lock shows here.
             snowflake.execute_waiting_for_lock(statements.delete_export, plan.predictions_table, binds)
             snowflake.execute(statements.insert_predictions(classes), binds)
             inserted = snowflake.cursor.rowcount
             if inserted != plan.scoring.rows:
                 raise RowCountMismatch(f"inserted {inserted} rows; the export scored {plan.scoring.rows}")
-            snowflake.execute("COMMIT")
-        except BaseException:
-            roll_back(snowflake)
-            raise
+    return loaded(plan, inserted, files, snowflake)
+
+
+def loaded(plan: RunPlan, inserted: int, files: int, snowflake: Session) -> LoadResult:
+    """The predictions table's new rows for the export, and what the warehouse spent on them."""
     return LoadResult(
         predictions_table=plan.predictions_table,
         rows_scored=plan.scoring.rows,

@@ -14,7 +14,7 @@ statement began"), finds the row and inserts nothing.
 from __future__ import annotations
 
 from snowsage.models import RunRecord
-from snowsage.snowflake.connection import ConnectionFactory, roll_back, session
+from snowsage.snowflake.connection import ConnectionFactory, session, transaction
 from snowsage.snowflake.sql import RUN_COLUMNS, RUNS_TABLE, run_write_statements
 
 
@@ -30,13 +30,7 @@ def run_binds(record: RunRecord) -> dict[str, object]:
 
 def write_run(record: RunRecord, factory: ConnectionFactory) -> None:
     binds = run_binds(record)
-    with session(factory, query_tag=record.run_id) as snowflake:
-        snowflake.execute("BEGIN")
-        try:
-            statements = run_write_statements()
-            snowflake.execute_waiting_for_lock(statements.update, RUNS_TABLE, binds)
-            snowflake.execute(statements.insert, binds)
-            snowflake.execute("COMMIT")
-        except BaseException:
-            roll_back(snowflake)
-            raise
+    with session(factory, query_tag=record.run_id) as snowflake, transaction(snowflake):
+        statements = run_write_statements()
+        snowflake.execute_waiting_for_lock(statements.update, RUNS_TABLE, binds)
+        snowflake.execute(statements.insert, binds)

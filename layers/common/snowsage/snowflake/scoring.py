@@ -21,7 +21,8 @@ from typing import Any
 from snowsage.errors import PredictionsMalformed, RowCountMismatch, ScoringFailed
 from snowsage.models import LoadResult, RunPlan, ScoreInSnowflakeRequest
 from snowsage.names import validate_snowflake_identifier
-from snowsage.snowflake.connection import ConnectionFactory, is_transient, roll_back, session
+from snowsage.snowflake.connection import ConnectionFactory, is_transient, session, transaction
+from snowsage.snowflake.loading import loaded
 from snowsage.snowflake.publishing import function_name
 from snowsage.snowflake.sql import insert_predictions
 
@@ -89,36 +90,24 @@ def score_in_snowflake(
         "model_version": str(model.model_version),
         "scored_at": (now or datetime.now(UTC)).replace(tzinfo=None),
     }
-    with session(factory, query_tag=plan.run_id) as snowflake:
-        snowflake.execute("BEGIN")
+    with session(factory, query_tag=plan.run_id) as snowflake, transaction(snowflake):
+        snowflake.execute(statements.delete_export, binds)
         try:
-            snowflake.execute(statements.delete_export, binds)
-            try:
-                snowflake.execute(statements.insert_predictions, binds)
-            except Exception as error:
-                if not _statement_failure(error):
-                    raise
-                raise ScoringFailed(
-                    f"scoring {plan.scoring.view} with {statements.function} failed: {error}"
-                ) from None
-            inserted = snowflake.cursor.rowcount
-            if inserted != plan.scoring.rows:
-                raise RowCountMismatch(
-                    f"scored {inserted} rows of {plan.scoring.view}; the export counted {plan.scoring.rows}"
-                    " (the view changed since the export: export again)"
-                )
-            if statements.class_counts is not None:
-                snowflake.execute(statements.class_counts, binds)
-                _check_classes(snowflake.cursor.fetchone(), plan, statements.function)
-            snowflake.execute("COMMIT")
-        except BaseException:
-            roll_back(snowflake)
-            raise
-    return LoadResult(
-        predictions_table=plan.predictions_table,
-        rows_scored=plan.scoring.rows,
-        rows_loaded=inserted,
-        files=0,
-        warehouse_seconds=snowflake.warehouse_seconds(),
-        scored_by=f"snowflake:{statements.function}:v{model.model_version}",
-    )
+            snowflake.execute(statements.insert_predictions, binds)
+        except Exception as error:
+            if not _statement_failure(error):
+                raise
+            raise ScoringFailed(
+                f"scoring {plan.scoring.view} with {statements.function} failed: {error}"
+            ) from None
+        inserted = snowflake.cursor.rowcount
+        if inserted != plan.scoring.rows:
+            raise RowCountMismatch(
+                f"scored {inserted} rows of {plan.scoring.view}; the export counted {plan.scoring.rows}"
+                " (the view changed since the export: export again)"
+            )
+        if statements.class_counts is not None:
+            snowflake.execute(statements.class_counts, binds)
+            _check_classes(snowflake.cursor.fetchone(), plan, statements.function)
+    scored_by = f"snowflake:{statements.function}:v{model.model_version}"
+    return loaded(plan, inserted, 0, snowflake).model_copy(update={"scored_by": scored_by})
