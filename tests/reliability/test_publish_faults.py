@@ -35,7 +35,7 @@ SNOWFLAKE_RETRIES = 4  # the ASL's SnowflakeUnavailable retrier on PublishModel
 def _imports() -> list[str]:
     running = functions.installed()
     assert running is not None
-    return running.functions[FUNCTION].definition.imports
+    return running.newest(FUNCTION).definition.imports
 
 
 def _models(sb: Sandbox) -> list[tuple[Any, ...]]:
