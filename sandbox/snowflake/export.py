@@ -70,7 +70,10 @@ class DatasetRow:
 MODEL_COLUMNS = (
     *("OBJECTIVE", "EVALUATION_METRIC", "EVALUATION_THRESHOLD", "HYPERPARAMETERS"),
     *("TRAINING_SCRIPT", "TRAINING_INSTANCE_COUNT", "TUNING", "TRAINING_ENGINE"),
+    *("ENDPOINT", "ENDPOINT_MEMORY_MB", "ENDPOINT_MAX_CONCURRENCY", "ENDPOINT_INSTANCE_TYPE", "ENDPOINT_INSTANCE_COUNT"),
 )
+# NUMBER columns arrive as int or Decimal: the manifest holds JSON integers.
+INTEGER_MODEL_COLUMNS = ("training_instance_count", "endpoint_memory_mb", "endpoint_max_concurrency", "endpoint_instance_count")
 
 
 def export_id_for(moment: datetime) -> str:
@@ -104,8 +107,9 @@ def read_dataset(conn: Any, dataset: str) -> DatasetRow:
     model = {column.lower(): value for column, value in zip(MODEL_COLUMNS, rows[0][5:], strict=True)}
     if model["evaluation_threshold"] is not None:
         model["evaluation_threshold"] = float(model["evaluation_threshold"])
-    if model["training_instance_count"] is not None:  # NUMBER arrives as int or Decimal
-        model["training_instance_count"] = int(model["training_instance_count"])
+    for column in INTEGER_MODEL_COLUMNS:
+        if model[column] is not None:
+            model[column] = int(model[column])
     return DatasetRow(dataset, training_view, scoring_view, id_column, label_column, predictions_table, model)
 
 

@@ -25,7 +25,12 @@ CREATE TABLE IF NOT EXISTS ML_DATASETS (
   TRAINING_SCRIPT VARCHAR,                -- script mode: 'training/<name>/train.py' (NULL: the built-in algorithm)
   TRAINING_INSTANCE_COUNT NUMBER,         -- scale-out: instances reading the export sharded by key (NULL: template)
   TUNING VARCHAR,                         -- JSON object text: a hyperparameter tuning job (NULL: none)
-  TRAINING_ENGINE VARCHAR                 -- SAGEMAKER (NULL: the default) or SNOWFLAKE (TRAIN_MODEL, issue 12)
+  TRAINING_ENGINE VARCHAR,                -- SAGEMAKER (NULL: the default) or SNOWFLAKE (TRAIN_MODEL, issue 12)
+  ENDPOINT VARCHAR,                       -- real-time endpoint: NONE (NULL: the template's EndpointType), SERVERLESS or INSTANCE
+  ENDPOINT_MEMORY_MB NUMBER,              -- SERVERLESS: 1024..6144 in 1024 steps (NULL: EndpointMemorySizeMB)
+  ENDPOINT_MAX_CONCURRENCY NUMBER,        -- SERVERLESS: 1..200 (NULL: EndpointMaxConcurrency)
+  ENDPOINT_INSTANCE_TYPE VARCHAR,         -- INSTANCE: ml.m5.large, ... (NULL: EndpointInstanceType)
+  ENDPOINT_INSTANCE_COUNT NUMBER          -- INSTANCE: 1 or more (NULL: EndpointInstanceCount)
 )
 COMMENT = 'Snowsage: datasets EXPORT_DATASET can export';
 
@@ -39,6 +44,11 @@ ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_SCRIPT VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_INSTANCE_COUNT NUMBER;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TUNING VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_ENGINE VARCHAR;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS ENDPOINT VARCHAR;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS ENDPOINT_MEMORY_MB NUMBER;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS ENDPOINT_MAX_CONCURRENCY NUMBER;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS ENDPOINT_INSTANCE_TYPE VARCHAR;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS ENDPOINT_INSTANCE_COUNT NUMBER;
 
 -- One row per pipeline run, written by the RecordRun Lambda (MERGE on RUN_ID), or by
 -- RecordExecutionOutcome for a run that ended without the failure branch.
@@ -76,7 +86,11 @@ CREATE TABLE IF NOT EXISTS ML_RUNS (
   WAREHOUSE_SECONDS FLOAT,                -- the run's Snowflake statements, elapsed (docs/operations.md)
   TUNING_TRIALS NUMBER(38, 0),            -- the tuning job's trials in COST_TRAINING_USD (NULL: not tuned)
   CHAMPION_METRIC_ON_EXPORT FLOAT,        -- the champion's metric on this export's validation rows (CHAMPION_METRIC: as recorded)
-  GATE_REASON VARCHAR                     -- the gate's verdict in words: why the model was or was not promoted
+  GATE_REASON VARCHAR,                    -- the gate's verdict in words: why the model was or was not promoted
+  ENDPOINT_NAME VARCHAR,                  -- the dataset's real-time endpoint, when the run changed it
+  ENDPOINT_STATUS VARCHAR,                -- CREATED, UPDATED, ROLLED_BACK (its alarms tripped) or DELETED
+  ENDPOINT_MODEL_VERSION NUMBER(38, 0),   -- the model version behind the endpoint after the run
+  ENDPOINT_REASON VARCHAR                 -- why a deployment rolled back
 )
 COMMENT = 'Snowsage: one row per pipeline run (status, metrics, lineage)';
 -- A table created before scoring in SQL existed gets the column, last as here (docs: sql-reference/sql/alter-table).
@@ -91,6 +105,10 @@ ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS WAREHOUSE_SECONDS FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS TUNING_TRIALS NUMBER(38, 0);
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS CHAMPION_METRIC_ON_EXPORT FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS GATE_REASON VARCHAR;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS ENDPOINT_NAME VARCHAR;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS ENDPOINT_STATUS VARCHAR;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS ENDPOINT_MODEL_VERSION NUMBER(38, 0);
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS ENDPOINT_REASON VARCHAR;
 -- A dataset is stale when its last successful run is older than this (ML_STALE_DATASETS).
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS STALENESS_HOURS NUMBER(38, 0) DEFAULT 24;
 

@@ -25,7 +25,7 @@ from pydantic import (
     model_serializer,
 )
 
-from snowsage.instance_types import TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
+from snowsage.instance_types import ENDPOINT_INSTANCE_TYPES, TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
 
 Mode = Literal["train_and_score", "score_only"]
 # What a dataset's objective predicts, and so how it is scored, gated and loaded (model_settings.py).
@@ -38,6 +38,9 @@ SectionName = Literal["train", "validation", "score"]
 # execution statuses the safety net records for runs that ended without them (TIMED_OUT, ABORTED).
 RunStatus = Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
 ApprovalStatus = Literal["Approved", "Rejected", "PendingManualApproval"]
+# A dataset's real-time endpoint (snowsage/endpoints.py): none, serverless, or on instances.
+EndpointKind = Literal["NONE", "SERVERLESS", "INSTANCE"]
+ENDPOINT_KINDS: tuple[EndpointKind, ...] = ("NONE", "SERVERLESS", "INSTANCE")
 
 
 def _one_of(kind: str, allowed: tuple[str, ...]) -> Any:
@@ -56,6 +59,7 @@ def _one_of(kind: str, allowed: tuple[str, ...]) -> Any:
 
 TrainingInstanceType = Annotated[str, _one_of("training", TRAINING_INSTANCE_TYPES)]
 TransformInstanceType = Annotated[str, _one_of("transform", TRANSFORM_INSTANCE_TYPES)]
+EndpointInstanceType = Annotated[str, _one_of("endpoint", ENDPOINT_INSTANCE_TYPES)]
 ModelPackageArn = Annotated[
     str, StringConstraints(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+/\d+$")
 ]
@@ -107,6 +111,12 @@ class ExecutionInput(StrictContract):
     # Hyperparameter tuning for this run (snowsage/tuning.py), replacing the row's TUNING whole.
     tuning: dict[str, Any] | None = None
     training_engine: TrainingEngine | None = None
+    # The real-time endpoint after this run (docs/contracts.md, "Real-time endpoint").
+    endpoint: EndpointKind | None = None
+    endpoint_memory_mb: int | None = None
+    endpoint_max_concurrency: int | None = None
+    endpoint_instance_type: EndpointInstanceType | None = None
+    endpoint_instance_count: int | None = Field(default=None, ge=1)
 
 
 # --- Manifest (written by Snowflake's EXPORT_DATASET) ----------------------------------------
@@ -157,6 +167,11 @@ class DatasetModel(Contract):
     training_instance_count: int | None = None
     tuning: str | None = None
     training_engine: str | None = None
+    endpoint: str | None = None
+    endpoint_memory_mb: int | None = None
+    endpoint_max_concurrency: int | None = None
+    endpoint_instance_type: str | None = None
+    endpoint_instance_count: int | None = None
 
 
 class LabelSummary(Contract):
@@ -319,6 +334,19 @@ class Selection(Contract):
     model_package_arn: str | None = None
 
 
+class EndpointPlan(Contract):
+    """The dataset's real-time endpoint as this run leaves it: ``NONE`` deletes one that exists;
+    otherwise a promoted model is deployed with these resources (snowsage/endpoints.py)."""
+
+    kind: EndpointKind = "NONE"
+    name: str  # <prefix>-<dataset>, one per dataset
+    config_name: str  # this run's endpoint config
+    memory_mb: int | None = None  # SERVERLESS
+    max_concurrency: int | None = None  # SERVERLESS
+    instance_type: str | None = None  # INSTANCE
+    instance_count: int | None = None  # INSTANCE
+
+
 class RunPlan(Contract):
     run_id: str
     execution_name: str
@@ -338,6 +366,7 @@ class RunPlan(Contract):
     model: ModelPlan = Field(default_factory=ModelPlan)
     # Set when the run tunes: the Tune state runs instead of Train (ChooseTraining).
     tuning: TuningPlan | None = None
+    endpoint: EndpointPlan | None = None
 
 
 # --- Train result (the Train state's ResultSelector) and EvaluateModel -----------------------
@@ -510,6 +539,7 @@ class RunState(Contract):
     transform: TransformResult | None = None
     load: LoadResult | None = None
     published: PublishedModel | None = None
+    endpoint: EndpointOutcome | None = None
     error: CaughtError | None = None
 
 
@@ -558,6 +588,11 @@ class RunRecord(Contract):
     cost_warehouse_usd: float | None = None
     warehouse_seconds: float | None = None  # the statements' elapsed seconds the warehouse part prices
     tuning_trials: int | None = None  # the tuning job's trials the training part sums
+    # The real-time endpoint: its name, what the run did to it, the model version behind it after the run.
+    endpoint_name: str | None = None
+    endpoint_status: EndpointOutcomeStatus | None = None
+    endpoint_model_version: int | None = None
+    endpoint_reason: str | None = None
 
 
 # --- StartPipeline ---------------------------------------------------------------------------

@@ -92,6 +92,10 @@ def build_run_record(
         cost_warehouse_usd=cost.warehouse_usd if cost else None,
         warehouse_seconds=cost.warehouse_seconds if cost else None,
         tuning_trials=cost.tuning_trials if cost else None,
+        endpoint_name=state.endpoint.endpoint_name if state.endpoint else None,
+        endpoint_status=state.endpoint.status if state.endpoint else None,
+        endpoint_model_version=state.endpoint.model_version if state.endpoint else None,
+        endpoint_reason=state.endpoint.reason if state.endpoint else None,
     )
 
 
