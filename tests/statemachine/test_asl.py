@@ -44,6 +44,9 @@ PRODUCERS: dict[str, type[BaseModel] | None] = {
     "record": models.RunRecord,
     "error": models.CaughtError,
     "created_model": None,
+    "endpoint_deployment": models.EndpointDeployment,
+    "endpoint_wait": None,
+    "endpoint": models.EndpointOutcome,
 }
 # Keys a ResultSelector writes, by the ResultPath it writes them to.
 SELECTED: dict[str, set[str]] = {
@@ -60,6 +63,8 @@ LAMBDA_REQUESTS: dict[str, type[BaseModel]] = {
     "${PublishModelFunctionArn}": models.PublishModelRequest,
     "${TrainInSnowflakeFunctionArn}": models.TrainInSnowflakeRequest,
     "${RecordRunFunctionArn}": models.RecordRunRequest,
+    "${DeployEndpointFunctionArn}": models.DeployEndpointRequest,
+    "${SettleEndpointFunctionArn}": models.SettleEndpointRequest,
 }
 PATH = re.compile(r"(?<![$\w])\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
@@ -433,8 +438,8 @@ def choose(name: str, document: dict[str, Any]) -> str:
     ("document", "expected"),
     [
         ({"plan": {"mode": "train_and_score"}, "evaluation": {"promote": True}}, "PublishModel"),
-        ({"plan": {"mode": "train_and_score"}, "evaluation": {"promote": False}}, "RecordRun"),
-        ({"plan": {"mode": "score_only"}}, "RecordRun"),  # no gate ran: nothing new to publish
+        ({"plan": {"mode": "train_and_score"}, "evaluation": {"promote": False}}, "IsEndpointToChange"),
+        ({"plan": {"mode": "score_only"}}, "IsEndpointToChange"),  # no gate ran: nothing new to publish
     ],
 )
 def test_only_a_model_promoted_this_run_is_published(document: dict[str, Any], expected: str) -> None:
@@ -444,7 +449,7 @@ def test_only_a_model_promoted_this_run_is_published(document: dict[str, Any], e
 
 def test_a_failed_publish_is_recorded_and_snowflake_outages_are_retried() -> None:
     publish = STATES["PublishModel"]
-    assert (publish["Next"], publish["ResultPath"]) == ("RecordRun", "$.published")
+    assert (publish["Next"], publish["ResultPath"]) == ("IsEndpointToChange", "$.published")
     assert "SnowflakeUnavailable" in {name for retry in publish["Retry"] for name in retry["ErrorEquals"]}
 
 
@@ -505,3 +510,45 @@ def test_tune_warm_is_tune_with_the_plans_warm_start_config() -> None:
     assert {key: value for key, value in warm.items() if key != "Comment"} == {
         key: value for key, value in tune.items() if key != "Comment"
     }
+
+
+SERVERLESS = {"kind": "SERVERLESS"}
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ({"plan": {"endpoint": SERVERLESS}, "evaluation": {"promote": True}}, "DeployEndpoint"),
+        ({"plan": {"endpoint": {"kind": "INSTANCE"}}, "evaluation": {"promote": True}}, "DeployEndpoint"),
+        # a rejected candidate never touches the endpoint, nor does a score_only run
+        ({"plan": {"endpoint": SERVERLESS}, "evaluation": {"promote": False}}, "RecordRun"),
+        ({"plan": {"endpoint": SERVERLESS}}, "RecordRun"),
+        # ENDPOINT 'NONE' removes the endpoint whatever the run did
+        ({"plan": {"endpoint": {"kind": "NONE"}}, "evaluation": {"promote": True}}, "RemoveEndpoint"),
+        ({"plan": {"endpoint": {"kind": "NONE"}}, "evaluation": {"promote": False}}, "RemoveEndpoint"),
+        ({"plan": {"endpoint": {"kind": "NONE"}}}, "RemoveEndpoint"),
+    ],
+)
+def test_only_a_promoted_model_reaches_the_endpoint(document: dict[str, Any], expected: str) -> None:
+    assert choose("IsEndpointToChange", document) == expected
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [("create", "StartEndpointWait"), ("update", "StartEndpointWait"), ("delete", "StartEndpointWait"), ("none", "RecordRun")],
+)
+def test_a_changed_endpoint_is_settled_before_the_run_is_recorded(action: str, expected: str) -> None:
+    assert choose("IsEndpointChanging", {"endpoint_deployment": {"action": action}}) == expected
+    assert choose("IsEndpointSettled", {"endpoint": {"settled": False}}) == "CountEndpointPoll"
+    assert choose("IsEndpointSettled", {"endpoint": {"settled": True}}) == "RecordRun"
+
+
+def test_the_endpoint_wait_counts_down_and_waits_the_polling_interval() -> None:
+    """The Job Poller loop (Wait, a Lambda that looks, a Choice): bounded by the polls the deployment
+    allows, each wait EndpointPollSeconds long; SettleEndpoint fails the run when none is left."""
+    assert STATES["StartEndpointWait"]["Parameters"] == {"polls_left.$": "$.endpoint_deployment.max_polls"}
+    assert STATES["CountEndpointPoll"]["Parameters"] == {
+        "polls_left.$": "States.MathAdd($.endpoint_wait.polls_left, -1)"
+    }
+    assert STATES["WaitForEndpoint"]["SecondsPath"] == "$.endpoint_deployment.poll_seconds"
+    assert STATES["SettleEndpoint"]["Parameters"]["polls_left.$"] == "$.endpoint_wait.polls_left"

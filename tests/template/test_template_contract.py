@@ -48,6 +48,8 @@ SUBSTITUTIONS = {
     "PublishModelFunctionArn",
     "TrainInSnowflakeFunctionArn",
     "RecordRunFunctionArn",
+    "DeployEndpointFunctionArn",
+    "SettleEndpointFunctionArn",
     "SageMakerRoleArn",
     "XGBoostImageUri",
     "NotificationTopicArn",

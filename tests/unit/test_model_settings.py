@@ -72,6 +72,7 @@ def test_a_row_without_settings_keeps_the_template_defaults() -> None:
         "training_instance_count": "template",
         "transform_instance_count": "template",
         "training_engine": "default",
+        "endpoint": "template",
     }
     assert resolved.plan.training_engine == "SAGEMAKER"
 

@@ -5,10 +5,10 @@ config, then creates the endpoint or updates it with deployment guardrails: a bl
 whose baking period is watched by three CloudWatch alarms (server errors, client errors, model
 latency); an alarm that trips rolls the endpoint back to the old fleet by itself (SageMaker
 developer guide, "Deployment guardrails", "Auto-Rollback Configuration and Monitoring").
-RemoveEndpoint deletes it when the dataset's ENDPOINT is 'NONE'. The state machine polls
-DescribeEndpoint until it settles; SettleEndpoint reads the outcome (a rollback leaves the
-endpoint InService on its old config), records it in ML_MODELS and deletes the endpoint configs
-and models no longer in service. docs/contracts.md, "Real-time endpoint", has the whole contract.
+RemoveEndpoint deletes it when the dataset's ENDPOINT is 'NONE'. SettleEndpoint reads
+DescribeEndpoint, and the state machine asks it again while the endpoint changes; once it settles
+it records the outcome in ML_MODELS (a rollback leaves the endpoint InService on its old config)
+and deletes the endpoint configs and models no longer in service. docs/contracts.md, "Real-time endpoint", has the whole contract.
 """
 
 from __future__ import annotations
@@ -408,6 +408,8 @@ def settle_endpoint(
     status = str(description["EndpointStatus"])
     reason = description.get("FailureReason") or None
     if status in PENDING:
+        if request.polls_left > 0:
+            return EndpointOutcome(endpoint_name=name, settled=False)
         raise EndpointDeploymentFailed(
             f"endpoint {name} is still {status} after {deployment.max_polls} polls every"
             f" {deployment.poll_seconds} s; the run stops waiting (the endpoint goes on)"

@@ -514,6 +514,58 @@ class PublishedModel(Contract):
     warehouse_seconds: float | None = None  # the publication's statements, elapsed (snowsage.cost)
 
 
+# --- DeployEndpoint, SettleEndpoint ----------------------------------------------------------
+
+EndpointAction = Literal["create", "update", "delete", "none"]
+# ML_RUNS.ENDPOINT_STATUS: what the run did to the endpoint (docs/contracts.md, "Real-time endpoint").
+EndpointOutcomeStatus = Literal["CREATED", "UPDATED", "ROLLED_BACK", "DELETED"]
+# ML_MODELS.ENDPOINT_STATUS of a model version: serving, replaced by a later one, rolled back, ...
+ModelEndpointStatus = Literal["IN_SERVICE", "RETIRED", "ROLLED_BACK", "FAILED", "DELETED"]
+
+
+class DeployEndpointRequest(Contract):
+    """DeployEndpoint (``deploy``: the promoted model behind the endpoint) or RemoveEndpoint (``remove``)."""
+
+    execution_name: str
+    action: Literal["deploy", "remove"]
+    dataset: str
+    run_id: str
+    endpoint: EndpointPlan
+    model: ModelSelection | None = None  # deploy: the promoted model
+    model_name: str | None = None  # deploy: the SageMaker model this run created for it
+
+
+class EndpointDeployment(Contract):
+    """What DeployEndpoint asked of SageMaker, and how the state machine waits for it."""
+
+    endpoint_name: str
+    action: EndpointAction
+    config_name: str | None = None
+    model_name: str | None = None
+    model_version: int | None = None
+    poll_seconds: int = Field(ge=1)
+    max_polls: int = Field(ge=1)
+
+
+class SettleEndpointRequest(Contract):
+    execution_name: str
+    dataset: str
+    run_id: str
+    deployment: EndpointDeployment
+    polls_left: int  # how many more times the state machine asks before the run stops waiting
+
+
+class EndpointOutcome(Contract):
+    """How the run left the endpoint: the model version it serves (None: deleted) and why; or, not
+    ``settled``, that it is still being created or updated (the state machine asks again)."""
+
+    endpoint_name: str
+    settled: bool = True
+    status: EndpointOutcomeStatus | None = None
+    model_version: int | None = None
+    reason: str | None = None
+
+
 # --- RecordRun -------------------------------------------------------------------------------
 
 
