@@ -388,7 +388,8 @@ class Endpoints:
             fault = self._fleet_faults.pop(0) if self._fleet_faults else None
         fleet = Fleet(config, model, fault)
         try:
-            fleet.start(self.emulator.s3)
+            with self.emulator.as_model_role(model):
+                fleet.start(self.emulator.s3)
         except Exception:
             fleet.close()
             raise
