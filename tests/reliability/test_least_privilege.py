@@ -98,6 +98,7 @@ def _run_every_path(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.undo()
     _sql(sb, "UPDATE ML_DATASETS SET TUNING = NULL WHERE NAME = 'merchant_risk'")
     moto_patches.wait_for_event_deliveries()
+    _gate_waits_for_another_runs_lease(sb)
     # The hourly staleness check (its schedule is AWS's: invoked here) and an alarm's action.
     scheduled = (PROJECT_ROOT / "events" / "check_staleness" / "scheduled.json").read_bytes()
     answer = sb.client("lambda").invoke(
@@ -108,6 +109,24 @@ def _run_every_path(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     sb.client("cloudwatch").set_alarm_state(
         AlarmName=alarm, StateValue="ALARM", StateReason="least privilege"
     )
+
+
+def _gate_waits_for_another_runs_lease(sb: Sandbox) -> None:
+    """Another run of the dataset holds the promotion lease: the gate reads who, and says so."""
+    table, dynamodb = sb.deployed.resources["PromotionLeaseTable"], sb.client("dynamodb")
+    held = {
+        "dataset": {"S": "merchant_risk"},
+        "holder": {"S": "another-run"},
+        "expires_at": {"N": "4102444800"},
+    }
+    dynamodb.put_item(TableName=table, Item=held)
+    candidate = (PROJECT_ROOT / "events" / "evaluate_model" / "candidate.json").read_bytes()
+    answer = sb.client("lambda").invoke(
+        FunctionName=sb.deployed.functions["EvaluateModelFunction"], Payload=candidate
+    )
+    dynamodb.delete_item(TableName=table, Key={"dataset": {"S": "merchant_risk"}})
+    payload = json.loads(answer["Payload"].read())
+    assert payload["errorType"] == "PromotionInProgress" and "another-run" in payload["errorMessage"], payload
 
 
 def _stop_on_first(sb: Sandbox, monkeypatch: pytest.MonkeyPatch, export_id: str, describe: str) -> None:

@@ -25,7 +25,10 @@ class _NoLambdas:
 @pytest.fixture
 def api(s3: Any, emulator: SageMakerEmulator) -> Iterator[Any]:
     with installed_patches(emulator=emulator, lambda_runtime=_NoLambdas()):
-        yield boto3.client("sagemaker", region_name="us-east-1")
+        # The sandbox enforces IAM: its administrator's key, not the fake one moto puts in the environment.
+        yield boto3.client(
+            "sagemaker", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
 
 
 def _failed_jobs(emulator: SageMakerEmulator, *names: str) -> None:
