@@ -807,7 +807,8 @@ def _invoke_endpoint(self: Any) -> tuple[int, dict[str, str], bytes | str]:
             raise
         code, message = exc.code, exc.message  # type: ignore[attr-defined]
         document = {"message": message, **exc.fields}  # type: ignore[attr-defined]
-        headers = {"x-amzn-ErrorType": code, "Content-Type": "application/json"}
+        # moto's call_action takes the status from the headers' "status" (else 200)
+        headers = {"x-amzn-ErrorType": code, "Content-Type": "application/json", "status": str(exc.status)}  # type: ignore[attr-defined]
         return int(exc.status), headers, json.dumps(document)  # type: ignore[attr-defined]
     headers = {"Content-Type": result.content_type, "x-Amzn-Invoked-Production-Variant": result.variant}
     return 200, headers, result.body

@@ -119,6 +119,10 @@ class Fleet:
         self.invoked = False
         self._stack = ExitStack()
         self._lock = threading.Lock()
+        # Invocations routed to this fleet and not yet answered: close() drains them first, as
+        # blue/green lets the old fleet finish what it was sent before it goes.
+        self._users = 0
+        self._idle = threading.Condition()
 
     @property
     def name(self) -> str:
@@ -149,7 +153,18 @@ class Fleet:
                 answer = invocations.answer(self.scorer, body, content_type, accept, self.environment)
             return answer, time.perf_counter() - started
 
+    def acquire(self) -> None:
+        with self._idle:
+            self._users += 1
+
+    def release(self) -> None:
+        with self._idle:
+            self._users -= 1
+            self._idle.notify_all()
+
     def close(self) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._users == 0)
         self._stack.close()
 
 
@@ -504,6 +519,7 @@ class Endpoints:
                 # serverless-endpoints: requests beyond MaxConcurrency are throttled
                 raise InvokeError("ThrottlingException", "Rate exceeded", 400)
             endpoint.in_flight += 1
+            fleet.acquire()
         try:
             if len(body) > limit:
                 raise InvokeError(
@@ -514,6 +530,7 @@ class Endpoints:
             overhead = max(0.0, time.perf_counter() - started - model_seconds)
             self._emit(endpoint, fleet, answer.status, model_seconds, overhead)
         finally:
+            fleet.release()
             with self._lock:
                 endpoint.in_flight -= 1
         if not answer.ok:

@@ -87,10 +87,8 @@ def read_dataset(conn: Any, dataset: str) -> DatasetRow:
     cur = conn.cursor()
     try:
         cur.execute(
-            "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,"
-            " OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS,"
-            " TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT, TUNING, TRAINING_ENGINE"
-            " FROM ML_DATASETS WHERE NAME = %s AND ENABLED",
+            "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,"  # noqa: S608
+            f" {', '.join(MODEL_COLUMNS)} FROM ML_DATASETS WHERE NAME = %s AND ENABLED",  # nosec B608: constants
             (dataset,),
         )
         rows = cur.fetchall()

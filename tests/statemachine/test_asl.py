@@ -527,6 +527,10 @@ SERVERLESS = {"kind": "SERVERLESS"}
         ({"plan": {"endpoint": {"kind": "NONE"}}, "evaluation": {"promote": True}}, "RemoveEndpoint"),
         ({"plan": {"endpoint": {"kind": "NONE"}}, "evaluation": {"promote": False}}, "RemoveEndpoint"),
         ({"plan": {"endpoint": {"kind": "NONE"}}}, "RemoveEndpoint"),
+        # no endpoint asked for (ENDPOINT NULL, the template's NONE): no endpoint state runs
+        ({"plan": {"endpoint": None}, "evaluation": {"promote": True}}, "RecordRun"),
+        ({"plan": {}, "evaluation": {"promote": True}}, "RecordRun"),
+        ({"plan": {"endpoint": None}}, "RecordRun"),
     ],
 )
 def test_only_a_promoted_model_reaches_the_endpoint(document: dict[str, Any], expected: str) -> None:

@@ -148,9 +148,11 @@ class TemplateDefaults:
 
 @dataclass(frozen=True)
 class ResolvedEndpoint:
-    """The resolved endpoint: the sizes of its kind only (the others are None)."""
+    """The resolved endpoint: the sizes of its kind only (the others are None); ``source``: which
+    layer chose the kind ('template' when neither the row nor the input names one)."""
 
     kind: EndpointKind
+    source: str = "template"
     memory_mb: int | None = None
     max_concurrency: int | None = None
     instance_type: str | None = None
@@ -556,7 +558,7 @@ def _endpoint(
     layers: _Layers, template: EndpointDefaults, row: DatasetModel, request: ExecutionInput
 ) -> ResolvedEndpoint:
     """ENDPOINT and the sizes of its kind (docs/contracts.md, "Real-time endpoint")."""
-    kind, _ = layers.pick(
+    kind, source = layers.pick(
         "endpoint", [("template", template.kind), (ROW, _row_endpoint_kind(layers, row.endpoint)), (INPUT, request.endpoint)]
     )
     if kind == "SERVERLESS":
@@ -569,7 +571,7 @@ def _endpoint(
             request.endpoint_max_concurrency, lambda value: 1 <= value <= SERVERLESS_MAX_CONCURRENCY,
             f"a serverless endpoint takes 1 to {SERVERLESS_MAX_CONCURRENCY} concurrent invocations",
         )
-        return ResolvedEndpoint(kind, memory_mb=memory, max_concurrency=concurrency)
+        return ResolvedEndpoint(kind, source, memory_mb=memory, max_concurrency=concurrency)
     if kind == "INSTANCE":
         instance_type = _endpoint_setting(
             layers, "endpoint_instance_type", template.instance_type, row.endpoint_instance_type,
@@ -580,8 +582,8 @@ def _endpoint(
             layers, "endpoint_instance_count", template.instance_count, row.endpoint_instance_count,
             request.endpoint_instance_count, lambda value: value >= 1, "an endpoint needs at least 1 instance",
         )
-        return ResolvedEndpoint(kind, instance_type=instance_type, instance_count=count)
-    return ResolvedEndpoint("NONE")
+        return ResolvedEndpoint(kind, source, instance_type=instance_type, instance_count=count)
+    return ResolvedEndpoint("NONE", source)
 
 
 def _tuning(

@@ -271,7 +271,11 @@ def build_run_plan(
     )
 
 
-def endpoint_plan(endpoint: ResolvedEndpoint, prefix: str, dataset: str, run_id: str) -> EndpointPlan:
+def endpoint_plan(endpoint: ResolvedEndpoint, prefix: str, dataset: str, run_id: str) -> EndpointPlan | None:
+    """None when no endpoint is asked for (ENDPOINT NULL, the template's NONE): the run has no endpoint
+    states. An explicit 'NONE' (row or input) deletes an endpoint the dataset had."""
+    if endpoint.kind == "NONE" and endpoint.source == "template":
+        return None
     return EndpointPlan(
         kind=endpoint.kind,
         name=endpoint_name(prefix, dataset),
