@@ -2,9 +2,10 @@
 
 Per job kind, the families AWS documents for built-in XGBoost (``snowsage.instance_types
 .documented_for``) intersected with botocore's TrainingInstanceType / TransformInstanceType /
-ProductionVariantInstanceType enums. The core module holds the lists (PrepareRun checks the execution input's overrides with
-them); the template's TrainingInstanceType / TransformInstanceType / EndpointInstanceType parameters get the same lists
-as AllowedValues, so a deploy refuses the rest. tests/template/ runs this with ``--check``.
+ProductionVariantInstanceType enums. The core module holds the lists (PrepareRun checks the
+execution input's overrides with them); the template's TrainingInstanceType /
+TransformInstanceType / EndpointInstanceType parameters get the same lists as AllowedValues, so a
+deploy refuses the rest. tests/template/ runs this with ``--check``.
 
     python scripts/instance_types.py          # rewrite both blocks
     python scripts/instance_types.py --check  # exit 1 when either is out of date
@@ -34,7 +35,11 @@ KINDS = {
     "transform": "TransformInstanceType",
     "endpoint": "ProductionVariantInstanceType",
 }
-PARAMETERS = {"training": "TrainingInstanceType", "transform": "TransformInstanceType", "endpoint": "EndpointInstanceType"}
+PARAMETERS = {
+    "training": "TrainingInstanceType",
+    "transform": "TransformInstanceType",
+    "endpoint": "EndpointInstanceType",
+}
 TEMPLATE_WIDTH = 110  # characters of instance types a template line holds
 
 

@@ -17,12 +17,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from smoke.ledger import Ledger
 from smoke.names import SmokeNames
-from snowsage.names import execution_name, model_package_group
+from snowsage.names import endpoint_name, execution_name, model_package_group
+from snowsage_setup import endpoint as endpoint_admin
 from tooling.sample_data import SAMPLE_DATASET as DATASET
 
 PREDICTIONS_TABLE = "MERCHANT_RISK_PREDICTIONS"
@@ -165,6 +167,8 @@ class _Smoke:
         with self.platform.snowflake(self.names, ready=True) as connection:
             loaded = self.platform.load_sample(connection, bucket, sample_rows)
             self.say(f"loaded {loaded:,} sample transactions")
+            # The promoted run deploys the champion behind a serverless endpoint (billed per use).
+            _execute(connection, "UPDATE ML_DATASETS SET ENDPOINT = 'SERVERLESS' WHERE NAME = %s", DATASET)
             manifest = self.platform.export(connection, bucket, DATASET)
             self.say(f"EXPORT_DATASET('{DATASET}') wrote export {manifest['export_id']}")
             self.check_good_run(connection, manifest)
@@ -253,6 +257,13 @@ class _Smoke:
         sagemaker = self.platform.client("sagemaker")
         prefix = self.names.model_package_group_prefix
         self.ledger.add("SageMaker models", f"{prefix}*", lambda: delete_models(sagemaker, prefix))
+        # Recorded after the models: deleted before them, with its alarms and configs.
+        cloudwatch, resource_prefix = self.platform.client("cloudwatch"), self.names.resource_prefix
+        self.ledger.add(
+            "SageMaker endpoint",
+            endpoint_name(resource_prefix, DATASET),
+            lambda: _discard(endpoint_admin.delete_with(sagemaker, cloudwatch, DATASET, resource_prefix)),
+        )
 
     # -- run and check -------------------------------------------------------------------------
 
@@ -277,6 +288,21 @@ class _Smoke:
             loaded is not None and int(loaded) == int(scored or -1) == expected == predictions,
             f"exported {expected}, scored {scored}, loaded {loaded}, {PREDICTIONS_TABLE} has {predictions}",
         )
+        self.check_endpoint(row)
+
+    def check_endpoint(self, row: dict[str, Any]) -> None:
+        """The first promoted run created the serverless endpoint, and it answers a CSV row."""
+        name = endpoint_name(self.names.resource_prefix, DATASET)
+        self.check(
+            "ML_RUNS endpoint CREATED",
+            (row.get("ENDPOINT_NAME"), row.get("ENDPOINT_STATUS")) == (name, "CREATED"),
+            f"{row.get('ENDPOINT_NAME')} {row.get('ENDPOINT_STATUS')}",
+        )
+        try:
+            status = self.platform.client("sagemaker").describe_endpoint(EndpointName=name)["EndpointStatus"]
+        except ClientError as error:
+            status = str(error)
+        self.check("endpoint InService", status == "InService", f"{name}: {status}")
 
     def check_bad_manifest(self, connection: Any, manifest: dict[str, Any], bucket: str) -> None:
         export_id = f"{manifest['export_id']}-bad"
@@ -362,12 +388,24 @@ def _outcome(execution: dict[str, Any]) -> str:
 # --- Snowflake reads -------------------------------------------------------------------------------
 
 
+def _discard(_: object) -> None:
+    """A ledger's delete returns nothing."""
+
+
+def _execute(connection: Any, statement: str, *binds: Any) -> None:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(statement, binds)
+    finally:
+        cursor.close()
+
+
 def ml_runs_row(connection: Any, name: str) -> dict[str, Any] | None:
     cursor = connection.cursor()
     try:
         cursor.execute(
-            "SELECT RUN_ID, STATUS, FAILED_STATE, ERROR, ROWS_SCORED, ROWS_LOADED"
-            " FROM ML_RUNS WHERE EXECUTION_NAME = %s",
+            "SELECT RUN_ID, STATUS, FAILED_STATE, ERROR, ROWS_SCORED, ROWS_LOADED, ENDPOINT_NAME,"
+            " ENDPOINT_STATUS FROM ML_RUNS WHERE EXECUTION_NAME = %s",
             (name,),
         )
         columns = [column[0] for column in cursor.description]

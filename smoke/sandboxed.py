@@ -62,6 +62,8 @@ class SandboxPlatform:
             # What DESC INTEGRATION reports on Snowflake: the sandbox's stand-in user and external id.
             "SnowflakeStorageIamUserArn": SNOWFLAKE_IAM_USER_ARN,
             "SnowflakeStorageExternalId": SNOWFLAKE_EXTERNAL_ID,
+            # The endpoint's creation is seconds here: look every second, not every 30.
+            "EndpointPollSeconds": "1",
         }
 
     def deploy(self, stack: str, parameters: dict[str, str]) -> dict[str, str]:

@@ -20,5 +20,7 @@ connect = connection_factory(settings)
 def lambda_handler(request: SettleEndpointRequest) -> EndpointOutcome:
     records = EndpointRecorder(connect, query_tag=request.run_id)
     outcome = settle_endpoint(request, sagemaker, records, settings.resource_prefix)
-    logger.info(outcome.reason or outcome.status, extra={"endpoint": outcome.endpoint_name, "status": outcome.status})
+    logger.info(
+        outcome.reason or outcome.status, extra={"endpoint": outcome.endpoint_name, "status": outcome.status}
+    )
     return outcome

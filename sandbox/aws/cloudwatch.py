@@ -84,7 +84,9 @@ class CloudWatchStandIn:
         statistic = STATISTICS.get(alarm.statistic or "")
         compare = COMPARISONS.get(alarm.comparison_operator)
         if alarm.metric_data_queries or statistic is None or compare is None:
-            LOG.warning("alarm %s is not evaluated by the sandbox (metric math, percentile or anomaly)", alarm.name)
+            LOG.warning(
+                "alarm %s is not evaluated by the sandbox (metric math, percentile or anomaly)", alarm.name
+            )
             return None, ""
         now = _utc(self.clock())
         period = timedelta(seconds=int(alarm.period))

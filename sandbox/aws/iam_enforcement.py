@@ -743,13 +743,22 @@ def _endpoint_implied(prefix: str, operation: str, params: Mapping[str, Any], re
     if prefix == "cloudwatch" and isinstance(params.get("AlarmNames"), list):
         # DeleteAlarms, DescribeAlarms: authorized on each alarm (Service Authorization Reference, CloudWatch)
         for name in params["AlarmNames"][1:]:
-            extra.append(Implied(f"cloudwatch:{operation}", _alarm_arn(str(name), region, account), {}, "AccessDenied"))
-    if prefix == "sagemaker" and operation in {"CreateEndpoint", "UpdateEndpoint"} and params.get("EndpointConfigName"):
+            extra.append(
+                Implied(f"cloudwatch:{operation}", _alarm_arn(str(name), region, account), {}, "AccessDenied")
+            )
+    if (
+        prefix == "sagemaker"
+        and operation in {"CreateEndpoint", "UpdateEndpoint"}
+        and params.get("EndpointConfigName")
+    ):
         # Both act on the endpoint and the config they name (Service Authorization Reference, SageMaker:
         # CreateEndpoint and UpdateEndpoint list the endpoint and endpoint-config resource types).
-        config = f"arn:{PARTITION}:sagemaker:{region}:{account}:endpoint-config/{str(params['EndpointConfigName']).lower()}"
+        config_name = str(params["EndpointConfigName"]).lower()
+        config = f"arn:{PARTITION}:sagemaker:{region}:{account}:endpoint-config/{config_name}"
         extra.append(Implied(f"sagemaker:{operation}", config, {}, "AccessDeniedException"))
-        rollback = ((params.get("DeploymentConfig") or {}).get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+        rollback = ((params.get("DeploymentConfig") or {}).get("AutoRollbackConfiguration") or {}).get(
+            "Alarms"
+        ) or []
         for alarm in rollback:
             # deployment-guardrails-configuration: "permission to perform the cloudwatch:DescribeAlarms
             # action on the auto-rollback alarms you specify"

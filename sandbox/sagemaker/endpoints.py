@@ -142,12 +142,16 @@ class Fleet:
         self.scorer = transform.Scorer.load(worker, s3io.get_bytes(s3, bucket, key))
         self.setup_seconds = time.perf_counter() - started
 
-    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[invocations.ContainerAnswer, float]:
+    def invoke(
+        self, body: bytes, content_type: str | None, accept: str | None
+    ) -> tuple[invocations.ContainerAnswer, float]:
         """The container's answer and the seconds it took (ModelLatency)."""
         with self._lock:
             started = time.perf_counter()
             if self.fault is not None:
-                answer = invocations.ContainerAnswer(self.fault.status, self.fault.message.encode(), "text/plain")
+                answer = invocations.ContainerAnswer(
+                    self.fault.status, self.fault.message.encode(), "text/plain"
+                )
             else:
                 assert self.scorer is not None
                 answer = invocations.answer(self.scorer, body, content_type, accept, self.environment)
@@ -226,8 +230,8 @@ class Endpoints:
         if serverless is not None and serverless.get("MemorySizeInMB") not in SERVERLESS_MEMORY_MB:
             # API_ProductionVariantServerlessConfig: "1024 MB, 2048 MB, 3072 MB, 4096 MB, 5120 MB, or 6144 MB"
             raise validation_error(
-                f"Value '{serverless.get('MemorySizeInMB')}' at 'memorySizeInMB' failed to satisfy constraint:"
-                f" Member must be one of {list(SERVERLESS_MEMORY_MB)}"
+                f"Value '{serverless.get('MemorySizeInMB')}' at 'memorySizeInMB' failed to satisfy"
+                f" constraint: Member must be one of {list(SERVERLESS_MEMORY_MB)}"
             )
         variant.setdefault("InitialVariantWeight", 1.0)
         record = {
@@ -267,7 +271,9 @@ class Endpoints:
     def _find_config(self, name: str) -> dict[str, Any]:
         record = self._configs.get(name.lower())
         if record is None:
-            raise validation_error(f'Could not find endpoint configuration "{self._arn("endpoint-config", name)}".')
+            raise validation_error(
+                f'Could not find endpoint configuration "{self._arn("endpoint-config", name)}".'
+            )
         return record
 
     # ---- endpoints ------------------------------------------------------------------------------
@@ -304,7 +310,9 @@ class Endpoints:
         with self._lock:
             endpoint = self._find(name)
             if endpoint.status != "InService":
-                raise validation_error(f'Cannot update in-progress endpoint "{endpoint.record["EndpointArn"]}".')
+                raise validation_error(
+                    f'Cannot update in-progress endpoint "{endpoint.record["EndpointArn"]}".'
+                )
             config = copy.deepcopy(self._find_config(str(request["EndpointConfigName"])))
             deployment = copy.deepcopy(request.get("DeploymentConfig") or {})
             old_variant = endpoint.blue.name if endpoint.blue else None
@@ -324,7 +332,10 @@ class Endpoints:
                     "EndpointConfigName": config["EndpointConfigName"],
                     "StartTime": now,
                     "ProductionVariants": [
-                        {"VariantName": new_variant, "VariantStatus": [{"Status": "Creating", "StartTime": now}]}
+                        {
+                            "VariantName": new_variant,
+                            "VariantStatus": [{"Status": "Creating", "StartTime": now}],
+                        }
                     ],
                 },
             )
@@ -351,7 +362,13 @@ class Endpoints:
             found = [
                 {
                     key: endpoint.record[key]
-                    for key in ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
+                    for key in (
+                        "EndpointName",
+                        "EndpointArn",
+                        "CreationTime",
+                        "LastModifiedTime",
+                        "EndpointStatus",
+                    )
                 }
                 for endpoint in self._endpoints.values()
                 if contains in endpoint.name
@@ -372,7 +389,10 @@ class Endpoints:
         """Block until the endpoint is no longer Creating or Updating; return its Describe dict."""
         with self._lock:
             if not self._changed.wait_for(
-                lambda: name.lower() not in self._endpoints or self._endpoints[name.lower()].status not in {"Creating", "Updating"},
+                lambda: (
+                    name.lower() not in self._endpoints
+                    or self._endpoints[name.lower()].status not in {"Creating", "Updating"}
+                ),
                 timeout=timeout,
             ):
                 raise TimeoutError(f"endpoint {name} still changing after {timeout} s")
@@ -428,7 +448,9 @@ class Endpoints:
         started = time.monotonic()
         policy = deployment.get("BlueGreenUpdatePolicy") or {}
         limit = float(policy.get("MaximumExecutionTimeoutInSeconds") or math.inf)
-        alarms = [a["AlarmName"] for a in (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms") or []]
+        alarms = [
+            a["AlarmName"] for a in (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+        ]
         try:
             green = self._fleet(config)
         except Exception as error:
@@ -563,7 +585,10 @@ class Endpoints:
         )
 
     def _emit(self, endpoint: _Endpoint, fleet: Fleet, status: int, model: float, overhead: float) -> None:
-        dimensions = [{"Name": "EndpointName", "Value": endpoint.name}, {"Name": "VariantName", "Value": fleet.name}]
+        dimensions = [
+            {"Name": "EndpointName", "Value": endpoint.name},
+            {"Name": "VariantName", "Value": fleet.name},
+        ]
         data: list[dict[str, Any]] = [
             {"MetricName": "Invocations", "Value": 1.0, "Unit": "None"},
             {"MetricName": "Invocation4XXErrors", "Value": float(400 <= status < 500), "Unit": "None"},
@@ -572,7 +597,9 @@ class Endpoints:
             {"MetricName": "OverheadLatency", "Value": overhead * 1e6, "Unit": "Microseconds"},
         ]
         if fleet.serverless and not fleet.invoked:
-            data.append({"MetricName": "ModelSetupTime", "Value": fleet.setup_seconds * 1e6, "Unit": "Microseconds"})
+            data.append(
+                {"MetricName": "ModelSetupTime", "Value": fleet.setup_seconds * 1e6, "Unit": "Microseconds"}
+            )
         fleet.invoked = True
         self.cloudwatch.put_metric_data(NAMESPACE, [{**item, "Dimensions": dimensions} for item in data])
 

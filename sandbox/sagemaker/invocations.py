@@ -28,7 +28,12 @@ from sandbox.sagemaker.jsonpath_filter import parse_filter
 
 # serve.py: the Accept types the container knows (SUPPORTED_ACCEPTS) and the ones it can encode
 # without SAGEMAKER_INFERENCE_OUTPUT (sagemaker-containers _encoders._encoders_map: CSV, JSON, NPY).
-SUPPORTED_ACCEPTS = ("application/json", "application/jsonlines", "application/x-recordio-protobuf", "text/csv")
+SUPPORTED_ACCEPTS = (
+    "application/json",
+    "application/jsonlines",
+    "application/x-recordio-protobuf",
+    "text/csv",
+)
 ENCODED_ACCEPTS = ("application/json", "text/csv")
 # The content types the container parses for inference (serve_utils.py parse_content_data).
 CSV_TYPES = ("text/csv", "csv")
@@ -95,12 +100,14 @@ def encode(predictions: np.ndarray, rows: int, accept: str) -> bytes:
         return json.dumps({"predictions": [{"score": value} for value in listed]}).encode()
     # encoders.array_to_csv: np.array of the list, a column when it is 1-D, csv.writer rows.
     stream = io.StringIO()
-    writer = csv.writer(stream, lineterminator="\n", delimiter=",", quotechar='"', doublequote=True, strict=True)
+    writer = csv.writer(
+        stream, lineterminator="\n", delimiter=",", quotechar='"', doublequote=True, strict=True
+    )
     writer.writerows(np.array(listed, dtype=np.float64).reshape(rows, -1))
     return stream.getvalue().encode()
 
 
-def answer(
+def answer(  # noqa: PLR0911  (one answer per way the container refuses a request)
     scorer: transform.Scorer,
     body: bytes,
     content_type: str | None,
@@ -131,7 +138,8 @@ def answer(
         supported = list(SUPPORTED_ACCEPTS)
         return _error(
             406,
-            f"Accept type {_media_type(accept)} is not supported. Please use supported accept types: {supported}.",
+            f"Accept type {_media_type(accept)} is not supported."
+            f" Please use supported accept types: {supported}.",
         )
     if chosen not in ENCODED_ACCEPTS:
         return _error(500, "Internal Server Error")

@@ -70,10 +70,21 @@ class DatasetRow:
 MODEL_COLUMNS = (
     *("OBJECTIVE", "EVALUATION_METRIC", "EVALUATION_THRESHOLD", "HYPERPARAMETERS"),
     *("TRAINING_SCRIPT", "TRAINING_INSTANCE_COUNT", "TUNING", "TRAINING_ENGINE"),
-    *("ENDPOINT", "ENDPOINT_MEMORY_MB", "ENDPOINT_MAX_CONCURRENCY", "ENDPOINT_INSTANCE_TYPE", "ENDPOINT_INSTANCE_COUNT"),
+    *(
+        "ENDPOINT",
+        "ENDPOINT_MEMORY_MB",
+        "ENDPOINT_MAX_CONCURRENCY",
+        "ENDPOINT_INSTANCE_TYPE",
+        "ENDPOINT_INSTANCE_COUNT",
+    ),
 )
 # NUMBER columns arrive as int or Decimal: the manifest holds JSON integers.
-INTEGER_MODEL_COLUMNS = ("training_instance_count", "endpoint_memory_mb", "endpoint_max_concurrency", "endpoint_instance_count")
+INTEGER_MODEL_COLUMNS = (
+    "training_instance_count",
+    "endpoint_memory_mb",
+    "endpoint_max_concurrency",
+    "endpoint_instance_count",
+)
 
 
 def export_id_for(moment: datetime) -> str:

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from sandbox import pipeline_run
 from sandbox.services import Sandbox, SandboxConfig
+from snowsage_setup import endpoint as endpoint_admin
 from tests.e2e.dataset_sql import noisy_sum_sql
 
 WEAK = {"num_round": "1", "max_depth": "1"}
@@ -53,11 +54,16 @@ def _dataset(sandbox: Sandbox, name: str, endpoint: str | None) -> None:
             cursor.execute(f"UPDATE ML_DATASETS SET ENDPOINT = '{endpoint}' WHERE NAME = '{name}'")
 
 
-def _run(sandbox: Sandbox, dataset: str, export_id: str, hyperparameters: dict[str, str]) -> pipeline_run.RunResult:
+def _run(
+    sandbox: Sandbox, dataset: str, export_id: str, hyperparameters: dict[str, str]
+) -> pipeline_run.RunResult:
     document = {"manifest": f"s3://{sandbox.bucket}/exports/{dataset}/{export_id}/manifest.json"}
     manifest = pipeline_run.export_for_input(sandbox, document)
     result = pipeline_run.start_by_hand(
-        sandbox, {**document, "hyperparameters": hyperparameters}, name=f"{dataset}-{export_id}", manifest=manifest
+        sandbox,
+        {**document, "hyperparameters": hyperparameters},
+        name=f"{dataset}-{export_id}",
+        manifest=manifest,
     )
     assert result.status == "SUCCEEDED", result.execution.cause
     return result
@@ -88,7 +94,9 @@ def _serving(sandbox: Sandbox, dataset: str) -> list[tuple[Any, ...]]:
 def _batch_score(sandbox: Sandbox, result: pipeline_run.RunResult, dataset: str) -> tuple[str, float]:
     """One row the batch transform scored: its features as a CSV line, and its score."""
     row_no, score = result.predictions[0][:2]
-    ((features),) = _sql(sandbox, f"SELECT F1, F2, F3, F4 FROM {dataset.upper()}_ROWS WHERE ROW_NO = {int(row_no)}")
+    ((features),) = _sql(
+        sandbox, f"SELECT F1, F2, F3, F4 FROM {dataset.upper()}_ROWS WHERE ROW_NO = {int(row_no)}"
+    )
     return ",".join(repr(float(value)) for value in features), float(score)
 
 
@@ -106,8 +114,8 @@ def _cli_invoke(sandbox: Sandbox, endpoint: str, row: str, home: Path) -> str:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     subprocess.run(
-        [cli, "sagemaker-runtime", "invoke-endpoint", "--endpoint-name", endpoint, "--content-type", "text/csv",
-         "--body", f"fileb://{home / 'row.csv'}", str(home / "answer.txt")],
+        [cli, "sagemaker-runtime", "invoke-endpoint", "--endpoint-name", endpoint,
+         "--content-type", "text/csv", "--body", f"fileb://{home / 'row.csv'}", str(home / "answer.txt")],
         env=environment, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     return (home / "answer.txt").read_text()
@@ -140,9 +148,11 @@ class Invoker:
     def _loop(self) -> None:
         while not self.stop.is_set():
             try:
-                answer = self.runtime.invoke_endpoint(EndpointName=self.endpoint, ContentType="text/csv", Body=self.row)
+                answer = self.runtime.invoke_endpoint(
+                    EndpointName=self.endpoint, ContentType="text/csv", Body=self.row
+                )
                 self.answers.append(float(answer["Body"].read().decode()))
-            except Exception as error:  # noqa: BLE001 - any failed invocation is what the test counts
+            except Exception as error:
                 self.failures.append(f"{type(error).__name__}: {error}")
             with self.changed:
                 self.during_bake += self.baking
@@ -171,7 +181,10 @@ def test_a_serverless_endpoint_follows_the_champion(sandbox: Sandbox, tmp_path: 
     assert first.execution.output["endpoint"]["status"] == "CREATED"
     described = sagemaker.describe_endpoint(EndpointName=endpoint)
     assert described["EndpointStatus"] == "InService"
-    assert described["ProductionVariants"][0]["CurrentServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    assert described["ProductionVariants"][0]["CurrentServerlessConfig"] == {
+        "MemorySizeInMB": 2048,
+        "MaxConcurrency": 5,
+    }
     row, batch_score = _batch_score(sandbox, first, dataset)
     assert float(_cli_invoke(sandbox, endpoint, row, tmp_path)) == pytest.approx(batch_score, rel=1e-6)
     assert _run_row(sandbox, first)[:3] == (endpoint, "CREATED", 1)
@@ -192,7 +205,8 @@ def test_a_serverless_endpoint_follows_the_champion(sandbox: Sandbox, tmp_path: 
     assert _serving(sandbox, dataset) == [(1, "RETIRED"), (2, "IN_SERVICE")]
     config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
     # The first run's config and model are gone; the one in service stays.
-    assert [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs(NameContains=dataset.replace("_", "-"))["EndpointConfigs"]] in ([], [config])  # fmt: skip
+    listed = sagemaker.list_endpoint_configs(NameContains=dataset.replace("_", "-"))["EndpointConfigs"]
+    assert [summary["EndpointConfigName"] for summary in listed] == [config]
 
     # A worse candidate: rejected, the endpoint untouched (no endpoint state ran).
     third = _run(sandbox, dataset, "20261201t000002z", WEAK)
@@ -232,15 +246,27 @@ def test_a_model_that_trips_the_alarm_is_rolled_back(sandbox: Sandbox) -> None:
     assert "server-errors" in outcome["reason"]
     described = sagemaker.describe_endpoint(EndpointName=endpoint)
     assert (described["EndpointStatus"], described["EndpointConfigName"]) == ("InService", config)
-    alarm = sandbox.client("cloudwatch").describe_alarms(AlarmNames=[f"{endpoint}-server-errors"])["MetricAlarms"]
+    alarm = sandbox.client("cloudwatch").describe_alarms(AlarmNames=[f"{endpoint}-server-errors"])[
+        "MetricAlarms"
+    ]
     assert alarm[0]["StateValue"] == "ALARM"
     name, status, version, reason = _run_row(sandbox, second)
     assert (name, status, version) == (endpoint, "ROLLED_BACK", 1)
     assert "server-errors" in reason
     assert _serving(sandbox, dataset) == [(1, "IN_SERVICE"), (2, "ROLLED_BACK")]
     # The champion still answers, with its own score.
-    answer = sandbox.client("sagemaker-runtime").invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=row)
+    answer = sandbox.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, ContentType="text/csv", Body=row
+    )
     assert float(answer["Body"].read().decode()) == pytest.approx(score, rel=1e-6)
+
+    # Deleted by hand (the admin command): the endpoint, its alarms, configs and models.
+    assert endpoint_admin.main(["delete", "--dataset", dataset]) == 0
+    with pytest.raises(ClientError, match="Could not find endpoint"):
+        sagemaker.describe_endpoint(EndpointName=endpoint)
+    assert sandbox.client("cloudwatch").describe_alarms(AlarmNamePrefix=endpoint)["MetricAlarms"] == []
+    with pytest.raises(ClientError, match="Could not find endpoint configuration"):
+        sagemaker.describe_endpoint_config(EndpointConfigName=config)
 
 
 def test_a_dataset_without_endpoint_runs_no_endpoint_state(sandbox: Sandbox) -> None:

@@ -53,6 +53,12 @@ def assert_nothing_left(platform: SandboxPlatform, names: SmokeNames, report: Sm
     groups = platform.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"]
     assert not [g for g in groups if g["ModelPackageGroupName"].startswith(names.resource_prefix)]
     assert names.database not in platform.databases()
+    # The serverless endpoint the promoted run created, its configs, models and alarms.
+    sagemaker, prefix = platform.client("sagemaker"), names.resource_prefix
+    assert sagemaker.list_endpoints(NameContains=prefix)["Endpoints"] == []
+    assert sagemaker.list_endpoint_configs(NameContains=prefix)["EndpointConfigs"] == []
+    assert sagemaker.list_models(NameContains=prefix)["Models"] == []
+    assert platform.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"] == []
 
 
 def test_the_smoke_passes_in_the_sandbox_and_deletes_all_it_created(sandbox: Sandbox) -> None:
@@ -66,6 +72,8 @@ def test_the_smoke_passes_in_the_sandbox_and_deletes_all_it_created(sandbox: San
         ("execution succeeded", True),
         ("ML_RUNS row SUCCEEDED", True),
         ("rows loaded = rows scored", True),
+        ("ML_RUNS endpoint CREATED", True),
+        ("endpoint InService", True),
         ("bad manifest: execution FAILED", True),
         ("bad manifest: ML_RUNS row FAILED", True),
     ], "\n".join(lines)
@@ -78,6 +86,7 @@ def test_the_smoke_passes_in_the_sandbox_and_deletes_all_it_created(sandbox: San
         "Snowflake database",
         "SageMaker model package group",
         "SageMaker models",
+        "SageMaker endpoint",
     ]
     assert f"S3 bucket {names.resource_prefix}-data-123456789012-us-east-1" in report.created
     assert f"Snowflake database {names.database}" in report.created
@@ -108,7 +117,7 @@ class FailingPlatform(SandboxPlatform):
     ("step", "token", "last_created"),
     [
         ("apply_setup", "fa11a1", "Snowflake database"),
-        ("export", "fa11e2", "SageMaker models"),
+        ("export", "fa11e2", "SageMaker endpoint"),
     ],
 )
 def test_a_step_failing_midway_still_deletes_everything_created(

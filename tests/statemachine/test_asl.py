@@ -539,7 +539,12 @@ def test_only_a_promoted_model_reaches_the_endpoint(document: dict[str, Any], ex
 
 @pytest.mark.parametrize(
     ("action", "expected"),
-    [("create", "StartEndpointWait"), ("update", "StartEndpointWait"), ("delete", "StartEndpointWait"), ("none", "RecordRun")],
+    [
+        ("create", "StartEndpointWait"),
+        ("update", "StartEndpointWait"),
+        ("delete", "StartEndpointWait"),
+        ("none", "RecordRun"),
+    ],
 )
 def test_a_changed_endpoint_is_settled_before_the_run_is_recorded(action: str, expected: str) -> None:
     assert choose("IsEndpointChanging", {"endpoint_deployment": {"action": action}}) == expected

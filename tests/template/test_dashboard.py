@@ -41,7 +41,9 @@ def widget_metrics() -> list[tuple[str, str, tuple[str, ...]]]:
                 match = INSIGHTS.fullmatch(given[0]["expression"].split(" GROUP BY")[0])
                 assert match, given[0]["expression"]
                 metric, namespace, dimensions = match.groups()
-                found.append((namespace.strip('"'), metric, tuple(name.strip() for name in dimensions.split(","))))
+                found.append(
+                    (namespace.strip('"'), metric, tuple(name.strip() for name in dimensions.split(",")))
+                )
                 continue
             expanded = given
             if given[0] == "...":  # the previous row's leading values

@@ -8,7 +8,8 @@ developer guide, "Deployment guardrails", "Auto-Rollback Configuration and Monit
 RemoveEndpoint deletes it when the dataset's ENDPOINT is 'NONE'. SettleEndpoint reads
 DescribeEndpoint, and the state machine asks it again while the endpoint changes; once it settles
 it records the outcome in ML_MODELS (a rollback leaves the endpoint InService on its old config)
-and deletes the endpoint configs and models no longer in service. docs/contracts.md, "Real-time endpoint", has the whole contract.
+and deletes the endpoint configs and models no longer in service. docs/contracts.md, "Real-time
+endpoint", has the whole contract.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from botocore.exceptions import ClientError
 from snowsage.errors import EndpointBusy, EndpointDeploymentFailed, EndpointRefused, EndpointUnavailable
 from snowsage.models import (
     DeployEndpointRequest,
+    EndpointAction,
     EndpointDeployment,
     EndpointOutcome,
     EndpointOutcomeStatus,
@@ -60,7 +62,10 @@ def production_variant(plan: EndpointPlan, model_name: str) -> dict[str, Any]:
     """API_ProductionVariant: ServerlessConfig, or an instance type and count."""
     variant: dict[str, Any] = {"VariantName": VARIANT_NAME, "ModelName": model_name}
     if plan.kind == "SERVERLESS":
-        variant["ServerlessConfig"] = {"MemorySizeInMB": plan.memory_mb, "MaxConcurrency": plan.max_concurrency}
+        variant["ServerlessConfig"] = {
+            "MemorySizeInMB": plan.memory_mb,
+            "MaxConcurrency": plan.max_concurrency,
+        }
     else:
         variant.update(InstanceType=plan.instance_type, InitialInstanceCount=plan.instance_count)
     return variant
@@ -137,13 +142,16 @@ def alarm_requests(endpoint: str, settings: DeployEndpointSettings) -> list[dict
             "MetricName": metric,
             "Threshold": rate,
         }
-        for name, kind, metric in ((server, "5XX", "Invocation5XXErrors"), (client, "4XX", "Invocation4XXErrors"))
+        for name, kind, metric in (
+            (server, "5XX", "Invocation5XXErrors"),
+            (client, "4XX", "Invocation4XXErrors"),
+        )
     ] + [
         {
             **common,
             "AlarmName": latency,
-            "AlarmDescription": f"{endpoint}: model latency above {settings.endpoint_latency_threshold_ms} ms;"
-            " a deployment rolls back (Snowsage)",
+            "AlarmDescription": f"{endpoint}: model latency above"
+            f" {settings.endpoint_latency_threshold_ms} ms; a deployment rolls back (Snowsage)",
             "MetricName": "ModelLatency",
             "Threshold": float(settings.endpoint_latency_threshold_ms * 1000),
         }
@@ -262,7 +270,10 @@ def clean_up(sagemaker: SageMaker, endpoint: str, prefix: str, *, endpoint_gone:
     deleted: list[str] = []
     for summary in sagemaker.endpoint_configs(f"{prefix}-"):
         name = str(summary["EndpointConfigName"])
-        if name in keep or sagemaker.config_tags(str(summary["EndpointConfigArn"])).get(TAG_ENDPOINT) != endpoint:
+        if (
+            name in keep
+            or sagemaker.config_tags(str(summary["EndpointConfigArn"])).get(TAG_ENDPOINT) != endpoint
+        ):
             continue
         models = _config_models(sagemaker.describe_endpoint_config(name))
         sagemaker.delete_endpoint_config(name)
@@ -309,14 +320,14 @@ def deploy_endpoint(
     )
 
 
-def _start(
+def _start(  # noqa: PLR0917  (the deployment's parts, passed on from deploy_endpoint)
     client: Any,
     sagemaker: SageMaker,
     plan: EndpointPlan,
     current: dict[str, Any] | None,
     settings: DeployEndpointSettings,
     labels: list[dict[str, str]],
-) -> str:
+) -> EndpointAction:
     if current is None:
         with _calling(f"CreateEndpoint {plan.name}"):
             client.create_endpoint(
@@ -354,7 +365,7 @@ def remove_endpoint(
     plan = request.endpoint
     sagemaker = SageMaker(client)
     current = sagemaker.describe_endpoint(plan.name)
-    action = "none"
+    action: EndpointAction = "none"
     if current is not None:
         if current["EndpointStatus"] != "Deleting":
             with _calling(f"DeleteEndpoint {plan.name}"):
@@ -378,7 +389,9 @@ class EndpointRecords(Protocol):
     """Where the outcome goes: ML_MODELS.ENDPOINT_STATUS of a model version (IN_SERVICE retires
     the dataset's others; DELETED: whichever was in service) (snowsage.snowflake.endpoint_records)."""
 
-    def __call__(self, dataset: str, endpoint: str, status: ModelEndpointStatus, version: int | None) -> None: ...
+    def __call__(
+        self, dataset: str, endpoint: str, status: ModelEndpointStatus, version: int | None
+    ) -> None: ...
 
 
 def serving_version(sagemaker: SageMaker, description: dict[str, Any]) -> int | None:
@@ -404,7 +417,9 @@ def settle_endpoint(
     sagemaker = SageMaker(client)
     description = sagemaker.describe_endpoint(name)
     if description is None:
-        raise EndpointDeploymentFailed(f"endpoint {name} disappeared while deploying {deployment.config_name}")
+        raise EndpointDeploymentFailed(
+            f"endpoint {name} disappeared while deploying {deployment.config_name}"
+        )
     status = str(description["EndpointStatus"])
     reason = description.get("FailureReason") or None
     if status in PENDING:

@@ -544,8 +544,14 @@ def _row_endpoint_kind(layers: _Layers, text: str | None) -> EndpointKind | None
     raise layers.refuse("ML_DATASETS.ENDPOINT", f"{text[:200]!r} is not 'NONE', 'SERVERLESS' or 'INSTANCE'")
 
 
-def _endpoint_setting(
-    layers: _Layers, name: str, template: T, row: T | None, request: T | None, allowed: Callable[[T], bool], rule: str
+def _endpoint_setting(  # noqa: PLR0917  (the three layers, as pick takes them)
+    layers: _Layers,
+    name: str,
+    template: T,
+    row: T | None,
+    request: T | None,
+    allowed: Callable[[T], bool],
+    rule: str,
 ) -> T:
     """One size of the endpoint, template < row < input, refused naming where it came from."""
     value, source = layers.pick(name, [("template", template), (ROW, row), (INPUT, request)])
@@ -558,29 +564,52 @@ def _endpoint(
     layers: _Layers, template: EndpointDefaults, row: DatasetModel, request: ExecutionInput
 ) -> ResolvedEndpoint:
     """ENDPOINT and the sizes of its kind (docs/contracts.md, "Real-time endpoint")."""
-    kind, source = layers.pick(
-        "endpoint", [("template", template.kind), (ROW, _row_endpoint_kind(layers, row.endpoint)), (INPUT, request.endpoint)]
-    )
+    kinds: list[tuple[str, EndpointKind | None]] = [
+        ("template", template.kind),
+        (ROW, _row_endpoint_kind(layers, row.endpoint)),
+        (INPUT, request.endpoint),
+    ]
+    picked: tuple[EndpointKind, str] = layers.pick("endpoint", kinds)
+    kind, source = picked
     if kind == "SERVERLESS":
         memory = _endpoint_setting(
-            layers, "endpoint_memory_mb", template.memory_mb, row.endpoint_memory_mb, request.endpoint_memory_mb,
-            lambda value: value in SERVERLESS_MEMORY_MB, f"a serverless endpoint takes one of {SERVERLESS_MEMORY_MB} MB",
+            layers,
+            "endpoint_memory_mb",
+            template.memory_mb,
+            row.endpoint_memory_mb,
+            request.endpoint_memory_mb,
+            lambda value: value in SERVERLESS_MEMORY_MB,
+            f"a serverless endpoint takes one of {SERVERLESS_MEMORY_MB} MB",
         )
         concurrency = _endpoint_setting(
-            layers, "endpoint_max_concurrency", template.max_concurrency, row.endpoint_max_concurrency,
-            request.endpoint_max_concurrency, lambda value: 1 <= value <= SERVERLESS_MAX_CONCURRENCY,
+            layers,
+            "endpoint_max_concurrency",
+            template.max_concurrency,
+            row.endpoint_max_concurrency,
+            request.endpoint_max_concurrency,
+            lambda value: 1 <= value <= SERVERLESS_MAX_CONCURRENCY,
             f"a serverless endpoint takes 1 to {SERVERLESS_MAX_CONCURRENCY} concurrent invocations",
         )
         return ResolvedEndpoint(kind, source, memory_mb=memory, max_concurrency=concurrency)
     if kind == "INSTANCE":
         instance_type = _endpoint_setting(
-            layers, "endpoint_instance_type", template.instance_type, row.endpoint_instance_type,
-            request.endpoint_instance_type, lambda value: value in ENDPOINT_INSTANCE_TYPES,
-            "use a CPU instance type AWS documents for built-in XGBoost inference (snowsage/instance_types.py)",
+            layers,
+            "endpoint_instance_type",
+            template.instance_type,
+            row.endpoint_instance_type,
+            request.endpoint_instance_type,
+            lambda value: value in ENDPOINT_INSTANCE_TYPES,
+            "use a CPU instance type AWS documents for built-in XGBoost inference"
+            " (snowsage/instance_types.py)",
         )
         count = _endpoint_setting(
-            layers, "endpoint_instance_count", template.instance_count, row.endpoint_instance_count,
-            request.endpoint_instance_count, lambda value: value >= 1, "an endpoint needs at least 1 instance",
+            layers,
+            "endpoint_instance_count",
+            template.instance_count,
+            row.endpoint_instance_count,
+            request.endpoint_instance_count,
+            lambda value: value >= 1,
+            "an endpoint needs at least 1 instance",
         )
         return ResolvedEndpoint(kind, source, instance_type=instance_type, instance_count=count)
     return ResolvedEndpoint("NONE", source)
