@@ -225,7 +225,9 @@ def test_a_serverless_endpoint_follows_the_champion(sandbox: Sandbox, tmp_path: 
     assert _serving(sandbox, dataset) == [(1, "RETIRED"), (2, "DELETED")]
 
 
-def test_a_model_that_trips_the_alarm_is_rolled_back(sandbox: Sandbox) -> None:
+def test_a_model_that_trips_the_alarm_is_rolled_back(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset = "endpoint_rollback"
     endpoint = _endpoint_name(dataset)
     sagemaker = sandbox.client("sagemaker")
@@ -260,7 +262,15 @@ def test_a_model_that_trips_the_alarm_is_rolled_back(sandbox: Sandbox) -> None:
     )
     assert float(answer["Body"].read().decode()) == pytest.approx(score, rel=1e-6)
 
-    # Deleted by hand (the admin command): the endpoint, its alarms, configs and models.
+    # Deleted by hand (the admin command, its boto3 pointed at the sandbox as an operator's shell
+    # would be): the endpoint, its alarms, configs and models.
+    for name, value in {
+        "AWS_ENDPOINT_URL": sandbox.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
     assert endpoint_admin.main(["delete", "--dataset", dataset]) == 0
     with pytest.raises(ClientError, match="Could not find endpoint"):
         sagemaker.describe_endpoint(EndpointName=endpoint)
