@@ -28,7 +28,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench import coldstart, earlier, engines, markdown, scale, sizes, verdicts
+from bench import (
+    coldstart,
+    earlier,
+    engines,
+    markdown,
+    prepare_sizing,
+    scale,
+    scoring_engines,
+    sizes,
+    verdicts,
+)
 from bench.stats import median
 from tooling.lambda_functions import ROOT
 
@@ -86,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="transactions of the SQL-vs-transform scoring runs (bench/sql_scoring.py)",
     )
     engines.add_arguments(parser)
+    scoring_engines.add_arguments(parser)
     parser.add_argument(
         "--tuning-trials",
         type=int,
@@ -727,6 +738,7 @@ PHASES = (
     Phase("sandbox", sandbox_phase, position=30),
     Phase("sqlscoring", sql_scoring_phase, position=70),
     Phase("engines", engines.phase, position=80),
+    Phase("scoringengines", scoring_engines.phase, position=90),
     Phase("tuningcost", tuning_cost_phase, position=60),  # section 6, after the runs' cost
 )
 PHASE_NAMES = tuple(phase.name for phase in PHASES)
@@ -796,8 +808,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     previous = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
-    # make bench-scale's rows (section 4) are measured by that target: kept as it wrote them.
-    args.output.write_text(scale.keep_block(previous, "\n".join(doc).rstrip() + "\n"), encoding="utf-8")
+    # make bench-scale's rows (section 4) and PrepareRun's sizing are measured by their own
+    # commands: kept as they wrote them.
+    text = scale.keep_block(previous, "\n".join(doc).rstrip() + "\n")
+    args.output.write_text(prepare_sizing.keep_block(previous, text), encoding="utf-8")
     print(f"bench: wrote {args.output} in {total / 60:.1f} min", file=sys.stderr)
     return 0
 

@@ -35,7 +35,7 @@ QUOTES = (
         section="payload",
         applies_below=10_000,
         text='an export of 10,000 files failed in the sandbox with fakesnow\'s "connection is busy"',
-        source="issue 15",
+        source="the failure report of that date (the run that led to sandbox/snowflake/copy_batch.py)",
         date="2026-11-26",
     ),
 )

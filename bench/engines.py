@@ -1,4 +1,4 @@
-"""Per-engine figures (issue 12): SAGEMAKER vs SNOWFLAKE training, measured in the sandbox, modelled on
+"""Per-engine figures: SAGEMAKER vs SNOWFLAKE training, measured in the sandbox, modelled on
 AWS and Snowflake.
 
 Measured (``run``): one sandbox; for each transactions count the sample data is loaded, then the
@@ -28,7 +28,7 @@ from snowsage import prices
 DATASET = "merchant_risk"
 ENGINES = ("SAGEMAKER", "SNOWFLAKE")
 SEED = 11
-METRIC_PARITY = 0.02  # issue 12: the SNOWFLAKE engine's metric within 0.02 of SageMaker's on the same data
+METRIC_PARITY = 0.02  # the SNOWFLAKE engine's metric within 0.02 of SageMaker's on the same data
 
 # Snowflake "Overview of warehouses", "Warehouse size": credits per hour of a Gen1 standard
 # warehouse; and "Impact on credit usage and billing": per-second billing with a 60-second minimum

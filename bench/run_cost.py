@@ -1,4 +1,4 @@
-"""Cost per run from billed figures (issue 16), and a tuning run's cost per run (issue 13).
+"""Cost per run from billed figures, and a tuning run's cost per run.
 
 Every figure here is the ML_RUNS row RecordRun wrote: ``snowsage.cost``, the computation AWS's
 figures go through in production (BillableTimeInSeconds of the training job or of each tuning

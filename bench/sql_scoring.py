@@ -1,4 +1,4 @@
-"""Scoring in SQL vs the batch transform (issue 11): the same rows, the same model, in the sandbox.
+"""Scoring in SQL vs the batch transform: the same rows, the same model, in the sandbox.
 
 The transaction-level dataset (snowflake/examples/txn_refund.sql, one row per transaction) is set up
 as ``python -m sandbox run --setup-sql … --dataset txn_refund --threshold 0.5`` does; for each size

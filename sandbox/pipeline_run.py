@@ -72,7 +72,8 @@ class RunResult:
     @property
     def tuning(self) -> dict[str, Any] | None:
         """The Tune state's result: its job, trials run, best trial and that trial's objective, and with
-        ``warm_start`` the plan's note (the parent it started from, or why it tuned cold)."""
+        ``warm_start`` the plan's note (the parent it started from, or why it tuned cold), and
+        ``warm_start_refused`` SageMaker's refusal of it (then it tuned cold)."""
         training = self._section("training")
         if not training.get("tuning_job"):
             return None
@@ -84,6 +85,8 @@ class RunResult:
             "best_job": training.get("job_name"),
             "best_objective": metrics[0].get("Value"),
             "warm_start": plan_tuning.get("warm_start_note"),
+            # SageMaker refused the planned warm start (TuneWarm's Catch): the run tuned cold.
+            "warm_start_refused": (plan_tuning.get("warm_start_refused") or {}).get("Cause"),
         }
 
     @property
@@ -91,6 +94,12 @@ class RunResult:
         """Where the run trained (the plan's model.training_engine); None for a run without a plan."""
         model = self._section("plan").get("model")
         return model.get("training_engine") if isinstance(model, dict) else None
+
+    @property
+    def scoring_engine(self) -> str | None:
+        """Where the run scored (the plan's model.scoring_engine); None for a run without a plan."""
+        model = self._section("plan").get("model")
+        return model.get("scoring_engine") if isinstance(model, dict) else None
 
     @property
     def predictions_table(self) -> str | None:
@@ -121,6 +130,7 @@ class RunResult:
             "rows_loaded": self.rows_loaded,
             "metric": self.metric,
             "engine": self.engine,
+            "scoring_engine": self.scoring_engine,
             "predictions_table": self.predictions_table,
             "failed_state": self.execution.failed_state,
             "error": self.execution.error,

@@ -4,6 +4,7 @@
            ML_RUNS and the predictions, delete everything (make smoke)
   errors   the error names AWS gives for the states whose Retry/Catch depend on them, through
            Step Functions' TestState API (make smoke-errors)
+  permissions  the AWS actions a smoke needs, derived from the template and the plan
 
 Without credentials either command says what it needs and exits 0, touching nothing. A failed
 check or step exits 1 (after the teardown).
@@ -48,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--stack-name", default=None, help="probe this deployed stack instead of a throwaway one"
     )
     errors.add_argument("--json", action="store_true")
+    allowed = commands.add_parser(
+        "permissions", help="the AWS actions a smoke needs, from the template and the plan (docs/smoke.md)"
+    )
+    allowed.add_argument("--write", action="store_true", help="write them into docs/smoke.md")
     return parser
 
 
@@ -62,6 +67,8 @@ def main(
 ) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "run"
+    if command == "permissions":  # reads the repository only: no account needed
+        return _permissions(args.write, out)
     env = dict(os.environ if env is None else env)
     requirements = check_requirements(env, session_factory, which)
     needed = requirements.missing
@@ -93,6 +100,10 @@ def _print_report(report: SmokeReport, say: Callable[[str], None]) -> None:
     say("Checks:")
     for check in report.checks:
         say(f"  {check}")
+    if report.measured:
+        say("Measured (seconds):")
+        for name, seconds in report.measured.items():
+            say(f"  {name}: {seconds:.1f}")
     say("Created:")
     for name in report.created:
         say(f"  {name}")
@@ -103,6 +114,10 @@ def _print_report(report: SmokeReport, say: Callable[[str], None]) -> None:
         say("NOT deleted (delete these by hand):")
         for name, error in report.not_deleted:
             say(f"  {name}: {error}")
+    if report.kept:
+        say("Left for later (not a failure):")
+        for name, note in report.kept:
+            say(f"  {name}: {note}")
     if report.error:
         say(f"Error: {report.error}")
     say(f"Smoke {'PASSED' if report.ok else 'FAILED'} on stack {report.names.stack}")
@@ -141,3 +156,16 @@ def _errors(platform: Platform, args: argparse.Namespace, say: Callable[[str], N
     if args.json:
         out.write(json.dumps(result.as_json()) + "\n")
     return 0 if not ledger.failed else 1
+
+
+def _permissions(write: bool, out: TextIO) -> int:
+    from smoke import permissions  # noqa: PLC0415  # SAM's translator, only for this command
+
+    block = permissions.current_document()
+    if write:
+        permissions.SMOKE_DOC.write_text(
+            permissions.replace_block(permissions.SMOKE_DOC.read_text(encoding="utf-8"), block),
+            encoding="utf-8",
+        )
+    out.write(block + "\n")
+    return 0

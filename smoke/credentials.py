@@ -3,6 +3,7 @@ key-pair login (as snowsage_setup/apply.py reads it), and the SAM CLI. Reading t
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,6 +15,10 @@ import boto3
 from snowsage_setup.apply import REQUIRED_ENV
 
 SAM_IN_VENV = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "sam"
+TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+# The regions template.yaml maps the built-in XGBoost image for (its generated XGBoostImageRegistry).
+_REGISTRY = re.compile(r"BEGIN GENERATED xgboost-registry.*?END GENERATED xgboost-registry", re.S)
+_REGION = re.compile(r"\b([a-z]{2}(?:-[a-z]+)+-\d):\s*\{Account:")
 
 NEEDS = """\
 make smoke deploys a throwaway stack into a real AWS account and a throwaway database into a real
@@ -47,6 +52,12 @@ def check_requirements(
         missing.append("AWS credentials (none found by boto3)")
     if not session.region_name:
         missing.append("an AWS region (AWS_REGION, or a region in the profile)")
+    elif session.region_name not in supported_regions():
+        regions = ", ".join(supported_regions())
+        missing.append(
+            f"a region the template supports, not {session.region_name}: one of {regions}"
+            " (template.yaml, XGBoostImageRegistry)"
+        )
     absent = [name for name in REQUIRED_ENV if not env.get(name)]
     if absent:
         missing.append(f"Snowflake: {', '.join(absent)}")
@@ -64,3 +75,9 @@ def sam_command(which: Callable[[str], str | None] = shutil.which) -> str | None
     if SAM_IN_VENV.is_file():
         return str(SAM_IN_VENV)
     return which("sam")
+
+
+def supported_regions() -> list[str]:
+    """The regions template.yaml maps the built-in XGBoost image for: where the stack deploys."""
+    block = _REGISTRY.search(TEMPLATE.read_text())
+    return sorted(_REGION.findall(block.group(0))) if block else []

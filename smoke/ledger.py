@@ -6,6 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
+class Tolerated(Exception):
+    """A deletion left unfinished for a reason that is not the smoke's failure (S3 delivering a
+    server access log late into an emptied bucket): reported with what to do, not counted as failed."""
+
+
 @dataclass(frozen=True)
 class Resource:
     kind: str
@@ -28,6 +33,7 @@ class Ledger:
     created: list[Resource] = field(default_factory=list)
     deleted: list[Resource] = field(default_factory=list)
     failed: list[tuple[Resource, str]] = field(default_factory=list)
+    kept: list[tuple[Resource, str]] = field(default_factory=list)
 
     def add(self, kind: str, name: str, delete: Callable[[], None]) -> Resource:
         resource = Resource(kind, name, delete)
@@ -41,6 +47,9 @@ class Ledger:
                 continue
             try:
                 resource.delete()
+            except Tolerated as note:
+                self.kept.append((resource, str(note)))
+                self.say(f"kept     {resource}: {note}")
             except Exception as error:  # report it, delete the rest
                 self.failed.append((resource, f"{type(error).__name__}: {error}"))
                 self.say(f"NOT deleted {resource}: {type(error).__name__}: {error}")

@@ -56,6 +56,11 @@ class SmokeNames:
         return f"{self.stack}/snowflake"
 
     @property
+    def alarm_queue(self) -> str:
+        """The SQS queue the alarm step subscribes to the notification topic (1-80 characters)."""
+        return f"{self.stack}-alarms"
+
+    @property
     def model_package_group_prefix(self) -> str:
         return f"{self.resource_prefix}-"
 

@@ -35,8 +35,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILT_TEMPLATE = PROJECT_ROOT / ".aws-sam" / "build" / "template.yaml"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 # IAM is eventually consistent ("Changes that I make are not always immediately visible",
-# troubleshoot_general): give a new trust policy time before Snowflake assumes the role.
-IAM_PROPAGATION_SECONDS = 20
+# IAM/latest/UserGuide/troubleshoot_general: "we recommend ... retry"): the first EXPORT_DATASET
+# after the storage role's trust policy is set may find Snowflake unable to assume it yet. Snowflake
+# reports that as "Error assuming AWS_ROLE" (or S3's AccessDenied while the role's policy spreads):
+# the smoke retries on those, with backoff, for at most IAM_PROPAGATION_WAIT_SECONDS.
+IAM_NOT_YET = re.compile(r"Error assuming AWS_ROLE|Access ?Denied", re.IGNORECASE)
+IAM_PROPAGATION_WAIT_SECONDS = 300.0
+IAM_RETRY_FIRST_SECONDS = 5.0
+IAM_RETRY_MAX_SECONDS = 60.0
 BASE64 = re.compile(r"[A-Za-z0-9+/=]+")
 
 
@@ -46,6 +52,8 @@ class RealPlatform:
     poll_seconds = 15.0  # DescribeExecution is throttled per account: poll gently
     start_timeout_seconds = 180.0  # S3 -> EventBridge -> Lambda -> StartExecution takes seconds
     run_timeout_seconds = 3600.0  # a training and a transform job, each minutes to start
+    # EventBridge -> the safety net -> ML_RUNS, and alarm -> SNS -> SQS: seconds, at most minutes.
+    notice_timeout_seconds = 300.0
 
     def __init__(
         self,
@@ -109,8 +117,6 @@ class RealPlatform:
             "--parameter-overrides",
             *overrides,
         )
-        if parameters.get("SnowflakeStorageIamUserArn"):
-            self._sleep(IAM_PROPAGATION_SECONDS)
         stack_description = self.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
         return {item["OutputKey"]: item["OutputValue"] for item in stack_description.get("Outputs", [])}
 
@@ -179,14 +185,29 @@ class RealPlatform:
         return len(data.transactions)
 
     def export(self, connection: Any, bucket: str, dataset: str) -> dict[str, Any]:
+        """CALL EXPORT_DATASET, again while IAM has not yet spread the storage role (IAM_NOT_YET)."""
+        waited, delay = 0.0, IAM_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                value = self._call_export(connection, dataset)
+                break
+            except snowflake.connector.errors.ProgrammingError as error:
+                if not IAM_NOT_YET.search(str(error)) or waited + delay > IAM_PROPAGATION_WAIT_SECONDS:
+                    raise
+                self.out.write(f"the storage role is not usable yet ({error.msg}); again in {delay:.0f} s\n")
+                self._sleep(delay)
+                waited, delay = waited + delay, min(delay * 2, IAM_RETRY_MAX_SECONDS)
+        manifest: dict[str, Any] = json.loads(value) if isinstance(value, str) else dict(value)
+        return manifest
+
+    @staticmethod
+    def _call_export(connection: Any, dataset: str) -> Any:
         cursor = connection.cursor()
         try:
             cursor.execute("CALL EXPORT_DATASET(%s)", (dataset,))
-            value = cursor.fetchone()[0]
+            return cursor.fetchone()[0]
         finally:
             cursor.close()
-        manifest: dict[str, Any] = json.loads(value) if isinstance(value, str) else dict(value)
-        return manifest
 
     def drop(self, names: SmokeNames, kind: str, name: str) -> None:
         if not SNOWFLAKE_IDENTIFIER.fullmatch(name):
@@ -205,3 +226,11 @@ class RealPlatform:
 
     def sleep(self, seconds: float) -> None:
         self._sleep(seconds)
+
+    def start_and_stop(self, state_machine_arn: str, name: str, document: str) -> None:
+        """The execution is stopped seconds into PrepareRun, as an operator would stop it."""
+        sfn = self.client("stepfunctions")
+        arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=document)[
+            "executionArn"
+        ]
+        sfn.stop_execution(executionArn=arn, error="Snowsage.Smoke", cause="stopped by the smoke")

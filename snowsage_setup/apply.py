@@ -30,6 +30,13 @@ from typing import Any, TextIO
 import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 
+from snowsage_setup.packages import (
+    AnacondaTermsNotAccepted,
+    PackagePinMissing,
+    PinCheck,
+    statement_pins,
+    terms_refusal,
+)
 from snowsage_setup.sqlscript import (
     SETUP_DIR,
     SqlScriptError,
@@ -149,12 +156,22 @@ def print_dry_run(statements: Sequence[Statement], out: TextIO) -> None:
 
 
 def run(statements: Sequence[Statement], conn: Any, out: TextIO) -> None:
+    pins = PinCheck.of(statements)
     cur = conn.cursor()
     try:
         for statement in statements:
+            pins.before(statement, cur)  # the Anaconda pins, once, before the first Python object
             out.write(f"{statement.where}: {statement.kind} … ")
             out.flush()
-            cur.execute(statement.text)
+            try:
+                cur.execute(statement.text)
+            except snowflake.connector.errors.ProgrammingError as error:
+                refusal = (
+                    terms_refusal(error, statement.where) if statement_pins(statement.text, "") else None
+                )
+                if refusal is not None:
+                    raise refusal from None
+                raise
             verb = statement.kind.split(" ")[0]
             if verb in STATUS_CHECKED:
                 _fail_on_refusal(statement, cur.fetchall())
@@ -195,6 +212,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
             run(statements, conn, out)
         except StatementNotExecuted as error:
             out.write("NOT EXECUTED\n")
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        except (PackagePinMissing, AnacondaTermsNotAccepted) as error:
+            out.write("STOPPED\n")
             print(f"error: {error}", file=sys.stderr)
             return 1
     out.write(f"applied {len(statements)} statements from {len(files)} files\n")

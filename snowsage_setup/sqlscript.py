@@ -23,6 +23,7 @@ SNOWFLAKE_DIR = Path(__file__).resolve().parent.parent / "snowflake"  # the SQL,
 SETUP_DIR = SNOWFLAKE_DIR / "setup"
 EXAMPLES_DIR = SNOWFLAKE_DIR / "examples"
 EXPORT_PROCEDURE_FILE = SETUP_DIR / "30_export_procedure.sql"
+OPERATIONS_VIEWS_FILE = SETUP_DIR / "50_operations_views.sql"
 
 IDENTIFIER = SNOWFLAKE_IDENTIFIER.pattern  # the core's grammar: what the pipeline accepts, setup renders
 
@@ -264,3 +265,19 @@ def render_export_query(
 
 def is_identifier(value: str) -> bool:
     return SNOWFLAKE_IDENTIFIER.fullmatch(value) is not None
+
+
+# --- ML_PREDICTIONS (one source with REFRESH_ML_PREDICTIONS) -----------------------------------
+
+_PREDICTIONS_SELECT_RE = re.compile(
+    r"--\s*snowsage:predictions-select[^\n]*\n\s*part\s+VARCHAR\s+DEFAULT\s+'(?P<literal>(?:[^'\\]|'')*)';"
+)
+
+
+def predictions_select(views_sql: str | None = None) -> str:
+    """REFRESH_ML_PREDICTIONS' SELECT for one dataset ({dataset}, {table}), read from its marked line."""
+    text = OPERATIONS_VIEWS_FILE.read_text() if views_sql is None else views_sql
+    match = _PREDICTIONS_SELECT_RE.search(text)
+    if match is None:
+        raise SqlScriptError("no '-- snowsage:predictions-select' line in the operations views")
+    return match.group("literal").replace("''", "'")

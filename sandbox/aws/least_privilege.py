@@ -100,6 +100,10 @@ KEPT: Final[dict[tuple[str, str], str]] = {
         "SageMaker's agent publishes the job's metrics with the role; the SDK v3 checks it with"
         " SimulatePrincipalPolicy"
     ),
+    ("RecordRunFunctionRole", "sagemaker:DescribeTrainingJob"): (
+        "a managed spot tuning job's trials bill BillableTimeInSeconds, read per trial (snowsage.cost."
+        "TuningTrials, tests/unit/test_cost.py); the runs here tune on demand, priced from the listing"
+    ),
     ("SnowflakeStorageRole", "s3:GetObjectVersion"): (
         "Snowflake reads an object's version when a stage names one; the pipeline's stage reads name none"
     ),

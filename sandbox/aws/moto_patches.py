@@ -34,7 +34,7 @@ c. ``moto.sagemaker.responses.SageMakerResponse.<op>`` for Create/Describe/Stop 
    reject a duplicate name with ``ValidationException`` as AWS does (moto overwrites silently).
    Follows: API_CreateTrainingJob, API_CreateTransformJob, API_CreateModel (the emulated APIs);
    AWS refuses a second model package group of one name, but API_CreateModelPackageGroup does not
-   document the error code: callers must not depend on it (issue 10, item 2).
+   document the error code: callers must not depend on it.
    Endpoints go to the emulator too: Create/Describe/Delete/List EndpointConfig(s), Create/Describe/
    Update/Delete/List Endpoint(s), and ListTags of an endpoint or endpoint config (other ARNs stay
    moto's); ``moto.sagemakerruntime.responses.SageMakerRuntimeResponse.invoke_endpoint`` -> the
@@ -66,8 +66,8 @@ e. ASL interpreter deviations from AWS:
      ``$.arr[0].k``) yields the value, not a one-element list (amazon-states-language-paths);
    * ``...service.state_task_service_aws_sdk.StateTaskServiceAwsSdk._from_error``: aws-sdk
      SageMaker errors are named ``SageMaker.<ErrorCode>`` (moto: ``sagemaker.sagemakerException``;
-     supported-services-awssdk, whose exact suffix rule is only partly documented: see
-     ../shared/SANDBOX.md, the production ASL must not depend on it);
+     supported-services-awssdk, whose exact suffix rule is only partly documented: the
+     production ASL must not depend on it);
    * ``...StateTaskServiceAwsSdk._eval_service_task``: datetimes in aws-sdk results become ISO
      strings; ``moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker
      ._get_evaluation_environment``: ``$$.Execution.StartTime`` becomes an ISO string, as in AWS
@@ -105,7 +105,7 @@ j. ``moto.stepfunctions.models.StepFunctionBackend.start_execution`` and the par
 s. ``moto.s3.responses.S3Response.serialized`` (inherited from ``BaseResponse``) ->
    ``moto_s3.listing_serialized``: ListObjectsV2 answers are rendered directly, the same XML
    (same members, same order, same bytes) without moto's generic serializer, which cost about
-   1 ms a key (issue 15: 100,000 keys); ``moto.s3.models.S3Backend.list_objects_v2`` ->
+   1 ms a key (100,000 keys); ``moto.s3.models.S3Backend.list_objects_v2`` ->
    ``moto_s3.paged_list_objects_v2``: a continuation page starts where the previous page ended
    instead of listing and sorting the prefix again (moto's cost per page grows with the prefix).
    MaxKeys, tokens and the keys answered are moto's. The sandbox's
@@ -566,7 +566,7 @@ class SageMakerTaskService(callback_module.StateTaskServiceCallback):
         if sm_error is not None:
             code, message = sm_error
             # AWS names every create-time error of the optimized SageMaker integration this way
-            # (../shared/SANDBOX.md); the service's own code is only in the cause.
+            # (connect-sagemaker, measured on AWS); the service's own code is only in the cause.
             error = "SageMaker.AmazonSageMakerException"
             cause = (
                 f"{message} (Service: AmazonSageMaker; Status Code: 400; Error Code: {code}; "

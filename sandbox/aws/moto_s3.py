@@ -4,7 +4,7 @@ The production code reaches S3 over HTTP, as on AWS, one request per object. The
 sandbox puts around it (the SageMaker emulator, the export that stands in for Snowflake's unload,
 fakesnow's COPY INTO reading a stage) also moved every object over HTTP into the same process's
 moto server: a Werkzeug request and a boto3 or s3fs round trip per object, under the GIL. At
-100,000 exported files that was most of the run (issue 15). The stand-ins now call moto's S3
+100,000 exported files that was most of the run. The stand-ins now call moto's S3
 backend directly, through the three accessors below; what moto stores and answers is unchanged
 (the same backend methods its HTTP handlers call, so bucket encryption and S3 event notifications,
 EventBridge included, happen as before).
@@ -276,7 +276,7 @@ class MotoS3FileSystem(AbstractFileSystem):  # type: ignore[misc]
 
 # --------------------------------------------------------------------------------------------
 # ListObjectsV2 over HTTP: the production code's listing (PrepareRun's completeness check, the
-# paged listing of issue 15) is served as before, page by page, but rendered without moto's
+# paged listing of 100,000 keys) is served as before, page by page, but rendered without moto's
 # generic serializer, which spent about 1 ms a key (it parses every LastModified back from text
 # and walks the shape per value): 100 s for the 100,000 keys of a large export, past PrepareRun's
 # Timeout in the sandbox, where S3 answers in tens of milliseconds a page.

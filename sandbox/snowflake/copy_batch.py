@@ -2,7 +2,7 @@
 
 fakesnow loads a COPY's files one at a time: a load-history query and an ``INSERT … SELECT FROM
 read_csv('<file>')`` per file, and its result is a VALUES literal with a row per file. At the
-100,000 files of issue 15 that was most of LoadPredictions. ``copy_into_batched`` does the same
+100,000 files that was most of LoadPredictions. ``copy_into_batched`` does the same
 work in batches of ``BATCH_FILES`` files: one ``read_csv([...], filename = true)`` a batch into a
 temporary staging table, then one INSERT from it into the target and one count of rows per file.
 

@@ -26,13 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.snowflake.functions import StageFiles, _error, _list_option, _option, runtime_python
-from snowsage.names import SNOWFLAKE_IDENTIFIER
+from snowsage.names import DATASET_PATTERN, SNOWFLAKE_IDENTIFIER
 from snowsage_setup.sqlscript import SETUP_DIR
 
 TRAINING_PROCEDURE_FILE = SETUP_DIR / "35_training_procedure.sql"
 WORKER_SCRIPT = Path(__file__).with_name("procedure_worker.py")
 TRAINING_PROCEDURE = "TRAIN_MODEL"
-DATASET = re.compile(r"[a-z][a-z0-9_]*")  # snowsage.names.DATASET_PATTERN's alphabet
 IDENTIFIER = re.compile(r"[A-Z_][A-Z0-9_$]*")
 _CREATE_PROCEDURE = re.compile(
     r"CREATE\s+(?:OR\s+REPLACE\s+)?PROCEDURE\s+(?P<name>" + SNOWFLAKE_IDENTIFIER.pattern + r")\s*"
@@ -106,10 +105,10 @@ def rows_of(description: Any, rows: list[tuple[Any, ...]]) -> dict[str, Any]:
 
 def _tables(query: Query, dataset: str) -> dict[str, dict[str, Any]]:
     """ML_DATASETS' row and the training view's rows, as the sandbox's Snowflake returns them."""
-    if not DATASET.fullmatch(dataset):
+    if not DATASET_PATTERN.fullmatch(dataset):
         return {}  # the handler refuses the name itself, as in Snowflake
     columns = "NAME, TRAINING_VIEW, ID_COLUMN, LABEL_COLUMN, ENABLED"
-    where = f"NAME = '{dataset}'"  # matched DATASET above: no quote can be in it
+    where = f"NAME = '{dataset}'"  # matched DATASET_PATTERN above: no quote can be in it
     registry = query(f"SELECT {columns} FROM ML_DATASETS WHERE {where}")  # noqa: S608  # nosec B608
     tables = {"ML_DATASETS": registry}
     for row in registry["rows"]:

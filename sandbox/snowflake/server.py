@@ -1,7 +1,7 @@
 """fakesnow as Snowflake, served over HTTP, with its external stages reading moto S3.
 
-COPY INTO from an `s3://` stage needs DuckDB's httpfs, which cannot be downloaded here
-(../shared/SANDBOX.md). Instead a filesystem reading moto's S3 backend in process
+COPY INTO from an `s3://` stage needs DuckDB's httpfs extension, which DuckDB downloads at first
+use: the sandbox must run offline. Instead a filesystem reading moto's S3 backend in process
 (`sandbox.aws.moto_s3.MotoS3FileSystem`) is registered on fakesnow's shared DuckDB connection
 before serving: `@ML_STAGE/predictions/…` then reads moto.
 
@@ -155,7 +155,7 @@ def support_field_delimiter_none() -> None:
 # connector's socket timeout (60 s, network.py DEFAULT_SOCKET_CONNECT_TIMEOUT) the connector sends
 # the request again, fakesnow runs the statement a second time on the session's DuckDB connection
 # while the first still runs, and DuckDB refuses ("connection is busy", 002002). That failed the
-# 10,000-file export of issue 15 (a long COPY INTO). `answer_long_statements_in_progress` answers
+# 10,000-file export (a long COPY INTO). `answer_long_statements_in_progress` answers
 # as Snowflake does instead.
 IN_PROGRESS_AFTER_SECONDS = 45.0
 QUERY_IN_PROGRESS_CODE = "333333"
@@ -285,7 +285,7 @@ def register_s3(duck_conn: Any) -> None:
     """Route DuckDB's s3:// reads to moto (replacing an earlier registration).
 
     They read moto's S3 backend in this process (sandbox/aws/moto_s3.py): a COPY INTO of 100,000
-    staged files made 100,000 s3fs requests to the moto server otherwise (issue 15). moto must
+    staged files made 100,000 s3fs requests to the moto server otherwise. moto must
     therefore serve in this process, as the sandbox and the tests run it."""
     with contextlib.suppress(Exception):
         duck_conn.unregister_filesystem("s3")

@@ -1,10 +1,10 @@
 """Apply the project's snowflake/ SQL to fakesnow: everything it can run, nothing silently dropped.
 
 The statements come from the same files, rendering and splitter as snowsage_setup/apply.py
-(`snowsage_setup.sqlscript`). fakesnow cannot run some statement kinds (../shared/SANDBOX.md): those
-are skipped, each with a logged note, and listed in the report. Any other failure is raised:
-a kind missing from `UNSUPPORTED_KINDS` is a bug in the SQL or in fakesnow, not something to
-hide. The files are written to be re-applied, so applying twice works.
+(`snowsage_setup.sqlscript`). fakesnow cannot run some statement kinds (``UNSUPPORTED_KINDS``,
+each with why): those are skipped, each with a logged note, and listed in the report. Any other
+failure is raised: a kind missing from `UNSUPPORTED_KINDS` is a bug in the SQL or in fakesnow,
+not something to hide. The files are written to be re-applied, so applying twice works.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from sandbox.snowflake.functions import handled_here
+from snowsage_setup.packages import PinCheck
 from snowsage_setup.sqlscript import Statement, load_statements, with_defaults
 
 logger = logging.getLogger(__name__)
@@ -37,10 +39,10 @@ UNSUPPORTED_KINDS: dict[str, str] = {
         " sandbox.snowflake.procedures runs TRAIN_MODEL's own body on CALL"
     ),
     "CALL": "fakesnow cannot run procedures; sandbox.snowflake.export emulates EXPORT_DATASET",
-    "CREATE TASK": "fakesnow has no tasks; the sandbox calls sandbox.snowflake.export.export_dataset instead",
-    "ALTER TASK": "fakesnow has no tasks",
-    "EXECUTE TASK": "fakesnow has no tasks",
+    "EXECUTE TASK": "the sandbox's tasks run nothing: it calls sandbox.snowflake.export.export_dataset",
 }
+# Tasks (their state) and CALL REFRESH_ML_PREDICTIONS() are answered by the sandbox's Snowflake
+# itself (sandbox/snowflake/setup_objects.py): run, never skipped, whatever their kind.
 
 
 class Connection(Protocol):
@@ -72,11 +74,15 @@ def apply_setup(conn: Connection, files: Sequence[Path], variables: Mapping[str,
     """
     report = SetupReport()
     statements = load_statements(list(files), with_defaults(dict(variables)))
+    pins = PinCheck.of(statements)
     cur = conn.cursor()
     try:
         for statement in statements:
+            # As snowsage_setup/apply.py: the Anaconda pins against INFORMATION_SCHEMA.PACKAGES,
+            # which the sandbox's Snowflake answers with its Python runtime's packages.
+            pins.before(statement, cur)
             reason = UNSUPPORTED_KINDS.get(statement.kind)
-            if reason is not None:
+            if reason is not None and not handled_here(statement.text):
                 logger.info("skipped %s at %s: %s", statement.kind, statement.where, reason)
                 report.skipped.append(SkippedStatement(statement, reason))
                 continue

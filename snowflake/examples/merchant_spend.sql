@@ -118,7 +118,10 @@ VALUES
 
 GRANT SELECT, INSERT, DELETE ON TABLE MERCHANT_SPEND_PREDICTIONS TO ROLE &{pipeline_role};
 
-CREATE OR REPLACE TASK EXPORT_MERCHANT_SPEND
+-- ML_PREDICTIONS (setup 50) rebuilt from ML_DATASETS: it holds this table too (ML_SCORE_DRIFT reads it).
+CALL REFRESH_ML_PREDICTIONS();
+
+CREATE OR ALTER TASK EXPORT_MERCHANT_SPEND
   WAREHOUSE = &{warehouse}
   SCHEDULE = '&{merchant_spend_schedule}'
   USER_TASK_TIMEOUT_MS = 3600000
@@ -126,5 +129,6 @@ CREATE OR REPLACE TASK EXPORT_MERCHANT_SPEND
 AS
   CALL EXPORT_DATASET('merchant_spend');
 
--- Created suspended; resume when the pipeline is deployed:
+-- Created suspended (CREATE OR ALTER keeps a resumed task resumed on a re-apply); resume it when the
+-- pipeline is deployed:
 --   ALTER TASK EXPORT_MERCHANT_SPEND RESUME;

@@ -115,7 +115,7 @@ VALUES
 
 GRANT SELECT, INSERT, DELETE ON TABLE TXN_REFUND_PREDICTIONS TO ROLE &{pipeline_role};
 
-CREATE OR REPLACE TASK EXPORT_TXN_REFUND
+CREATE OR ALTER TASK EXPORT_TXN_REFUND
   WAREHOUSE = &{warehouse}
   SCHEDULE = '&{txn_refund_schedule}'
   USER_TASK_TIMEOUT_MS = 3600000
@@ -123,15 +123,10 @@ CREATE OR REPLACE TASK EXPORT_TXN_REFUND
 AS
   CALL EXPORT_DATASET('txn_refund');
 
--- Created suspended; resume when the pipeline is deployed:
+-- Created suspended (CREATE OR ALTER keeps a resumed task resumed on a re-apply); resume it when the
+-- pipeline is deployed:
 --   ALTER TASK EXPORT_TXN_REFUND RESUME;
 
--- The BI views read every dataset's predictions through ML_PREDICTIONS (setup 50): add this table.
-CREATE OR REPLACE VIEW ML_PREDICTIONS
-  COMMENT = 'Snowsage: the predictions of every dataset'
-AS
-SELECT 'merchant_risk' AS DATASET, ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT
-FROM MERCHANT_RISK_PREDICTIONS
-UNION ALL
-SELECT 'txn_refund' AS DATASET, ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT
-FROM TXN_REFUND_PREDICTIONS;
+-- The BI views read every dataset's predictions through ML_PREDICTIONS (setup 50): rebuilt from
+-- ML_DATASETS, so it now holds this table too, whatever was applied before or after.
+CALL REFRESH_ML_PREDICTIONS();

@@ -29,14 +29,27 @@ DESC INTEGRATION &{integration};
 USE ROLE &{admin_role};
 USE SCHEMA &{database}.&{schema};
 
+-- The stage and the file formats are created once, then ALTERed to this file's definition: never
+-- replaced. CREATE OR REPLACE would drop the pipeline role's grants on them until the GRANT lines
+-- below ran again, so a load during an apply would fail (docs: sql-reference/sql/create-stage and
+-- create-file-format: OR REPLACE drops the object; alter-stage, alter-file-format: SET changes it in
+-- place). Each ALTER repeats its CREATE's options, so an apply over an older object converges.
+
 -- Unload format for exports: no header (set on the COPY), no compression (SageMaker's built-in
 -- XGBoost reads plain text/csv), NULL as an empty field (XGBoost reads it as missing).
 -- No enclosing character (XGBoost reads no quotes), so EMPTY_FIELD_AS_NULL must be FALSE: with
 -- FIELD_OPTIONALLY_ENCLOSED_BY = NONE the unload docs call TRUE prohibited (docs: user-guide/
 -- data-unload-considerations, "Empty strings and NULL values"). NULL_IF's first value is what a
 -- NULL unloads as: an empty field.
-CREATE OR REPLACE FILE FORMAT ML_EXPORT_CSV
+CREATE FILE FORMAT IF NOT EXISTS ML_EXPORT_CSV
   TYPE = CSV
+  FIELD_DELIMITER = ','
+  FIELD_OPTIONALLY_ENCLOSED_BY = NONE
+  NULL_IF = ('')
+  EMPTY_FIELD_AS_NULL = FALSE
+  COMPRESSION = NONE
+  COMMENT = 'Snowsage: export CSV (label or id first, no header)';
+ALTER FILE FORMAT ML_EXPORT_CSV SET
   FIELD_DELIMITER = ','
   FIELD_OPTIONALLY_ENCLOSED_BY = NONE
   NULL_IF = ('')
@@ -45,8 +58,16 @@ CREATE OR REPLACE FILE FORMAT ML_EXPORT_CSV
   COMMENT = 'Snowsage: export CSV (label or id first, no header)';
 
 -- Load format for batch-transform output: `id,score` lines, no header.
-CREATE OR REPLACE FILE FORMAT ML_PREDICTIONS_CSV
+CREATE FILE FORMAT IF NOT EXISTS ML_PREDICTIONS_CSV
   TYPE = CSV
+  FIELD_DELIMITER = ','
+  SKIP_HEADER = 0
+  FIELD_OPTIONALLY_ENCLOSED_BY = NONE
+  ESCAPE_UNENCLOSED_FIELD = NONE
+  EMPTY_FIELD_AS_NULL = TRUE
+  COMPRESSION = AUTO
+  COMMENT = 'Snowsage: predictions (id,score) written by SageMaker batch transform';
+ALTER FILE FORMAT ML_PREDICTIONS_CSV SET
   FIELD_DELIMITER = ','
   SKIP_HEADER = 0
   FIELD_OPTIONALLY_ENCLOSED_BY = NONE
@@ -57,8 +78,16 @@ CREATE OR REPLACE FILE FORMAT ML_PREDICTIONS_CSV
 
 -- Load format for a multi-class transform output, `id,[p0, p1, ...]`: each line whole, one field
 -- (FIELD_DELIMITER = NONE; docs: sql-reference/sql/create-file-format), split by LoadPredictions.
-CREATE OR REPLACE FILE FORMAT ML_PREDICTIONS_LINES
+CREATE FILE FORMAT IF NOT EXISTS ML_PREDICTIONS_LINES
   TYPE = CSV
+  FIELD_DELIMITER = NONE
+  SKIP_HEADER = 0
+  FIELD_OPTIONALLY_ENCLOSED_BY = NONE
+  ESCAPE_UNENCLOSED_FIELD = NONE
+  EMPTY_FIELD_AS_NULL = TRUE
+  COMPRESSION = AUTO
+  COMMENT = 'Snowsage: multi-class predictions (id,[p0, p1, ...]) written by SageMaker batch transform';
+ALTER FILE FORMAT ML_PREDICTIONS_LINES SET
   FIELD_DELIMITER = NONE
   SKIP_HEADER = 0
   FIELD_OPTIONALLY_ENCLOSED_BY = NONE
@@ -68,7 +97,11 @@ CREATE OR REPLACE FILE FORMAT ML_PREDICTIONS_LINES
   COMMENT = 'Snowsage: multi-class predictions (id,[p0, p1, ...]) written by SageMaker batch transform';
 
 -- The stage is the bucket root, so a stage path equals the S3 key (exports/…, predictions/…).
-CREATE OR REPLACE STAGE ML_STAGE
+CREATE STAGE IF NOT EXISTS ML_STAGE
+  URL = 's3://&{bucket}/'
+  STORAGE_INTEGRATION = &{integration}
+  COMMENT = 'Snowsage: the pipeline bucket';
+ALTER STAGE ML_STAGE SET
   URL = 's3://&{bucket}/'
   STORAGE_INTEGRATION = &{integration}
   COMMENT = 'Snowsage: the pipeline bucket';

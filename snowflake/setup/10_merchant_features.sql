@@ -1,5 +1,5 @@
 -- Snowsage 10: the example dataset `merchant_risk`: transactions, labels, feature views.
--- Variables: admin_role, warehouse, database, schema.
+-- Variables: admin_role, pipeline_role, warehouse, database, schema.
 --
 -- Views (all per merchant):
 --   MERCHANT_FEATURES        every feature, one row per merchant with at least one transaction
@@ -58,7 +58,7 @@ FROM MERCHANT_TRANSACTIONS AS T
 CROSS JOIN AS_OF AS A
 GROUP BY T.MERCHANT_ID;
 
-CREATE OR REPLACE VIEW MERCHANT_RISK_SCORING
+CREATE OR REPLACE VIEW MERCHANT_RISK_SCORING COPY GRANTS
   COMMENT = 'Snowsage example: scoring rows, id first, then the features in model order'
 AS
 SELECT
@@ -91,4 +91,8 @@ SELECT
 FROM MERCHANT_RISK_SCORING AS S
 JOIN LATEST_LABEL AS L ON L.MERCHANT_ID = S.MERCHANT_ID;
 
--- No grant to the pipeline role: only EXPORT_DATASET (EXECUTE AS OWNER) reads these views.
+-- EXPORT_DATASET (EXECUTE AS OWNER) reads these views; the pipeline role reads only the scoring view,
+-- when a run scores in Snowflake (SCORING_ENGINE = 'SNOWFLAKE': INSERT … SELECT ML_PREDICT_… FROM it).
+-- A view reads its tables with its owner's privileges: SELECT on the view is all the role needs
+-- (docs: user-guide/views-introduction).
+GRANT SELECT ON VIEW MERCHANT_RISK_SCORING TO ROLE &{pipeline_role};

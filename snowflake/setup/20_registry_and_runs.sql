@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS ML_DATASETS (
   TRAINING_SCRIPT VARCHAR,                -- script mode: 'training/<name>/train.py' (NULL: the built-in algorithm)
   TRAINING_INSTANCE_COUNT NUMBER,         -- scale-out: instances reading the export sharded by key (NULL: template)
   TUNING VARCHAR,                         -- JSON object text: a hyperparameter tuning job (NULL: none)
-  TRAINING_ENGINE VARCHAR                 -- SAGEMAKER (NULL: the default) or SNOWFLAKE (TRAIN_MODEL, issue 12)
+  TRAINING_ENGINE VARCHAR,                -- SAGEMAKER (NULL: the default) or SNOWFLAKE (TRAIN_MODEL in place)
+  SCORING_ENGINE VARCHAR                  -- SAGEMAKER (NULL: batch transform) or SNOWFLAKE (ML_PREDICT_<DATASET> in place)
 )
 COMMENT = 'Snowsage: datasets EXPORT_DATASET can export';
 
@@ -39,8 +40,9 @@ ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_SCRIPT VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_INSTANCE_COUNT NUMBER;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TUNING VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_ENGINE VARCHAR;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS SCORING_ENGINE VARCHAR;
 
--- One row per pipeline run, written by the RecordRun Lambda (MERGE on RUN_ID), or by
+-- One row per pipeline run, written by the RecordRun Lambda (one writer at a time: ml_runs.py), or by
 -- RecordExecutionOutcome for a run that ended without the failure branch.
 CREATE TABLE IF NOT EXISTS ML_RUNS (
   RUN_ID VARCHAR NOT NULL PRIMARY KEY,
@@ -77,6 +79,7 @@ CREATE TABLE IF NOT EXISTS ML_RUNS (
   TUNING_TRIALS NUMBER(38, 0),            -- the tuning job's trials in COST_TRAINING_USD (NULL: not tuned)
   CHAMPION_METRIC_ON_EXPORT FLOAT,        -- the champion's metric on this export's validation rows (CHAMPION_METRIC: as recorded)
   GATE_REASON VARCHAR,                    -- the gate's verdict in words: why the model was or was not promoted
+  COST_NOTE VARCHAR,                      -- why COST_USD is NULL (a bill unread), or what it rests on
   ENDPOINT_NAME VARCHAR,                  -- the dataset's real-time endpoint, when the run changed it
   ENDPOINT_STATUS VARCHAR,                -- CREATED, UPDATED, ROLLED_BACK (its alarms tripped) or DELETED
   ENDPOINT_MODEL_VERSION NUMBER(38, 0),   -- the model version behind the endpoint after the run
@@ -95,6 +98,7 @@ ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS WAREHOUSE_SECONDS FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS TUNING_TRIALS NUMBER(38, 0);
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS CHAMPION_METRIC_ON_EXPORT FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS GATE_REASON VARCHAR;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_NOTE VARCHAR;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS ENDPOINT_NAME VARCHAR;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS ENDPOINT_STATUS VARCHAR;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS ENDPOINT_MODEL_VERSION NUMBER(38, 0);

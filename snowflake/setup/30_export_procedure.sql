@@ -3,12 +3,15 @@
 --   exports/<dataset>/<export_id>/validation/  held-out training rows (~20 %), same shape
 --   exports/<dataset>/<export_id>/score/       scoring rows, id first, no header
 --   exports/<dataset>/<export_id>/manifest.json   LAST: its arrival starts the pipeline
--- A row with TRAINING_ENGINE = 'SNOWFLAKE' gets score/ and the manifest only: TRAIN_MODEL trains
--- on the training view inside Snowflake, so its training rows never leave it. The manifest names
--- the engine and the sections written (docs/contracts.md, "The SNOWFLAKE training engine").
+-- A row with TRAINING_ENGINE = 'SNOWFLAKE' gets no train/ or validation/: TRAIN_MODEL trains on the
+-- training view inside Snowflake, so its training rows never leave it. A row with SCORING_ENGINE =
+-- 'SNOWFLAKE' gets no score/: ML_PREDICT_<DATASET> scores the scoring view in place; its rows are
+-- counted instead. The manifest names the engines, the sections written and the scoring view
+-- (docs/contracts.md, "The SNOWFLAKE training engine", "The SNOWFLAKE scoring engine").
 -- export_id is the UTC start time, lower case (20261126t100000z). Each section's number of files,
--- rows and bytes come from the unload results (DETAILED_OUTPUT = TRUE, read back with RESULT_SCAN of the COPY's
--- SQLID); the column names from INFORMATION_SCHEMA in view order. An empty section, or one whose
+-- rows and bytes come from the unload results (DETAILED_OUTPUT = TRUE), read from the RESULTSET the
+-- COPY is assigned to (docs: developer-guide/snowflake-scripting/resultsets: `rs := (EXECUTE
+-- IMMEDIATE :sql)`, then TABLE(rs)); the column names from INFORMATION_SCHEMA in view order. An empty section, or one whose
 -- columns cannot be found, raises: no manifest, no run.
 -- Unloaded file names carry the COPY's query id (INCLUDE_QUERY_ID = TRUE): when Snowflake retries
 -- an unload internally it first removes the files of the failed attempt, so a prefix holds exactly
@@ -22,7 +25,7 @@ USE SCHEMA &{database}.&{schema};
 CREATE OR REPLACE PROCEDURE EXPORT_DATASET(DATASET_NAME VARCHAR)
   RETURNS VARIANT
   LANGUAGE SQL
-  COMMENT = 'Snowsage: unload train/validation/score CSVs of a dataset (score only for the SNOWFLAKE engine), then its manifest.json'
+  COMMENT = 'Snowsage: unload train/validation/score CSVs of a dataset (none that a SNOWFLAKE engine reads in place), then its manifest.json'
   EXECUTE AS OWNER
 AS
 $$
@@ -66,14 +69,17 @@ DECLARE
   training_instance_count NUMBER;
   tuning VARCHAR;
   training_engine VARCHAR;
+  scoring_engine VARCHAR;
   endpoint VARCHAR;
   endpoint_memory_mb NUMBER;
   endpoint_max_concurrency NUMBER;
   endpoint_instance_type VARCHAR;
   endpoint_instance_count NUMBER;
-  -- The engine the export is for: SNOWFLAKE (the row says so) or SAGEMAKER (NULL or anything else;
-  -- PrepareRun refuses a value that is neither, naming ML_DATASETS.TRAINING_ENGINE).
+  -- The engines the export is for: SNOWFLAKE (the row says so) or SAGEMAKER (NULL or anything else;
+  -- PrepareRun refuses a value that is neither, naming ML_DATASETS.TRAINING_ENGINE or SCORING_ENGINE).
   engine VARCHAR;
+  scoring VARCHAR;
+  scoring_summary OBJECT;
   written ARRAY DEFAULT ARRAY_CONSTRUCT();
   label_summary OBJECT;
   predictions_columns ARRAY;
@@ -88,7 +94,8 @@ DECLARE
   section_rows INTEGER;
   section_bytes INTEGER;
   section_columns ARRAY;
-  copy_query_id VARCHAR;
+  unloaded RESULTSET;
+  labels RESULTSET;
   sections OBJECT DEFAULT OBJECT_CONSTRUCT();
   copy_sql VARCHAR;
   manifest OBJECT;
@@ -114,11 +121,11 @@ BEGIN
 
   SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,
          OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS,
-         TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT, TUNING, TRAINING_ENGINE,
+         TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT, TUNING, TRAINING_ENGINE, SCORING_ENGINE,
          ENDPOINT, ENDPOINT_MEMORY_MB, ENDPOINT_MAX_CONCURRENCY, ENDPOINT_INSTANCE_TYPE, ENDPOINT_INSTANCE_COUNT
     INTO :training_view, :scoring_view, :id_column, :label_column, :predictions_table,
          :objective, :evaluation_metric, :evaluation_threshold, :hyperparameters,
-         :training_script, :training_instance_count, :tuning, :training_engine,
+         :training_script, :training_instance_count, :tuning, :training_engine, :scoring_engine,
          :endpoint, :endpoint_memory_mb, :endpoint_max_concurrency, :endpoint_instance_type, :endpoint_instance_count
     FROM &{database}.&{schema}.ML_DATASETS
     WHERE NAME = :DATASET_NAME AND ENABLED;
@@ -137,6 +144,7 @@ BEGIN
   predictions_table := UPPER(predictions_table);
 
   engine := IFF(training_engine = 'SNOWFLAKE', 'SNOWFLAKE', 'SAGEMAKER');
+  scoring := IFF(scoring_engine = 'SNOWFLAKE', 'SNOWFLAKE', 'SAGEMAKER');
   export_id := LOWER(TO_VARCHAR(started_at, 'YYYYMMDD"T"HH24MISS"Z"'));
   base := 'exports/' || DATASET_NAME || '/' || export_id || '/';
 
@@ -159,10 +167,14 @@ BEGIN
       || ' FILE_FORMAT = (FORMAT_NAME = ''' || db || '.' || sch || '.ML_EXPORT_CSV'')'
       || ' HEADER = FALSE MAX_FILE_SIZE = ' || max_file_size
       || ' INCLUDE_QUERY_ID = TRUE DETAILED_OUTPUT = TRUE';
-    EXECUTE IMMEDIATE :copy_sql;
-    -- SQLID: the query id of the last query run, here the COPY (docs: developer-guide/
-    -- snowflake-scripting/query-id); kept, so nothing run later can change what is scanned.
-    copy_query_id := SQLID;
+    -- The SNOWFLAKE scoring engine scores the view in place: its rows are counted, not unloaded
+    -- (one row shaped as DETAILED_OUTPUT's, a file of that many rows: the checks below stay the same).
+    IF (section = 'score' AND scoring = 'SNOWFLAKE') THEN
+      copy_sql := 'SELECT NULL, 0, COUNT(*) FROM (' || section_query || ')';
+    END IF;
+    -- A RESULTSET holds the statement's own result (the documented way to read a dynamic
+    -- statement's rows; what SQLID holds after EXECUTE IMMEDIATE is not documented).
+    unloaded := (EXECUTE IMMEDIATE :copy_sql);
 
     -- DETAILED_OUTPUT gives one row per unloaded file: its path, its size, its rows, in that order
     -- (docs: sql-reference/sql/copy-into-location, DETAILED_OUTPUT). The docs print no column
@@ -172,7 +184,7 @@ BEGIN
     -- 100,000 files, and PrepareRun compares a listing of the prefix with the summary.
     SELECT COUNT(*), COALESCE(SUM($3::INTEGER), 0), COALESCE(SUM($2::INTEGER), 0)
       INTO :section_files, :section_rows, :section_bytes
-      FROM TABLE(RESULT_SCAN(:copy_query_id))
+      FROM TABLE(unloaded)
       WHERE TRY_TO_NUMBER($3::VARCHAR) > 0;
     IF (section_rows = 0) THEN
       RAISE empty_section;
@@ -191,24 +203,28 @@ BEGIN
       RAISE column_order;
     END IF;
 
-    sections := OBJECT_INSERT(sections, section, OBJECT_CONSTRUCT(
-      'prefix', section_prefix,
-      'columns', section_columns,
-      'files', section_files,
-      'rows', section_rows,
-      'bytes', section_bytes));
-    written := ARRAY_APPEND(written, section);
+    IF (section = 'score') THEN
+      scoring_summary := OBJECT_CONSTRUCT('name', scoring_view, 'columns', section_columns, 'rows', section_rows);
+    END IF;
+    IF (section <> 'score' OR scoring = 'SAGEMAKER') THEN
+      sections := OBJECT_INSERT(sections, section, OBJECT_CONSTRUCT(
+        'prefix', section_prefix,
+        'columns', section_columns,
+        'files', section_files,
+        'rows', section_rows,
+        'bytes', section_bytes));
+      written := ARRAY_APPEND(written, section);
+    END IF;
   END FOR;
 
   -- The labels' summary (the marked query above) and the predictions table's columns: PrepareRun
   -- checks the dataset's model against them.
   section_query := REPLACE(REPLACE(labels_query, '{label_column}', label_column),
     '{training_view}', db || '.' || sch || '.' || training_view);
-  EXECUTE IMMEDIATE :section_query;
-  copy_query_id := SQLID;
+  labels := (EXECUTE IMMEDIATE :section_query);
   SELECT OBJECT_CONSTRUCT('distinct', $1::INTEGER, 'min', $2::FLOAT, 'max', $3::FLOAT, 'non_integers', $4::INTEGER)
     INTO :label_summary
-    FROM TABLE(RESULT_SCAN(:copy_query_id));
+    FROM TABLE(labels);
   SELECT ARRAY_AGG(COLUMN_NAME) WITHIN GROUP (ORDER BY ORDINAL_POSITION)
     INTO :predictions_columns
     FROM &{database}.INFORMATION_SCHEMA.COLUMNS
@@ -238,6 +254,7 @@ BEGIN
       'training_instance_count', training_instance_count,
       'tuning', tuning,
       'training_engine', training_engine,
+      'scoring_engine', scoring_engine,
       'endpoint', endpoint,
       'endpoint_memory_mb', endpoint_memory_mb,
       'endpoint_max_concurrency', endpoint_max_concurrency,
@@ -246,7 +263,9 @@ BEGIN
     'label_summary', label_summary,
     'predictions_columns', COALESCE(predictions_columns, ARRAY_CONSTRUCT()),
     'engine', engine,
-    'sections', written);
+    'sections', written,
+    'scoring_engine', scoring,
+    'scoring_view', scoring_summary);
 
   -- The manifest goes LAST: the S3 event on manifest.json starts the pipeline.
   manifest_literal := REPLACE(REPLACE(TO_JSON(manifest), '\\', '\\\\'), '''', '''''');

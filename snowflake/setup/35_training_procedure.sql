@@ -1,4 +1,4 @@
--- Snowsage 35: TRAIN_MODEL, the SNOWFLAKE training engine (issue 12; docs/snowflake.md,
+-- Snowsage 35: TRAIN_MODEL, the SNOWFLAKE training engine (docs/snowflake.md,
 -- "Choosing an engine"). A Snowpark Python procedure trains XGBoost on the dataset's training
 -- view inside the warehouse: the same hyperparameters, the same train/validation split (MD5 of
 -- the id, first two hex digits below '33', as EXPORT_DATASET) and the same validation metric as
@@ -8,7 +8,8 @@
 -- reference/python/latest/snowpark/api/snowflake.snowpark.FileOperation.put_stream); the
 -- TrainInSnowflake Lambda then copies it to the bucket's models/ prefix with COPY FILES, inside
 -- Snowflake (docs: sql-reference/sql/copy-files). The training rows never leave Snowflake.
--- Returns {artifact, metric_name, metric_value, train_rows, validation_rows, rounds, seconds}.
+-- Returns {artifact, metric_name, metric_value (the saved model's: its best round's with early
+-- stopping), train_rows, validation_rows, rounds (the model's), rounds_run, seconds}.
 -- Variables: admin_role, pipeline_role, warehouse, database, schema.
 --
 -- ONE SOURCE: the sandbox runs this very body (sandbox/snowflake/procedures.py reads it from
@@ -21,9 +22,11 @@ USE SCHEMA &{database}.&{schema};
 -- PACKAGES from Snowflake's Anaconda channel: xgboost 1.7.3, as ML_PREDICT_<DATASET> pins it
 -- (docs/snowflake.md, "The pin"); snowflake-snowpark-python is required by every Python
 -- procedure (docs: developer-guide/stored-procedure/python/procedure-python-overview).
+-- COPY GRANTS keeps the pipeline role's USAGE through a re-apply (sql-reference/sql/create-procedure).
 CREATE OR REPLACE PROCEDURE TRAIN_MODEL(
   DATASET_NAME VARCHAR, RUN_ID VARCHAR, HYPERPARAMETERS VARCHAR, METRIC_NAME VARCHAR
 )
+  COPY GRANTS
   RETURNS VARIANT
   LANGUAGE PYTHON
   RUNTIME_VERSION = '3.11'
@@ -47,8 +50,10 @@ ARTIFACT_STAGE = "@ML_MODELS_STAGE/training"
 MODEL_FILE = "xgboost-model"  # the built-in algorithm's file name inside model.tar.gz
 VALIDATION_BELOW = "33"  # EXPORT_DATASET's split: the first two hex digits of MD5(id) below '33'
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
-DATASET = re.compile(r"[a-z][a-z0-9_]*")
-RUN = re.compile(r"[a-z0-9][a-z0-9_-]*")  # snowsage.names.run_id_for: lower-case words and "-"
+# snowsage.names' grammars (one source: tests/unit/test_names.py compares them): a dataset is
+# snake_case of at most 50 (DATASET_PATTERN), a run id lower-case words joined by "-", at most 40.
+DATASET = re.compile(r"(?=.{1,50}$)[a-z0-9]+(?:_[a-z0-9]+)*")
+RUN = re.compile(r"(?=.{1,40}$)[a-z0-9]+(?:-[a-z0-9]+)*")
 # Keys the built-in algorithm reads itself and does not pass to xgboost.train's params (its
 # train.py pops them; sandbox/sagemaker/training.py CONTAINER_KEYS lists the same).
 CONTAINER_KEYS = {
@@ -132,8 +137,11 @@ def fit(parts, hyperparameters, metric):
         callbacks=callbacks,
         verbose_eval=False,
     )
-    # The built-in algorithm reports the LAST value it logged (FinalMetricDataList).
-    return booster, history["validation"][metric]
+    values = history["validation"][metric]
+    # With early stopping the saved model is the best round's (save_best=True keeps rounds up to
+    # best_iteration): its metric is that round's, not the last round logged.
+    kept = booster.best_iteration if callbacks else len(values) - 1
+    return booster, values, kept
 
 
 def artifact(booster):
@@ -156,16 +164,17 @@ def train_model(session, dataset_name, run_id, hyperparameters, metric_name):
     training_view, id_column, label_column = registry_row(session, dataset_name)
     frame = session.table(training_view).to_pandas()
     parts = matrices(frame, id_column, label_column)
-    booster, values = fit(parts, settings, metric)
+    booster, values, kept = fit(parts, settings, metric)
     target = f"{ARTIFACT_STAGE}/{dataset_name}/{run_id}/model.tar.gz"
     session.file.put_stream(artifact(booster), target, auto_compress=False, overwrite=True)
     return {
         "artifact": target,
         "metric_name": metric_name,
-        "metric_value": float(values[-1]),
+        "metric_value": float(values[kept]),
         "train_rows": parts["train"].num_row(),
         "validation_rows": parts["validation"].num_row(),
-        "rounds": len(values),
+        "rounds": kept + 1,  # the rounds the saved model holds
+        "rounds_run": len(values),
         "seconds": round(time.monotonic() - started, 3),
     }
 $$;

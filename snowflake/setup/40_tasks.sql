@@ -2,15 +2,16 @@
 -- Variables: admin_role, warehouse, database, schema, merchant_risk_schedule
 -- (default 'USING CRON 0 2 * * * UTC').
 --
--- Tasks are created SUSPENDED (Snowflake's default for a new task, and CREATE OR REPLACE makes a
--- new task): nothing runs until you resume it. Re-applying this file replaces the task, so it is
--- suspended again: resume it after every apply of this file.
+-- A task is created SUSPENDED (Snowflake's default for a new task): nothing runs until you resume
+-- it. CREATE OR ALTER alters the existing task instead of replacing it (docs: sql-reference/sql/
+-- create-task, CREATE OR ALTER TASK; sql-reference/sql/create-or-alter: grants and state are kept),
+-- so re-applying this file leaves a resumed task resumed: nightly exports do not stop silently.
 
 USE ROLE &{admin_role};
 USE WAREHOUSE &{warehouse};
 USE SCHEMA &{database}.&{schema};
 
-CREATE OR REPLACE TASK EXPORT_MERCHANT_RISK
+CREATE OR ALTER TASK EXPORT_MERCHANT_RISK
   WAREHOUSE = &{warehouse}
   SCHEDULE = '&{merchant_risk_schedule}'
   USER_TASK_TIMEOUT_MS = 3600000

@@ -1,6 +1,6 @@
 """The sample dataset's merchant features in Snowpark Python: MERCHANT_FEATURES, as 10_merchant_features.sql.
 
-The same view the SQL file creates, written as DataFrame operations (issue 12, "Feature engineering
+The same view the SQL file creates, written as DataFrame operations ("Feature engineering
 in Snowpark"): per-transaction flags, ``group_by("MERCHANT_ID").agg(...)``, then the rounding. Run
 it with a Snowpark session (``create_view(session)``), or read the rows (``merchant_features``).
 tests/snowflake/test_snowpark_features.py proves it returns the SQL view's rows, under Snowpark's

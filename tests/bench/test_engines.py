@@ -60,7 +60,7 @@ def test_metrics_further_apart_than_the_issues_limit_fail() -> None:
 
 
 def test_training_rows_in_s3_on_the_snowflake_path_fail() -> None:
-    """The regression issue 12 fixed: EXPORT_DATASET unloading train/validation for a SNOWFLAKE row."""
+    """A regression: EXPORT_DATASET unloading train/validation for a SNOWFLAKE row."""
     leaked = engines.checks([run("SAGEMAKER"), run("SNOWFLAKE", training_bytes=20_000)])
     assert not _met(leaked, "training rows in S3")
     # and a SageMaker export without its training files is no comparison either

@@ -1,4 +1,4 @@
-"""The generated document's sandbox sections, from injected figures: the goals of issue 15 are
+"""The generated document's sandbox sections, from injected figures: the scale goals are
 printed with their verdicts, and a regression flips them. No sandbox, no timing."""
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def test_run_on_a_dataset_defined_in_sql(tmp_path: Path) -> None:
     metric = result["metric"]
     assert isinstance(metric, dict) and metric["name"] == "validation:auc"
     # The promoted model was published as a function: every row of the scoring view, scored in SQL,
-    # gets the transform's score (issue 11: parity within 1e-6).
+    # gets the transform's score (parity within 1e-6).
     scoring = result["sql_scoring"]
     assert isinstance(scoring, dict)
     assert (scoring["function"], scoring["rows"]) == ("ML_PREDICT_PUMP_FAILURE", 600)

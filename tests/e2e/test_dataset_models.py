@@ -1,4 +1,4 @@
-"""Every dataset its own model (issue 18): regression and multi-class end to end, each judged by its
+"""Every dataset its own model: regression and multi-class end to end, each judged by its
 own metric and threshold from its ML_DATASETS row, and two datasets side by side in one sandbox."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_a_multiclass_dataset_loads_classes_scores_and_probabilities(tmp_path: P
         assert row["SCORE"] == max(probabilities) == probabilities[row["PREDICTED_CLASS"]]
         assert abs(sum(probabilities) - 1) < 1e-4
     # The promoted model was published as ML_PREDICT_SEGMENT RETURNS ARRAY: every row of the scoring
-    # view, scored in SQL, gets the transform's PROBABILITIES, element by element (issue 11's parity).
+    # view, scored in SQL, gets the transform's PROBABILITIES, element by element (parity).
     scoring: Any = result["sql_scoring"]
     assert (scoring["function"], scoring["rows"]) == ("ML_PREDICT_SEGMENT", 600)
     assert scoring["max_abs_diff"] <= 1e-6

@@ -189,5 +189,5 @@ def test_a_rejected_candidate_leaves_the_function_on_the_champion(
     in_sql = _scores_in_sql(sandbox, features)
     by_transform = {key: value[0] for key, value in _scores(sandbox, CHAMPION_EXPORT).items()}
     assert set(in_sql) == set(by_transform)
-    # Parity (issue 11): the same model on the same rows, in SQL and in the batch transform.
+    # Parity: the same model on the same rows, in SQL and in the batch transform.
     assert max(abs(in_sql[key] - by_transform[key]) for key in in_sql) <= 1e-6

@@ -1,5 +1,5 @@
 """An export of ~2,000 data files (one row each), end to end: the manifest and the state payload
-do not grow with the files, and every scored row is loaded (issue 15; `make bench-scale` runs
+do not grow with the files, and every scored row is loaded (`make bench-scale` runs
 the same at 100,000 files)."""
 
 from __future__ import annotations

@@ -25,13 +25,28 @@ def _query(sandbox: Sandbox, sql: str, binds: dict[str, Any] | None = None) -> l
         return [tuple(row) for row in cursor.fetchall()]
 
 
-def shares(scores: list[float]) -> list[float]:
-    bins = Counter(min(max(math.floor(score * 10), 0), 9) for score in scores)
+def deciles(baseline: list[float]) -> list[float]:
+    """PERCENTILE_CONT(k / 10) for k = 1..9: linear between the sorted scores."""
+    ordered = sorted(baseline)
+    edges = []
+    for k in range(1, 10):
+        position = k / 10 * (len(ordered) - 1)
+        low = math.floor(position)
+        high = min(low + 1, len(ordered) - 1)
+        edges.append(ordered[low] + (position - low) * (ordered[high] - ordered[low]))
+    return edges
+
+
+def shares(scores: list[float], edges: list[float]) -> list[float]:
+    """Each score's bin: how many of the baseline's deciles it is above (0..9)."""
+    bins = Counter(sum(score > edge for edge in edges) for score in scores)
     return [max(bins.get(index, 0) / len(scores), EMPTY_BIN_SHARE) for index in range(10)]
 
 
 def hand_psi(latest: list[float], previous: list[float]) -> float:
-    pairs = zip(shares(latest), shares(previous), strict=True)
+    """No NULL scores here: the NULL bin is empty in both runs and adds nothing."""
+    edges = deciles(previous)
+    pairs = zip(shares(latest, edges), shares(previous, edges), strict=True)
     return sum((new - old) * math.log(new / old) for new, old in pairs)
 
 

@@ -1,4 +1,4 @@
-"""COST_USD's parts end to end in the sandbox (issue 16): a tuned run's training is the sum of its
+"""COST_USD's parts end to end in the sandbox: a tuned run's training is the sum of its
 trials' billed seconds at list prices, and the run's Snowflake statements are its warehouse part.
 
 Tests in this module share one sandbox and run in order (the tuned run reuses the first export).

@@ -1,4 +1,4 @@
-"""Script mode and scale-out end to end (issue 13): the sample dataset's own train.py trains, is gated,
+"""Script mode and scale-out end to end: the sample dataset's own train.py trains, is gated,
 registered, scored and loaded; a crashing script or a requirements.txt that cannot be installed fails
 the run with its error in ML_RUNS.CAUSE; several instances read the export sharded by key, a script on
 two instances included; PrepareRun refuses what cannot run, naming the field."""

@@ -1,4 +1,4 @@
-"""TRAINING_ENGINE = 'SNOWFLAKE' end to end in the sandbox (issue 12): the ChooseEngine branch trains
+"""TRAINING_ENGINE = 'SNOWFLAKE' end to end in the sandbox: the ChooseEngine branch trains
 with TRAIN_MODEL (its body run with Snowpark local testing), then the same gate, registry, batch
 transform, load and records as the SageMaker engine.
 

@@ -1,4 +1,4 @@
-"""Hyperparameter tuning end to end (issue 13): a dataset's TUNING (or a run's ``tuning`` input) runs a
+"""Hyperparameter tuning end to end: a dataset's TUNING (or a run's ``tuning`` input) runs a
 tuning job whose trials really train in the emulator; its best trial is gated, registered, scored and
 loaded like a trained model; a failed trial among good ones does not fail the run; bad tuning settings
 are refused in PrepareRun, naming the field."""
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import pipeline_run
+from sandbox.aws import moto_patches
 from sandbox.services import Sandbox
 from tests.e2e.test_cli import REGISTRY_ROW, run_cli, sensor_dataset_sql
 
@@ -176,3 +177,47 @@ def test_the_next_run_warm_starts_from_the_champions_tuning_job(sandbox: Sandbox
         "WarmStartType": "TransferLearning",
     }
     assert second.tuning["trials"] == 4
+
+
+def test_a_warm_start_sagemaker_refuses_anyway_tunes_cold_and_says_why(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The limits pages disagree (750 trials in all, automatic-model-tuning-limits; parents against
+    "the 500 maximum", automatic-model-tuning-warm-start): when CreateHyperParameterTuningJob refuses
+    the planned warm start, TuneWarm's retries end in its Catch and the run tunes cold in Tune."""
+    sql = tmp_path / "pump.sql"
+    sql.write_text(sensor_dataset_sql() + REGISTRY_ROW.replace("'pump_failure'", "'pump_refused'"))
+    pipeline_run.apply_user_sql(sandbox, [sql])
+    warm = {**TUNING, "max_jobs": 3, "warm_start": True}
+    message = "Total number of training jobs across all parent jobs and this job exceeds 500"
+    results = []
+    for export_id in ("20261128t150000z", "20261128t160000z"):
+        document = {
+            "manifest": f"s3://{sandbox.bucket}/exports/pump_refused/{export_id}/manifest.json",
+            "tuning": warm,
+        }
+        manifest = pipeline_run.export_for_input(sandbox, document)
+        if results:  # the second run plans a warm start: SageMaker refuses it on every attempt
+            sandbox.emulator.faults.fail_create(
+                "create_hyper_parameter_tuning_job", "ValidationException", message, times=3
+            )
+        with moto_patches.RetrySleepRecorder() as sleeps:
+            result = pipeline_run.start_by_hand(
+                sandbox, document, name=f"pump-refused-{export_id}", manifest=manifest
+            )
+        assert result.status == "SUCCEEDED", result.execution.cause
+        results.append((result, sleeps.retry_delays))
+    (first, _), (second, delays) = results
+    assert second.tuning is not None and second.tuning["warm_start"].startswith(
+        "warm start (TransferLearning)"
+    )
+    states = [span.name for span in second.execution.spans]
+    assert states.count("TuneWarm") == 1 and states.count("Tune") == 1  # one Task state, retried, then cold
+    assert len(delays) == 2  # TuneWarm's two retries, then its Catch
+    assert message in (second.tuning["warm_start_refused"] or "")
+    assert first.tuning is not None and first.tuning["warm_start_refused"] is None
+    described = sandbox.client("sagemaker").describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=second.tuning["job"]
+    )
+    assert "WarmStartConfig" not in described  # cold
+    assert second.tuning["trials"] == 3

@@ -1,4 +1,4 @@
-"""One way to find the project's code: the venv's snowsage-project.pth (Makefile, README "Development").
+"""One way to find the project's code: the venv's snowsage-project.pth (Makefile, docs/development.md).
 
 No package ``__init__``, CLI, script or test edits ``sys.path`` to find the project's own code. The
 only edits allowed are those that stand in for Lambda: a child process given one function's

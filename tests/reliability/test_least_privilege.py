@@ -3,9 +3,10 @@ sandbox's runs, or kept with the reason only AWS's side uses it (docs/reliabilit
 privilege, proven", generated here: ``SNOWSAGE_WRITE_DOCS=1`` rewrites the section).
 
 The runs cover every path: a tuned run started by its S3 event, a warm-started one, a score_only
-run, the Snowflake engine, a run stopped during Train (the safety net), the staleness check and an
-alarm. Every authorization the sandbox made is recorded; each granted action is then removed alone
-and the recorded requests it allowed are evaluated again. tests/reliability/test_permissions.py
+run, one scored in Snowflake (SCORING_ENGINE), the Snowflake training engine, a run stopped during
+Train (the safety net), the staleness check and an alarm. Every authorization the sandbox made is
+recorded; each granted action is then removed alone and the recorded requests it allowed are
+evaluated again. tests/reliability/test_permissions.py
 runs a sample of such removals for real: each fails its run in the state that made the call.
 """
 
@@ -89,6 +90,16 @@ def _run_every_path(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert rescored.status == "SUCCEEDED", rescored.execution.cause
     assert rescored.execution.output["endpoint"]["status"] == "DELETED"
+    # The SNOWFLAKE scoring engine: an export without score/, scored in place by ML_PREDICT_<DATASET>.
+    _sql(sb, "UPDATE ML_DATASETS SET SCORING_ENGINE = 'SNOWFLAKE' WHERE NAME = 'merchant_risk'")
+    export_quietly(sb, "20261208t025000z")
+    in_place = pipeline_run.start_by_hand(
+        sb,
+        {"manifest": manifest_uri(sb, "20261208t025000z"), "mode": "score_only"},
+        name="least-privilege-score-in-snowflake",
+    )
+    _sql(sb, "UPDATE ML_DATASETS SET SCORING_ENGINE = NULL WHERE NAME = 'merchant_risk'")
+    assert in_place.status == "SUCCEEDED", in_place.execution.cause
     if snowpark():
         _sql(sb, "UPDATE ML_DATASETS SET TRAINING_ENGINE = 'SNOWFLAKE' WHERE NAME = 'merchant_risk'")
         export_quietly(sb, "20261208t030000z")

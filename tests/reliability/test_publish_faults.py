@@ -1,5 +1,5 @@
 """PublishModel failing after the predictions loaded: the run fails and is recorded, and the
-champion's function stays in place (issue 11).
+champion's function stays in place.
 
 Run 1 publishes ML_PREDICT_MERCHANT_RISK v1. Run 2 re-runs the same export by hand: the same
 files in the same order train the same model, whose metric equals the champion's, so the gate

@@ -1,5 +1,5 @@
 """The emulator on the sandbox's in-process S3 client (sandbox/aws/moto_s3.py), and its Describe*
-copies of EmulatorInstances (issue 15: 100,000 objects)."""
+copies of EmulatorInstances (100,000 objects)."""
 
 from __future__ import annotations
 

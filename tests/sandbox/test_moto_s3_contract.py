@@ -1,4 +1,4 @@
-"""Contracts of moto 5.2.5 that sandbox/aws/moto_s3.py relies on (issue 15: 100,000 files).
+"""Contracts of moto 5.2.5 that sandbox/aws/moto_s3.py relies on (100,000 files).
 
 The sandbox's stand-ins read and write moto's S3 backend in process, and ListObjectsV2 is served
 by moto_s3's renderer and pager. Each test compares with moto's own HTTP answer for the same

@@ -126,3 +126,13 @@ def test_python_m_smoke_without_credentials_exits_0(tmp_path: Path) -> None:
     assert process.returncode == 0, process.stderr
     assert "Missing:" in process.stdout
     assert "Nothing was created" in process.stdout
+
+
+def test_a_region_the_template_does_not_map_is_said_before_anything_is_made() -> None:
+    class Elsewhere(Credentials):
+        region_name = "xx-nowhere-1"
+
+    code, text = _main(["run"], {**SNOWFLAKE_ENV, "SNOWFLAKE_PRIVATE_KEY_PATH": __file__}, Elsewhere())
+    assert code == 0
+    assert "a region the template supports, not xx-nowhere-1: one of" in text
+    assert "us-east-1" in text and "eu-west-1" in text

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from smoke.ledger import Ledger
 from smoke.names import ROLE_NAME_MAX, STATE_MACHINE_NAME_MAX, SmokeNames
-from smoke.plan import SmokeError, execution_arn, wait_for_execution
+from smoke.paths import alarm_name
+from smoke.plan import Check, SmokeError, SmokeReport, delete_log_bucket, execution_arn, wait_for_execution
 from snowsage.names import SNOWFLAKE_IDENTIFIER
 
 # --- names ------------------------------------------------------------------------------------------
@@ -147,3 +150,64 @@ def test_the_execution_arn_is_derived_from_the_state_machine_arn() -> None:
     )
     with pytest.raises(SmokeError):
         execution_arn("arn:aws:lambda:eu-west-1:123456789012:function:f", "x")
+
+
+# --- a late access-log delivery ---------------------------------------------------------------------
+
+
+class LateLogsS3:
+    """An access-log bucket S3 keeps delivering into: DeleteBucket says BucketNotEmpty ``late`` times."""
+
+    class exceptions:
+        ClientError = ClientError
+
+    def __init__(self, late: int) -> None:
+        self.late = late
+        self.deletes = 0
+
+    def head_bucket(self, Bucket: str) -> None:
+        pass
+
+    def get_paginator(self, operation: str) -> Any:
+        class Pages:
+            def paginate(self, **_: Any) -> list[dict[str, Any]]:
+                return [{}]
+
+        return Pages()
+
+    def delete_bucket(self, Bucket: str) -> None:
+        self.deletes += 1
+        if self.deletes <= self.late:
+            raise ClientError({"Error": {"Code": "BucketNotEmpty", "Message": "not empty"}}, "DeleteBucket")
+
+
+def test_a_late_access_log_delivery_is_emptied_again_then_tolerated() -> None:
+    pauses: list[float] = []
+    s3 = LateLogsS3(late=1)
+    delete_log_bucket(s3, "logs", pauses.append)  # emptied again after one late log: deleted
+    assert (s3.deletes, len(pauses)) == (2, 1)
+
+    ledger = Ledger(lambda _: None)
+    ledger.add("S3 bucket", "logs", lambda: delete_log_bucket(LateLogsS3(late=99), "logs", lambda _: None))
+    ledger.teardown()
+    assert ledger.failed == [] and ledger.deleted == []
+    [(resource, note)] = ledger.kept
+    assert str(resource) == "S3 bucket logs" and "aws s3 rb s3://logs --force" in note
+
+
+def test_a_report_with_a_kept_resource_still_passes() -> None:
+    report = SmokeReport(
+        SmokeNames("abc123"), checks=[Check("x", True, "ok")], kept=[("S3 bucket logs", "late")]
+    )
+    assert report.ok
+
+
+def test_an_alarm_notice_is_read_from_snss_envelope() -> None:
+    """CloudWatch publishes the alarm as JSON, SNS wraps it (Message) for the SQS subscriber."""
+    alarm = json.dumps({"AlarmName": "snowsage-smoke-abc123-PipelineFailedAlarm-X", "NewStateValue": "ALARM"})
+    assert alarm_name(json.dumps({"Type": "Notification", "Message": alarm})) == (
+        "snowsage-smoke-abc123-PipelineFailedAlarm-X"
+    )
+    run_notice = json.dumps({"Type": "Notification", "Message": json.dumps({"run_id": "r"})})
+    assert alarm_name(run_notice) is None
+    assert alarm_name("not json") is None

@@ -10,7 +10,7 @@ import pytest
 
 from smoke import real
 from smoke.names import SmokeNames
-from smoke.real import IAM_PROPAGATION_SECONDS, RealPlatform
+from smoke.real import IAM_PROPAGATION_WAIT_SECONDS, RealPlatform
 
 NAMES = SmokeNames("abc123")
 
@@ -34,6 +34,8 @@ class FakeCursor:
 
     def execute(self, statement: str, params: Any = None) -> None:
         self.connection.statements.append(statement if params is None else f"{statement} {params}")
+        if self.connection.failures:
+            raise self.connection.failures.pop(0)
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return self.connection.rows
@@ -46,9 +48,12 @@ class FakeCursor:
 
 
 class FakeConnection:
-    def __init__(self, rows: list[tuple[Any, ...]] | None = None) -> None:
+    def __init__(
+        self, rows: list[tuple[Any, ...]] | None = None, failures: list[Exception] | None = None
+    ) -> None:
         self.statements: list[str] = []
         self.rows = rows or []
+        self.failures = failures or []
         self.closed = False
 
     def cursor(self) -> FakeCursor:
@@ -85,7 +90,7 @@ def test_deploy_builds_once_and_deploys_the_named_stack_with_its_parameters() ->
     assert "CAPABILITY_NAMED_IAM" in deploy
     overrides = deploy[deploy.index("--parameter-overrides") + 1 :]
     assert overrides == ["ResourcePrefix=smkabc123", "SnowflakeDatabase=D"]
-    assert sleeps == [IAM_PROPAGATION_SECONDS]  # only after the deploy that creates the storage role
+    assert sleeps == []  # no fixed wait for IAM: the first export retries while the role spreads
 
 
 def test_delete_stack_is_sam_delete_without_prompts() -> None:
@@ -143,3 +148,38 @@ def test_drops_run_as_accountadmin_and_refuse_odd_names(monkeypatch: pytest.Monk
     assert connection.closed
     with pytest.raises(ValueError, match="plain identifier"):
         smoke.drop(NAMES, "DATABASE", "X; DROP DATABASE PROD")
+
+
+def _refused(message: str) -> Exception:
+    return real.snowflake.connector.errors.ProgrammingError(msg=message, errno=91003)
+
+
+ASSUMING = (
+    "SQL execution error: Error assuming AWS_ROLE. Please verify the role and externalId are configured"
+    " correctly in your AWS policy."
+)
+
+
+def test_the_first_export_is_retried_while_iam_spreads_the_storage_role() -> None:
+    """IAM is eventually consistent (troubleshoot_general): no fixed sleep, but a bounded retry on
+    the error Snowflake gives while it cannot assume the role yet."""
+    smoke, _, sleeps = platform()
+    manifest = {"export_id": "20261127t000000z"}
+    denied = "Failure using stage area. Cause: [Access Denied (Status Code: 403; Error Code: AccessDenied)]"
+    connection = FakeConnection([(json.dumps(manifest),)], failures=[_refused(ASSUMING), _refused(denied)])
+    assert smoke.export(connection, "b", "merchant_risk") == manifest
+    assert sleeps == [5.0, 10.0]
+    assert len(connection.statements) == 3
+
+
+def test_the_retry_is_bounded_and_other_errors_are_not_retried() -> None:
+    smoke, _, sleeps = platform()
+    connection = FakeConnection([("{}",)], failures=[_refused(ASSUMING)] * 50)
+    with pytest.raises(real.snowflake.connector.errors.ProgrammingError, match="Error assuming AWS_ROLE"):
+        smoke.export(connection, "b", "merchant_risk")
+    assert sum(sleeps) <= IAM_PROPAGATION_WAIT_SECONDS and len(sleeps) >= 5
+    smoke, _, sleeps = platform()
+    connection = FakeConnection([("{}",)], failures=[_refused("EXPORT_DATASET: no enabled ML_DATASETS row")])
+    with pytest.raises(real.snowflake.connector.errors.ProgrammingError, match="no enabled"):
+        smoke.export(connection, "b", "merchant_risk")
+    assert sleeps == []

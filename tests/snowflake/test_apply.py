@@ -12,6 +12,7 @@ import pytest
 import snowflake.connector
 
 from snowsage_setup import apply
+from snowsage_setup.packages import AnacondaTermsNotAccepted, PackagePinMissing
 from snowsage_setup.sqlscript import SETUP_DIR, SqlScriptError
 
 from .conftest import BUCKET, ROLE_ARN
@@ -54,7 +55,7 @@ def test_extra_paths_add_a_dataset(no_connect: None) -> None:
     out = io.StringIO()
     example = SETUP_DIR.parent / "examples" / "txn_refund.sql"
     assert apply.main(["--dry-run", *DEFINES, str(example)], out=out) == 0
-    assert "CREATE OR REPLACE TASK EXPORT_TXN_REFUND" in out.getvalue()
+    assert "CREATE OR ALTER TASK EXPORT_TXN_REFUND" in out.getvalue()
 
 
 def test_missing_variables_fail_before_connecting(
@@ -205,6 +206,85 @@ def test_main_exits_non_zero_when_a_grant_is_not_executed(
     out = io.StringIO()
     assert apply.main([str(sql)], out=out) == 1
     assert "NOT EXECUTED" in out.getvalue()
+
+
+PYTHON_PROCEDURE = (
+    "CREATE OR REPLACE PROCEDURE P() RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11'"
+    " PACKAGES = ('snowflake-snowpark-python', 'xgboost==1.7.3') HANDLER = 'h' AS $$\ndef h(s): return 1\n$$"
+)
+
+
+class ChannelCursor:
+    """INFORMATION_SCHEMA.PACKAGES answers with ``channel`` rows (package, version, runtime);
+    ``refuse_create`` makes the CREATE PROCEDURE fail with that message (a ProgrammingError)."""
+
+    def __init__(self, channel: list[tuple[str, str, str]], refuse_create: str | None = None) -> None:
+        self.channel = channel
+        self.refuse_create = refuse_create
+        self.sql: list[str] = []
+        self.description = [("status",)]
+        self.rows: list[tuple[str, ...]] = []
+
+    def execute(self, sql: str, binds: Any = None) -> None:
+        self.sql.append(sql)
+        if "INFORMATION_SCHEMA.PACKAGES" in sql:
+            self.rows = [row for row in self.channel if row[0] in binds and row[2] in binds]
+        elif sql.startswith("CREATE OR REPLACE PROCEDURE") and self.refuse_create:
+            raise snowflake.connector.errors.ProgrammingError(msg=self.refuse_create, errno=3001)
+
+    def fetchall(self) -> list[tuple[str, ...]]:
+        return self.rows
+
+    def close(self) -> None:
+        pass
+
+
+def _statements() -> list[Any]:
+    from snowsage_setup.sqlscript import split_statements
+
+    return split_statements(f"USE ROLE R; {PYTHON_PROCEDURE};")
+
+
+def test_the_pins_are_checked_against_the_channel_before_the_first_python_object() -> None:
+    offered = [
+        ("snowflake-snowpark-python", "1.56.0", "3.11"),
+        ("xgboost", "1.7.3", "3.11"),
+        ("pandas", "2.2.3", "3.11"),
+    ]
+    cursor = ChannelCursor(offered)
+    apply.run(_statements(), StatusConnection(cursor), io.StringIO())  # type: ignore[arg-type]
+    assert cursor.sql[0] == "USE ROLE R"
+    assert "INFORMATION_SCHEMA.PACKAGES" in cursor.sql[1] and cursor.sql[2].startswith(
+        "CREATE OR REPLACE PROCEDURE"
+    )
+
+    lacking = ChannelCursor([row if row[0] != "xgboost" else ("xgboost", "2.1.4", "3.11") for row in offered])
+    with pytest.raises(
+        PackagePinMissing,
+        match=r"xgboost==1.7.3 is not on Snowflake's Anaconda channel for Python 3.11"
+        r" \(INFORMATION_SCHEMA.PACKAGES lists: 2.1.4\)",
+    ):
+        apply.run(_statements(), StatusConnection(lacking), io.StringIO())  # type: ignore[arg-type]
+    assert not any(sql.startswith("CREATE") for sql in lacking.sql)  # stopped before the CREATE
+
+
+def test_a_create_refused_for_the_anaconda_terms_says_to_accept_them() -> None:
+    offered = [
+        ("snowflake-snowpark-python", "1.56.0", "3.11"),
+        ("xgboost", "1.7.3", "3.11"),
+        ("pandas", "2.2.3", "3.11"),
+    ]
+    cursor = ChannelCursor(
+        offered,
+        refuse_create="Anaconda terms must be accepted by ORGADMIN to use Anaconda 3rd party packages.",
+    )
+    with pytest.raises(
+        AnacondaTermsNotAccepted, match="ORGADMIN must accept the Snowflake Third Party Terms"
+    ):
+        apply.run(_statements(), StatusConnection(cursor), io.StringIO())  # type: ignore[arg-type]
+    other = ChannelCursor(offered, refuse_create="SQL compilation error: syntax error")
+    with pytest.raises(snowflake.connector.errors.ProgrammingError, match="syntax error"):
+        apply.run(_statements(), StatusConnection(other), io.StringIO())  # type: ignore[arg-type]
 
 
 def test_apply_runs_on_the_sandbox_snowflake_as_on_an_account(

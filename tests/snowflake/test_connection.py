@@ -66,6 +66,7 @@ def test_sessions_carry_the_statement_timeout_and_the_run_id_as_query_tag() -> N
     kwargs = connect_kwargs(SETTINGS, _credentials(), query_tag="merchant-risk-20261126t020000z")
     assert kwargs["session_parameters"] == {
         "STATEMENT_TIMEOUT_IN_SECONDS": 600,
+        "LOCK_TIMEOUT": 90,
         "QUERY_TAG": "merchant-risk-20261126t020000z",
     }
     assert (kwargs["login_timeout"], kwargs["network_timeout"]) == (30, 120)

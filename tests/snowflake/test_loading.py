@@ -10,6 +10,7 @@ from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from snowsage.errors import PredictionsMalformed, RowCountMismatch, SnowflakeUnavailable
 from snowsage.models import LoadPredictionsRequest
+from snowsage.snowflake.connection import LOCK_TIMEOUT_SECONDS
 from snowsage.snowflake.loading import load_predictions
 from tests.snowflake.fake_driver import FakeClock, FakeConnection, FakeCursor, factory_for
 
@@ -112,3 +113,29 @@ def test_a_multiclass_output_of_the_wrong_shape_loads_nothing(counts: tuple[int,
     with pytest.raises(PredictionsMalformed, match=message):
         load_predictions(MULTICLASS, factory_for(FakeConnection(cursor)), "ML_STAGE")
     assert "BEGIN" not in cursor.verbs()
+
+
+def test_a_delete_that_waited_out_the_lock_timeout_says_so_and_is_retried() -> None:
+    """A retry after a vanished session can wait behind the detached transaction's lock: the wait is
+    bounded by LOCK_TIMEOUT, and the error (whatever its number) names the lock and the way out."""
+    clock = FakeClock()
+    lock_timeout = ProgrammingError(
+        msg="Statement 'x' has locked table 'MERCHANT_RISK_PREDICTIONS' in transaction 1 and this lock"
+        " has not yet been released.",
+        errno=625,
+    )
+    cursor = _cursor(failures={"DELETE": lock_timeout}, seconds={"DELETE": LOCK_TIMEOUT_SECONDS}, clock=clock)
+    with pytest.raises(SnowflakeUnavailable) as raised:
+        load_predictions(REQUEST, factory_for(FakeConnection(cursor), clock=clock), "ML_STAGE")
+    message = str(raised.value)
+    assert message.startswith(f"waited 90 s for a lock on {REQUEST.plan.predictions_table}")
+    assert "Aborting transactions" in message and "SYSTEM$ABORT_TRANSACTION" in message
+    assert cursor.verbs()[-1] == "ROLLBACK"
+
+
+def test_a_delete_refused_at_once_is_not_taken_for_a_lock_wait() -> None:
+    clock = FakeClock()
+    refused = ProgrammingError(msg="Insufficient privileges to operate on table", errno=3001)
+    cursor = _cursor(failures={"DELETE": refused}, seconds={"DELETE": 0.2}, clock=clock)
+    with pytest.raises(ProgrammingError, match="Insufficient privileges"):
+        load_predictions(REQUEST, factory_for(FakeConnection(cursor), clock=clock), "ML_STAGE")

@@ -3,8 +3,8 @@
 Snowflake answers a statement still running with "query in progress" and a result URL the
 connector polls (sandbox/snowflake/server.py, `answer_long_statements_in_progress`). fakesnow on
 its own holds the request: the connector sends it again after its socket timeout and the second
-run is refused on the session's busy DuckDB connection ("connection is busy", issue 15's
-10,000-file failure). Here the socket timeout is 1 s and the statement pauses 2.5 s in a Python
+run is refused on the session's busy DuckDB connection ("connection is busy", the
+10,000-file export's failure). Here the socket timeout is 1 s and the statement pauses 2.5 s in a Python
 function registered on fakesnow's DuckDB; the "in progress" answer comes after 0.2 s.
 """
 

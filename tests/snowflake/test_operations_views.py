@@ -9,15 +9,28 @@ import pytest
 
 from .conftest import query
 
-# Run r1 (earlier) and r2 (latest) of merchant_risk; bins of width 0.1.
-PREVIOUS = [0.05, 0.15, 0.15, 0.55]  # bins 0, 1, 1, 5
-LATEST = [0.05, 0.55, 0.95, 1.0]  # bins 0, 5, 9, 9 (1.0 is in the last bin)
-# By hand: shares per bin (empty -> 0.0001), PSI = sum (l - p) ln(l / p)
-#   bin 0: 0.25 vs 0.25 -> 0;  bin 1: 0.0001 vs 0.5;  bin 5: 0.25 vs 0.25 -> 0;  bin 9: 0.5 vs 0.0001
-HAND_PSI = 2 * (0.5 - 0.0001) * math.log(0.5 / 0.0001)
+# Run r1 (the baseline) and r2 (latest) of a dataset whose scores are amounts (a regression), not
+# probabilities. The baseline's deciles (PERCENTILE_CONT over 10, 20, …, 100) are 19, 28, …, 91:
+# each baseline score is alone in its bin (10 in bin 0, 20 in bin 1, …, 100 in bin 9).
+PREVIOUS: list[float | None] = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0]
+LATEST: list[float | None] = [15.0, 25.0, 25.0, 500.0, 500.0, None]  # bins 0, 1, 1, 9, 9 and NULL's
+# By hand: shares per bin (an empty bin 0.0001), PSI = sum (l - p) ln(l / p) over the 11 bins.
+FLOOR = 0.0001
 
 
-def insert_scores(conn: Any, run_id: str, scores: list[float], scored_at: str) -> None:
+def _term(latest: float, previous: float) -> float:
+    return (latest - previous) * math.log(latest / previous)
+
+
+HAND_PSI = (
+    _term(1 / 6, FLOOR)  # NULL scores: none in the baseline, one of six now
+    + _term(1 / 6, 0.1)  # bin 0
+    + 2 * _term(2 / 6, 0.1)  # bins 1 and 9
+    + 7 * _term(FLOOR, 0.1)  # bins 2 to 8: empty now
+)
+
+
+def insert_scores(conn: Any, run_id: str, scores: list[float | None], scored_at: str) -> None:
     for index, score in enumerate(scores):
         query(
             conn,
@@ -43,9 +56,10 @@ def test_score_drift_is_the_psi_of_the_latest_run_against_the_previous(setup_con
         setup_conn, "SELECT DATASET, LATEST_RUN_ID, PREVIOUS_RUN_ID, LATEST_ROWS, PSI FROM ML_SCORE_DRIFT"
     )
     assert len(rows) == 1
-    assert rows[0][:4] == ("merchant_risk", "r2", "r1", 4)
+    assert rows[0][:4] == ("merchant_risk", "r2", "r1", 6)
     assert rows[0][4] == pytest.approx(HAND_PSI)
-    assert pytest.approx(8.5155, abs=1e-4) == HAND_PSI
+    # Fixed bins on [0, 1] put every amount in the last bin and NULLs in none: PSI ~ 0, no drift seen.
+    assert pytest.approx(6.6622, abs=1e-4) == HAND_PSI
 
 
 def test_identical_distributions_have_no_drift_and_one_run_has_no_row(setup_conn: Any) -> None:

@@ -21,7 +21,6 @@ import snowflake.connector
 
 from sandbox.sagemaker.runner import environment_python
 from sandbox.snowflake import functions
-from sandbox.snowflake.server import SnowflakeSandbox
 from snowsage.models import PublishModelRequest
 from snowsage.snowflake import publishing
 from snowsage.snowflake.connection import ConnectionFactory
@@ -71,7 +70,7 @@ def train_model(
 
 
 def publish_request(
-    version: int, run: str, problem: str = "binary", image: str = "1.7-1"
+    version: int, run: str, problem: str = "binary", image: str = "1.7-1", features: list[str] = FEATURES
 ) -> PublishModelRequest:
     document = json.loads(EVENT.read_text())
     document["plan"]["dataset"] = "pumps"
@@ -79,18 +78,10 @@ def publish_request(
     document["model"]["image_uri"] = f"{registry}:{image}"
     if problem == "multiclass":
         document["plan"]["model"] = {"objective": "multi:softprob", "problem": problem, "num_class": 3}
-    document["plan"]["scoring"]["features"] = FEATURES
+    document["plan"]["scoring"]["features"] = features
     document["model"]["model_version"] = version
     document["model"]["model_data_url"] = f"s3://{BUCKET}/models/pumps/{run}/job/output/model.tar.gz"
     return PublishModelRequest.model_validate(document)
-
-
-@pytest.fixture
-def factory(snowflake_sandbox: SnowflakeSandbox, setup_conn: Any, database: str) -> ConnectionFactory:
-    return ConnectionFactory(
-        open=lambda tag: snowflake_sandbox.connect(database=database, schema="ML"),
-        statement_budget_seconds=120,
-    )
 
 
 def scores_in_sql(conn: Any) -> list[Any]:
@@ -128,7 +119,7 @@ def test_the_sandbox_runs_exactly_the_body_the_create_statement_carries(
     publish(s3, factory, 1, artifact)
     running = functions.installed()
     assert running is not None
-    function = running.functions[FUNCTION]
+    function = running.newest(FUNCTION)
     statement = publishing.publish_statements(publish_request(1, "run-1"), "ML_STAGE").create_function
     # The statement the pipeline sent, the body the sandbox parsed out of it, the text the worker ran.
     assert function.definition.statement == statement
@@ -157,7 +148,7 @@ def test_a_multiclass_function_returns_each_rows_class_probabilities_in_class_or
     publish(s3, factory, 1, artifact, problem="multiclass")
     running = functions.installed()
     assert running is not None
-    assert running.functions[FUNCTION].definition.returns == "ARRAY"
+    assert running.newest(FUNCTION).definition.returns == "ARRAY"
     in_sql = scores_in_sql(setup_conn)
     assert [len(row) for row in in_sql] == [3] * len(ROWS)
     assert (
@@ -276,3 +267,44 @@ def test_the_runtime_is_not_the_projects_python() -> None:
     ).stdout.strip()
     assert version == "(3, 11) 1.7.3"
     assert Path(sys.executable).resolve() != python.resolve()
+
+
+def test_a_model_with_other_features_replaces_the_function_instead_of_adding_an_overload(
+    s3: Any, factory: ConnectionFactory, setup_conn: Any, tmp_path: Path
+) -> None:
+    """A function is its name and argument types: CREATE OR REPLACE with two arguments instead of
+    three adds an overload, and the three-argument model kept answering its calls while ML_MODELS
+    named the new one. After a publish exactly one ML_PREDICT_<DATASET> is listed."""
+    artifact, _ = train_model(tmp_path, seed=7)
+    publish(s3, factory, 1, artifact)
+    s3.put_object(Bucket=BUCKET, Key="models/pumps/run-2/job/output/model.tar.gz", Body=artifact)
+    publishing.publish_model(publish_request(2, "run-2", features=["A", "B"]), factory, "ML_STAGE")
+    listed = query(setup_conn, f"SHOW USER FUNCTIONS LIKE '{FUNCTION}' IN SCHEMA")
+    assert [row[-1] for row in listed] == [f"{FUNCTION}(FLOAT, FLOAT) RETURN FLOAT"]
+    with pytest.raises(snowflake.connector.errors.ProgrammingError):
+        query(setup_conn, f"SELECT {FUNCTION}(1.0, 2.0, 3.0)")  # the old arity is gone
+    assert query(setup_conn, "SELECT MODEL_VERSION FROM ML_MODELS ORDER BY MODEL_VERSION") == [(1,), (2,)]
+
+
+def test_the_sandbox_keeps_overloads_as_snowflake_does(
+    s3: Any, factory: ConnectionFactory, setup_conn: Any, tmp_path: Path
+) -> None:
+    """Without the publish's DROP, the two CREATEs leave two functions of the name (the sandbox
+    refuses nothing Snowflake accepts here, and drops only the overload named)."""
+    artifact, _ = train_model(tmp_path, seed=8)
+    s3.put_object(Bucket=BUCKET, Key="models/pumps/run-1/job/output/model.tar.gz", Body=artifact)
+    request = publish_request(1, "run-1")
+    statements = publishing.publish_statements(request, "ML_STAGE")
+    query(setup_conn, statements.copy_artifact)
+    query(setup_conn, statements.create_function)
+    two = publishing.publish_statements(publish_request(1, "run-1", features=["A", "B"]), "ML_STAGE")
+    query(setup_conn, two.create_function)
+    listed = {row[-1] for row in query(setup_conn, f"SHOW USER FUNCTIONS LIKE '{FUNCTION}'")}
+    assert listed == {
+        f"{FUNCTION}(FLOAT, FLOAT, FLOAT) RETURN FLOAT",
+        f"{FUNCTION}(FLOAT, FLOAT) RETURN FLOAT",
+    }
+    query(setup_conn, f"DROP FUNCTION {FUNCTION}(FLOAT, FLOAT)")
+    assert scores_in_sql(setup_conn)  # the three-argument one answers again
+    with pytest.raises(snowflake.connector.errors.ProgrammingError, match="does not exist"):
+        query(setup_conn, f"DROP FUNCTION {FUNCTION}(FLOAT, FLOAT)")

@@ -1,4 +1,4 @@
-"""The merchant features in Snowpark Python return the SQL view's rows (issue 12).
+"""The merchant features in Snowpark Python return the SQL view's rows.
 
 snowflake/snowpark/merchant_features.py runs under Snowpark's local testing mode in the
 Snowflake-runtime venv, fed with the sandbox's MERCHANT_TRANSACTIONS; MERCHANT_FEATURES (the SQL

@@ -68,8 +68,76 @@ def test_every_file_is_safe_to_reapply(path: Path) -> None:
     for statement in split_statements(render(path.read_text(), VARIABLES), source=path.name):
         head = " ".join(statement.text.split()[:6]).upper()
         if head.startswith("CREATE"):
-            assert "OR REPLACE" in head or "IF NOT EXISTS" in head, statement.where
+            assert any(form in head for form in ("OR REPLACE", "OR ALTER", "IF NOT EXISTS")), statement.where
         assert not head.startswith(("INSERT", "DROP", "DELETE", "TRUNCATE")), statement.where
+
+
+GRANT_ON = re.compile(
+    r"GRANT\s+[A-Z, ]+?\s+ON\s+(?P<kind>FILE FORMAT|STAGE|TABLE|VIEW|PROCEDURE|FUNCTION)\s+(?P<name>\w+)",
+    re.I,
+)
+
+
+def test_nothing_the_pipeline_role_uses_is_replaced_without_its_grants() -> None:
+    """A CREATE OR REPLACE drops the object's grants until the GRANT after it runs again: a load, a
+    record or a training during an apply fails. So every object the pipeline role is granted is
+    created IF NOT EXISTS (then ALTERed), with CREATE OR ALTER, or replaced WITH COPY GRANTS
+    (sql-reference/sql/create-or-alter; create-view, create-procedure: COPY GRANTS)."""
+    granted: set[tuple[str, str, str]] = set()
+    creates: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for path in ALL_FILES:
+        for statement in split_statements(render(path.read_text(), VARIABLES), source=path.name):
+            text = " ".join(statement.text.split())
+            match = GRANT_ON.match(text)
+            if match and text.endswith(f"TO ROLE {VARIABLES.get('pipeline_role', 'SNOWSAGE_PIPELINE')}"):
+                granted.add((match.group("kind").upper(), match.group("name").upper(), statement.where))
+            created = re.match(
+                r"CREATE (?:OR (?:REPLACE|ALTER) )?(FILE FORMAT|STAGE|TABLE|VIEW|PROCEDURE|FUNCTION)"
+                r"(?: IF NOT EXISTS)? (\w+)",
+                text,
+                re.I,
+            )
+            if created:
+                creates.setdefault((created.group(1).upper(), created.group(2).upper()), []).append(
+                    (text.split(" AS ", 1)[0], statement.where)
+                )
+    assert len(granted) >= 8
+    for kind, name, where in granted:
+        assert (kind, name) in creates, f"{where}: {kind} {name} is granted but created nowhere"
+        for head, created_at in creates[(kind, name)]:
+            keeps_grants = (
+                "IF NOT EXISTS" in head or head.startswith("CREATE OR ALTER") or " COPY GRANTS" in head
+            )
+            assert keeps_grants, f"{created_at}: {head[:80]} drops the grant of {where}"
+
+
+def _options(text: str) -> list[str]:
+    """A CREATE's or ALTER's option lines, TYPE left out (ALTER cannot change it)."""
+    return [line.strip() for line in text.splitlines()[1:] if not line.strip().startswith("TYPE")]
+
+
+def test_each_alter_repeats_its_creates_options() -> None:
+    """A stage or file format is created IF NOT EXISTS, then ALTERed with the same options, so an
+    apply over an older object converges on this file's definition."""
+    statements = load_statements([SETUP_DIR / "02_integration_and_stage.sql"], VARIABLES)
+    created = {
+        s.text.splitlines()[0].split()[-1]: s.text
+        for s in statements
+        if s.kind in {"CREATE FILE FORMAT", "CREATE STAGE"}
+    }
+    altered = {
+        s.text.splitlines()[0].split()[-2]: s.text
+        for s in statements
+        if s.kind in {"ALTER FILE FORMAT", "ALTER STAGE"}
+    }
+    assert (
+        set(created)
+        == set(altered)
+        == {"ML_EXPORT_CSV", "ML_PREDICTIONS_CSV", "ML_PREDICTIONS_LINES", "ML_STAGE"}
+    )
+    for name, create in created.items():
+        assert "IF NOT EXISTS" in create.splitlines()[0]
+        assert _options(altered[name]) == _options(create), name
 
 
 def test_storage_integration_is_never_replaced() -> None:
@@ -168,9 +236,8 @@ def test_procedure_body_is_one_statement_with_the_unload_shape() -> None:
         "MAX_FILE_SIZE = ",
         "INCLUDE_QUERY_ID = TRUE DETAILED_OUTPUT = TRUE",
         "FORMAT_NAME = ''' || db || '.' || sch || '.ML_EXPORT_CSV''",
-        "EXECUTE IMMEDIATE :copy_sql;\n    -- SQLID",
-        "copy_query_id := SQLID;",
-        "FROM TABLE(RESULT_SCAN(:copy_query_id))",
+        "unloaded := (EXECUTE IMMEDIATE :copy_sql);",
+        "FROM TABLE(unloaded)",
         "SINGLE = TRUE OVERWRITE = TRUE",
         "TYPE = JSON COMPRESSION = NONE",
         '\'YYYYMMDD"T"HH24MISS"Z"\'',
@@ -182,13 +249,34 @@ def test_procedure_body_is_one_statement_with_the_unload_shape() -> None:
         assert not re.search(rf"(?<![A-Z_]){name}(?![A-Z_])", body.upper()), name
     # each section's summary (manifest v2): files, rows ($3) and bytes ($2), summed in SQL
     assert "SELECT COUNT(*), COALESCE(SUM($3::INTEGER), 0), COALESCE(SUM($2::INTEGER), 0)" in body
-    assert "'files', section_files,\n      'rows', section_rows,\n      'bytes', section_bytes" in body
+    assert "'files', section_files,\n        'rows', section_rows,\n        'bytes', section_bytes" in body
     assert "ARRAY_AGG(OBJECT_CONSTRUCT(" not in body  # no per-file list: the manifest does not grow per file
     # the manifest is the last thing unloaded
     assert body.rindex("manifest.json") > body.rindex("DETAILED_OUTPUT = TRUE")
     # rendered with the deployment's names
     assert "db VARCHAR DEFAULT 'SNOWSAGE';" in body
     assert "FROM SNOWSAGE.ML.ML_DATASETS" in body
+
+
+def test_the_procedure_reads_a_dynamic_statements_rows_only_through_a_resultset() -> None:
+    """snowflake-scripting/resultsets documents `rs := (EXECUTE IMMEDIATE :sql)` and TABLE(rs); what
+    SQLID holds after EXECUTE IMMEDIATE is not documented, so neither SQLID nor RESULT_SCAN is used."""
+    procedure = next(
+        s
+        for s in load_statements([SETUP_DIR / "30_export_procedure.sql"], VARIABLES)
+        if s.kind == "CREATE PROCEDURE"
+    )
+    code = "\n".join(line.split("--", 1)[0] for line in procedure.text.splitlines())  # comments out
+    assert "SQLID" not in code and "RESULT_SCAN" not in code
+    declared = set(re.findall(r"^\s*(\w+) RESULTSET;", code, re.MULTILINE))
+    assigned = re.findall(r"(\w+) := \(EXECUTE IMMEDIATE :\w+\);", code)
+    read = re.findall(r"FROM TABLE\((\w+)\)", code)
+    assert declared == set(assigned) == set(read) == {"unloaded", "labels"}
+    # The only EXECUTE IMMEDIATE whose rows are not read is the manifest's COPY.
+    plain = re.findall(r"^\s*EXECUTE IMMEDIATE :(\w+);", code, re.MULTILINE)
+    assert plain == ["copy_sql"] and code.rindex("EXECUTE IMMEDIATE :copy_sql;") > code.rindex(
+        "manifest.json"
+    )
 
 
 def _file_format_options(name: str) -> dict[str, str]:
@@ -225,9 +313,13 @@ def test_the_pipeline_role_gets_only_what_the_lambdas_use() -> None:
     ]
     assert not [text for text in granted if "CREATE TABLE" in text]  # temporary tables need none
     # EXPORT_DATASET reads the views; StalenessCheckFunction reads ML_STALE_DATASETS (owner's rights
-    # reach ML_DATASETS through it: sql-reference/sql/create-view, "Access control requirements")
+    # reach ML_DATASETS through it: sql-reference/sql/create-view, "Access control requirements");
+    # ScoreInSnowflake reads the sample's scoring view (SCORING_ENGINE = 'SNOWFLAKE'), never a training view
     views = [text for text in granted if " ON VIEW " in text]
-    assert views == [f"GRANT SELECT ON VIEW ML_STALE_DATASETS TO ROLE {pipeline_role}"]
+    assert sorted(views) == [
+        f"GRANT SELECT ON VIEW MERCHANT_RISK_SCORING TO ROLE {pipeline_role}",
+        f"GRANT SELECT ON VIEW ML_STALE_DATASETS TO ROLE {pipeline_role}",
+    ]
     assert not [text for text in granted if "ML_DATASETS" in text]  # ... and the registry, as owner
     assert f"GRANT USAGE ON SCHEMA SNOWSAGE.ML TO ROLE {pipeline_role}" in granted
 

@@ -8,7 +8,7 @@ import sqlglot
 from sqlglot import exp
 
 from snowsage.snowflake.sql import load_statements as load_sql
-from snowsage.snowflake.sql import merge_run_statement
+from snowsage.snowflake.sql import run_write_statements
 from snowsage_setup.sqlscript import EXAMPLES_DIR, load_statements, setup_files, with_defaults
 
 from .conftest import BUCKET, ROLE_ARN
@@ -25,9 +25,10 @@ def _zoned_clock_reads(sql: str) -> list[str]:
 
 
 def test_the_run_record_is_stamped_in_utc() -> None:
-    statement = merge_run_statement()
-    assert _zoned_clock_reads(statement) == []
-    assert statement.count("SYSDATE()") == 2  # UPDATED_AT on update and on insert
+    statements = run_write_statements()
+    for statement in (statements.update, statements.insert):
+        assert _zoned_clock_reads(statement) == []
+        assert statement.count("SYSDATE()") == 1  # UPDATED_AT on update and on insert
 
 
 def test_no_statement_of_the_load_or_the_setup_reads_a_zoned_clock() -> None:

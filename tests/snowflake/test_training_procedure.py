@@ -1,4 +1,4 @@
-"""TRAIN_MODEL, the SNOWFLAKE training engine (issue 12), in the sandbox's Snowflake.
+"""TRAIN_MODEL, the SNOWFLAKE training engine, in the sandbox's Snowflake.
 
 ``CALL TRAIN_MODEL(…)`` runs the body of 35_training_procedure.sql's CREATE PROCEDURE, in the
 Snowflake-runtime venv, with a real Snowpark Session (local testing mode) fed with the training
@@ -20,6 +20,7 @@ import snowflake.connector
 
 from sandbox.sagemaker.runner import environment_python
 from sandbox.snowflake import functions, procedures
+from snowsage.names import run_id_for
 from snowsage.snowflake import publishing
 from snowsage_setup.sqlscript import load_statements, with_defaults
 from tooling.sample_data import load_sample_data
@@ -72,11 +73,9 @@ def test_the_sandbox_runs_the_body_of_the_setup_files_create_procedure() -> None
 def test_train_model_trains_in_the_warehouse_and_copy_files_takes_the_artifact_to_the_bucket(
     loaded_conn: Any, s3: Any
 ) -> None:
-    result = call(loaded_conn, "merchant_risk", "merchant_risk-20261126t100000z")
-    assert (
-        result["artifact"]
-        == "@ML_MODELS_STAGE/training/merchant_risk/merchant_risk-20261126t100000z/model.tar.gz"
-    )
+    run_id = run_id_for("merchant_risk-20261126t100000z")  # what the pipeline passes: its plan's run id
+    result = call(loaded_conn, "merchant_risk", run_id)
+    assert result["artifact"] == f"@ML_MODELS_STAGE/training/merchant_risk/{run_id}/model.tar.gz"
     assert result["metric_name"] == "validation:auc" and 0.5 < result["metric_value"] <= 1
     assert result["rounds"] == 40
     # The split is EXPORT_DATASET's: MD5 of the id, first two hex digits below '33'.
@@ -87,7 +86,7 @@ def test_train_model_trains_in_the_warehouse_and_copy_files_takes_the_artifact_t
     query(
         loaded_conn,
         "COPY FILES INTO @ML_STAGE/models/merchant_risk/r1/ FROM"
-        " @ML_MODELS_STAGE/training/merchant_risk/merchant_risk-20261126t100000z/ FILES = ('model.tar.gz')",
+        f" @ML_MODELS_STAGE/training/merchant_risk/{run_id}/ FILES = ('model.tar.gz')",
     )
     body = s3.get_object(Bucket=BUCKET, Key="models/merchant_risk/r1/model.tar.gz")["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
@@ -119,3 +118,56 @@ def test_a_failure_inside_the_procedure_fails_the_call_with_its_cause(loaded_con
         call(loaded_conn, "nope", "run-1")
     with pytest.raises(snowflake.connector.errors.ProgrammingError, match="is not a validation metric"):
         call(loaded_conn, "merchant_risk", "run-1", metric="train:auc")
+
+
+def test_with_early_stopping_the_reported_metric_is_the_saved_models(loaded_conn: Any, s3: Any) -> None:
+    """save_best=True keeps the best round's model: the metric reported is that model's validation
+    metric (recomputed here on the same split by the 1.7-1 image's xgboost), not the last round's."""
+    settings = {
+        **HYPERPARAMETERS,
+        "num_round": "300",
+        "eta": "0.5",
+        "max_depth": "6",
+        "early_stopping_rounds": "3",
+    }
+    rows = query(
+        loaded_conn,
+        "CALL TRAIN_MODEL(%s, %s, %s, %s)",
+        ("merchant_risk", "early-1", json.dumps(settings), "validation:auc"),
+    )
+    result = json.loads(rows[0][0])
+    assert result["rounds"] < result["rounds_run"], result  # it stopped early and kept an earlier round
+    query(
+        loaded_conn,
+        "COPY FILES INTO @ML_STAGE/models/merchant_risk/early-1/ FROM"
+        " @ML_MODELS_STAGE/training/merchant_risk/early-1/ FILES = ('model.tar.gz')",
+    )
+    body = s3.get_object(Bucket=BUCKET, Key="models/merchant_risk/early-1/model.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+        member = archive.extractfile("xgboost-model")
+        assert member is not None
+        model = member.read()
+    training = query(loaded_conn, "SELECT * FROM MERCHANT_RISK_TRAINING")
+    held_out = [
+        [float(value) for value in row[1:]]
+        for row in training
+        if hashlib.md5(str(row[0]).encode()).hexdigest()[:2] < "33"  # EXPORT_DATASET's split
+    ]
+    script = (
+        "import json, sys, tempfile, xgboost as x\n"
+        "rows = json.loads(sys.argv[1])\n"
+        "with tempfile.NamedTemporaryFile() as f:\n"
+        "    f.write(sys.stdin.buffer.read()); f.flush(); b = x.Booster(model_file=f.name)\n"
+        "b.set_param({'eval_metric': 'auc'})\n"
+        "d = x.DMatrix([r[1:] for r in rows], label=[r[0] for r in rows])\n"
+        "print(b.num_boosted_rounds(), b.eval(d).split(':')[-1])\n"
+    )
+    done = subprocess.run(
+        [str(environment_python("1.7.4")), "-c", script, json.dumps(held_out)],
+        input=model,
+        capture_output=True,
+        check=True,
+    )
+    trees, auc = done.stdout.decode().split()
+    assert int(trees) == result["rounds"]
+    assert result["metric_value"] == pytest.approx(float(auc), abs=1e-5)

@@ -41,6 +41,7 @@ PRODUCERS: dict[str, type[BaseModel] | None] = {
     "model": models.ModelSelection,
     "transform": models.TransformResult,
     "load": models.LoadResult,
+    "published": models.PublishedModel,
     "record": models.RunRecord,
     "error": models.CaughtError,
     "created_model": None,
@@ -62,6 +63,7 @@ LAMBDA_REQUESTS: dict[str, type[BaseModel]] = {
     "${LoadPredictionsFunctionArn}": models.LoadPredictionsRequest,
     "${PublishModelFunctionArn}": models.PublishModelRequest,
     "${TrainInSnowflakeFunctionArn}": models.TrainInSnowflakeRequest,
+    "${ScoreInSnowflakeFunctionArn}": models.ScoreInSnowflakeRequest,
     "${RecordRunFunctionArn}": models.RecordRunRequest,
     "${DeployEndpointFunctionArn}": models.DeployEndpointRequest,
     "${SettleEndpointFunctionArn}": models.SettleEndpointRequest,
@@ -69,17 +71,28 @@ LAMBDA_REQUESTS: dict[str, type[BaseModel]] = {
 PATH = re.compile(r"(?<![$\w])\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
-def edges(state: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
-    """(target, key the transition adds): a Catch adds its ResultPath."""
+def edges(state: dict[str, Any]) -> Iterator[tuple[str, str | None, set[str]]]:
+    """(target, key a Catch adds (its ResultPath), keys a choice rule's ``IsPresent: true`` tests
+    demand)."""
     if "Next" in state:
-        yield state["Next"], None
+        yield state["Next"], None, set()
     for choice in state.get("Choices", []):
-        yield choice["Next"], None
+        yield choice["Next"], None, _guarded_keys(choice)
     if "Default" in state:
-        yield state["Default"], None
+        yield state["Default"], None, set()
     for catch in state.get("Catch", []):
         path = catch.get("ResultPath")
-        yield catch["Next"], path.split(".")[1] if path else None
+        yield catch["Next"], path.split(".")[1] if path else None, set()
+
+
+def _guarded_keys(choice: dict[str, Any]) -> set[str]:
+    """The top-level keys a choice rule demands be present (``IsPresent: true``, alone or in its And)."""
+    keys = {
+        str(rule["Variable"]).split(".")[1]
+        for rule in choice.get("And", [choice])
+        if rule.get("IsPresent") is True and str(rule.get("Variable", "")).startswith("$.")
+    }
+    return keys
 
 
 def produced_key(state: dict[str, Any]) -> str | None:
@@ -102,8 +115,8 @@ def available_keys() -> dict[str, set[str]]:
             if keys_in is None:
                 continue
             key = produced_key(state)
-            for target, catch_key in edges(state):
-                keys_out = set(keys_in)
+            for target, catch_key, guarded in edges(state):
+                keys_out = set(keys_in) | guarded
                 if catch_key:
                     keys_out.add(catch_key)
                 elif key:
@@ -157,7 +170,7 @@ def reachable(*starts: str) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        stack.extend(target for target, _ in edges(STATES[name]))
+        stack.extend(target for target, *_ in edges(STATES[name]))
     return seen
 
 
@@ -166,7 +179,7 @@ FAILURE_BRANCH = reachable(*(catch["Next"] for state in STATES.values() for catc
 
 
 def test_every_state_is_reachable_and_every_target_exists() -> None:
-    targets = {target for state in STATES.values() for target, _ in edges(state)}
+    targets = {target for state in STATES.values() for target, *_ in edges(state)}
     assert targets <= STATES.keys(), f"dangling: {targets - STATES.keys()}"
     assert reachable() == set(STATES), f"unreachable: {set(STATES) - reachable()}"
 
@@ -287,7 +300,7 @@ def test_result_selectors_give_what_the_models_read(key: str) -> None:
         )
 
 
-# --- issue 10: what AWS would refuse ------------------------------------------------------------
+# --- what AWS would refuse ------------------------------------------------------------
 FORMAT = re.compile(r"States\.Format\('(?P<template>[^']*)'(?P<args>(?:,\s*[^,)]+)*)\)")
 
 
@@ -503,23 +516,39 @@ def test_tune_runs_trains_job_and_recovers_like_train() -> None:
 
 def test_tune_warm_is_tune_with_the_plans_warm_start_config() -> None:
     """A Parameters field cannot be left out, so a warm start is its own state: Tune's very request,
-    result, Retry and Catch plus WarmStartConfig (which plan reaches it:
+    result, Retry and Catch plus WarmStartConfig, and one Catch more: a create-time refusal (after
+    the retries) tunes cold in Tune, the refusal kept in the plan (which plan reaches it:
     test_a_train_and_score_plan_chooses_its_training)."""
     tune, warm = STATES["Tune"], copy.deepcopy(STATES["TuneWarm"])
     assert warm["Parameters"].pop("WarmStartConfig.$") == "$.plan.tuning.warm_start_config"
+    refused = warm["Catch"].pop(0)
+    assert refused == {
+        "ErrorEquals": ["SageMaker.AmazonSageMakerException"],
+        "ResultPath": "$.plan.tuning.warm_start_refused",
+        "Next": "Tune",
+    }
     assert {key: value for key, value in warm.items() if key != "Comment"} == {
         key: value for key, value in tune.items() if key != "Comment"
     }
 
 
 SERVERLESS = {"kind": "SERVERLESS"}
+CREATED = {"model_name": "snowsage-run-model-0"}  # CreateModel's result: the batch transform's model
 
 
 @pytest.mark.parametrize(
     ("document", "expected"),
     [
-        ({"plan": {"endpoint": SERVERLESS}, "evaluation": {"promote": True}}, "DeployEndpoint"),
-        ({"plan": {"endpoint": {"kind": "INSTANCE"}}, "evaluation": {"promote": True}}, "DeployEndpoint"),
+        (
+            {"plan": {"endpoint": SERVERLESS}, "evaluation": {"promote": True}, "created_model": CREATED},
+            "DeployEndpoint",
+        ),
+        (
+            {"plan": {"endpoint": {"kind": "INSTANCE"}}, "evaluation": {"promote": True}, "created_model": CREATED},
+            "DeployEndpoint",
+        ),
+        # scored in Snowflake: no SageMaker model yet, the endpoint's is created first
+        ({"plan": {"endpoint": SERVERLESS}, "evaluation": {"promote": True}}, "CreateEndpointModel"),
         # a rejected candidate never touches the endpoint, nor does a score_only run
         ({"plan": {"endpoint": SERVERLESS}, "evaluation": {"promote": False}}, "RecordRun"),
         ({"plan": {"endpoint": SERVERLESS}}, "RecordRun"),
@@ -535,6 +564,18 @@ SERVERLESS = {"kind": "SERVERLESS"}
 )
 def test_only_a_promoted_model_reaches_the_endpoint(document: dict[str, Any], expected: str) -> None:
     assert choose("IsEndpointToChange", document) == expected
+
+
+def test_the_endpoint_model_of_a_run_scored_in_snowflake_is_named_as_create_model_names_it() -> None:
+    """SCORING_ENGINE 'SNOWFLAKE' runs no CreateModel: CreateEndpointModel makes the same model, then
+    DeployEndpoint reads its name where it reads CreateModel's."""
+    created = STATES["CreateEndpointModel"]
+    model = STATES["CreateModel"]
+    assert {key: value for key, value in created.items() if key not in {"Comment", "Next"}} == {
+        key: value for key, value in model.items() if key not in {"Comment", "Next"}
+    }
+    assert created["Next"] == "DeployEndpoint"
+    assert STATES["DeployEndpoint"]["Parameters"]["model_name.$"] == "$.created_model.model_name"
 
 
 @pytest.mark.parametrize(
@@ -561,3 +602,18 @@ def test_the_endpoint_wait_counts_down_and_waits_the_polling_interval() -> None:
     }
     assert STATES["WaitForEndpoint"]["SecondsPath"] == "$.endpoint_deployment.poll_seconds"
     assert STATES["SettleEndpoint"]["Parameters"]["polls_left.$"] == "$.endpoint_wait.polls_left"
+def test_the_scoring_engine_chooses_the_transform_or_scoring_in_snowflake() -> None:
+    """After SelectModel, SNOWFLAKE publishes the model if the function does not serve it yet, then
+    scores in Snowflake into $.load, as LoadPredictions does; no transform state is on that path."""
+    assert STATES["SelectModel"]["Next"] == "ChooseScoringEngine"
+    for engine, expected in (("SNOWFLAKE", "PublishForScoring"), ("SAGEMAKER", "CreateModel")):
+        assert choose("ChooseScoringEngine", {"plan": {"model": {"scoring_engine": engine}}}) == expected
+    publish = STATES["PublishForScoring"]
+    assert publish["Resource"] == STATES["PublishModel"]["Resource"]
+    assert publish["Parameters"]["if_not_served"] is True
+    assert (publish["ResultPath"], publish["Next"]) == ("$.published", "ScoreInSnowflake")
+    score = STATES["ScoreInSnowflake"]
+    assert (score["ResultPath"], score["Next"]) == (STATES["LoadPredictions"]["ResultPath"], "IsEndpointToChange")
+    assert "SnowflakeUnavailable" in {name for retry in score["Retry"] for name in retry["ErrorEquals"]}
+    after = reachable("PublishForScoring") - FAILURE_BRANCH
+    assert not after & {"CreateModel", "Score", "LoadPredictions", "PublishModel"}, after

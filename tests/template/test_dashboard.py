@@ -15,6 +15,8 @@ SERVICE_METRICS = {
     ("AWS/States", "ExecutionsStarted"),
     ("AWS/States", "ExecutionsSucceeded"),
     ("AWS/States", "ExecutionsFailed"),
+    ("AWS/States", "ExecutionsTimedOut"),
+    ("AWS/States", "ExecutionsAborted"),
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
     # SageMaker's endpoint invocation metrics (monitoring-cloudwatch, serverless-endpoints-monitoring)
     ("AWS/SageMaker", "Invocations"),
@@ -116,10 +118,41 @@ def test_every_alarm_notifies_the_topic() -> None:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "NotificationTopic"}], name
 
 
-def test_the_failure_alarm_watches_the_pipeline() -> None:
+# Every way a Standard execution ends other than success (Step Functions, "Execution metrics").
+ENDINGS_WITHOUT_SUCCESS = ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")
+FILL = re.compile(r"FILL\((\w+), 0\)")
+
+
+def alarm_value(alarm: dict[str, Any], datapoints: dict[str, float]) -> float:
+    """The alarm's value for one period with ``datapoints`` by metric name (absent: no datapoint):
+    its metric alone, or its metric math expression (only sums of FILL(id, 0) are used here)."""
+    if "MetricName" in alarm:
+        return datapoints.get(alarm["MetricName"], float("nan"))
+    by_id = {query["Id"]: query for query in alarm["Metrics"]}
+    (returned,) = [query for query in alarm["Metrics"] if query.get("ReturnData")]
+    terms = [term.strip() for term in returned["Expression"].split("+")]
+    total = 0.0
+    for term in terms:
+        match = FILL.fullmatch(term)
+        assert match, f"only FILL(id, 0) terms are evaluated here, not {term!r}"
+        metric = by_id[match.group(1)]["MetricStat"]["Metric"]
+        assert metric["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "PipelineStateMachine"}}]
+        total += datapoints.get(metric["MetricName"], 0.0) if metric["Namespace"] == "AWS/States" else 0.0
+    return total
+
+
+def breaches(alarm: dict[str, Any], datapoints: dict[str, float]) -> bool:
+    value = alarm_value(alarm, datapoints)
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    return value > alarm["Threshold"]
+
+
+def test_an_execution_that_fails_times_out_or_is_aborted_sets_off_the_failure_alarm() -> None:
     alarm = resources()["PipelineFailedAlarm"]["Properties"]
-    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/States", "ExecutionsFailed")
-    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "PipelineStateMachine"}}]
+    for ending in ENDINGS_WITHOUT_SUCCESS:
+        assert breaches(alarm, {ending: 1.0}), f"{ending}: no alarm sees it"
+    assert not breaches(alarm, {"ExecutionsSucceeded": 3.0})
+    assert not breaches(alarm, {})
 
 
 def test_the_staleness_alarm_reads_what_the_check_emits_and_alarms_when_it_stops() -> None:

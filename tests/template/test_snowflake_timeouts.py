@@ -4,12 +4,14 @@ the driver's error, which the state machine retries, comes before Lambda's own t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from snowsage.settings import SnowflakeSettings
-from tests.template.template_model import function_environment, functions, template
+from snowsage.snowflake.connection import DETACHED_TRANSACTION_IDLE_SECONDS, LOCK_TIMEOUT_SECONDS
+from tests.template.template_model import ROOT, function_environment, functions, template
 
 DRIVER_LAYER = "SnowflakeLayer"
 TIMEOUT_VARIABLES = ("SNOWFLAKE_LOGIN_TIMEOUT", "SNOWFLAKE_NETWORK_TIMEOUT", "SNOWFLAKE_STATEMENT_TIMEOUT")
@@ -52,3 +54,23 @@ def _names() -> dict[str, str]:
         for field in SnowflakeSettings.model_fields
         if SnowflakeSettings.model_fields[field].is_required()
     }
+
+
+def _snowflake_retries() -> dict[str, dict[str, Any]]:
+    states = json.loads((ROOT / "statemachines" / "pipeline.asl.json").read_text())["States"]
+    return {
+        name: retry
+        for name, state in states.items()
+        for retry in state.get("Retry", [])
+        if "SnowflakeUnavailable" in retry["ErrorEquals"]
+    }
+
+
+@pytest.mark.parametrize("state", sorted(_snowflake_retries()))
+def test_the_attempts_outlast_a_detached_transactions_lock(state: str) -> None:
+    """A transaction whose session vanished keeps its locks until Snowflake aborts it, once it has
+    blocked another while idle for 5 minutes (sql-reference/transactions, "Aborting transactions").
+    Each attempt waits at most LOCK_TIMEOUT for a lock; with full jitter a retry may start at once,
+    so the attempts' lock waits alone must outlast those 5 minutes."""
+    attempts = _snowflake_retries()[state]["MaxAttempts"] + 1
+    assert attempts * LOCK_TIMEOUT_SECONDS > DETACHED_TRANSACTION_IDLE_SECONDS, state

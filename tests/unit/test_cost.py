@@ -14,8 +14,10 @@ from snowsage.cost import (
     BilledTrainingJob,
     FunctionMemory,
     HistoryCosting,
+    RunCost,
     RunUsage,
     TuningTrials,
+    Unpriced,
     UnpricedUsage,
     WarehouseRate,
     lambda_invocations,
@@ -181,8 +183,39 @@ def test_function_memory_asks_lambda_once_per_function() -> None:
 
 def test_history_costing_records_no_cost_rather_than_a_wrong_one() -> None:
     state = RunState()
-    assert HistoryCosting("us-east-1", MEMORY.__getitem__)(state, history()) is not None
-    assert HistoryCosting("xx-nowhere-1", MEMORY.__getitem__)(state, history()) is None
+    assert isinstance(HistoryCosting("us-east-1", MEMORY.__getitem__)(state, history()), RunCost)
+    unpriced = HistoryCosting("xx-nowhere-1", MEMORY.__getitem__)(state, history())
+    assert unpriced == Unpriced(reason="no prices recorded for region xx-nowhere-1")
+
+
+class ThrottledLambda:
+    """GetFunctionConfiguration refused (throttled, or a name the role's scoped ARN does not cover)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:
+        raise ClientError(
+            {"Error": {"Code": self.code, "Message": "Rate exceeded"}}, "GetFunctionConfiguration"
+        )
+
+
+@pytest.mark.parametrize("code", ["TooManyRequestsException", "AccessDeniedException"])
+def test_a_memory_size_that_cannot_be_read_leaves_the_run_unpriced_with_the_reason(code: str) -> None:
+    """Costing never fails RecordRun: a Lambda error is the reason COST_USD is NULL, not an exception."""
+    costing = HistoryCosting("us-east-1", FunctionMemory(ThrottledLambda(code)))
+    result = costing(RunState(), history())
+    assert isinstance(result, Unpriced)
+    assert result.reason.startswith("the memory size of arn:aws:lambda:us-east-1:123456789012:function:prep")
+    assert code in result.reason
+
+
+def test_a_defect_in_the_costing_is_a_reason_too() -> None:
+    def broken(function: str) -> int:
+        raise KeyError(function)
+
+    result = HistoryCosting("us-east-1", broken)(RunState(), history())
+    assert isinstance(result, Unpriced) and result.reason.startswith("costing failed: KeyError")
 
 
 # --- a tuned run: every trial's billed seconds ------------------------------------------------
@@ -203,7 +236,12 @@ class FakeSageMaker:
         assert 1 <= request["MaxResults"] <= 100  # API_ListTrainingJobsForHyperParameterTuningJob
         start = int(request.get("NextToken", 0))
         names = sorted(self.trials)[start : start + self.page]
-        answer: dict[str, Any] = {"TrainingJobSummaries": [{"TrainingJobName": name} for name in names]}
+        summaries = []
+        for name in names:
+            summary = {"TrainingJobName": name, "TrainingJobStatus": "Completed"}
+            summary |= {key: value for key, value in self.trials[name].items() if key.startswith("Training")}
+            summaries.append(summary)
+        answer: dict[str, Any] = {"TrainingJobSummaries": summaries}
         if start + self.page < len(self.trials):
             answer["NextToken"] = str(start + self.page)
         return answer
@@ -213,25 +251,30 @@ class FakeSageMaker:
         return self.trials[TrainingJobName]
 
 
-def trial(seconds: int | None, instance: str = "ml.m5.large", count: int = 1) -> dict[str, Any]:
-    described: dict[str, Any] = {"ResourceConfig": {"InstanceType": instance, "InstanceCount": count}}
+def trial(seconds: int | None, billable: int | None = None) -> dict[str, Any]:
+    """A trial that trained ``seconds`` (None: it never started); ``billable``: its spot bill."""
+    described: dict[str, Any] = {"ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2}}
     if seconds is not None:
-        described["BillableTimeInSeconds"] = seconds
+        described |= {"TrainingStartTime": at(100), "TrainingEndTime": at(100 + seconds)}
+        described["BillableTimeInSeconds"] = seconds if billable is None else billable
     return described
 
 
 TRIALS = {
-    "snowsage-t-001-aaaa": trial(120),
-    "snowsage-t-002-bbbb": trial(90, "ml.m5.xlarge", 2),
+    "snowsage-t-001-aaaa": trial(120, billable=40),
+    "snowsage-t-002-bbbb": trial(90, billable=30),
     "snowsage-t-003-cccc": trial(None),  # failed before it started: nothing billed
-    "snowsage-t-004-dddd": trial(45),
-    "snowsage-t-005-eeee": trial(60),
+    "snowsage-t-004-dddd": trial(45, billable=15),
+    "snowsage-t-005-eeee": trial(60, billable=20),
 }
+XLARGE_TWO = 2 * 0.23 / 3600  # ml.m5.xlarge x 2 instances, USD per second (us-east-1)
 
 
-def tuned_state(max_jobs: int = 5) -> RunState:
+def tuned_state(max_jobs: int = 5, spot: bool = False) -> RunState:
     document = json.loads(SUCCEEDED_EVENT.read_text())["state"]
     document["training"] |= {"tuning_job": "snowsage-t", "billable_seconds": None}
+    document["plan"]["training"]["resource_config"] |= {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2}
+    document["plan"]["training"]["enable_spot"] = spot
     document["plan"]["tuning"] = {
         "job_name_base": "snowsage-t",
         "config": {},
@@ -242,21 +285,48 @@ def tuned_state(max_jobs: int = 5) -> RunState:
     return RunState.model_validate(document)
 
 
-def test_a_tuned_runs_training_is_the_sum_of_its_trials_billed_seconds() -> None:
+def test_a_tuned_runs_training_is_the_sum_of_its_trials_billed_intervals_read_from_the_listing() -> None:
+    """On demand, a trial bills TrainingStartTime..TrainingEndTime: the listing alone prices it."""
     client = FakeSageMaker(TRIALS)
     cost = HistoryCosting("us-east-1", MEMORY.__getitem__, trials=TuningTrials(client))(tuned_state(), [])
-    assert cost is not None
-    by_hand = (120 * 0.115 + 90 * 2 * 0.23 + 0 + 45 * 0.115 + 60 * 0.115) / 3600
-    assert cost.training_usd == pytest.approx(by_hand)
-    assert cost.tuning_trials == 5
+    assert isinstance(cost, RunCost)
+    assert cost.training_usd == pytest.approx((120 + 90 + 0 + 45 + 60) * XLARGE_TWO)
+    assert (cost.tuning_trials, cost.note) == (5, None)
     assert [request.get("NextToken") for request in client.listed] == [None, "2", "4"]
-    assert sorted(client.described) == sorted(TRIALS)
+    assert client.described == []  # no call per trial
+
+
+def test_spot_trials_are_described_up_to_a_cap_and_the_rest_are_an_upper_bound_that_is_noted() -> None:
+    client = FakeSageMaker(TRIALS)
+    trials = TuningTrials(client, describe_limit=2)
+    cost = HistoryCosting("us-east-1", MEMORY.__getitem__, trials=trials)(tuned_state(spot=True), [])
+    assert isinstance(cost, RunCost)
+    # The first two started trials by their bills, the other two at their whole interval.
+    assert client.described == ["snowsage-t-001-aaaa", "snowsage-t-002-bbbb"]
+    assert cost.training_usd == pytest.approx((40 + 30 + 0 + 45 + 60) * XLARGE_TWO)
+    assert cost.note == (
+        "2 of 5 spot trials priced at their whole training time, an upper bound"
+        " (RecordRun describes at most 2 for their billed seconds)"
+    )
+
+
+def test_the_calls_are_bounded_by_the_pages_of_max_jobs_and_the_describe_cap() -> None:
+    """750 spot trials: 8 listing pages and 25 DescribeTrainingJob, not 750."""
+    many = {f"snowsage-t-{index:03d}-aaaa": trial(60, billable=20) for index in range(750)}
+    client = FakeSageMaker(many, page=100)
+    cost = HistoryCosting("us-east-1", MEMORY.__getitem__, trials=TuningTrials(client))(
+        tuned_state(max_jobs=750, spot=True), []
+    )
+    assert isinstance(cost, RunCost) and cost.tuning_trials == 750
+    assert (len(client.listed), len(client.described)) == (8, TuningTrials.DESCRIBE_LIMIT)
+    assert cost.note is not None and cost.note.startswith("725 of 750 spot trials")
 
 
 def test_a_listing_longer_than_max_jobs_records_no_cost_rather_than_part_of_it() -> None:
     client = FakeSageMaker(TRIALS)
     costing = HistoryCosting("us-east-1", MEMORY.__getitem__, trials=TuningTrials(client))
-    assert costing(tuned_state(max_jobs=3), []) is None
+    result = costing(tuned_state(max_jobs=3), [])
+    assert isinstance(result, Unpriced) and "more than its 3 trials" in result.reason
     assert client.described == []  # refused before describing any trial
 
 
@@ -267,12 +337,14 @@ def test_a_trial_sagemaker_refuses_to_describe_leaves_the_run_unpriced_not_unrec
             raise ClientError(error, "DescribeTrainingJob")
 
     costing = HistoryCosting("us-east-1", MEMORY.__getitem__, trials=TuningTrials(Refusing(TRIALS)))
-    assert costing(tuned_state(), []) is None
+    result = costing(tuned_state(spot=True), [])
+    assert isinstance(result, Unpriced) and "AccessDeniedException" in result.reason
 
 
 def test_trials_are_never_priced_as_the_best_trial_alone() -> None:
     """Without a trial reader a tuned run is not priced: the best trial alone would be a wrong figure."""
-    assert HistoryCosting("us-east-1", MEMORY.__getitem__)(tuned_state(), []) is None
+    result = HistoryCosting("us-east-1", MEMORY.__getitem__)(tuned_state(), [])
+    assert isinstance(result, Unpriced)
 
 
 # --- warehouse time ---------------------------------------------------------------------------

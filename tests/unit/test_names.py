@@ -201,3 +201,19 @@ def test_the_export_procedure_checks_identifiers_with_the_cores_grammar() -> Non
     pattern = re.search(r"ident_pattern VARCHAR DEFAULT '([^']+)'", sql)
     assert pattern
     assert pattern.group(1) == SNOWFLAKE_IDENTIFIER.pattern
+
+
+def test_the_training_procedure_accepts_exactly_the_datasets_and_run_ids_the_pipeline_makes() -> None:
+    """TRAIN_MODEL's own checks (its Python body) are the core's grammars: a dataset with a leading
+    digit, which the pipeline exports, must train in Snowflake too."""
+    sql = (Path(__file__).resolve().parents[2] / "snowflake/setup/35_training_procedure.sql").read_text()
+    dataset = re.search(r'^DATASET = re\.compile\(r"([^"]+)"\)', sql, re.MULTILINE)
+    run = re.search(r'^RUN = re\.compile\(r"([^"]+)"\)', sql, re.MULTILINE)
+    assert dataset and run
+    for name in [*_datasets(), "2024_sales", "a-b", "_a", "a_", "a__b", "A", "d" * (DATASET_MAX + 1)]:
+        assert bool(re.fullmatch(dataset.group(1), name)) == bool(DATASET_PATTERN.fullmatch(name)), name
+    for execution in ["merchant_risk-20261126t100000z", "X" * 90, "2024_sales-1", "a--b", "rerun-1"]:
+        run_id = run_id_for(execution)
+        assert re.fullmatch(run.group(1), run_id), run_id
+    for bad in ["A", "a_b", "-a", "a-", "a" * (RUN_ID_MAX + 1), "a--b"]:
+        assert not re.fullmatch(run.group(1), bad), bad

@@ -1,4 +1,4 @@
-"""PrepareRun on an export for the SNOWFLAKE engine (issue 12): no train/validation in S3.
+"""PrepareRun on an export for the SNOWFLAKE engine: no train/validation in S3.
 
 EXPORT_DATASET leaves those sections out for a TRAINING_ENGINE = 'SNOWFLAKE' row (the rows stay in
 Snowflake; TRAIN_MODEL trains on the view) and says so in the manifest (`engine`, `sections`).

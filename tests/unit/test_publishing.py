@@ -108,19 +108,31 @@ def test_a_body_holding_the_dollar_quote_is_refused() -> None:
 
 
 class RecordingCursor:
-    def __init__(self, fail_on: str | None) -> None:
+    """Records statements; SHOW USER FUNCTIONS answers with ``functions`` (name, arguments) as Snowflake
+    does (sql-reference/sql/show-user-functions: lower-case column names)."""
+
+    def __init__(self, fail_on: str | None, functions: list[tuple[str, str]] | None = None) -> None:
         self.statements: list[str] = []
         self.fail_on = fail_on
+        self.functions = functions or []
+        self.description: list[tuple[str]] = []
+        self._rows: list[tuple[str, ...]] = []
 
     def execute(self, statement: str, params: Any = None, timeout: int | None = None) -> None:
         self.statements.append(statement)
         if self.fail_on and statement.startswith(self.fail_on):
             raise RuntimeError(f"{self.fail_on} failed")
+        if statement.startswith("SHOW USER FUNCTIONS"):
+            self.description = [("created_on",), ("name",), ("arguments",)]
+            self._rows = [("2026-12-01", name, arguments) for name, arguments in self.functions]
+
+    def fetchall(self) -> list[tuple[str, ...]]:
+        return self._rows
 
 
 class RecordingConnection:
-    def __init__(self, fail_on: str | None = None) -> None:
-        self.recorded = RecordingCursor(fail_on)
+    def __init__(self, fail_on: str | None = None, functions: list[tuple[str, str]] | None = None) -> None:
+        self.recorded = RecordingCursor(fail_on, functions)
 
     def cursor(self) -> RecordingCursor:
         return self.recorded
@@ -147,7 +159,7 @@ def test_ml_models_is_written_only_after_the_function() -> None:
     connection = RecordingConnection()
     factory = ConnectionFactory(open=lambda tag: connection, statement_budget_seconds=60)
     published = publishing.publish_model(request(), factory, "ML_STAGE")
-    assert [s.split()[0] for s in connection.recorded.statements] == ["COPY", "CREATE", "MERGE"]
+    assert [s.split()[0] for s in connection.recorded.statements] == ["COPY", "CREATE", "SHOW", "MERGE"]
     assert (published.function_name, published.model_version, published.imports) == (
         "ML_PREDICT_MERCHANT_RISK",
         1,
@@ -163,3 +175,34 @@ def test_the_xgboost_pin_follows_the_image_that_trained_the_model() -> None:
     assert publishing.packages_for(f"{registry}:3.0-5") == ("xgboost==1.7.3", "pandas")
     with pytest.raises(PublicationRefused, match=r"image '3\.2-0'.*train with a pinned image"):
         publishing.publish_statements(request(image_uri=f"{registry}:3.2-0"), "ML_STAGE")
+
+
+def test_after_a_publish_exactly_one_function_of_the_name_is_left() -> None:
+    """A model of another feature count made CREATE OR REPLACE add an overload: the old arity kept
+    answering with the old model. The publish drops every other overload, after the create and
+    before ML_MODELS names the version (LIKE's "_" matches any character: only the exact name)."""
+    features = len(request().plan.scoring.features)
+    now = "ML_PREDICT_MERCHANT_RISK(" + ", ".join(["FLOAT"] * features) + ") RETURN FLOAT"
+    connection = RecordingConnection(
+        functions=[
+            ("ML_PREDICT_MERCHANT_RISK", "ML_PREDICT_MERCHANT_RISK(FLOAT, FLOAT) RETURN FLOAT"),
+            ("ML_PREDICT_MERCHANT_RISK", now),
+            ("ML_PREDICTXMERCHANT_RISK", "ML_PREDICTXMERCHANT_RISK(FLOAT) RETURN FLOAT"),
+        ]
+    )
+    factory = ConnectionFactory(open=lambda tag: connection, statement_budget_seconds=60)
+    publishing.publish_model(request(), factory, "ML_STAGE")
+    statements = connection.recorded.statements
+    assert statements[2] == "SHOW USER FUNCTIONS LIKE 'ML_PREDICT_MERCHANT_RISK' IN SCHEMA"
+    assert statements[3] == "DROP FUNCTION IF EXISTS ML_PREDICT_MERCHANT_RISK(FLOAT, FLOAT)"
+    assert [s.split()[0] for s in statements] == ["COPY", "CREATE", "SHOW", "DROP", "MERGE"]
+
+
+def test_overload_argument_types_are_read_at_the_top_level() -> None:
+    assert publishing.drop_other_overloads(
+        "F", ("FLOAT",), [{"name": "F", "arguments": "F(NUMBER(38,0), VARCHAR) RETURN FLOAT"}]
+    ) == ["DROP FUNCTION IF EXISTS F(NUMBER(38,0), VARCHAR)"]
+    with pytest.raises(PublicationRefused, match="unexpected argument types"):
+        publishing.drop_other_overloads(
+            "F", ("FLOAT",), [{"name": "F", "arguments": "F(A; DROP) RETURN FLOAT"}]
+        )

@@ -3,8 +3,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-from snowsage.cost import RunCost
+from snowsage.cost import FunctionMemory, HistoryCosting, RunCost
 from snowsage.models import RecordRunRequest, RunRecord
 from snowsage.runs import build_run_record, failed_state, record_run, summarise_cause
 
@@ -74,6 +75,27 @@ def test_a_success_ignores_the_failed_state() -> None:
     assert build_run_record(request, now=NOW, failed_state_name="Train").failed_state is None
 
 
+def _lambda_task(event_id: int, function: str) -> list[dict[str, object]]:
+    """A Lambda task that ran one second (what costing prices by the function's memory size)."""
+    scheduled = {"resource": function}
+    return [
+        {
+            "id": event_id,
+            "type": "LambdaFunctionScheduled",
+            "timestamp": NOW,
+            "lambdaFunctionScheduledEventDetails": scheduled,
+        },
+        {"id": event_id + 1, "type": "LambdaFunctionSucceeded", "timestamp": NOW},
+    ]
+
+
+class ThrottledLambda:
+    def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:
+        raise ClientError(
+            {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetFunctionConfiguration"
+        )
+
+
 class FakeHistory:
     def __init__(self, events: list[dict[str, Any]]) -> None:
         self._events = events
@@ -133,6 +155,23 @@ def test_record_run_of_a_success_names_no_failed_state_and_prices_the_history() 
     assert record.failed_state is None
     assert (record.cost_usd, record.cost_training_usd, record.cost_transform_usd) == (1.75, 1.0, None)
     assert (record.cost_step_functions_usd, record.cost_lambda_usd) == (0.5, 0.25)
+
+
+def test_a_run_whose_cost_cannot_be_read_is_recorded_with_the_reason_and_no_cost() -> None:
+    """Both RecordRun and RecordFailure write the row: the cost is NULL, COST_NOTE says why."""
+    written: list[RunRecord] = []
+    costing = HistoryCosting("us-east-1", FunctionMemory(ThrottledLambda()))
+    for status in ("SUCCEEDED", "FAILED"):
+        record = record_run(
+            _request(status),
+            history=FakeHistory(_lambda_task(2, "arn:aws:lambda:us-east-1:123456789012:function:prep")),
+            write=written.append,
+            now=NOW,
+            costing=costing,
+        )
+        assert record.cost_usd is None and record.cost_lambda_usd is None
+        assert record.cost_note is not None and "ThrottlingException" in record.cost_note
+    assert [record.status for record in written] == ["SUCCEEDED", "FAILED"]
 
 
 def test_record_run_raises_when_the_row_cannot_be_written() -> None:

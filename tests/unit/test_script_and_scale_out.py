@@ -1,4 +1,4 @@
-"""PrepareRun's script mode and scale-out: the plan, and every refusal naming its field (issue 13)."""
+"""PrepareRun's script mode and scale-out: the plan, and every refusal naming its field."""
 
 from __future__ import annotations
 

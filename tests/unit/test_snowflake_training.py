@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import snowflake.connector
 
-from snowsage.errors import TrainingFailed
+from snowsage.errors import SnowflakeUnavailable, TrainingFailed
 from snowsage.models import RunPlan
 from snowsage.snowflake import training
-from snowsage.snowflake.connection import ConnectionFactory
+from snowsage.snowflake.connection import ConnectionFactory, is_transient
 
 EVENT = Path(__file__).resolve().parents[2] / "events" / "publish_model" / "promoted.json"
 PLAN = RunPlan.model_validate(json.loads(EVENT.read_text())["plan"])
@@ -79,3 +79,19 @@ def test_an_error_inside_the_procedure_is_a_training_failure_with_its_cause_and_
     with pytest.raises(TrainingFailed, match=r"TRAIN_MODEL failed in Snowflake: .*bad tree_method"):
         _train(connection)
     assert [call.split()[0] for call, _ in connection.recorded.calls] == ["CALL"]
+
+
+@pytest.mark.parametrize(
+    ("errno", "message"),
+    [
+        (630, "Statement reached its statement or warehouse timeout of 600 second(s) and was canceled."),
+        (604, "SQL execution was cancelled by the client due to a timeout."),
+    ],
+)
+def test_a_call_stopped_for_time_is_transient_as_every_other_snowflake_call(errno: int, message: str) -> None:
+    """One rule (connection.is_transient): 000630 and 000604 are SnowflakeUnavailable, retried by
+    TrainInSnowflake's Retry, not a permanent TrainingFailed."""
+    error = snowflake.connector.errors.ProgrammingError(msg=message, errno=errno, sqlstate="57014")
+    assert is_transient(error)
+    with pytest.raises(SnowflakeUnavailable, match="timeout"):
+        _train(Connection(error))

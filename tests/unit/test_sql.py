@@ -2,7 +2,7 @@ import pytest
 import sqlglot
 
 from snowsage.errors import InvalidIdentifier
-from snowsage.snowflake.sql import RUN_COLUMNS, load_statements, merge_run_statement, stage_location
+from snowsage.snowflake.sql import RUN_COLUMNS, load_statements, run_write_statements, stage_location
 
 
 def test_load_statements_parse_as_snowflake_sql() -> None:
@@ -31,8 +31,11 @@ def test_unsafe_stage_paths_are_refused(path: str) -> None:
         stage_location("ML_STAGE", path)
 
 
-def test_merge_binds_every_run_column() -> None:
-    statement = merge_run_statement()
+def test_the_run_write_binds_every_run_column() -> None:
+    statements = run_write_statements()
     for column in RUN_COLUMNS:
-        assert f"%({column.lower()})s" in statement
-    assert statement.startswith("MERGE INTO ML_RUNS")
+        assert f"%({column.lower()})s" in statements.insert
+        assert column in {"RUN_ID", "STARTED_AT"} or f"{column} = " in statements.update
+    assert statements.update.startswith("UPDATE ML_RUNS SET")
+    assert statements.update.endswith("WHERE RUN_ID = %(run_id)s")
+    assert statements.insert.startswith("INSERT INTO ML_RUNS") and "WHERE NOT EXISTS" in statements.insert

@@ -1,4 +1,4 @@
-"""Warm start (issue 13): PrepareRun plans the tuning job's WarmStartConfig from the champion's tuning
+"""Warm start: PrepareRun plans the tuning job's WarmStartConfig from the champion's tuning
 job, TransferLearning, when AWS's warm start restrictions allow it; otherwise the run tunes cold and
 the plan says why (snowsage/warm_start.py). Never a failed run for it."""
 

@@ -4,14 +4,16 @@ and the Snowflake warehouse time of the statements the run ran.
     training       = sum over the run's training jobs of BillableTimeInSeconds x InstanceCount x
                      training price per hour / 3600 (DescribeTrainingJob; with managed spot training
                      it already holds the saving). One job, or every trial of the run's tuning job
-                     (ListTrainingJobsForHyperParameterTuningJob, then DescribeTrainingJob per trial)
+                     (ListTrainingJobsForHyperParameterTuningJob: each trial's TrainingStartTime to
+                     TrainingEndTime, the interval billed; see TuningTrials for spot trials)
     transform      = (TransformEndTime - TransformStartTime) x InstanceCount x transform price / 3600
     step_functions = state transitions x price per transition (Standard workflows bill each one)
     lambda         = sum over the execution's Lambda tasks of seconds x MemorySize / 1024 x price per
                      GB-second, + requests x price per request
     warehouse      = warehouse seconds x credits per hour of the warehouse's size / 3600 x price per
                      credit: the seconds are the statements' elapsed time as the Lambdas observed
-                     it (TrainInSnowflake's CALL, LoadPredictions' COPY and load, PublishModel)
+                     it (TrainInSnowflake's CALL, LoadPredictions' COPY and load, ScoreInSnowflake's
+                     scoring statement, PublishModel)
     total          = the sum of the parts (S3, SNS, CloudWatch and the export's credits are not in it)
 
 The Lambda seconds come from the execution history (scheduled to succeeded or failed): Lambda's
@@ -23,12 +25,16 @@ The warehouse figure is an approximation (docs/operations.md, "Warehouse time"):
 warehouse per second while it runs, with 60 s minimum each time it resumes, whoever's queries it
 runs. A run's statements are what it adds to a warehouse that is running anyway; the 60 s minimum
 of a resume the run caused, and the auto-suspend time after it, are not in it.
+
+Costing never fails a run: whatever cannot be read or priced (a throttled or refused AWS call, a
+price not recorded) leaves COST_USD NULL, and COST_NOTE says why (``Unpriced``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +53,7 @@ from snowsage.prices import (
 from snowsage.tuning import MAX_TRAINING_JOBS
 
 logger = Logger(child=True)
+COST_NOTE_LIMIT = 1000
 
 LAMBDA_STARTED = ("LambdaFunctionScheduled", "TaskScheduled")
 LAMBDA_ENDED = frozenset(
@@ -62,7 +69,15 @@ LAMBDA_ENDED = frozenset(
 
 
 class UnpricedUsage(LookupError):
-    """A region or instance type has no price in snowsage.prices: add it there (with its source)."""
+    """A usage that cannot be priced: a price missing from snowsage.prices, a bill that cannot be read."""
+
+
+class Unpriced(BaseModel):
+    """No cost for the run, and why (ML_RUNS: COST_USD NULL, COST_NOTE the reason)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: str
 
 
 class BilledTrainingJob(BaseModel):
@@ -108,6 +123,7 @@ class RunUsage(BaseModel):
     lambda_gb_seconds: float = 0.0
     lambda_requests: int = 0
     warehouse_seconds: float | None = None  # None: the run ran no statement in a warehouse
+    note: str | None = None
 
 
 class RunCost(BaseModel):
@@ -122,6 +138,7 @@ class RunCost(BaseModel):
     warehouse_usd: float | None = None
     warehouse_seconds: float | None = None
     tuning_trials: int | None = None
+    note: str | None = None  # what the figure rests on beyond the bills read (ML_RUNS.COST_NOTE)
 
     @property
     def total_usd(self) -> float:
@@ -178,6 +195,7 @@ def run_cost(usage: RunUsage, region: str, warehouse: WarehouseRate | None = Non
         ),
         warehouse_seconds=usage.warehouse_seconds,
         tuning_trials=usage.tuning_trials,
+        note=usage.note,
     )
 
 
@@ -226,61 +244,111 @@ def usage_from_history(
     return state_transitions(events), gb_seconds, len(invocations)
 
 
+@dataclass(frozen=True)
+class TrialRequest:
+    """What pricing a tuning job's trials needs: the job, its MaxNumberOfTrainingJobs, and the one
+    ResourceConfig and spot setting every trial runs with (API_HyperParameterTrainingJobDefinition)."""
+
+    tuning_job: str
+    max_jobs: int
+    instance_type: str
+    instance_count: int = 1
+    spot: bool = False
+
+
+@dataclass(frozen=True)
+class BilledTrials:
+    jobs: list[BilledTrainingJob]
+    note: str | None = None
+
+
 class TuningTrials:
-    """The trials of a tuning job as billed: API_ListTrainingJobsForHyperParameterTuningJob (paged by
-    NextToken, at most 100 a page), then API_DescribeTrainingJob for each (BillableTimeInSeconds,
-    ResourceConfig). ``max_jobs`` is the job's MaxNumberOfTrainingJobs: a listing longer than that is
-    refused (UnpricedUsage), never priced in part."""
+    """The trials of a tuning job as billed, in a bounded number of calls.
+
+    API_ListTrainingJobsForHyperParameterTuningJob (pages of at most 100, NextToken) gives each
+    trial's TrainingStartTime and TrainingEndTime: the interval SageMaker bills an on-demand trial
+    for (API_HyperParameterTrainingJobSummary, TrainingEndTime: "You are billed for the time interval
+    between the value of TrainingStartTime and this time"), so a tuning job of 750 trials costs 8
+    calls, not 750 DescribeTrainingJob. A spot trial bills less than its interval (BillableTimeInSeconds): at
+    most ``describe_limit`` of them are described; the others are priced at their interval, an upper
+    bound, and the note says how many. A listing longer than ``max_jobs`` is refused (UnpricedUsage).
+    """
 
     PAGE = 100  # the API's largest MaxResults
+    DESCRIBE_LIMIT = 25  # DescribeTrainingJob calls for spot trials, at most
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, describe_limit: int = DESCRIBE_LIMIT) -> None:
         self._client = client
+        self._describe_limit = describe_limit
 
-    def names(self, tuning_job: str, max_jobs: int) -> list[str]:
-        names: list[str] = []
+    def summaries(self, tuning_job: str, max_jobs: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
         request: dict[str, Any] = {"HyperParameterTuningJobName": tuning_job, "MaxResults": self.PAGE}
-        while True:
+        while len(found) <= max_jobs:
             page = self._client.list_training_jobs_for_hyper_parameter_tuning_job(**request)
-            names += [summary["TrainingJobName"] for summary in page.get("TrainingJobSummaries", [])]
-            if len(names) > max_jobs:
-                raise UnpricedUsage(
-                    f"tuning job {tuning_job} lists more than its {max_jobs} trials (MaxNumberOfTrainingJobs)"
-                )
+            summaries = list(page.get("TrainingJobSummaries", []))
+            found += summaries
             if not page.get("NextToken"):
-                return names
+                return found
+            if not summaries:  # a page that moves nothing on would never end
+                raise UnpricedUsage(f"tuning job {tuning_job}: an empty page of trials with a NextToken")
             request["NextToken"] = page["NextToken"]
+        raise UnpricedUsage(
+            f"tuning job {tuning_job} lists more than its {max_jobs} trials (MaxNumberOfTrainingJobs)"
+        )
 
-    def __call__(self, tuning_job: str, max_jobs: int) -> list[BilledTrainingJob]:
-        """The trials as billed; a SageMaker error (after boto3's own retries) leaves the run unpriced:
-        the ML_RUNS row is still written, with COST_USD NULL, rather than RecordRun failing."""
+    def __call__(self, request: TrialRequest) -> BilledTrials:
+        """A SageMaker error (after boto3's own retries) is UnpricedUsage: the run is not priced."""
         try:
-            return self._billed(tuning_job, max_jobs)
+            return self._billed(request)
         except (ClientError, BotoCoreError) as error:
-            raise UnpricedUsage(f"the trials of tuning job {tuning_job} could not be read: {error}") from None
+            raise UnpricedUsage(
+                f"the trials of tuning job {request.tuning_job} could not be read: {error}"
+            ) from None
 
-    def _billed(self, tuning_job: str, max_jobs: int) -> list[BilledTrainingJob]:
-        jobs = []
-        for name in self.names(tuning_job, max_jobs):
-            described = self._client.describe_training_job(TrainingJobName=name)
-            resources = described["ResourceConfig"]
+    def _billed(self, request: TrialRequest) -> BilledTrials:
+        jobs: list[BilledTrainingJob] = []
+        described = estimated = 0
+        for summary in self.summaries(request.tuning_job, request.max_jobs):
+            name = str(summary["TrainingJobName"])
+            seconds = _interval_seconds(summary)
+            if request.spot and seconds > 0:
+                if described < self._describe_limit:
+                    found = self._client.describe_training_job(TrainingJobName=name)
+                    seconds = float(found.get("BillableTimeInSeconds") or 0)
+                    described += 1
+                else:
+                    estimated += 1
             jobs.append(
                 BilledTrainingJob(
                     name=name,
-                    instance_type=resources["InstanceType"],
-                    instance_count=int(resources.get("InstanceCount", 1)),
-                    # absent for a trial that failed or stopped before it started: nothing billed
-                    billable_seconds=float(described.get("BillableTimeInSeconds") or 0),
+                    instance_type=request.instance_type,
+                    instance_count=request.instance_count,
+                    billable_seconds=seconds,
                 )
             )
-        return jobs
+        note = None
+        if estimated:
+            note = (
+                f"{estimated} of {len(jobs)} spot trials priced at their whole training time, an upper"
+                f" bound (RecordRun describes at most {self._describe_limit} for their billed seconds)"
+            )
+        return BilledTrials(jobs, note)
 
 
-TrialReader = Callable[[str, int], list[BilledTrainingJob]]
+def _interval_seconds(summary: dict[str, Any]) -> float:
+    """TrainingStartTime to TrainingEndTime; 0 for a trial that never started (nothing billed)."""
+    started, ended = summary.get("TrainingStartTime"), summary.get("TrainingEndTime")
+    if not isinstance(started, datetime) or not isinstance(ended, datetime):
+        return 0.0
+    return max(0.0, (ended - started).total_seconds())
 
 
-def no_trials(tuning_job: str, max_jobs: int) -> list[BilledTrainingJob]:
-    raise UnpricedUsage(f"the trials of tuning job {tuning_job} were not read")
+TrialReader = Callable[[TrialRequest], BilledTrials]
+
+
+def no_trials(request: TrialRequest) -> BilledTrials:
+    raise UnpricedUsage(f"the trials of tuning job {request.tuning_job} were not read")
 
 
 def warehouse_seconds(state: RunState) -> float | None:
@@ -293,18 +361,31 @@ def warehouse_seconds(state: RunState) -> float | None:
     return sum(figures) if figures else None
 
 
-def training_jobs(state: RunState, trials: TrialReader) -> tuple[list[BilledTrainingJob], int | None]:
-    """The SageMaker training the run billed: its tuning job's trials, or its one training job."""
+def training_jobs(
+    state: RunState, trials: TrialReader
+) -> tuple[list[BilledTrainingJob], int | None, str | None]:
+    """The SageMaker training the run billed: its tuning job's trials, or its one training job; and a
+    note on how it was read."""
     training, plan = state.training, state.plan
     if training is None:
-        return [], None
-    if training.tuning_job:
-        max_jobs = plan.tuning.max_jobs if plan and plan.tuning else MAX_TRAINING_JOBS
-        jobs = trials(training.tuning_job, max_jobs)
-        return jobs, len(jobs)
+        return [], None, None
     training_plan = plan.training if plan else None
+    if training.tuning_job:
+        if training_plan is None:
+            raise UnpricedUsage(f"tuning job {training.tuning_job} has no training plan to price it by")
+        resources = training_plan.resource_config
+        billed = trials(
+            TrialRequest(
+                tuning_job=training.tuning_job,
+                max_jobs=plan.tuning.max_jobs if plan and plan.tuning else MAX_TRAINING_JOBS,
+                instance_type=resources.InstanceType,
+                instance_count=resources.InstanceCount,
+                spot=training_plan.enable_spot,
+            )
+        )
+        return billed.jobs, len(billed.jobs), billed.note
     if training.billable_seconds is None or training_plan is None:
-        return [], None
+        return [], None, None
     resources = training_plan.resource_config
     job = BilledTrainingJob(
         name=training.job_name,
@@ -312,7 +393,7 @@ def training_jobs(state: RunState, trials: TrialReader) -> tuple[list[BilledTrai
         instance_count=resources.InstanceCount,
         billable_seconds=training.billable_seconds,
     )
-    return [job], None
+    return [job], None, None
 
 
 def run_usage(
@@ -329,7 +410,7 @@ def run_usage(
     if transform and transform.started_at and transform.ended_at:
         transform_seconds = (transform.ended_at - transform.started_at).total_seconds()
     transitions, gb_seconds, requests = usage_from_history(history, memory_mb)
-    jobs, tuning_trials = training_jobs(state, trials)
+    jobs, tuning_trials, note = training_jobs(state, trials)
     return RunUsage(
         training_jobs=tuple(jobs),
         tuning_trials=tuning_trials,
@@ -340,6 +421,7 @@ def run_usage(
         lambda_gb_seconds=gb_seconds,
         lambda_requests=requests,
         warehouse_seconds=warehouse_seconds(state),
+        note=note,
     )
 
 
@@ -352,13 +434,17 @@ class FunctionMemory:
 
     def __call__(self, function: str) -> int:
         if function not in self._known:
-            configuration = self._client.get_function_configuration(FunctionName=function)
+            try:
+                configuration = self._client.get_function_configuration(FunctionName=function)
+            except (ClientError, BotoCoreError) as error:
+                raise UnpricedUsage(f"the memory size of {function} could not be read: {error}") from None
             self._known[function] = int(configuration["MemorySize"])
         return self._known[function]
 
 
 class HistoryCosting:
-    """RecordRun's costing: the run's usage at the region's prices; None when a price is missing."""
+    """RecordRun's costing: the run's usage at the region's prices, or Unpriced and why. It never
+    raises: a cost is a figure beside the run, and no reading of it may fail the run."""
 
     def __init__(
         self,
@@ -372,10 +458,14 @@ class HistoryCosting:
         self._trials = trials
         self._warehouse = warehouse
 
-    def __call__(self, state: RunState, history: list[dict[str, Any]]) -> RunCost | None:
+    def __call__(self, state: RunState, history: list[dict[str, Any]]) -> RunCost | Unpriced:
         try:
             usage = run_usage(state, history, self._memory_mb, self._trials)
             return run_cost(usage, self._region, self._warehouse)
         except UnpricedUsage as error:
-            logger.warning("run not priced", extra={"reason": str(error)})
-            return None
+            reason = str(error)
+        except Exception as error:  # a defect in the costing itself: still no reason to fail the run
+            logger.exception("costing the run failed")
+            reason = f"costing failed: {type(error).__name__}: {error}"
+        logger.warning("run not priced", extra={"reason": reason})
+        return Unpriced(reason=reason[:COST_NOTE_LIMIT])

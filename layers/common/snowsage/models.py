@@ -30,9 +30,11 @@ from snowsage.instance_types import ENDPOINT_INSTANCE_TYPES, TRAINING_INSTANCE_T
 Mode = Literal["train_and_score", "score_only"]
 # What a dataset's objective predicts, and so how it is scored, gated and loaded (model_settings.py).
 Problem = Literal["binary", "regression", "multiclass"]
-# Where a run trains: SageMaker's built-in XGBoost, or TRAIN_MODEL inside Snowflake (issue 12).
+# Where a run trains: SageMaker's built-in XGBoost, or TRAIN_MODEL inside Snowflake.
 TrainingEngine = Literal["SAGEMAKER", "SNOWFLAKE"]
 TRAINING_ENGINES: tuple[TrainingEngine, ...] = ("SAGEMAKER", "SNOWFLAKE")
+# Where a run scores: a SageMaker batch transform, or ML_PREDICT_<DATASET> inside Snowflake.
+ScoringEngine = Literal["SAGEMAKER", "SNOWFLAKE"]
 SectionName = Literal["train", "validation", "score"]
 # ML_RUNS.STATUS: what the pipeline's own RecordRun states write (SUCCEEDED, FAILED), and the
 # execution statuses the safety net records for runs that ended without them (TIMED_OUT, ABORTED).
@@ -111,6 +113,7 @@ class ExecutionInput(StrictContract):
     # Hyperparameter tuning for this run (snowsage/tuning.py), replacing the row's TUNING whole.
     tuning: dict[str, Any] | None = None
     training_engine: TrainingEngine | None = None
+    scoring_engine: ScoringEngine | None = None
     # The real-time endpoint after this run (docs/contracts.md, "Real-time endpoint").
     endpoint: EndpointKind | None = None
     endpoint_memory_mb: int | None = None
@@ -167,11 +170,21 @@ class DatasetModel(Contract):
     training_instance_count: int | None = None
     tuning: str | None = None
     training_engine: str | None = None
+    scoring_engine: str | None = None
     endpoint: str | None = None
     endpoint_memory_mb: int | None = None
     endpoint_max_concurrency: int | None = None
     endpoint_instance_type: str | None = None
     endpoint_instance_count: int | None = None
+
+
+class ScoringView(Contract):
+    """The scoring view as EXPORT_DATASET found it: its name, columns (the id, then the features) and
+    rows. The SNOWFLAKE scoring engine scores it in place; the rows are the count it must load."""
+
+    name: str
+    columns: list[str] = Field(min_length=1)
+    rows: int = Field(ge=0)
 
 
 class LabelSummary(Contract):
@@ -193,7 +206,8 @@ class Manifest(Contract):
     predictions_table: str
     train: ManifestSection | None = None
     validation: ManifestSection | None = None
-    score: ManifestSection
+    # None: the export was written for the SNOWFLAKE scoring engine (no scoring row left Snowflake).
+    score: ManifestSection | None = None
     # Version 2: the row's model settings, the labels' summary, the predictions table's columns.
     model: DatasetModel | None = None
     label_summary: LabelSummary | None = None
@@ -203,6 +217,10 @@ class Manifest(Contract):
     # Snowflake). An older manifest has neither and holds every section.
     engine: TrainingEngine | None = None
     sections: list[SectionName] | None = None
+    # The row's SCORING_ENGINE as the export resolved it (NULL: SAGEMAKER), and the scoring view it
+    # counted: a SNOWFLAKE export writes no score section. Older manifests have neither.
+    scoring_engine: ScoringEngine | None = None
+    scoring_view: ScoringView | None = None
 
 
 # --- PrepareRun ------------------------------------------------------------------------------
@@ -293,10 +311,13 @@ class TuningPlan(Contract):
     warm_start_config: dict[str, Any] | None = None
     # With warm_start: the parent it starts from, or why it tunes cold (snowsage/warm_start.py).
     warm_start_note: str | None = None
+    # Set by TuneWarm's Catch when SageMaker refused the warm start anyway: the run tuned cold.
+    warm_start_refused: CaughtError | None = None
 
 
 class ScoringPlan(Contract):
-    input_uri: str
+    # The export's score/ prefix (None: the export wrote none, the SNOWFLAKE scoring engine).
+    input_uri: str | None
     output_uri: str
     stage_path: str
     transform_resources: TransformResources
@@ -308,6 +329,8 @@ class ScoringPlan(Contract):
     features: list[str] = Field(default_factory=list)
     # The Score state's OutputFilter: the id and every field the model wrote after the input.
     output_filter: str = "$[0,-1]"
+    # The SNOWFLAKE scoring engine's source: the scoring view, scored in place (None: SAGEMAKER).
+    view: str | None = None
 
 
 class ModelPlan(Contract):
@@ -320,6 +343,7 @@ class ModelPlan(Contract):
     training_instance_count: int = 1
     transform_instance_count: int = 1
     training_engine: TrainingEngine = "SAGEMAKER"
+    scoring_engine: ScoringEngine = "SAGEMAKER"
     # setting -> "template", "ML_DATASETS", "execution input", "labels" or "default for <objective>"
     sources: dict[str, str] = Field(default_factory=dict)
 
@@ -491,6 +515,17 @@ class LoadResult(Contract):
     rows_loaded: int
     files: int
     warehouse_seconds: float | None = None  # the load's statements, elapsed (snowsage.cost)
+    # ScoreInSnowflake: the function version that scored, ``snowflake:ML_PREDICT_<DATASET>:v<n>``
+    # (ML_RUNS.TRANSFORM_JOB, as TRAINING_JOB names TRAIN_MODEL).
+    scored_by: str | None = None
+
+
+class ScoreInSnowflakeRequest(Contract):
+    """The ScoreInSnowflake state's input: the plan and the model the function must serve."""
+
+    execution_name: str
+    plan: RunPlan
+    model: ModelSelection
 
 
 # --- PublishModel ----------------------------------------------------------------------------
@@ -500,6 +535,8 @@ class PublishModelRequest(Contract):
     execution_name: str
     plan: RunPlan
     model: ModelSelection
+    # PublishForScoring: publish only when ML_MODELS says the function serves another version.
+    if_not_served: bool = False
 
 
 class PublishedModel(Contract):
@@ -512,6 +549,8 @@ class PublishedModel(Contract):
     imports: str
     published_at: JsonDatetime
     warehouse_seconds: float | None = None  # the publication's statements, elapsed (snowsage.cost)
+    # True: the function already served this version (if_not_served): nothing was published.
+    already_served: bool = False
 
 
 # --- DeployEndpoint, SettleEndpoint ----------------------------------------------------------
@@ -640,6 +679,7 @@ class RunRecord(Contract):
     cost_warehouse_usd: float | None = None
     warehouse_seconds: float | None = None  # the statements' elapsed seconds the warehouse part prices
     tuning_trials: int | None = None  # the tuning job's trials the training part sums
+    cost_note: str | None = None  # why COST_USD is NULL, or what it rests on beyond the bills read
     # The real-time endpoint: its name, what the run did to it, the model version behind it after the run.
     endpoint_name: str | None = None
     endpoint_status: EndpointOutcomeStatus | None = None

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from snowsage.cost import RunCost
+from snowsage.cost import RunCost, Unpriced
 from snowsage.models import RecordRunRequest, RunRecord, RunState
 from snowsage.names import run_id_for
 from snowsage.run_metrics import RunMetric, run_metrics
@@ -45,15 +45,23 @@ def failed_state(history: Iterable[Mapping[str, Any]]) -> str | None:
     return last
 
 
+def _scoring_job(state: RunState) -> str | None:
+    """What scored the run: the transform job, or the function version ScoreInSnowflake called."""
+    if state.transform is not None:
+        return state.transform.job_name
+    return state.load.scored_by if state.load else None
+
+
 def build_run_record(
     request: RecordRunRequest,
     *,
     now: datetime,
     failed_state_name: str | None = None,
     started_at: datetime | None = None,
-    cost: RunCost | None = None,
+    cost: RunCost | Unpriced | None = None,
 ) -> RunRecord:
     state = request.state
+    priced = cost if isinstance(cost, RunCost) else None
     plan = state.plan
     error = state.error
     return RunRecord(
@@ -68,7 +76,7 @@ def build_run_record(
         error=error.Error if error else None,
         cause=summarise_cause(error.Cause) if error else None,
         training_job=state.training.job_name if state.training else None,
-        transform_job=state.transform.job_name if state.transform else None,
+        transform_job=_scoring_job(state),
         model_package_arn=state.model.model_package_arn if state.model else None,
         model_version=state.model.model_version if state.model else None,
         metric_name=state.evaluation.metric_name if state.evaluation else None,
@@ -80,18 +88,21 @@ def build_run_record(
         rows_scored=plan.scoring.rows if plan else None,
         rows_loaded=state.load.rows_loaded if state.load else None,
         published_function=(
-            f"{state.published.function_name} v{state.published.model_version}" if state.published else None
+            f"{state.published.function_name} v{state.published.model_version}"
+            if state.published and not state.published.already_served
+            else None
         ),
         started_at=plan.started_at if plan else started_at,
         finished_at=now,
-        cost_usd=cost.total_usd if cost else None,
-        cost_training_usd=cost.training_usd if cost else None,
-        cost_transform_usd=cost.transform_usd if cost else None,
-        cost_step_functions_usd=cost.step_functions_usd if cost else None,
-        cost_lambda_usd=cost.lambda_usd if cost else None,
-        cost_warehouse_usd=cost.warehouse_usd if cost else None,
-        warehouse_seconds=cost.warehouse_seconds if cost else None,
-        tuning_trials=cost.tuning_trials if cost else None,
+        cost_usd=priced.total_usd if priced else None,
+        cost_training_usd=priced.training_usd if priced else None,
+        cost_transform_usd=priced.transform_usd if priced else None,
+        cost_step_functions_usd=priced.step_functions_usd if priced else None,
+        cost_lambda_usd=priced.lambda_usd if priced else None,
+        cost_warehouse_usd=priced.warehouse_usd if priced else None,
+        warehouse_seconds=priced.warehouse_seconds if priced else None,
+        tuning_trials=priced.tuning_trials if priced else None,
+        cost_note=cost.reason if isinstance(cost, Unpriced) else priced.note if priced else None,
         endpoint_name=state.endpoint.endpoint_name if state.endpoint else None,
         endpoint_status=state.endpoint.status if state.endpoint else None,
         endpoint_model_version=state.endpoint.model_version if state.endpoint else None,
@@ -106,12 +117,13 @@ class ExecutionEvents(Protocol):
 
 
 class RunCosting(Protocol):
-    """What the run cost, from its state and execution history (snowsage.cost); None: not priced."""
+    """What the run cost, from its state and execution history (snowsage.cost), or why it is not
+    priced; None: not asked. It must not raise (snowsage.cost.HistoryCosting)."""
 
-    def __call__(self, state: RunState, history: list[dict[str, Any]]) -> RunCost | None: ...
+    def __call__(self, state: RunState, history: list[dict[str, Any]]) -> RunCost | Unpriced | None: ...
 
 
-def no_cost(state: RunState, history: list[dict[str, Any]]) -> RunCost | None:
+def no_cost(state: RunState, history: list[dict[str, Any]]) -> RunCost | Unpriced | None:
     return None
 
 

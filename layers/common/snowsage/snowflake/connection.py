@@ -12,11 +12,19 @@ error, which the state machine retries, always comes before Lambda's own timeout
 * ``network_timeout``: the requests that are not statements (the cancel, the close).
 
 A statement that runs out of time is transient (``SnowflakeUnavailable``): a later attempt, on a
-warehouse that has resumed or is less busy, may succeed.
+warehouse that has resumed or is less busy, may succeed. ``is_transient`` is the one rule every
+Snowflake call of the pipeline classifies its errors by (TRAIN_MODEL's CALL included).
+
+Locks: a DML statement waits at most ``LOCK_TIMEOUT_SECONDS`` for a table lock (the parameter's
+default is 12 hours). A transaction whose session vanished keeps its locks until Snowflake aborts
+it, once it has blocked another transaction while idle for 5 minutes (docs: sql-reference/
+transactions, "Aborting transactions"): a retry waits for it a bounded while per attempt, and the
+retries together outlast those 5 minutes (tests/template/test_snowflake_timeouts.py).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import tempfile
@@ -32,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from snowsage.errors import SnowflakeUnavailable
 from snowsage.settings import SnowflakeSettings
 
+LOGGER = logging.getLogger(__name__)
 SECRET_MAX_AGE_SECONDS = 300
 
 # Snowflake error numbers of a statement stopped for time (both SQLSTATE 57014, query canceled):
@@ -40,6 +49,11 @@ SECRET_MAX_AGE_SECONDS = 300
 # connector's own cancel timer produces ("SQL execution was cancelled by the client due to a
 # timeout", cursor.py).
 STATEMENT_TIMED_OUT_ERRNOS = frozenset({604, 630})
+# LOCK_TIMEOUT (docs: sql-reference/parameters): seconds a statement waits for a lock before it is
+# aborted. 90 s x the 5 attempts of a SnowflakeUnavailable Retry > the 5 minutes after which
+# Snowflake aborts an idle detached transaction that blocks another (sql-reference/transactions).
+LOCK_TIMEOUT_SECONDS = 90
+DETACHED_TRANSACTION_IDLE_SECONDS = 300
 
 
 # --- where the driver writes (HOME is read-only on Lambda) ------------------------------------
@@ -127,10 +141,12 @@ def fetch_credentials(secret_arn: str) -> KeyPairCredentials:
 
 
 def session_parameters(settings: SnowflakeSettings, query_tag: str) -> dict[str, Any]:
-    """Per session: Snowflake cancels a statement after the budget (000630), and every query is
-    tagged with the run id (QUERY_HISTORY.QUERY_TAG; docs: sql-reference/parameters, QUERY_TAG)."""
+    """Per session: Snowflake cancels a statement after the budget (000630), a lock wait after
+    LOCK_TIMEOUT_SECONDS, and every query is tagged with the run id (QUERY_HISTORY.QUERY_TAG; docs:
+    sql-reference/parameters, QUERY_TAG, LOCK_TIMEOUT)."""
     return {
         "STATEMENT_TIMEOUT_IN_SECONDS": settings.snowflake_statement_timeout,
+        "LOCK_TIMEOUT": min(LOCK_TIMEOUT_SECONDS, settings.snowflake_statement_timeout),
         "QUERY_TAG": query_tag,
     }
 
@@ -199,13 +215,30 @@ def connection_factory(settings: SnowflakeSettings) -> ConnectionFactory:
 
 
 def is_transient(error: BaseException) -> bool:
-    """Network trouble, timeouts (the driver's and Snowflake's statement timeout), a busy service."""
+    """Network trouble, timeouts (the driver's and Snowflake's statement timeout), a busy service:
+    the one rule for every Snowflake call (loads, run records, publication, TRAIN_MODEL)."""
     import snowflake.connector.errors as sf_errors
 
     if isinstance(error, sf_errors.ProgrammingError):
         return error.errno in STATEMENT_TIMED_OUT_ERRNOS
     return isinstance(
         error, sf_errors.OperationalError | sf_errors.InterfaceError | TimeoutError | ConnectionError
+    )
+
+
+def waited_for_a_lock(error: BaseException, waited_seconds: float) -> bool:
+    """A DML statement that failed transiently, or after at least LOCK_TIMEOUT_SECONDS: what a wait
+    for a table lock ends in (the lock-timeout error's number is not documented: the wait is read)."""
+    return is_transient(error) or waited_seconds >= LOCK_TIMEOUT_SECONDS
+
+
+def lock_wait_message(table: str, waited_seconds: float) -> str:
+    return (
+        f"waited {waited_seconds:.0f} s for a lock on {table}: another transaction holds it, e.g. an"
+        " earlier attempt's whose session vanished. Snowflake aborts such a detached transaction once"
+        f" it has blocked another while idle for {DETACHED_TRANSACTION_IDLE_SECONDS // 60} minutes"
+        " (sql-reference/transactions, 'Aborting transactions'), so a later attempt gets the lock;"
+        " SHOW LOCKS and SELECT SYSTEM$ABORT_TRANSACTION(<id>) end it sooner"
     )
 
 
@@ -237,9 +270,44 @@ class Session:
         finally:
             self.elapsed_seconds += max(0.0, self._clock() - started)
 
+    def execute_waiting_for_lock(
+        self, statement: str, table: str, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """``execute`` a DML statement that may wait for ``table``'s lock: a wait that ends in an
+        error is SnowflakeUnavailable saying so (lock_wait_message), retried by the state machine."""
+        started = self._clock()
+        try:
+            return self.execute(statement, params)
+        except SnowflakeUnavailable:
+            raise
+        except Exception as error:
+            waited = self._clock() - started
+            if not waited_for_a_lock(error, waited):
+                raise
+            raise SnowflakeUnavailable(
+                f"{lock_wait_message(table, waited)}: {error.__class__.__name__}: {error}"
+            ) from None
+
     def warehouse_seconds(self) -> float:
         """``elapsed_seconds`` as the state carries it (milliseconds)."""
         return round(self.elapsed_seconds, 3)
+
+
+def roll_back(snowflake: Session) -> None:
+    """Undo the open transaction; the error that made us roll back is the one to report.
+
+    A ROLLBACK that fails too (the connection is gone, the budget is spent) is only logged: if it
+    replaced the original error, a permanent RowCountMismatch would be retried as
+    SnowflakeUnavailable. Nothing is committed either way: an open transaction is rolled back
+    when its session ends, and one whose session vanished is aborted by Snowflake
+    (docs: sql-reference/transactions).
+    """
+    try:
+        snowflake.execute("ROLLBACK")
+    except Exception as error:
+        LOGGER.warning(
+            "ROLLBACK failed (%s: %s); the session's close ends the transaction", type(error).__name__, error
+        )
 
 
 @contextmanager

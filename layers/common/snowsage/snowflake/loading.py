@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from snowsage.errors import PredictionsMalformed, PredictionsMissing, RowCountMismatch
 from snowsage.models import LoadPredictionsRequest, LoadResult, RunPlan
-from snowsage.snowflake.connection import ConnectionFactory, Session, session
+from snowsage.snowflake.connection import ConnectionFactory, Session, roll_back, session
 from snowsage.snowflake.sql import LoadStatements, load_statements
-
-logger = logging.getLogger(__name__)
-
-
-def _roll_back(snowflake: Session) -> None:
-    """Undo the open transaction; the error that made us roll back is the one to report.
-
-    A ROLLBACK that fails too (the connection is gone, the budget is spent) is only logged: if it
-    replaced the original error, a permanent RowCountMismatch would be retried as
-    SnowflakeUnavailable. Nothing is committed either way: an open transaction is rolled back
-    when its session ends, and one whose session vanished is aborted by Snowflake
-    (docs: sql-reference/transactions).
-    """
-    try:
-        snowflake.execute("ROLLBACK")
-    except Exception as error:
-        logger.warning(
-            "ROLLBACK failed (%s: %s); the session's close ends the transaction", type(error).__name__, error
-        )
-
 
 # COPY INTO's result has one row per file: read in batches, so 100,000 files are never all in memory.
 COPY_RESULT_BATCH = 1_000
@@ -92,14 +71,15 @@ def load_predictions(
         classes = _classes(snowflake, statements, plan)
         snowflake.execute("BEGIN")
         try:
-            snowflake.execute(statements.delete_export, binds)
+            # The first statement that needs the table's lock: a detached transaction's lock shows here.
+            snowflake.execute_waiting_for_lock(statements.delete_export, plan.predictions_table, binds)
             snowflake.execute(statements.insert_predictions(classes), binds)
             inserted = snowflake.cursor.rowcount
             if inserted != plan.scoring.rows:
                 raise RowCountMismatch(f"inserted {inserted} rows; the export scored {plan.scoring.rows}")
             snowflake.execute("COMMIT")
         except BaseException:
-            _roll_back(snowflake)
+            roll_back(snowflake)
             raise
     return LoadResult(
         predictions_table=plan.predictions_table,

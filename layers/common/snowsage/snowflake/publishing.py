@@ -10,10 +10,17 @@ Three statements, in this order, so that a failure never leaves a broken functio
 2. ``CREATE OR REPLACE FUNCTION … COPY GRANTS`` swaps the function in one DDL statement, only
    once its import is in place: if it fails, the earlier function is untouched. ``COPY GRANTS``
    keeps the analysts' USAGE (docs: sql-reference/sql/create-function).
-3. ``MERGE INTO ML_MODELS``: the published version's row, written only once the function serves
+3. ``SHOW USER FUNCTIONS`` then ``DROP FUNCTION`` of every other ``ML_PREDICT_<DATASET>``: a
+   function is its name and its argument types (udf-stored-procedure-naming-conventions,
+   "Overloading"), so a model with another number of features added an overload beside the old
+   model, which kept answering calls of the old arity. After a publish exactly one exists.
+4. ``MERGE INTO ML_MODELS``: the published version's row, written only once the function serves
    it, so ML_MODELS never names a version no function serves.
 
 Every statement is idempotent: a retry after any partial attempt converges on the same state.
+
+PublishForScoring (the SNOWFLAKE scoring engine) sends ``if_not_served``: the dataset's last
+ML_MODELS row is read first, and a function that already serves the model is left as it is.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pathlib import Path
 from snowsage.errors import PublicationRefused
 from snowsage.models import Problem, PublishedModel, PublishModelRequest
 from snowsage.names import S3Uri, validate_snowflake_identifier
-from snowsage.snowflake.connection import ConnectionFactory, session
+from snowsage.snowflake.connection import ConnectionFactory, Session, session
 
 FUNCTION_PREFIX = "ML_PREDICT_"
 MODELS_STAGE = "ML_MODELS_STAGE"
@@ -51,6 +58,7 @@ PACKAGES = (XGBOOST_FOR_IMAGE["1.7-1"], *OTHER_PACKAGES)  # the default image's
 # elements are lists (docs: developer-guide/udf/python/udf-python-batch, "Type support").
 RETURN_TYPE: dict[Problem, str] = {"binary": "FLOAT", "regression": "FLOAT", "multiclass": "ARRAY"}
 IMAGE_TAG = re.compile(r":(?P<tag>\d+\.\d+-\d+)(?:-[a-z0-9-]+)?$")
+TYPE_NAME = re.compile(r"[A-Z_]+(?:\(\d+(?:,\s*\d+)?\))?")  # FLOAT, NUMBER(38,0), VARCHAR(16777216)
 HANDLER_SOURCE = Path(__file__).with_name("scoring_handler.py")
 # A key under the bucket root (the external stage's URL): what a stage path may hold, unquoted.
 ARTIFACT_DIRECTORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*/")
@@ -132,7 +140,46 @@ def _string(value: str) -> str:
 class PublishStatements:
     copy_artifact: str
     create_function: str
+    list_functions: str
     record_model: str
+
+
+def list_functions_statement(name: str) -> str:
+    """The function's overloads in the current schema (sql-reference/sql/show-user-functions)."""
+    return f"SHOW USER FUNCTIONS LIKE {_string(name)} IN SCHEMA"
+
+
+def _argument_types(arguments: str) -> tuple[str, ...]:
+    """``NAME(FLOAT, NUMBER(38,0)) RETURN FLOAT`` -> ("FLOAT", "NUMBER(38,0)"), top-level commas only."""
+    inner = arguments[
+        arguments.index("(") + 1 : arguments.rindex(")", 0, arguments.upper().rindex(" RETURN "))
+    ]
+    types, depth, current = [], 0, ""
+    for char in inner:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            types.append(current.strip())
+            current = ""
+        else:
+            current += char
+    if current.strip():
+        types.append(current.strip())
+    return tuple(types)
+
+
+def drop_other_overloads(name: str, kept: tuple[str, ...], rows: list[dict[str, str]]) -> list[str]:
+    """DROP FUNCTION for every overload of ``name`` but the one taking ``kept`` (SHOW's rows by column)."""
+    drops = []
+    for row in rows:
+        if str(row.get("name", "")).upper() != name:  # LIKE's "_" matches any character
+            continue
+        types = _argument_types(str(row["arguments"]))
+        if types == kept:
+            continue
+        if not all(TYPE_NAME.fullmatch(kind) for kind in types):
+            raise PublicationRefused(f"{name} has an overload of unexpected argument types {types}")
+        drops.append(f"DROP FUNCTION IF EXISTS {name}({', '.join(types)})")
+    return drops
 
 
 def create_function_statement(
@@ -213,16 +260,49 @@ def publish_statements(request: PublishModelRequest, bucket_stage: str) -> Publi
             packages=packages_for(model.image_uri),
             returns=RETURN_TYPE[plan.model.problem],
         ),
+        list_functions=list_functions_statement(name),
         record_model=record_model_statement(),
+    )
+
+
+def served_model_statement() -> str:
+    """The version the function serves: the dataset's last published ML_MODELS row."""
+    columns = "MODEL_VERSION, MODEL_PACKAGE_ARN, ARTIFACT_URI, FUNCTION_NAME, IMPORTS, PUBLISHED_AT"
+    # B608: only module constants are inlined here; the dataset is a bind.
+    return (
+        f"SELECT {columns} FROM {MODELS_TABLE} WHERE DATASET = %(dataset)s"  # noqa: S608  # nosec B608
+        " ORDER BY PUBLISHED_AT DESC LIMIT 1"
+    )
+
+
+def _served(snowflake: Session, request: PublishModelRequest) -> PublishedModel | None:
+    """The function's model when it is the request's (same version and package), else None."""
+    snowflake.execute(served_model_statement(), {"dataset": request.plan.dataset})
+    row = snowflake.cursor.fetchone()
+    if row is None:
+        return None
+    version, package, artifact, name, imports, published_at = row
+    model = request.model
+    if int(version) != model.model_version or package != model.model_package_arn:
+        return None
+    return PublishedModel(
+        function_name=str(name),
+        model_version=int(version),
+        model_package_arn=str(package),
+        artifact_uri=str(artifact),
+        imports=str(imports),
+        published_at=published_at,
+        already_served=True,
     )
 
 
 def publish_model(
     request: PublishModelRequest, factory: ConnectionFactory, bucket_stage: str, now: datetime | None = None
 ) -> PublishedModel:
-    """Copy the artifact, swap the function, record the version (module docstring: why this order)."""
+    """Copy the artifact, swap the function, record the version (module docstring: why this order).
+    With ``if_not_served``, first ask ML_MODELS: a function already serving the model is left alone."""
     plan, model = request.plan, request.model
-    statements = publish_statements(request, bucket_stage)
+    statements = publish_statements(request, bucket_stage)  # a model that cannot be published: no connection
     published = PublishedModel(
         function_name=function_name(plan.dataset),
         model_version=model.model_version,
@@ -244,7 +324,15 @@ def publish_model(
         "published_at": published.published_at,
     }
     with session(factory, query_tag=plan.run_id) as snowflake:
-        snowflake.execute(statements.copy_artifact)
-        snowflake.execute(statements.create_function)
-        snowflake.execute(statements.record_model, binds)
-    return published.model_copy(update={"warehouse_seconds": snowflake.warehouse_seconds()})
+        served = _served(snowflake, request) if request.if_not_served else None
+        if served is None:
+            snowflake.execute(statements.copy_artifact)
+            snowflake.execute(statements.create_function)
+            snowflake.execute(statements.list_functions)
+            columns = [column[0].lower() for column in snowflake.cursor.description]
+            rows = [dict(zip(columns, row, strict=True)) for row in snowflake.cursor.fetchall()]
+            kept = ("FLOAT",) * len(plan.scoring.features)
+            for drop in drop_other_overloads(published.function_name, kept, rows):
+                snowflake.execute(drop)
+            snowflake.execute(statements.record_model, binds)
+    return (served or published).model_copy(update={"warehouse_seconds": snowflake.warehouse_seconds()})

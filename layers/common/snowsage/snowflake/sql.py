@@ -50,6 +50,7 @@ RUN_COLUMNS = (
     "TUNING_TRIALS",
     "CHAMPION_METRIC_ON_EXPORT",
     "GATE_REASON",
+    "COST_NOTE",
     "ENDPOINT_NAME",
     "ENDPOINT_STATUS",
     "ENDPOINT_MODEL_VERSION",
@@ -73,23 +74,33 @@ class LoadStatements:
     class_counts: str | None = None
 
     def insert_predictions(self, classes: int | None = None) -> str:
-        run_columns = "%(run_id)s, %(export_id)s, %(model_version)s, CAST(%(scored_at)s AS TIMESTAMP_NTZ)"
-        if self.problem != "multiclass":
-            # B608: `table` passed validate_snowflake_identifier; every value is a bind.
-            return (
-                f"INSERT INTO {self.table} (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"  # nosec B608
-                f" SELECT ID, SCORE, {run_columns} FROM {STAGING_TABLE}"
-            )
-        if classes is None or classes < 2:
-            raise ValueError(f"a multi-class insert needs at least 2 classes, not {classes}")
-        probabilities = [f"P[{index}]::FLOAT" for index in range(classes)]
-        predicted = " ".join(f"WHEN {p} = S THEN {index}" for index, p in enumerate(probabilities))
-        # The predicted class is the most probable (the first of equals), its SCORE that probability.
+        source = STAGING_TABLE if self.problem != "multiclass" else f"({_SPLIT_LINES})"
+        return insert_predictions(self.table, self.problem, source, classes)
+
+
+RUN_VALUES = "%(run_id)s, %(export_id)s, %(model_version)s, CAST(%(scored_at)s AS TIMESTAMP_NTZ)"
+
+
+def insert_predictions(table: str, problem: Problem, source: str, classes: int | None = None) -> str:
+    """INSERT … SELECT of ``source``'s rows with the bound run columns. ``source`` (a table or a
+    parenthesised query) gives (ID, SCORE), or for a multi-class model (ID, P), P the array of
+    class probabilities; ``table`` is a validated identifier."""
+    if problem != "multiclass":
+        # B608: `table` passed validate_snowflake_identifier; every value is a bind.
         return (
-            f"INSERT INTO {self.table} (ID, PREDICTED_CLASS, SCORE, PROBABILITIES, RUN_ID, EXPORT_ID,"  # nosec B608
-            f" MODEL_VERSION, SCORED_AT) SELECT ID, CASE {predicted} END, S, P, {run_columns}"
-            f" FROM (SELECT ID, P, GREATEST({', '.join(probabilities)}) AS S FROM ({_SPLIT_LINES}))"
+            f"INSERT INTO {table} (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"  # nosec B608
+            f" SELECT ID, SCORE, {RUN_VALUES} FROM {source}"
         )
+    if classes is None or classes < 2:
+        raise ValueError(f"a multi-class insert needs at least 2 classes, not {classes}")
+    probabilities = [f"P[{index}]::FLOAT" for index in range(classes)]
+    predicted = " ".join(f"WHEN {p} = S THEN {index}" for index, p in enumerate(probabilities))
+    # The predicted class is the most probable (the first of equals), its SCORE that probability.
+    return (
+        f"INSERT INTO {table} (ID, PREDICTED_CLASS, SCORE, PROBABILITIES, RUN_ID, EXPORT_ID,"  # nosec B608
+        f" MODEL_VERSION, SCORED_AT) SELECT ID, CASE {predicted} END, S, P, {RUN_VALUES}"
+        f" FROM (SELECT ID, P, GREATEST({', '.join(probabilities)}) AS S FROM {source})"
+    )
 
 
 def stage_location(stage: str, stage_path: str) -> str:
@@ -147,21 +158,32 @@ def _bound(column: str) -> str:
     return f"CAST({bind} AS TIMESTAMP_NTZ)" if column in TIMESTAMP_COLUMNS else bind
 
 
-def merge_run_statement() -> str:
-    """One row per run: inserted by the first RecordRun, updated by any later one."""
-    source = ", ".join(f"{_bound(column)} AS {column}" for column in RUN_COLUMNS)
+@dataclass(frozen=True)
+class RunWriteStatements:
+    """The run's row, written in one transaction (snowsage/snowflake/ml_runs.py): ``update`` first
+    (it takes ML_RUNS's DML lock whether the row exists yet or not), then ``insert`` when there is
+    none. Both UTC: SYSDATE() is the current UTC time without zone; CURRENT_TIMESTAMP() is
+    TIMESTAMP_LTZ and would store the session's local time (docs: sql-reference/functions/sysdate)."""
+
+    update: str
+    insert: str
+
+
+def run_write_statements() -> RunWriteStatements:
     updates = ", ".join(
-        f"{column} = s.{column}" for column in RUN_COLUMNS if column not in {"RUN_ID", "STARTED_AT"}
+        f"{column} = {_bound(column)}" for column in RUN_COLUMNS if column not in {"RUN_ID", "STARTED_AT"}
     )
     columns = ", ".join(RUN_COLUMNS)
-    values = ", ".join(f"s.{column}" for column in RUN_COLUMNS)
-    # UPDATED_AT is TIMESTAMP_NTZ in UTC like every other time: SYSDATE() is the current UTC time
-    # without zone; CURRENT_TIMESTAMP() is TIMESTAMP_LTZ and would store the session's local time
-    # (docs: sql-reference/functions/sysdate).
+    values = ", ".join(_bound(column) for column in RUN_COLUMNS)
     # B608: only module constants are inlined here; every value is a bind.
-    return (
-        f"MERGE INTO {RUNS_TABLE} t USING (SELECT {source}) s ON t.RUN_ID = s.RUN_ID"  # nosec B608
-        f" WHEN MATCHED THEN UPDATE SET {updates},"
-        " STARTED_AT = COALESCE(t.STARTED_AT, s.STARTED_AT), UPDATED_AT = SYSDATE()"
-        f" WHEN NOT MATCHED THEN INSERT ({columns}, UPDATED_AT) VALUES ({values}, SYSDATE())"
+    return RunWriteStatements(
+        update=(
+            f"UPDATE {RUNS_TABLE} SET {updates},"  # nosec B608
+            f" STARTED_AT = COALESCE(STARTED_AT, {_bound('STARTED_AT')}), UPDATED_AT = SYSDATE()"
+            " WHERE RUN_ID = %(run_id)s"
+        ),
+        insert=(
+            f"INSERT INTO {RUNS_TABLE} ({columns}, UPDATED_AT) SELECT {values}, SYSDATE()"  # nosec B608
+            f" WHERE NOT EXISTS (SELECT 1 FROM {RUNS_TABLE} WHERE RUN_ID = %(run_id)s)"
+        ),
     )

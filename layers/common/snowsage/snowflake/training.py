@@ -1,4 +1,4 @@
-"""TrainInSnowflake: the SNOWFLAKE training engine's two statements (issue 12).
+"""TrainInSnowflake: the SNOWFLAKE training engine's two statements.
 
 1. ``CALL TRAIN_MODEL(dataset, run_id, hyperparameters, metric)`` trains in the warehouse
    (snowflake/setup/35_training_procedure.sql): the rows stay in Snowflake, and the procedure
@@ -19,7 +19,7 @@ from typing import Any
 from snowsage.errors import TrainingFailed
 from snowsage.models import FinalMetric, RunPlan, TrainingResult
 from snowsage.names import S3Uri, validate_snowflake_identifier
-from snowsage.snowflake.connection import ConnectionFactory, session
+from snowsage.snowflake.connection import ConnectionFactory, is_transient, session
 
 PROCEDURE = "TRAIN_MODEL"
 ARTIFACT_STAGE = "ML_MODELS_STAGE"
@@ -71,7 +71,9 @@ def train_in_snowflake(plan: RunPlan, factory: ConnectionFactory, bucket_stage: 
         except TrainingFailed:
             raise
         except Exception as error:
-            if error.__class__.__name__ != "ProgrammingError":
+            # A statement timeout (000630) or a cancel (000604) is transient, as for every Snowflake
+            # call (connection.is_transient): session() makes it SnowflakeUnavailable, retried.
+            if error.__class__.__name__ != "ProgrammingError" or is_transient(error):
                 raise
             # The procedure's own error ("Python Interpreter Error: …"): permanent, with its cause.
             raise TrainingFailed(f"{PROCEDURE} failed in Snowflake: {error}") from None
