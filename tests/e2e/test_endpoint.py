@@ -288,3 +288,23 @@ def test_a_dataset_without_endpoint_runs_no_endpoint_state(sandbox: Sandbox) -> 
     assert result.execution.output["plan"].get("endpoint") is None
     assert sandbox.client("sagemaker").list_endpoints(NameContains="endpoint-none")["Endpoints"] == []
     assert _run_row(sandbox, result) == (None, None, None, None)
+
+
+def test_a_model_scored_in_snowflake_is_deployed_behind_the_endpoint_too(sandbox: Sandbox) -> None:
+    """SCORING_ENGINE 'SNOWFLAKE' runs no CreateModel: CreateEndpointModel makes the endpoint's model,
+    and the endpoint answers a row as ML_PREDICT_<DATASET> scored it."""
+    dataset = "endpoint_in_sql"
+    endpoint = _endpoint_name(dataset)
+    _dataset(sandbox, dataset, "SERVERLESS")
+    _sql(sandbox, f"UPDATE ML_DATASETS SET SCORING_ENGINE = 'SNOWFLAKE' WHERE NAME = '{dataset}'")
+    result = _run(sandbox, dataset, "20261201t000000z", WEAK)
+    entered = {span.name for span in result.execution.spans}
+    assert {"ScoreInSnowflake", "CreateEndpointModel", "DeployEndpoint", "SettleEndpoint"} <= entered
+    assert not entered & {"CreateModel", "Score", "LoadPredictions"}
+    assert _run_row(sandbox, result)[:3] == (endpoint, "CREATED", 1)
+    row, in_sql = _batch_score(sandbox, result, dataset)
+    answer = sandbox.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, ContentType="text/csv", Body=row
+    )
+    assert float(answer["Body"].read().decode()) == pytest.approx(in_sql, abs=1e-6)
+    endpoint_admin.delete_with(sandbox.client("sagemaker"), sandbox.client("cloudwatch"), dataset, "snowsage")
