@@ -143,4 +143,4 @@ def answer(  # noqa: PLR0911  (one answer per way the container refuses a reques
         )
     if chosen not in ENCODED_ACCEPTS:
         return _error(500, "Internal Server Error")
-    return ContainerAnswer(200, encode(predictions, len(parsed.matrix), chosen), chosen)
+    return ContainerAnswer(200, encode(predictions, parsed.rows, chosen), chosen)
