@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.server import ThreadedMotoServer
 
 from sandbox.aws import iam_enforcement, moto_patches
+from sandbox.aws.cloudwatch import CloudWatchStandIn
 from sandbox.aws.deploy import DeployedStack, deploy
 from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.moto_s3 import InProcessS3Client
@@ -47,6 +48,7 @@ from snowsage_setup import training_code
 logger = logging.getLogger("sandbox")
 
 REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
 SANDBOX_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -156,7 +158,13 @@ class Sandbox:
             endpoint_url=self.endpoint_url, region=REGION, credentials=lambda_credentials
         )
         # The emulator is a stand-in: it reads and writes moto's S3 in process (moto_s3.py).
-        self.emulator = SageMakerEmulator(self.stand_in_s3(), region=REGION, endpoint_url=self.endpoint_url)
+        # Endpoint metrics and rollback alarms live in moto's CloudWatch (sandbox/aws/cloudwatch.py).
+        self.emulator = SageMakerEmulator(
+            self.stand_in_s3(),
+            region=REGION,
+            endpoint_url=self.endpoint_url,
+            cloudwatch=CloudWatchStandIn(ACCOUNT_ID, REGION),
+        )
         moto_patches.install(emulator=self.emulator, lambda_runtime=self.runtime)
         moto_patches.enable_state_machine_execution(self.endpoint_url)
         self._snowflake = start_snowflake(
@@ -195,6 +203,8 @@ class Sandbox:
         if self._snowflake is not None:
             self._snowflake.stop()
             self._snowflake = None
+        if self.emulator is not None:
+            self.emulator.endpoints.close()
         if self._server is not None:
             moto_patches.uninstall()
             self._server.stop()

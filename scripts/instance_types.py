@@ -1,10 +1,11 @@
 """Generate (or check) the instance-type lists: snowsage/instance_types.py and template.yaml.
 
 Per job kind, the families AWS documents for built-in XGBoost (``snowsage.instance_types
-.documented_for``) intersected with botocore's TrainingInstanceType / TransformInstanceType
-enums. The core module holds the lists (PrepareRun checks the execution input's overrides with
-them); the template's TrainingInstanceType / TransformInstanceType parameters get the same lists
-as AllowedValues, so a deploy refuses the rest. tests/template/ runs this with ``--check``.
+.documented_for``) intersected with botocore's TrainingInstanceType / TransformInstanceType /
+ProductionVariantInstanceType enums. The core module holds the lists (PrepareRun checks the
+execution input's overrides with them); the template's TrainingInstanceType /
+TransformInstanceType / EndpointInstanceType parameters get the same lists as AllowedValues, so a
+deploy refuses the rest. tests/template/ runs this with ``--check``.
 
     python scripts/instance_types.py          # rewrite both blocks
     python scripts/instance_types.py --check  # exit 1 when either is out of date
@@ -28,7 +29,17 @@ CORE = ROOT / "layers" / "common" / "snowsage" / "instance_types.py"
 
 BEGIN = "# BEGIN GENERATED {name} (scripts/instance_types.py)"
 END = "# END GENERATED {name}"
-KINDS = {"training": "TrainingInstanceType", "transform": "TransformInstanceType"}
+# job kind -> botocore enum (and template parameter) name; "endpoint": a real-time endpoint's instances
+KINDS = {
+    "training": "TrainingInstanceType",
+    "transform": "TransformInstanceType",
+    "endpoint": "ProductionVariantInstanceType",
+}
+PARAMETERS = {
+    "training": "TrainingInstanceType",
+    "transform": "TransformInstanceType",
+    "endpoint": "EndpointInstanceType",
+}
 TEMPLATE_WIDTH = 110  # characters of instance types a template line holds
 
 
@@ -66,7 +77,7 @@ def generate_core(text: str) -> str:
 
 def generate_template(text: str) -> str:
     """AllowedValues in YAML's flow style, wrapped: the same list, a few lines instead of one a type."""
-    for kind, parameter in KINDS.items():
+    for kind, parameter in PARAMETERS.items():
         values = textwrap.wrap(", ".join(instance_types(kind)), width=TEMPLATE_WIDTH, break_on_hyphens=False)
         text = _replace(text, parameter, ["AllowedValues: [", *(f"  {line}" for line in values), "]"])
     return text

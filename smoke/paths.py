@@ -2,9 +2,12 @@
 
 In this order, each with its checks (docs/smoke.md, "What it does"):
 
-1. a tuned run, cold: the dataset's TUNING set, an export, the run its manifest starts (Tune);
-2. the same export started by hand again: the champion now comes from a tuning job (TuneWarm);
-3. TUNING cleared, an export: one training job (Train), rows loaded = rows scored;
+1. a tuned run, cold: the dataset's TUNING set and ENDPOINT = 'SERVERLESS', an export, the run its
+   manifest starts (Tune); its promoted model CREATED the serverless endpoint, InService;
+2. the same export started by hand again: the champion now comes from a tuning job (TuneWarm); if
+   promoted, it updates the endpoint blue/green;
+3. TUNING and ENDPOINT cleared (the endpoint stays), an export: one training job (Train), rows
+   loaded = rows scored;
 4. TRAINING_ENGINE = 'SNOWFLAKE', an export: TRAIN_MODEL in the warehouse (TrainInSnowflake), its
    model copied to the bucket's models/ prefix by the storage integration's role;
 5. that export scored by hand with ``mode: score_only`` (SelectModel: the latest Approved model);
@@ -50,11 +53,17 @@ class Paths:
     # -- the walk --------------------------------------------------------------------------------
 
     def walk(self) -> None:
-        self.set_row(TUNING=json.dumps(TUNING))
+        # The first promoted model goes behind a serverless endpoint (billed per use).
+        self.set_row(TUNING=json.dumps(TUNING), ENDPOINT="SERVERLESS")
         tuned = self.export("tuned")
-        self.check_run("tuned run", execution_name(DATASET, tuned["export_id"]), entered={"Tune"})
+        self.check_run(
+            "tuned run",
+            execution_name(DATASET, tuned["export_id"]),
+            entered={"Tune", "DeployEndpoint"},
+            endpoint_status="CREATED",
+        )
         self.check_run("warm-started run", self.start(tuned, "warm"), entered={"TuneWarm"})
-        self.set_row(TUNING=None)
+        self.set_row(TUNING=None, ENDPOINT=None)
         plain = self.export("plain")
         self.check_run("one training job", execution_name(DATASET, plain["export_id"]), entered={"Train"})
         self.set_row(TRAINING_ENGINE="SNOWFLAKE")
@@ -109,7 +118,13 @@ class Paths:
         return name
 
     def check_run(
-        self, label: str, name: str, *, entered: set[str], training_job_prefix: str | None = None
+        self,
+        label: str,
+        name: str,
+        *,
+        entered: set[str],
+        training_job_prefix: str | None = None,
+        endpoint_status: str | None = None,
     ) -> None:
         self.smoke.say(f"waiting for execution {name} ({label})")
         execution = self.smoke.wait_for_execution(name)
@@ -119,7 +134,13 @@ class Paths:
             execution["status"] == "SUCCEEDED" and entered <= states,
             f"{outcome(execution)}; states entered: {', '.join(sorted(states))}",
         )
-        self.smoke.check_recorded_run(self.connection, name, label, training_job_prefix=training_job_prefix)
+        self.smoke.check_recorded_run(
+            self.connection,
+            name,
+            label,
+            training_job_prefix=training_job_prefix,
+            endpoint_status=endpoint_status,
+        )
 
     def check_stopped_run(self, manifest: dict[str, Any]) -> None:
         """StopExecution: no Catch runs, the safety net records the run ABORTED (docs/reliability.md)."""

@@ -63,6 +63,7 @@ PLAN_CALLS = frozenset(
     {
         "cloudformation:DescribeStacks",
         "cloudformation:DescribeStackResources",
+        "cloudwatch:DeleteAlarms",  # the endpoint's alarms (snowsage_setup.endpoint delete)
         "cloudwatch:SetAlarmState",
         "lambda:Invoke",
         "s3:DeleteBucket",
@@ -72,13 +73,19 @@ PLAN_CALLS = frozenset(
         "s3:ListObjectVersions",
         "s3:ListObjectsV2",
         "s3:PutObject",
+        "sagemaker:DeleteEndpoint",
+        "sagemaker:DeleteEndpointConfig",
         "sagemaker:DeleteModel",
         "sagemaker:DeleteModelPackage",
         "sagemaker:DeleteModelPackageGroup",
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:DescribeEndpointConfig",
         "sagemaker:DescribeTransformJob",  # the start-up it measures
+        "sagemaker:ListEndpointConfigs",
         "sagemaker:ListModelPackageGroups",
         "sagemaker:ListModelPackages",
         "sagemaker:ListModels",
+        "sagemaker:ListTags",  # which configs belong to the endpoint (their tags)
         "secretsmanager:CreateSecret",
         "secretsmanager:DeleteSecret",
         "sns:Subscribe",

@@ -17,13 +17,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from smoke.ledger import Ledger, Tolerated
 from smoke.names import SmokeNames
 from smoke.paths import Paths, alarm_name, outcome
-from snowsage.names import execution_name, model_package_group
+from snowsage.names import endpoint_name, execution_name, model_package_group
+from snowsage_setup import endpoint as endpoint_admin
 from tooling.sample_data import SAMPLE_DATASET as DATASET
 
 PREDICTIONS_TABLE = "MERCHANT_RISK_PREDICTIONS"
@@ -265,11 +267,24 @@ class _Smoke:
         sagemaker = self.platform.client("sagemaker")
         prefix = self.names.model_package_group_prefix
         self.ledger.add("SageMaker models", f"{prefix}*", lambda: delete_models(sagemaker, prefix))
+        # Recorded after the models: deleted before them, with its alarms and configs.
+        cloudwatch, resource_prefix = self.platform.client("cloudwatch"), self.names.resource_prefix
+        self.ledger.add(
+            "SageMaker endpoint",
+            endpoint_name(resource_prefix, DATASET),
+            lambda: _discard(endpoint_admin.delete_with(sagemaker, cloudwatch, DATASET, resource_prefix)),
+        )
 
     # -- run and check -------------------------------------------------------------------------
 
     def check_recorded_run(
-        self, connection: Any, name: str, label: str, *, training_job_prefix: str | None = None
+        self,
+        connection: Any,
+        name: str,
+        label: str,
+        *,
+        training_job_prefix: str | None = None,
+        endpoint_status: str | None = None,
     ) -> None:
         """The run's ML_RUNS row: SUCCEEDED, and rows loaded = rows scored = its predictions' rows."""
         row = ml_runs_row(connection, name)
@@ -293,6 +308,8 @@ class _Smoke:
                 str(row.get("TRAINING_JOB") or "").startswith(training_job_prefix),
                 f"TRAINING_JOB {row.get('TRAINING_JOB')}",
             )
+        if endpoint_status is not None:
+            self.check_endpoint(row, label, endpoint_status)
         self.measure_transform(row.get("TRANSFORM_JOB"))
 
     def measure_transform(self, job: str | None) -> None:
@@ -313,6 +330,20 @@ class _Smoke:
         )
         for name, seconds in self.report.measured.items():
             self.say(f"measured  {name}: {seconds:.1f}")
+
+    def check_endpoint(self, row: dict[str, Any], label: str, status: str) -> None:
+        """The run left the serverless endpoint as ``status`` says in ML_RUNS, and it is InService."""
+        name = endpoint_name(self.names.resource_prefix, DATASET)
+        self.check(
+            f"{label}: ML_RUNS endpoint {status}",
+            (row.get("ENDPOINT_NAME"), row.get("ENDPOINT_STATUS")) == (name, status),
+            f"{row.get('ENDPOINT_NAME')} {row.get('ENDPOINT_STATUS')}",
+        )
+        try:
+            serving = self.platform.client("sagemaker").describe_endpoint(EndpointName=name)["EndpointStatus"]
+        except ClientError as error:
+            serving = str(error)
+        self.check(f"{label}: endpoint InService", serving == "InService", f"{name}: {serving}")
 
     def check_bad_manifest(self, connection: Any, manifest: dict[str, Any], bucket: str) -> None:
         export_id = f"{manifest['export_id']}-bad"
@@ -480,12 +511,17 @@ def wait_for_execution(
 # --- Snowflake reads -------------------------------------------------------------------------------
 
 
+def _discard(_: object) -> None:
+    """A ledger's delete returns nothing."""
+
+
 def ml_runs_row(connection: Any, name: str) -> dict[str, Any] | None:
     cursor = connection.cursor()
     try:
         cursor.execute(
             "SELECT RUN_ID, STATUS, FAILED_STATE, ERROR, ROWS_SCORED, ROWS_LOADED, TRAINING_JOB,"
-            " TRANSFORM_JOB, TUNING_TRIALS FROM ML_RUNS WHERE EXECUTION_NAME = %s",
+            " TRANSFORM_JOB, TUNING_TRIALS, ENDPOINT_NAME, ENDPOINT_STATUS FROM ML_RUNS"
+            " WHERE EXECUTION_NAME = %s",
             (name,),
         )
         columns = [column[0] for column in cursor.description]

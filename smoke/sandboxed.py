@@ -96,6 +96,10 @@ class SandboxPlatform:
             # What DESC INTEGRATION reports on Snowflake: the sandbox's stand-in user and external id.
             "SnowflakeStorageIamUserArn": SNOWFLAKE_IAM_USER_ARN,
             "SnowflakeStorageExternalId": SNOWFLAKE_EXTERNAL_ID,
+            # The endpoint's creation is seconds here: look every second, not every 30.
+            "EndpointPollSeconds": "1",
+            # A promoted warm-started run updates it blue/green: bake one second, not ten minutes.
+            "EndpointBakingSeconds": "1",
         }
 
     def deploy(self, stack: str, parameters: dict[str, str]) -> dict[str, str]:

@@ -581,6 +581,9 @@ _NAME_ARNS: Final[dict[tuple[str, str], str]] = {
     ("sagemaker", "HyperParameterTuningJobName"): "hyper-parameter-tuning-job/{lower}",
     ("sagemaker", "ModelName"): "model/{lower}",
     ("sagemaker", "ModelPackageGroupName"): "model-package-group/{lower}",
+    ("sagemaker", "EndpointName"): "endpoint/{lower}",
+    ("sagemaker", "EndpointConfigName"): "endpoint-config/{lower}",
+    ("cloudwatch", "AlarmName"): "alarm:{name}",
     ("lambda", "FunctionName"): "function:{name}",
     ("sns", "Name"): "{name}",
     ("secretsmanager", "SecretId"): "secret:{name}",
@@ -646,6 +649,9 @@ def resource_for(  # noqa: PLR0911  (one answer per way a request names its reso
     if prefix == "kms" and "KeyId" in params:
         with contextlib.suppress(Exception):
             return key_arn(str(params["KeyId"]), account, region)
+    alarms = params.get("AlarmNames")
+    if prefix == "cloudwatch" and isinstance(alarms, list) and alarms:
+        return _alarm_arn(str(alarms[0]), region, account)  # the others: implied()
     if prefix == "sagemaker" and operation == "CreateModelPackage" and params.get("ModelPackageGroupName"):
         group = str(params["ModelPackageGroupName"]).lower()
         return f"arn:{PARTITION}:sagemaker:{region}:{account}:model-package/{group}/*"
@@ -661,6 +667,10 @@ def resource_for(  # noqa: PLR0911  (one answer per way a request names its reso
             scope = "" if prefix == "iam" else region
             return f"arn:{PARTITION}:{prefix}:{scope}:{account}:{path}"
     return "*"
+
+
+def _alarm_arn(name: str, region: str, account: str) -> str:
+    return f"arn:{PARTITION}:cloudwatch:{region}:{account}:alarm:{name}"
 
 
 @dataclass(frozen=True)
@@ -722,6 +732,38 @@ def implied(
         extra.append(Implied("sagemaker:AddTags", resource, {}, "AccessDeniedException"))
     if prefix == "sns" and operation == "Publish":
         extra.extend(sns_key_use(resource, principal, region))
+    extra.extend(_endpoint_implied(prefix, operation, params, resource))
+    return extra
+
+
+def _endpoint_implied(prefix: str, operation: str, params: Mapping[str, Any], resource: str) -> list[Implied]:
+    """Endpoint and alarm authorizations besides the first resource the request names."""
+    account, region = account_of(resource) or _default_account(), _region_of(resource, "us-east-1")
+    extra: list[Implied] = []
+    if prefix == "cloudwatch" and isinstance(params.get("AlarmNames"), list):
+        # DeleteAlarms, DescribeAlarms: authorized on each alarm (Service Authorization Reference, CloudWatch)
+        for name in params["AlarmNames"][1:]:
+            extra.append(
+                Implied(f"cloudwatch:{operation}", _alarm_arn(str(name), region, account), {}, "AccessDenied")
+            )
+    if (
+        prefix == "sagemaker"
+        and operation in {"CreateEndpoint", "UpdateEndpoint"}
+        and params.get("EndpointConfigName")
+    ):
+        # Both act on the endpoint and the config they name (Service Authorization Reference, SageMaker:
+        # CreateEndpoint and UpdateEndpoint list the endpoint and endpoint-config resource types).
+        config_name = str(params["EndpointConfigName"]).lower()
+        config = f"arn:{PARTITION}:sagemaker:{region}:{account}:endpoint-config/{config_name}"
+        extra.append(Implied(f"sagemaker:{operation}", config, {}, "AccessDeniedException"))
+        rollback = ((params.get("DeploymentConfig") or {}).get("AutoRollbackConfiguration") or {}).get(
+            "Alarms"
+        ) or []
+        for alarm in rollback:
+            # deployment-guardrails-configuration: "permission to perform the cloudwatch:DescribeAlarms
+            # action on the auto-rollback alarms you specify"
+            arn = _alarm_arn(str(alarm.get("AlarmName")), region, account)
+            extra.append(Implied("cloudwatch:DescribeAlarms", arn, {}, "AccessDeniedException"))
     return extra
 
 

@@ -35,6 +35,11 @@ c. ``moto.sagemaker.responses.SageMakerResponse.<op>`` for Create/Describe/Stop 
    Follows: API_CreateTrainingJob, API_CreateTransformJob, API_CreateModel (the emulated APIs);
    AWS refuses a second model package group of one name, but API_CreateModelPackageGroup does not
    document the error code: callers must not depend on it.
+   Endpoints go to the emulator too: Create/Describe/Delete/List EndpointConfig(s), Create/Describe/
+   Update/Delete/List Endpoint(s), and ListTags of an endpoint or endpoint config (other ARNs stay
+   moto's); ``moto.sagemakerruntime.responses.SageMakerRuntimeResponse.invoke_endpoint`` -> the
+   emulator's InvokeEndpoint, its errors in the runtime's shape (``ModelError`` is HTTP 424 with
+   OriginalStatusCode, OriginalMessage and LogStreamArn: API_runtime_InvokeEndpoint).
    ``...SageMakerModelBackend.create_model_package`` honours ``ClientToken`` as
    API_CreateModelPackage documents it ("a unique token that guarantees that the call to this
    API is idempotent"): a second call with a token already used in the group answers with the
@@ -193,6 +198,7 @@ from moto.s3 import responses as s3_responses
 from moto.sagemaker import models as sagemaker_models
 from moto.sagemaker import responses as sagemaker_responses
 from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
+from moto.sagemakerruntime import responses as sagemakerruntime_responses
 from moto.settings import moto_server_port
 from moto.sns import models as sns_models
 from moto.stepfunctions import models as sfn_models
@@ -294,6 +300,10 @@ class SageMakerEmulatorLike(Protocol):
     def create_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]: ...
     def describe_hyper_parameter_tuning_job(self, name: str) -> dict[str, Any]: ...
     def stop_hyper_parameter_tuning_job(self, name: str) -> Any: ...
+    def list_endpoint_tags(self, arn: str) -> dict[str, Any] | None: ...
+    def invoke_endpoint(
+        self, name: str, body: bytes, content_type: str | None = None, accept: str | None = None
+    ) -> Any: ...
     def list_training_jobs_for_hyper_parameter_tuning_job(
         self, request: dict[str, Any]
     ) -> dict[str, Any]: ...
@@ -740,6 +750,15 @@ _HTTP_OPERATIONS: Final[dict[str, str | None]] = {
     "describe_hyper_parameter_tuning_job": "HyperParameterTuningJobName",
     "stop_hyper_parameter_tuning_job": "HyperParameterTuningJobName",
     "list_training_jobs_for_hyper_parameter_tuning_job": None,
+    "create_endpoint_config": None,
+    "describe_endpoint_config": "EndpointConfigName",
+    "delete_endpoint_config": "EndpointConfigName",
+    "list_endpoint_configs": None,
+    "create_endpoint": None,
+    "describe_endpoint": "EndpointName",
+    "update_endpoint": None,
+    "delete_endpoint": "EndpointName",
+    "list_endpoints": None,
     "list_training_jobs": None,
     "list_transform_jobs": None,
     "list_hyper_parameter_tuning_jobs": None,
@@ -763,6 +782,36 @@ def _http_operation(operation: str, name_key: str | None) -> Callable[[Any], Any
     method.__name__ = operation
     method.__qualname__ = f"SageMakerResponse.{operation}"
     return method
+
+
+_ORIGINAL_LIST_TAGS: Final = sagemaker_responses.SageMakerResponse.list_tags
+
+
+def _list_tags(self: Any) -> Any:
+    """ListTags of the emulator's endpoints and endpoint configs; any other ARN is moto's."""
+    arn = str((self.params or {}).get("ResourceArn") or "")
+    found = _emulator().list_endpoint_tags(arn)
+    return _ORIGINAL_LIST_TAGS(self) if found is None else ActionResult(found)
+
+
+def _invoke_endpoint(self: Any) -> tuple[int, dict[str, str], bytes | str]:
+    """POST /endpoints/<name>/invocations -> the emulator (API_runtime_InvokeEndpoint)."""
+    name = urllib.parse.unquote(self.path.split("?", 1)[0].split("/")[2])
+    body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body or "").encode()
+    try:
+        result = _emulator().invoke_endpoint(
+            name, body, self.headers.get("Content-Type"), self.headers.get("Accept")
+        )
+    except Exception as exc:
+        if type(exc).__name__ != "InvokeError":
+            raise
+        code, message = exc.code, exc.message  # type: ignore[attr-defined]
+        document = {"message": message, **exc.fields}  # type: ignore[attr-defined]
+        # moto's call_action takes the status from the headers' "status" (else 200)
+        headers = {"x-amzn-ErrorType": code, "Content-Type": "application/json", "status": str(exc.status)}  # type: ignore[attr-defined]
+        return int(exc.status), headers, json.dumps(document)  # type: ignore[attr-defined]
+    headers = {"Content-Type": result.content_type, "x-Amzn-Invoked-Production-Variant": result.variant}
+    return 200, headers, result.body
 
 
 _ORIGINAL_CREATE_MODEL_PACKAGE_GROUP: Final = (
@@ -1489,6 +1538,8 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
         # c. SageMaker HTTP API
         for operation, name_key in _HTTP_OPERATIONS.items():
             _replace(sagemaker_responses.SageMakerResponse, operation, _http_operation(operation, name_key))
+        _replace(sagemaker_responses.SageMakerResponse, "list_tags", _list_tags)
+        _replace(sagemakerruntime_responses.SageMakerRuntimeResponse, "invoke_endpoint", _invoke_endpoint)
         _replace(
             sagemaker_models.SageMakerModelBackend, "create_model_package_group", _create_model_package_group
         )

@@ -41,6 +41,7 @@ from sandbox.sagemaker import (
     training,
     transform,
 )
+from sandbox.sagemaker.endpoints import CloudWatchLike, Endpoints, InvokeResult
 from sandbox.sagemaker.errors import JobFailure, SageMakerError, client_error, validation_error
 from sandbox.sagemaker.faults import FaultPlan, JobFault
 from sandbox.sagemaker.tuning import TuningJobs
@@ -109,9 +110,11 @@ class SageMakerEmulator:
         account_id: str = "123456789012",
         background: bool = True,
         endpoint_url: str | None = None,
+        cloudwatch: CloudWatchLike | None = None,
     ) -> None:
         """``endpoint_url``: the sandbox's AWS endpoint, which a job's processes reach S3 through (the
-        toolkit's download of ``sagemaker_submit_directory``, a script's own boto3 calls)."""
+        toolkit's download of ``sagemaker_submit_directory``, a script's own boto3 calls);
+        ``cloudwatch``: where endpoint metrics go and rollback alarms are evaluated (endpoints.py)."""
         self.s3 = s3_client
         self.endpoint_url = endpoint_url
         self.region = region
@@ -125,6 +128,7 @@ class SageMakerEmulator:
         self._transforms: dict[str, _Job] = {}
         self._models: dict[str, dict[str, Any]] = {}
         self._tuning = TuningJobs(self)
+        self.endpoints = Endpoints(self, cloudwatch)
 
     def _arn(self, kind: str, name: str) -> str:
         return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{kind}/{name.lower()}"
@@ -555,6 +559,51 @@ class SageMakerEmulator:
         if record is None:
             raise validation_error(f'Could not find model "{self._arn("model", name)}".')
         return record
+
+    # ---- real-time endpoints (sandbox/sagemaker/endpoints.py) --------------------------------
+
+    def create_endpoint_config(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.endpoints.create_endpoint_config(request)
+
+    def describe_endpoint_config(self, name: str) -> dict[str, Any]:
+        return self.endpoints.describe_endpoint_config(name)
+
+    def delete_endpoint_config(self, name: str) -> None:
+        self.endpoints.delete_endpoint_config(name)
+
+    def list_endpoint_configs(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.endpoints.list_endpoint_configs(request)
+
+    def create_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.endpoints.create_endpoint(request)
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        return self.endpoints.describe_endpoint(name)
+
+    def update_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.endpoints.update_endpoint(request)
+
+    def delete_endpoint(self, name: str) -> None:
+        self.endpoints.delete_endpoint(name)
+
+    def list_endpoints(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.endpoints.list_endpoints(request)
+
+    def invoke_endpoint(
+        self, name: str, body: bytes, content_type: str | None = None, accept: str | None = None
+    ) -> InvokeResult:
+        return self.endpoints.invoke_endpoint(name, body, content_type, accept)
+
+    def as_model_role(self, model: dict[str, Any]) -> Any:
+        """A context in which S3 is read as the model's ExecutionRoleArn (an endpoint's fleet
+        downloading the artifact: sagemaker-roles, "CreateModel API: Execution Role Permissions")."""
+        return iam_enforcement.acting_as(
+            job_principal(str(model["ExecutionRoleArn"]), {"ModelArn": model["ModelArn"]}, self.region)
+        )
+
+    def list_endpoint_tags(self, arn: str) -> dict[str, Any] | None:
+        """ListTags of an endpoint or endpoint config (None: the ARN is not one of the emulator's)."""
+        return self.endpoints.list_tags(arn)
 
     # ---- transform ----------------------------------------------------------------------------
 

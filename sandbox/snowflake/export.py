@@ -72,6 +72,20 @@ class DatasetRow:
 MODEL_COLUMNS = (
     *("OBJECTIVE", "EVALUATION_METRIC", "EVALUATION_THRESHOLD", "HYPERPARAMETERS"),
     *("TRAINING_SCRIPT", "TRAINING_INSTANCE_COUNT", "TUNING", "TRAINING_ENGINE", "SCORING_ENGINE"),
+    *(
+        "ENDPOINT",
+        "ENDPOINT_MEMORY_MB",
+        "ENDPOINT_MAX_CONCURRENCY",
+        "ENDPOINT_INSTANCE_TYPE",
+        "ENDPOINT_INSTANCE_COUNT",
+    ),
+)
+# NUMBER columns arrive as int or Decimal: the manifest holds JSON integers.
+INTEGER_MODEL_COLUMNS = (
+    "training_instance_count",
+    "endpoint_memory_mb",
+    "endpoint_max_concurrency",
+    "endpoint_instance_count",
 )
 
 
@@ -86,10 +100,8 @@ def read_dataset(conn: Any, dataset: str) -> DatasetRow:
     cur = conn.cursor()
     try:
         cur.execute(
-            "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,"
-            " OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS,"
-            " TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT, TUNING, TRAINING_ENGINE, SCORING_ENGINE"
-            " FROM ML_DATASETS WHERE NAME = %s AND ENABLED",
+            "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,"  # noqa: S608
+            f" {', '.join(MODEL_COLUMNS)} FROM ML_DATASETS WHERE NAME = %s AND ENABLED",  # nosec B608: constants
             (dataset,),
         )
         rows = cur.fetchall()
@@ -106,8 +118,9 @@ def read_dataset(conn: Any, dataset: str) -> DatasetRow:
     model = {column.lower(): value for column, value in zip(MODEL_COLUMNS, rows[0][5:], strict=True)}
     if model["evaluation_threshold"] is not None:
         model["evaluation_threshold"] = float(model["evaluation_threshold"])
-    if model["training_instance_count"] is not None:  # NUMBER arrives as int or Decimal
-        model["training_instance_count"] = int(model["training_instance_count"])
+    for column in INTEGER_MODEL_COLUMNS:
+        if model[column] is not None:
+            model[column] = int(model[column])
     return DatasetRow(dataset, training_view, scoring_view, id_column, label_column, predictions_table, model)
 
 

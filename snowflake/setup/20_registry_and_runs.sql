@@ -79,7 +79,11 @@ CREATE TABLE IF NOT EXISTS ML_RUNS (
   TUNING_TRIALS NUMBER(38, 0),            -- the tuning job's trials in COST_TRAINING_USD (NULL: not tuned)
   CHAMPION_METRIC_ON_EXPORT FLOAT,        -- the champion's metric on this export's validation rows (CHAMPION_METRIC: as recorded)
   GATE_REASON VARCHAR,                    -- the gate's verdict in words: why the model was or was not promoted
-  COST_NOTE VARCHAR                       -- why COST_USD is NULL (a bill unread), or what it rests on
+  COST_NOTE VARCHAR,                      -- why COST_USD is NULL (a bill unread), or what it rests on
+  ENDPOINT_NAME VARCHAR,                  -- the dataset's real-time endpoint, when the run changed it
+  ENDPOINT_STATUS VARCHAR,                -- CREATED, UPDATED, ROLLED_BACK (its alarms tripped) or DELETED
+  ENDPOINT_MODEL_VERSION NUMBER(38, 0),   -- the model version behind the endpoint after the run
+  ENDPOINT_REASON VARCHAR                 -- why a deployment rolled back
 )
 COMMENT = 'Snowsage: one row per pipeline run (status, metrics, lineage)';
 -- A table created before scoring in SQL existed gets the column, last as here (docs: sql-reference/sql/alter-table).
@@ -95,8 +99,20 @@ ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS TUNING_TRIALS NUMBER(38, 0);
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS CHAMPION_METRIC_ON_EXPORT FLOAT;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS GATE_REASON VARCHAR;
 ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS COST_NOTE VARCHAR;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS ENDPOINT_NAME VARCHAR;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS ENDPOINT_STATUS VARCHAR;
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS ENDPOINT_MODEL_VERSION NUMBER(38, 0);
+ALTER TABLE ML_RUNS ADD COLUMN IF NOT EXISTS ENDPOINT_REASON VARCHAR;
 -- A dataset is stale when its last successful run is older than this (ML_STALE_DATASETS).
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS STALENESS_HOURS NUMBER(38, 0) DEFAULT 24;
+-- The real-time endpoint (docs/contracts.md, "Real-time endpoint"), after every earlier column on a
+-- new table and an old one alike: ENDPOINT NONE (NULL: the template's EndpointType), SERVERLESS or
+-- INSTANCE; the sizes of its kind (NULL: the template's EndpointMemorySizeMB, ...).
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS ENDPOINT VARCHAR;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS ENDPOINT_MEMORY_MB NUMBER;       -- SERVERLESS: 1024..6144, 1024 steps
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS ENDPOINT_MAX_CONCURRENCY NUMBER; -- SERVERLESS: 1..200
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS ENDPOINT_INSTANCE_TYPE VARCHAR;  -- INSTANCE: ml.m5.large, ...
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS ENDPOINT_INSTANCE_COUNT NUMBER;  -- INSTANCE: 1 or more
 
 -- Predictions for merchant_risk, loaded by LoadPredictions (one copy per export).
 CREATE TABLE IF NOT EXISTS MERCHANT_RISK_PREDICTIONS (

@@ -34,9 +34,16 @@ CREATE TABLE IF NOT EXISTS ML_MODELS (
   IMPORTS VARCHAR NOT NULL,               -- @ML_MODELS_STAGE/<dataset>/v<version>/model.tar.gz
   RUN_ID VARCHAR NOT NULL,
   PUBLISHED_AT TIMESTAMP_NTZ NOT NULL,
+  ENDPOINT_NAME VARCHAR,                  -- the real-time endpoint this version was deployed to (SettleEndpoint)
+  ENDPOINT_STATUS VARCHAR,                -- IN_SERVICE (one per dataset), RETIRED, ROLLED_BACK, FAILED or DELETED
+  ENDPOINT_UPDATED_AT TIMESTAMP_NTZ,
   PRIMARY KEY (DATASET, MODEL_VERSION)
 )
 COMMENT = 'Snowsage: every model version published as an ML_PREDICT_<DATASET> function';
+-- A table created before real-time endpoints gets their columns (docs: sql-reference/sql/alter-table).
+ALTER TABLE ML_MODELS ADD COLUMN IF NOT EXISTS ENDPOINT_NAME VARCHAR;
+ALTER TABLE ML_MODELS ADD COLUMN IF NOT EXISTS ENDPOINT_STATUS VARCHAR;
+ALTER TABLE ML_MODELS ADD COLUMN IF NOT EXISTS ENDPOINT_UPDATED_AT TIMESTAMP_NTZ;
 
 GRANT READ, WRITE ON STAGE ML_MODELS_STAGE TO ROLE &{pipeline_role};
 GRANT SELECT, INSERT, UPDATE ON TABLE ML_MODELS TO ROLE &{pipeline_role};

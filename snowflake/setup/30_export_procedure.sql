@@ -70,6 +70,11 @@ DECLARE
   tuning VARCHAR;
   training_engine VARCHAR;
   scoring_engine VARCHAR;
+  endpoint VARCHAR;
+  endpoint_memory_mb NUMBER;
+  endpoint_max_concurrency NUMBER;
+  endpoint_instance_type VARCHAR;
+  endpoint_instance_count NUMBER;
   -- The engines the export is for: SNOWFLAKE (the row says so) or SAGEMAKER (NULL or anything else;
   -- PrepareRun refuses a value that is neither, naming ML_DATASETS.TRAINING_ENGINE or SCORING_ENGINE).
   engine VARCHAR;
@@ -116,10 +121,12 @@ BEGIN
 
   SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,
          OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS,
-         TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT, TUNING, TRAINING_ENGINE, SCORING_ENGINE
+         TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT, TUNING, TRAINING_ENGINE, SCORING_ENGINE,
+         ENDPOINT, ENDPOINT_MEMORY_MB, ENDPOINT_MAX_CONCURRENCY, ENDPOINT_INSTANCE_TYPE, ENDPOINT_INSTANCE_COUNT
     INTO :training_view, :scoring_view, :id_column, :label_column, :predictions_table,
          :objective, :evaluation_metric, :evaluation_threshold, :hyperparameters,
-         :training_script, :training_instance_count, :tuning, :training_engine, :scoring_engine
+         :training_script, :training_instance_count, :tuning, :training_engine, :scoring_engine,
+         :endpoint, :endpoint_memory_mb, :endpoint_max_concurrency, :endpoint_instance_type, :endpoint_instance_count
     FROM &{database}.&{schema}.ML_DATASETS
     WHERE NAME = :DATASET_NAME AND ENABLED;
   IF (NOT (REGEXP_LIKE(training_view, ident_pattern) AND REGEXP_LIKE(scoring_view, ident_pattern)
@@ -247,7 +254,12 @@ BEGIN
       'training_instance_count', training_instance_count,
       'tuning', tuning,
       'training_engine', training_engine,
-      'scoring_engine', scoring_engine),
+      'scoring_engine', scoring_engine,
+      'endpoint', endpoint,
+      'endpoint_memory_mb', endpoint_memory_mb,
+      'endpoint_max_concurrency', endpoint_max_concurrency,
+      'endpoint_instance_type', endpoint_instance_type,
+      'endpoint_instance_count', endpoint_instance_count),
     'label_summary', label_summary,
     'predictions_columns', COALESCE(predictions_columns, ARRAY_CONSTRUCT()),
     'engine', engine,

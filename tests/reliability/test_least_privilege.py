@@ -25,7 +25,7 @@ import pytest
 from sandbox import pipeline_run
 from sandbox.aws import iam_enforcement, least_privilege, moto_patches
 from sandbox.aws.template import PROJECT_ROOT
-from sandbox.services import Sandbox
+from sandbox.services import Sandbox, SandboxConfig
 from sandbox.snowflake import functions
 from tests.reliability.helpers import export_quietly, manifest_uri, name_for, start
 
@@ -48,6 +48,13 @@ PROVEN = {
 }
 
 
+@pytest.fixture(scope="module")
+def sandbox_config() -> SandboxConfig:
+    """The reliability sandbox's, with no baking period: an endpoint update completes as soon as its
+    new fleet serves (the alarms are still evaluated once)."""
+    return SandboxConfig(template_parameters={"EvaluationThreshold": "0.5", "EndpointBakingSeconds": "0"})
+
+
 @functools.cache
 def snowpark() -> bool:
     """The Snowflake-runtime venv holds Snowpark (asked once, when a test needs it)."""
@@ -61,20 +68,28 @@ def _sql(sb: Sandbox, statement: str) -> None:
 
 
 def _run_every_path(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A tuned run started by its export's S3 event (no champion: tunes cold), then a warm start.
+    # A tuned run started by its export's S3 event (no champion: tunes cold), then a warm start;
+    # the dataset has a serverless endpoint, which the promoted runs create and update.
     _sql(sb, f"UPDATE ML_DATASETS SET TUNING = '{json.dumps(TUNING)}' WHERE NAME = 'merchant_risk'")
+    _sql(sb, "UPDATE ML_DATASETS SET ENDPOINT = 'SERVERLESS' WHERE NAME = 'merchant_risk'")
     first = pipeline_run.run_from_export(sb, "merchant_risk", export_id="20261208t010000z")
     assert first.status == "SUCCEEDED", first.execution.cause
     export_quietly(sb, "20261208t020000z")
     warm = start(sb, "20261208t020000z")
     assert warm.status == "SUCCEEDED", warm.execution.cause
     _sql(sb, "UPDATE ML_DATASETS SET TUNING = NULL WHERE NAME = 'merchant_risk'")
+    assert first.execution.output["endpoint"]["status"] == "CREATED", first.execution.output.get("endpoint")
+    assert warm.execution.output["endpoint"]["status"] == "UPDATED", warm.execution.output.get("endpoint")
+    _sql(sb, "UPDATE ML_DATASETS SET ENDPOINT = NULL WHERE NAME = 'merchant_risk'")
+    # endpoint 'NONE' (the input's, over the exported row's): the rescore deletes the endpoint, its
+    # alarms, configs and models.
     rescored = pipeline_run.start_by_hand(
         sb,
-        {"manifest": manifest_uri(sb, "20261208t020000z"), "mode": "score_only"},
+        {"manifest": manifest_uri(sb, "20261208t020000z"), "mode": "score_only", "endpoint": "NONE"},
         name="least-privilege-rescore",
     )
     assert rescored.status == "SUCCEEDED", rescored.execution.cause
+    assert rescored.execution.output["endpoint"]["status"] == "DELETED"
     # The SNOWFLAKE scoring engine: an export without score/, scored in place by ML_PREDICT_<DATASET>.
     _sql(sb, "UPDATE ML_DATASETS SET SCORING_ENGINE = 'SNOWFLAKE' WHERE NAME = 'merchant_risk'")
     export_quietly(sb, "20261208t025000z")

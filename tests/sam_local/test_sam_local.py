@@ -138,6 +138,15 @@ def outcome(result: Any, snowflake_port: int) -> None:
     assert result["action"] == "none"  # the served history shows the failure branch ran
 
 
+def no_endpoint(result: Any, snowflake_port: int) -> None:
+    # merchant_risk has no endpoint in the served sample: removing one is a no-op.
+    assert (result["endpoint_name"], result["action"]) == ("snowsage-merchant-risk", "none")
+
+
+def endpoint_deleted(result: Any, snowflake_port: int) -> None:
+    assert (result["status"], result["model_version"]) == ("DELETED", None)
+
+
 def staleness(result: Any, snowflake_port: int) -> None:
     # RecordRun's calls run alongside: merchant_risk is stale or not, nothing else is.
     assert {item["dataset"] for item in result["stale"]} <= {"merchant_risk"}
@@ -145,6 +154,8 @@ def staleness(result: Any, snowflake_port: int) -> None:
 
 CHECKS: dict[str, Check] = {
     "check_staleness/scheduled.json": staleness,
+    "deploy_endpoint/remove.json": no_endpoint,
+    "settle_endpoint/deleted.json": endpoint_deleted,
     "evaluate_model/candidate.json": verdict,
     "load_predictions/load.json": loaded,
     "prepare_run/train_and_score.json": run_plan,

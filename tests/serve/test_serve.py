@@ -314,6 +314,8 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
                 EVENTS / "record_execution_outcome" / "failed_handled.json",
             ),
             "staleness": ("StalenessCheckFunction", EVENTS / "check_staleness" / "scheduled.json"),
+            "no_endpoint": ("DeployEndpointFunction", EVENTS / "deploy_endpoint" / "remove.json"),
+            "endpoint_deleted": ("SettleEndpointFunction", EVENTS / "settle_endpoint" / "deleted.json"),
         }
         by_function: dict[str, list[str]] = {}
         for label, (logical_id, _) in calls.items():
@@ -364,6 +366,13 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
         trained = results["train"]
         assert trained["model_data_url"].endswith("/snowflake/model.tar.gz")
         assert trained["final_metrics"][0]["MetricName"] == "validation:auc"
+
+        # merchant_risk has no endpoint: removing it is a no-op; a deletion's outcome is recorded.
+        assert (results["no_endpoint"]["endpoint_name"], results["no_endpoint"]["action"]) == (
+            "snowsage-merchant-risk",
+            "none",
+        )
+        assert results["endpoint_deleted"]["status"] == "DELETED"
 
         selection = results["select"]
         assert selection["model_package_arn"].endswith("model-package/snowsage-merchant-risk/1")

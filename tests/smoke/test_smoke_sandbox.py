@@ -55,6 +55,12 @@ def assert_nothing_left(platform: SandboxPlatform, names: SmokeNames, report: Sm
     groups = platform.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"]
     assert not [g for g in groups if g["ModelPackageGroupName"].startswith(names.resource_prefix)]
     assert names.database not in platform.databases()
+    # The serverless endpoint the promoted run created, its configs, models and alarms.
+    sagemaker, prefix = platform.client("sagemaker"), names.resource_prefix
+    assert sagemaker.list_endpoints(NameContains=prefix)["Endpoints"] == []
+    assert sagemaker.list_endpoint_configs(NameContains=prefix)["EndpointConfigs"] == []
+    assert sagemaker.list_models(NameContains=prefix)["Models"] == []
+    assert platform.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"] == []
     queues = platform.client("sqs").list_queues(QueueNamePrefix=names.alarm_queue).get("QueueUrls", [])
     assert queues == []
     alarms = platform.client("cloudwatch").describe_alarms(AlarmNamePrefix=names.stack)["MetricAlarms"]
@@ -63,9 +69,11 @@ def assert_nothing_left(platform: SandboxPlatform, names: SmokeNames, report: Sm
 
 # Every path smoke/paths.py walks, in order; then one check per alarm of the stack.
 PATH_CHECKS = [
-    "tuned run: execution succeeded through Tune",
+    "tuned run: execution succeeded through DeployEndpoint, Tune",
     "tuned run: ML_RUNS row SUCCEEDED",
     "tuned run: rows loaded = rows scored",
+    "tuned run: ML_RUNS endpoint CREATED",
+    "tuned run: endpoint InService",
     "warm-started run: execution succeeded through TuneWarm",
     "warm-started run: ML_RUNS row SUCCEEDED",
     "warm-started run: rows loaded = rows scored",
@@ -138,6 +146,7 @@ def test_the_smoke_walks_every_path_in_the_sandbox_and_deletes_all_it_created(wa
         "Snowflake database",
         "SageMaker model package group",
         "SageMaker models",
+        "SageMaker endpoint",
         "SQS queue",
         "SNS subscription",
     ]
@@ -196,7 +205,7 @@ class FailingPlatform(SandboxPlatform):
     ("step", "token", "last_created"),
     [
         ("apply_setup", "fa11a1", "Snowflake database"),
-        ("export", "fa11e2", "SageMaker models"),
+        ("export", "fa11e2", "SageMaker endpoint"),
     ],
 )
 def test_a_step_failing_midway_still_deletes_everything_created(

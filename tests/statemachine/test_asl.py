@@ -45,6 +45,9 @@ PRODUCERS: dict[str, type[BaseModel] | None] = {
     "record": models.RunRecord,
     "error": models.CaughtError,
     "created_model": None,
+    "endpoint_deployment": models.EndpointDeployment,
+    "endpoint_wait": None,
+    "endpoint": models.EndpointOutcome,
 }
 # Keys a ResultSelector writes, by the ResultPath it writes them to.
 SELECTED: dict[str, set[str]] = {
@@ -62,21 +65,34 @@ LAMBDA_REQUESTS: dict[str, type[BaseModel]] = {
     "${TrainInSnowflakeFunctionArn}": models.TrainInSnowflakeRequest,
     "${ScoreInSnowflakeFunctionArn}": models.ScoreInSnowflakeRequest,
     "${RecordRunFunctionArn}": models.RecordRunRequest,
+    "${DeployEndpointFunctionArn}": models.DeployEndpointRequest,
+    "${SettleEndpointFunctionArn}": models.SettleEndpointRequest,
 }
 PATH = re.compile(r"(?<![$\w])\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
-def edges(state: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
-    """(target, key the transition adds): a Catch adds its ResultPath."""
+def edges(state: dict[str, Any]) -> Iterator[tuple[str, str | None, set[str]]]:
+    """(target, key a Catch adds (its ResultPath), keys a choice rule's ``IsPresent: true`` tests
+    demand)."""
     if "Next" in state:
-        yield state["Next"], None
+        yield state["Next"], None, set()
     for choice in state.get("Choices", []):
-        yield choice["Next"], None
+        yield choice["Next"], None, _guarded_keys(choice)
     if "Default" in state:
-        yield state["Default"], None
+        yield state["Default"], None, set()
     for catch in state.get("Catch", []):
         path = catch.get("ResultPath")
-        yield catch["Next"], path.split(".")[1] if path else None
+        yield catch["Next"], path.split(".")[1] if path else None, set()
+
+
+def _guarded_keys(choice: dict[str, Any]) -> set[str]:
+    """The top-level keys a choice rule demands be present (``IsPresent: true``, alone or in its And)."""
+    keys = {
+        str(rule["Variable"]).split(".")[1]
+        for rule in choice.get("And", [choice])
+        if rule.get("IsPresent") is True and str(rule.get("Variable", "")).startswith("$.")
+    }
+    return keys
 
 
 def produced_key(state: dict[str, Any]) -> str | None:
@@ -99,8 +115,8 @@ def available_keys() -> dict[str, set[str]]:
             if keys_in is None:
                 continue
             key = produced_key(state)
-            for target, catch_key in edges(state):
-                keys_out = set(keys_in)
+            for target, catch_key, guarded in edges(state):
+                keys_out = set(keys_in) | guarded
                 if catch_key:
                     keys_out.add(catch_key)
                 elif key:
@@ -154,7 +170,7 @@ def reachable(*starts: str) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        stack.extend(target for target, _ in edges(STATES[name]))
+        stack.extend(target for target, *_ in edges(STATES[name]))
     return seen
 
 
@@ -163,7 +179,7 @@ FAILURE_BRANCH = reachable(*(catch["Next"] for state in STATES.values() for catc
 
 
 def test_every_state_is_reachable_and_every_target_exists() -> None:
-    targets = {target for state in STATES.values() for target, _ in edges(state)}
+    targets = {target for state in STATES.values() for target, *_ in edges(state)}
     assert targets <= STATES.keys(), f"dangling: {targets - STATES.keys()}"
     assert reachable() == set(STATES), f"unreachable: {set(STATES) - reachable()}"
 
@@ -435,8 +451,8 @@ def choose(name: str, document: dict[str, Any]) -> str:
     ("document", "expected"),
     [
         ({"plan": {"mode": "train_and_score"}, "evaluation": {"promote": True}}, "PublishModel"),
-        ({"plan": {"mode": "train_and_score"}, "evaluation": {"promote": False}}, "RecordRun"),
-        ({"plan": {"mode": "score_only"}}, "RecordRun"),  # no gate ran: nothing new to publish
+        ({"plan": {"mode": "train_and_score"}, "evaluation": {"promote": False}}, "IsEndpointToChange"),
+        ({"plan": {"mode": "score_only"}}, "IsEndpointToChange"),  # no gate ran: nothing new to publish
     ],
 )
 def test_only_a_model_promoted_this_run_is_published(document: dict[str, Any], expected: str) -> None:
@@ -446,7 +462,7 @@ def test_only_a_model_promoted_this_run_is_published(document: dict[str, Any], e
 
 def test_a_failed_publish_is_recorded_and_snowflake_outages_are_retried() -> None:
     publish = STATES["PublishModel"]
-    assert (publish["Next"], publish["ResultPath"]) == ("RecordRun", "$.published")
+    assert (publish["Next"], publish["ResultPath"]) == ("IsEndpointToChange", "$.published")
     assert "SnowflakeUnavailable" in {name for retry in publish["Retry"] for name in retry["ErrorEquals"]}
 
 
@@ -516,6 +532,79 @@ def test_tune_warm_is_tune_with_the_plans_warm_start_config() -> None:
     }
 
 
+SERVERLESS = {"kind": "SERVERLESS"}
+INSTANCE = {"kind": "INSTANCE"}
+CREATED = {"model_name": "snowsage-run-model-0"}  # CreateModel's result: the batch transform's model
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (
+            {"plan": {"endpoint": SERVERLESS}, "evaluation": {"promote": True}, "created_model": CREATED},
+            "DeployEndpoint",
+        ),
+        (
+            {"plan": {"endpoint": INSTANCE}, "evaluation": {"promote": True}, "created_model": CREATED},
+            "DeployEndpoint",
+        ),
+        # scored in Snowflake: no SageMaker model yet, the endpoint's is created first
+        ({"plan": {"endpoint": SERVERLESS}, "evaluation": {"promote": True}}, "CreateEndpointModel"),
+        # a rejected candidate never touches the endpoint, nor does a score_only run
+        ({"plan": {"endpoint": SERVERLESS}, "evaluation": {"promote": False}}, "RecordRun"),
+        ({"plan": {"endpoint": SERVERLESS}}, "RecordRun"),
+        # ENDPOINT 'NONE' removes the endpoint whatever the run did
+        ({"plan": {"endpoint": {"kind": "NONE"}}, "evaluation": {"promote": True}}, "RemoveEndpoint"),
+        ({"plan": {"endpoint": {"kind": "NONE"}}, "evaluation": {"promote": False}}, "RemoveEndpoint"),
+        ({"plan": {"endpoint": {"kind": "NONE"}}}, "RemoveEndpoint"),
+        # no endpoint asked for (ENDPOINT NULL, the template's NONE): no endpoint state runs
+        ({"plan": {"endpoint": None}, "evaluation": {"promote": True}}, "RecordRun"),
+        ({"plan": {}, "evaluation": {"promote": True}}, "RecordRun"),
+        ({"plan": {"endpoint": None}}, "RecordRun"),
+    ],
+)
+def test_only_a_promoted_model_reaches_the_endpoint(document: dict[str, Any], expected: str) -> None:
+    assert choose("IsEndpointToChange", document) == expected
+
+
+def test_the_endpoint_model_of_a_run_scored_in_snowflake_is_named_as_create_model_names_it() -> None:
+    """SCORING_ENGINE 'SNOWFLAKE' runs no CreateModel: CreateEndpointModel makes the same model, then
+    DeployEndpoint reads its name where it reads CreateModel's."""
+    created = STATES["CreateEndpointModel"]
+    model = STATES["CreateModel"]
+    assert {key: value for key, value in created.items() if key not in {"Comment", "Next"}} == {
+        key: value for key, value in model.items() if key not in {"Comment", "Next"}
+    }
+    assert created["Next"] == "DeployEndpoint"
+    assert STATES["DeployEndpoint"]["Parameters"]["model_name.$"] == "$.created_model.model_name"
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("create", "StartEndpointWait"),
+        ("update", "StartEndpointWait"),
+        ("delete", "StartEndpointWait"),
+        ("none", "RecordRun"),
+    ],
+)
+def test_a_changed_endpoint_is_settled_before_the_run_is_recorded(action: str, expected: str) -> None:
+    assert choose("IsEndpointChanging", {"endpoint_deployment": {"action": action}}) == expected
+    assert choose("IsEndpointSettled", {"endpoint": {"settled": False}}) == "CountEndpointPoll"
+    assert choose("IsEndpointSettled", {"endpoint": {"settled": True}}) == "RecordRun"
+
+
+def test_the_endpoint_wait_counts_down_and_waits_the_polling_interval() -> None:
+    """The Job Poller loop (Wait, a Lambda that looks, a Choice): bounded by the polls the deployment
+    allows, each wait EndpointPollSeconds long; SettleEndpoint fails the run when none is left."""
+    assert STATES["StartEndpointWait"]["Parameters"] == {"polls_left.$": "$.endpoint_deployment.max_polls"}
+    assert STATES["CountEndpointPoll"]["Parameters"] == {
+        "polls_left.$": "States.MathAdd($.endpoint_wait.polls_left, -1)"
+    }
+    assert STATES["WaitForEndpoint"]["SecondsPath"] == "$.endpoint_deployment.poll_seconds"
+    assert STATES["SettleEndpoint"]["Parameters"]["polls_left.$"] == "$.endpoint_wait.polls_left"
+
+
 def test_the_scoring_engine_chooses_the_transform_or_scoring_in_snowflake() -> None:
     """After SelectModel, SNOWFLAKE publishes the model if the function does not serve it yet, then
     scores in Snowflake into $.load, as LoadPredictions does; no transform state is on that path."""
@@ -527,7 +616,8 @@ def test_the_scoring_engine_chooses_the_transform_or_scoring_in_snowflake() -> N
     assert publish["Parameters"]["if_not_served"] is True
     assert (publish["ResultPath"], publish["Next"]) == ("$.published", "ScoreInSnowflake")
     score = STATES["ScoreInSnowflake"]
-    assert (score["ResultPath"], score["Next"]) == (STATES["LoadPredictions"]["ResultPath"], "RecordRun")
+    assert score["ResultPath"] == STATES["LoadPredictions"]["ResultPath"]
+    assert score["Next"] == "IsEndpointToChange"  # a promoted model still reaches the endpoint
     assert "SnowflakeUnavailable" in {name for retry in score["Retry"] for name in retry["ErrorEquals"]}
     after = reachable("PublishForScoring") - FAILURE_BRANCH
     assert not after & {"CreateModel", "Score", "LoadPredictions", "PublishModel"}, after

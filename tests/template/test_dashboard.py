@@ -18,8 +18,14 @@ SERVICE_METRICS = {
     ("AWS/States", "ExecutionsTimedOut"),
     ("AWS/States", "ExecutionsAborted"),
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    # SageMaker's endpoint invocation metrics (monitoring-cloudwatch, serverless-endpoints-monitoring)
+    ("AWS/SageMaker", "Invocations"),
+    ("AWS/SageMaker", "Invocation4XXErrors"),
+    ("AWS/SageMaker", "Invocation5XXErrors"),
+    ("AWS/SageMaker", "ModelLatency"),
 }
-INSIGHTS = re.compile(r"SELECT \w+\((\w+)\) FROM SCHEMA\((\w+), ([\w, ]+)\)")
+# Metrics Insights: a namespace with "/" is double-quoted (cloudwatch-metrics-insights-querylanguage).
+INSIGHTS = re.compile(r'SELECT \w+\((\w+)\) FROM SCHEMA\((\w+|"[\w/]+"), ([\w, ]+)\)')
 
 
 def body() -> dict[str, Any]:
@@ -37,7 +43,9 @@ def widget_metrics() -> list[tuple[str, str, tuple[str, ...]]]:
                 match = INSIGHTS.fullmatch(given[0]["expression"].split(" GROUP BY")[0])
                 assert match, given[0]["expression"]
                 metric, namespace, dimensions = match.groups()
-                found.append((namespace, metric, tuple(name.strip() for name in dimensions.split(","))))
+                found.append(
+                    (namespace.strip('"'), metric, tuple(name.strip() for name in dimensions.split(",")))
+                )
                 continue
             expanded = given
             if given[0] == "...":  # the previous row's leading values
@@ -67,6 +75,9 @@ def test_the_dashboard_shows_what_the_issue_asks() -> None:
         "PredictionsLoaded",
         "ModelMetric",
         "ApproximateNumberOfMessagesVisible",
+        "Invocations",
+        "Invocation5XXErrors",
+        "ModelLatency",
     } <= metrics
 
 

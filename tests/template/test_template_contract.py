@@ -51,6 +51,8 @@ SUBSTITUTIONS = {
     "TrainInSnowflakeFunctionArn",
     "ScoreInSnowflakeFunctionArn",
     "RecordRunFunctionArn",
+    "DeployEndpointFunctionArn",
+    "SettleEndpointFunctionArn",
     "SageMakerRoleArn",
     "XGBoostImageUri",
     "NotificationTopicArn",

@@ -38,6 +38,7 @@ STAR_RESOURCE_ACTIONS = {
     "cloudwatch:PutMetricData",
     "sagemaker:ListModelPackages",
     "sagemaker:ListModelPackageGroups",
+    "sagemaker:ListEndpointConfigs",
 }
 # Star-resource actions that must carry a condition narrowing them.
 CONDITIONED = {"cloudwatch:PutMetricData": "cloudwatch:namespace"}

@@ -6,7 +6,7 @@ import botocore.session
 import pytest
 
 from scripts import instance_types
-from snowsage.instance_types import TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
+from snowsage.instance_types import ENDPOINT_INSTANCE_TYPES, TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
 from tests.template.template_model import TEMPLATE_PATH, template
 
 
@@ -19,7 +19,11 @@ def test_generated_lists_are_up_to_date() -> None:
 
 @pytest.mark.parametrize(
     ("parameter", "allowed"),
-    [("TrainingInstanceType", TRAINING_INSTANCE_TYPES), ("TransformInstanceType", TRANSFORM_INSTANCE_TYPES)],
+    [
+        ("TrainingInstanceType", TRAINING_INSTANCE_TYPES),
+        ("TransformInstanceType", TRANSFORM_INSTANCE_TYPES),
+        ("EndpointInstanceType", ENDPOINT_INSTANCE_TYPES),
+    ],
 )
 def test_the_template_allows_exactly_the_core_list(parameter: str, allowed: tuple[str, ...]) -> None:
     declared = template()["Parameters"][parameter]
@@ -30,7 +34,11 @@ def test_the_template_allows_exactly_the_core_list(parameter: str, allowed: tupl
 
 @pytest.mark.parametrize(
     ("shape", "allowed"),
-    [("TrainingInstanceType", TRAINING_INSTANCE_TYPES), ("TransformInstanceType", TRANSFORM_INSTANCE_TYPES)],
+    [
+        ("TrainingInstanceType", TRAINING_INSTANCE_TYPES),
+        ("TransformInstanceType", TRANSFORM_INSTANCE_TYPES),
+        ("ProductionVariantInstanceType", ENDPOINT_INSTANCE_TYPES),
+    ],
 )
 def test_every_type_is_one_sagemaker_accepts_for_the_job_kind(shape: str, allowed: tuple[str, ...]) -> None:
     enum = botocore.session.get_session().get_service_model("sagemaker").shape_for(shape).enum
@@ -41,4 +49,5 @@ def test_training_gpus_are_the_documented_families_and_transform_has_none() -> N
     gpu = {t.split(".")[1] for t in TRAINING_INSTANCE_TYPES if t.split(".")[1][0] in "gp"}
     assert gpu == {"p2", "p3", "g4dn", "g5"}
     assert not [t for t in TRANSFORM_INSTANCE_TYPES if t.split(".")[1][0] in "gpit"]
+    assert not [t for t in ENDPOINT_INSTANCE_TYPES if t.split(".")[1][0] in "gpit"]
     assert not [t for t in TRAINING_INSTANCE_TYPES if t.split(".")[1][0] in "it"]

@@ -73,6 +73,7 @@ def test_a_row_without_settings_keeps_the_template_defaults() -> None:
         "transform_instance_count": "template",
         "training_engine": "default",
         "scoring_engine": "default",
+        "endpoint": "template",
     }
     assert resolved.plan.training_engine == "SAGEMAKER"
 

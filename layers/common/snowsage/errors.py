@@ -120,3 +120,19 @@ class PromotionInProgress(TransientError):
 
 class LeaseUnavailable(TransientError):
     """DynamoDB throttled or failed the lease's write: retried like a held lease."""
+
+
+class EndpointUnavailable(TransientError):
+    """SageMaker or CloudWatch throttled or failed on its side while changing the endpoint: retry."""
+
+
+class EndpointBusy(TransientError):
+    """The endpoint is changing for another reason (not this run): retried, it settles first."""
+
+
+class EndpointRefused(PermanentError):
+    """SageMaker refused the endpoint change (validation, limits, access), or the endpoint is Failed."""
+
+
+class EndpointDeploymentFailed(PermanentError):
+    """The deployment ended Failed, or did not settle in time; ML_MODELS and the run record it."""

@@ -1,13 +1,14 @@
 """The SageMaker instance types the pipeline accepts, per job kind: one list for the template
-(AllowedValues of TrainingInstanceType / TransformInstanceType) and for PrepareRun's checks of
-the execution input's overrides.
+(AllowedValues of TrainingInstanceType / TransformInstanceType / EndpointInstanceType) and for
+PrepareRun's checks of the execution input's overrides and the dataset's row.
 
 The families are the ones AWS documents for the built-in XGBoost algorithm ("EC2 instance
 recommendation for the XGBoost algorithm"): CPU instances for training and inference (XGBoost
 is memory-bound: general purpose M, compute-optimized C, memory-optimized R; x86 only, the image
 has no Arm build), and for training the GPU families P2, P3, G4dn and G5 (version 1.2-1 and
-later). The types are those families' members in botocore's TrainingInstanceType and
-TransformInstanceType enums; scripts/instance_types.py writes the lists below and the template
+later). A real-time endpoint is inference: the CPU families. The types are those families'
+members in botocore's TrainingInstanceType, TransformInstanceType and ProductionVariantInstanceType
+enums; scripts/instance_types.py writes the lists below and the template
 blocks, and tests/template checks both are up to date.
 """
 
@@ -21,7 +22,8 @@ TRAINING_GPU_FAMILIES = frozenset({"p2", "p3", "g4dn", "g5"})
 
 
 def documented_for(kind: str, family: str) -> bool:
-    """Whether AWS documents ``family`` (``m5``, ``g4dn``) for XGBoost ``kind`` jobs."""
+    """Whether AWS documents ``family`` (``m5``, ``g4dn``) for XGBoost ``kind`` jobs (training,
+    transform, endpoint)."""
     if CPU_FAMILY.fullmatch(family):
         return True
     return kind == "training" and family in TRAINING_GPU_FAMILIES
@@ -266,6 +268,117 @@ TRANSFORM_INSTANCE_TYPES: tuple[str, ...] = (
     "ml.m7i.16xlarge",
     "ml.m7i.24xlarge",
     "ml.m7i.48xlarge",
+    "ml.r6i.large",
+    "ml.r6i.xlarge",
+    "ml.r6i.2xlarge",
+    "ml.r6i.4xlarge",
+    "ml.r6i.8xlarge",
+    "ml.r6i.12xlarge",
+    "ml.r6i.16xlarge",
+    "ml.r6i.24xlarge",
+    "ml.r6i.32xlarge",
+    "ml.r7i.large",
+    "ml.r7i.xlarge",
+    "ml.r7i.2xlarge",
+    "ml.r7i.4xlarge",
+    "ml.r7i.8xlarge",
+    "ml.r7i.12xlarge",
+    "ml.r7i.16xlarge",
+    "ml.r7i.24xlarge",
+    "ml.r7i.48xlarge",
+)
+ENDPOINT_INSTANCE_TYPES: tuple[str, ...] = (
+    "ml.c4.large",
+    "ml.c4.xlarge",
+    "ml.c4.2xlarge",
+    "ml.c4.4xlarge",
+    "ml.c4.8xlarge",
+    "ml.c5.large",
+    "ml.c5.xlarge",
+    "ml.c5.2xlarge",
+    "ml.c5.4xlarge",
+    "ml.c5.9xlarge",
+    "ml.c5.18xlarge",
+    "ml.c5d.large",
+    "ml.c5d.xlarge",
+    "ml.c5d.2xlarge",
+    "ml.c5d.4xlarge",
+    "ml.c5d.9xlarge",
+    "ml.c5d.18xlarge",
+    "ml.c6i.large",
+    "ml.c6i.xlarge",
+    "ml.c6i.2xlarge",
+    "ml.c6i.4xlarge",
+    "ml.c6i.8xlarge",
+    "ml.c6i.12xlarge",
+    "ml.c6i.16xlarge",
+    "ml.c6i.24xlarge",
+    "ml.c6i.32xlarge",
+    "ml.c6in.large",
+    "ml.c6in.xlarge",
+    "ml.c6in.2xlarge",
+    "ml.c6in.4xlarge",
+    "ml.c6in.8xlarge",
+    "ml.c6in.12xlarge",
+    "ml.c6in.16xlarge",
+    "ml.c6in.24xlarge",
+    "ml.c6in.32xlarge",
+    "ml.c7i.large",
+    "ml.c7i.xlarge",
+    "ml.c7i.2xlarge",
+    "ml.c7i.4xlarge",
+    "ml.c7i.8xlarge",
+    "ml.c7i.12xlarge",
+    "ml.c7i.16xlarge",
+    "ml.c7i.24xlarge",
+    "ml.c7i.48xlarge",
+    "ml.m4.xlarge",
+    "ml.m4.2xlarge",
+    "ml.m4.4xlarge",
+    "ml.m4.10xlarge",
+    "ml.m4.16xlarge",
+    "ml.m5.large",
+    "ml.m5.xlarge",
+    "ml.m5.2xlarge",
+    "ml.m5.4xlarge",
+    "ml.m5.12xlarge",
+    "ml.m5.24xlarge",
+    "ml.m5d.large",
+    "ml.m5d.xlarge",
+    "ml.m5d.2xlarge",
+    "ml.m5d.4xlarge",
+    "ml.m5d.12xlarge",
+    "ml.m5d.24xlarge",
+    "ml.m6i.large",
+    "ml.m6i.xlarge",
+    "ml.m6i.2xlarge",
+    "ml.m6i.4xlarge",
+    "ml.m6i.8xlarge",
+    "ml.m6i.12xlarge",
+    "ml.m6i.16xlarge",
+    "ml.m6i.24xlarge",
+    "ml.m6i.32xlarge",
+    "ml.m7i.large",
+    "ml.m7i.xlarge",
+    "ml.m7i.2xlarge",
+    "ml.m7i.4xlarge",
+    "ml.m7i.8xlarge",
+    "ml.m7i.12xlarge",
+    "ml.m7i.16xlarge",
+    "ml.m7i.24xlarge",
+    "ml.m7i.48xlarge",
+    "ml.r5.large",
+    "ml.r5.xlarge",
+    "ml.r5.2xlarge",
+    "ml.r5.4xlarge",
+    "ml.r5.12xlarge",
+    "ml.r5.24xlarge",
+    "ml.r5d.large",
+    "ml.r5d.xlarge",
+    "ml.r5d.2xlarge",
+    "ml.r5d.4xlarge",
+    "ml.r5d.12xlarge",
+    "ml.r5d.24xlarge",
     "ml.r6i.large",
     "ml.r6i.xlarge",
     "ml.r6i.2xlarge",

@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from snowsage.errors import InvalidModelSettings
+from snowsage.instance_types import ENDPOINT_INSTANCE_TYPES
 from snowsage.models import (
+    ENDPOINT_KINDS,
     DatasetModel,
+    EndpointKind,
     ExecutionInput,
     HyperparameterValue,
     LabelSummary,
@@ -123,6 +126,18 @@ def metric_direction(metric_name: str) -> Literal["max", "min"]:
 
 
 @dataclass(frozen=True)
+class EndpointDefaults:
+    """The template's EndpointType, EndpointMemorySizeMB, EndpointMaxConcurrency, EndpointInstanceType
+    and EndpointInstanceCount."""
+
+    kind: EndpointKind = "NONE"
+    memory_mb: int = 2048
+    max_concurrency: int = 5
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+
+
+@dataclass(frozen=True)
 class TemplateDefaults:
     """The stack-wide defaults (template parameters Hyperparameters, EvaluationMetric, …)."""
 
@@ -131,6 +146,20 @@ class TemplateDefaults:
     evaluation_threshold: float
     training_instance_count: int = 1
     transform_instance_count: int = 1
+    endpoint: EndpointDefaults = EndpointDefaults()
+
+
+@dataclass(frozen=True)
+class ResolvedEndpoint:
+    """The resolved endpoint: the sizes of its kind only (the others are None); ``source``: which
+    layer chose the kind ('template' when neither the row nor the input names one)."""
+
+    kind: EndpointKind
+    source: str = "template"
+    memory_mb: int | None = None
+    max_concurrency: int | None = None
+    instance_type: str | None = None
+    instance_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +171,7 @@ class ResolvedModel:
     # The run's tuning settings (checked), and how errors name where they came from.
     tuning: TuningSettings | None = None
     tuning_where: str = ""
+    endpoint: ResolvedEndpoint = ResolvedEndpoint("NONE")
 
 
 @dataclass
@@ -181,7 +211,16 @@ TEMPLATE_PARAMETERS = {
     "EVALUATION_METRIC": "EvaluationMetric",
     "EVALUATION_THRESHOLD": "EvaluationThreshold",
     "TRAINING_INSTANCE_COUNT": "TrainingInstanceCount",
+    "ENDPOINT": "EndpointType",
+    "ENDPOINT_MEMORY_MB": "EndpointMemorySizeMB",
+    "ENDPOINT_MAX_CONCURRENCY": "EndpointMaxConcurrency",
+    "ENDPOINT_INSTANCE_TYPE": "EndpointInstanceType",
+    "ENDPOINT_INSTANCE_COUNT": "EndpointInstanceCount",
 }
+# ServerlessConfig (API_ProductionVariantServerlessConfig): memory in 1 GB steps from 1024 to 6144
+# MB, at most 200 concurrent invocations.
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+SERVERLESS_MAX_CONCURRENCY = 200
 TUNING_PLACES = {ROW: "ML_DATASETS.TUNING", INPUT: "execution input 'tuning'"}
 
 
@@ -498,6 +537,7 @@ def resolve_model(
         [("template", template.transform_instance_count), (INPUT, request.transform_instance_count)],
     )
     tuning, tuning_where = _tuning(layers, row, request, metric)
+    endpoint = _endpoint(layers, template.endpoint, row, request)
     return ResolvedModel(
         plan=ModelPlan(
             objective=objective,
@@ -515,7 +555,88 @@ def resolve_model(
         threshold=threshold,
         tuning=tuning,
         tuning_where=tuning_where,
+        endpoint=endpoint,
     )
+
+
+def _row_endpoint_kind(layers: _Layers, text: str | None) -> EndpointKind | None:
+    if text is None:
+        return None
+    for kind in ENDPOINT_KINDS:
+        if text == kind:
+            return kind
+    raise layers.refuse("ML_DATASETS.ENDPOINT", f"{text[:200]!r} is not 'NONE', 'SERVERLESS' or 'INSTANCE'")
+
+
+def _endpoint_setting(  # noqa: PLR0917  (the three layers, as pick takes them)
+    layers: _Layers,
+    name: str,
+    template: T,
+    row: T | None,
+    request: T | None,
+    allowed: Callable[[T], bool],
+    rule: str,
+) -> T:
+    """One size of the endpoint, template < row < input, refused naming where it came from."""
+    value, source = layers.pick(name, [("template", template), (ROW, row), (INPUT, request)])
+    if not allowed(value):
+        raise layers.refuse(_where(source, name.upper(), name), f"is {value!r}; {rule}")
+    return value
+
+
+def _endpoint(
+    layers: _Layers, template: EndpointDefaults, row: DatasetModel, request: ExecutionInput
+) -> ResolvedEndpoint:
+    """ENDPOINT and the sizes of its kind (docs/contracts.md, "Real-time endpoint")."""
+    kinds: list[tuple[str, EndpointKind | None]] = [
+        ("template", template.kind),
+        (ROW, _row_endpoint_kind(layers, row.endpoint)),
+        (INPUT, request.endpoint),
+    ]
+    picked: tuple[EndpointKind, str] = layers.pick("endpoint", kinds)
+    kind, source = picked
+    if kind == "SERVERLESS":
+        memory = _endpoint_setting(
+            layers,
+            "endpoint_memory_mb",
+            template.memory_mb,
+            row.endpoint_memory_mb,
+            request.endpoint_memory_mb,
+            lambda value: value in SERVERLESS_MEMORY_MB,
+            f"a serverless endpoint takes one of {SERVERLESS_MEMORY_MB} MB",
+        )
+        concurrency = _endpoint_setting(
+            layers,
+            "endpoint_max_concurrency",
+            template.max_concurrency,
+            row.endpoint_max_concurrency,
+            request.endpoint_max_concurrency,
+            lambda value: 1 <= value <= SERVERLESS_MAX_CONCURRENCY,
+            f"a serverless endpoint takes 1 to {SERVERLESS_MAX_CONCURRENCY} concurrent invocations",
+        )
+        return ResolvedEndpoint(kind, source, memory_mb=memory, max_concurrency=concurrency)
+    if kind == "INSTANCE":
+        instance_type = _endpoint_setting(
+            layers,
+            "endpoint_instance_type",
+            template.instance_type,
+            row.endpoint_instance_type,
+            request.endpoint_instance_type,
+            lambda value: value in ENDPOINT_INSTANCE_TYPES,
+            "use a CPU instance type AWS documents for built-in XGBoost inference"
+            " (snowsage/instance_types.py)",
+        )
+        count = _endpoint_setting(
+            layers,
+            "endpoint_instance_count",
+            template.instance_count,
+            row.endpoint_instance_count,
+            request.endpoint_instance_count,
+            lambda value: value >= 1,
+            "an endpoint needs at least 1 instance",
+        )
+        return ResolvedEndpoint(kind, source, instance_type=instance_type, instance_count=count)
+    return ResolvedEndpoint("NONE", source)
 
 
 def _tuning(

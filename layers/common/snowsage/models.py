@@ -25,7 +25,7 @@ from pydantic import (
     model_serializer,
 )
 
-from snowsage.instance_types import TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
+from snowsage.instance_types import ENDPOINT_INSTANCE_TYPES, TRAINING_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
 
 Mode = Literal["train_and_score", "score_only"]
 # What a dataset's objective predicts, and so how it is scored, gated and loaded (model_settings.py).
@@ -40,6 +40,9 @@ SectionName = Literal["train", "validation", "score"]
 # execution statuses the safety net records for runs that ended without them (TIMED_OUT, ABORTED).
 RunStatus = Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
 ApprovalStatus = Literal["Approved", "Rejected", "PendingManualApproval"]
+# A dataset's real-time endpoint (snowsage/endpoints.py): none, serverless, or on instances.
+EndpointKind = Literal["NONE", "SERVERLESS", "INSTANCE"]
+ENDPOINT_KINDS: tuple[EndpointKind, ...] = ("NONE", "SERVERLESS", "INSTANCE")
 
 
 def _one_of(kind: str, allowed: tuple[str, ...]) -> Any:
@@ -58,6 +61,7 @@ def _one_of(kind: str, allowed: tuple[str, ...]) -> Any:
 
 TrainingInstanceType = Annotated[str, _one_of("training", TRAINING_INSTANCE_TYPES)]
 TransformInstanceType = Annotated[str, _one_of("transform", TRANSFORM_INSTANCE_TYPES)]
+EndpointInstanceType = Annotated[str, _one_of("endpoint", ENDPOINT_INSTANCE_TYPES)]
 ModelPackageArn = Annotated[
     str, StringConstraints(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+/\d+$")
 ]
@@ -110,6 +114,12 @@ class ExecutionInput(StrictContract):
     tuning: dict[str, Any] | None = None
     training_engine: TrainingEngine | None = None
     scoring_engine: ScoringEngine | None = None
+    # The real-time endpoint after this run (docs/contracts.md, "Real-time endpoint").
+    endpoint: EndpointKind | None = None
+    endpoint_memory_mb: int | None = None
+    endpoint_max_concurrency: int | None = None
+    endpoint_instance_type: EndpointInstanceType | None = None
+    endpoint_instance_count: int | None = Field(default=None, ge=1)
 
 
 # --- Manifest (written by Snowflake's EXPORT_DATASET) ----------------------------------------
@@ -161,6 +171,11 @@ class DatasetModel(Contract):
     tuning: str | None = None
     training_engine: str | None = None
     scoring_engine: str | None = None
+    endpoint: str | None = None
+    endpoint_memory_mb: int | None = None
+    endpoint_max_concurrency: int | None = None
+    endpoint_instance_type: str | None = None
+    endpoint_instance_count: int | None = None
 
 
 class ScoringView(Contract):
@@ -343,6 +358,19 @@ class Selection(Contract):
     model_package_arn: str | None = None
 
 
+class EndpointPlan(Contract):
+    """The dataset's real-time endpoint as this run leaves it: ``NONE`` deletes one that exists;
+    otherwise a promoted model is deployed with these resources (snowsage/endpoints.py)."""
+
+    kind: EndpointKind = "NONE"
+    name: str  # <prefix>-<dataset>, one per dataset
+    config_name: str  # this run's endpoint config
+    memory_mb: int | None = None  # SERVERLESS
+    max_concurrency: int | None = None  # SERVERLESS
+    instance_type: str | None = None  # INSTANCE
+    instance_count: int | None = None  # INSTANCE
+
+
 class RunPlan(Contract):
     run_id: str
     execution_name: str
@@ -362,6 +390,7 @@ class RunPlan(Contract):
     model: ModelPlan = Field(default_factory=ModelPlan)
     # Set when the run tunes: the Tune state runs instead of Train (ChooseTraining).
     tuning: TuningPlan | None = None
+    endpoint: EndpointPlan | None = None
 
 
 # --- Train result (the Train state's ResultSelector) and EvaluateModel -----------------------
@@ -524,6 +553,58 @@ class PublishedModel(Contract):
     already_served: bool = False
 
 
+# --- DeployEndpoint, SettleEndpoint ----------------------------------------------------------
+
+EndpointAction = Literal["create", "update", "delete", "none"]
+# ML_RUNS.ENDPOINT_STATUS: what the run did to the endpoint (docs/contracts.md, "Real-time endpoint").
+EndpointOutcomeStatus = Literal["CREATED", "UPDATED", "ROLLED_BACK", "DELETED"]
+# ML_MODELS.ENDPOINT_STATUS of a model version: serving, replaced by a later one, rolled back, ...
+ModelEndpointStatus = Literal["IN_SERVICE", "RETIRED", "ROLLED_BACK", "FAILED", "DELETED"]
+
+
+class DeployEndpointRequest(Contract):
+    """DeployEndpoint (``deploy``: the promoted model behind the endpoint) or RemoveEndpoint (``remove``)."""
+
+    execution_name: str
+    action: Literal["deploy", "remove"]
+    dataset: str
+    run_id: str
+    endpoint: EndpointPlan
+    model: ModelSelection | None = None  # deploy: the promoted model
+    model_name: str | None = None  # deploy: the SageMaker model this run created for it
+
+
+class EndpointDeployment(Contract):
+    """What DeployEndpoint asked of SageMaker, and how the state machine waits for it."""
+
+    endpoint_name: str
+    action: EndpointAction
+    config_name: str | None = None
+    model_name: str | None = None
+    model_version: int | None = None
+    poll_seconds: int = Field(ge=1)
+    max_polls: int = Field(ge=1)
+
+
+class SettleEndpointRequest(Contract):
+    execution_name: str
+    dataset: str
+    run_id: str
+    deployment: EndpointDeployment
+    polls_left: int  # how many more times the state machine asks before the run stops waiting
+
+
+class EndpointOutcome(Contract):
+    """How the run left the endpoint: the model version it serves (None: deleted) and why; or, not
+    ``settled``, that it is still being created or updated (the state machine asks again)."""
+
+    endpoint_name: str
+    settled: bool = True
+    status: EndpointOutcomeStatus | None = None
+    model_version: int | None = None
+    reason: str | None = None
+
+
 # --- RecordRun -------------------------------------------------------------------------------
 
 
@@ -549,6 +630,7 @@ class RunState(Contract):
     transform: TransformResult | None = None
     load: LoadResult | None = None
     published: PublishedModel | None = None
+    endpoint: EndpointOutcome | None = None
     error: CaughtError | None = None
 
 
@@ -598,6 +680,11 @@ class RunRecord(Contract):
     warehouse_seconds: float | None = None  # the statements' elapsed seconds the warehouse part prices
     tuning_trials: int | None = None  # the tuning job's trials the training part sums
     cost_note: str | None = None  # why COST_USD is NULL, or what it rests on beyond the bills read
+    # The real-time endpoint: its name, what the run did to it, the model version behind it after the run.
+    endpoint_name: str | None = None
+    endpoint_status: EndpointOutcomeStatus | None = None
+    endpoint_model_version: int | None = None
+    endpoint_reason: str | None = None
 
 
 # --- StartPipeline ---------------------------------------------------------------------------

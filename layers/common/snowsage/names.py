@@ -129,6 +129,22 @@ def model_package_group(prefix: str, dataset: str) -> str:
     return f"{validate_resource_prefix(prefix)}-{validate_dataset(dataset).replace('_', '-')}"
 
 
+def endpoint_name(prefix: str, dataset: str) -> str:
+    """The dataset's one real-time endpoint: the name of its model package group (at most 63,
+    API_CreateEndpoint's ``EndpointName`` grammar is the same)."""
+    return model_package_group(prefix, dataset)
+
+
+def endpoint_config_name(prefix: str, run_id: str) -> str:
+    """This run's endpoint config, ``<prefix>-<run_id>-endpoint``: at most 62 (API_CreateEndpointConfig)."""
+    return f"{name_base(prefix, run_id)}-endpoint"
+
+
+def endpoint_alarm_names(endpoint: str) -> tuple[str, str, str]:
+    """The endpoint's auto-rollback alarms (server errors, client errors, latency), named after it."""
+    return f"{endpoint}-server-errors", f"{endpoint}-client-errors", f"{endpoint}-latency"
+
+
 @dataclass(frozen=True)
 class S3Uri:
     bucket: str

@@ -9,6 +9,8 @@ from datetime import datetime
 from snowsage import scale_out
 from snowsage.errors import InvalidExecutionInput, InvalidModelSettings
 from snowsage.model_settings import (
+    EndpointDefaults,
+    ResolvedEndpoint,
     ResolvedModel,
     TemplateDefaults,
     check_predictions_columns,
@@ -18,6 +20,7 @@ from snowsage.model_settings import (
 )
 from snowsage.models import (
     AlgorithmSpecification,
+    EndpointPlan,
     EvaluationPlan,
     ExecutionInput,
     Manifest,
@@ -32,6 +35,8 @@ from snowsage.models import (
 )
 from snowsage.names import (
     ManifestLocation,
+    endpoint_config_name,
+    endpoint_name,
     model_package_group,
     name_base,
     run_id_for,
@@ -214,6 +219,13 @@ def build_run_plan(
             settings.evaluation_threshold,
             settings.training_instance_count,
             settings.transform_instance_count,
+            EndpointDefaults(
+                settings.endpoint_type,
+                settings.endpoint_memory_size_mb,
+                settings.endpoint_max_concurrency,
+                settings.endpoint_instance_type,
+                settings.endpoint_instance_count,
+            ),
         ),
         row=manifest.model,
         request=request,
@@ -288,4 +300,21 @@ def build_run_plan(
         selection=Selection(model_package_group=group, model_package_arn=request.model_package_arn),
         model=model.plan,
         tuning=tuning,
+        endpoint=endpoint_plan(model.endpoint, settings.resource_prefix, location.dataset, run_id),
+    )
+
+
+def endpoint_plan(endpoint: ResolvedEndpoint, prefix: str, dataset: str, run_id: str) -> EndpointPlan | None:
+    """None when no endpoint is asked for (ENDPOINT NULL, the template's NONE): the run has no endpoint
+    states. An explicit 'NONE' (row or input) deletes an endpoint the dataset had."""
+    if endpoint.kind == "NONE" and endpoint.source == "template":
+        return None
+    return EndpointPlan(
+        kind=endpoint.kind,
+        name=endpoint_name(prefix, dataset),
+        config_name=endpoint_config_name(prefix, run_id),
+        memory_mb=endpoint.memory_mb,
+        max_concurrency=endpoint.max_concurrency,
+        instance_type=endpoint.instance_type,
+        instance_count=endpoint.instance_count,
     )

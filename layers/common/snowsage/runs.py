@@ -103,6 +103,10 @@ def build_run_record(
         warehouse_seconds=priced.warehouse_seconds if priced else None,
         tuning_trials=priced.tuning_trials if priced else None,
         cost_note=cost.reason if isinstance(cost, Unpriced) else priced.note if priced else None,
+        endpoint_name=state.endpoint.endpoint_name if state.endpoint else None,
+        endpoint_status=state.endpoint.status if state.endpoint else None,
+        endpoint_model_version=state.endpoint.model_version if state.endpoint else None,
+        endpoint_reason=state.endpoint.reason if state.endpoint else None,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from snowsage.models import TrainingInstanceType, TransformInstanceType
+from snowsage.models import EndpointInstanceType, EndpointKind, TrainingInstanceType, TransformInstanceType
 from snowsage.names import validate_resource_prefix
 from snowsage.prices import DEFAULT_CREDIT_PRICE_USD, DEFAULT_WAREHOUSE_SIZE, WAREHOUSE_CREDITS_PER_HOUR
 
@@ -53,6 +53,12 @@ class PrepareRunSettings(EnvSettings):
     max_runtime_seconds: int = Field(default=3600, ge=1)
     max_wait_seconds: int = Field(default=7200, ge=1)
     transform_timeout_seconds: int = Field(default=3600, ge=1)
+    # The template's real-time endpoint defaults (a dataset's row and the input override them).
+    endpoint_type: EndpointKind = "NONE"
+    endpoint_memory_size_mb: int = 2048
+    endpoint_max_concurrency: int = 5
+    endpoint_instance_type: EndpointInstanceType = "ml.m5.large"
+    endpoint_instance_count: int = Field(default=1, ge=1)
 
     @field_validator("resource_prefix")
     @classmethod
@@ -67,6 +73,18 @@ class PrepareRunSettings(EnvSettings):
         if not isinstance(value, dict):
             raise ValueError("HYPERPARAMETERS must be a JSON object")
         return {str(key): str(item) for key, item in value.items()}
+
+
+class DeployEndpointSettings(EnvSettings):
+    """DeployEndpoint: how a promoted model reaches the endpoint (blue/green, baking, the alarms that
+    roll it back) and how often the state machine looks (docs/contracts.md, "Real-time endpoint")."""
+
+    resource_prefix: str = "snowsage"
+    endpoint_baking_seconds: int = Field(default=600, ge=0, le=3600)
+    endpoint_poll_seconds: int = Field(default=30, ge=1)
+    endpoint_error_rate_threshold: float = Field(default=0.05, gt=0, le=1)
+    endpoint_latency_threshold_ms: int = Field(default=500, ge=1)
+    notification_topic_arn: str  # the alarms notify the run topic too
 
 
 class SnowflakeSettings(EnvSettings):
@@ -112,6 +130,12 @@ class RecordRunSettings(SnowflakeSettings):
         if value.upper() not in WAREHOUSE_CREDITS_PER_HOUR:
             raise ValueError(f"{value!r} is not a warehouse size: {', '.join(WAREHOUSE_CREDITS_PER_HOUR)}")
         return value.upper()
+
+
+class SettleEndpointSettings(SnowflakeSettings):
+    """SettleEndpoint: SageMaker (the endpoint's outcome, old configs) and ML_MODELS in Snowflake."""
+
+    resource_prefix: str = "snowsage"
 
 
 class ExecutionOutcomeSettings(SnowflakeSettings):
