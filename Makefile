@@ -157,8 +157,9 @@ bench-scale: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 smoke: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 	$(PY) -m smoke run
 
+# STACK_NAME=<stack>: probe that deployed stack instead of a throwaway one.
 smoke-errors: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
-	$(PY) -m smoke errors
+	$(PY) -m smoke errors $(if $(STACK_NAME),--stack-name "$(STACK_NAME)")
 
 # --- locks ----------------------------------------------------------------------------------------
 
