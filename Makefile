@@ -31,6 +31,9 @@ XGBOOST_STAMPS := $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)/.installed-
 # The sandbox's Snowflake runs Python functions (ML_PREDICT_<DATASET>) in a venv standing in for
 # Snowflake's Python 3.11 runtime and the Anaconda packages the function names.
 SNOWFLAKE_PYTHON_STAMP := .venv-snowflake-python/.installed-lock
+# The SageMaker Python SDK that tests/sdk drives against `sandbox serve`: v2 and v3 are both the
+# `sagemaker` package, so each has a venv of its own (.venv-sagemaker-v2, .venv-sagemaker-v3).
+SAGEMAKER_SDK_STAMPS := .venv-sagemaker-v2/.installed-lock .venv-sagemaker-v3/.installed-lock
 
 # Lint whatever exists of these (colleagues' directories may land later).
 MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts smoke snowsage_setup tooling)
@@ -43,15 +46,18 @@ UNIT_TESTS := tests/unit tests/statemachine tests/template
 # No module-scoped sandboxes there: tests go to whichever worker is free (a few files hold the slow ones).
 UNIT_ARGS ?= -n auto --dist load
 
-.PHONY: help venv lint test pytest unit e2e build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
+.PHONY: help venv bubblewrap lint test pytest unit e2e sam-local build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
 
 help:
 	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov, node_modules and the"
-	@echo "                emulator's xgboost venvs (.venv-xgboost-<version>, requirements/xgboost-*.lock)"
+	@echo "                emulator's xgboost venvs (.venv-xgboost-<version>, requirements/xgboost-*.lock),"
+	@echo "                the SageMaker SDK venvs (.venv-sagemaker-v2/-v3) and bubblewrap"
 	@echo "make lint       ruff, mypy, sam validate --lint, cfn-lint, asl-validator, checkov, bandit"
-	@echo "make test       lint + pytest (what CI runs)"
+	@echo "make test       lint + pytest + sam-local (what CI runs)"
 	@echo "make unit       tests/unit, tests/statemachine, tests/template: under a minute, dev venv only"
 	@echo "make e2e        the tests marked e2e: the whole loop in the sandbox (pytest -m e2e)"
+	@echo "make sam-local  sam local invoke (every events/ file) and start-lambda in Docker against"
+	@echo "                sandbox serve; installs and starts Docker when none runs (docs/sam-local.md)"
 	@echo "make build      sam build (python3.12 from .venv first on PATH)"
 	@echo "make sizes      build, then each function's unzipped size with its layers vs the budget"
 	@echo "make demo       run the pipeline end to end in the local sandbox"
@@ -65,7 +71,14 @@ help:
 
 # --- environments -------------------------------------------------------------------------------
 
-venv: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
+venv: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) \
+	$(SAGEMAKER_SDK_STAMPS) bubblewrap
+
+# Each SageMaker training host runs in a mount namespace of its own with its /opt/ml (bubblewrap,
+# Debian's package; root installs it, as CI runs).
+bubblewrap:
+	command -v bwrap >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends bubblewrap; }
 
 $(VENV_STAMP): requirements/dev.lock
 	python=$$(scripts/python312); echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV)
@@ -92,6 +105,12 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	.venv-xgboost-$*/bin/pip check
 	touch $@
 
+.venv-sagemaker-%/.installed-lock: requirements/sagemaker-%.lock
+	python=$$(scripts/python312); rm -rf .venv-sagemaker-$*; "$$python" -m venv .venv-sagemaker-$*
+	.venv-sagemaker-$*/bin/pip install --quiet --no-deps -r $<
+	.venv-sagemaker-$*/bin/pip check
+	touch $@
+
 $(SNOWFLAKE_PYTHON_STAMP): requirements/snowflake-python.lock
 	python=$$(PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.11\.[0-9]+$$' | sort -t. -k3,3n | tail -n1) pyenv which python3.11 2>/dev/null || command -v python3.11); \
 	  rm -rf .venv-snowflake-python; "$$python" -m venv .venv-snowflake-python
@@ -115,16 +134,22 @@ lint: venv
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(BIN)/bandit --quiet --recursive $(BANDIT_PATHS)
 
-pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
+pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_SDK_STAMPS) bubblewrap
 	$(BIN)/pytest $(PYTEST_ARGS) $(DURATIONS)
 
 unit: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 	$(BIN)/pytest $(UNIT_TESTS) $(UNIT_ARGS) $(DURATIONS)
 
-e2e: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
+e2e: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_SDK_STAMPS) bubblewrap
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS) $(DURATIONS)
 
-test: lint pytest
+# sam local invoke for every events/ file and start-lambda through boto3, in containers of a local
+# stand-in for Lambda's python3.12 image (tests/sam_local/, docs/sam-local.md). Installs Debian's
+# docker.io and starts dockerd when no engine answers, and stops what it started by PID.
+sam-local: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
+	SNOWSAGE_SAM_LOCAL=1 $(BIN)/pytest tests/sam_local -n 0 -s -p no:cacheprovider
+
+test: lint pytest sam-local
 
 # --- build ----------------------------------------------------------------------------------------
 
@@ -137,7 +162,7 @@ sizes: build $(PROJECT_PATH_STAMP)
 
 # --- sandbox --------------------------------------------------------------------------------------
 
-demo: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP)
+demo: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) bubblewrap
 	$(PY) -m sandbox demo
 
 bench: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
@@ -192,4 +217,5 @@ clean:
 		-o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)) .venv-snowflake-python
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)) .venv-snowflake-python \
+		.venv-sagemaker-v2 .venv-sagemaker-v3

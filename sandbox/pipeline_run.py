@@ -233,7 +233,7 @@ def export(
     """CALL EXPORT_DATASET as the sandbox emulates it: files, then the manifest (which fires the event)."""
     with sandbox.snowflake_connection() as connection:
         return export_dataset(
-            connection, sandbox.stand_in_s3(), sandbox.bucket, dataset, export_id, rows_per_file=rows_per_file
+            connection, sandbox.stage_s3(), sandbox.bucket, dataset, export_id, rows_per_file=rows_per_file
         )
 
 

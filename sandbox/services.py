@@ -28,14 +28,20 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.server import ThreadedMotoServer
 
-from sandbox.aws import moto_patches
+from sandbox.aws import iam_enforcement, moto_patches
 from sandbox.aws.deploy import DeployedStack, deploy
 from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.moto_s3 import InProcessS3Client
 from sandbox.aws.template import PROJECT_ROOT
 from sandbox.sagemaker import SageMakerEmulator
-from sandbox.snowflake.server import SnowflakeSandbox, start_snowflake
+from sandbox.snowflake.server import SnowflakeSandbox, stage_objects, start_snowflake, use_storage_integration
 from sandbox.snowflake.setup import SetupReport, apply_setup
+from sandbox.snowflake.storage_integration import (
+    SNOWFLAKE_EXTERNAL_ID,
+    SNOWFLAKE_IAM_USER_ARN,
+    StorageIntegration,
+    create_snowflake_user,
+)
 from snowsage_setup import training_code
 
 logger = logging.getLogger("sandbox")
@@ -69,6 +75,17 @@ CHATTY_LOGGERS = (
 def quiet_services(level: int = logging.WARNING) -> None:
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(level)
+
+
+def lambda_credentials(function: Any) -> dict[str, str]:
+    """What Lambda gives a function: STS credentials of its execution role (lambda-intro-execution-role)."""
+    session = iam_enforcement.service_assumes(
+        str(function.role),
+        "lambda.amazonaws.com",
+        str(function.function_name),
+        source_arn=str(function.function_arn),
+    )
+    return session.environment()
 
 
 def reset_moto(endpoint_url: str) -> None:
@@ -135,9 +152,11 @@ class Sandbox:
         # moto keeps its state per process, not per server: start every sandbox from nothing.
         reset_moto(self.endpoint_url)
         self.session = boto3.Session(region_name=REGION)
-        self.runtime = LambdaRuntime(endpoint_url=self.endpoint_url, region=REGION)
+        self.runtime = LambdaRuntime(
+            endpoint_url=self.endpoint_url, region=REGION, credentials=lambda_credentials
+        )
         # The emulator is a stand-in: it reads and writes moto's S3 in process (moto_s3.py).
-        self.emulator = SageMakerEmulator(self.stand_in_s3(), region=REGION)
+        self.emulator = SageMakerEmulator(self.stand_in_s3(), region=REGION, endpoint_url=self.endpoint_url)
         moto_patches.install(emulator=self.emulator, lambda_runtime=self.runtime)
         moto_patches.enable_state_machine_execution(self.endpoint_url)
         self._snowflake = start_snowflake(
@@ -146,6 +165,7 @@ class Sandbox:
         if self.config.quiet:
             quiet_services()
         self.secret_arn = self._create_secret()
+        create_snowflake_user()
         self.stack = deploy(
             session=self.session,
             endpoint_url=self.endpoint_url,
@@ -153,6 +173,8 @@ class Sandbox:
             stack_name=self.config.stack_name,
             parameters=self._template_parameters(),
         )
+        # Snowflake's stages read and write the bucket as the storage integration's role.
+        use_storage_integration(StorageIntegration(role_arn=self.stack.outputs["SnowflakeStorageRoleArn"]))
         # The datasets' training scripts, as `make upload-training` deploys them (script mode).
         training_code.upload(self.client("s3"), self.bucket)
         with self.snowflake_connection() as connection:
@@ -166,6 +188,7 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        use_storage_integration(None)
         if self._snowflake is not None:
             self._snowflake.stop()
             self._snowflake = None
@@ -190,6 +213,35 @@ class Sandbox:
         written and listed in moto's backend in process, not over HTTP (sandbox/aws/moto_s3.py).
         The production code (the Lambdas, the state machine) keeps ``client("s3")``."""
         return InProcessS3Client(self.client("s3"))
+
+    def stage_s3(self) -> InProcessS3Client:
+        """The S3 client Snowflake's stage stand-ins use (the export's unload): as the storage
+        integration's role, which must pass the role's trust policy and its external ID."""
+        return InProcessS3Client(self.client("s3"), stage_objects())
+
+    def subscribe_queue(self, name: str, topic_arn: str | None = None, *, raw: bool = False) -> str:
+        """A new SQS queue subscribed to the topic (default: the run topic), with the queue policy
+        SNS needs to deliver to it (sns subscribe-sqs-queue-to-sns-topic); returns the queue URL."""
+        topic = topic_arn or self.topic_arn
+        sqs = self.client("sqs")
+        url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        attributes = {"RawMessageDelivery": "true"} if raw else {}
+        self.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes)
+        return url
 
     @property
     def snowflake(self) -> SnowflakeSandbox:
@@ -259,6 +311,9 @@ class Sandbox:
             "SnowflakeHost": self.snowflake.host,
             "SnowflakePort": str(self.snowflake.port),
             "SnowflakeProtocol": "http",
+            # What DESC INTEGRATION reports: the template then creates the storage role.
+            "SnowflakeStorageIamUserArn": SNOWFLAKE_IAM_USER_ARN,
+            "SnowflakeStorageExternalId": SNOWFLAKE_EXTERNAL_ID,
         }
         parameters.update(self.config.template_parameters)
         return parameters

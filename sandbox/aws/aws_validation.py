@@ -76,6 +76,7 @@ __all__ = [
     "installed",
     "java_pattern",
     "operation_name",
+    "read_request",
     "refusal",
     "reset_coverage",
     "uncheckable_patterns",
@@ -497,53 +498,71 @@ def reset_coverage() -> None:
 _PARSED_PROTOCOLS: Final = ("query", "rest-json")
 
 
-def _http_refusal(response: BaseResponse) -> AwsRequestRefused | None:
+def _read(response: BaseResponse) -> tuple[str, str, dict[str, Any], bool] | str:  # noqa: PLR0911
+    """``(service, operation, params, wire)``, or why the request cannot be read."""
     service = response.boto3_service_name
     try:
         service_model = _service_model(service)
     except Exception:  # not a botocore service (moto-api, …)
-        _count(service, "", "skipped: no service model")
-        return None
+        return "skipped: no service model"
     request = response.normalized_request
     try:
         protocol = determine_request_protocol(service_model, request.content_type)
     except NotImplementedError:
         protocol = service_model.protocol
     if protocol not in ("json", *_PARSED_PROTOCOLS):
-        _count(service, "", f"skipped: {protocol} protocol")
-        return None
+        return f"skipped: {protocol} protocol"
     operation = response._get_action()
     if not operation:
-        _count(service, "", "skipped: no operation")
-        return None
+        return "skipped: no operation"
     try:
         operation_model = service_model.operation_model(operation)
     except OperationNotFoundError:
-        _count(service, operation, "skipped: not in the model")
-        return None
+        return "skipped: not in the model"
     try:
         if protocol == "json":
             body = response.body
             params = json.loads(body) if body else {}
             if not isinstance(params, dict):
                 raise ValueError("the body is not a JSON object")
-            wire = True
-        else:
-            parser = PROTOCOL_PARSERS[protocol](operation_model, map_type=dict)
-            params = parser.parse(
-                {
-                    "method": request.method,
-                    "values": request.values,
-                    "headers": request.headers,
-                    "body": request.data,
-                    "url_path": request.path,
-                    "url_params": response.uri_match,
-                }
-            )
-            wire = False
+            return service, operation, params, True
+        parser = PROTOCOL_PARSERS[protocol](operation_model, map_type=dict)
+        params = parser.parse(
+            {
+                "method": request.method,
+                "values": request.values,
+                "headers": request.headers,
+                "body": request.data,
+                "url_path": request.path,
+                "url_params": response.uri_match,
+            }
+        )
+        return service, operation, params, False
     except Exception as exc:  # moto answers malformed bodies its own way
-        _count(service, operation, f"skipped: unreadable ({type(exc).__name__})")
+        return f"skipped: unreadable ({type(exc).__name__})"
+
+
+def read_request(response: BaseResponse) -> tuple[str, str, dict[str, Any]] | None:
+    """``(service, operation, parameters)`` of a request moto received (read once per request), or
+    None when it is not a JSON, query or rest-json request of a botocore service."""
+    cached = getattr(response, "_sandbox_read", None)
+    if cached is None:
+        cached = _read(response)
+        response._sandbox_read = cached  # type: ignore[attr-defined]
+    if isinstance(cached, str):
         return None
+    service, operation, params, _ = cached
+    return service, operation, params
+
+
+def _http_refusal(response: BaseResponse) -> AwsRequestRefused | None:
+    read = getattr(response, "_sandbox_read", None) or _read(response)
+    response._sandbox_read = read  # type: ignore[attr-defined]
+    if isinstance(read, str):
+        named = read.startswith(("skipped: not in the model", "skipped: unreadable"))
+        _count(response.boto3_service_name, response._get_action() if named else "", read)
+        return None
+    service, operation, params, wire = read
     refused = check_request(service, operation, params, wire=wire)
     _count(service, operation, "checked" if refused is None else "refused")
     if refused is not None:

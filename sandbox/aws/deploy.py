@@ -16,8 +16,9 @@ here, once, in a function named after what it mends:
 * Lambda layers are not modelled by moto: the Lambda runtime puts each function's layer folders
   on ``sys.path``, as ``sam local`` does.
 
-Bucket policies are skipped by moto's CloudFormation (unsupported); a TLS-only deny would in any
-case block every request in moto, which ignores the policy's condition.
+* bucket and queue policies, which moto's CloudFormation skips, and the roles' ManagedPolicyArns,
+  which it drops, are applied through the S3, SQS and IAM APIs (the sandbox evaluates them:
+  sandbox/aws/iam_enforcement.py).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ SUPPORTED_RESOURCE_TYPES = frozenset(
         "AWS::IAM::ManagedPolicy",
         "AWS::Lambda::EventInvokeConfig",
         "AWS::DynamoDB::Table",
+        "AWS::KMS::Key",
     }
 )
 
@@ -225,6 +227,107 @@ def _enable_bucket_events(cfn: dict[str, Any], resources: dict[str, str], s3: An
     return buckets
 
 
+def _put_bucket_policies(cfn: dict[str, Any], resources: dict[str, str], s3: Any) -> None:
+    for resource in cfn["Resources"].values():
+        if resource["Type"] != "AWS::S3::BucketPolicy":
+            continue
+        properties = resource["Properties"]
+        bucket = properties["Bucket"]
+        name = resources[bucket["Ref"]] if isinstance(bucket, dict) and "Ref" in bucket else str(bucket)
+        document = _resolved(properties["PolicyDocument"], resources, s3.meta.region_name)
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(document))
+
+
+def _attach_managed_policies(cfn: dict[str, Any], resources: dict[str, str], iam: Any) -> None:
+    """A role's ManagedPolicyArns, which moto's CloudFormation drops: attached through the IAM API."""
+    region = iam.meta.region_name
+    for logical_id, resource in cfn["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
+            policy_arn = _resolved(arn, resources, region)
+            if ":iam::aws:policy/" in policy_arn:
+                # AWS managed policies SAM attaches (AWSLambdaBasicExecutionRole, AWSXrayWriteOnlyAccess):
+                # moto holds none of them; they grant the logs and traces Lambda and X-Ray write,
+                # which the sandbox does not write as the role.
+                continue
+            iam.attach_role_policy(RoleName=resources[logical_id], PolicyArn=policy_arn)
+
+
+def _create_alarms(
+    cfn: dict[str, Any], resources: dict[str, str], cloudwatch: Any, stack_name: str, region: str
+) -> None:
+    """AWS::CloudWatch::Alarm, which moto's CloudFormation skips: PutMetricAlarm with the same
+    properties (named <stack>-<LogicalId>; CloudFormation adds a random suffix)."""
+    for logical_id, resource in cfn["Resources"].items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        properties = _resolved(resource["Properties"], resources, region)
+        name = properties.pop("AlarmName", f"{stack_name}-{logical_id}")
+        dimensions = [{"Name": d["Name"], "Value": str(d["Value"])} for d in properties.pop("Dimensions", [])]
+        cloudwatch.put_metric_alarm(AlarmName=name, Dimensions=dimensions, **properties)
+        resources[logical_id] = name
+
+
+def _put_queue_policies(cfn: dict[str, Any], resources: dict[str, str], sqs: Any) -> None:
+    """AWS::SQS::QueuePolicy, which moto's CloudFormation skips: set through SetQueueAttributes."""
+    for resource in cfn["Resources"].values():
+        if resource["Type"] != "AWS::SQS::QueuePolicy":
+            continue
+        properties = resource["Properties"]
+        document = json.dumps(_resolved(properties["PolicyDocument"], resources, sqs.meta.region_name))
+        for queue in properties["Queues"]:
+            url = resources[queue["Ref"]] if isinstance(queue, dict) else str(queue)
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": document})
+
+
+def _resolved(value: Any, resources: dict[str, str], region: str) -> Any:  # noqa: PLR0911
+    """The intrinsics resource policies and alarms use (Ref, GetAtt, Sub of those), resolved as
+    CloudFormation resolves them."""
+    if isinstance(value, list):
+        return [_resolved(item, resources, region) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        return (
+            _PSEUDO.get(value["Ref"], region) if value["Ref"].startswith("AWS::") else resources[value["Ref"]]
+        )
+    if set(value) == {"Fn::GetAtt"}:
+        logical_id, attribute = value["Fn::GetAtt"]
+        if attribute in ("QueueName", "TopicName", "Name"):
+            return resources[logical_id].rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        if attribute != "Arn":
+            raise SandboxDeployError(
+                f"a resource policy's GetAtt {logical_id}.{attribute} is not resolved by the sandbox"
+            )
+        physical = resources[logical_id]
+        account = _PSEUDO["AWS::AccountId"]
+        if physical.startswith("arn:"):
+            return physical
+        if physical.startswith(("http://", "https://")):  # a queue: its URL is its physical id
+            return f"arn:aws:sqs:{region}:{account}:{physical.rstrip('/').rsplit('/', 1)[-1]}"
+        if _TYPES.get(logical_id) == "AWS::Events::Rule":
+            return f"arn:aws:events:{region}:{account}:rule/{physical}"
+        return f"arn:aws:s3:::{physical}"
+    if set(value) == {"Fn::Sub"}:
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if "." in name:
+                return str(_resolved({"Fn::GetAtt": name.split(".", 1)}, resources, region))
+            return str(_resolved({"Ref": name}, resources, region))
+
+        return re.sub(r"\$\{([A-Za-z0-9_:.]+)\}", replace, value["Fn::Sub"])
+    return {key: _resolved(item, resources, region) for key, item in value.items()}
+
+
+_PSEUDO = {"AWS::AccountId": "123456789012", "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+# The translated template's resource types (set by deploy): an ARN's shape depends on the type.
+_TYPES: dict[str, str] = {}
+# What Ref answers where it is not the physical id moto lists (a topic's Ref is its ARN).
+_REFS: dict[str, str] = {}
+
+
 def _stringify_environments(functions: dict[str, str], lambda_client: Any) -> None:
     for name in functions.values():
         variables = lambda_client.get_function_configuration(FunctionName=name).get("Environment", {})
@@ -298,6 +401,12 @@ def deploy(
 
     state_machines = _create_state_machines(cfn, exposed, outputs, client("stepfunctions"))
     buckets = _enable_bucket_events(cfn, resources, s3)
+    _TYPES.clear()
+    _TYPES.update({logical_id: resource["Type"] for logical_id, resource in cfn["Resources"].items()})
+    _put_bucket_policies(cfn, resources, s3)
+    _put_queue_policies(cfn, resources, client("sqs"))
+    _attach_managed_policies(cfn, resources, client("iam"))
+    _create_alarms(cfn, resources, client("cloudwatch"), stack_name, s3.meta.region_name)
     public_outputs = {key: value for key, value in outputs.items() if not key.startswith(SUBSTITUTION_OUTPUT)}
     return DeployedStack(
         stack_name=stack_name,

@@ -28,6 +28,11 @@ state (clients, settings) is per environment, as in Lambda. One process still ho
   invoking thread, to the invocation's buffer, and a logging handler on the root logger
   captures that thread's records. Output from threads the handler starts itself is not
   captured (it goes to the process's streams).
+* Credentials: each function runs with STS credentials of its execution role, as Lambda gives
+  them (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``; lambda-intro-
+  execution-role), from the ``credentials`` callable. Libraries that keep credentials at module
+  level are kept per environment, as a process per environment would: boto3's default session
+  (``boto3.client(...)``) and Powertools' parameter providers.
 * Timeouts are not enforced (a thread cannot be killed): an invocation longer than the
   function's ``Timeout`` is recorded with ``timed_out=True``.
 """
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -49,13 +55,15 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, TextIO
 
+import boto3
+import boto3.session
 from aws_lambda_powertools.utilities.parameters.constants import (
     DEFAULT_PROVIDERS as POWERTOOLS_PARAMETER_PROVIDERS,
 )
@@ -330,15 +338,83 @@ def _install_finder() -> None:
 
 
 @contextlib.contextmanager
-def _invocation_scope(environment: Mapping[str, str], paths: list[str]) -> Iterator[None]:
+def _invocation_scope(
+    environment: Mapping[str, str], paths: list[str], state: _ExecutionEnvironment | None = None
+) -> Iterator[None]:
     """This thread sees ``environment`` over the process's and imports from ``paths`` first."""
-    saved = (getattr(_invocation, "environ", None), getattr(_invocation, "paths", None))
+    saved = (
+        getattr(_invocation, "environ", None),
+        getattr(_invocation, "paths", None),
+        getattr(_invocation, "state", None),
+    )
     _invocation.environ = dict(environment)
     _invocation.paths = list(paths)
+    _invocation.state = state
     try:
         yield
     finally:
-        _invocation.environ, _invocation.paths = saved
+        _invocation.environ, _invocation.paths, _invocation.state = saved
+
+
+def _current_state() -> _ExecutionEnvironment | None:
+    state: _ExecutionEnvironment | None = getattr(_invocation, "state", None)
+    return state
+
+
+_ORIGINAL_DEFAULT_SESSION = boto3._get_default_session
+
+
+def _environment_default_session() -> boto3.session.Session:
+    """``boto3.client(...)`` inside an invocation: its environment's default session (made with
+    its credentials), as each Lambda environment's process has its own."""
+    state = _current_state()
+    if state is None:
+        return _ORIGINAL_DEFAULT_SESSION()
+    if state.boto3_session is None:
+        state.boto3_session = boto3.session.Session()
+    session: boto3.session.Session = state.boto3_session
+    return session
+
+
+class _EnvironmentProviders(MutableMapping[str, Any]):
+    """Powertools' module-level parameter providers, per execution environment inside invocations."""
+
+    def _target(self) -> dict[str, Any]:
+        state = _current_state()
+        return state.providers if state is not None else POWERTOOLS_PARAMETER_PROVIDERS
+
+    def __getitem__(self, key: str) -> Any:
+        return self._target()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._target()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._target()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._target()))
+
+    def __len__(self) -> int:
+        return len(self._target())
+
+
+_POWERTOOLS_PROVIDER_MODULES = (
+    "aws_lambda_powertools.utilities.parameters.secrets",
+    "aws_lambda_powertools.utilities.parameters.ssm",
+    "aws_lambda_powertools.utilities.parameters.appconfig",
+    "aws_lambda_powertools.utilities.parameters.base",
+)
+
+
+def _install_environment_state() -> None:
+    """Route boto3's default session and Powertools' providers to the invoking environment (once)."""
+    if boto3._get_default_session is not _environment_default_session:
+        boto3._get_default_session = _environment_default_session
+    for name in _POWERTOOLS_PROVIDER_MODULES:
+        module = importlib.import_module(name)
+        if module.__dict__.get("DEFAULT_PROVIDERS") is POWERTOOLS_PARAMETER_PROVIDERS:
+            module.DEFAULT_PROVIDERS = _EnvironmentProviders()  # type: ignore[attr-defined]
 
 
 def _safe_module_name(function_name: str) -> str:
@@ -367,6 +443,8 @@ class _ExecutionEnvironment:
     number: int
     log_stream_name: str
     module: ModuleType | None = None
+    boto3_session: Any = None
+    providers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def module_name(self) -> str:
@@ -387,16 +465,21 @@ class LambdaRuntime:
         endpoint_url: str | None = None,
         region: str = "us-east-1",
         extra_env: Mapping[str, str] | None = None,
+        credentials: Callable[[LambdaFunctionLike], Mapping[str, str]] | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.extra_env = dict(extra_env or {})
+        # The function's role credentials (environment variables), as Lambda gives them; None: the
+        # process's own credentials.
+        self.credentials = credentials
         self.invocations: list[Invocation] = []
         self._functions: dict[str, FunctionSpec] = {}
         self._idle: dict[str, list[_ExecutionEnvironment]] = {}
         self._created: dict[str, int] = {}
         self._lock = threading.Lock()  # guards the registry and the pools, never a handler run
         _install_per_thread_environ()
+        _install_environment_state()
         _install_finder()
         _forget_library_caches()  # a new runtime has no warm containers
 
@@ -469,7 +552,15 @@ class LambdaRuntime:
         """Run ``fn``'s handler with ``event``: ``(payload_str, errored, logs)`` as moto expects."""
         spec = self.lookup(fn.function_name) or self.lookup(fn.function_arn)
         env_vars = {k: str(v) for k, v in (getattr(fn, "environment_vars", None) or {}).items()}
+        credentials: dict[str, str] = {}
+        if self.credentials is not None:
+            try:
+                credentials = dict(self.credentials(fn))
+            except Exception as exc:  # the role cannot be assumed by Lambda
+                error = self._error_payload("Lambda.AccessDeniedException", str(exc), str(uuid.uuid4()), [])
+                return error, True, f"[ERROR] {exc}\n"
         return self._invoke(
+            credentials=credentials,
             spec=spec,
             name=fn.function_name,
             arn=fn.function_arn,
@@ -522,9 +613,10 @@ class LambdaRuntime:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         return env
 
-    def _invoke(
+    def _invoke(  # noqa: PLR0915  (one invocation, start to end, as Lambda runs it)
         self,
         *,
+        credentials: Mapping[str, str] | None = None,
         spec: FunctionSpec | None,
         name: str,
         arn: str,
@@ -538,13 +630,17 @@ class LambdaRuntime:
             event = {}  # moto passes the literal string "{}" for an empty request body
         request_id = str(uuid.uuid4())
         recorded_event = copy.deepcopy(event)
-        overlay: dict[str, str] = {
+        overlay: dict[str, Any] = {
             "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
         }
+        if credentials:
+            overlay.update(credentials)
         overlay.update(self.extra_env)
         overlay.update(env_vars)
         overlay.update(self._reserved_env(name, version, memory, timeout, spec))
+        if credentials:
+            overlay.update(credentials)  # Lambda's reserved credential variables win over the function's
         environment = self._checkout(spec, version) if spec is not None else None
         log_stream = (
             environment.log_stream_name if environment else f"{datetime.now(UTC):%Y/%m/%d}/[{version}]"
@@ -565,7 +661,7 @@ class LambdaRuntime:
         error_type: str | None = None
         paths = [str(spec.code_dir), *(str(d) for d in spec.layer_dirs)] if spec else []
         try:
-            with _invocation_scope(overlay, paths), _captured_output() as buffer:
+            with _invocation_scope(overlay, paths, environment), _captured_output() as buffer:
                 try:
                     if environment is None:
                         raise _HandlerError(

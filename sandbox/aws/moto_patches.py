@@ -25,8 +25,10 @@ b. ``moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_fa
    (``.sync`` waits for the job; a failed job is ``States.TaskFailed``).
 c. ``moto.sagemaker.responses.SageMakerResponse.<op>`` for Create/Describe/Stop TrainingJob,
    Create/Describe/Stop TransformJob, Create/Describe/Delete Model, Create/Describe/Stop
-   HyperParameterTuningJob and ListTrainingJobsForHyperParameterTuningJob (moto 5.2.5 stores tuning
-   jobs but runs no trial and has neither Stop nor the trial list) -> the emulator (server mode
+   HyperParameterTuningJob, ListTrainingJobsForHyperParameterTuningJob (moto 5.2.5 stores tuning
+   jobs but runs no trial and has neither Stop nor the trial list), and ListTrainingJobs /
+   ListTransformJobs / ListHyperParameterTuningJobs / ListModels (moto lists only its own
+   records, so a listing client saw none of the emulator's) -> the emulator (server mode
    and in-process boto3 alike). Model packages and groups stay in moto's backend, where
    ``moto.sagemaker.models.SageMakerModelBackend.create_model_package_group`` is patched to
    reject a duplicate name with ``ValidationException`` as AWS does (moto overwrites silently).
@@ -103,6 +105,29 @@ v. Request validation: ``moto.core.responses.BaseResponse.call_action`` ->
    reference (the operation's request parameters and constraints, CommonErrors), API_Publish
    (SNS Subject and Message), API_StartExecution and API_CreateStateMachine (names).
 
+i. IAM (``sandbox.aws.iam_enforcement``; tests/reliability/test_permissions.py exercises each hook
+   below, tests/sandbox/test_iam_policy.py the evaluator):
+   ``BaseResponse.call_action`` (every JSON, query and rest-json request) and
+   ``ActionAuthenticatorMixin._authenticate_and_authorize_s3_action`` (moto's hook on S3 requests)
+   authorize the caller; ``moto.s3.models.FakeBucket.get_permission`` (moto's own bucket-policy
+   check, which ignores conditions) answers neutral, the bucket policy being evaluated there.
+   Here: ``boto_client_for`` (as every module of the interpreter imported it) gives the state
+   machine's service integrations STS credentials of its role (procedure-create-iam-role); the
+   optimized SageMaker integration authorizes its calls as that role (``Create*`` with
+   ``sagemaker:AddTags`` when tagged and ``iam:PassRole``, ``Describe*`` while ``.sync`` waits,
+   ``Stop*`` on abort, and the managed EventBridge rule: sagemaker-iam);
+   ``StateTaskLambda._from_error`` names a Lambda API error as Step Functions does
+   (``Lambda.AWSLambdaException``, the cause ending "(Service: AWSLambda; Status Code: …; Error
+   Code: …)"); EventBridge's Lambda targets pass the function's resource policy as
+   ``events.amazonaws.com`` (eb-use-resource-based); SNS deliveries to SQS pass the queue policy as
+   ``sns.amazonaws.com`` (subscribe-sqs-queue-to-sns-topic); ``IamResponse.simulate_principal_policy``
+   answers from the same evaluator (API_SimulatePrincipalPolicy).
+l. CloudWatch alarm actions: ``moto.cloudwatch.models.CloudWatchBackend.set_alarm_state`` (moto
+   changes the state and runs no action) -> ``deliver_alarm_actions``: on a change of state, each
+   SNS action of the new state publishes AWS's alarm notice as ``cloudwatch.amazonaws.com``,
+   checked against the topic policy and the topic key's policy (AlarmThatSendsEmail,
+   sns-key-management); ``alarm_action_deliveries()`` lists what was sent or refused.
+
 No patch relaxes a rule AWS enforces. moto's interpreter already refuses an error name that
 begins with ``States.`` in a Fail state or a task's error (concepts-error-handling) and ends the
 execution with ``States.Runtime``; and it fails a state whose output exceeds 256 KB with
@@ -119,6 +144,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -133,7 +159,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Protocol
 
+import boto3
+import botocore.loaders
+import botocore.session
 import moto
+from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from jsonpath_ng import jsonpath as jp
 from jsonpath_ng.ext.parser import parse as jsonpath_parse
@@ -141,18 +171,28 @@ from moto import mock_aws
 from moto.awslambda import models as lambda_models
 from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.cloudformation import parsing as cfn_parsing
+from moto.cloudwatch import models as cloudwatch_models
 from moto.core.config import default_user_config
+from moto.core.models import botocore_stubber
 from moto.core.responses import ActionResult, EmptyResult
 from moto.events import models as events_models
 from moto.events.utils import _BASE_EVENT_MESSAGE, EventTemplateParser
+from moto.iam.responses import IamResponse
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
 from moto.sagemaker import models as sagemaker_models
 from moto.sagemaker import responses as sagemaker_responses
 from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
+from moto.settings import moto_server_port
+from moto.sns import models as sns_models
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
-from moto.stepfunctions.parser.api import HistoryEventType, StateMachineType, TaskFailedEventDetails
+from moto.stepfunctions.parser.api import (
+    HistoryEventType,
+    LambdaFunctionFailedEventDetails,
+    StateMachineType,
+    TaskFailedEventDetails,
+)
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -163,6 +203,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
@@ -178,23 +219,28 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
     StateTaskServiceAwsSdk,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import get_backend as get_sfn_backend
 from moto.utilities.arns import parse_arn
 
-from sandbox.aws import aws_validation, moto_s3
+from sandbox.aws import aws_validation, iam_enforcement, moto_s3
 
 __all__ = [
     "EXECUTE_STATE_MACHINES_CONFIG",
     "MOTO_VERSION",
+    "AlarmActionDelivery",
     "EventDelivery",
     "RetrySleepRecorder",
     "SageMakerTaskService",
+    "alarm_action_deliveries",
+    "deliver_alarm_actions",
     "enable_state_machine_execution",
     "event_deliveries",
     "execute_state_machines_in_process",
@@ -241,6 +287,10 @@ class SageMakerEmulatorLike(Protocol):
     def list_training_jobs_for_hyper_parameter_tuning_job(
         self, request: dict[str, Any]
     ) -> dict[str, Any]: ...
+    def list_training_jobs(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def list_transform_jobs(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def list_hyper_parameter_tuning_jobs(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def list_models(self, request: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class LambdaRuntimeLike(Protocol):
@@ -514,6 +564,7 @@ class SageMakerTaskService(callback_module.StateTaskServiceCallback):
     ) -> None:
         create_method = _SAGEMAKER_ACTIONS[self.resource.api_action.lower()][0]
         request = json.loads(json.dumps(normalised_parameters))
+        _authorize_integration(state_credentials, resource_runtime_part, self.resource.api_action, request)
         # v. The integration sends these parameters to SageMaker's API, which checks them
         # against its model (API_CreateTrainingJob, API_CreateTransformJob, API_CreateModel).
         operation = aws_validation.operation_name("sagemaker", self.resource.api_action)
@@ -539,11 +590,17 @@ class SageMakerTaskService(callback_module.StateTaskServiceCallback):
         emulator = _emulator()
         describe = getattr(emulator, describe_method)
         status_key = _STATUS_KEYS[describe_method]
+        _authorize_sync_rule(self, env, state_credentials, resource_runtime_part, describe_method)
+        describe_call = _pascal(describe_method)
+        stop_call = _pascal(_STOP_METHODS[describe_method])
 
         def _resolve() -> dict[str, Any] | None:
             # Blocks until the job ends (or the execution/state stops: then it stops the job, as
             # AWS does for a .sync task that is aborted, and returns None).
             while env.is_running():
+                _authorize_integration(
+                    state_credentials, resource_runtime_part, describe_call, {name_key: job_name}
+                )
                 description = _convert_datetimes(aws_description(describe(job_name)), _epoch_millis)
                 status = description.get(status_key)
                 if status == "Completed":
@@ -559,11 +616,78 @@ class SageMakerTaskService(callback_module.StateTaskServiceCallback):
                         )
                     )
                 time.sleep(SYNC_POLL_SECONDS)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # a Stop the role may not make leaves the job running
+                _authorize_integration(
+                    state_credentials, resource_runtime_part, stop_call, {name_key: job_name}
+                )
                 getattr(emulator, _STOP_METHODS[describe_method])(job_name)
             return None
 
         return _resolve
+
+
+def _pascal(method: str) -> str:
+    return "".join(part.capitalize() for part in method.split("_"))
+
+
+def state_machine_session(role_arn: str, region: str = "us-east-1") -> iam_enforcement.Session:
+    """Step Functions' credentials for a state machine's role (trust: ``states.amazonaws.com``)."""
+    return iam_enforcement.service_assumes(role_arn, "states.amazonaws.com", "StepFunctions", region=region)
+
+
+def _authorize_integration(
+    state_credentials: StateCredentials, part: ResourceRuntimePart, operation: str, request: dict[str, Any]
+) -> None:
+    """An optimized-integration call to SageMaker, authorized as the state machine's role."""
+    if not iam_enforcement.installed():
+        return
+    operation = aws_validation.operation_name("sagemaker", operation) or operation
+    principal = state_machine_session(state_credentials.role_arn, part.region).principal
+    resource = iam_enforcement.resource_for("sagemaker", operation, request, part.region, part.account)
+    checks: list[tuple[str, str, dict[str, Any]]] = [(f"sagemaker:{operation}", resource, {})]
+    checks += [
+        (extra.action, extra.resource, extra.context)
+        for extra in iam_enforcement.implied(
+            "sagemaker", operation, request, resource=resource, principal=principal, region=part.region
+        )
+    ]
+    for action, target, context in checks:
+        try:
+            iam_enforcement.authorize(principal, action, target, context, region=part.region)
+        except iam_enforcement.AccessDenied as denied:
+            raise aws_validation.AwsRequestRefused("AccessDeniedException", denied.message) from None
+
+
+# The managed rules .sync integrations keep in EventBridge (sagemaker-iam; the tuning one from the
+# sample-hyper-tuning IAM example): Step Functions creates them on first use, as the role.
+_SYNC_RULES: Final = {
+    "describe_training_job": "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+    "describe_transform_job": "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+    "describe_hyper_parameter_tuning_job": "StepFunctionsGetEventsForSageMakerTuningJobsRule",
+}
+
+
+def _authorize_sync_rule(
+    service: SageMakerTaskService,
+    env: Environment,
+    state_credentials: StateCredentials,
+    part: ResourceRuntimePart,
+    describe_method: str,
+) -> None:
+    if not iam_enforcement.installed():
+        return
+    principal = state_machine_session(state_credentials.role_arn, part.region).principal
+    rule = f"arn:aws:events:{part.region}:{part.account}:rule/{_SYNC_RULES[describe_method]}"
+    for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
+        try:
+            iam_enforcement.authorize(principal, action, rule, region=part.region)
+        except iam_enforcement.AccessDenied:
+            # What Step Functions answers when it may not keep the managed rule (sagemaker-iam).
+            cause = f"'{state_credentials.role_arn}' is not authorized to create managed-rule."
+            error = StatesErrorNameType.StatesTaskFailed.to_name()
+            raise FailureEventException(
+                service._failure(env, StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed), error, cause)
+            ) from None
 
 
 # The emulator's own Describe* members (sandbox/sagemaker/README.md, "Emulator-only additions"):
@@ -606,6 +730,10 @@ _HTTP_OPERATIONS: Final[dict[str, str | None]] = {
     "describe_hyper_parameter_tuning_job": "HyperParameterTuningJobName",
     "stop_hyper_parameter_tuning_job": "HyperParameterTuningJobName",
     "list_training_jobs_for_hyper_parameter_tuning_job": None,
+    "list_training_jobs": None,
+    "list_transform_jobs": None,
+    "list_hyper_parameter_tuning_jobs": None,
+    "list_models": None,
 }
 
 
@@ -721,6 +849,16 @@ def _target_input(target: dict[str, Any], original_event: dict[str, Any], transf
 def _deliver(delivery: EventDelivery, service: str, account: str, region: str) -> None:
     try:
         if service == "lambda":
+            # EventBridge invokes as events.amazonaws.com: the function's resource policy must
+            # allow it (eventbridge userguide, eb-use-resource-based, "Lambda permissions").
+            iam_enforcement.authorize(
+                iam_enforcement.service_principal("events.amazonaws.com"),
+                "lambda:InvokeFunction",
+                delivery.target_arn,
+                {"aws:SourceArn": delivery.rule_arn, "aws:SourceAccount": account},
+                code="AccessDeniedException",
+                region=region,
+            )
             response_headers: dict[str, Any] = {}
             get_lambda_backend(account, region).invoke(
                 delivery.target_arn,
@@ -1034,6 +1172,244 @@ def _terminated(self: BaseExecutionWorkerCommunication) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# i. IAM: the interpreter's clients, Lambda errors, SNS -> SQS, SimulatePrincipalPolicy
+# --------------------------------------------------------------------------------------------
+
+_BOTO_CLIENT_IMPORTERS: Final = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sqs",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_events",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported",
+)
+_ORIGINAL_BOTO_CLIENT_FOR: Final = boto_client_module.boto_client_for
+
+
+def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    """moto's client for a service integration, with the credentials of the state machine's role."""
+    role_arn = getattr(state_credentials, "role_arn", None)
+    if not role_arn or not iam_enforcement.installed():
+        return _ORIGINAL_BOTO_CLIENT_FOR(region, service, state_credentials)
+    session = state_machine_session(str(role_arn), region)
+    kwargs: dict[str, Any] = {}
+    if not botocore_stubber.enabled:
+        kwargs["endpoint_url"] = f"http://localhost:{moto_server_port()}"
+    client: Any = boto3.client(
+        service_name=service,  # type: ignore[call-overload]
+        region_name=region,
+        aws_access_key_id=session.access_key_id,
+        aws_secret_access_key=session.secret_access_key,
+        aws_session_token=session.session_token,
+        config=BotoConfig(
+            parameter_validation=False,
+            retries={"max_attempts": 0, "total_max_attempts": 1},
+            connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        ),
+        **kwargs,
+    )
+    return client
+
+
+_ORIGINAL_LAMBDA_FROM_ERROR: Final = StateTaskLambda._from_error
+
+
+@functools.cache
+def _lambda_invoke_errors() -> frozenset[str]:
+    model = botocore.session.get_session().get_service_model("lambda")
+    return frozenset(shape.name for shape in model.operation_model("Invoke").error_shapes)
+
+
+def _lambda_from_error(self: StateTaskLambda, env: Environment, ex: Exception) -> FailureEvent:
+    """A Lambda API error (not the function's own) as Step Functions names it: ``Lambda.<modeled
+    exception>``, else the SDK's base ``Lambda.AWSLambdaException`` (concepts-error-handling,
+    "Handling Lambda service exceptions"), the cause in the SDK's words."""
+    if not isinstance(ex, ClientError):
+        return _ORIGINAL_LAMBDA_FROM_ERROR(self, env, ex)
+    code = ex.response.get("Error", {}).get("Code", "")
+    name = f"Lambda.{code}" if code in _lambda_invoke_errors() else "Lambda.AWSLambdaException"
+    metadata = ex.response.get("ResponseMetadata", {})
+    cause = (
+        f"{ex.response.get('Error', {}).get('Message', '')} (Service: AWSLambda; Status Code: "
+        f"{metadata.get('HTTPStatusCode', 400)}; Error Code: {code}; "
+        f"Request ID: {metadata.get('RequestId', '')}; Proxy: null)"
+    )
+    return FailureEvent(
+        env=env,
+        error_name=CustomErrorName(name),
+        event_type=HistoryEventType.LambdaFunctionFailed,
+        event_details=EventDetails(  # type: ignore[typeddict-item]
+            lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=name, cause=cause)
+        ),
+    )
+
+
+@dataclass
+class SqsDelivery:
+    topic_arn: str
+    queue_arn: str
+    outcome: str
+    detail: str = ""
+
+
+_SQS_DELIVERIES: list[SqsDelivery] = []
+_ORIGINAL_SUBSCRIPTION_PUBLISH: Final = sns_models.Subscription.publish
+
+
+def _subscription_publish(self: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
+    """SNS delivers to an SQS queue as ``sns.amazonaws.com``: the queue policy must allow
+    ``sqs:SendMessage`` (sns subscribe-sqs-queue-to-sns-topic, "Give permission to the Amazon SNS
+    topic to send messages to the Amazon SQS queue"). A refused delivery is dropped, as SNS drops it."""
+    if self.protocol == "sqs" and iam_enforcement.installed():
+        try:
+            iam_enforcement.authorize(
+                iam_enforcement.service_principal("sns.amazonaws.com"),
+                "sqs:SendMessage",
+                self.endpoint,
+                {"aws:SourceArn": self.topic.arn, "aws:SourceAccount": self.account_id},
+            )
+        except iam_enforcement.AccessDenied as denied:
+            LOG.warning("SNS could not deliver to %s: %s", self.endpoint, denied.message)
+            _SQS_DELIVERIES.append(SqsDelivery(self.topic.arn, self.endpoint, "failed", denied.message))
+            return
+    _ORIGINAL_SUBSCRIPTION_PUBLISH(self, message, message_id, *args, **kwargs)
+
+
+def _simulate_principal_policy(self: Any) -> ActionResult:
+    """API_SimulatePrincipalPolicy from the sandbox's evaluator (sandbox/aws/iam_enforcement.py)."""
+    read = aws_validation.read_request(self)
+    params = read[2] if read else {}
+    return ActionResult(iam_enforcement.simulate_principal_policy(params, str(self.current_account)))
+
+
+# --------------------------------------------------------------------------------------------
+# l. CloudWatch alarm actions
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AlarmActionDelivery:
+    """One alarm action run on a change of state (``alarm_action_deliveries()``)."""
+
+    alarm_arn: str
+    state: str
+    action: str
+    outcome: str  # delivered | failed
+    detail: str = ""
+
+
+_ALARM_DELIVERIES: list[AlarmActionDelivery] = []
+_ORIGINAL_SET_ALARM_STATE: Final = cloudwatch_models.CloudWatchBackend.set_alarm_state
+
+
+def alarm_action_deliveries() -> list[AlarmActionDelivery]:
+    with _DELIVERY_LOCK:
+        return list(_ALARM_DELIVERIES)
+
+
+@functools.cache
+def _region_names() -> dict[str, str]:
+    endpoints = botocore.loaders.Loader().load_data("endpoints")
+    return {
+        region: details.get("description", region)
+        for partition in endpoints["partitions"]
+        for region, details in partition["regions"].items()
+    }
+
+
+def alarm_notice(alarm: Any, old_state: str, account: str, region: str) -> tuple[str, str]:
+    """(subject, message) of the SNS notice a CloudWatch alarm sends (AlarmThatSendsEmail,
+    "Amazon SNS notification format"; the subject under SNS's 100 characters)."""
+    region_name = _region_names().get(region, region)
+    subject = f'{alarm.state_value}: "{alarm.name}" in {region_name}'[:99]
+    message = {
+        "AlarmName": alarm.name,
+        "AlarmDescription": alarm.description,
+        "AWSAccountId": account,
+        "AlarmConfigurationUpdatedTimestamp": iso_timestamp(alarm.configuration_updated_timestamp),
+        "NewStateValue": alarm.state_value,
+        "NewStateReason": alarm.state_reason,
+        "StateChangeTime": iso_timestamp(alarm.state_updated_timestamp),
+        "Region": region_name,
+        "AlarmArn": alarm.alarm_arn,
+        "OldStateValue": old_state,
+        "OKActions": list(alarm.ok_actions),
+        "AlarmActions": list(alarm.alarm_actions),
+        "InsufficientDataActions": list(alarm.insufficient_data_actions),
+        "Trigger": {
+            "MetricName": alarm.metric_name,
+            "Namespace": alarm.namespace,
+            "StatisticType": "Statistic",
+            "Statistic": str(alarm.statistic or "").upper(),
+            "Unit": alarm.unit,
+            "Dimensions": [{"value": d.value, "name": d.name} for d in alarm.dimensions],
+            "Period": alarm.period,
+            "EvaluationPeriods": alarm.evaluation_periods,
+            "ComparisonOperator": alarm.comparison_operator,
+            "Threshold": alarm.threshold,
+            "TreatMissingData": alarm.treat_missing_data,
+            "EvaluateLowSampleCountPercentile": alarm.evaluate_low_sample_count_percentile or "",
+        },
+    }
+    return subject, json.dumps(message)
+
+
+def deliver_alarm_actions(alarm: Any, old_state: str, account: str, region: str) -> list[AlarmActionDelivery]:
+    """Run the SNS actions of the alarm's new state, as CloudWatch does on a change of state."""
+    if not alarm.actions_enabled or alarm.state_value == old_state:
+        return []
+    actions = {
+        "ALARM": alarm.alarm_actions,
+        "OK": alarm.ok_actions,
+        "INSUFFICIENT_DATA": alarm.insufficient_data_actions,
+    }.get(alarm.state_value, [])
+    cloudwatch = iam_enforcement.service_principal("cloudwatch.amazonaws.com")
+    context = {"aws:SourceArn": alarm.alarm_arn, "aws:SourceAccount": account, "AWS:SourceOwner": account}
+    delivered = []
+    for action in actions:
+        arn = parse_arn(action)
+        if arn.service != "sns":
+            continue  # Auto Scaling, EC2 and Systems Manager actions: not used by this project
+        delivery = AlarmActionDelivery(alarm.alarm_arn, alarm.state_value, action, "delivered")
+        try:
+            iam_enforcement.authorize(
+                cloudwatch, "sns:Publish", action, context, code="AuthorizationError", region=region
+            )
+            for use in iam_enforcement.sns_key_use(action, cloudwatch, region):
+                iam_enforcement.authorize(
+                    cloudwatch,
+                    use.action,
+                    use.resource,
+                    {**context, **use.context},
+                    code=use.code,
+                    region=region,
+                )
+            subject, message = alarm_notice(alarm, old_state, account, region)
+            topic = sns_models.sns_backends[arn.account][arn.region].get_topic(action)
+            delivery.detail = topic.publish(message, subject=subject)
+        except iam_enforcement.AccessDenied as denied:
+            # CloudWatch records "Failed to execute action" in the alarm's history; nothing is sent.
+            delivery.outcome, delivery.detail = "failed", f"{denied.code}: {denied.message}"
+            LOG.warning("alarm %s could not publish to %s: %s", alarm.name, action, denied.message)
+        except Exception as exc:
+            delivery.outcome, delivery.detail = "failed", f"{type(exc).__name__}: {exc}"
+        with _DELIVERY_LOCK:
+            _ALARM_DELIVERIES.append(delivery)
+        delivered.append(delivery)
+    return delivered
+
+
+def _set_alarm_state(self: Any, alarm_name: str, reason: str, reason_data: str, state_value: str) -> None:
+    alarm = self.alarms.get(alarm_name)
+    old_state = alarm.state_value if alarm is not None else None
+    _ORIGINAL_SET_ALARM_STATE(self, alarm_name, reason, reason_data, state_value)
+    if old_state is not None:
+        deliver_alarm_actions(self.alarms[alarm_name], old_state, self.account_id, self.region_name)
+
+
+# --------------------------------------------------------------------------------------------
 # install / uninstall
 # --------------------------------------------------------------------------------------------
 
@@ -1109,6 +1485,20 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
         )
         # v. requests checked against the service models
         aws_validation.install()
+        # i. IAM: every request authorized for its principal (wraps v's call_action)
+        iam_enforcement.install()
+        for module_name in _BOTO_CLIENT_IMPORTERS:
+            module = __import__(module_name, fromlist=["boto_client_for"])
+            if getattr(module, "boto_client_for", None) is not _ORIGINAL_BOTO_CLIENT_FOR:
+                raise RuntimeError(
+                    f"{module_name}.boto_client_for is not moto's: re-run the moto contract tests"
+                )
+            _replace(module, "boto_client_for", _boto_client_for)
+        _replace(StateTaskLambda, "_from_error", _lambda_from_error)
+        _replace(sns_models.Subscription, "publish", _subscription_publish)
+        _replace(IamResponse, "simulate_principal_policy", _simulate_principal_policy)
+        # l. CloudWatch alarm actions
+        _replace(cloudwatch_models.CloudWatchBackend, "set_alarm_state", _set_alarm_state)
         # f. logging
         _STATE.log_filter = _DemoteFailureLogs()
         logging.getLogger(_EVAL_COMPONENT_LOGGER).addFilter(_STATE.log_filter)
@@ -1118,6 +1508,7 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
 def uninstall() -> None:
     """Restore every patched attribute (in reverse order) and forget the emulator/runtime."""
     with _INSTALL_LOCK:
+        iam_enforcement.uninstall()
         aws_validation.uninstall()
         for owner, name, original in reversed(_STATE.originals):
             if original is _MISSING:

@@ -22,6 +22,11 @@ loudly on a moto upgrade):
 
 Only the stand-ins use them. A request the backend cannot answer (no such bucket or key) goes to
 the wrapped boto3 client, so the caller sees the error S3 answers (``NoSuchKey``, ``404``).
+
+Each call is authorized as the principal the stand-in acts as in its thread
+(``iam_enforcement.acting_as``: a SageMaker job's role, Snowflake's storage integration role), as
+S3 authorizes the same request over HTTP: ``s3:GetObject`` (get, head), ``s3:PutObject``,
+``s3:ListBucket`` with ``s3:prefix`` (list); a refusal is S3's ``AccessDenied``.
 """
 
 from __future__ import annotations
@@ -29,12 +34,13 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
+from botocore.exceptions import ClientError
 from fsspec.implementations.memory import MemoryFile
 from fsspec.spec import AbstractFileSystem
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -42,6 +48,8 @@ from moto.core.responses import BaseResponse
 from moto.core.utils import get_service_model
 from moto.s3.models import FakeDeleteMarker, FakeTableStorageBucket, S3Backend, s3_backends
 from moto.utilities.utils import md5_hash
+
+from sandbox.aws import iam_enforcement
 
 _BASE_SERIALIZED = BaseResponse.serialized
 PARTITION = "aws"
@@ -60,11 +68,30 @@ class StoredObject:
     last_modified: datetime
 
 
+def _authorized(
+    operation: str, bucket: str, key: str | None = None, *, prefix: str | None = None, principal: Any = None
+) -> None:
+    """Authorize the acting principal's call; a refusal is the ClientError S3 answers over HTTP."""
+    try:
+        iam_enforcement.authorize_s3(operation, bucket, key, prefix=prefix, principal=principal)
+    except iam_enforcement.AccessDenied as denied:
+        error = {
+            "Error": {"Code": "AccessDenied", "Message": denied.message},
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        }
+        raise ClientError(error, operation) from None  # type: ignore[arg-type]
+
+
 class InProcessS3:
     """Get, put and list objects of moto's S3 backend of one account, without HTTP."""
 
-    def __init__(self, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+    def __init__(
+        self, account_id: str = DEFAULT_ACCOUNT_ID, principal: Callable[[], Any] | None = None
+    ) -> None:
         self.account_id = account_id
+        # Who makes the calls (a callable: a role session is resolved, and its trust checked, per
+        # call); None: the principal acting in the calling thread (iam_enforcement.acting_as).
+        self._principal = principal
         # moto's handlers run in the server's threads, unlocked; the stand-ins' calls (every
         # instance's) are serialised among themselves, one backend call at a time.
         self._lock = _STAND_IN_LOCK
@@ -73,8 +100,12 @@ class InProcessS3:
     def _backend(self) -> Any:
         return s3_backends[self.account_id][PARTITION]
 
+    def _acting(self) -> Any:
+        return self._principal() if self._principal is not None else iam_enforcement.current_principal()
+
     def get(self, bucket: str, key: str) -> bytes | None:
         """The object's bytes, or None when the bucket or the key does not exist."""
+        _authorized("GetObject", bucket, key, principal=self._acting())
         with self._lock:
             found = self._find(bucket, key)
             return None if found is None else bytes(found.value)
@@ -91,12 +122,14 @@ class InProcessS3:
 
     def head(self, bucket: str, key: str) -> StoredObject | None:
         """The object's key, size, ETag and time, or None when the bucket or the key does not exist."""
+        _authorized("GetObject", bucket, key, principal=self._acting())
         with self._lock:
             found = self._find(bucket, key)
             return None if found is None else _described(found)
 
     def put(self, bucket: str, key: str, body: bytes, content_type: str | None = None) -> StoredObject:
         """Store ``body`` as moto's PUT handler does (notifications and default encryption included)."""
+        _authorized("PutObject", bucket, key, principal=self._acting())
         with self._lock:
             stored = self._backend.put_object(bucket, key, body)
             if content_type:
@@ -105,6 +138,7 @@ class InProcessS3:
 
     def list(self, bucket: str, prefix: str) -> list[StoredObject]:
         """Every object whose key starts with ``prefix``, sorted by key (one backend call)."""
+        _authorized("ListBucket", bucket, prefix=prefix, principal=self._acting())
         with self._lock:
             keys, _, _, _ = self._backend.list_objects(
                 self._backend.get_bucket(bucket), prefix, None, None, None
@@ -151,6 +185,13 @@ class InProcessS3Client:
             answer: dict[str, Any] = self.client.get_object(Bucket=Bucket, Key=Key, **kwargs)
             return answer
         return {"Body": io.BytesIO(data), "ContentLength": len(data)}
+
+    def head_object(self, *, Bucket: str, Key: str, **kwargs: Any) -> dict[str, Any]:
+        found = None if kwargs else self.objects.head(Bucket, Key)
+        if found is None:
+            answer: dict[str, Any] = self.client.head_object(Bucket=Bucket, Key=Key, **kwargs)
+            return answer
+        return {"ContentLength": found.size, "ETag": found.etag, "LastModified": found.last_modified}
 
     def put_object(
         self, *, Bucket: str, Key: str, Body: bytes, ContentType: str | None = None

@@ -226,7 +226,8 @@ class Template:
             code_dir=folder,
             handler=handler,
             runtime=str(properties.get("Runtime", "")),
-            architectures=tuple(properties.get("Architectures", ["x86_64"])),
+            # A parameter (Architecture) takes its Default here: the model is the template as deployed.
+            architectures=tuple(self.resolve(properties.get("Architectures", ["x86_64"]), self._defaults())),
             memory_mb=int(properties.get("MemorySize", DEFAULT_MEMORY_MB)),
             timeout_seconds=int(properties.get("Timeout", DEFAULT_TIMEOUT_SECONDS)),
             layers=tuple(layers),
@@ -238,6 +239,9 @@ class Template:
             policies=tuple(policies if isinstance(policies, list) else [policies]),
             properties=properties,
         )
+
+    def _defaults(self) -> dict[str, str]:
+        return {name: p.default for name, p in self.parameters.items() if p.default is not None}
 
     def _state_machine(self, logical_id: str, resource: dict[str, Any]) -> StateMachine:
         properties = resource["Properties"]

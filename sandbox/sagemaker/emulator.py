@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import io
 import math
 import os
-import tarfile
+import shutil
 import tempfile
 import threading
 import time
@@ -28,7 +27,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox.sagemaker import runner, s3io, script_hosts, script_mode, sharding, training, transform
+from botocore.exceptions import ClientError
+
+from sandbox.aws import iam_enforcement
+from sandbox.sagemaker import (
+    container,
+    listing,
+    runner,
+    s3io,
+    script_hosts,
+    script_mode,
+    sharding,
+    training,
+    transform,
+)
 from sandbox.sagemaker.errors import JobFailure, SageMakerError, client_error, validation_error
 from sandbox.sagemaker.faults import FaultPlan, JobFault
 from sandbox.sagemaker.tuning import TuningJobs
@@ -44,6 +56,7 @@ TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 # the emulator bills a spot job's training time this much less, and sandbox.cost assumes the same.
 SPOT_SAVING_ASSUMED = 0.70
 MODEL_ARTIFACT = "model.tar.gz"
+OUTPUT_ARTIFACT = "output.tar.gz"
 _MESSAGES = {
     "Starting": "Launching requested ML instances",
     "Downloading": "Downloading input data",
@@ -95,8 +108,12 @@ class SageMakerEmulator:
         region: str = "us-east-1",
         account_id: str = "123456789012",
         background: bool = True,
+        endpoint_url: str | None = None,
     ) -> None:
+        """``endpoint_url``: the sandbox's AWS endpoint, which a job's processes reach S3 through (the
+        toolkit's download of ``sagemaker_submit_directory``, a script's own boto3 calls)."""
         self.s3 = s3_client
+        self.endpoint_url = endpoint_url
         self.region = region
         self.account_id = account_id
         self.background = background
@@ -152,6 +169,8 @@ class SageMakerEmulator:
         }
         if "CheckpointConfig" in request:
             record["CheckpointConfig"] = copy.deepcopy(request["CheckpointConfig"])
+        if request.get("Environment"):  # API_CreateTrainingJob: "variables to set in the Docker container"
+            record["Environment"] = dict(request["Environment"])
         if tuning_job_arn is not None:
             record["TuningJobArn"] = tuning_job_arn
         with self._lock:
@@ -163,7 +182,9 @@ class SageMakerEmulator:
                 )
             job = _Job("training", name, record, self.faults.take_training(), early_stop=early_stop)
             self._training[name.lower()] = job
-        self._start(job, lambda: self._run_training(job, max_runtime(request)))
+        self._start(
+            job, lambda: self._run_training(job, max_runtime(request)), role_arn=str(request["RoleArn"])
+        )
         return {"TrainingJobArn": arn}
 
     def describe_training_job(self, name: str) -> dict[str, Any]:
@@ -200,24 +221,34 @@ class SageMakerEmulator:
         algorithm = request["AlgorithmSpecification"]
         version = runner.xgboost_version(algorithm["TrainingImage"])
         runner.environment_python(version)
-        if script_mode.is_script_mode(request["HyperParameters"]):
-            self._run_script(job, version, runtime_limit)
-            return
+        command = _container_command(request)
+        with tempfile.TemporaryDirectory(prefix="sagemaker-job-") as root:
+            if command is not None:
+                self._run_container(job, version, command, runtime_limit, Path(root))
+            else:
+                self._run_algorithm(job, version, runtime_limit, Path(root))
+
+    def _run_algorithm(self, job: _Job, version: str, runtime_limit: int, root: Path) -> None:
+        """The image's own ``train`` without ``sagemaker_program``: the built-in algorithm, reading its
+        channels from the job's /opt/ml layout (every host's share: it trains one model across them)
+        and leaving the model in algo-1's /opt/ml/model."""
+        request = job.record
+        algorithm = request["AlgorithmSpecification"]
         self._secondary(job, "Downloading")
-        self._record_instances(job)
+        read_started = time.perf_counter()
+        hosts = self._lay_out(job, root)
         # The container's order: hyperparameters, channels, data (algorithm_mode/train.py lines 121-200).
         config = training.parse_hyperparameters(request["HyperParameters"])
         kinds = training.validate_channels(request["InputDataConfig"], algorithm["TrainingInputMode"])
-        read_started = time.perf_counter()
         data: dict[str, training.ChannelData] = {}
         for channel in request["InputDataConfig"]:
             name = channel["ChannelName"]
             if name not in kinds:
                 continue
             uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-            objects = s3io.list_objects(self.s3, uri)
-            training.reject_hidden_files(name, [o.uri for o in objects])
-            blobs = [(o.uri, s3io.get_bytes(self.s3, o.bucket, o.key)) for o in objects]
+            files = _channel_files(hosts, name, uri)
+            training.reject_hidden_files(name, [file_uri for file_uri, _ in files])
+            blobs = [(file_uri, path.read_bytes()) for file_uri, path in files]
             if not blobs:
                 raise training.user_error(f"No data in {name} channel path {uri}")
             data[name] = (
@@ -238,7 +269,7 @@ class SageMakerEmulator:
         nthread = training.threads_for(train_set.cells, self.nthread)
         job.timings["read_seconds"] = time.perf_counter() - read_started
         with runner.POOL.borrow(version) as worker:
-            self._train_in(job, worker, config, train_set, validation_set, nthread, runtime_limit)
+            self._train_in(job, worker, config, train_set, validation_set, nthread, runtime_limit, hosts[0])
 
     def _train_in(  # noqa: PLR0917
         self,
@@ -249,6 +280,7 @@ class SageMakerEmulator:
         validation_set: training.ChannelData | None,
         nthread: int,
         runtime_limit: int,
+        host: script_hosts.Host,
     ) -> None:
         self._secondary(job, "Training")
         with self._lock:
@@ -283,7 +315,10 @@ class SageMakerEmulator:
             if outcome.model_path is not None:
                 if outcome.stopped is None:
                     self._secondary(job, "Uploading")
-                extra["ModelArtifacts"] = {"S3ModelArtifacts": self._write_model(job, outcome.model_path)}
+                # train.py: bst.save_model(<model_dir>/xgboost-model), model_dir being /opt/ml/model
+                shutil.move(outcome.model_path, host.layout.model / transform.MODEL_FILE)
+                files = container.model_files(host.layout)
+                extra["ModelArtifacts"] = {"S3ModelArtifacts": self._write_model_files(job, files)}
             if outcome.stopped is not None:
                 self._finish(job, "Stopped", secondary=outcome.stopped, extra=extra)
             else:
@@ -292,26 +327,11 @@ class SageMakerEmulator:
             with self._lock:
                 job.stop_file = None
 
-    def _write_model(self, job: _Job, model_path: str) -> str:
-        """Write ``<S3OutputPath>/<job>/output/model.tar.gz`` holding the file the container saved."""
-        return self._write_model_files(job, [(transform.MODEL_FILE, Path(model_path))])
-
-    def _write_model_files(self, job: _Job, files: list[tuple[str, Path]]) -> str:
-        """``model.tar.gz`` of the model directory's files (``name`` inside the archive, local path)."""
+    def _write_model_files(self, job: _Job, files: list[tuple[str, Path]], name: str = MODEL_ARTIFACT) -> str:
+        """``<S3OutputPath>/<job>/output/<name>`` of the files (``name`` inside the archive, local path)."""
         started = time.perf_counter()
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as archive:
-            for name, path in files:
-                raw = path.read_bytes()
-                info = tarfile.TarInfo(name)
-                info.size = len(raw)
-                info.mtime = int(time.time())
-                info.mode = 0o644
-                archive.addfile(info, io.BytesIO(raw))
-        uri = s3io.join_uri(
-            job.record["OutputDataConfig"]["S3OutputPath"], job.name, "output", MODEL_ARTIFACT
-        )
-        s3io.put_bytes(self.s3, uri, buffer.getvalue(), "application/x-gzip")
+        uri = s3io.join_uri(job.record["OutputDataConfig"]["S3OutputPath"], job.name, "output", name)
+        s3io.put_bytes(self.s3, uri, container.archive(files), "application/x-gzip")
         job.timings["write_seconds"] += time.perf_counter() - started
         return uri
 
@@ -344,114 +364,99 @@ class SageMakerEmulator:
             ]
         return shares
 
-    def _run_script(self, job: _Job, version: str, runtime_limit: int) -> None:
-        """Script mode (script_mode.py, script_hosts.py): the user's program in the image's environment,
-        its requirements.txt installed first, on every instance with that instance's share."""
+    def _lay_out(self, job: _Job, root: Path) -> list[script_hosts.Host]:
+        """Every host's /opt/ml under ``root``: its config and its share of each channel (File mode)."""
         request = job.record
-        hyperparameters = request["HyperParameters"]
-        program = hyperparameters[script_mode.USER_PROGRAM]
-        submit = hyperparameters.get(script_mode.SUBMIT_DIRECTORY)
-        if not submit or not submit.startswith("s3://"):
-            raise JobFailure(
-                f"AlgorithmError: ExecuteUserScriptError: {script_mode.SUBMIT_DIRECTORY} must name the"
-                f" source archive in S3 (s3://.../sourcedir.tar.gz), not {submit!r}"
-            )
-        python = runner.environment_python(version)
-        self._secondary(job, "Downloading")
         shares = self._record_instances(job)
         names = sharding.hosts(int(request["ResourceConfig"]["InstanceCount"]))
-        read_started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="sagemaker-script-") as root:
-            bucket, key = s3io.parse_s3_uri(submit)
-            try:
-                archive = s3io.get_bytes(self.s3, bucket, key)
-            except Exception:
-                raise JobFailure(
-                    f"ClientError: cannot download {script_mode.SUBMIT_DIRECTORY} {submit}"
-                ) from None
-            hosts = script_hosts.prepare(
-                Path(root),
-                request=request,
-                names=names,
-                archive=archive,
-                program=program,
-                channels=self._script_channels(request, shares),
-            )
-            job.timings["read_seconds"] = time.perf_counter() - read_started
-            self._secondary(job, "Training")
-            started = time.perf_counter()
-            packages = self._install_requirements(job, python, hosts[0].layout, Path(root), runtime_limit)
-            if job.status in TERMINAL:
-                return
-            outcome = script_hosts.run(
-                python,
-                hosts,
-                program=program,
-                hyperparameters=script_mode.user_hyperparameters(hyperparameters),
-                channels=list(shares),
-                packages=packages,
-                cpus=self.nthread,
-                parallel=self.nthread,
-                seconds_left=job.started + runtime_limit - time.monotonic(),
-                should_stop=lambda: job.stop_requested,
-            )
-            job.timings["compute_seconds"] = time.perf_counter() - started
-            job.log.extend(outcome.log)
-            definitions = request["AlgorithmSpecification"].get("MetricDefinitions") or []
-            stamp = _now()
-            extra: dict[str, Any] = {}
-            metrics = script_mode.final_metrics(outcome.metrics_log, definitions)
-            if metrics:
-                extra["FinalMetricDataList"] = [
-                    {"MetricName": name, "Value": value, "Timestamp": stamp} for name, value in metrics
-                ]
-            failure = outcome.first_failure
-            if failure is not None:
-                self._finish(job, "Failed", reason=script_mode.failure_reason(failure), extra=extra)
-                return
-            if outcome.stopped is not None:
-                self._finish(job, "Stopped", secondary=outcome.stopped, extra=extra)
-                return
-            files = script_hosts.model_files(hosts)
-            self._secondary(job, "Uploading")
-            extra["ModelArtifacts"] = {"S3ModelArtifacts": self._write_model_files(job, files)}
-            self._finish(job, "Completed", extra=extra)
+        hosts = script_hosts.prepare(
+            root, request=request, names=names, channels=self._channel_contents(request, shares)
+        )
+        for host, share in zip(hosts, self.describe_training_job(job.name)[INSTANCES], strict=True):
+            host.objects = share["Channels"]
+        return hosts
 
-    def _script_channels(
+    def _run_container(
+        self, job: _Job, version: str, command: list[str], runtime_limit: int, root: Path
+    ) -> None:
+        """The job's command on every host, each in its own namespace with its own /opt/ml
+        (container.py, script_hosts.py): ContainerEntrypoint + ContainerArguments, or the image's
+        ``train`` (the training toolkit) in script mode."""
+        if not self.endpoint_url:
+            raise JobFailure(
+                "EmulatorError: this emulator has no AWS endpoint for the job's processes "
+                "(SageMakerEmulator(endpoint_url=...)): the sandbox gives it its moto server"
+            )
+        request = job.record
+        self._secondary(job, "Downloading")
+        read_started = time.perf_counter()
+        hosts = self._lay_out(job, root)
+        job.timings["read_seconds"] = time.perf_counter() - read_started
+        self._secondary(job, "Training")
+        # The container's AWS calls (the toolkit's download, the user's code) carry the job role's
+        # credentials, as SageMaker gives a container its role's (sagemaker-roles).
+        session = job_session(str(request.get("RoleArn") or ""), request, self.region)
+        credentials = {} if session is None else session.environment()
+        started = time.perf_counter()
+        outcome = script_hosts.run(
+            command,
+            hosts,
+            variables=lambda host: {
+                **container.environment(
+                    version,
+                    endpoint_url=self.endpoint_url,
+                    region=self.region,
+                    packages=root / f"{host.name}.packages",
+                ),
+                **credentials,
+                # docs: your-algorithms-training-algo-running-container: SageMaker sets these two
+                "TRAINING_JOB_NAME": job.name,
+                "TRAINING_JOB_ARN": str(request["TrainingJobArn"]),
+                **request.get("Environment", {}),
+            },
+            workdir="/",
+            parallel=self.nthread,
+            seconds_left=job.started + runtime_limit - time.monotonic(),
+            should_stop=lambda: job.stop_requested,
+        )
+        job.timings["compute_seconds"] = time.perf_counter() - started
+        job.log.extend(outcome.log)
+        definitions = request["AlgorithmSpecification"].get("MetricDefinitions") or []
+        stamp = _now()
+        extra: dict[str, Any] = {}
+        metrics = script_mode.final_metrics(outcome.metrics_log, definitions)
+        if metrics:
+            extra["FinalMetricDataList"] = [
+                {"MetricName": name, "Value": value, "Timestamp": stamp} for name, value in metrics
+            ]
+        failure = outcome.first_failure
+        if failure is not None:
+            self._finish(job, "Failed", reason=container.failure_reason(failure), extra=extra)
+            return
+        if outcome.stopped is not None:
+            self._finish(job, "Stopped", secondary=outcome.stopped, extra=extra)
+            return
+        files = script_hosts.model_files(hosts)
+        outputs = script_hosts.output_files(hosts)
+        self._secondary(job, "Uploading")
+        if outputs:  # SageMaker uploads /opt/ml/output/data as output.tar.gz beside the model
+            self._write_model_files(job, outputs, OUTPUT_ARTIFACT)
+        extra["ModelArtifacts"] = {"S3ModelArtifacts": self._write_model_files(job, files)}
+        self._finish(job, "Completed", extra=extra)
+
+    def _channel_contents(
         self, request: dict[str, Any], shares: dict[str, list[list[s3io.S3Object]]]
     ) -> dict[str, list[list[tuple[str, bytes]]]]:
-        """Per channel, per host: (path under the channel's prefix, bytes); each object read once."""
+        """Per channel, per host: (path in the channel's folder, bytes); each object read once."""
         channels: dict[str, list[list[tuple[str, bytes]]]] = {}
         for channel in request["InputDataConfig"]:
             name = channel["ChannelName"]
             prefix = s3io.parse_s3_uri(channel["DataSource"]["S3DataSource"]["S3Uri"])[1]
-            base = prefix[: prefix.rfind("/") + 1]
             data = {o.uri: s3io.get_bytes(self.s3, o.bucket, o.key) for share in shares[name] for o in share}
-            channels[name] = [[(o.key[len(base) :], data[o.uri]) for o in share] for share in shares[name]]
+            channels[name] = [
+                [(_channel_path(prefix, o.key), data[o.uri]) for o in share] for share in shares[name]
+            ]
         return channels
-
-    def _install_requirements(
-        self, job: _Job, python: Path, layout: script_mode.Layout, root: Path, runtime_limit: int
-    ) -> Path | None:
-        """The source's requirements.txt installed once for the job's hosts (they are identical);
-        a failed install ends the job (InstallRequirementsError), a stop or the deadline stops it."""
-        if not script_mode.has_requirements(layout):
-            return None
-        target = root / "site-packages"
-        outcome = script_mode.install_requirements(
-            python,
-            layout,
-            target,
-            seconds_left=job.started + runtime_limit - time.monotonic(),
-            should_stop=lambda: job.stop_requested,
-        )
-        job.log.extend(outcome.log)
-        if outcome.stopped is not None:
-            self._finish(job, "Stopped", secondary=outcome.stopped)
-        elif outcome.exit_code != 0:
-            reason = script_mode.failure_reason(outcome, script_mode.INSTALL_REQUIREMENTS)
-            self._finish(job, "Failed", reason=reason)
-        return target
 
     # ---- hyperparameter tuning (sandbox/sagemaker/tuning.py) ---------------------------------
 
@@ -478,6 +483,37 @@ class SageMakerEmulator:
                 raise TimeoutError(f"tuning job {name} did not end within {timeout} s")
             return self._tuning.describe(name)
 
+    # ---- List* (listing.py) --------------------------------------------------------------------
+
+    def list_training_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            records = [job.record for job in self._training.values()]
+            return copy.deepcopy(listing.list_records(records, request, listing.TRAINING_JOBS))
+
+    def list_transform_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            records = [job.record for job in self._transforms.values()]
+            return copy.deepcopy(listing.list_records(records, request, listing.TRANSFORM_JOBS))
+
+    def list_hyper_parameter_tuning_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            records = []
+            for name in self._tuning.names():
+                record = self._tuning.describe(name)
+                config = record.get("HyperParameterTuningJobConfig") or {}
+                records.append(
+                    {
+                        **record,
+                        "Strategy": config.get("Strategy"),
+                        "ResourceLimits": config.get("ResourceLimits"),
+                    }
+                )
+            return listing.list_records(records, request, listing.TUNING_JOBS)
+
+    def list_models(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(listing.list_records(list(self._models.values()), request, listing.MODELS))
+
     # ---- models -------------------------------------------------------------------------------
 
     def create_model(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -489,7 +525,11 @@ class SageMakerEmulator:
         with self._lock:
             if name.lower() in self._models:
                 raise validation_error(f'Cannot create already existing model "{arn}".')
-        if not s3io.object_exists(self.s3, container["ModelDataUrl"]):
+        with iam_enforcement.acting_as(
+            job_principal(str(request["ExecutionRoleArn"]), {"ModelArn": arn}, self.region)
+        ):
+            readable = s3io.object_exists(self.s3, container["ModelDataUrl"])
+        if not readable:
             raise validation_error(
                 f"Could not access model data at {container['ModelDataUrl']}. Please ensure that the role "
                 f'"{request["ExecutionRoleArn"]}" exists and that its trust relationship policy allows the '
@@ -575,7 +615,9 @@ class SageMakerEmulator:
             except ValueError:
                 raise validation_error(f"MAX_CONTENT_LENGTH {limit!r} is not a number of bytes") from None
         self._start(
-            job, lambda: self._run_transform(job, spec, container["ModelDataUrl"], container["Image"])
+            job,
+            lambda: self._run_transform(job, spec, container["ModelDataUrl"], container["Image"]),
+            role_arn=str(model["ExecutionRoleArn"]),
         )
         return {"TransformJobArn": arn}
 
@@ -744,10 +786,19 @@ class SageMakerEmulator:
                 result["EmulatorTimings"] = dict(job.timings)
             return result
 
-    def _start(self, job: _Job, body: Callable[[], None]) -> None:
+    def _start(self, job: _Job, body: Callable[[], None], role_arn: str | None = None) -> None:
         def run() -> None:
             try:
-                body()
+                # The job reads and writes S3 as its role (sagemaker-roles; sandbox/aws/moto_s3.py).
+                with iam_enforcement.acting_as(job_principal(role_arn, job.record, self.region)):
+                    body()
+            except iam_enforcement.AccessDenied as denied:
+                self._finish(job, "Failed", reason=f"ClientError: {denied.message}")
+            except ClientError as error:  # S3 refused the role: the job's error, not the algorithm's
+                if error.response.get("Error", {}).get("Code") != "AccessDenied":
+                    self._finish(job, "Failed", reason=f"AlgorithmError: {type(error).__name__}: {error}")
+                else:
+                    self._finish(job, "Failed", reason=f"ClientError: {error.response['Error']['Message']}")
             except JobFailure as failure:
                 self._finish(job, "Failed", reason=failure.reason)
             except Exception as exc:
@@ -825,6 +876,56 @@ class SageMakerEmulator:
 
 
 INSTANCES = "EmulatorInstances"
+
+
+def job_session(role_arn: str | None, record: dict[str, Any], region: str) -> Any:
+    """SageMaker's session of the job's role (trust: sagemaker.amazonaws.com, aws:SourceAccount and
+    aws:SourceArn the job's); None outside IAM enforcement (the stand-in acts as the administrator)."""
+    if not role_arn or not iam_enforcement.installed():
+        return None
+    source = next((str(v) for k, v in record.items() if k.endswith("Arn") and ":sagemaker:" in str(v)), None)
+    return iam_enforcement.service_assumes(
+        role_arn, "sagemaker.amazonaws.com", "SageMaker", source_arn=source, region=region
+    )
+
+
+def job_principal(role_arn: str | None, record: dict[str, Any], region: str) -> Any:
+    session = job_session(role_arn, record, region)
+    return None if session is None else session.principal
+
+
+def _container_command(request: dict[str, Any]) -> list[str] | None:
+    """What the job's hosts run: ContainerEntrypoint + ContainerArguments when given
+    (API_AlgorithmSpecification), else the image's ``train``: the training toolkit when
+    ``sagemaker_program`` is set, or None for the built-in algorithm, which the emulator runs itself."""
+    algorithm = request["AlgorithmSpecification"]
+    entrypoint = list(algorithm.get("ContainerEntrypoint") or [])
+    arguments = list(algorithm.get("ContainerArguments") or [])
+    scripted = script_mode.is_script_mode(request.get("HyperParameters") or {})
+    command = [*entrypoint, *arguments] if entrypoint else [script_mode.TRAIN_COMMAND, *arguments]
+    if command == [script_mode.TRAIN_COMMAND] and not scripted:
+        return None
+    return command
+
+
+def _channel_path(prefix: str, key: str) -> str:
+    """Where File mode puts an object in its channel's folder: its key after the S3Prefix (SDK v3 relies
+    on it: its ``sm_drivers`` prefix has no trailing ``/`` and ContainerArguments name
+    ``/opt/ml/input/data/sm_drivers/sm_train.sh``); an S3Uri naming the object itself gives its name."""
+    return key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
+
+
+def _channel_files(hosts: list[script_hosts.Host], channel: str, uri: str) -> list[tuple[str, Path]]:
+    """A channel's files across the hosts' /opt/ml (a replicated file once), each with its S3 URI (the
+    hosts' ``EmulatorInstances`` name the objects each was given)."""
+    _, prefix = s3io.parse_s3_uri(uri)
+    found: dict[str, tuple[str, Path]] = {}
+    for host in hosts:
+        folder = host.layout.channel(channel)
+        for object_uri in host.objects.get(channel, []):
+            relative = _channel_path(prefix, s3io.parse_s3_uri(object_uri)[1])
+            found.setdefault(relative, (object_uri, folder / relative))
+    return [found[relative] for relative in sorted(found)]
 
 
 def _copied_instances(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,24 +1,21 @@
-"""A script-mode job on several instances: every host runs the program on its own share of the data.
+"""A job's hosts run the image's command side by side, each in its own namespace with its own /opt/ml.
 
-The framework container runs the entry point on every instance of the job, each with its own
-``/opt/ml`` and the toolkit's ``SM_HOSTS`` (every host, ``["algo-1", "algo-2"]``) and
-``SM_CURRENT_HOST`` (its own name) (aws/sagemaker-training-toolkit ENVIRONMENT_VARIABLES.md). A
-``ShardedByS3Key`` channel gives each host about 1/n of the objects (docs: API_S3DataSource;
-``sharding.py`` says which). The emulator runs the hosts as subprocesses, at most ``parallel`` at a
-time (the machine's cores), each in its own folder holding only its share:
+SageMaker starts the image on every instance of the job, each with its own ``/opt/ml`` holding its
+share of a ``ShardedByS3Key`` channel (docs: API_S3DataSource; ``sharding.py`` says which) and
+``resourceconfig.json`` naming it among the hosts ``algo-1`` … ``algo-n``. The emulator runs the hosts
+as processes (``container.run_host``), at most ``parallel`` at a time (the machine's cores):
 
 * a host that fails fails the job with its own FailureReason (the first to fail; the others are
   stopped, as SageMaker ends a job whose algorithm container exits with an error);
 * the model: SageMaker "aggregates" what every host wrote to ``/opt/ml/model`` into the one
   ``model.tar.gz``, and hosts "should ensure no file/directory names clash" (docs: sagemaker/latest/
   dg/your-algorithms-training-algo-output.html). Which file wins a clash is undocumented, so the
-  emulator fails the job instead, naming the file and the hosts: write the model on one host
-  (``SM_CURRENT_HOST == SM_HOSTS[0]``);
+  emulator fails the job instead, naming the file and the hosts;
 * FinalMetricDataList: which host's log SageMaker reads for it is undocumented; the emulator reads the
   first host's (``algo-1``), and the log is every host's, in host order.
 
-The hosts cannot reach one another (there is no container network with ``algo-<n>`` names here): a
-script that joins a cluster (Rabit, Dask) runs on AWS, not in the sandbox.
+The hosts resolve one another's names (``/etc/hosts``) to this machine, but listen on one network: a
+script that joins a cluster (Rabit, Dask) on fixed ports runs on AWS, not in the sandbox.
 """
 
 from __future__ import annotations
@@ -31,15 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.sagemaker import script_mode
+from sandbox.sagemaker import container
 from sandbox.sagemaker.errors import JobFailure
 
 
 @dataclass
 class Host:
     name: str
-    layout: script_mode.Layout
-    outcome: script_mode.ScriptOutcome | None = None  # None: never started (another host failed first)
+    layout: container.Layout
+    outcome: container.HostOutcome | None = None  # None: never started (another host failed first)
+    objects: dict[str, list[str]] = field(default_factory=dict)  # channel -> the S3 URIs it was given
 
 
 @dataclass
@@ -49,7 +47,7 @@ class HostsOutcome:
     not_started: str | None = None  # Stopped / MaxRuntimeExceeded: a host never started for it
 
     @property
-    def first_failure(self) -> script_mode.ScriptOutcome | None:
+    def first_failure(self) -> container.HostOutcome | None:
         return self.failed[0].outcome if self.failed else None
 
     @property
@@ -75,40 +73,34 @@ def prepare(
     *,
     request: Mapping[str, Any],
     names: Sequence[str],
-    archive: bytes,
-    program: str,
     channels: Mapping[str, Sequence[Sequence[tuple[str, bytes]]]],
 ) -> list[Host]:
-    """Each host's ``/opt/ml`` under ``root/<host>``: the code, ITS share of each channel, its config.
+    """Each host's ``/opt/ml`` under ``root/<host>``: its config and ITS share of each channel.
 
     ``channels``: channel name -> per host, the (path in the channel, bytes) of the objects it reads.
     """
     hosts = []
     for index, name in enumerate(names):
-        layout = script_mode.Layout(root / name)
+        layout = container.Layout(root / name)
         layout.create()
-        script_mode.unpack_source(layout, archive, program)
         for channel, shares in channels.items():
-            script_mode.write_channel(layout, channel, shares[index])
-        script_mode.write_config(layout, request, names, name)
+            container.write_channel(layout, channel, shares[index])
+        container.write_config(layout, request, names, name)
         hosts.append(Host(name, layout))
     return hosts
 
 
 def run(
-    python: Path,
+    command: Sequence[str],
     hosts: list[Host],
     *,
-    program: str,
-    hyperparameters: Mapping[str, Any],
-    channels: Sequence[str],
-    packages: Path | None,
-    cpus: int,
+    variables: Callable[[Host], Mapping[str, str]],
+    workdir: str,
     parallel: int,
     seconds_left: float,
     should_stop: Callable[[], bool],
 ) -> HostsOutcome:
-    """Run the program on every host, ``parallel`` at a time; the first failure stops the rest."""
+    """Run ``command`` on every host, ``parallel`` at a time; the first failure stops the rest."""
     outcome = HostsOutcome(hosts)
     failed = threading.Event()
     lock = threading.Lock()
@@ -128,23 +120,15 @@ def run(
                     "Stopped" if should_stop() else "MaxRuntimeExceeded"
                 )
             return
-        variables = script_mode.environment(
+        host.outcome = container.run_host(
+            command,
             host.layout,
-            hyperparameters=hyperparameters,
-            channels=channels,
+            host=host.name,
             hosts=names,
-            current_host=host.name,
-            cpus=cpus,
-        )
-        host.outcome = script_mode.run(
-            python,
-            host.layout,
-            program=program,
-            hyperparameters=hyperparameters,
-            variables=variables,
+            variables=variables(host),
+            workdir=workdir,
             seconds_left=left,
             should_stop=stop,
-            packages=packages,
         )
         if host.outcome.exit_code not in (0, None):
             with lock:
@@ -162,16 +146,30 @@ def run(
 
 def model_files(hosts: Sequence[Host]) -> list[tuple[str, Path]]:
     """Every host's ``/opt/ml/model`` files, aggregated; a path two hosts wrote fails the job."""
+    return _aggregated(hosts, container.model_files, "/opt/ml/model", "model.tar.gz")
+
+
+def output_files(hosts: Sequence[Host]) -> list[tuple[str, Path]]:
+    """Every host's ``/opt/ml/output/data`` files, aggregated likewise (output.tar.gz)."""
+    return _aggregated(hosts, container.output_files, "/opt/ml/output/data", "output.tar.gz")
+
+
+def _aggregated(
+    hosts: Sequence[Host],
+    files_of: Callable[[container.Layout], list[tuple[str, Path]]],
+    folder: str,
+    archive: str,
+) -> list[tuple[str, Path]]:
     owners: dict[str, str] = {}
     files: list[tuple[str, Path]] = []
     for host in hosts:
-        for name, path in script_mode.model_files(host.layout):
+        for name, path in files_of(host.layout):
             if name in owners:
                 raise JobFailure(
-                    f"EmulatorError: hosts {owners[name]} and {host.name} both wrote {name} to /opt/ml/model:"
-                    " SageMaker aggregates every host's model directory into one model.tar.gz and the"
-                    " names must not clash (docs: your-algorithms-training-algo-output); write the model"
-                    " on one host (SM_CURRENT_HOST == SM_HOSTS[0])"
+                    f"EmulatorError: hosts {owners[name]} and {host.name} both wrote {name} to {folder}:"
+                    f" SageMaker aggregates every host's folder into one {archive} and the names must"
+                    " not clash (docs: your-algorithms-training-algo-output); write it on one host"
+                    " (SM_CURRENT_HOST == SM_HOSTS[0])"
                 )
             owners[name] = host.name
             files.append((name, path))

@@ -285,6 +285,10 @@ class TuningJobs:
             )
         return job
 
+    def names(self) -> list[str]:
+        with self.emulator._lock:
+            return [str(job.record["HyperParameterTuningJobName"]) for job in self._jobs.values()]
+
     def describe(self, name: str) -> dict[str, Any]:
         with self.emulator._lock:
             job = self._find(name)

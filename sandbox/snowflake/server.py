@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import io
 import logging
 import re
 import uuid
@@ -43,14 +44,18 @@ import fakesnow.copy_into as fakesnow_copy_into
 import fakesnow.cursor as fakesnow_cursor
 import s3fs
 import snowflake.connector
+from botocore.exceptions import ClientError
 from sqlglot import exp
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.aws.moto_s3 import MotoS3FileSystem
+from sandbox.aws import iam_enforcement
+from sandbox.aws.iam_policy import Principal
+from sandbox.aws.moto_s3 import InProcessS3, MotoS3FileSystem
 from sandbox.snowflake.copy_batch import copy_into_batched
 from sandbox.snowflake.functions import support_python_functions
+from sandbox.snowflake.storage_integration import ASSUME_ROLE_FAILED, StorageIntegration
 
 # `import fakesnow.server` binds the submodule over the `fakesnow.server` function: take the
 # function first, then the module (for its shared DuckDB connection).
@@ -240,6 +245,37 @@ def s3_filesystem(s3_endpoint_url: str) -> s3fs.S3FileSystem:
     )
 
 
+# The storage integration the stages go through (set once the stack, and so its role, exists):
+# every stage read and write is made as its role (sandbox/snowflake/storage_integration.py).
+_INTEGRATION: list[StorageIntegration] = []
+
+
+def use_storage_integration(integration: StorageIntegration | None) -> None:
+    _INTEGRATION[:] = [integration] if integration is not None else []
+
+
+def stage_principal() -> Principal | None:
+    """The role session the stages act as; None before an integration is set (the administrator)."""
+    if not _INTEGRATION:
+        return None
+    try:
+        return _INTEGRATION[0].principal()
+    except iam_enforcement.AccessDenied as denied:
+        raise snowflake.connector.errors.ProgrammingError(
+            msg=f"{ASSUME_ROLE_FAILED} ({denied.message})", errno=STAGE_ACCESS_DENIED, sqlstate="XX000"
+        ) from None
+
+
+# Snowflake documents no code of its own for a stage request S3 refused: the sandbox's message
+# carries S3's AccessDenied and its reason (errno 9999: a sandbox error, as in functions.py).
+STAGE_ACCESS_DENIED = 9999
+
+
+def stage_objects() -> InProcessS3:
+    """moto's S3 in process, as the storage integration's role."""
+    return InProcessS3(principal=stage_principal)
+
+
 def register_s3(duck_conn: Any) -> None:
     """Route DuckDB's s3:// reads to moto (replacing an earlier registration).
 
@@ -248,7 +284,45 @@ def register_s3(duck_conn: Any) -> None:
     therefore serve in this process, as the sandbox and the tests run it."""
     with contextlib.suppress(Exception):
         duck_conn.unregister_filesystem("s3")
-    duck_conn.register_filesystem(MotoS3FileSystem())
+    duck_conn.register_filesystem(MotoS3FileSystem(stage_objects()))
+
+
+def open_stage_file(url: str, mode: str) -> Any:
+    """COPY FILES' reads and writes of an s3:// stage, as the storage integration's role."""
+    try:
+        if "r" in mode:
+            return MotoS3FileSystem(stage_objects()).open(url, mode)
+        bucket, _, key = url.removeprefix("s3://").partition("/")
+        return _PutOnClose(stage_objects(), bucket, key)
+    except ClientError as error:
+        raise snowflake.connector.errors.ProgrammingError(
+            msg=f"Failed to access remote file {url}: {error.response['Error'].get('Message')}",
+            errno=STAGE_ACCESS_DENIED,
+            sqlstate="XX000",
+        ) from None
+
+
+class _PutOnClose(io.BytesIO):
+    """A written stage file: stored when closed (a refusal surfaces as Snowflake's error then)."""
+
+    def __init__(self, objects: InProcessS3, bucket: str, key: str) -> None:
+        super().__init__()
+        self._target = (objects, bucket, key)
+
+    def close(self) -> None:
+        if not self.closed:
+            objects, bucket, key = self._target
+            try:
+                objects.put(bucket, key, self.getvalue())
+            except ClientError as error:
+                raise snowflake.connector.errors.ProgrammingError(
+                    msg=f"Failed to access remote file s3://{bucket}/{key}: "
+                    f"{error.response['Error'].get('Message')}",
+                    errno=STAGE_ACCESS_DENIED,
+                    sqlstate="XX000",
+                ) from None
+            finally:
+                super().close()
 
 
 def start_snowflake(
@@ -273,7 +347,7 @@ def start_snowflake(
         fakesnow_server_module.shared_fs = FakeSnow()
     register_s3(fakesnow_server_module.shared_fs.duck_conn)
     # CREATE FUNCTION … LANGUAGE PYTHON and COPY FILES (sandbox/snowflake/functions.py).
-    support_python_functions(fakesnow_server_module.shared_fs.duck_conn, s3_filesystem(s3_endpoint_url).open)
+    support_python_functions(fakesnow_server_module.shared_fs.duck_conn, open_stage_file)
     stack = contextlib.ExitStack()
     kwargs: dict[str, Any] = stack.enter_context(_serving(port, host))
     kwargs["network_timeout"] = network_timeout

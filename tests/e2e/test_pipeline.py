@@ -39,12 +39,8 @@ def run_id_of(export_id: str) -> str:
 @pytest.fixture(scope="module")
 def notices(sandbox: Sandbox) -> Callable[[], list[dict[str, Any]]]:
     """An SQS queue subscribed to the run notice topic: what an operator's subscription receives."""
-    sqs, sns = sandbox.client("sqs"), sandbox.client("sns")
-    url = sqs.create_queue(QueueName="run-notices")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(
-        TopicArn=sandbox.topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
-    )
+    sqs = sandbox.client("sqs")
+    url = sandbox.subscribe_queue("run-notices", raw=True)
     load_reference_data(sandbox)
 
     def received() -> list[dict[str, Any]]:

@@ -108,29 +108,33 @@ def _deploy_source(sandbox: Sandbox, files: dict[str, str]) -> None:
     )
 
 
-def _train_failure_cause(sandbox: Sandbox, export_id: str) -> str:
-    """Run the sample export: the run fails in Train; ML_RUNS's CAUSE for it."""
+def _train_failure(sandbox: Sandbox, export_id: str) -> tuple[str, str]:
+    """Run the sample export: the run fails in Train; ML_RUNS's CAUSE for it and the job's log."""
     result = pipeline_run.run_from_export(sandbox, SAMPLE_DATASET, export_id=export_id)
     assert result.status == "FAILED"
     assert result.execution.failed_state == "Train"
-    return _cause(sandbox, run_id_for(execution_name(SAMPLE_DATASET, export_id)))
+    run_id = run_id_for(execution_name(SAMPLE_DATASET, export_id))
+    assert sandbox.emulator is not None
+    (job,) = sandbox.emulator.list_training_jobs({"NameContains": run_id})["TrainingJobSummaries"]
+    return _cause(sandbox, run_id), "\n".join(sandbox.emulator.training_log(job["TrainingJobName"]))
 
 
-def test_a_crashing_script_fails_the_run_with_its_traceback(sandbox: Sandbox, row: None) -> None:
+def test_a_crashing_script_fails_the_run_and_its_log_holds_the_traceback(sandbox: Sandbox, row: None) -> None:
     crash = (
         "import sys\n\ndef read_labels():\n"
         "    raise ValueError('no label column IS_RISKY (crash test)')\n\nread_labels()\n"
     )
     _deploy_source(sandbox, {"train.py": crash})
     _set_row(sandbox, SCRIPT, None)
-    cause = _train_failure_cause(sandbox, "20261127t110001z")
-    assert "ExecuteUserScriptError" in cause
-    assert "Traceback (most recent call last)" in cause
-    assert "in read_labels" in cause
-    assert "ValueError: no label column IS_RISKY (crash test)" in cause
+    cause, log = _train_failure(sandbox, "20261127t110001z")
+    # The toolkit's failure file names the error and the command; the traceback is in the job's log.
+    assert "ExecuteUserScriptError" in cause and " train.py" in cause
+    assert "Traceback (most recent call last)" in log
+    assert "in read_labels" in log
+    assert "ValueError: no label column IS_RISKY (crash test)" in log
 
 
-def test_a_requirement_that_cannot_be_installed_fails_the_run_with_pips_error(
+def test_a_requirement_that_cannot_be_installed_fails_the_run_and_its_log_holds_pips_error(
     sandbox: Sandbox, row: None
 ) -> None:
     sample = (TRAINING_DIR / SAMPLE_DATASET / "train.py").read_text()
@@ -139,10 +143,10 @@ def test_a_requirement_that_cannot_be_installed_fails_the_run_with_pips_error(
         sandbox, {"train.py": sample, "requirements.txt": "--no-index\nsnowsage-missing-dep==1.0\n"}
     )
     _set_row(sandbox, SCRIPT, None)
-    cause = _train_failure_cause(sandbox, "20261127t110005z")
+    cause, log = _train_failure(sandbox, "20261127t110005z")
     assert "InstallRequirementsError" in cause
-    assert "No matching distribution found for snowsage-missing-dep==1.0" in cause
-    assert "python3 -m pip install -r requirements.txt" in cause
+    assert "-m pip install -r requirements.txt" in cause
+    assert "No matching distribution found for snowsage-missing-dep==1.0" in log
 
 
 def test_a_script_missing_from_the_archive_is_refused_naming_the_column(sandbox: Sandbox, row: None) -> None:

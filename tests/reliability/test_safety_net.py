@@ -35,10 +35,8 @@ Notices = Callable[[], list[dict[str, Any]]]
 @pytest.fixture(scope="module")
 def notices(sb: Sandbox) -> Notices:
     """What an SQS subscription of the run notice topic received since the last call."""
-    sqs, sns = sb.client("sqs"), sb.client("sns")
-    url = sqs.create_queue(QueueName="safety-net-notices")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=sb.topic_arn, Protocol="sqs", Endpoint=arn)
+    sqs = sb.client("sqs")
+    url = sb.subscribe_queue("safety-net-notices")
 
     def received() -> list[dict[str, Any]]:
         moto_patches.wait_for_event_deliveries()

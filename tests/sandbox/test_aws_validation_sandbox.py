@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from sandbox import pipeline_run
 from sandbox.aws import aws_validation, moto_patches
 from sandbox.services import Sandbox
+from tests.sandbox.conftest import allow_all_role
 from tooling.sample_data import SAMPLE_DATASET, load_sample_data
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/validation-test"
@@ -26,6 +27,7 @@ XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as running:
+        allow_all_role(running.client("iam"), ROLE_ARN.rsplit("/", 1)[-1])
         yield running
 
 

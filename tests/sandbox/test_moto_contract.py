@@ -33,6 +33,7 @@ from sandbox.aws import moto_patches
 from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.moto_patches import RetrySleepRecorder
 from sandbox.sagemaker import SageMakerEmulator
+from tests.sandbox.conftest import allow_all_role
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -152,9 +153,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     moto_patches.install(emulator=emulator, lambda_runtime=runtime)
     moto_patches.enable_state_machine_execution(endpoint)
     try:
-        boto3.client("iam", region_name=REGION, endpoint_url=endpoint).create_role(
-            RoleName="contract-role", AssumeRolePolicyDocument="{}"
-        )
+        allow_all_role(boto3.client("iam", region_name=REGION, endpoint_url=endpoint), "contract-role")
         lam = boto3.client("lambda", region_name=REGION, endpoint_url=endpoint)
         functions = {}
         for short, source in HANDLERS.items():
@@ -697,6 +696,21 @@ def test_mid_path_index_yields_the_scalar_in_choice_and_parameters(sandbox: Sand
 # --------------------------------------------------------------------------------------------
 
 
+def _lambda_target(sandbox: Sandbox, rule: str, rule_arn: str) -> None:
+    """The sink function as the rule's target, with the permission EventBridge needs to invoke it
+    (it invokes as events.amazonaws.com: the function's policy must allow it)."""
+    sandbox.client("events").put_targets(
+        Rule=rule, Targets=[{"Id": "sink", "Arn": sandbox.functions["sink"]}]
+    )
+    sandbox.client("lambda").add_permission(
+        FunctionName=sandbox.functions["sink"],
+        StatementId=rule,
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arn,
+    )
+
+
 def test_s3_object_created_wildcard_rule_invokes_the_lambda_target(sandbox: Sandbox) -> None:
     s3, events = sandbox.client("s3"), sandbox.client("events")
     bucket = f"contract-events-{uuid.uuid4().hex[:8]}"
@@ -713,8 +727,7 @@ def test_s3_object_created_wildcard_rule_invokes_the_lambda_target(sandbox: Sand
             "object": {"key": [{"wildcard": "exports/*/manifest.json"}]},
         },
     }
-    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=rule, Targets=[{"Id": "sink", "Arn": sandbox.functions["sink"]}])
+    _lambda_target(sandbox, rule, events.put_rule(Name=rule, EventPattern=json.dumps(pattern))["RuleArn"])
     before = len(sandbox.runtime.invocations)
     s3.put_object(Bucket=bucket, Key="exports/ds/data.csv", Body=b"1,2\n")
     s3.put_object(Bucket=bucket, Key="exports/ds/manifest.json", Body=b"{}")
@@ -767,8 +780,7 @@ def _status_change_sink(sandbox: Sandbox, machine: str) -> Any:
         "detail-type": ["Step Functions Execution Status Change"],
         "detail": {"stateMachineArn": [machine]},
     }
-    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=rule, Targets=[{"Id": "sink", "Arn": sandbox.functions["sink"]}])
+    _lambda_target(sandbox, rule, events.put_rule(Name=rule, EventPattern=json.dumps(pattern))["RuleArn"])
     before = len(sandbox.runtime.invocations)
 
     def received() -> list[dict[str, Any]]:

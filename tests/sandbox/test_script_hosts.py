@@ -91,7 +91,11 @@ def test_each_host_runs_the_script_on_its_own_share_and_the_model_is_aggregated(
     ]
     # FinalMetricDataList from the first host's log; the job's log holds both hosts'.
     assert [m["Value"] for m in job["FinalMetricDataList"]] == [0.6]
-    assert emulator.training_log(job["TrainingJobName"]) == ["validation-auc:0.6", "validation-auc:0.7"]
+    log = emulator.training_log(job["TrainingJobName"])
+    assert [line for line in log if line.startswith("validation-auc")] == [
+        "validation-auc:0.6",
+        "validation-auc:0.7",
+    ]
 
 
 def test_two_hosts_writing_the_same_model_file_fail_the_job(s3: Any, emulator: SageMakerEmulator) -> None:
@@ -111,27 +115,22 @@ def test_a_failing_host_fails_the_job_with_its_traceback(s3: Any, emulator: Sage
     )
     job = _run_on_two(emulator, s3, crash_on_second)
     assert job["TrainingJobStatus"] == "Failed"
-    reason = job["FailureReason"]
-    assert reason.startswith('AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage "')
-    assert "Traceback (most recent call last)" in reason
-    assert "RuntimeError: algo-2 lost its shard" in reason
+    assert job["FailureReason"].startswith("AlgorithmError: ExecuteUserScriptError:\nExitCode 1")
+    assert "RuntimeError: algo-2 lost its shard" in emulator.training_log(job["TrainingJobName"])
     assert "ModelArtifacts" not in job
 
 
 def test_the_sample_script_says_it_trains_on_one_instance(s3: Any, emulator: SageMakerEmulator) -> None:
     job = _run_on_two(emulator, s3, build_archive(TRAINING_DIR / "merchant_risk"))
     assert job["TrainingJobStatus"] == "Failed"
-    assert "train.py trains on one instance, not 2 (algo-1, algo-2)" in job["FailureReason"]
+    log = emulator.training_log(job["TrainingJobName"])
+    assert any("train.py trains on one instance, not 2 (algo-1, algo-2)" in line for line in log)
 
 
-def _hosts(tmp_path: Path, program: str) -> list[script_hosts.Host]:
+def _hosts(tmp_path: Path) -> list[script_hosts.Host]:
+    request = script_request([GATE.model_dump()])
     return script_hosts.prepare(
-        tmp_path,
-        request=script_request([GATE.model_dump()]),
-        names=["algo-1", "algo-2"],
-        archive=source_archive({"train.py": program}),
-        program="train.py",
-        channels={"train": [[], []]},
+        tmp_path, request=request, names=["algo-1", "algo-2"], channels={"train": [[], []]}
     )
 
 
@@ -139,13 +138,10 @@ def _run_hosts(
     hosts: list[script_hosts.Host], *, seconds_left: float, stop: bool
 ) -> script_hosts.HostsOutcome:
     return script_hosts.run(
-        runner.environment_python("1.7.4"),
+        ["python3", "-c", "print('ran')"],
         hosts,
-        program="train.py",
-        hyperparameters={},
-        channels=["train"],
-        packages=None,
-        cpus=1,
+        variables=lambda host: {"PATH": str(runner.environment_python("1.7.4").parent)},
+        workdir="/",
         parallel=1,
         seconds_left=seconds_left,
         should_stop=lambda: stop,
@@ -153,14 +149,14 @@ def _run_hosts(
 
 
 def test_a_job_stopped_before_its_hosts_start_is_stopped_not_completed(tmp_path: Path) -> None:
-    hosts = _hosts(tmp_path, "print('ran')\n")
+    hosts = _hosts(tmp_path)
     outcome = _run_hosts(hosts, seconds_left=60, stop=True)
     assert outcome.stopped == "Stopped" and outcome.first_failure is None
     assert all(host.outcome is None for host in hosts)
 
 
 def test_hosts_waiting_for_a_core_keep_the_jobs_deadline(tmp_path: Path) -> None:
-    hosts = _hosts(tmp_path, "print('ran')\n")
+    hosts = _hosts(tmp_path)
     outcome = _run_hosts(hosts, seconds_left=0, stop=False)
     assert outcome.stopped == "MaxRuntimeExceeded"
     assert all(host.outcome is None for host in hosts)

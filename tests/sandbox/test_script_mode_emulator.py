@@ -1,4 +1,4 @@
-"""The emulator's script mode (training toolkit contract) and its ShardedByS3Key shares."""
+"""Script mode through the SageMaker training toolkit in the job's own /opt/ml, and ShardedByS3Key shares."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sandbox.sagemaker import SageMakerEmulator, SageMakerError
-from sandbox.sagemaker.script_mode import command_arguments, final_metrics, user_hyperparameters
+from sandbox.sagemaker.script_mode import final_metrics
 from sandbox.sagemaker.sharding import channel_shares
 from snowsage.script_mode import metric_definition
 from snowsage_setup.training_code import TRAINING_DIR, build_archive
@@ -32,10 +32,11 @@ def _script_request(**hyperparameters: str) -> dict[str, Any]:
 
 
 ECHO = """
-import json, os, sys
+import json, os, socket, sys
 print("args", json.dumps(sys.argv[1:]))
 print("env", json.dumps({k: v for k, v in os.environ.items() if k.startswith("SM_")}))
 print("files", json.dumps(sorted(os.listdir(os.environ["SM_CHANNEL_TRAIN"]))))
+print("opt_ml", json.dumps(sorted(os.listdir("/opt/ml/input/config")) + [socket.gethostname(), os.getcwd()]))
 print("[0]\\ttrain-auc:0.5\\tvalidation-auc:0.61")
 print("[1]\\ttrain-auc:0.7\\tvalidation-auc:0.83")
 open(os.path.join(os.environ["SM_MODEL_DIR"], "xgboost-model"), "w").write("m")
@@ -57,10 +58,15 @@ def test_a_script_runs_under_the_toolkit_contract(s3: Any, emulator: SageMakerEm
     name = request["TrainingJobName"]
     assert _logged(emulator, name, "args") == ["--eta", "0.3", "--num_round", "20"]
     env = _logged(emulator, name, "env")
+    # The toolkit decodes each hyperparameter as JSON (a value that is not JSON stays a string).
     assert json.loads(env["SM_HPS"]) == {"eta": 0.3, "num_round": 20}
-    assert Path(env["SM_MODEL_DIR"]).name == "model" and env["SM_CURRENT_HOST"] == "algo-1"
-    assert env["SM_CHANNEL_TRAIN"].endswith("input/data/train")
-    assert env["SM_CHANNEL_VALIDATION"].endswith("input/data/validation")
+    assert env["SM_MODEL_DIR"] == "/opt/ml/model" and env["SM_CURRENT_HOST"] == "algo-1"
+    assert env["SM_CHANNEL_TRAIN"] == "/opt/ml/input/data/train"
+    assert env["SM_CHANNEL_VALIDATION"] == "/opt/ml/input/data/validation"
+    # Its own /opt/ml (a mount namespace), hostname algo-1, the toolkit's working folder /opt/ml/code.
+    config = ["hyperparameters.json", "inputdataconfig.json", "resourceconfig.json"]
+    assert _logged(emulator, name, "opt_ml") == [*config, "algo-1", "/opt/ml/code"]
+    assert not Path("/opt/ml/input/config/resourceconfig.json").exists()
     assert (env["SM_HP_ETA"], env["SM_HP_NUM_ROUND"]) == ("0.3", "20")
     assert json.loads(env["SM_INPUT_DATA_CONFIG"])["train"]["S3DistributionType"] == "FullyReplicated"
     assert _logged(emulator, name, "files") == ["part-0.csv"]
@@ -78,11 +84,13 @@ def test_a_crashing_script_fails_the_job_with_its_traceback(s3: Any, emulator: S
     job = emulator.describe_training_job(request["TrainingJobName"])
     assert job["TrainingJobStatus"] == "Failed"
     reason = job["FailureReason"]
-    assert reason.startswith('AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage "')
-    assert "Traceback (most recent call last)" in reason
-    assert "ValueError: labels must be 0 or 1, found 7" in reason
-    assert reason.endswith('Command "python3 train.py"')
-    assert len(reason) <= 1024
+    # The toolkit's failure file, which it writes without the script's stderr (the image runs the
+    # entry point with capture_error=False): the traceback is in the job's log.
+    assert reason.startswith(
+        'AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage ""\nCommand "'
+    )
+    assert reason.endswith(' train.py"')
+    assert "ValueError: labels must be 0 or 1, found 7" in emulator.training_log(request["TrainingJobName"])
     assert "ModelArtifacts" not in job
 
 
@@ -93,7 +101,8 @@ def test_a_missing_program_fails_the_job(s3: Any, emulator: SageMakerEmulator) -
     emulator.create_training_job(request)
     job = emulator.describe_training_job(request["TrainingJobName"])
     assert job["TrainingJobStatus"] == "Failed"
-    assert "has no train.py" in job["FailureReason"]
+    assert job["FailureReason"].startswith("AlgorithmError: ")
+    assert "train.py" in job["FailureReason"]
 
 
 def test_the_sample_script_trains_a_model_the_transform_scores(s3: Any, emulator: SageMakerEmulator) -> None:
@@ -173,12 +182,7 @@ def test_shares_deal_keys_out_and_replicate_otherwise() -> None:
     assert channel_shares(uris, "ShardedByS3Key", 1) == [uris]
 
 
-def test_toolkit_hyperparameters_and_metric_regex() -> None:
-    given = {"sagemaker_program": "train.py", "eta": "0.3", "objective": "binary:logistic"}
-    # One value is not JSON: the toolkit keeps them all as strings.
-    assert user_hyperparameters(given) == {"eta": "0.3", "objective": "binary:logistic"}
-    assert user_hyperparameters({"eta": "0.3", "num_round": "5"}) == {"eta": 0.3, "num_round": 5}
-    assert command_arguments({"num_round": 5, "eta": "0.3"}) == ["--eta", "0.3", "--num_round", "5"]
+def test_the_metric_regex_keeps_the_last_match() -> None:
     log = ["[0]\ttrain-auc:0.7\tvalidation-auc:0.8", "[1]\tvalidation-auc:9.1e-01", "validation-aucpr:0.2"]
     assert final_metrics(log, [GATE.model_dump()]) == [("validation:auc", 0.91)]
     assert final_metrics(["nothing"], [GATE.model_dump()]) == []

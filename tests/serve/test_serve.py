@@ -168,10 +168,6 @@ def function_environment(
     env_document: dict[str, dict[str, str]], logical_id: str, home: Path
 ) -> dict[str, str]:
     environment = dict(sam_local_environment(env_document)[logical_id])
-    if not environment.get(ENDPOINT_VARIABLE):
-        # template.yaml does not declare AWS_ENDPOINT_URL yet, so sam local drops env.json's value
-        # (test_env_json.py's xfail). Supply it as the proposed one-line template change would.
-        environment[ENDPOINT_VARIABLE] = merged(env_document, logical_id)[ENDPOINT_VARIABLE]
     code_dir = project().functions[logical_id].code_dir
     # The function's code and layer first, as SAM mounts /var/task and /opt/python; then whatever
     # made the project importable for this run (the runner, sandbox.aws.local_invoke, is ours).

@@ -11,7 +11,7 @@ import pandas as pd
 import xgboost as xgb
 
 from sandbox.snowflake.export import export_dataset, section_keys
-from tooling.sample_data import generate, load_sample_data
+from tooling.sample_data import SAMPLE_PREFIX, generate, load_sample_data
 
 from .conftest import BUCKET, query
 
@@ -73,5 +73,5 @@ def test_reload_replaces_the_rows(setup_conn: Any, s3: Any) -> None:
     load_sample_data(setup_conn, 3_000, seed=1, s3_client=s3, bucket=BUCKET)
     load_sample_data(setup_conn, 2_000, seed=1, s3_client=s3, bucket=BUCKET)
     assert query(setup_conn, "SELECT COUNT(*) FROM MERCHANT_TRANSACTIONS") == [(2_000,)]
-    staged = s3.list_objects_v2(Bucket=BUCKET, Prefix="sample/").get("KeyCount", 0)
+    staged = s3.list_objects_v2(Bucket=BUCKET, Prefix=SAMPLE_PREFIX).get("KeyCount", 0)
     assert staged == 0  # staged Parquet files are cleaned up

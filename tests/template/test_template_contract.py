@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -69,7 +71,10 @@ def test_every_function_folder_is_a_function_of_the_template() -> None:
 def test_globals_pin_the_lambda_platform() -> None:
     glob = function_globals()
     assert glob["Runtime"] == "python3.12"
-    assert glob["Architectures"] == ["arm64"]
+    # arm64 when deployed; the parameter lets sam local run x86_64 on an x86_64 machine (docs/sam-local.md).
+    assert glob["Architectures"] == [{"Ref": "Architecture"}]
+    architecture = template()["Parameters"]["Architecture"]
+    assert (architecture["Default"], architecture["AllowedValues"]) == ("arm64", ["arm64", "x86_64"])
     assert glob["Tracing"] == "Active"
     assert glob["Handler"] == "app.lambda_handler"
     env = glob["Environment"]["Variables"]
@@ -110,13 +115,35 @@ def test_layers_are_built_by_their_makefile(layer: str) -> None:
     res = resources()[layer]
     assert res["Metadata"]["BuildMethod"] == "makefile"
     assert res["Properties"]["CompatibleRuntimes"] == ["python3.12"]
-    assert res["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert res["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
     # One Makefile for both layers: SAM runs <ContextPath>/Makefile in a copy of ProjectRootDirectory.
     assert res["Metadata"]["ContextPath"] == res["Metadata"]["ProjectRootDirectory"] == "layers/"
     assert (ROOT / res["Properties"]["ContentUri"]).resolve().parent == (ROOT / "layers").resolve()
     makefile = ROOT / res["Metadata"]["ContextPath"] / "Makefile"
     text = makefile.read_text(encoding="utf-8")
     assert re.search(rf"^build-{layer}:", text, re.M), f"{makefile} has no build-{layer} target"
+
+
+@pytest.mark.parametrize(
+    ("architecture", "platform"),
+    [(None, "manylinux2014_aarch64"), ("arm64", "manylinux2014_aarch64"), ("x86_64", "manylinux2014_x86_64")],
+)
+def test_layer_makefile_fetches_wheels_for_the_architecture(architecture: str | None, platform: str) -> None:
+    """LAMBDA_ARCHITECTURE (the template's Architecture) picks the wheels; unset, the deployed arm64."""
+    environment = {k: v for k, v in os.environ.items() if k != "LAMBDA_ARCHITECTURE"}
+    if architecture:
+        environment["LAMBDA_ARCHITECTURE"] = architecture
+    dry_run = subprocess.run(
+        ["make", "--dry-run", "-C", str(ROOT / "layers"), "build-SnowflakeLayer", "ARTIFACTS_DIR=/nowhere"],
+        capture_output=True, text=True, env=environment, check=True,
+    )  # fmt: skip
+    assert f"--platform {platform} " in dry_run.stdout
+    refused = subprocess.run(
+        ["make", "--dry-run", "-C", str(ROOT / "layers"), "build-SnowflakeLayer", "ARTIFACTS_DIR=/nowhere"],
+        capture_output=True, text=True, env={**environment, "LAMBDA_ARCHITECTURE": "aarch64"}, check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "LAMBDA_ARCHITECTURE must be arm64 or x86_64" in refused.stderr
 
 
 def test_definition_substitutions_match_the_asl() -> None:

@@ -154,6 +154,8 @@ def test_state_machine_publishes_to_the_notification_topic_only() -> None:
 def test_only_the_snowflake_functions_read_the_secret_and_only_it() -> None:
     readers: dict[str, list[dict[str, Any]]] = {}
     for owner, statement in _allows():
+        if statement["Resource"] == NOTIFICATION_KEY:
+            continue  # the run topic's key (next test)
         if any(action.startswith(("secretsmanager:", "kms:")) for action in as_list(statement["Action"])):
             readers.setdefault(owner, []).append(statement)
     assert set(readers) == set(snowflake_functions())
@@ -169,6 +171,19 @@ def test_only_the_snowflake_functions_read_the_secret_and_only_it() -> None:
         }, owner
         (decrypt,) = [statement for statement in statements if statement["Action"] == "kms:Decrypt"]
         assert set(decrypt["Condition"]["StringEquals"]) == {"kms:ViaService"}, owner
+
+
+NOTIFICATION_KEY = {"Fn::GetAtt": ["NotificationKey", "Arn"]}
+
+
+def test_only_the_topics_publishers_use_its_key_and_only_through_sns() -> None:
+    """A publisher to an encrypted topic needs kms:GenerateDataKey* and kms:Decrypt on its key (SNS
+    developer guide, sns-key-management); through SNS only (kms:ViaService)."""
+    users = {owner: st for owner, st in _allows() if st["Resource"] == NOTIFICATION_KEY}
+    assert set(users) == {"PipelineStateMachine", "RecordExecutionOutcomeFunction"}
+    for statement in users.values():
+        assert set(as_list(statement["Action"])) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+        assert set(statement["Condition"]["StringEquals"]) == {"kms:ViaService"}
 
 
 def test_functions_without_aws_data_access_get_none() -> None:
@@ -222,7 +237,7 @@ def test_record_run_reads_only_the_trials_of_the_pipelines_tuning_jobs() -> None
 def test_record_execution_outcome_reads_this_state_machine_and_publishes_to_the_topic() -> None:
     statements = [st for owner, st in _allows() if owner == "RecordExecutionOutcomeFunction"]
     reads = next(st for st in statements if "states:GetExecutionHistory" in as_list(st["Action"]))
-    assert set(as_list(reads["Action"])) == {"states:GetExecutionHistory", "states:DescribeExecution"}
+    assert set(as_list(reads["Action"])) == {"states:GetExecutionHistory"}
     assert sub_text(reads["Resource"]).endswith(":execution:${AWS::StackName}-pipeline:*")
     templates = dict(sam_policy_templates("RecordExecutionOutcomeFunction"))
     assert templates["SNSPublishMessagePolicy"] == {
@@ -296,7 +311,6 @@ def test_prepare_run_reads_the_registry_and_describes_only_this_stacks_tuning_jo
     actions = {a for st in statements for a in as_list(st["Action"]) if a.startswith("sagemaker:")}
     assert actions == {
         "sagemaker:DescribeModelPackage",
-        "sagemaker:DescribeModelPackageGroup",
         "sagemaker:ListModelPackages",
         "sagemaker:ListModelPackageGroups",
         "sagemaker:DescribeHyperParameterTuningJob",

@@ -155,8 +155,20 @@ def test_every_log_group_has_retention() -> None:
             assert res["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] in groups, name
 
 
-def test_topic_is_encrypted() -> None:
-    assert resources()["NotificationTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+def test_topic_is_encrypted_with_a_key_cloudwatch_may_use() -> None:
+    """Not the AWS managed alias/aws/sns: CloudWatch alarm actions cannot use it (SNS developer guide,
+    sns-key-management, "Enable compatibility between event sources from AWS services and encrypted
+    topics"); the key's policy lets cloudwatch.amazonaws.com use it, for this account only."""
+    assert resources()["NotificationTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationKey"}
+    key = resources()["NotificationKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    (cloudwatch,) = [
+        st
+        for st in key["KeyPolicy"]["Statement"]
+        if st.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert set(cloudwatch["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
 # Each check the template suppresses: the resource type checkov runs it on, and what its reason must
