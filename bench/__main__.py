@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench import coldstart, earlier, engines, markdown, scale, sizes, verdicts
+from bench import coldstart, earlier, engines, markdown, scale, scoring_engines, sizes, verdicts
 from bench.stats import median
 from tooling.lambda_functions import ROOT
 
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="transactions of the SQL-vs-transform scoring runs (bench/sql_scoring.py)",
     )
     engines.add_arguments(parser)
+    scoring_engines.add_arguments(parser)
     parser.add_argument(
         "--tuning-trials",
         type=int,
@@ -727,6 +728,7 @@ PHASES = (
     Phase("sandbox", sandbox_phase, position=30),
     Phase("sqlscoring", sql_scoring_phase, position=70),
     Phase("engines", engines.phase, position=80),
+    Phase("scoringengines", scoring_engines.phase, position=90),
     Phase("tuningcost", tuning_cost_phase, position=60),  # section 6, after the runs' cost
 )
 PHASE_NAMES = tuple(phase.name for phase in PHASES)

@@ -465,7 +465,11 @@ def interleaved_jobs(
 
     def emulator_transform(attempt: int) -> None:
         name = f"snowsage-bench-score-{label}-{attempt}"
-        output = {**transform_request["TransformOutput"], "S3OutputPath": f"s3://{sb.bucket}/bench/{name}/"}
+        # under predictions/: the SageMaker role may write there and only there (least privilege)
+        output = {
+            **transform_request["TransformOutput"],
+            "S3OutputPath": f"s3://{sb.bucket}/predictions/bench/{name}/",
+        }
         emulator.create_transform_job(
             {**transform_request, "TransformJobName": name, "TransformOutput": output}
         )
@@ -475,7 +479,7 @@ def interleaved_jobs(
         compute_score.append(_job_timings(done)["compute_seconds"])
 
     def bare_transform(attempt: int) -> None:
-        output = f"s3://{sb.bucket}/bench/bare-score-{label}-{attempt}/"
+        output = f"s3://{sb.bucket}/predictions/bench/bare-score-{label}-{attempt}/"
         plain = bare.transform(s3, model_data, input_uri, output, nthread=emulator.nthread, worker=worker)
         bare_compute_score.append(plain.compute_seconds)
 
@@ -584,7 +588,8 @@ def large_comparison(
     emulator = sb.emulator
     assert emulator is not None
     s3 = sb.client("s3")
-    prefix = f"bench/large-{rows}"
+    # exports/ and models/: what the SageMaker role may read and write (no manifest: no run starts)
+    prefix = f"exports/bench-large-{rows}"
     for channel, count, seed in (("train", rows, 11), ("validation", rows // 4, 12), ("score", rows, 13)):
         x, y = _synthetic(count, LARGE_FEATURES, seed)
         first: dict[str, Any] = (
@@ -607,7 +612,7 @@ def large_comparison(
         "InputDataConfig": channels,
         "OutputDataConfig": {
             **base["OutputDataConfig"],
-            "S3OutputPath": f"s3://{sb.bucket}/{prefix}/models/",
+            "S3OutputPath": f"s3://{sb.bucket}/models/bench-large-{rows}/",
         },
         "HyperParameters": {**base["HyperParameters"], "num_round": str(LARGE_ROUNDS)},
     }

@@ -159,6 +159,13 @@ def _lineage(result: Any) -> list[tuple[str, str]]:
         ("export", str(plan.get("export_id") or result.manifest.get("export_id"))),
         ("training job", str((output.get("training") or {}).get("job_name", "none (score only)"))),
         ("model package", str(model.get("model_package_arn"))),
+        # the transform job, or ScoreInSnowflake's snowflake:ML_PREDICT_<DATASET>:v<n>
+        (
+            "scored by",
+            str(
+                (output.get("transform") or {}).get("job_name") or (output.get("load") or {}).get("scored_by")
+            ),
+        ),
         ("predictions table", str(result.predictions_table)),
         ("SQL function", str(function or "not published")),
     ]

@@ -93,6 +93,12 @@ class RunResult:
         return model.get("training_engine") if isinstance(model, dict) else None
 
     @property
+    def scoring_engine(self) -> str | None:
+        """Where the run scored (the plan's model.scoring_engine); None for a run without a plan."""
+        model = self._section("plan").get("model")
+        return model.get("scoring_engine") if isinstance(model, dict) else None
+
+    @property
     def predictions_table(self) -> str | None:
         return self._section("plan").get("predictions_table") or self.manifest.get("predictions_table")
 
@@ -121,6 +127,7 @@ class RunResult:
             "rows_loaded": self.rows_loaded,
             "metric": self.metric,
             "engine": self.engine,
+            "scoring_engine": self.scoring_engine,
             "predictions_table": self.predictions_table,
             "failed_state": self.execution.failed_state,
             "error": self.execution.error,

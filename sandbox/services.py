@@ -174,7 +174,9 @@ class Sandbox:
             parameters=self._template_parameters(),
         )
         # Snowflake's stages read and write the bucket as the storage integration's role.
-        use_storage_integration(StorageIntegration(role_arn=self.stack.outputs["SnowflakeStorageRoleArn"]))
+        use_storage_integration(
+            self.bucket, StorageIntegration(role_arn=self.stack.outputs["SnowflakeStorageRoleArn"])
+        )
         # The datasets' training scripts, as `make upload-training` deploys them (script mode).
         training_code.upload(self.client("s3"), self.bucket)
         with self.snowflake_connection() as connection:
@@ -188,7 +190,8 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        use_storage_integration(None)
+        if self.stack is not None:
+            use_storage_integration(self.bucket, None)
         if self._snowflake is not None:
             self._snowflake.stop()
             self._snowflake = None

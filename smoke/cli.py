@@ -93,6 +93,10 @@ def _print_report(report: SmokeReport, say: Callable[[str], None]) -> None:
     say("Checks:")
     for check in report.checks:
         say(f"  {check}")
+    if report.measured:
+        say("Measured (seconds):")
+        for name, seconds in report.measured.items():
+            say(f"  {name}: {seconds:.1f}")
     say("Created:")
     for name in report.created:
         say(f"  {name}")

@@ -17,7 +17,13 @@ from moto.sagemaker.models import sagemaker_backends
 from sandbox.aws.deploy import DeployedStack, deploy
 from sandbox.services import REGION, SETUP_SQL, Sandbox
 from sandbox.snowflake.export import export_dataset
+from sandbox.snowflake.server import use_storage_integration
 from sandbox.snowflake.setup import apply_setup
+from sandbox.snowflake.storage_integration import (
+    SNOWFLAKE_EXTERNAL_ID,
+    SNOWFLAKE_IAM_USER_ARN,
+    StorageIntegration,
+)
 from smoke.names import SmokeNames
 from smoke.plan import delete_bucket
 from snowsage.names import SNOWFLAKE_IDENTIFIER as IDENTIFIER
@@ -53,6 +59,9 @@ class SandboxPlatform:
             "SnowflakeHost": snowflake.host,
             "SnowflakePort": str(snowflake.port),
             "SnowflakeProtocol": "http",
+            # What DESC INTEGRATION reports on Snowflake: the sandbox's stand-in user and external id.
+            "SnowflakeStorageIamUserArn": SNOWFLAKE_IAM_USER_ARN,
+            "SnowflakeStorageExternalId": SNOWFLAKE_EXTERNAL_ID,
         }
 
     def deploy(self, stack: str, parameters: dict[str, str]) -> dict[str, str]:
@@ -66,6 +75,12 @@ class SandboxPlatform:
             parameters=parameters,
         )
         self.stacks[stack] = deployed
+        # CREATE STORAGE INTEGRATION, which fakesnow skips: the stages on this stack's bucket go
+        # through its storage role, as the sandbox's own stack's do.
+        use_storage_integration(
+            deployed.outputs["DataBucketName"],
+            StorageIntegration(role_arn=deployed.outputs["SnowflakeStorageRoleArn"]),
+        )
         return deployed.outputs
 
     def delete_stack(self, stack: str) -> None:
@@ -74,6 +89,7 @@ class SandboxPlatform:
         self.client("cloudformation").delete_stack(StackName=stack)
         deployed = self.stacks.pop(stack, None)
         if deployed is not None:
+            use_storage_integration(deployed.outputs["DataBucketName"], None)
             sfn = self.client("stepfunctions")
             for arn in deployed.state_machines.values():
                 sfn.delete_state_machine(stateMachineArn=arn)
@@ -89,7 +105,7 @@ class SandboxPlatform:
         apply_setup(connection, SETUP_SQL, variables)
 
     def storage_trust(self, connection: Any, names: SmokeNames) -> dict[str, str]:
-        return {}  # fakesnow's stage reads moto S3 directly: no integration, no role to trust
+        return {}  # known before the first deploy (template_parameters): no second deploy
 
     def set_public_key(self, connection: Any, names: SmokeNames, public_key: str) -> None:
         """fakesnow has no users (ALTER USER is skipped by sandbox.snowflake.setup); it accepts any key."""

@@ -522,7 +522,8 @@ def _read(response: BaseResponse) -> tuple[str, str, dict[str, Any], bool] | str
     try:
         if protocol == "json":
             body = response.body
-            params = json.loads(body) if body else {}
+            # moto's DynamoDB handler has already decoded its body; every other JSON service keeps the text
+            params = body if isinstance(body, dict) else json.loads(body) if body else {}
             if not isinstance(params, dict):
                 raise ValueError("the body is not a JSON object")
             return service, operation, params, True

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.aws import moto_patches
 from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.template import TEMPLATE_PATH, Template, TemplateError, read
 
@@ -252,6 +253,7 @@ def _attach_managed_policies(cfn: dict[str, Any], resources: dict[str, str], iam
                 # which the sandbox does not write as the role.
                 continue
             iam.attach_role_policy(RoleName=resources[logical_id], PolicyArn=policy_arn)
+            moto_patches.record_stack_attachment(policy_arn.split(":")[4], resources[logical_id], policy_arn)
 
 
 def _create_alarms(

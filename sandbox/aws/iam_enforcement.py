@@ -586,6 +586,7 @@ _NAME_ARNS: Final[dict[tuple[str, str], str]] = {
     ("secretsmanager", "SecretId"): "secret:{name}",
     ("events", "Name"): "rule/{name}",
     ("logs", "logGroupName"): "log-group:{name}",
+    ("dynamodb", "TableName"): "table/{name}",  # Service Authorization Reference, Amazon DynamoDB
     ("iam", "RoleName"): "role/{name}",
     ("iam", "UserName"): "user/{name}",
 }

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -60,6 +61,7 @@ _EVENTS_DLQ: Final = (
     "EventBridge sends an event it could not deliver to the rule's dead-letter queue;"
     " the sandbox's EventBridge does not retry or dead-letter"
 )
+_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 KEPT: Final[dict[tuple[str, str], str]] = {
     **{
         ("PipelineStateMachineRole", f"logs:{action}"): _VENDED_LOGS
@@ -297,7 +299,8 @@ def render(outcomes: Sequence[Outcome], stack: Sequence[tuple[str, str, str]]) -
             why = f"exercised: {_who(outcome.exercised_by, roles)}"
         else:
             why = f"kept: {outcome.kept}" if outcome.kept else "**not exercised**"
-        sid = grant.sid
+        # AWS::Lambda::Permission's statement id is a UUID the service draws on each deploy
+        sid = "(generated statement id)" if _UUID.fullmatch(grant.sid) else grant.sid
         for physical, logical in sorted(names.items(), key=lambda item: -len(item[0])):
             sid = sid.replace(physical, logical)
         lines.append(f"| {grant.owner} | {policy}, {sid} | `{grant.action}` | {why} |")

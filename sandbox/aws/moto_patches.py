@@ -84,6 +84,15 @@ h. ``moto.cloudformation.parsing.clean_json``: ``!If [Cond, X, !Ref AWS::NoValue
    list (a conditional IAM policy, say) leaves ``None`` in the list where CloudFormation drops
    the element; moto's IAM role then fails on it. Lists are cleaned of those ``None``s.
    Follows: pseudo-parameter-reference (``AWS::NoValue`` removes the property it is returned for).
+m. ``moto.cloudformation.parsing.generate_resource_name``: moto names a role
+   ``<stack>-<LogicalId>-<suffix>`` at any length; IAM refuses a role name over 64 characters
+   (IAM User Guide, reference_iam-quotas), so CloudFormation shortens the stack and logical-id
+   parts to fit. A generated role name is cut the same way.
+n. ``moto.iam.models.Role.delete_from_cloudformation_json``: moto's CloudFormation drops a role's
+   ``ManagedPolicyArns``, which the sandbox's deploy attaches through the IAM API
+   (``record_stack_attachment``); deleting the stack detaches exactly those first, as
+   CloudFormation does for the policies it attached, so DeleteStack succeeds. A policy attached
+   by hand still blocks it with DeleteConflict (API_DeleteRole).
 j. ``moto.stepfunctions.models.StepFunctionBackend.start_execution`` and the parser backend's
    override: moto checks the name, then appends the execution, so two concurrent calls with one
    name both start an execution. Names are unique per state machine (API_StartExecution); the
@@ -177,6 +186,7 @@ from moto.core.models import botocore_stubber
 from moto.core.responses import ActionResult, EmptyResult
 from moto.events import models as events_models
 from moto.events.utils import _BASE_EVENT_MESSAGE, EventTemplateParser
+from moto.iam import models as iam_models
 from moto.iam.responses import IamResponse
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
@@ -1415,6 +1425,39 @@ def _set_alarm_state(self: Any, alarm_name: str, reason: str, reason_data: str, 
 
 
 _ORIGINAL_CLEAN_JSON = cfn_parsing.clean_json
+_ORIGINAL_GENERATE_RESOURCE_NAME = cfn_parsing.generate_resource_name
+_ORIGINAL_DELETE_ROLE_FROM_CFN = iam_models.Role.__dict__["delete_from_cloudformation_json"].__func__
+_STACK_ATTACHMENTS: dict[tuple[str, str], set[str]] = {}
+
+
+def record_stack_attachment(account: str, role_name: str, policy_arn: str) -> None:
+    """A policy a stack's ``ManagedPolicyArns`` attached to its role (patch n)."""
+    _STACK_ATTACHMENTS.setdefault((account, role_name), set()).add(policy_arn)
+
+
+def _delete_role_from_cloudformation(
+    cls: Any, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+) -> None:
+    backend = iam_models.iam_backends[account_id]["aws"]
+    for arn in sorted(_STACK_ATTACHMENTS.pop((account_id, resource_name), set())):
+        with contextlib.suppress(Exception):  # already detached: nothing to do
+            backend.detach_role_policy(arn, resource_name)
+    _ORIGINAL_DELETE_ROLE_FROM_CFN(cls, resource_name, cloudformation_json, account_id, region_name)
+
+
+ROLE_NAME_MAX: Final = 64
+
+
+def _generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
+    """moto's generated name, except that a role's fits IAM's 64 characters as CloudFormation's does."""
+    name: str = _ORIGINAL_GENERATE_RESOURCE_NAME(resource_type, stack_name, logical_id)
+    if resource_type != "AWS::IAM::Role" or len(name) <= ROLE_NAME_MAX:
+        return name
+    suffix = name.rsplit("-", 1)[-1]
+    room = ROLE_NAME_MAX - len(suffix) - 2  # two dashes
+    stack_part = stack_name[: max(room - len(logical_id), room // 2)]
+    logical_part = logical_id[: room - len(stack_part)]
+    return f"{stack_part}-{logical_part}-{suffix}"
 
 
 def _clean_json(resource_json: Any, resources_map: Any) -> Any:
@@ -1461,6 +1504,12 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
         _replace(BaseExecutionWorkerCommunication, "terminated", _terminated)
         # h. CloudFormation AWS::NoValue in lists
         _replace(cfn_parsing, "clean_json", _clean_json)
+        # m. CloudFormation's generated role names fit IAM's limit
+        _replace(cfn_parsing, "generate_resource_name", _generate_resource_name)
+        # n. DeleteStack detaches what the stack's ManagedPolicyArns attached
+        _replace(
+            iam_models.Role, "delete_from_cloudformation_json", classmethod(_delete_role_from_cloudformation)
+        )
         # s. S3 ListObjectsV2 rendered without moto's generic serializer (sandbox/aws/moto_s3.py)
         _replace(s3_responses.S3Response, "serialized", moto_s3.listing_serialized)
         _replace(s3_models.S3Backend, "list_objects_v2", moto_s3.paged_list_objects_v2)

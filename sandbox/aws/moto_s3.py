@@ -86,11 +86,12 @@ class InProcessS3:
     """Get, put and list objects of moto's S3 backend of one account, without HTTP."""
 
     def __init__(
-        self, account_id: str = DEFAULT_ACCOUNT_ID, principal: Callable[[], Any] | None = None
+        self, account_id: str = DEFAULT_ACCOUNT_ID, principal: Callable[[str], Any] | None = None
     ) -> None:
         self.account_id = account_id
-        # Who makes the calls (a callable: a role session is resolved, and its trust checked, per
-        # call); None: the principal acting in the calling thread (iam_enforcement.acting_as).
+        # Who makes the calls on a bucket (a callable of the bucket: a role session is resolved, and
+        # its trust checked, per call); None: the principal acting in the calling thread
+        # (iam_enforcement.acting_as).
         self._principal = principal
         # moto's handlers run in the server's threads, unlocked; the stand-ins' calls (every
         # instance's) are serialised among themselves, one backend call at a time.
@@ -100,12 +101,12 @@ class InProcessS3:
     def _backend(self) -> Any:
         return s3_backends[self.account_id][PARTITION]
 
-    def _acting(self) -> Any:
-        return self._principal() if self._principal is not None else iam_enforcement.current_principal()
+    def _acting(self, bucket: str) -> Any:
+        return self._principal(bucket) if self._principal is not None else iam_enforcement.current_principal()
 
     def get(self, bucket: str, key: str) -> bytes | None:
         """The object's bytes, or None when the bucket or the key does not exist."""
-        _authorized("GetObject", bucket, key, principal=self._acting())
+        _authorized("GetObject", bucket, key, principal=self._acting(bucket))
         with self._lock:
             found = self._find(bucket, key)
             return None if found is None else bytes(found.value)
@@ -122,14 +123,14 @@ class InProcessS3:
 
     def head(self, bucket: str, key: str) -> StoredObject | None:
         """The object's key, size, ETag and time, or None when the bucket or the key does not exist."""
-        _authorized("GetObject", bucket, key, principal=self._acting())
+        _authorized("GetObject", bucket, key, principal=self._acting(bucket))
         with self._lock:
             found = self._find(bucket, key)
             return None if found is None else _described(found)
 
     def put(self, bucket: str, key: str, body: bytes, content_type: str | None = None) -> StoredObject:
         """Store ``body`` as moto's PUT handler does (notifications and default encryption included)."""
-        _authorized("PutObject", bucket, key, principal=self._acting())
+        _authorized("PutObject", bucket, key, principal=self._acting(bucket))
         with self._lock:
             stored = self._backend.put_object(bucket, key, body)
             if content_type:
@@ -138,7 +139,7 @@ class InProcessS3:
 
     def list(self, bucket: str, prefix: str) -> list[StoredObject]:
         """Every object whose key starts with ``prefix``, sorted by key (one backend call)."""
-        _authorized("ListBucket", bucket, prefix=prefix, principal=self._acting())
+        _authorized("ListBucket", bucket, prefix=prefix, principal=self._acting(bucket))
         with self._lock:
             keys, _, _, _ = self._backend.list_objects(
                 self._backend.get_bucket(bucket), prefix, None, None, None

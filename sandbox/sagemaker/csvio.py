@@ -24,8 +24,8 @@ def column_name(index: int) -> str:
     return f"f{index}"
 
 
-def count_fields(data: bytes) -> int:
-    """Number of comma-separated fields in the first non-empty line (0 for an empty file)."""
+def count_fields(data: bytes, delimiter: str = ",") -> int:
+    """Number of ``delimiter``-separated fields in the first non-empty line (0 for an empty file)."""
     start = 0
     size = len(data)
     while start < size:
@@ -34,7 +34,7 @@ def count_fields(data: bytes) -> int:
             end = size
         line = data[start:end].rstrip(b"\r")
         if line:
-            return line.count(b",") + 1
+            return line.count(delimiter.encode()) + 1
         start = end + 1
     return 0
 
@@ -64,8 +64,9 @@ def lines_fit(data: bytes, limit: int) -> bool:
     return True
 
 
-def read_columns(data: bytes, width: int, types: Mapping[int, pa.DataType]) -> pa.Table:
-    """Parse ``data`` (no header, ``width`` fields a row) keeping only the columns in ``types``.
+def read_columns(data: bytes, width: int, types: Mapping[int, pa.DataType], delimiter: str = ",") -> pa.Table:
+    """Parse ``data`` (no header, ``width`` fields a row, ``delimiter`` between them) keeping only the
+    columns in ``types``.
 
     Raises pyarrow.ArrowInvalid on a malformed file (wrong field count, non-numeric number, ...).
     """
@@ -74,7 +75,7 @@ def read_columns(data: bytes, width: int, types: Mapping[int, pa.DataType]) -> p
     return pacsv.read_csv(
         io.BytesIO(data),
         read_options=pacsv.ReadOptions(column_names=names, block_size=_BLOCK_SIZE),
-        parse_options=pacsv.ParseOptions(delimiter=",", quote_char=False, double_quote=False),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False, double_quote=False),
         convert_options=pacsv.ConvertOptions(
             column_types={column_name(i): types[i] for i in wanted},
             include_columns=[column_name(i) for i in wanted],

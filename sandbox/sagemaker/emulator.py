@@ -14,14 +14,13 @@ inputs, in xgboost.train / Booster prediction, and formatting + writing outputs)
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import os
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +30,7 @@ from botocore.exceptions import ClientError
 
 from sandbox.aws import iam_enforcement
 from sandbox.sagemaker import (
+    channel_data,
     container,
     listing,
     runner,
@@ -239,33 +239,16 @@ class SageMakerEmulator:
         hosts = self._lay_out(job, root)
         # The container's order: hyperparameters, channels, data (algorithm_mode/train.py lines 121-200).
         config = training.parse_hyperparameters(request["HyperParameters"])
-        kinds = training.validate_channels(request["InputDataConfig"], algorithm["TrainingInputMode"])
-        data: dict[str, training.ChannelData] = {}
-        for channel in request["InputDataConfig"]:
-            name = channel["ChannelName"]
-            if name not in kinds:
-                continue
-            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-            files = _channel_files(hosts, name, uri)
-            training.reject_hidden_files(name, [file_uri for file_uri, _ in files])
-            blobs = [(file_uri, path.read_bytes()) for file_uri, path in files]
-            if not blobs:
-                raise training.user_error(f"No data in {name} channel path {uri}")
-            data[name] = (
-                training.load_channel(name, blobs, config.csv_weights)
-                if kinds[name] == training.CSV
-                else training.load_libsvm(blobs)
-            )
-        train_set, validation_set = data["train"], data.get("validation")
-        if (
-            isinstance(train_set, training.Dataset)
-            and isinstance(validation_set, training.Dataset)
-            and validation_set.num_features != train_set.num_features
-        ):
-            raise training.user_error(
-                f"The validation channel has {validation_set.num_features} features, "
-                f"the train channel {train_set.num_features}"
-            )
+        plan = training.validate_channels(request["InputDataConfig"], algorithm["TrainingInputMode"])
+        train_set, validation_set = channel_data.read_channels(
+            {
+                channel["ChannelName"]: _channel_files(hosts, channel)
+                for channel in request["InputDataConfig"]
+            },
+            plan.file_type,
+            pipe=plan.pipe,
+            csv_weights=config.csv_weights,
+        )
         nthread = training.threads_for(train_set.cells, self.nthread)
         job.timings["read_seconds"] = time.perf_counter() - read_started
         with runner.POOL.borrow(version) as worker:
@@ -276,8 +259,8 @@ class SageMakerEmulator:
         job: _Job,
         worker: runner.Worker,
         config: training.TrainingConfig,
-        train_set: training.ChannelData,
-        validation_set: training.ChannelData | None,
+        train_set: channel_data.ChannelData,
+        validation_set: channel_data.ChannelData | None,
         nthread: int,
         runtime_limit: int,
         host: script_hosts.Host,
@@ -312,13 +295,19 @@ class SageMakerEmulator:
                     {"MetricName": metric, "Value": value, "Timestamp": stamp}
                     for metric, value in outcome.final_metrics
                 ]
-            if outcome.model_path is not None:
+            if outcome.model_files:
                 if outcome.stopped is None:
                     self._secondary(job, "Uploading")
-                # train.py: bst.save_model(<model_dir>/xgboost-model), model_dir being /opt/ml/model
-                shutil.move(outcome.model_path, host.layout.model / transform.MODEL_FILE)
-                files = container.model_files(host.layout)
-                extra["ModelArtifacts"] = {"S3ModelArtifacts": self._write_model_files(job, files)}
+                # train.py: bst.save_model(<model_dir>/xgboost-model), model_dir being /opt/ml/model;
+                # _kfold's predictions.csv goes to /opt/ml/output/data (xgb/prediction_utils.py)
+                _move_into(outcome.model_files, host.layout.model)
+                _move_into(outcome.output_files, host.layout.output_data)
+                extra["ModelArtifacts"] = {
+                    "S3ModelArtifacts": self._write_model_files(job, container.model_files(host.layout))
+                }
+                outputs = container.output_files(host.layout)
+                if outputs:  # SageMaker uploads /opt/ml/output/data as output.tar.gz beside the model
+                    self._write_model_files(job, outputs, OUTPUT_ARTIFACT)
             if outcome.stopped is not None:
                 self._finish(job, "Stopped", secondary=outcome.stopped, extra=extra)
             else:
@@ -606,14 +595,11 @@ class SageMakerEmulator:
             job = _Job("transform", name, record, self.faults.take_transform())
             self._transforms[name.lower()] = job
         container = model["PrimaryContainer"]
-        limit = {**(container.get("Environment") or {}), **(request.get("Environment") or {})}.get(
-            "MAX_CONTENT_LENGTH"
-        )
-        if limit is not None:
-            try:
-                spec = dataclasses.replace(spec, max_content_length=int(limit))
-            except ValueError:
-                raise validation_error(f"MAX_CONTENT_LENGTH {limit!r} is not a number of bytes") from None
+        environment = {**(container.get("Environment") or {}), **(request.get("Environment") or {})}
+        try:
+            spec = transform.with_environment(spec, environment, container["Image"])
+        except ValueError as exc:
+            raise validation_error(str(exc)) from None
         self._start(
             job,
             lambda: self._run_transform(job, spec, container["ModelDataUrl"], container["Image"]),
@@ -649,7 +635,7 @@ class SageMakerEmulator:
         source = job.record["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
         output_path = job.record["TransformOutput"]["S3OutputPath"]
         started = time.perf_counter()
-        scorer = self._load_scorer(worker, model_data_url)
+        scorer = self._load_scorer(worker, model_data_url, spec.ensemble)
         objects = s3io.list_objects(self.s3, source)
         if not objects:
             raise client_error(f"No S3 objects found under S3 URL {source}")
@@ -740,11 +726,11 @@ class SageMakerEmulator:
         job.timings["write_seconds"] += timings.format_seconds + (time.perf_counter() - write_started)
         return failures
 
-    def _load_scorer(self, worker: runner.Worker, model_data_url: str) -> transform.Scorer:
+    def _load_scorer(self, worker: runner.Worker, model_data_url: str, ensemble: bool) -> transform.Scorer:
         bucket, key = s3io.parse_s3_uri(model_data_url)
         try:
             artifact = s3io.get_bytes(self.s3, bucket, key)
-            return transform.Scorer.load(worker, artifact)
+            return transform.Scorer.load(worker, artifact, ensemble)
         except transform.TransformError as exc:
             raise client_error(f"Cannot load the model at {model_data_url}: {exc}") from None
         except Exception as exc:
@@ -915,17 +901,27 @@ def _channel_path(prefix: str, key: str) -> str:
     return key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
 
 
-def _channel_files(hosts: list[script_hosts.Host], channel: str, uri: str) -> list[tuple[str, Path]]:
-    """A channel's files across the hosts' /opt/ml (a replicated file once), each with its S3 URI (the
-    hosts' ``EmulatorInstances`` name the objects each was given)."""
-    _, prefix = s3io.parse_s3_uri(uri)
-    found: dict[str, tuple[str, Path]] = {}
+def _channel_files(
+    hosts: list[script_hosts.Host], channel: Mapping[str, Any]
+) -> list[channel_data.ChannelFile]:
+    """A channel's files across the hosts' /opt/ml (a replicated file once), by path, each with its S3
+    URI (the hosts' ``EmulatorInstances`` name the objects each was given)."""
+    name = str(channel["ChannelName"])
+    _, prefix = s3io.parse_s3_uri(channel["DataSource"]["S3DataSource"]["S3Uri"])
+    found: dict[str, channel_data.ChannelFile] = {}
     for host in hosts:
-        folder = host.layout.channel(channel)
-        for object_uri in host.objects.get(channel, []):
+        folder = host.layout.channel(name)
+        for object_uri in host.objects.get(name, []):
             relative = _channel_path(prefix, s3io.parse_s3_uri(object_uri)[1])
-            found.setdefault(relative, (object_uri, folder / relative))
+            found.setdefault(relative, channel_data.ChannelFile(object_uri, relative, folder / relative))
     return [found[relative] for relative in sorted(found)]
+
+
+def _move_into(files: list[tuple[str, str]], folder: Path) -> None:
+    """The worker's files (name, path) into a folder of the job's /opt/ml."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, path in files:
+        shutil.move(path, folder / name)
 
 
 def _copied_instances(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:

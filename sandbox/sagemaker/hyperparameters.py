@@ -274,13 +274,10 @@ def _choice(*values: str) -> Rule:
     return Rule("categorical", list(values))
 
 
-def _tuning_metrics() -> list[str]:
-    """algorithm_mode/metrics.py: ``<channel>:<metric>`` for every metric the container reports."""
-    return [
-        f"{channel}:{metric}"
-        for channel in ("validation", "train")
-        for metric in MAXIMIZE_METRICS + MINIMIZE_METRICS
-    ]
+def tuning_metrics() -> list[str]:
+    """algorithm_mode/metrics.py lines 21-42: the metrics a tuning job may optimise, ``validation:<metric>``
+    only (also ``_tuning_objective_metric``'s range, hyperparameter_validation.py line 316)."""
+    return [f"validation:{metric}" for metric in MAXIMIZE_METRICS + MINIMIZE_METRICS]
 
 
 # hyperparameter_validation.py lines 141-339, in order.
@@ -339,7 +336,7 @@ RULES: dict[str, Rule] = {
     "base_score": _floats(min_closed=0),
     "_kfold": _ints(2),
     "_num_cv_round": _ints(1),
-    "_tuning_objective_metric": Rule("categorical", _tuning_metrics()),
+    "_tuning_objective_metric": Rule("categorical", tuning_metrics()),
     "eval_metric": Rule(
         "list",
         _Predicate(MAXIMIZE_METRICS + MINIMIZE_METRICS, _metric_in_range),

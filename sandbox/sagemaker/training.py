@@ -2,25 +2,25 @@
 
 The container's order (aws/sagemaker-xgboost-container 1.7-1,
 ``src/sagemaker_xgboost_container/algorithm_mode/train.py`` ``sagemaker_train``, lines 121-200):
-hyperparameters (``hyperparameters.validate``), then channels (``channel_config``), then the data. CSV
-channels are parsed here (label in column 0, weights in column 1 when ``csv_weights=1``, no header,
-empty field = NaN, a trailing comma adds no feature); libsvm channels go to xgboost as files. The
-training itself runs in the image's xgboost (``worker.py``); its evaluation history comes back and
-becomes the round log lines ``[i]\ttrain-<m>:<v>\tvalidation-<m>:<v>`` and FinalMetricDataList.
+hyperparameters (``hyperparameters.validate``), then channels (``validate_channels``), then the data
+(``channel_data.read_channels``). The training itself runs in the image's xgboost (``worker.py``) as
+``train_job`` (lines 257-429) does it; its evaluation history comes back and becomes the round log lines
+``[i]\ttrain-<m>:<v>\tvalidation-<m>:<v>``, which FinalMetricDataList is read from.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
-import pyarrow as pa
 
-from sandbox.sagemaker import csvio, hyperparameters
+from sandbox.sagemaker import channel_data, content_types, hyperparameters
+from sandbox.sagemaker.channel_data import ChannelData, Dataset, LibsvmFiles
 from sandbox.sagemaker.errors import JobFailure, container_failure
 from sandbox.sagemaker.runner import Worker, WorkerError
 
@@ -37,36 +37,47 @@ CONTAINER_KEYS = frozenset(
         "use_dask_gpu_training",
     }
 )
-CSV, LIBSVM = "csv", "libsvm"
-# data_utils.py VALID_CONTENT_TYPES (lines 43-53): the only ContentType strings a channel may carry
-# (algorithm_mode/channel_validation.py; toolkit channel_validation.py line 53 compares them exactly).
-VALID_CONTENT_TYPES = (
-    "csv",
-    "libsvm",
-    "parquet",
-    "recordio-protobuf",
-    "text/csv",
-    "text/libsvm",
-    "text/x-libsvm",
-    "application/x-parquet",
-    "application/x-recordio-protobuf",
+CSV, LIBSVM = content_types.CSV, content_types.LIBSVM
+# metrics/custom_metrics.py lines 232-248: the metrics the container computes itself (feval)
+CUSTOM_METRICS = frozenset(
+    {
+        "accuracy",
+        "balanced_accuracy",
+        "f1",
+        "f1_binary",
+        "f1_macro",
+        "mse",
+        "rmse",
+        "mae",
+        "precision",
+        "precision_macro",
+        "precision_micro",
+        "r2",
+        "recall",
+        "recall_macro",
+        "recall_micro",
+    }
 )
-DEFAULT_CONTENT_TYPE = "text/libsvm"  # channel_validation.py: set_default_content_type("text/libsvm")
 CHANNELS = {"train": True, "validation": False, "code": False}  # name -> required
+user_error = channel_data.user_error
 
 
-def user_error(message: str) -> JobFailure:
-    return container_failure("UserError", message)
+@dataclass(frozen=True)
+class EarlyStopping:
+    rounds: int
+    metric: str
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
     num_round: int
     params: dict[str, Any]
-    eval_metrics: tuple[str, ...]
-    early_stopping_rounds: int | None
+    custom_metrics: tuple[str, ...]
+    early_stopping: EarlyStopping | None
     csv_weights: bool
     save_model_on_termination: bool
+    kfold: int | None = None
+    num_cv_round: int = 1
 
 
 # Below this many matrix cells one thread is faster than several (OpenMP start-up and barriers cost
@@ -79,6 +90,27 @@ def threads_for(cells: int, cpu_count: int) -> int:
     return 1 if cells < SMALL_DATA_CELLS else cpu_count
 
 
+def evaluation_metrics(
+    tuning_objective: str | None, eval_metric: Sequence[str] | None
+) -> tuple[list[str] | None, list[str], list[str] | None]:
+    """train_utils.py ``get_eval_metrics_and_feval`` (lines 45-76): (xgboost's eval_metric, the container's
+    own metrics, the tuning objective's metrics).
+
+    The tuning objective (``validation:auc`` -> ``auc``) joins eval_metric, sorted (lines 25-42). The
+    container then lists xgboost's metrics as a set difference, in an order that varies from run to
+    run; the emulator keeps the union's order.
+    """
+    tuning = tuning_objective.split(":")[1].split(",") if tuning_objective else None
+    if tuning is None and eval_metric is None:
+        return None, [], None
+    if tuning is None or eval_metric is None:
+        union = list(tuning if tuning is not None else eval_metric or [])
+    else:
+        union = sorted(set(tuning) | set(eval_metric))
+    custom = [m for m in union if m in CUSTOM_METRICS]
+    return [m for m in union if m not in custom], custom, tuning
+
+
 def parse_hyperparameters(given: Mapping[str, str]) -> TrainingConfig:
     """The container's validation (JobFailure with its FailureReason), then the job's settings."""
     try:
@@ -87,19 +119,36 @@ def parse_hyperparameters(given: Mapping[str, str]) -> TrainingConfig:
         raise user_error(str(exc)) from None
     except Exception as exc:  # the container's own failures, e.g. KeyError('objective')
         raise container_failure(type(exc).__name__, str(exc)) from None
-    if "_kfold" in validated:
-        raise JobFailure("EmulatorError: _kfold (cross-validation training) is not emulated")
     if validated.get("updater"):
         validated["updater"] = ",".join(validated["updater"])  # train.py line 126
     params = {key: value for key, value in validated.items() if key not in CONTAINER_KEYS}
+    eval_metric = validated.get("eval_metric")
+    cleaned, custom, tuning = evaluation_metrics(validated.get("_tuning_objective_metric"), eval_metric)
+    if cleaned:
+        params["eval_metric"] = cleaned  # train.py lines 281-284
+    early: EarlyStopping | None = None
+    rounds = validated.get("early_stopping_rounds")
+    metric = tuning[-1] if tuning else eval_metric[-1] if eval_metric else None  # train.py lines 289-293
+    if rounds and metric:
+        early = EarlyStopping(int(rounds), metric)
     return TrainingConfig(
         num_round=int(validated["num_round"]),
         params=params,
-        eval_metrics=tuple(validated.get("eval_metric") or ()),
-        early_stopping_rounds=validated.get("early_stopping_rounds"),
+        custom_metrics=tuple(custom),
+        early_stopping=early,
         csv_weights=validated.get("csv_weights", 0) == 1,
         save_model_on_termination=validated.get("save_model_on_termination", "false") == "true",
+        kfold=validated.get("_kfold"),
+        num_cv_round=int(validated.get("_num_cv_round", 1)),
     )
+
+
+@dataclass(frozen=True)
+class ChannelPlan:
+    """What the channels say about reading the data: the TRAIN channel's file type, and Pipe mode."""
+
+    file_type: str
+    pipe: bool
 
 
 def channel_config(channel: Mapping[str, Any], input_mode: str) -> dict[str, Any]:
@@ -115,147 +164,63 @@ def channel_config(channel: Mapping[str, Any], input_mode: str) -> dict[str, Any
     return config
 
 
-def validate_channels(channels: Sequence[Mapping[str, Any]], input_mode: str) -> dict[str, str]:
-    """toolkit channel_validation.py ``Channels.validate`` (lines 88-110) with the XGBoost channels.
+def _supported(name: str, config: Mapping[str, Any]) -> bool:
+    """algorithm_mode/channel_validation.py lines 20-46: every type in File mode, all but libsvm in Pipe
+    mode (data_utils.py lines 55-62), ``text/python`` for ``code``; compared as exact strings (toolkit
+    channel_validation.py line 53)."""
+    content_type, mode = config["ContentType"], config["TrainingInputMode"]
+    if name == "code":
+        return bool(content_type == "text/python" and mode == "File")
+    if mode == "File":
+        return content_type in content_types.VALID_CONTENT_TYPES
+    return mode == "Pipe" and content_type in content_types.VALID_PIPED_CONTENT_TYPES
 
-    Returns channel name -> the file type ``data_utils.get_content_type`` gives (csv / libsvm).
-    """
+
+def validate_channels(channels: Sequence[Mapping[str, Any]], input_mode: str) -> ChannelPlan:
+    """toolkit channel_validation.py ``Channels.validate`` (lines 88-110) with the XGBoost channels, then
+    train.py lines 135-138: the train channel's content type and input mode decide how data is read."""
     configs = {str(c["ChannelName"]): channel_config(c, input_mode) for c in channels}
     for name, required in CHANNELS.items():
         if required and name not in configs:
             raise user_error(f"Missing required channel: {name}")
-    kinds: dict[str, str] = {}
     for name, config in configs.items():
         if name not in CHANNELS:
             raise user_error(f"Extraneous channel found: {name}")
-        config.setdefault("ContentType", DEFAULT_CONTENT_TYPE)
-        supported = "text/python" if name == "code" else VALID_CONTENT_TYPES
-        mode_ok = config["TrainingInputMode"] in ("File", "Pipe")
-        if config["ContentType"] not in supported or not mode_ok:
+        config.setdefault("ContentType", "text/libsvm")  # channel_validation.py set_default_content_type
+        if not _supported(name, config):
             raise user_error(f"Channel configuration for '{name}' channel is not supported: {config}")
-        if name != "code":
-            kinds[name] = file_type(str(config["ContentType"]))
-    return kinds
+    train = configs["train"]
+    return ChannelPlan(content_types.kind(str(train["ContentType"])), train["TrainingInputMode"] == "Pipe")
 
 
-def file_type(content_type: str) -> str:
-    """data_utils.py ``get_content_type`` (lines 86-122) for a content type channel validation passed."""
-    base = content_type.lower().split(";", 1)[0].strip()
-    if base in ("csv", "text/csv"):
-        return CSV
-    if base in ("libsvm", "text/libsvm", "text/x-libsvm"):
-        return LIBSVM
-    raise JobFailure(
-        f"EmulatorError: ContentType {content_type} (parquet / recordio-protobuf) is not emulated"
-    )
-
-
-def reject_hidden_files(channel: str, uris: Sequence[str]) -> None:
-    """A file whose name starts with '.' under a channel fails the job in the container (issue 17)."""
-    for uri in uris:
-        if uri.rsplit("/", 1)[-1].startswith("."):
-            raise user_error(
-                f"Failed to load {channel} data: {uri} is a hidden file (its name starts with '.'); the "
-                "container reads every file of the channel and fails on it"
-            )
-
-
-@dataclass
-class Dataset:
-    features: npt.NDArray[np.float32]
-    labels: npt.NDArray[np.float32]
-    weights: npt.NDArray[np.float32] | None
-
-    @property
-    def cells(self) -> int:
-        return int(self.features.size)
-
-    @property
-    def num_features(self) -> int:
-        return int(self.features.shape[1])
-
-    def save(self, worker: Worker, name: str) -> dict[str, Any]:
-        spec: dict[str, Any] = {"format": "npy"}
-        for part in ("features", "labels", "weights"):
-            value = getattr(self, part)
-            if value is not None:
-                spec[part] = worker.path(f"{name}-{part}.npy")
-                np.save(spec[part], value)
-        return spec
-
-
-@dataclass
-class LibsvmFiles:
-    """A libsvm channel: its objects joined into one file xgboost parses (``?format=libsvm``)."""
-
-    data: bytes
-
-    @property
-    def cells(self) -> int:
-        return len(self.data) // 8
-
-    def save(self, worker: Worker, name: str) -> dict[str, Any]:
-        path = worker.path(f"{name}.libsvm")
-        with open(path, "wb") as handle:
-            handle.write(self.data)
-        return {"format": "libsvm", "path": path}
-
-
-def load_libsvm(blobs: Sequence[tuple[str, bytes]]) -> LibsvmFiles:
-    return LibsvmFiles(
-        b"".join(data if data.endswith(b"\n") or not data else data + b"\n" for _, data in blobs)
-    )
-
-
-def _trailing_comma(data: bytes) -> bool:
-    first = data.lstrip(b"\r\n").split(b"\n", 1)[0].rstrip(b"\r")
-    return first.endswith(b",")
-
-
-def load_channel(channel: str, blobs: Sequence[tuple[str, bytes]], csv_weights: bool) -> Dataset:
-    """Parse every object of a CSV channel (label first, optional weight second) into one dataset.
-
-    Stricter than the container on purpose (docs/contracts.md): a row that is not numeric (a header)
-    fails the job instead of being read as data.
-    """
-    tables: list[pa.Table] = []
-    width = 0
-    for uri, data in blobs:
-        fields = csvio.count_fields(data)
-        if fields == 0:
-            continue
-        trailing = _trailing_comma(data)  # xgboost's CSV parser: "1,2,3," is 3 fields
-        used = fields - 1 if trailing else fields
-        if width and used != width:
-            raise user_error(f"Channel {channel}: {uri} has {used} columns, earlier files have {width}")
-        width = used
-        try:
-            tables.append(csvio.read_columns(data, fields, dict.fromkeys(range(used), pa.float32())))
-        except pa.ArrowInvalid as exc:
-            raise user_error(
-                f"Failed to load csv data with exception:\n{uri}: not numeric CSV: {exc}"
-            ) from None
-    first_feature = 2 if csv_weights else 1
-    if not tables:
-        raise user_error(f"No data in {channel} channel")
-    if width <= first_feature:
-        raise user_error(
-            f"Channel {channel}: rows need a label{' and a weight' if csv_weights else ''} and features"
+def combined(train: ChannelData, validation: ChannelData | None) -> ChannelData | None:
+    """train.py lines 94-98 (``_kfold``): the train and validation rows read as one matrix."""
+    if validation is None:
+        return None
+    if isinstance(train, LibsvmFiles) and isinstance(validation, LibsvmFiles):
+        return channel_data.load_libsvm([("train", train.data), ("validation", validation.data)])
+    if isinstance(train, Dataset) and isinstance(validation, Dataset):
+        width = max(train.num_features, validation.num_features)
+        features = [
+            np.pad(d.features, ((0, 0), (0, width - d.num_features)), constant_values=np.nan)
+            for d in (train, validation)
+        ]
+        weights = (
+            np.concatenate([train.weights, validation.weights])
+            if train.weights is not None and validation.weights is not None
+            else None
         )
-    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    labels = csvio.as_float32(table.column(0))
-    weights = csvio.as_float32(table.column(1)) if csv_weights else None
-    features = csvio.to_matrix([table.column(i) for i in range(first_feature, width)])
-    return Dataset(features=features, labels=labels, weights=weights)
+        return Dataset(np.concatenate(features), np.concatenate([train.labels, validation.labels]), weights)
+    raise JobFailure("EmulatorError: _kfold on sparse recordio-protobuf channels is not emulated")
 
 
-ChannelData = Dataset | LibsvmFiles
+# ---- metrics and the round log -----------------------------------------------------------------------
 
 
 def round_log(history: dict[str, dict[str, list[float]]], rounds: int) -> list[str]:
     """The container's per-round lines ``[i]\\t<data>-<metric>:<v>...`` (5 decimals) for ``rounds`` rounds.
 
-    Metrics in evaluation order: every metric of ``train``, then of ``validation``.
+    xgboost's ``EvaluationMonitor`` (callback.py line 81): every metric of ``train``, then of ``validation``.
     """
     series = [
         (f"{data_name}-{metric}", values)
@@ -268,25 +233,85 @@ def round_log(history: dict[str, dict[str, list[float]]], rounds: int) -> list[s
     ]
 
 
+def cross_validation_line(num_round: int, histories: Sequence[dict[str, dict[str, list[float]]]]) -> str:
+    """train.py ``print_cv_metric`` (lines 432-440): each metric's mean over the folds, metric by metric."""
+    first = histories[0]
+    fields = [f"[{num_round}]"]
+    for metric in first["train"]:
+        for data in first:
+            mean = np.mean([history[data][metric][-1] for history in histories])
+            fields.append(f"{data}-{metric}:{mean:.5f}")
+    return "\t".join(fields)
+
+
+# algorithm_mode/metrics.py lines 21-42: SageMaker's metric definitions for the algorithm read
+# ``.*\[[0-9]+\].*#011validation-<metric>:(\S+)`` (#011 is the tab); train:<metric> the same way.
+_METRIC_FIELD = re.compile(r"^(validation|train)-([^:]+):(\S+)$")
+_ROUND = re.compile(r"^\[[0-9]+\]")
+_DEFINED = frozenset(hyperparameters.MAXIMIZE_METRICS + hyperparameters.MINIMIZE_METRICS)
+
+
+def final_metrics(log: Sequence[str]) -> list[tuple[str, float]]:
+    """FinalMetricDataList as SageMaker reads it from the log: per defined metric, its LAST match, with the
+    5 decimals the log has (with early stopping that is the last round trained, not the best);
+    ``validation:`` metrics first."""
+    found: dict[str, float] = {}
+    for line in log:
+        if not _ROUND.match(line):
+            continue
+        for text in line.split("\t")[1:]:
+            match = _METRIC_FIELD.match(text)
+            if match and match.group(2) in _DEFINED:
+                found[f"{match.group(1)}:{match.group(2)}"] = float(match.group(3))
+    return sorted(found.items(), key=lambda item: not item[0].startswith("validation:"))
+
+
 @dataclass
 class TrainingOutcome:
-    model_path: str | None
+    model_files: list[tuple[str, str]]  # (name in model.tar.gz, local path)
     rounds: int
     final_metrics: list[tuple[str, float]] = field(default_factory=list)
     stopped: str | None = None
     compute_seconds: float = 0.0
+    output_files: list[tuple[str, str]] = field(default_factory=list)  # output.tar.gz
+
+    @property
+    def model_path(self) -> str | None:
+        return self.model_files[0][1] if self.model_files else None
 
 
-def final_metrics(history: Mapping[str, Mapping[str, Sequence[float]]]) -> list[tuple[str, float]]:
-    """FinalMetricDataList: the LATEST value the algorithm emitted for each metric (SageMaker parses the
-    log lines with the metric definitions and keeps the last match; with early stopping that is the
-    last round trained, not the best)."""
-    return [
-        (f"{data_name}:{metric}", float(values[-1]))
-        for data_name in ("validation", "train")
-        for metric, values in history.get(data_name, {}).items()
-        if values
-    ]
+def _request(
+    config: TrainingConfig,
+    train_data: ChannelData,
+    validation_data: ChannelData | None,
+    worker: Worker,
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "train": train_data.save(worker, "train"),
+        "validation": validation_data.save(worker, "validation") if validation_data is not None else None,
+        "params": config.params,
+        # the container's TupleHyperparameter gives a tuple, which JSON would turn into a list
+        "tuple_params": [name for name, value in config.params.items() if isinstance(value, tuple)],
+        "num_round": config.num_round,
+        "custom_metrics": list(config.custom_metrics),
+        "early_stopping": (
+            {"rounds": config.early_stopping.rounds, "metric": config.early_stopping.metric}
+            if config.early_stopping
+            else None
+        ),
+        "save_model_on_termination": config.save_model_on_termination,
+        "model_dir": worker.folder,
+        "output_dir": worker.folder,
+    }
+    if config.kfold:
+        both = combined(train_data, validation_data)
+        request["train_val"] = both.save(worker, "train_val") if both is not None else None
+        request["kfold"] = {
+            "folds": config.kfold,
+            "repeats": config.num_cv_round,
+            "seed": secrets.randbits(32),
+        }
+    return request
 
 
 def train(
@@ -301,36 +326,39 @@ def train(
     nthread: int,
     early_stop: dict[str, Any] | None = None,
 ) -> TrainingOutcome:
-    """Run the container's train_job in ``worker`` (the image's xgboost); the model file stays there.
+    """Run the container's train_job in ``worker`` (the image's xgboost); the model files stay there.
 
-    ``log`` gets one line per round trained. ``stop_file`` appearing stops training after the round, and
-    so does a tuning job's early stopping rule (``early_stop``, worker.py ``worse_than_median``).
+    ``log`` gets one line per round trained (and with ``_kfold``, per fold, and the folds' means).
+    ``stop_file`` appearing stops training after the round, and so does a tuning job's early stopping
+    rule (``early_stop``, worker.py ``worse_than_median``; not applied to ``_kfold``).
     """
-    model_path = worker.path("xgboost-model")
     try:
         answer = worker.request(
             "train",
-            train=train_data.save(worker, "train"),
-            validation=validation_data.save(worker, "validation") if validation_data is not None else None,
-            params=config.params,
-            num_round=config.num_round,
-            eval_metric=list(config.eval_metrics) or None,
-            early_stopping_rounds=config.early_stopping_rounds,
-            save_model_on_termination=config.save_model_on_termination,
+            **_request(config, train_data, validation_data, worker),
             nthread=int(config.params.get("nthread", nthread)),
             stop_file=stop_file,
             seconds_left=seconds_left,
-            model_path=model_path,
             early_stop=early_stop,
         )
     except WorkerError as exc:
         raise container_failure(exc.kind, exc.message) from None
-    history: dict[str, dict[str, list[float]]] = answer["history"]
-    log.extend(round_log(history, int(answer["rounds"])))
+    runs: list[dict[str, Any]] = answer["runs"]
+    for index, run in enumerate(runs):
+        log.extend(round_log(run["history"], int(run["rounds"])))
+        if config.kfold and answer["stopped"] is None and (index + 1) % config.kfold == 0:
+            log.append(
+                cross_validation_line(
+                    config.num_round, [r["history"] for r in runs[index + 1 - config.kfold : index + 1]]
+                )
+            )
+    if config.kfold and config.num_cv_round > 1 and answer["stopped"] is None:
+        log.append(cross_validation_line(config.num_round, [r["history"] for r in runs]))
     return TrainingOutcome(
-        model_path=model_path if answer["saved"] and os.path.exists(model_path) else None,
-        rounds=int(answer["rounds"]),
-        final_metrics=final_metrics(history),
+        model_files=[(os.path.basename(path), path) for path in answer["saved"] if os.path.exists(path)],
+        rounds=int(runs[-1]["rounds"]) if runs else 0,
+        final_metrics=final_metrics(log),
         stopped=answer["stopped"],
         compute_seconds=float(answer["compute_seconds"]),
+        output_files=[(os.path.basename(path), path) for path in answer.get("output", [])],
     )

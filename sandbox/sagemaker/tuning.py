@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from sandbox.sagemaker.emulator import SageMakerEmulator
 
 MAX_PARALLEL_TRIALS = 2
+TUNING_OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
 TUNING_NAME_MAX = 32  # API_CreateHyperParameterTuningJob: HyperParameterTuningJobName, 1-32
 ENDED = frozenset({"Completed", "Failed", "Stopped"})
 # The members of TrainingJobDefinition a trial's CreateTrainingJob request takes as they are.
@@ -219,11 +220,21 @@ class TuningJobs:
         name = str(request["HyperParameterTuningJobName"])
         arn = self.emulator._arn("hyper-parameter-tuning-job", name)
         now = _now()
+        definition = copy.deepcopy(request["TrainingJobDefinition"])
+        # SageMaker adds the objective to every trial's hyperparameters (the built-in container evaluates
+        # and early-stops on it: algorithm_mode/train.py line 276); the SageMaker Python SDK's tuner.py
+        # (_prepare_estimator_from_job_description) removes it from a described tuning job's
+        # StaticHyperParameters as "reserved by SageMaker for tuning jobs".
+        objective = request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
+        definition["StaticHyperParameters"] = {
+            **(definition.get("StaticHyperParameters") or {}),
+            TUNING_OBJECTIVE_HYPERPARAMETER: str(objective),
+        }
         record: dict[str, Any] = {
             "HyperParameterTuningJobName": name,
             "HyperParameterTuningJobArn": arn,
             "HyperParameterTuningJobConfig": copy.deepcopy(request["HyperParameterTuningJobConfig"]),
-            "TrainingJobDefinition": copy.deepcopy(request["TrainingJobDefinition"]),
+            "TrainingJobDefinition": definition,
             "HyperParameterTuningJobStatus": "InProgress",
             "CreationTime": now,
             "LastModifiedTime": now,

@@ -89,10 +89,6 @@ def check_image(image: object, field: str) -> None:
         raise validation_error(f"Image {image!r}: {exc} (the emulator runs each tag's own xgboost)") from None
 
 
-def _is_csv(content_type: object) -> bool:
-    return content_type is None or str(content_type).split(";", 1)[0].strip().lower() in {"text/csv", "csv"}
-
-
 def validate_training(request: Mapping[str, Any]) -> None:
     """The API's checks. Hyperparameters, channel names and content types are the algorithm's: the
     container checks them inside the job (``training.parse_hyperparameters``, ``validate_channels``)."""
@@ -281,6 +277,9 @@ def validate_transform(request: Mapping[str, Any]) -> TransformSpec:
         join_input=join == "Input",
         split_lines=split == "Line",
         max_payload_bytes=(payload or PAYLOAD_LIMIT_MB) << 20,
+        content_type=request["TransformInput"].get("ContentType"),
+        accept=request["TransformOutput"].get("Accept"),
+        split_records=split == "RecordIO",
     )
 
 
@@ -322,13 +321,11 @@ def _validate_transform_io(request: Mapping[str, Any]) -> str:
         require(source, "S3Uri", "transformInput.dataSource.s3DataSource.s3Uri"),
         "transformInput.dataSource.s3DataSource.s3Uri",
     )
-    if not _is_csv(transform_input.get("ContentType")):
-        raise validation_error(
-            f"ContentType {transform_input.get('ContentType')} is not supported by the emulator: use text/csv"
-        )
+    # ContentType and Accept are the container's business: it answers 415 / 406 inside the job
+    # (transform.parse_object, render_object).
     split = transform_input.get("SplitType", "None")
-    if split not in {"Line", "None"}:
-        raise validation_error(f"SplitType {split} is not supported by the emulator: use Line")
+    if split not in {"Line", "None", "RecordIO"}:
+        raise validation_error(f"SplitType {split} is not supported by the emulator: use Line or RecordIO")
     if transform_input.get("CompressionType", "None") != "None":
         raise validation_error(
             f"CompressionType {transform_input.get('CompressionType')} is not supported by the emulator"
@@ -337,10 +334,6 @@ def _validate_transform_io(request: Mapping[str, Any]) -> str:
     check_s3_uri(
         require(output, "S3OutputPath", "transformOutput.s3OutputPath"), "transformOutput.s3OutputPath"
     )
-    if not _is_csv(output.get("Accept")):
-        raise validation_error(
-            f"Accept {output.get('Accept')} is not supported by the emulator: use text/csv"
-        )
     if output.get("AssembleWith", "None") not in {"Line", "None"}:
         raise _constraint(
             output.get("AssembleWith"),

@@ -44,7 +44,9 @@ def range_kinds(config: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]
 
 
 def _statics(definition: dict[str, Any]) -> dict[str, str]:
-    return {str(key): str(value) for key, value in (definition.get("StaticHyperParameters") or {}).items()}
+    """The user's static hyperparameters: not the objective SageMaker adds to every trial (tuning.py)."""
+    given = definition.get("StaticHyperParameters") or {}
+    return {str(key): str(value) for key, value in given.items() if key != "_tuning_objective_metric"}
 
 
 def _static_changes(parent: dict[str, Any], request: dict[str, Any]) -> int:

@@ -4,8 +4,10 @@ fakesnow cannot run procedures or unload (`COPY INTO @stage FROM (SELECT …)`),
 does what snowflake/setup/30_export_procedure.sql does, step for step:
 
 1. read the dataset's ML_DATASETS row (enabled only), check its identifiers;
-2. for train, validation and score (score only when the row's TRAINING_ENGINE is SNOWFLAKE: its
-   training rows stay in Snowflake), run the SELECT template from the procedure file
+2. for train, validation and score (no train/validation when the row's TRAINING_ENGINE is
+   SNOWFLAKE, no score when its SCORING_ENGINE is: those rows stay in Snowflake, and the scoring
+   view's rows are counted with COUNT(*) over the score SELECT), run the SELECT template from the
+   procedure file
    (`snowsage_setup.sqlscript.export_queries`: one source) with the same placeholder substitution
    (views qualified with the current database and schema, as the procedure does);
 3. stream the result in batches into CSV files of at most `rows_per_file` rows, no header,
@@ -18,8 +20,8 @@ does what snowflake/setup/30_export_procedure.sql does, step for step:
 5. the labels' summary (the procedure's marked `labels` query) and the predictions table's
    columns (INFORMATION_SCHEMA, as the procedure reads them);
 6. write `manifest.json` (docs/contracts.md, version 2, with the row's model settings, each
-   section's summary: its number of files, rows and bytes, no per-file list, the engine and the
-   sections written) LAST.
+   section's summary: its number of files, rows and bytes, no per-file list, the engines, the
+   sections written and the scoring view's name, columns and rows) LAST.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class DatasetRow:
 
 MODEL_COLUMNS = (
     *("OBJECTIVE", "EVALUATION_METRIC", "EVALUATION_THRESHOLD", "HYPERPARAMETERS"),
-    *("TRAINING_SCRIPT", "TRAINING_INSTANCE_COUNT", "TUNING", "TRAINING_ENGINE"),
+    *("TRAINING_SCRIPT", "TRAINING_INSTANCE_COUNT", "TUNING", "TRAINING_ENGINE", "SCORING_ENGINE"),
 )
 
 
@@ -86,7 +88,7 @@ def read_dataset(conn: Any, dataset: str) -> DatasetRow:
         cur.execute(
             "SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,"
             " OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS,"
-            " TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT, TUNING, TRAINING_ENGINE"
+            " TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT, TUNING, TRAINING_ENGINE, SCORING_ENGINE"
             " FROM ML_DATASETS WHERE NAME = %s AND ENABLED",
             (dataset,),
         )
@@ -210,18 +212,22 @@ def export_dataset(
     base = f"exports/{dataset}/{export_id}/"
 
     sections: dict[str, dict[str, Any]] = {}
-    row_engine = row.model.get("training_engine")
-    written = exported_sections(row_engine)
-    for section in (name for name in EXPORT_SECTIONS if name in written):
+    scoring_view: dict[str, Any] = {}
+    row_engine, row_scoring = row.model.get("training_engine"), row.model.get("scoring_engine")
+    written = exported_sections(row_engine, row_scoring)
+    for section in (name for name in EXPORT_SECTIONS if name in written or name == "score"):
         prefix = f"{base}{section}/"
-        unloaded, files = _unload(
-            conn,
-            selects[section],
-            s3_client=s3_client,
-            bucket=bucket,
-            prefix=prefix,
-            rows_per_file=rows_per_file,
-        )
+        if section in written:
+            unloaded, files = _unload(
+                conn,
+                selects[section],
+                s3_client=s3_client,
+                bucket=bucket,
+                prefix=prefix,
+                rows_per_file=rows_per_file,
+            )
+        else:  # the SNOWFLAKE scoring engine: the view's rows counted, as the procedure's COUNT(*)
+            unloaded, files = _count(conn, selects[section])
         # The summary the procedure builds from DETAILED_OUTPUT's rows (version 2): no per-file list.
         rows = sum(int(item["rows"]) for item in files)
         size = sum(int(item["size"]) for item in files)
@@ -233,13 +239,16 @@ def export_dataset(
         first = row.id_column if section == "score" else row.label_column
         if columns[0] != first:
             raise ExportError(f"{dataset}: {section} columns start with {columns[0]!r}, expected {first!r}")
-        sections[section] = {
-            "prefix": prefix,
-            "columns": columns,
-            "files": len(files),
-            "rows": rows,
-            "bytes": size,
-        }
+        if section == "score":
+            scoring_view = {"name": row.scoring_view, "columns": columns, "rows": rows}
+        if section in written:
+            sections[section] = {
+                "prefix": prefix,
+                "columns": columns,
+                "files": len(files),
+                "rows": rows,
+                "bytes": size,
+            }
 
     manifest: dict[str, Any] = {
         "version": 2,
@@ -256,6 +265,8 @@ def export_dataset(
         # As the procedure's IFF(training_engine = 'SNOWFLAKE', 'SNOWFLAKE', 'SAGEMAKER').
         "engine": "SNOWFLAKE" if row_engine == "SNOWFLAKE" else "SAGEMAKER",
         "sections": list(sections),
+        "scoring_engine": "SNOWFLAKE" if row_scoring == "SNOWFLAKE" else "SAGEMAKER",
+        "scoring_view": scoring_view,
     }
     # LAST: the manifest's arrival is the pipeline's start signal.
     s3_client.put_object(
@@ -316,6 +327,20 @@ def _unload(
     finally:
         cur.close()
     return columns, files
+
+
+def _count(conn: Any, select: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """The procedure's count of a section it does not unload: the SELECT's columns, and its rows as
+    one file of that many rows (its ``SELECT NULL, 0, COUNT(*)`` in DETAILED_OUTPUT's shape)."""
+    cur = conn.cursor()
+    try:
+        cur.execute(f"SELECT * FROM ({select}) LIMIT 0")  # noqa: S608  # nosec B608: the procedure's own SELECT
+        columns = [str(column[0]) for column in cur.description]
+        cur.execute(f"SELECT COUNT(*) FROM ({select})")  # noqa: S608  # nosec B608: the procedure's own SELECT
+        (rows,) = cur.fetchone()
+    finally:
+        cur.close()
+    return columns, [{"key": None, "rows": int(rows), "size": 0}] if rows else []
 
 
 def _csv_chunks(cur: Any) -> Iterator[list[bytes]]:

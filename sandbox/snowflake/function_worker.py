@@ -11,8 +11,8 @@ Protocol on stdin/stdout, one JSON line each way, raw float64 bytes after a batc
 ``{"cmd": "create", "body", "handler", "imports", "runtime_version", "packages", "returns"}`` ->
 ``{"ok": true, "body_sha256", "vectorized"}``; ``{"cmd": "call", "rows", "columns"}`` + rows x
 columns float64 -> ``{"ok": true, "payload_bytes"}`` + the values: rows float64 for RETURNS FLOAT,
-a JSON list of one list of numbers per row for RETURNS ARRAY. Failures answer ``{"ok": false,
-"message"}``.
+for RETURNS ARRAY one JSON array of numbers (or ``null``) per row, a line each. Failures answer
+``{"ok": false, "message"}``.
 """
 
 import hashlib
@@ -84,7 +84,8 @@ def call(rows: int, columns: int) -> bytes:
     if len(values) != rows:
         raise ValueError(f"the function returned {len(values)} values for {rows} rows")
     if STATE["returns"] == "ARRAY":
-        return json.dumps([as_array(value) for value in values]).encode()
+        # Each row's JSON text made here, once: the sandbox hands it to DuckDB as it is.
+        return "\n".join(json.dumps(as_array(value)) for value in values).encode()
     result = numpy.array(values, dtype=numpy.float64)  # a list among the values: 2-D, refused
     if result.shape != (rows,):
         raise ValueError(f"RETURNS FLOAT: the function returned values of shape {result.shape[1:]}")

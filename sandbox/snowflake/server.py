@@ -245,21 +245,26 @@ def s3_filesystem(s3_endpoint_url: str) -> s3fs.S3FileSystem:
     )
 
 
-# The storage integration the stages go through (set once the stack, and so its role, exists):
-# every stage read and write is made as its role (sandbox/snowflake/storage_integration.py).
-_INTEGRATION: list[StorageIntegration] = []
+# The storage integration each stage bucket is reached through (set once the stack, and so its
+# role, exists): every stage read and write is made as its role (sandbox/snowflake/storage_integration.py).
+_INTEGRATIONS: dict[str, StorageIntegration] = {}
 
 
-def use_storage_integration(integration: StorageIntegration | None) -> None:
-    _INTEGRATION[:] = [integration] if integration is not None else []
+def use_storage_integration(bucket: str, integration: StorageIntegration | None) -> None:
+    """The integration the stages on ``bucket`` go through (None: none any more)."""
+    if integration is None:
+        _INTEGRATIONS.pop(bucket, None)
+    else:
+        _INTEGRATIONS[bucket] = integration
 
 
-def stage_principal() -> Principal | None:
-    """The role session the stages act as; None before an integration is set (the administrator)."""
-    if not _INTEGRATION:
+def stage_principal(bucket: str) -> Principal | None:
+    """The role session the stages on ``bucket`` act as; None without an integration (the administrator)."""
+    integration = _INTEGRATIONS.get(bucket)
+    if integration is None:
         return None
     try:
-        return _INTEGRATION[0].principal()
+        return integration.principal()
     except iam_enforcement.AccessDenied as denied:
         raise snowflake.connector.errors.ProgrammingError(
             msg=f"{ASSUME_ROLE_FAILED} ({denied.message})", errno=STAGE_ACCESS_DENIED, sqlstate="XX000"

@@ -1,5 +1,5 @@
 -- Snowsage 10: the example dataset `merchant_risk`: transactions, labels, feature views.
--- Variables: admin_role, warehouse, database, schema.
+-- Variables: admin_role, pipeline_role, warehouse, database, schema.
 --
 -- Views (all per merchant):
 --   MERCHANT_FEATURES        every feature, one row per merchant with at least one transaction
@@ -91,4 +91,8 @@ SELECT
 FROM MERCHANT_RISK_SCORING AS S
 JOIN LATEST_LABEL AS L ON L.MERCHANT_ID = S.MERCHANT_ID;
 
--- No grant to the pipeline role: only EXPORT_DATASET (EXECUTE AS OWNER) reads these views.
+-- EXPORT_DATASET (EXECUTE AS OWNER) reads these views; the pipeline role reads only the scoring view,
+-- when a run scores in Snowflake (SCORING_ENGINE = 'SNOWFLAKE': INSERT … SELECT ML_PREDICT_… FROM it).
+-- A view reads its tables with its owner's privileges: SELECT on the view is all the role needs
+-- (docs: user-guide/views-introduction).
+GRANT SELECT ON VIEW MERCHANT_RISK_SCORING TO ROLE &{pipeline_role};

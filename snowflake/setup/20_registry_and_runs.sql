@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS ML_DATASETS (
   TRAINING_SCRIPT VARCHAR,                -- script mode: 'training/<name>/train.py' (NULL: the built-in algorithm)
   TRAINING_INSTANCE_COUNT NUMBER,         -- scale-out: instances reading the export sharded by key (NULL: template)
   TUNING VARCHAR,                         -- JSON object text: a hyperparameter tuning job (NULL: none)
-  TRAINING_ENGINE VARCHAR                 -- SAGEMAKER (NULL: the default) or SNOWFLAKE (TRAIN_MODEL, issue 12)
+  TRAINING_ENGINE VARCHAR,                -- SAGEMAKER (NULL: the default) or SNOWFLAKE (TRAIN_MODEL in place)
+  SCORING_ENGINE VARCHAR                  -- SAGEMAKER (NULL: batch transform) or SNOWFLAKE (ML_PREDICT_<DATASET> in place)
 )
 COMMENT = 'Snowsage: datasets EXPORT_DATASET can export';
 
@@ -39,6 +40,7 @@ ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_SCRIPT VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_INSTANCE_COUNT NUMBER;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TUNING VARCHAR;
 ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS TRAINING_ENGINE VARCHAR;
+ALTER TABLE ML_DATASETS ADD COLUMN IF NOT EXISTS SCORING_ENGINE VARCHAR;
 
 -- One row per pipeline run, written by the RecordRun Lambda (MERGE on RUN_ID), or by
 -- RecordExecutionOutcome for a run that ended without the failure branch.

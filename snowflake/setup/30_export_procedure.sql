@@ -3,9 +3,11 @@
 --   exports/<dataset>/<export_id>/validation/  held-out training rows (~20 %), same shape
 --   exports/<dataset>/<export_id>/score/       scoring rows, id first, no header
 --   exports/<dataset>/<export_id>/manifest.json   LAST: its arrival starts the pipeline
--- A row with TRAINING_ENGINE = 'SNOWFLAKE' gets score/ and the manifest only: TRAIN_MODEL trains
--- on the training view inside Snowflake, so its training rows never leave it. The manifest names
--- the engine and the sections written (docs/contracts.md, "The SNOWFLAKE training engine").
+-- A row with TRAINING_ENGINE = 'SNOWFLAKE' gets no train/ or validation/: TRAIN_MODEL trains on the
+-- training view inside Snowflake, so its training rows never leave it. A row with SCORING_ENGINE =
+-- 'SNOWFLAKE' gets no score/: ML_PREDICT_<DATASET> scores the scoring view in place; its rows are
+-- counted instead. The manifest names the engines, the sections written and the scoring view
+-- (docs/contracts.md, "The SNOWFLAKE training engine", "The SNOWFLAKE scoring engine").
 -- export_id is the UTC start time, lower case (20261126t100000z). Each section's number of files,
 -- rows and bytes come from the unload results (DETAILED_OUTPUT = TRUE, read back with RESULT_SCAN of the COPY's
 -- SQLID); the column names from INFORMATION_SCHEMA in view order. An empty section, or one whose
@@ -22,7 +24,7 @@ USE SCHEMA &{database}.&{schema};
 CREATE OR REPLACE PROCEDURE EXPORT_DATASET(DATASET_NAME VARCHAR)
   RETURNS VARIANT
   LANGUAGE SQL
-  COMMENT = 'Snowsage: unload train/validation/score CSVs of a dataset (score only for the SNOWFLAKE engine), then its manifest.json'
+  COMMENT = 'Snowsage: unload train/validation/score CSVs of a dataset (none that a SNOWFLAKE engine reads in place), then its manifest.json'
   EXECUTE AS OWNER
 AS
 $$
@@ -66,9 +68,12 @@ DECLARE
   training_instance_count NUMBER;
   tuning VARCHAR;
   training_engine VARCHAR;
-  -- The engine the export is for: SNOWFLAKE (the row says so) or SAGEMAKER (NULL or anything else;
-  -- PrepareRun refuses a value that is neither, naming ML_DATASETS.TRAINING_ENGINE).
+  scoring_engine VARCHAR;
+  -- The engines the export is for: SNOWFLAKE (the row says so) or SAGEMAKER (NULL or anything else;
+  -- PrepareRun refuses a value that is neither, naming ML_DATASETS.TRAINING_ENGINE or SCORING_ENGINE).
   engine VARCHAR;
+  scoring VARCHAR;
+  scoring_summary OBJECT;
   written ARRAY DEFAULT ARRAY_CONSTRUCT();
   label_summary OBJECT;
   predictions_columns ARRAY;
@@ -109,10 +114,10 @@ BEGIN
 
   SELECT TRAINING_VIEW, SCORING_VIEW, ID_COLUMN, LABEL_COLUMN, PREDICTIONS_TABLE,
          OBJECTIVE, EVALUATION_METRIC, EVALUATION_THRESHOLD, HYPERPARAMETERS,
-         TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT, TUNING, TRAINING_ENGINE
+         TRAINING_SCRIPT, TRAINING_INSTANCE_COUNT, TUNING, TRAINING_ENGINE, SCORING_ENGINE
     INTO :training_view, :scoring_view, :id_column, :label_column, :predictions_table,
          :objective, :evaluation_metric, :evaluation_threshold, :hyperparameters,
-         :training_script, :training_instance_count, :tuning, :training_engine
+         :training_script, :training_instance_count, :tuning, :training_engine, :scoring_engine
     FROM &{database}.&{schema}.ML_DATASETS
     WHERE NAME = :DATASET_NAME AND ENABLED;
   IF (NOT (REGEXP_LIKE(training_view, ident_pattern) AND REGEXP_LIKE(scoring_view, ident_pattern)
@@ -130,6 +135,7 @@ BEGIN
   predictions_table := UPPER(predictions_table);
 
   engine := IFF(training_engine = 'SNOWFLAKE', 'SNOWFLAKE', 'SAGEMAKER');
+  scoring := IFF(scoring_engine = 'SNOWFLAKE', 'SNOWFLAKE', 'SAGEMAKER');
   export_id := LOWER(TO_VARCHAR(started_at, 'YYYYMMDD"T"HH24MISS"Z"'));
   base := 'exports/' || DATASET_NAME || '/' || export_id || '/';
 
@@ -152,6 +158,11 @@ BEGIN
       || ' FILE_FORMAT = (FORMAT_NAME = ''' || db || '.' || sch || '.ML_EXPORT_CSV'')'
       || ' HEADER = FALSE MAX_FILE_SIZE = ' || max_file_size
       || ' INCLUDE_QUERY_ID = TRUE DETAILED_OUTPUT = TRUE';
+    -- The SNOWFLAKE scoring engine scores the view in place: its rows are counted, not unloaded
+    -- (one row shaped as DETAILED_OUTPUT's, a file of that many rows: the checks below stay the same).
+    IF (section = 'score' AND scoring = 'SNOWFLAKE') THEN
+      copy_sql := 'SELECT NULL, 0, COUNT(*) FROM (' || section_query || ')';
+    END IF;
     EXECUTE IMMEDIATE :copy_sql;
     -- SQLID: the query id of the last query run, here the COPY (docs: developer-guide/
     -- snowflake-scripting/query-id); kept, so nothing run later can change what is scanned.
@@ -184,13 +195,18 @@ BEGIN
       RAISE column_order;
     END IF;
 
-    sections := OBJECT_INSERT(sections, section, OBJECT_CONSTRUCT(
-      'prefix', section_prefix,
-      'columns', section_columns,
-      'files', section_files,
-      'rows', section_rows,
-      'bytes', section_bytes));
-    written := ARRAY_APPEND(written, section);
+    IF (section = 'score') THEN
+      scoring_summary := OBJECT_CONSTRUCT('name', scoring_view, 'columns', section_columns, 'rows', section_rows);
+    END IF;
+    IF (section <> 'score' OR scoring = 'SAGEMAKER') THEN
+      sections := OBJECT_INSERT(sections, section, OBJECT_CONSTRUCT(
+        'prefix', section_prefix,
+        'columns', section_columns,
+        'files', section_files,
+        'rows', section_rows,
+        'bytes', section_bytes));
+      written := ARRAY_APPEND(written, section);
+    END IF;
   END FOR;
 
   -- The labels' summary (the marked query above) and the predictions table's columns: PrepareRun
@@ -230,11 +246,14 @@ BEGIN
       'training_script', training_script,
       'training_instance_count', training_instance_count,
       'tuning', tuning,
-      'training_engine', training_engine),
+      'training_engine', training_engine,
+      'scoring_engine', scoring_engine),
     'label_summary', label_summary,
     'predictions_columns', COALESCE(predictions_columns, ARRAY_CONSTRUCT()),
     'engine', engine,
-    'sections', written);
+    'sections', written,
+    'scoring_engine', scoring,
+    'scoring_view', scoring_summary);
 
   -- The manifest goes LAST: the S3 event on manifest.json starts the pipeline.
   manifest_literal := REPLACE(REPLACE(TO_JSON(manifest), '\\', '\\\\'), '''', '''''');

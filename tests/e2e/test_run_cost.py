@@ -51,10 +51,11 @@ def _run_row(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
 
 
 def _warehouse_seconds(output: dict[str, Any]) -> float:
-    """What the run's Snowflake Lambdas reported in the state (TrainInSnowflake, load, publish)."""
+    """What the run's Snowflake Lambdas reported in the state (TrainInSnowflake, the gate's champion
+    scoring, load, publish)."""
     return sum(
         float((output.get(section) or {}).get("warehouse_seconds") or 0.0)
-        for section in ("training", "load", "published")
+        for section in ("training", "evaluation", "load", "published")
     )
 
 

@@ -3,9 +3,10 @@ sandbox's runs, or kept with the reason only AWS's side uses it (docs/reliabilit
 privilege, proven", generated here: ``SNOWSAGE_WRITE_DOCS=1`` rewrites the section).
 
 The runs cover every path: a tuned run started by its S3 event, a warm-started one, a score_only
-run, the Snowflake engine, a run stopped during Train (the safety net), the staleness check and an
-alarm. Every authorization the sandbox made is recorded; each granted action is then removed alone
-and the recorded requests it allowed are evaluated again. tests/reliability/test_permissions.py
+run, one scored in Snowflake (SCORING_ENGINE), the Snowflake training engine, a run stopped during
+Train (the safety net), the staleness check and an alarm. Every authorization the sandbox made is
+recorded; each granted action is then removed alone and the recorded requests it allowed are
+evaluated again. tests/reliability/test_permissions.py
 runs a sample of such removals for real: each fails its run in the state that made the call.
 """
 
@@ -74,6 +75,16 @@ def _run_every_path(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
         name="least-privilege-rescore",
     )
     assert rescored.status == "SUCCEEDED", rescored.execution.cause
+    # The SNOWFLAKE scoring engine: an export without score/, scored in place by ML_PREDICT_<DATASET>.
+    _sql(sb, "UPDATE ML_DATASETS SET SCORING_ENGINE = 'SNOWFLAKE' WHERE NAME = 'merchant_risk'")
+    export_quietly(sb, "20261208t025000z")
+    in_place = pipeline_run.start_by_hand(
+        sb,
+        {"manifest": manifest_uri(sb, "20261208t025000z"), "mode": "score_only"},
+        name="least-privilege-score-in-snowflake",
+    )
+    _sql(sb, "UPDATE ML_DATASETS SET SCORING_ENGINE = NULL WHERE NAME = 'merchant_risk'")
+    assert in_place.status == "SUCCEEDED", in_place.execution.cause
     if snowpark():
         _sql(sb, "UPDATE ML_DATASETS SET TRAINING_ENGINE = 'SNOWFLAKE' WHERE NAME = 'merchant_risk'")
         export_quietly(sb, "20261208t030000z")
@@ -98,6 +109,7 @@ def _run_every_path(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.undo()
     _sql(sb, "UPDATE ML_DATASETS SET TUNING = NULL WHERE NAME = 'merchant_risk'")
     moto_patches.wait_for_event_deliveries()
+    _gate_waits_for_another_runs_lease(sb)
     # The hourly staleness check (its schedule is AWS's: invoked here) and an alarm's action.
     scheduled = (PROJECT_ROOT / "events" / "check_staleness" / "scheduled.json").read_bytes()
     answer = sb.client("lambda").invoke(
@@ -108,6 +120,24 @@ def _run_every_path(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     sb.client("cloudwatch").set_alarm_state(
         AlarmName=alarm, StateValue="ALARM", StateReason="least privilege"
     )
+
+
+def _gate_waits_for_another_runs_lease(sb: Sandbox) -> None:
+    """Another run of the dataset holds the promotion lease: the gate reads who, and says so."""
+    table, dynamodb = sb.deployed.resources["PromotionLeaseTable"], sb.client("dynamodb")
+    held = {
+        "dataset": {"S": "merchant_risk"},
+        "holder": {"S": "another-run"},
+        "expires_at": {"N": "4102444800"},
+    }
+    dynamodb.put_item(TableName=table, Item=held)
+    candidate = (PROJECT_ROOT / "events" / "evaluate_model" / "candidate.json").read_bytes()
+    answer = sb.client("lambda").invoke(
+        FunctionName=sb.deployed.functions["EvaluateModelFunction"], Payload=candidate
+    )
+    dynamodb.delete_item(TableName=table, Key={"dataset": {"S": "merchant_risk"}})
+    payload = json.loads(answer["Payload"].read())
+    assert payload["errorType"] == "PromotionInProgress" and "another-run" in payload["errorMessage"], payload
 
 
 def _stop_on_first(sb: Sandbox, monkeypatch: pytest.MonkeyPatch, export_id: str, describe: str) -> None:

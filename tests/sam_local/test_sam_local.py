@@ -111,6 +111,18 @@ def trained_in_snowflake(result: Any, snowflake_port: int) -> None:
     assert result["final_metrics"][0]["MetricName"] == "validation:auc"
 
 
+def scored_in_snowflake(result: Any, snowflake_port: int) -> None:
+    """The reference export scored in place by the function its run published (after LoadPredictions)."""
+    assert result["rows_loaded"] == result["rows_scored"] > 0
+    assert result["scored_by"] == "snowflake:ML_PREDICT_MERCHANT_RISK:v1"
+    rows = query(
+        snowflake_port,
+        "SELECT COUNT(*) FROM MERCHANT_RISK_PREDICTIONS WHERE RUN_ID = %s",
+        REFERENCE_RUN_ID,
+    )
+    assert rows == [(result["rows_loaded"],)]
+
+
 def recorded(status: str, run_id: str) -> Check:
     def check(result: Any, snowflake_port: int) -> None:
         assert result["status"] == status
@@ -141,6 +153,7 @@ CHECKS: dict[str, Check] = {
     "record_run/failed.json": recorded("FAILED", FAILED_RUN_ID),
     "record_run/succeeded.json": recorded("SUCCEEDED", REFERENCE_RUN_ID),
     "register_model/candidate.json": registered,
+    "score_in_snowflake/scoring.json": scored_in_snowflake,
     "select_model/promoted_model.json": selection,
     "start_pipeline/manifest_created.json": duplicate,
     "train_in_snowflake/snowflake_engine.json": trained_in_snowflake,
@@ -154,6 +167,8 @@ def test_every_event_file_has_a_check_and_a_function() -> None:
         function_for(name.split("/")[0])
 
 
+# Invoked after the others: it replaces the rows load_predictions/load.json writes (the same export).
+AFTER_THE_OTHERS = "score_in_snowflake/scoring.json"
 # Events a handler raises on: the name is the errorType its error document must carry.
 ERROR_EVENTS = ("ModelPackageNotFound", "InvalidExecutionInput")
 
@@ -179,10 +194,12 @@ def invocations(sam_local: SamLocal) -> dict[str, Invocation]:
     query(snowflake_port, "DELETE FROM ML_RUNS WHERE RUN_ID IN (%s, %s)", REFERENCE_RUN_ID, FAILED_RUN_ID)
     calls = {name: (function_for(name.split("/")[0]), EVENTS / name) for name in event_files()}
     calls.update(error_events(sam_local.folder))
+    last = calls.pop(AFTER_THE_OTHERS)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=PARALLEL_INVOKES) as pool:
         futures = {name: pool.submit(sam_local.invoke, *call) for name, call in calls.items()}
         done = {name: future.result() for name, future in futures.items()}
+    done[AFTER_THE_OTHERS] = sam_local.invoke(*last)
     print(f"sam-local: {len(done)} sam local invoke in {time.monotonic() - started:.0f} s")
     return done
 

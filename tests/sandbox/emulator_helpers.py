@@ -131,13 +131,19 @@ class ReferenceModel:
         return result
 
 
-def artifact_tar(raw: bytes) -> bytes:
+def model_archive(files: Mapping[str, bytes]) -> bytes:
+    """A ``model.tar.gz`` of ``files`` (name in the archive -> bytes)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("xgboost-model")
-        info.size = len(raw)
-        archive.addfile(info, io.BytesIO(raw))
+        for name, body in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            archive.addfile(info, io.BytesIO(body))
     return buffer.getvalue()
+
+
+def artifact_tar(raw: bytes) -> bytes:
+    return model_archive({"xgboost-model": raw})
 
 
 def artifact_bytes(s3: Any, uri: str, *, bucket: str = BUCKET) -> bytes:

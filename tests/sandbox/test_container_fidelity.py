@@ -199,15 +199,11 @@ def test_a_bad_hyperparameter_is_accepted_by_the_api_and_fails_the_job(emulator:
 
 
 def test_a_hidden_file_in_a_channel_fails_the_job(emulator: SageMakerEmulator, s3: Any) -> None:
-    # issue 17: the container fails on files starting with '.' (xgb/data_utils.py:138 only skips them
-    # in its format check; xgboost then reads the whole folder)
+    # the container fails on files starting with '.' (xgb/data_utils.py:672-675, get_size)
     put_training_data(s3)
     put(s3, "data/train/.part-0.csv.crc", "junk\n")
     reason = failure_of(emulator, training_request())
-    assert (
-        "UserError: Failed to load train data: s3://snowsage-test/data/train/.part-0.csv.crc is a hidden file"
-        in reason
-    )
+    assert "UserError: Hidden file found in the data path! Remove that before training." in reason
 
 
 def test_a_trailing_comma_adds_no_feature(emulator: SageMakerEmulator, s3: Any) -> None:

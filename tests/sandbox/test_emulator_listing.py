@@ -13,6 +13,7 @@ import pytest
 
 from sandbox.aws.moto_patches import installed_patches
 from sandbox.sagemaker import SageMakerEmulator
+from tests.sandbox.conftest import allow_all_role
 from tests.sandbox.emulator_helpers import BUCKET, IMAGE, ROLE, put, training_request
 from tests.sandbox.test_emulator_tuning import tuning_request
 
@@ -22,10 +23,27 @@ class _NoLambdas:
         raise AssertionError("no Lambda runs here")
 
 
+def _admin(service: str) -> Any:
+    # The sandbox enforces IAM: its administrator's key, not the fake one moto puts in the environment.
+    return boto3.client(
+        service, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+@pytest.fixture
+def emulator(s3: Any, endpoint_url: str) -> SageMakerEmulator:
+    """The emulator's S3 calls go through the patched S3 too: as the administrator."""
+    return SageMakerEmulator(_admin("s3"), background=False, endpoint_url=endpoint_url)
+
+
 @pytest.fixture
 def api(s3: Any, emulator: SageMakerEmulator) -> Iterator[Any]:
     with installed_patches(emulator=emulator, lambda_runtime=_NoLambdas()):
-        yield boto3.client("sagemaker", region_name="us-east-1")
+        iam = _admin("iam")
+        role = ROLE.rsplit("/", 1)[-1]
+        if role not in [r["RoleName"] for r in iam.list_roles()["Roles"]]:
+            allow_all_role(iam, role)  # a job runs as its role: it must exist and SageMaker assume it
+        yield _admin("sagemaker")
 
 
 def _failed_jobs(emulator: SageMakerEmulator, *names: str) -> None:
@@ -93,7 +111,7 @@ def test_a_bad_token_or_page_size_is_refused(api: Any, emulator: SageMakerEmulat
 
 
 def test_models_and_transform_jobs_are_listed(api: Any, s3: Any, emulator: SageMakerEmulator) -> None:
-    put(s3, "models/model.tar.gz", b"not read by CreateModel")
+    put(_admin("s3"), "models/model.tar.gz", b"not read by CreateModel")
     for name in ("model-one", "model-two"):
         container = {"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/models/model.tar.gz"}
         api.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=ROLE)

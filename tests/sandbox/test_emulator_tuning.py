@@ -40,6 +40,21 @@ def tuning_request(
     }
 
 
+def test_trials_carry_the_tuning_objective_metric(emulator: SageMakerEmulator, s3: Any) -> None:
+    """SageMaker adds the objective to every trial's hyperparameters (the SDK's tuner.py removes it from
+    a described job as "reserved by SageMaker"); the built-in container then evaluates it."""
+    put_training_data(s3)
+    request = tuning_request(max_jobs=1, parallel=1)
+    del request["TrainingJobDefinition"]["StaticHyperParameters"]["eval_metric"]
+    emulator.create_hyper_parameter_tuning_job(request)
+    described = emulator.describe_hyper_parameter_tuning_job("snowsage-0123456789ab-t0")
+    statics = described["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert statics["_tuning_objective_metric"] == "validation:auc"
+    trial = emulator.describe_training_job(described["BestTrainingJob"]["TrainingJobName"])
+    assert trial["HyperParameters"]["_tuning_objective_metric"] == "validation:auc"
+    assert [m["MetricName"] for m in trial["FinalMetricDataList"]] == ["validation:auc", "train:auc"]
+
+
 def test_the_request_is_one_botocore_accepts() -> None:
     assert request_problems("sagemaker", "CreateHyperParameterTuningJob", tuning_request()) == []
 

@@ -985,6 +985,40 @@ def test_cloudformation_drops_novalue_elements_from_lists(sandbox: Sandbox) -> N
     assert sandbox.client("iam").list_role_policies(RoleName=role)["PolicyNames"] == ["always"]
 
 
+def test_a_generated_role_name_fits_iams_64_characters(sandbox: Sandbox) -> None:
+    """m: a long stack name and logical id still give a role IAM accepts, its policy attachable."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    logical_id = "RecordExecutionOutcomeFunctionRole"
+    template = {
+        "Resources": {
+            logical_id: {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}}
+        }
+    }
+    name = f"snowsage-smoke-{uuid.uuid4().hex[:6]}"
+    cloudformation = sandbox.client("cloudformation")
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    role = cloudformation.describe_stack_resources(StackName=name)["StackResources"][0]["PhysicalResourceId"]
+    suffix = role.rsplit("-", 1)[-1]
+    assert len(f"{name}-{logical_id}-{suffix}") > moto_patches.ROLE_NAME_MAX >= len(role)
+    assert role.startswith("snowsage-smoke-") and "-RecordExecution" in role
+    iam = sandbox.client("iam")
+    policy = iam.create_policy(
+        PolicyName=f"{name}-p",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=role, PolicyArn=policy)  # IAM's roleName limit, checked by the sandbox
+
+
 # --------------------------------------------------------------------------------------------
 # No patch for a Fail state re-raising a States.* error (concepts-error-handling)
 # --------------------------------------------------------------------------------------------

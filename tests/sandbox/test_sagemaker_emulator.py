@@ -348,7 +348,7 @@ def test_empty_train_channel_fails_the_job(emulator: SageMakerEmulator) -> None:
     emulator.create_training_job(training_request(InputDataConfig=[channel("train", "nothing/")]))
     d = emulator.describe_training_job("snowsage-run-train-0")
     assert d["TrainingJobStatus"] == "Failed"
-    assert "No data in train channel" in d["FailureReason"]
+    assert "No data in training channel path /opt/ml/input/data/train" in d["FailureReason"]
 
 
 class HeldS3:
@@ -769,9 +769,9 @@ def test_many_small_objects_share_worker_requests_and_keep_their_own_outputs(
     predicts: list[int] = []
     original = transform.Scorer.predict
 
-    def counting(self: transform.Scorer, matrix: Any, nthread: int) -> Any:
+    def counting(self: transform.Scorer, matrix: Any, nthread: int, *kind: str) -> Any:
         predicts.append(len(matrix))
-        return original(self, matrix, nthread)
+        return original(self, matrix, nthread, *kind)
 
     monkeypatch.setattr(transform.Scorer, "predict", counting)
     monkeypatch.setattr("sandbox.sagemaker.emulator.SMALL_BATCH_OBJECTS", 10)

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.serve.sam_local import ROOT
+from tests.serve.test_sagemaker_sdk_role import sdk_smoke_test_actions
 from tests.serve.test_serve import BUCKET, Served, aws, serving
 
 pytestmark = pytest.mark.e2e
@@ -46,13 +47,43 @@ def _export_prefixes(port: int) -> dict[str, str]:
     return {section: f"s3://{BUCKET}/{base}{section}/" for section in ("train", "validation", "score")}
 
 
-def _sagemaker_role(port: int) -> str:
-    """The stack's SageMaker execution role (trusted by sagemaker.amazonaws.com)."""
-    principal = "sagemaker.amazonaws.com"
-    roles = aws("iam", port).list_roles()["Roles"]
-    trusted = [r["Arn"] for r in roles if principal in json.dumps(r["AssumeRolePolicyDocument"])]
-    assert trusted, "the stack has no SageMaker execution role"
-    return sorted(trusted)[0]
+def _notebook_role(port: int) -> str:
+    """A data scientist's SageMaker execution role, as a notebook brings one: trusted by SageMaker,
+    granted the actions the SDK v3 checks first (its ``_get_smoke_test_actions("training")``) and
+    the bucket the jobs read and write. The stack's own roles grant neither (least privilege)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    grants = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": sdk_smoke_test_actions(f"http://127.0.0.1:{port}"),
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+            },
+        ],
+    }
+    iam = aws("iam", port)
+    arn: str = iam.create_role(RoleName="notebook-execution", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    iam.put_role_policy(
+        RoleName="notebook-execution", PolicyName="notebook", PolicyDocument=json.dumps(grants)
+    )
+    return arn
 
 
 def _environment(port: int, home: Path, **extra: str) -> dict[str, str]:
@@ -102,7 +133,7 @@ def arguments(served: Served) -> dict[str, Any]:
     return {
         **_export_prefixes(port),
         "bucket": BUCKET,
-        "role": _sagemaker_role(port),
+        "role": _notebook_role(port),
         "source_dir": str(ROOT / "training" / DATASET),
         "output_path": f"s3://{BUCKET}/sdk/models/",
         "predictions": f"s3://{BUCKET}/sdk/predictions/",
@@ -116,9 +147,8 @@ def v2(served: Served, arguments: dict[str, Any], home: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def v3(served: Served, arguments: dict[str, Any], home: Path) -> dict[str, Any]:
-    # Goes when the sandbox answers iam:SimulatePrincipalPolicy, which ModelTrainer asks first.
-    environment = _environment(served.ports[0], home, SAGEMAKER_VALIDATE_ROLE="false")
-    return _drive("v3", arguments, environment)
+    # No SAGEMAKER_VALIDATE_ROLE: ModelTrainer asks iam:SimulatePrincipalPolicy first, as on AWS.
+    return _drive("v3", arguments, _environment(served.ports[0], home))
 
 
 def _model_exists(port: int, job: dict[str, Any]) -> bool:

@@ -70,6 +70,12 @@ def _sdk(endpoint: str, *arguments: str) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def sdk_smoke_test_actions(endpoint: str) -> list[str]:
+    """The actions the SDK v3 simulates for a training role before it trains."""
+    actions: list[str] = _sdk(endpoint, "actions")
+    return actions
+
+
 def test_the_sdks_role_validation_gets_iams_verdict_for_each_template_role(tmp_path: Path) -> None:
     served = Served.start(tmp_path)
     try:
@@ -86,7 +92,7 @@ def test_the_sdks_role_validation_gets_iams_verdict_for_each_template_role(tmp_p
             role["Arn"] for role in iam.list_roles()["Roles"] if role["RoleName"].startswith("snowsage-")
         ]
         assert any("SageMakerExecutionRole" in arn for arn in roles)
-        actions = _sdk(endpoint, "actions")
+        actions = sdk_smoke_test_actions(endpoint)
         assert {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"} <= set(actions)
         trust = {
             "Version": "2012-10-17",

@@ -245,6 +245,9 @@ def aws(service: str, port: int) -> Any:
 # --- tests ----------------------------------------------------------------------------------------
 
 
+SCORE_IN_SNOWFLAKE = "ScoreInSnowflakeFunction"
+
+
 def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stops_on_sigint(
     tmp_path: Path,
 ) -> None:
@@ -315,7 +318,9 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
         by_function: dict[str, list[str]] = {}
         for label, (logical_id, _) in calls.items():
             by_function.setdefault(logical_id, []).append(label)
-        assert set(by_function) == set(project().functions)  # every function is invoked
+        # Every function is invoked: these side by side; ScoreInSnowflake after them, as it replaces
+        # the rows LoadPredictions writes (the same export) with the function PublishModel swaps.
+        assert set(by_function) | {SCORE_IN_SNOWFLAKE} == set(project().functions)
         sam_local_environment(local_env)  # resolve once (cached) before the threads use it
         with ThreadPoolExecutor(max_workers=len(by_function)) as pool:
             futures = {
@@ -384,6 +389,13 @@ def test_serve_with_sample_data_runs_every_function_as_sam_local_would_then_stop
             f"SELECT ML_PREDICT_MERCHANT_RISK({', '.join(features)}) FROM MERCHANT_RISK_SCORING",
         )
         assert scored and all(0.0 <= row[0] <= 1.0 for row in scored)
+
+        # SCORING_ENGINE = SNOWFLAKE: the reference export scored in place by that function.
+        [in_sql] = invoke(
+            local_env, SCORE_IN_SNOWFLAKE, [EVENTS / "score_in_snowflake" / "scoring.json"], tmp_path
+        )
+        assert in_sql["rows_loaded"] == in_sql["rows_scored"] == len(scored)
+        assert in_sql["scored_by"] == "snowflake:ML_PREDICT_MERCHANT_RISK:v1"
 
         assert results["succeeded"]["status"] == "SUCCEEDED"
         assert results["failed"]["status"] == "FAILED"

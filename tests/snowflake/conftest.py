@@ -18,6 +18,7 @@ from moto.server import ThreadedMotoServer
 
 from sandbox.snowflake.server import SnowflakeSandbox, start_snowflake
 from sandbox.snowflake.setup import SetupReport, apply_setup
+from snowsage.snowflake.connection import ConnectionFactory
 from snowsage_setup.sqlscript import EXAMPLES_DIR, setup_files
 
 BUCKET = "snowsage-test"
@@ -90,6 +91,15 @@ def setup_conn(conn: Any, database: str) -> Any:
     """A connection whose database holds every object of snowflake/setup (current schema ML)."""
     apply_all(conn, database)
     return conn
+
+
+@pytest.fixture
+def factory(snowflake_sandbox: SnowflakeSandbox, setup_conn: Any, database: str) -> ConnectionFactory:
+    """The Lambdas' connection factory, on the test's database (schema ML, set up)."""
+    return ConnectionFactory(
+        open=lambda tag: snowflake_sandbox.connect(database=database, schema="ML"),
+        statement_budget_seconds=120,
+    )
 
 
 SECOND_DATASET = EXAMPLES_DIR / "txn_refund.sql"

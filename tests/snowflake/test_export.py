@@ -161,11 +161,19 @@ def test_export_writes_sections_then_the_manifest(loaded_conn: Any, s3: Any) -> 
             "training_instance_count": None,
             "tuning": None,
             "training_engine": None,
+            "scoring_engine": None,
         },
         "label_summary": {"distinct": 2, "min": 0.0, "max": 1.0, "non_integers": 0},
         "predictions_columns": ["ID", "SCORE", "RUN_ID", "EXPORT_ID", "MODEL_VERSION", "SCORED_AT"],
         "engine": "SAGEMAKER",
         "sections": ["train", "validation", "score"],
+        "scoring_engine": "SAGEMAKER",
+        # the scoring view as the score section found it (its name, columns and rows)
+        "scoring_view": {
+            "name": "MERCHANT_RISK_SCORING",
+            "columns": manifest["score"]["columns"],
+            "rows": manifest["score"]["rows"],
+        },
     }
     assert labels == [(2, 0, 1)]
     features = [c for c in manifest["score"]["columns"] if c != "MERCHANT_ID"]
@@ -228,7 +236,28 @@ def test_a_snowflake_row_exports_score_only_and_says_so(loaded_conn: Any, s3: An
     assert parsed.train is None and parsed.engine == "SNOWFLAKE" and parsed.sections == ["score"]
 
 
-def test_the_procedure_skips_training_sections_for_the_snowflake_engine() -> None:
+def test_a_snowflake_scoring_row_unloads_no_score_and_counts_the_view(loaded_conn: Any, s3: Any) -> None:
+    """SCORING_ENGINE = 'SNOWFLAKE' scores the view in place: no scoring row reaches S3; with both
+    engines in Snowflake, no row of the dataset does."""
+    query(loaded_conn, "UPDATE ML_DATASETS SET SCORING_ENGINE = 'SNOWFLAKE' WHERE NAME = 'merchant_risk'")
+    recording = RecordingS3(s3)
+    manifest = export_dataset(loaded_conn, recording, BUCKET, "merchant_risk", export_id="scoring-sf")
+    merchants = query(loaded_conn, "SELECT COUNT(*) FROM MERCHANT_RISK_SCORING")[0][0]
+    assert (manifest["scoring_engine"], manifest["sections"]) == ("SNOWFLAKE", ["train", "validation"])
+    assert "score" not in manifest and manifest["model"]["scoring_engine"] == "SNOWFLAKE"
+    assert manifest["scoring_view"]["name"] == "MERCHANT_RISK_SCORING"
+    assert manifest["scoring_view"]["rows"] == merchants and len(manifest["scoring_view"]["columns"]) == 12
+    assert not [key for key in recording.written if "/score/" in key]
+    parsed = parse_manifest(json.dumps(manifest).encode())
+    assert parsed.score is None and parsed.scoring_view is not None
+
+    query(loaded_conn, "UPDATE ML_DATASETS SET TRAINING_ENGINE = 'SNOWFLAKE' WHERE NAME = 'merchant_risk'")
+    both = RecordingS3(s3)
+    manifest = export_dataset(loaded_conn, both, BUCKET, "merchant_risk", export_id="both-sf")
+    assert manifest["sections"] == [] and both.written == ["exports/merchant_risk/both-sf/manifest.json"]
+
+
+def test_the_procedure_skips_sections_a_snowflake_engine_reads_in_place() -> None:
     """The procedure's text does what the sandbox does (snowsage.manifest.exported_sections)."""
     body = next(
         s.text
@@ -243,9 +272,19 @@ def test_the_procedure_skips_training_sections_for_the_snowflake_engine() -> Non
         body.index("section := rec.SECTION;") < body.index(skip) < body.index("EXECUTE IMMEDIATE :copy_sql;")
     )
     assert body.index("written := ARRAY_APPEND(written, section);") < body.index("END FOR;")
-    assert "'engine', engine,\n    'sections', written);" in body
+    # The SNOWFLAKE scoring engine: the score SELECT counted, not unloaded, and kept out of sections.
+    assert "scoring := IFF(scoring_engine = 'SNOWFLAKE', 'SNOWFLAKE', 'SAGEMAKER');" in body
+    count = (
+        "IF (section = 'score' AND scoring = 'SNOWFLAKE') THEN\n"
+        "      copy_sql := 'SELECT NULL, 0, COUNT(*) FROM ('"
+    )
+    assert body.index(count) < body.index("EXECUTE IMMEDIATE :copy_sql;")
+    assert "IF (section <> 'score' OR scoring = 'SAGEMAKER') THEN\n      sections := OBJECT_INSERT(" in body
+    assert "'engine', engine,\n    'sections', written,\n    'scoring_engine', scoring," in body
     assert exported_sections("SNOWFLAKE") == ("score",)
     assert exported_sections(None) == exported_sections("SAGEMAKER") == ("train", "validation", "score")
+    assert exported_sections(None, "SNOWFLAKE") == ("train", "validation")
+    assert exported_sections("SNOWFLAKE", "SNOWFLAKE") == ()
 
 
 def test_split_is_md5_of_the_id_and_stable(loaded_conn: Any, s3: Any) -> None:

@@ -21,7 +21,6 @@ import snowflake.connector
 
 from sandbox.sagemaker.runner import environment_python
 from sandbox.snowflake import functions
-from sandbox.snowflake.server import SnowflakeSandbox
 from snowsage.models import PublishModelRequest
 from snowsage.snowflake import publishing
 from snowsage.snowflake.connection import ConnectionFactory
@@ -83,14 +82,6 @@ def publish_request(
     document["model"]["model_version"] = version
     document["model"]["model_data_url"] = f"s3://{BUCKET}/models/pumps/{run}/job/output/model.tar.gz"
     return PublishModelRequest.model_validate(document)
-
-
-@pytest.fixture
-def factory(snowflake_sandbox: SnowflakeSandbox, setup_conn: Any, database: str) -> ConnectionFactory:
-    return ConnectionFactory(
-        open=lambda tag: snowflake_sandbox.connect(database=database, schema="ML"),
-        statement_budget_seconds=120,
-    )
 
 
 def scores_in_sql(conn: Any) -> list[Any]:

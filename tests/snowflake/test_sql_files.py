@@ -182,7 +182,7 @@ def test_procedure_body_is_one_statement_with_the_unload_shape() -> None:
         assert not re.search(rf"(?<![A-Z_]){name}(?![A-Z_])", body.upper()), name
     # each section's summary (manifest v2): files, rows ($3) and bytes ($2), summed in SQL
     assert "SELECT COUNT(*), COALESCE(SUM($3::INTEGER), 0), COALESCE(SUM($2::INTEGER), 0)" in body
-    assert "'files', section_files,\n      'rows', section_rows,\n      'bytes', section_bytes" in body
+    assert "'files', section_files,\n        'rows', section_rows,\n        'bytes', section_bytes" in body
     assert "ARRAY_AGG(OBJECT_CONSTRUCT(" not in body  # no per-file list: the manifest does not grow per file
     # the manifest is the last thing unloaded
     assert body.rindex("manifest.json") > body.rindex("DETAILED_OUTPUT = TRUE")
@@ -225,9 +225,13 @@ def test_the_pipeline_role_gets_only_what_the_lambdas_use() -> None:
     ]
     assert not [text for text in granted if "CREATE TABLE" in text]  # temporary tables need none
     # EXPORT_DATASET reads the views; StalenessCheckFunction reads ML_STALE_DATASETS (owner's rights
-    # reach ML_DATASETS through it: sql-reference/sql/create-view, "Access control requirements")
+    # reach ML_DATASETS through it: sql-reference/sql/create-view, "Access control requirements");
+    # ScoreInSnowflake reads the sample's scoring view (SCORING_ENGINE = 'SNOWFLAKE'), never a training view
     views = [text for text in granted if " ON VIEW " in text]
-    assert views == [f"GRANT SELECT ON VIEW ML_STALE_DATASETS TO ROLE {pipeline_role}"]
+    assert sorted(views) == [
+        f"GRANT SELECT ON VIEW MERCHANT_RISK_SCORING TO ROLE {pipeline_role}",
+        f"GRANT SELECT ON VIEW ML_STALE_DATASETS TO ROLE {pipeline_role}",
+    ]
     assert not [text for text in granted if "ML_DATASETS" in text]  # ... and the registry, as owner
     assert f"GRANT USAGE ON SCHEMA SNOWSAGE.ML TO ROLE {pipeline_role}" in granted
 

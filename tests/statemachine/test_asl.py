@@ -41,6 +41,7 @@ PRODUCERS: dict[str, type[BaseModel] | None] = {
     "model": models.ModelSelection,
     "transform": models.TransformResult,
     "load": models.LoadResult,
+    "published": models.PublishedModel,
     "record": models.RunRecord,
     "error": models.CaughtError,
     "created_model": None,
@@ -59,6 +60,7 @@ LAMBDA_REQUESTS: dict[str, type[BaseModel]] = {
     "${LoadPredictionsFunctionArn}": models.LoadPredictionsRequest,
     "${PublishModelFunctionArn}": models.PublishModelRequest,
     "${TrainInSnowflakeFunctionArn}": models.TrainInSnowflakeRequest,
+    "${ScoreInSnowflakeFunctionArn}": models.ScoreInSnowflakeRequest,
     "${RecordRunFunctionArn}": models.RecordRunRequest,
 }
 PATH = re.compile(r"(?<![$\w])\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
@@ -505,3 +507,20 @@ def test_tune_warm_is_tune_with_the_plans_warm_start_config() -> None:
     assert {key: value for key, value in warm.items() if key != "Comment"} == {
         key: value for key, value in tune.items() if key != "Comment"
     }
+
+
+def test_the_scoring_engine_chooses_the_transform_or_scoring_in_snowflake() -> None:
+    """After SelectModel, SNOWFLAKE publishes the model if the function does not serve it yet, then
+    scores in Snowflake into $.load, as LoadPredictions does; no transform state is on that path."""
+    assert STATES["SelectModel"]["Next"] == "ChooseScoringEngine"
+    for engine, expected in (("SNOWFLAKE", "PublishForScoring"), ("SAGEMAKER", "CreateModel")):
+        assert choose("ChooseScoringEngine", {"plan": {"model": {"scoring_engine": engine}}}) == expected
+    publish = STATES["PublishForScoring"]
+    assert publish["Resource"] == STATES["PublishModel"]["Resource"]
+    assert publish["Parameters"]["if_not_served"] is True
+    assert (publish["ResultPath"], publish["Next"]) == ("$.published", "ScoreInSnowflake")
+    score = STATES["ScoreInSnowflake"]
+    assert (score["ResultPath"], score["Next"]) == (STATES["LoadPredictions"]["ResultPath"], "RecordRun")
+    assert "SnowflakeUnavailable" in {name for retry in score["Retry"] for name in retry["ErrorEquals"]}
+    after = reachable("PublishForScoring") - FAILURE_BRANCH
+    assert not after & {"CreateModel", "Score", "LoadPredictions", "PublishModel"}, after

@@ -49,6 +49,7 @@ SUBSTITUTIONS = {
     "LoadPredictionsFunctionArn",
     "PublishModelFunctionArn",
     "TrainInSnowflakeFunctionArn",
+    "ScoreInSnowflakeFunctionArn",
     "RecordRunFunctionArn",
     "SageMakerRoleArn",
     "XGBoostImageUri",

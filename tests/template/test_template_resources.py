@@ -255,6 +255,7 @@ def test_outputs_name_what_operators_and_snowflake_need() -> None:
         "LoadPredictionsFunctionName",
         "PublishModelFunctionName",
         "TrainInSnowflakeFunctionName",
+        "ScoreInSnowflakeFunctionName",
         "RecordRunFunctionName",
         "RecordExecutionOutcomeFunctionName",
         "ExecutionOutcomeDeadLetterQueueUrl",

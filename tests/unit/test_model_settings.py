@@ -72,6 +72,7 @@ def test_a_row_without_settings_keeps_the_template_defaults() -> None:
         "training_instance_count": "template",
         "transform_instance_count": "template",
         "training_engine": "default",
+        "scoring_engine": "default",
     }
     assert resolved.plan.training_engine == "SAGEMAKER"
 
@@ -157,6 +158,17 @@ def test_the_training_engine_is_the_rows_then_the_inputs() -> None:
     )
 
 
+def test_the_scoring_engine_is_the_rows_then_the_inputs_and_independent_of_training() -> None:
+    """SCORING_ENGINE in the row, "scoring_engine" in the input, SAGEMAKER by default."""
+    row = _resolve(row={"scoring_engine": "SNOWFLAKE"})
+    assert (row.plan.scoring_engine, row.plan.training_engine) == ("SNOWFLAKE", "SAGEMAKER")
+    assert row.plan.sources["scoring_engine"] == "ML_DATASETS"
+    over = _resolve(row={"scoring_engine": "SNOWFLAKE"}, request={"scoring_engine": "SAGEMAKER"})
+    assert (over.plan.scoring_engine, over.plan.sources["scoring_engine"]) == ("SAGEMAKER", "execution input")
+    both = _resolve(request={"scoring_engine": "SNOWFLAKE", "training_engine": "SNOWFLAKE"})
+    assert (both.plan.scoring_engine, both.plan.training_engine) == ("SNOWFLAKE", "SNOWFLAKE")
+
+
 def test_an_execution_input_with_an_unknown_engine_is_refused() -> None:
     with pytest.raises(InvalidExecutionInput, match=r"training_engine.*'SAGEMAKER' or 'SNOWFLAKE'"):
         parse_execution_input({"manifest": "s3://b/k", "training_engine": "snowflake"})
@@ -222,6 +234,10 @@ def test_an_execution_input_with_an_unknown_engine_is_refused() -> None:
         (
             {"row": {"training_engine": "snowpark"}},
             "dataset segment: ML_DATASETS.TRAINING_ENGINE 'snowpark' is not 'SAGEMAKER' or 'SNOWFLAKE'",
+        ),
+        (
+            {"row": {"scoring_engine": "sagemaker"}},
+            "dataset segment: ML_DATASETS.SCORING_ENGINE 'sagemaker' is not 'SAGEMAKER' or 'SNOWFLAKE'",
         ),
         (
             {"row": {"hyperparameters": "[1, 2]"}},

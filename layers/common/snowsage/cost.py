@@ -11,7 +11,8 @@ and the Snowflake warehouse time of the statements the run ran.
                      GB-second, + requests x price per request
     warehouse      = warehouse seconds x credits per hour of the warehouse's size / 3600 x price per
                      credit: the seconds are the statements' elapsed time as the Lambdas observed
-                     it (TrainInSnowflake's CALL, LoadPredictions' COPY and load, PublishModel)
+                     it (TrainInSnowflake's CALL, LoadPredictions' COPY and load, ScoreInSnowflake's
+                     scoring statement, PublishModel)
     total          = the sum of the parts (S3, SNS, CloudWatch and the export's credits are not in it)
 
 The Lambda seconds come from the execution history (scheduled to succeeded or failed): Lambda's

@@ -110,6 +110,10 @@ class TrainingFailed(PermanentError):
     """TRAIN_MODEL failed inside Snowflake (its message says why); the run records it."""
 
 
+class ScoringFailed(PermanentError):
+    """The scoring statement failed inside Snowflake (its message says why); rolled back, recorded."""
+
+
 class PromotionInProgress(TransientError):
     """Another run of the dataset holds the promotion lease: the state machine waits and retries."""
 

@@ -30,6 +30,8 @@ from snowsage.models import (
     Manifest,
     ManifestSection,
     Mode,
+    ScoringEngine,
+    ScoringView,
     SectionName,
     TrainingEngine,
     validation_problems,
@@ -69,20 +71,28 @@ def parse_manifest(raw: bytes) -> Manifest:
 
 
 SECTION_NAMES: tuple[SectionName, ...] = ("train", "validation", "score")
+ENGINES = TRAINING_ENGINES  # the values TRAINING_ENGINE and SCORING_ENGINE take
 
 
-def exported_sections(row_engine: str | None) -> tuple[SectionName, ...]:
-    """What EXPORT_DATASET writes for a row's TRAINING_ENGINE (and names in ``engine``): the
-    SNOWFLAKE engine trains on the view, so its training rows are not unloaded; any other value
-    (NULL: SAGEMAKER) gets every section."""
-    return ("score",) if row_engine == "SNOWFLAKE" else SECTION_NAMES
+def exported_sections(
+    row_engine: str | None, row_scoring_engine: str | None = None
+) -> tuple[SectionName, ...]:
+    """What EXPORT_DATASET writes for a row's TRAINING_ENGINE and SCORING_ENGINE (named in ``engine``
+    and ``scoring_engine``): a SNOWFLAKE engine works on the view, so its rows are not unloaded; any
+    other value (NULL: SAGEMAKER) gets its sections."""
+    training: tuple[SectionName, ...] = () if row_engine == "SNOWFLAKE" else ("train", "validation")
+    scoring: tuple[SectionName, ...] = () if row_scoring_engine == "SNOWFLAKE" else ("score",)
+    return (*training, *scoring)
 
 
-def _required_sections(mode: Mode, engine: TrainingEngine) -> tuple[SectionName, ...]:
-    """SageMaker trains on the export's train/validation files; the SNOWFLAKE engine on the view."""
-    if mode == "train_and_score" and engine == "SAGEMAKER":
-        return SECTION_NAMES
-    return ("score",)
+def _required_sections(
+    mode: Mode, engine: TrainingEngine, scoring_engine: ScoringEngine
+) -> tuple[SectionName, ...]:
+    """SageMaker trains and scores on the export's files; the SNOWFLAKE engines on the views."""
+    training: tuple[SectionName, ...] = (
+        ("train", "validation") if mode == "train_and_score" and engine == "SAGEMAKER" else ()
+    )
+    return (*training, *(("score",) if scoring_engine == "SAGEMAKER" else ()))
 
 
 def present_sections(manifest: Manifest) -> tuple[SectionName, ...]:
@@ -93,18 +103,35 @@ def present_sections(manifest: Manifest) -> tuple[SectionName, ...]:
     return present
 
 
-def _check_engine(manifest: Manifest) -> None:
-    """``engine`` is the row's TRAINING_ENGINE as the export resolved it (NULL: SAGEMAKER)."""
-    if manifest.engine is None or manifest.model is None:
+def _check_engines(manifest: Manifest) -> None:
+    """``engine`` and ``scoring_engine`` are the row's TRAINING_ENGINE and SCORING_ENGINE as the
+    export resolved them (NULL: SAGEMAKER)."""
+    if manifest.model is None:
         return
-    row = manifest.model.training_engine or "SAGEMAKER"
-    if row in TRAINING_ENGINES and row != manifest.engine:
-        raise ManifestSchemaError(
-            f"manifest engine {manifest.engine!r} differs from its model.training_engine {row!r}"
-        )
+    for key, column, written in (
+        ("engine", "training_engine", manifest.model.training_engine),
+        ("scoring_engine", "scoring_engine", manifest.model.scoring_engine),
+    ):
+        resolved = getattr(manifest, key)
+        row = written or "SAGEMAKER"
+        if resolved is not None and row in ENGINES and row != resolved:
+            raise ManifestSchemaError(f"manifest {key} {resolved!r} differs from its model.{column} {row!r}")
 
 
 def _missing_section(manifest: Manifest, name: str, mode: Mode, engine: TrainingEngine) -> PermanentError:
+    if name == "score":
+        if manifest.scoring_engine == "SNOWFLAKE":
+            # The export left the scoring rows in Snowflake: only ML_PREDICT_<DATASET> can score them.
+            return InvalidExecutionInput(
+                f"execution input 'scoring_engine' 'SAGEMAKER': export {manifest.export_id} of"
+                f" {manifest.dataset} was written for the SNOWFLAKE scoring engine and has no 'score'"
+                " section (its scoring rows stayed in Snowflake), so there is nothing to score in S3;"
+                " drop the override, or set ML_DATASETS.SCORING_ENGINE to 'SAGEMAKER' and export again"
+            )
+        return ManifestSchemaError(
+            "manifest has no 'score' section, which the SAGEMAKER scoring engine needs"
+            " (only an export for SCORING_ENGINE = 'SNOWFLAKE' leaves it out)"
+        )
     written_for = manifest.engine or "SAGEMAKER"
     if written_for == "SNOWFLAKE":
         # The export left the training rows in Snowflake: only TRAIN_MODEL can train on them.
@@ -121,18 +148,52 @@ def _missing_section(manifest: Manifest, name: str, mode: Mode, engine: Training
 
 
 def sections_for(
-    manifest: Manifest, mode: Mode, engine: TrainingEngine = "SAGEMAKER"
+    manifest: Manifest,
+    mode: Mode,
+    engine: TrainingEngine = "SAGEMAKER",
+    scoring_engine: ScoringEngine = "SAGEMAKER",
 ) -> dict[str, ManifestSection]:
-    """The sections to check: those the mode and engine need (each must be there); in
+    """The sections to check: those the mode and engines need (each must be there); in
     train_and_score also train and validation when the SNOWFLAKE engine finds them (an older
-    export wrote them: it promises their files and their columns must match score's)."""
-    _check_engine(manifest)
+    export wrote them: it promises their files and their columns must match score's). The
+    SNOWFLAKE scoring engine reads no score file: a score section is then not listed."""
+    _check_engines(manifest)
     present = present_sections(manifest)
-    for name in _required_sections(mode, engine):
+    for name in _required_sections(mode, engine, scoring_engine):
         if name not in present:
             raise _missing_section(manifest, name, mode, engine)
-    used = SECTION_NAMES if mode == "train_and_score" else ("score",)
+    used: tuple[SectionName, ...] = (("train", "validation") if mode == "train_and_score" else ()) + (
+        ("score",) if scoring_engine == "SAGEMAKER" else ()
+    )
     return {name: section for name in used if name in present and (section := getattr(manifest, name))}
+
+
+def scoring_view(manifest: Manifest, scoring_engine: ScoringEngine) -> ScoringView | None:
+    """The scoring view the SNOWFLAKE scoring engine scores, checked: a plain identifier (it is inlined
+    in the scoring statement) with rows to score. None on SAGEMAKER, which scores the score files."""
+    if scoring_engine != "SNOWFLAKE":
+        return None
+    view = manifest.scoring_view
+    if view is None:
+        raise _no_scoring_view(manifest)
+    validate_snowflake_identifier(view.name, "scoring_view.name")
+    for column in view.columns:
+        validate_snowflake_identifier(column, "scoring_view column")
+    if view.rows <= 0:
+        raise ExportFileEmpty(f"scoring view {view.name} has {view.rows} rows; an export needs at least one")
+    return view
+
+
+def _no_scoring_view(manifest: Manifest) -> PermanentError:
+    if manifest.scoring_engine == "SNOWFLAKE":
+        return ManifestSchemaError(
+            "manifest has no 'scoring_view', which an export for SCORING_ENGINE = 'SNOWFLAKE' writes"
+        )
+    return InvalidExecutionInput(
+        f"execution input 'scoring_engine' 'SNOWFLAKE': export {manifest.export_id} of"
+        f" {manifest.dataset} names no scoring view (EXPORT_DATASET wrote it before scoring in"
+        " Snowflake existed); apply setup/30_export_procedure.sql and export again"
+    )
 
 
 def _check_section(name: str, section: ManifestSection, location: ManifestLocation) -> None:
@@ -181,7 +242,11 @@ def _check_file_list(name: str, section: ManifestSection, listed: list[ExportFil
 
 
 def check_manifest(
-    manifest: Manifest, location: ManifestLocation, mode: Mode, engine: TrainingEngine = "SAGEMAKER"
+    manifest: Manifest,
+    location: ManifestLocation,
+    mode: Mode,
+    engine: TrainingEngine = "SAGEMAKER",
+    scoring_engine: ScoringEngine = "SAGEMAKER",
 ) -> dict[str, ManifestSection]:
     """Every rule that needs no I/O. Returns the sections to verify (see ``sections_for``)."""
     if validate_dataset(manifest.dataset) != location.dataset:
@@ -193,10 +258,12 @@ def check_manifest(
     id_column = validate_snowflake_identifier(manifest.id_column, "id_column")
     label_column = validate_snowflake_identifier(manifest.label_column, "label_column")
     validate_snowflake_identifier(manifest.predictions_table, "predictions_table")
-    sections = sections_for(manifest, mode, engine)
+    sections = sections_for(manifest, mode, engine, scoring_engine)
     for name, section in sections.items():
         _check_section(name, section, location)
-    score_columns = [column.upper() for column in sections["score"].columns]
+    view = scoring_view(manifest, scoring_engine)
+    scored = view.columns if view is not None else sections["score"].columns
+    score_columns = [column.upper() for column in scored]
     if score_columns[0] != id_column:
         raise ColumnMismatch(f"score's first column is {score_columns[0]!r}; expected the id {id_column!r}")
     for name in ("train", "validation"):

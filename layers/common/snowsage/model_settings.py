@@ -8,10 +8,11 @@ with ``InvalidModelSettings`` naming the dataset and the column (or input key) t
 TRAINING_SCRIPT and TRAINING_INSTANCE_COUNT (script mode and scale-out) are resolved here and
 checked in plan.py (script_mode.py, scale_out.py), which needs the export and the bucket.
 
-Adding a setting (as the row's TRAINING_ENGINE was): a column in ML_DATASETS, copied into the
-manifest's ``model`` by EXPORT_DATASET (30_export_procedure.sql and sandbox/snowflake/export.py's
-MODEL_COLUMNS), a field of ``DatasetModel`` and of ``ExecutionInput``, and one ``_Layers.pick``
-call in ``resolve_model``, which records its source like the others.
+Adding a setting (as the row's TRAINING_ENGINE and SCORING_ENGINE were): a column in
+ML_DATASETS, copied into the manifest's ``model`` by EXPORT_DATASET (30_export_procedure.sql and
+sandbox/snowflake/export.py's MODEL_COLUMNS), a field of ``DatasetModel`` and of
+``ExecutionInput``, and one ``_Layers.pick`` call in ``resolve_model``, which records its source
+like the others.
 
 The objectives, metrics and their directions are the built-in XGBoost algorithm's: objectives
 from its hyperparameter page (docs: sagemaker/latest/dg/xgboost_hyperparameters), metric names as
@@ -36,6 +37,7 @@ from snowsage.models import (
     LabelSummary,
     ModelPlan,
     Problem,
+    ScoringEngine,
     TrainingEngine,
 )
 from snowsage.tuning import TuningSettings, check_tuning, parse_tuning
@@ -99,13 +101,14 @@ PREDICTION_COLUMNS: dict[Problem, tuple[str, ...]] = {
     "multiclass": ("ID", "PREDICTED_CLASS", "SCORE", "PROBABILITIES", *RUN_COLUMNS),
 }
 T = TypeVar("T")
+Engine = Literal["SAGEMAKER", "SNOWFLAKE"]  # TrainingEngine and ScoringEngine alike
 MULTICLASS_ONLY_COLUMNS = frozenset({"PREDICTED_CLASS", "PROBABILITIES"})
 
 # Keys that have columns of their own: a HYPERPARAMETERS object may not set them.
 OWN_COLUMNS = {"objective": "OBJECTIVE", "eval_metric": "EVALUATION_METRIC"}
 DEFAULT_OBJECTIVE = "binary:logistic"
-# A dataset trains on SageMaker unless its row or the execution input says SNOWFLAKE (issue 12).
-DEFAULT_TRAINING_ENGINE: TrainingEngine = "SAGEMAKER"
+# A dataset trains and scores on SageMaker unless its row or the execution input says SNOWFLAKE.
+DEFAULT_ENGINE: Engine = "SAGEMAKER"
 
 
 def metric_short_name(metric_name: str) -> str:
@@ -339,27 +342,39 @@ def _check_binary_labels(layers: _Layers, labels: LabelSummary | None, label: st
         )
 
 
-def _row_training_engine(layers: _Layers, text: str | None) -> TrainingEngine | None:
-    """ML_DATASETS.TRAINING_ENGINE as written: NULL leaves it to the default, SAGEMAKER."""
+def _row_engine(layers: _Layers, column: str, text: str | None) -> Engine | None:
+    """An ML_DATASETS engine column as written: NULL leaves it to the default, SAGEMAKER."""
     if text is None:
         return None
     if text == "SAGEMAKER":
         return "SAGEMAKER"
     if text == "SNOWFLAKE":
         return "SNOWFLAKE"
-    raise layers.refuse("ML_DATASETS.TRAINING_ENGINE", f"{text[:200]!r} is not 'SAGEMAKER' or 'SNOWFLAKE'")
+    raise layers.refuse(f"ML_DATASETS.{column}", f"{text[:200]!r} is not 'SAGEMAKER' or 'SNOWFLAKE'")
+
+
+def _pick_engine(
+    layers: _Layers, name: str, row_value: str | None, input_value: Engine | None
+) -> tuple[Engine, str]:
+    engine_layers: list[tuple[str, str | None]] = [
+        ("default", DEFAULT_ENGINE),
+        (ROW, _row_engine(layers, name.upper(), row_value)),
+        (INPUT, input_value),
+    ]
+    engine, source = layers.pick(name, engine_layers)
+    return ("SNOWFLAKE" if engine == "SNOWFLAKE" else "SAGEMAKER"), source
 
 
 def _pick_training_engine(
     layers: _Layers, row: DatasetModel, request: ExecutionInput
 ) -> tuple[TrainingEngine, str]:
-    engine_layers: list[tuple[str, str | None]] = [
-        ("default", DEFAULT_TRAINING_ENGINE),
-        (ROW, _row_training_engine(layers, row.training_engine)),
-        (INPUT, request.training_engine),
-    ]
-    engine, source = layers.pick("training_engine", engine_layers)
-    return ("SNOWFLAKE" if engine == "SNOWFLAKE" else "SAGEMAKER"), source
+    return _pick_engine(layers, "training_engine", row.training_engine, request.training_engine)
+
+
+def _pick_scoring_engine(
+    layers: _Layers, row: DatasetModel, request: ExecutionInput
+) -> tuple[ScoringEngine, str]:
+    return _pick_engine(layers, "scoring_engine", row.scoring_engine, request.scoring_engine)
 
 
 def resolve_training_engine(
@@ -368,6 +383,13 @@ def resolve_training_engine(
     """The run's engine and the layer that chose it ("default", ML_DATASETS, "execution input"),
     resolved as ``resolve_model`` does: PrepareRun needs it first, to know which sections to check."""
     return _pick_training_engine(_Layers(dataset), row or DatasetModel(), request)
+
+
+def resolve_scoring_engine(
+    dataset: str, row: DatasetModel | None, request: ExecutionInput
+) -> tuple[ScoringEngine, str]:
+    """Where the run scores, resolved like the training engine (PrepareRun needs it first too)."""
+    return _pick_scoring_engine(_Layers(dataset), row or DatasetModel(), request)
 
 
 def check_predictions_columns(dataset: str, table: str, columns: list[str] | None, problem: Problem) -> None:
@@ -454,6 +476,7 @@ def resolve_model(
     hyperparameters["objective"] = objective
     hyperparameters["eval_metric"] = metric_short_name(metric)
     training_engine, _ = _pick_training_engine(layers, row, request)
+    scoring_engine, _ = _pick_scoring_engine(layers, row, request)
     num_class: int | None = None
     if problem == "multiclass":
         num_class = _num_class(layers, hyperparameters, labels, label_column)
@@ -484,6 +507,7 @@ def resolve_model(
             training_instance_count=training_instances,
             transform_instance_count=transform_instances,
             training_engine=training_engine,
+            scoring_engine=scoring_engine,
             sources=dict(layers.sources),
         ),
         hyperparameters=hyperparameters,

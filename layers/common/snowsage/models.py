@@ -33,6 +33,8 @@ Problem = Literal["binary", "regression", "multiclass"]
 # Where a run trains: SageMaker's built-in XGBoost, or TRAIN_MODEL inside Snowflake (issue 12).
 TrainingEngine = Literal["SAGEMAKER", "SNOWFLAKE"]
 TRAINING_ENGINES: tuple[TrainingEngine, ...] = ("SAGEMAKER", "SNOWFLAKE")
+# Where a run scores: a SageMaker batch transform, or ML_PREDICT_<DATASET> inside Snowflake.
+ScoringEngine = Literal["SAGEMAKER", "SNOWFLAKE"]
 SectionName = Literal["train", "validation", "score"]
 # ML_RUNS.STATUS: what the pipeline's own RecordRun states write (SUCCEEDED, FAILED), and the
 # execution statuses the safety net records for runs that ended without them (TIMED_OUT, ABORTED).
@@ -107,6 +109,7 @@ class ExecutionInput(StrictContract):
     # Hyperparameter tuning for this run (snowsage/tuning.py), replacing the row's TUNING whole.
     tuning: dict[str, Any] | None = None
     training_engine: TrainingEngine | None = None
+    scoring_engine: ScoringEngine | None = None
 
 
 # --- Manifest (written by Snowflake's EXPORT_DATASET) ----------------------------------------
@@ -157,6 +160,16 @@ class DatasetModel(Contract):
     training_instance_count: int | None = None
     tuning: str | None = None
     training_engine: str | None = None
+    scoring_engine: str | None = None
+
+
+class ScoringView(Contract):
+    """The scoring view as EXPORT_DATASET found it: its name, columns (the id, then the features) and
+    rows. The SNOWFLAKE scoring engine scores it in place; the rows are the count it must load."""
+
+    name: str
+    columns: list[str] = Field(min_length=1)
+    rows: int = Field(ge=0)
 
 
 class LabelSummary(Contract):
@@ -178,7 +191,8 @@ class Manifest(Contract):
     predictions_table: str
     train: ManifestSection | None = None
     validation: ManifestSection | None = None
-    score: ManifestSection
+    # None: the export was written for the SNOWFLAKE scoring engine (no scoring row left Snowflake).
+    score: ManifestSection | None = None
     # Version 2: the row's model settings, the labels' summary, the predictions table's columns.
     model: DatasetModel | None = None
     label_summary: LabelSummary | None = None
@@ -188,6 +202,10 @@ class Manifest(Contract):
     # Snowflake). An older manifest has neither and holds every section.
     engine: TrainingEngine | None = None
     sections: list[SectionName] | None = None
+    # The row's SCORING_ENGINE as the export resolved it (NULL: SAGEMAKER), and the scoring view it
+    # counted: a SNOWFLAKE export writes no score section. Older manifests have neither.
+    scoring_engine: ScoringEngine | None = None
+    scoring_view: ScoringView | None = None
 
 
 # --- PrepareRun ------------------------------------------------------------------------------
@@ -281,7 +299,8 @@ class TuningPlan(Contract):
 
 
 class ScoringPlan(Contract):
-    input_uri: str
+    # The export's score/ prefix (None: the export wrote none, the SNOWFLAKE scoring engine).
+    input_uri: str | None
     output_uri: str
     stage_path: str
     transform_resources: TransformResources
@@ -293,6 +312,8 @@ class ScoringPlan(Contract):
     features: list[str] = Field(default_factory=list)
     # The Score state's OutputFilter: the id and every field the model wrote after the input.
     output_filter: str = "$[0,-1]"
+    # The SNOWFLAKE scoring engine's source: the scoring view, scored in place (None: SAGEMAKER).
+    view: str | None = None
 
 
 class ModelPlan(Contract):
@@ -305,6 +326,7 @@ class ModelPlan(Contract):
     training_instance_count: int = 1
     transform_instance_count: int = 1
     training_engine: TrainingEngine = "SAGEMAKER"
+    scoring_engine: ScoringEngine = "SAGEMAKER"
     # setting -> "template", "ML_DATASETS", "execution input", "labels" or "default for <objective>"
     sources: dict[str, str] = Field(default_factory=dict)
 
@@ -462,6 +484,17 @@ class LoadResult(Contract):
     rows_loaded: int
     files: int
     warehouse_seconds: float | None = None  # the load's statements, elapsed (snowsage.cost)
+    # ScoreInSnowflake: the function version that scored, ``snowflake:ML_PREDICT_<DATASET>:v<n>``
+    # (ML_RUNS.TRANSFORM_JOB, as TRAINING_JOB names TRAIN_MODEL).
+    scored_by: str | None = None
+
+
+class ScoreInSnowflakeRequest(Contract):
+    """The ScoreInSnowflake state's input: the plan and the model the function must serve."""
+
+    execution_name: str
+    plan: RunPlan
+    model: ModelSelection
 
 
 # --- PublishModel ----------------------------------------------------------------------------
@@ -471,6 +504,8 @@ class PublishModelRequest(Contract):
     execution_name: str
     plan: RunPlan
     model: ModelSelection
+    # PublishForScoring: publish only when ML_MODELS says the function serves another version.
+    if_not_served: bool = False
 
 
 class PublishedModel(Contract):
@@ -483,6 +518,8 @@ class PublishedModel(Contract):
     imports: str
     published_at: JsonDatetime
     warehouse_seconds: float | None = None  # the publication's statements, elapsed (snowsage.cost)
+    # True: the function already served this version (if_not_served): nothing was published.
+    already_served: bool = False
 
 
 # --- RecordRun -------------------------------------------------------------------------------

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from snowsage import scale_out
-from snowsage.errors import InvalidModelSettings
+from snowsage.errors import InvalidExecutionInput, InvalidModelSettings
 from snowsage.model_settings import (
     ResolvedModel,
     TemplateDefaults,
@@ -158,6 +159,37 @@ def _refuse_tuned_script(dataset: str, sources: dict[str, str]) -> None:
     )
 
 
+@dataclass(frozen=True)
+class _ScoringSource:
+    """What the run scores: the export's score files (SAGEMAKER), or the scoring view in place."""
+
+    columns: list[str]
+    rows: int
+    files: int = 0
+    prefix: str | None = None
+    view: str | None = None
+
+
+def _scoring_source(
+    request: ExecutionInput, manifest: Manifest, sections: dict[str, ManifestSection], model: ResolvedModel
+) -> _ScoringSource:
+    if model.plan.scoring_engine == "SAGEMAKER":
+        score = sections["score"]
+        return _ScoringSource(score.columns, score.rows, score.file_count, score.prefix)
+    if request.model_package_arn is not None:
+        where = setting_location(model.plan.sources["scoring_engine"], "SCORING_ENGINE", "scoring_engine")
+        function = f"ML_PREDICT_{manifest.dataset.upper()}"
+        raise InvalidExecutionInput(
+            f"execution input 'model_package_arn' with {where} 'SNOWFLAKE': {function}"
+            " serves the dataset's champion to every caller, so a named package cannot score in"
+            ' Snowflake without replacing it; score it with "scoring_engine": "SAGEMAKER"'
+        )
+    view = manifest.scoring_view
+    if view is None:  # pragma: no cover - check_manifest refuses a SNOWFLAKE run without one
+        raise InvalidModelSettings(f"dataset {manifest.dataset}: the export names no scoring view")
+    return _ScoringSource(view.columns, view.rows, view=view.name.upper())
+
+
 def build_run_plan(
     *,
     execution_name: str,
@@ -190,7 +222,7 @@ def build_run_plan(
     predictions_table = manifest.predictions_table.upper()
     check_predictions_columns(dataset, predictions_table, manifest.predictions_columns, model.plan.problem)
     group = model_package_group(settings.resource_prefix, location.dataset)
-    score = sections["score"]
+    scoring = _scoring_source(request, manifest, sections, model)
     stage_path = f"predictions/{location.dataset}/{run_id}/"
     training = (
         _training_plan(
@@ -237,20 +269,21 @@ def build_run_plan(
         training=training,
         evaluation=EvaluationPlan(metric_name=model.metric_name, threshold=model.threshold),
         scoring=ScoringPlan(
-            input_uri=_uri(location.bucket, score.prefix),
+            input_uri=_uri(location.bucket, scoring.prefix) if scoring.prefix else None,
             output_uri=_uri(location.bucket, stage_path),
             stage_path=stage_path,
             transform_resources=TransformResources(
                 InstanceType=request.transform_instance_type or settings.transform_instance_type,
                 InstanceCount=scale_out.transform_instances(
-                    model.plan.transform_instance_count, score.file_count
+                    model.plan.transform_instance_count, scoring.files
                 ),
             ),
-            rows=score.rows,
-            files=score.file_count,
-            features=score.columns[1:],
+            rows=scoring.rows,
+            files=scoring.files,
+            features=scoring.columns[1:],
             timeout_seconds=settings.transform_timeout_seconds,
-            output_filter=output_filter(len(score.columns)),
+            output_filter=output_filter(len(scoring.columns)),
+            view=scoring.view,
         ),
         selection=Selection(model_package_group=group, model_package_arn=request.model_package_arn),
         model=model.plan,

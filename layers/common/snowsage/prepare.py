@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from snowsage.errors import InvalidExecutionInput
 from snowsage.manifest import check_manifest, read_manifest, verify_files, verify_first_rows
-from snowsage.model_settings import resolve_training_engine
+from snowsage.model_settings import resolve_scoring_engine, resolve_training_engine
 from snowsage.models import ExecutionInput, PrepareRunRequest, RunPlan, validation_problems
 from snowsage.names import ManifestLocation
 from snowsage.plan import build_run_plan
@@ -40,9 +40,11 @@ def prepare_run(
             f"manifest bucket {location.bucket!r} is not this pipeline's bucket {settings.bucket_name!r}"
         )
     manifest = read_manifest(location, store)
-    # The engine decides the sections: a SNOWFLAKE export holds no train/validation (docs/contracts.md).
+    # The engines decide the sections: a SNOWFLAKE export holds no train/validation, or no score
+    # (docs/contracts.md).
     engine, _ = resolve_training_engine(location.dataset, manifest.model, execution_input)
-    sections = check_manifest(manifest, location, execution_input.mode, engine)
+    scoring_engine, _ = resolve_scoring_engine(location.dataset, manifest.model, execution_input)
+    sections = check_manifest(manifest, location, execution_input.mode, engine, scoring_engine)
     first_keys = verify_files(location, sections, store)
     verify_first_rows(location, sections, first_keys, store)
     return build_run_plan(

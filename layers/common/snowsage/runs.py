@@ -45,6 +45,13 @@ def failed_state(history: Iterable[Mapping[str, Any]]) -> str | None:
     return last
 
 
+def _scoring_job(state: RunState) -> str | None:
+    """What scored the run: the transform job, or the function version ScoreInSnowflake called."""
+    if state.transform is not None:
+        return state.transform.job_name
+    return state.load.scored_by if state.load else None
+
+
 def build_run_record(
     request: RecordRunRequest,
     *,
@@ -68,7 +75,7 @@ def build_run_record(
         error=error.Error if error else None,
         cause=summarise_cause(error.Cause) if error else None,
         training_job=state.training.job_name if state.training else None,
-        transform_job=state.transform.job_name if state.transform else None,
+        transform_job=_scoring_job(state),
         model_package_arn=state.model.model_package_arn if state.model else None,
         model_version=state.model.model_version if state.model else None,
         metric_name=state.evaluation.metric_name if state.evaluation else None,
@@ -80,7 +87,9 @@ def build_run_record(
         rows_scored=plan.scoring.rows if plan else None,
         rows_loaded=state.load.rows_loaded if state.load else None,
         published_function=(
-            f"{state.published.function_name} v{state.published.model_version}" if state.published else None
+            f"{state.published.function_name} v{state.published.model_version}"
+            if state.published and not state.published.already_served
+            else None
         ),
         started_at=plan.started_at if plan else started_at,
         finished_at=now,

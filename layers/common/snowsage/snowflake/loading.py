@@ -14,7 +14,7 @@ from snowsage.snowflake.sql import LoadStatements, load_statements
 logger = logging.getLogger(__name__)
 
 
-def _roll_back(snowflake: Session) -> None:
+def roll_back(snowflake: Session) -> None:
     """Undo the open transaction; the error that made us roll back is the one to report.
 
     A ROLLBACK that fails too (the connection is gone, the budget is spent) is only logged: if it
@@ -99,7 +99,7 @@ def load_predictions(
                 raise RowCountMismatch(f"inserted {inserted} rows; the export scored {plan.scoring.rows}")
             snowflake.execute("COMMIT")
         except BaseException:
-            _roll_back(snowflake)
+            roll_back(snowflake)
             raise
     return LoadResult(
         predictions_table=plan.predictions_table,

@@ -14,6 +14,9 @@ Three statements, in this order, so that a failure never leaves a broken functio
    it, so ML_MODELS never names a version no function serves.
 
 Every statement is idempotent: a retry after any partial attempt converges on the same state.
+
+PublishForScoring (the SNOWFLAKE scoring engine) sends ``if_not_served``: the dataset's last
+ML_MODELS row is read first, and a function that already serves the model is left as it is.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 from snowsage.errors import PublicationRefused
 from snowsage.models import Problem, PublishedModel, PublishModelRequest
 from snowsage.names import S3Uri, validate_snowflake_identifier
-from snowsage.snowflake.connection import ConnectionFactory, session
+from snowsage.snowflake.connection import ConnectionFactory, Session, session
 
 FUNCTION_PREFIX = "ML_PREDICT_"
 MODELS_STAGE = "ML_MODELS_STAGE"
@@ -217,12 +220,44 @@ def publish_statements(request: PublishModelRequest, bucket_stage: str) -> Publi
     )
 
 
+def served_model_statement() -> str:
+    """The version the function serves: the dataset's last published ML_MODELS row."""
+    columns = "MODEL_VERSION, MODEL_PACKAGE_ARN, ARTIFACT_URI, FUNCTION_NAME, IMPORTS, PUBLISHED_AT"
+    # B608: only module constants are inlined here; the dataset is a bind.
+    return (
+        f"SELECT {columns} FROM {MODELS_TABLE} WHERE DATASET = %(dataset)s"  # noqa: S608  # nosec B608
+        " ORDER BY PUBLISHED_AT DESC LIMIT 1"
+    )
+
+
+def _served(snowflake: Session, request: PublishModelRequest) -> PublishedModel | None:
+    """The function's model when it is the request's (same version and package), else None."""
+    snowflake.execute(served_model_statement(), {"dataset": request.plan.dataset})
+    row = snowflake.cursor.fetchone()
+    if row is None:
+        return None
+    version, package, artifact, name, imports, published_at = row
+    model = request.model
+    if int(version) != model.model_version or package != model.model_package_arn:
+        return None
+    return PublishedModel(
+        function_name=str(name),
+        model_version=int(version),
+        model_package_arn=str(package),
+        artifact_uri=str(artifact),
+        imports=str(imports),
+        published_at=published_at,
+        already_served=True,
+    )
+
+
 def publish_model(
     request: PublishModelRequest, factory: ConnectionFactory, bucket_stage: str, now: datetime | None = None
 ) -> PublishedModel:
-    """Copy the artifact, swap the function, record the version (module docstring: why this order)."""
+    """Copy the artifact, swap the function, record the version (module docstring: why this order).
+    With ``if_not_served``, first ask ML_MODELS: a function already serving the model is left alone."""
     plan, model = request.plan, request.model
-    statements = publish_statements(request, bucket_stage)
+    statements = publish_statements(request, bucket_stage)  # a model that cannot be published: no connection
     published = PublishedModel(
         function_name=function_name(plan.dataset),
         model_version=model.model_version,
@@ -244,7 +279,9 @@ def publish_model(
         "published_at": published.published_at,
     }
     with session(factory, query_tag=plan.run_id) as snowflake:
-        snowflake.execute(statements.copy_artifact)
-        snowflake.execute(statements.create_function)
-        snowflake.execute(statements.record_model, binds)
-    return published.model_copy(update={"warehouse_seconds": snowflake.warehouse_seconds()})
+        served = _served(snowflake, request) if request.if_not_served else None
+        if served is None:
+            snowflake.execute(statements.copy_artifact)
+            snowflake.execute(statements.create_function)
+            snowflake.execute(statements.record_model, binds)
+    return (served or published).model_copy(update={"warehouse_seconds": snowflake.warehouse_seconds()})

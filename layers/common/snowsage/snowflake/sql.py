@@ -69,23 +69,33 @@ class LoadStatements:
     class_counts: str | None = None
 
     def insert_predictions(self, classes: int | None = None) -> str:
-        run_columns = "%(run_id)s, %(export_id)s, %(model_version)s, CAST(%(scored_at)s AS TIMESTAMP_NTZ)"
-        if self.problem != "multiclass":
-            # B608: `table` passed validate_snowflake_identifier; every value is a bind.
-            return (
-                f"INSERT INTO {self.table} (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"  # nosec B608
-                f" SELECT ID, SCORE, {run_columns} FROM {STAGING_TABLE}"
-            )
-        if classes is None or classes < 2:
-            raise ValueError(f"a multi-class insert needs at least 2 classes, not {classes}")
-        probabilities = [f"P[{index}]::FLOAT" for index in range(classes)]
-        predicted = " ".join(f"WHEN {p} = S THEN {index}" for index, p in enumerate(probabilities))
-        # The predicted class is the most probable (the first of equals), its SCORE that probability.
+        source = STAGING_TABLE if self.problem != "multiclass" else f"({_SPLIT_LINES})"
+        return insert_predictions(self.table, self.problem, source, classes)
+
+
+RUN_VALUES = "%(run_id)s, %(export_id)s, %(model_version)s, CAST(%(scored_at)s AS TIMESTAMP_NTZ)"
+
+
+def insert_predictions(table: str, problem: Problem, source: str, classes: int | None = None) -> str:
+    """INSERT … SELECT of ``source``'s rows with the bound run columns. ``source`` (a table or a
+    parenthesised query) gives (ID, SCORE), or for a multi-class model (ID, P), P the array of
+    class probabilities; ``table`` is a validated identifier."""
+    if problem != "multiclass":
+        # B608: `table` passed validate_snowflake_identifier; every value is a bind.
         return (
-            f"INSERT INTO {self.table} (ID, PREDICTED_CLASS, SCORE, PROBABILITIES, RUN_ID, EXPORT_ID,"  # nosec B608
-            f" MODEL_VERSION, SCORED_AT) SELECT ID, CASE {predicted} END, S, P, {run_columns}"
-            f" FROM (SELECT ID, P, GREATEST({', '.join(probabilities)}) AS S FROM ({_SPLIT_LINES}))"
+            f"INSERT INTO {table} (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"  # nosec B608
+            f" SELECT ID, SCORE, {RUN_VALUES} FROM {source}"
         )
+    if classes is None or classes < 2:
+        raise ValueError(f"a multi-class insert needs at least 2 classes, not {classes}")
+    probabilities = [f"P[{index}]::FLOAT" for index in range(classes)]
+    predicted = " ".join(f"WHEN {p} = S THEN {index}" for index, p in enumerate(probabilities))
+    # The predicted class is the most probable (the first of equals), its SCORE that probability.
+    return (
+        f"INSERT INTO {table} (ID, PREDICTED_CLASS, SCORE, PROBABILITIES, RUN_ID, EXPORT_ID,"  # nosec B608
+        f" MODEL_VERSION, SCORED_AT) SELECT ID, CASE {predicted} END, S, P, {RUN_VALUES}"
+        f" FROM (SELECT ID, P, GREATEST({', '.join(probabilities)}) AS S FROM {source})"
+    )
 
 
 def stage_location(stage: str, stage_path: str) -> str:
