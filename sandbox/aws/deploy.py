@@ -60,6 +60,9 @@ SUPPORTED_RESOURCE_TYPES = frozenset(
         "AWS::Lambda::EventInvokeConfig",
         "AWS::DynamoDB::Table",
         "AWS::KMS::Key",
+        # CreateNotebook=true: moto's CloudFormation creates both (the instance runs nothing here).
+        "AWS::SageMaker::NotebookInstanceLifecycleConfig",
+        "AWS::SageMaker::NotebookInstance",
     }
 )
 
