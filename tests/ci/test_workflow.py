@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from sandbox.aws.template import PROJECT_ROOT as ROOT
+from tests.template.template_model import template
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 README = ROOT / "README.md"
@@ -162,3 +163,12 @@ def test_actionlint_refuses_a_broken_workflow(actionlint: str, tmp_path: Path) -
     )
     done = _lint(actionlint, broken)
     assert done.returncode != 0 and "stagin" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_deploy_roles_permissions_cover_every_resource_type_of_the_template() -> None:
+    """docs/operations.md, "CI/CD", lists what the deploy role needs by the template's resource types."""
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = text[text.index("## CI/CD") :]
+    listed = set(re.findall(r"`(AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)`", section))
+    types = {resource["Type"] for resource in template()["Resources"].values()}
+    assert types <= listed, f"not in docs/operations.md, CI/CD: {sorted(types - listed)}"

@@ -83,7 +83,11 @@ def test_the_quickstart_runs_end_to_end_against_the_sandbox(served: Served, tmp_
 def test_a_cell_broken_on_purpose_fails_the_run(served: Served, tmp_path: Path) -> None:
     """The brief's aggregation with MIN for MAX no longer matches the feature view: the check cell fails."""
     document = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
-    (aggregation,) = [cell for cell in document["cells"] if "group_by(" in "".join(cell["source"])]
+    (aggregation,) = [
+        cell
+        for cell in document["cells"]
+        if cell["cell_type"] == "code" and "group_by(" in "".join(cell["source"])
+    ]
     source = "".join(aggregation["source"])
     assert 'F.max(F.col("AMOUNT")' in source
     aggregation["source"] = source.replace('F.max(F.col("AMOUNT")', 'F.min(F.col("AMOUNT")')
