@@ -71,7 +71,9 @@ def test_the_lifecycle_installs_the_pinned_kernel_of_requirements_notebook_in() 
     installed = pins("\n".join(line.split()))
     pinned = pins(NOTEBOOK_IN.read_text(encoding="utf-8"))
     assert installed and installed.items() <= pinned.items()
-    assert {"snowflake-snowpark-python", "snowflake-connector-python", "sagemaker", "ipykernel"} <= set(installed)
+    assert {"snowflake-snowpark-python", "snowflake-connector-python", "sagemaker", "ipykernel"} <= set(
+        installed
+    )
     assert "pip install --quiet $pins" in _script("OnCreate")
 
 
@@ -97,7 +99,11 @@ def test_the_lifecycle_scripts_stay_under_the_five_minute_limit() -> None:
 
 def test_the_kernel_selects_the_stack() -> None:
     start = _script("OnStart")
-    for setting in ("SNOWSAGE_TARGET aws", "SNOWSAGE_STACK_NAME ${AWS::StackName}", "AWS_DEFAULT_REGION ${AWS::Region}"):
+    for setting in (
+        "SNOWSAGE_TARGET aws",
+        "SNOWSAGE_STACK_NAME ${AWS::StackName}",
+        "AWS_DEFAULT_REGION ${AWS::Region}",
+    ):
         assert f"--env {setting}" in start
 
 
@@ -119,7 +125,10 @@ def test_the_notebook_role_grants_the_five_steps_and_no_more() -> None:
             for action in ("states:DescribeExecution", "states:GetExecutionHistory")
         },
         *{
-            (f"sagemaker:{action}", f"{prefix}:sagemaker:{region}:training-job/${{ResourcePrefix}}-notebook-*")
+            (
+                f"sagemaker:{action}",
+                f"{prefix}:sagemaker:{region}:training-job/${{ResourcePrefix}}-notebook-*",
+            )
             for action in ("CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob", "AddTags")
         },
         *{
@@ -132,7 +141,12 @@ def test_the_notebook_role_grants_the_five_steps_and_no_more() -> None:
         },
         *{
             (action, f"{prefix}:logs:{region}:log-group:/aws/sagemaker/NotebookInstances:*")
-            for action in ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+            for action in (
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+            )
         },
         # ModelRegistryReadPolicy, shared with the pipeline: the champion's package and its metric
         *{
@@ -148,7 +162,9 @@ def test_the_notebook_passes_only_its_training_role_and_only_to_sagemaker() -> N
     (passing,) = [st for st in _statements("NotebookRole") if "iam:PassRole" in as_list(st["Action"])]
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
     listing = next(st for st in _statements("NotebookRole") if st["Action"] == "s3:ListBucket")
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["exports/*", "models/*", "code/*", "experiments/*"]}}
+    assert listing["Condition"] == {
+        "StringLike": {"s3:prefix": ["exports/*", "models/*", "code/*", "experiments/*"]}
+    }
 
 
 def test_the_training_role_writes_only_experiments_and_is_sagemakers_alone() -> None:
