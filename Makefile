@@ -34,6 +34,9 @@ SNOWFLAKE_PYTHON_STAMP := .venv-snowflake-python/.installed-lock
 # The SageMaker Python SDK that tests/sdk drives against `sandbox serve`: v2 and v3 are both the
 # `sagemaker` package, so each has a venv of its own (.venv-sagemaker-v2, .venv-sagemaker-v3).
 SAGEMAKER_SDK_STAMPS := .venv-sagemaker-v2/.installed-lock .venv-sagemaker-v3/.installed-lock
+# The quickstart notebook's kernel and nbclient (notebooks/quickstart.ipynb): Snowpark wants pandas<3,
+# the dev tree pins 3.x, so it has a venv of its own (requirements/notebook.lock).
+NOTEBOOK_STAMP := .venv-notebook/.installed-lock
 
 # Lint whatever exists of these (colleagues' directories may land later).
 MYPY_PATHS := $(wildcard layers/common/snowsage functions sandbox bench scripts smoke snowsage_setup tooling)
@@ -46,13 +49,13 @@ UNIT_TESTS := tests/unit tests/statemachine tests/template
 # No module-scoped sandboxes there: tests go to whichever worker is free (a few files hold the slow ones).
 UNIT_ARGS ?= -n auto --dist load
 
-.PHONY: help venv bubblewrap lint test pytest unit e2e sam-local build sizes demo bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
+.PHONY: help venv bubblewrap lint test pytest unit e2e sam-local build sizes demo notebook bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
 
 help:
 	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov, node_modules and the"
 	@echo "                emulator's xgboost venvs (.venv-xgboost-<version>, requirements/xgboost-*.lock),"
 	@echo "                the SageMaker SDK venvs (.venv-sagemaker-v2/-v3) and bubblewrap"
-	@echo "make lint       ruff, mypy, sam validate --lint, cfn-lint, asl-validator, checkov, bandit"
+	@echo "make lint       ruff, mypy, sam validate --lint, cfn-lint, asl-validator, checkov, bandit, actionlint"
 	@echo "make test       lint + pytest + sam-local (what CI runs)"
 	@echo "make unit       tests/unit, tests/statemachine, tests/template: under a minute, dev venv only"
 	@echo "make e2e        the tests marked e2e: the whole loop in the sandbox (pytest -m e2e)"
@@ -61,6 +64,7 @@ help:
 	@echo "make build      sam build (python3.12 from .venv first on PATH)"
 	@echo "make sizes      build, then each function's unzipped size with its layers vs the budget"
 	@echo "make demo       run the pipeline end to end in the local sandbox"
+	@echo "make notebook   run notebooks/quickstart.ipynb against a running sandbox serve --with-sample-data"
 	@echo "make bench      benchmarks"
 	@echo "make upload-training BUCKET=<DataBucketName>  deploy training/<dataset>/ for script mode"
 	@echo "make bench-scale  an export of 100,000 files end to end (docs/benchmarks.md, section 4)"
@@ -72,7 +76,7 @@ help:
 # --- environments -------------------------------------------------------------------------------
 
 venv: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) \
-	$(SAGEMAKER_SDK_STAMPS) bubblewrap
+	$(SAGEMAKER_SDK_STAMPS) $(NOTEBOOK_STAMP) bubblewrap
 
 # Each SageMaker training host runs in a mount namespace of its own with its /opt/ml (bubblewrap,
 # Debian's package; root installs it, as CI runs).
@@ -111,6 +115,12 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	.venv-sagemaker-$*/bin/pip check
 	touch $@
 
+$(NOTEBOOK_STAMP): requirements/notebook.lock
+	python=$$(scripts/python312); rm -rf .venv-notebook; "$$python" -m venv .venv-notebook
+	.venv-notebook/bin/pip install --quiet --no-deps -r $<
+	.venv-notebook/bin/pip check
+	touch $@
+
 $(SNOWFLAKE_PYTHON_STAMP): requirements/snowflake-python.lock
 	python=$$(PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.11\.[0-9]+$$' | sort -t. -k3,3n | tail -n1) pyenv which python3.11 2>/dev/null || command -v python3.11); \
 	  rm -rf .venv-snowflake-python; "$$python" -m venv .venv-snowflake-python
@@ -133,14 +143,15 @@ lint: venv
 	$(foreach asl,$(ASL_FILES),node_modules/.bin/asl-validator --json-path $(asl);)
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(BIN)/bandit --quiet --recursive $(BANDIT_PATHS)
+	$(BIN)/actionlint -no-color
 
-pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_SDK_STAMPS) bubblewrap
+pytest: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_SDK_STAMPS) $(NOTEBOOK_STAMP) bubblewrap
 	$(BIN)/pytest $(PYTEST_ARGS) $(DURATIONS)
 
 unit: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 	$(BIN)/pytest $(UNIT_TESTS) $(UNIT_ARGS) $(DURATIONS)
 
-e2e: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_SDK_STAMPS) bubblewrap
+e2e: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) $(SAGEMAKER_SDK_STAMPS) $(NOTEBOOK_STAMP) bubblewrap
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS) $(DURATIONS)
 
 # sam local invoke for every events/ file and start-lambda through boto3, in containers of a local
@@ -165,6 +176,12 @@ sizes: build $(PROJECT_PATH_STAMP)
 demo: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) bubblewrap
 	$(PY) -m sandbox demo
 
+# The quickstart notebook top to bottom against a running `python -m sandbox serve --with-sample-data`;
+# the executed copy goes to reports/notebook/.
+notebook: $(NOTEBOOK_STAMP) $(PROJECT_PATH_STAMP)
+	mkdir -p reports/notebook
+	.venv-notebook/bin/python tooling/run_notebook.py run notebooks/quickstart.ipynb --output reports/notebook/quickstart.ipynb
+
 bench: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 	$(PY) -m bench
 
@@ -182,8 +199,9 @@ bench-scale: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 smoke: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
 	$(PY) -m smoke run
 
+# STACK_NAME=<stack>: probe that deployed stack instead of a throwaway one.
 smoke-errors: $(VENV_STAMP) $(PROJECT_PATH_STAMP)
-	$(PY) -m smoke errors
+	$(PY) -m smoke errors $(if $(STACK_NAME),--stack-name "$(STACK_NAME)")
 
 # --- locks ----------------------------------------------------------------------------------------
 

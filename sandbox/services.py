@@ -327,6 +327,10 @@ class Sandbox:
             # What DESC INTEGRATION reports: the template then creates the storage role.
             "SnowflakeStorageIamUserArn": SNOWFLAKE_IAM_USER_ARN,
             "SnowflakeStorageExternalId": SNOWFLAKE_EXTERNAL_ID,
+            # The optional notebook instance and its roles, deployed as a user opts in to them; the
+            # sandbox's Snowflake has one user, so the notebook signs in with the pipeline's key pair.
+            "CreateNotebook": "true",
+            "NotebookSnowflakeSecretArn": self.secret_arn,
         }
         parameters.update(self.config.template_parameters)
         return parameters

@@ -60,6 +60,9 @@ SUPPORTED_RESOURCE_TYPES = frozenset(
         "AWS::Lambda::EventInvokeConfig",
         "AWS::DynamoDB::Table",
         "AWS::KMS::Key",
+        # CreateNotebook=true: moto's CloudFormation creates both (the instance runs nothing here).
+        "AWS::SageMaker::NotebookInstanceLifecycleConfig",
+        "AWS::SageMaker::NotebookInstance",
     }
 )
 
@@ -243,8 +246,8 @@ def _attach_managed_policies(cfn: dict[str, Any], resources: dict[str, str], iam
     """A role's ManagedPolicyArns, which moto's CloudFormation drops: attached through the IAM API."""
     region = iam.meta.region_name
     for logical_id, resource in cfn["Resources"].items():
-        if resource["Type"] != "AWS::IAM::Role":
-            continue
+        if resource["Type"] != "AWS::IAM::Role" or logical_id not in resources:
+            continue  # not a role, or one whose Condition is false (not created)
         for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
             policy_arn = _resolved(arn, resources, region)
             if ":iam::aws:policy/" in policy_arn:

@@ -61,6 +61,64 @@ _EVENTS_DLQ: Final = (
     "EventBridge sends an event it could not deliver to the rule's dead-letter queue;"
     " the sandbox's EventBridge does not retry or dead-letter"
 )
+_NOTEBOOK: Final = (
+    "the notebook instance's role (CreateNotebook): only a SageMaker notebook instance on AWS runs as it;"
+    " the sandbox deploys it and runs notebooks/quickstart.ipynb with the administrator key"
+)
+_NOTEBOOK_TRAINING: Final = (
+    "the notebook's experiments train as it; these runs start none (tests/notebook trains one as it,"
+    " after the SageMaker SDK v3 validates it with SimulatePrincipalPolicy)"
+)
+_NOTEBOOK_ACTIONS: Final = (
+    "sts:AssumeRole",
+    "secretsmanager:GetSecretValue",
+    "cloudformation:DescribeStacks",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:ListBucket",
+    "states:StartExecution",
+    "states:DescribeExecution",
+    "states:GetExecutionHistory",
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:DescribeTrainingJob",
+    "sagemaker:StopTrainingJob",
+    "sagemaker:AddTags",
+    "sagemaker:DescribeModelPackage",
+    "sagemaker:ListModelPackages",
+    "sagemaker:ListModelPackageGroups",
+    "iam:PassRole",
+    "iam:GetRole",
+    "iam:SimulatePrincipalPolicy",
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "logs:DescribeLogStreams",
+    "logs:GetLogEvents",
+)
+_NOTEBOOK_TRAINING_ACTIONS: Final = (
+    "sts:AssumeRole",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:ListBucket",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:GetAuthorizationToken",
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "logs:DescribeLogStreams",
+    "cloudwatch:PutMetricData",
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
 _UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 KEPT: Final[dict[tuple[str, str], str]] = {
     **{
@@ -125,6 +183,8 @@ KEPT: Final[dict[tuple[str, str], str]] = {
     ("StartPipelineFunctionRole", "sqs:SendMessage"): _LAMBDA_DLQ,
     ("RecordExecutionOutcomeFunctionRole", "sqs:SendMessage"): _LAMBDA_DLQ,
     ("StalenessCheckFunctionRole", "sqs:SendMessage"): _LAMBDA_DLQ,
+    **{("NotebookRole", action): _NOTEBOOK for action in _NOTEBOOK_ACTIONS},
+    **{("NotebookTrainingRole", action): _NOTEBOOK_TRAINING for action in _NOTEBOOK_TRAINING_ACTIONS},
     ("StalenessCheckFunction", "lambda:InvokeFunction"): (
         "EventBridge's schedule invokes the function every hour; the sandbox runs no schedules"
         " (the test invokes it directly)"

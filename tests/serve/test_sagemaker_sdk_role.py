@@ -4,11 +4,12 @@ against ``sandbox serve`` it gets IAM's verdict for each role the template makes
 
 The SDK gates a training role on the ``*``-resource actions of its own policy config (its
 ``_get_smoke_test_actions("training")``: ``cloudwatch:PutMetricData``, the ``ec2`` network-interface
-actions, ``ecr:GetAuthorizationToken``, …). No role of the template grants the ``ec2`` ones (the
-jobs run in no VPC), and ``SageMakerExecutionRole`` grants ``cloudwatch:PutMetricData`` only under a
+actions, ``ecr:GetAuthorizationToken``, …). No pipeline role grants the ``ec2`` ones (the jobs run
+in no VPC), and ``SageMakerExecutionRole`` grants ``cloudwatch:PutMetricData`` only under a
 ``cloudwatch:namespace`` condition the simulation is not given, so IAM's simulator answers
 ``implicitDeny`` and the SDK refuses each of them, as it would on AWS; a role granting the actions
-passes. The SDK runs in its own venv (``.venv-sagemaker-v3``, ``requirements/sagemaker-v3.lock``).
+(the notebook's ``NotebookTrainingRole``, deployed with ``CreateNotebook=true``) passes. The SDK
+runs in its own venv (``.venv-sagemaker-v3``, ``requirements/sagemaker-v3.lock``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 
 from sandbox.aws.template import PROJECT_ROOT
 from tests.serve.test_serve import Served
+from tests.template.template_model import as_list, identity_statements
 
 SDK_PYTHON = PROJECT_ROOT / ".venv-sagemaker-v3" / "bin" / "python"
 VALIDATE = """
@@ -68,6 +70,16 @@ def _sdk(endpoint: str, *arguments: str) -> Any:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def star_actions(owner: str) -> set[str]:
+    """The actions ``owner``'s policies allow on ``*`` in template.yaml."""
+    return {
+        action
+        for name, statement in identity_statements()
+        if name == owner and statement.get("Effect") == "Allow" and statement["Resource"] == "*"
+        for action in as_list(statement["Action"])
+    }
 
 
 def sdk_smoke_test_actions(endpoint: str) -> list[str]:
@@ -117,7 +129,11 @@ def test_the_sdks_role_validation_gets_iams_verdict_for_each_template_role(tmp_p
     finally:
         served.kill()
     assert verdicts[ready] == "accepted"
-    for arn in roles:
+    # The notebook's experiment role (CreateNotebook, which the sandbox deploys) is built to pass.
+    (experiments,) = [arn for arn in roles if "NotebookTrainingRole" in arn]
+    assert verdicts[experiments] == "accepted"
+    assert star_actions("NotebookTrainingRole") == set(actions)  # exactly the pinned SDK's list
+    for arn in set(roles) - {experiments}:
         assert verdicts[arn].startswith("refused: "), arn
         assert "ec2:CreateNetworkInterface" in verdicts[arn]
     sagemaker_role = next(arn for arn in roles if "SageMakerExecutionRole" in arn)
