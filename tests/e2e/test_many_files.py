@@ -37,7 +37,7 @@ def test_an_export_of_2000_files_runs_end_to_end(sandbox: Sandbox) -> None:
     assert sum(files.values()) >= 1_900, files
     # Version 2's summary: files, rows and bytes per section, no per-file list.
     assert all(isinstance(manifest[name]["files"], int) for name in files)
-    assert len(json.dumps(manifest).encode()) < 2_048
+    assert len(json.dumps(manifest).encode()) < 4_096  # a few KB, whatever the number of files
     largest, where = largest_state_io(sandbox.client("stepfunctions"), result.execution.arn)
     assert largest < STATE_PAYLOAD_GOAL, where
     plan = (result.execution.output or {})["plan"]

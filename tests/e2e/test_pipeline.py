@@ -238,7 +238,18 @@ def test_these_runs_visit_every_state_of_the_definition(
     visited = {span.name for run in runs for span in run.execution.spans}
     # Left out, each with tests of its own: NotificationFailed (tests/reliability), Tune and TuneWarm
     # (test_tuning.py), TrainInSnowflake (test_snowflake_engine.py), PublishForScoring and
-    # ScoreInSnowflake (test_scoring_engine.py).
+    # ScoreInSnowflake (test_scoring_engine.py), the real-time endpoint's states (test_endpoint.py).
+    endpoint = {
+        "CreateEndpointModel",
+        "DeployEndpoint",
+        "RemoveEndpoint",
+        "IsEndpointChanging",
+        "StartEndpointWait",
+        "WaitForEndpoint",
+        "SettleEndpoint",
+        "CountEndpointPoll",
+        "IsEndpointSettled",
+    }
     left_out = {
         "NotificationFailed",
         "Tune",
@@ -246,5 +257,6 @@ def test_these_runs_visit_every_state_of_the_definition(
         "TrainInSnowflake",
         "PublishForScoring",
         "ScoreInSnowflake",
+        *endpoint,
     }
     assert set(ASL["States"]) - visited == left_out
