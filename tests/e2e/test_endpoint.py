@@ -19,6 +19,7 @@ from sandbox import pipeline_run
 from sandbox.services import Sandbox, SandboxConfig
 from snowsage_setup import endpoint as endpoint_admin
 from tests.e2e.dataset_sql import noisy_sum_sql
+from tests.e2e.runs import run_export_by_hand
 
 WEAK = {"num_round": "1", "max_depth": "1"}
 ONE_TREE = {"num_round": "1", "max_depth": "3"}
@@ -52,21 +53,6 @@ def _dataset(sandbox: Sandbox, name: str, endpoint: str | None) -> None:
                 cursor.execute(statement)
         if endpoint is not None:
             cursor.execute(f"UPDATE ML_DATASETS SET ENDPOINT = '{endpoint}' WHERE NAME = '{name}'")
-
-
-def _run(
-    sandbox: Sandbox, dataset: str, export_id: str, hyperparameters: dict[str, str]
-) -> pipeline_run.RunResult:
-    document = {"manifest": f"s3://{sandbox.bucket}/exports/{dataset}/{export_id}/manifest.json"}
-    manifest = pipeline_run.export_for_input(sandbox, document)
-    result = pipeline_run.start_by_hand(
-        sandbox,
-        {**document, "hyperparameters": hyperparameters},
-        name=f"{dataset}-{export_id}",
-        manifest=manifest,
-    )
-    assert result.status == "SUCCEEDED", result.execution.cause
-    return result
 
 
 def _endpoint_name(dataset: str) -> str:
@@ -177,7 +163,7 @@ def test_a_serverless_endpoint_follows_the_champion(sandbox: Sandbox, tmp_path: 
     sagemaker = sandbox.client("sagemaker")
     _dataset(sandbox, dataset, "SERVERLESS")
 
-    first = _run(sandbox, dataset, "20261201t000000z", WEAK)
+    first = run_export_by_hand(sandbox, dataset, "20261201t000000z", WEAK)
     assert first.execution.output["endpoint"]["status"] == "CREATED"
     described = sagemaker.describe_endpoint(EndpointName=endpoint)
     assert described["EndpointStatus"] == "InService"
@@ -192,7 +178,7 @@ def test_a_serverless_endpoint_follows_the_champion(sandbox: Sandbox, tmp_path: 
 
     # A better model: promoted, the endpoint updated blue/green while an application invokes it.
     with Invoker(sandbox, endpoint, row) as invoker:
-        second = _run(sandbox, dataset, "20261201t000001z", STRONG)
+        second = run_export_by_hand(sandbox, dataset, "20261201t000001z", STRONG)
     assert second.gate["promoted"] is True
     assert second.execution.output["endpoint"]["status"] == "UPDATED"
     assert invoker.during_bake >= DURING_BAKE
@@ -209,7 +195,7 @@ def test_a_serverless_endpoint_follows_the_champion(sandbox: Sandbox, tmp_path: 
     assert [summary["EndpointConfigName"] for summary in listed] == [config]
 
     # A worse candidate: rejected, the endpoint untouched (no endpoint state ran).
-    third = _run(sandbox, dataset, "20261201t000002z", WEAK)
+    third = run_export_by_hand(sandbox, dataset, "20261201t000002z", WEAK)
     assert third.gate["promoted"] is False
     assert sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"] == config
     assert "endpoint" not in third.execution.output or third.execution.output["endpoint"] is None
@@ -217,7 +203,7 @@ def test_a_serverless_endpoint_follows_the_champion(sandbox: Sandbox, tmp_path: 
 
     # ENDPOINT 'NONE': the next run deletes it, recorded.
     _sql(sandbox, f"UPDATE ML_DATASETS SET ENDPOINT = 'NONE' WHERE NAME = '{dataset}'")
-    fourth = _run(sandbox, dataset, "20261201t000003z", WEAK)
+    fourth = run_export_by_hand(sandbox, dataset, "20261201t000003z", WEAK)
     assert fourth.execution.output["endpoint"]["status"] == "DELETED"
     with pytest.raises(ClientError, match="Could not find endpoint"):
         sagemaker.describe_endpoint(EndpointName=endpoint)
@@ -232,14 +218,14 @@ def test_a_model_that_trips_the_alarm_is_rolled_back(
     endpoint = _endpoint_name(dataset)
     sagemaker = sandbox.client("sagemaker")
     _dataset(sandbox, dataset, "SERVERLESS")
-    first = _run(sandbox, dataset, "20261201t000000z", WEAK)
+    first = run_export_by_hand(sandbox, dataset, "20261201t000000z", WEAK)
     config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
     row, score = _batch_score(sandbox, first, dataset)
 
     # The next fleet's container answers 500 to everything: the server-errors alarm trips while it bakes.
     sandbox.emulator.endpoints.fail_next_fleet(500, "model server crashed")  # type: ignore[union-attr]
     with Invoker(sandbox, endpoint, row) as invoker:
-        second = _run(sandbox, dataset, "20261201t000001z", STRONG)
+        second = run_export_by_hand(sandbox, dataset, "20261201t000001z", STRONG)
     assert second.gate["promoted"] is True
     assert invoker.failures, "the failing fleet never answered during its bake"
     outcome = second.execution.output["endpoint"]
@@ -282,7 +268,7 @@ def test_a_model_that_trips_the_alarm_is_rolled_back(
 def test_a_dataset_without_endpoint_runs_no_endpoint_state(sandbox: Sandbox) -> None:
     dataset = "endpoint_none"
     _dataset(sandbox, dataset, None)
-    result = _run(sandbox, dataset, "20261201t000000z", WEAK)
+    result = run_export_by_hand(sandbox, dataset, "20261201t000000z", WEAK)
     entered = {span.name for span in result.execution.spans}
     assert "RecordRun" in entered and not entered & ENDPOINT_STATES
     assert result.execution.output["plan"].get("endpoint") is None
@@ -297,7 +283,7 @@ def test_a_model_scored_in_snowflake_is_deployed_behind_the_endpoint_too(sandbox
     endpoint = _endpoint_name(dataset)
     _dataset(sandbox, dataset, "SERVERLESS")
     _sql(sandbox, f"UPDATE ML_DATASETS SET SCORING_ENGINE = 'SNOWFLAKE' WHERE NAME = '{dataset}'")
-    result = _run(sandbox, dataset, "20261201t000000z", WEAK)
+    result = run_export_by_hand(sandbox, dataset, "20261201t000000z", WEAK)
     entered = {span.name for span in result.execution.spans}
     assert {"ScoreInSnowflake", "CreateEndpointModel", "DeployEndpoint", "SettleEndpoint"} <= entered
     assert not entered & {"CreateModel", "Score", "LoadPredictions"}

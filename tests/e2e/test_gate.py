@@ -15,6 +15,7 @@ from sandbox.aws import moto_patches
 from sandbox.aws.executions import wait_for_execution
 from sandbox.services import Sandbox
 from tests.e2e.dataset_sql import flip_labels_sql, noisy_sum_sql
+from tests.e2e.runs import run_export_by_hand
 
 # A stump (one split of one feature) and a model that learns the sum: the first is the weaker.
 WEAK = {"num_round": "1", "max_depth": "1"}
@@ -41,21 +42,6 @@ def _dataset(sandbox: Sandbox, name: str) -> None:
                 cursor.execute(statement)
 
 
-def _run(
-    sandbox: Sandbox, dataset: str, export_id: str, hyperparameters: dict[str, str]
-) -> pipeline_run.RunResult:
-    document = {"manifest": f"s3://{sandbox.bucket}/exports/{dataset}/{export_id}/manifest.json"}
-    manifest = pipeline_run.export_for_input(sandbox, document)
-    result = pipeline_run.start_by_hand(
-        sandbox,
-        {**document, "hyperparameters": hyperparameters},
-        name=f"{dataset}-{export_id}",
-        manifest=manifest,
-    )
-    assert result.status == "SUCCEEDED", result.execution.cause
-    return result
-
-
 def _champion(sandbox: Sandbox, dataset: str) -> str:
     packages = sandbox.client("sagemaker").list_model_packages(
         ModelPackageGroupName=f"snowsage-{dataset.replace('_', '-')}",
@@ -70,12 +56,12 @@ def test_a_harder_export_promotes_a_challenger_better_on_the_same_rows(sandbox: 
     """The stump is champion on clean labels; then labels get noisy. The strong model scores below the
     stump's recorded AUC, but above the stump's AUC on the noisy rows: it is promoted."""
     _dataset(sandbox, "gate_harder")
-    champion = _run(sandbox, "gate_harder", "20261201t000000z", WEAK)
+    champion = run_export_by_hand(sandbox, "gate_harder", "20261201t000000z", WEAK)
     assert champion.gate["promoted"] is True
     recorded = champion.metric["value"]
 
     _sql(sandbox, flip_labels_sql("gate_harder", NOISE))
-    challenger = _run(sandbox, "gate_harder", "20261201t000001z", STRONG)
+    challenger = run_export_by_hand(sandbox, "gate_harder", "20261201t000001z", STRONG)
     gate = challenger.gate
     assert challenger.metric["value"] < recorded  # today's comparison would reject it
     assert gate["champion_metric"] == pytest.approx(recorded)
@@ -92,11 +78,11 @@ def test_an_easier_export_does_not_promote_a_worse_challenger(sandbox: Sandbox) 
     the strong model's recorded AUC, but far below its AUC on the clean rows: it is not promoted."""
     _dataset(sandbox, "gate_easier")
     _sql(sandbox, flip_labels_sql("gate_easier", NOISE))
-    champion = _run(sandbox, "gate_easier", "20261201t000000z", STRONG)
+    champion = run_export_by_hand(sandbox, "gate_easier", "20261201t000000z", STRONG)
     recorded = champion.metric["value"]
 
     _sql(sandbox, flip_labels_sql("gate_easier", NOISE))  # flipped back: clean labels
-    challenger = _run(sandbox, "gate_easier", "20261201t000001z", WEAK)
+    challenger = run_export_by_hand(sandbox, "gate_easier", "20261201t000001z", WEAK)
     gate = challenger.gate
     assert challenger.metric["value"] > recorded  # today's comparison would promote it
     assert gate["champion_metric_on_export"] > challenger.metric["value"]
