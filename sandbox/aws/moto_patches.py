@@ -871,6 +871,7 @@ def wait_for_event_deliveries(timeout: float = 300.0) -> None:
 
     Executions that end meanwhile add their status change events (k), so this also waits for
     the runs still going: the bound is the Lambda runtime's lock timeout, not an expected time.
+    Threads are listed only once started (``_start_delivery``), so one that is not alive is done.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -883,6 +884,14 @@ def wait_for_event_deliveries(timeout: float = 300.0) -> None:
         if remaining <= 0:
             raise TimeoutError(f"{len(pending)} EventBridge deliveries still running after {timeout}s")
         pending[0].join(remaining)
+
+
+def _start_delivery(thread: threading.Thread) -> None:
+    """Start ``thread``, then list it for ``wait_for_event_deliveries``: listed before its start,
+    a wait running in between dropped it as done (not alive) and returned without it."""
+    thread.start()
+    with _DELIVERY_LOCK:
+        _DELIVERY_THREADS.append(thread)
 
 
 def _target_input(target: dict[str, Any], original_event: dict[str, Any], transform_input: bool) -> Any:
@@ -972,8 +981,7 @@ def _send_to_targets(self: Any, original_event: Any, transform_input: bool = Tru
         )
         with _DELIVERY_LOCK:
             _DELIVERIES.append(delivery)
-            _DELIVERY_THREADS.append(thread)
-        thread.start()
+        _start_delivery(thread)
     if others:
         rule = copy.copy(self)
         rule.targets = others
@@ -1220,9 +1228,7 @@ def _terminated(self: BaseExecutionWorkerCommunication) -> None:
     sender = threading.Thread(
         target=_send_status_change, args=(execution, ended), name="stepfunctions-status-change", daemon=True
     )
-    with _DELIVERY_LOCK:
-        _DELIVERY_THREADS.append(sender)
-    sender.start()
+    _start_delivery(sender)
     try:
         _ORIGINAL_TERMINATED(self)
     finally:

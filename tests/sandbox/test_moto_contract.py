@@ -13,7 +13,7 @@ import os
 import re
 import textwrap
 import threading
-import time
+import types
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -825,14 +825,7 @@ def test_ended_executions_send_status_change_events_of_aws_shape(sandbox: Sandbo
             "executionArn"
         ]
         ended[name] = _wait_until_ended(sfn, arn)
-    # The event's delivery is registered before the execution's status is visible, so received()
-    # has both. One CI run (2 workers, loaded) once saw only "ok" there, not reproduced since (alone
-    # or with the file, in a loop): until that is understood, wait a bounded while for the second.
-    deadline = time.monotonic() + 10
     events = received()
-    while len(events) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-        events = received()
     by_name = {event["detail"]["name"]: event for event in events}
     assert sorted(by_name) == ["broken", "ok"]  # one event each, none for RUNNING
     assert len(events) == 2
@@ -852,6 +845,56 @@ def test_ended_executions_send_status_change_events_of_aws_shape(sandbox: Sandbo
     failed = broken["detail"]
     assert (failed["status"], failed["error"], failed["cause"]) == ("FAILED", "Contract.Broken", "on purpose")
     assert (failed["output"], failed["outputDetails"]) == (None, None)
+
+
+def test_a_wait_for_deliveries_waits_for_one_listed_while_its_thread_starts(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wait that ran while a status change delivery was listed but not yet started dropped it
+    (its thread not alive) and returned before the sink was invoked: the event was missed."""
+    sfn = sandbox.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"contract-held-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn=ROLE_ARN,
+    )["stateMachineArn"]
+    received = _status_change_sink(sandbox, machine)
+    moto_patches.wait_for_event_deliveries()  # from here, every listed thread is this test's
+    at_start, waited, joined = threading.Event(), threading.Event(), threading.Event()
+
+    class Held(threading.Thread):
+        """The sink's delivery holds in start() until a wait has taken its list (it joins a thread),
+        and runs only once a wait joins it or the test is over: an ordering, not a timing."""
+
+        def start(self) -> None:
+            if self.name.startswith("eventbridge-contract-status-"):
+                at_start.set()
+                waited.wait(300)
+            super().start()
+
+        def join(self, timeout: float | None = None) -> None:
+            waited.set()
+            if self.name.startswith("eventbridge-"):
+                joined.set()
+            super().join(timeout)
+
+        def run(self) -> None:
+            if self.name.startswith("eventbridge-"):
+                joined.wait(300)
+            super().run()
+
+    # Only the patches module's threads are held: it reads ``threading.Thread`` when it starts one.
+    shim = types.SimpleNamespace(**{**vars(threading), "Thread": Held})
+    monkeypatch.setattr(moto_patches, "threading", shim)
+    try:
+        arn = sfn.start_execution(stateMachineArn=machine, name="held")["executionArn"]
+        moto_patches.wait_for_execution_end(arn)
+        assert at_start.wait(300), "the status change event was not delivered to the sink's rule"
+        events = received()
+    finally:
+        waited.set()
+        joined.set()
+    assert [event["detail"]["status"] for event in events] == ["SUCCEEDED"]
 
 
 def test_a_stopped_execution_sends_an_aborted_event(sandbox: Sandbox) -> None:
