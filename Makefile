@@ -17,6 +17,12 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 # Stamps: each install step reruns only when its lock file changes.
 VENV_STAMP := $(VENV)/.installed-dev-lock
+# uv installs every lock file (exact pins, --no-deps): pip took 3 min for the SageMaker SDK's venv
+# here, uv 8 s. The venvs themselves come from `python -m venv`, so each keeps its own pip (sam build
+# and the training toolkit's requirements.txt install call `python -m pip`).
+UV_VENV := .venv-uv
+UV := $(UV_VENV)/bin/uv
+UV_STAMP := $(UV_VENV)/.installed-uv
 # The one way the project's own code is importable (CLI, tests, bench, scripts, smoke): a .pth file
 # in .venv's site-packages naming the repository root (sandbox, bench, smoke, scripts,
 # snowsage_setup, tooling, tests) and the common layer's source (snowsage, which Lambda finds in /opt/python).
@@ -75,6 +81,18 @@ help:
 
 # --- environments -------------------------------------------------------------------------------
 
+$(UV_STAMP): requirements/uv.txt
+	python=$$(scripts/python312); rm -rf $(UV_VENV); "$$python" -m venv $(UV_VENV)
+	$(UV_VENV)/bin/pip install --quiet --no-deps -r $<
+	touch $@
+
+# $(call install_lock,<venv>,<lock file>): the lock's exact pins without resolving, then pip's own
+# consistency check (uv's also compares wheel tags and rejects xgboost 1.7.4's, mislabelled cp310).
+define install_lock
+$(UV) pip install --quiet --python $(1)/bin/python --no-deps -r $(2)
+$(1)/bin/python -m pip check
+endef
+
 venv: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) \
 	$(SAGEMAKER_SDK_STAMPS) $(NOTEBOOK_STAMP) bubblewrap
 
@@ -84,10 +102,9 @@ bubblewrap:
 	command -v bwrap >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends bubblewrap; }
 
-$(VENV_STAMP): requirements/dev.lock
+$(VENV_STAMP): requirements/dev.lock | $(UV_STAMP)
 	python=$$(scripts/python312); echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-deps -r requirements/dev.lock
-	$(BIN)/pip check
+	$(call install_lock,$(VENV),requirements/dev.lock)
 	touch $@
 
 $(PROJECT_PATH_STAMP): $(VENV_STAMP)
@@ -97,35 +114,30 @@ $(PROJECT_PATH_STAMP): $(VENV_STAMP)
 	touch $@
 
 # checkov pins an older boto3 than the dev tree: it gets a venv of its own.
-$(CHECKOV_STAMP): requirements/checkov.txt
+$(CHECKOV_STAMP): requirements/checkov.txt | $(UV_STAMP)
 	python=$$(scripts/python312); "$$python" -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --no-deps -r requirements/checkov.txt
-	$(CHECKOV_VENV)/bin/pip check
+	$(call install_lock,$(CHECKOV_VENV),requirements/checkov.txt)
 	touch $@
 
-.venv-xgboost-%/.installed-lock: requirements/xgboost-%.lock
+.venv-xgboost-%/.installed-lock: requirements/xgboost-%.lock | $(UV_STAMP)
 	python=$$(scripts/python312); rm -rf .venv-xgboost-$*; "$$python" -m venv .venv-xgboost-$*
-	.venv-xgboost-$*/bin/pip install --quiet --no-deps -r $<
-	.venv-xgboost-$*/bin/pip check
+	$(call install_lock,.venv-xgboost-$*,$<)
 	touch $@
 
-.venv-sagemaker-%/.installed-lock: requirements/sagemaker-%.lock
+.venv-sagemaker-%/.installed-lock: requirements/sagemaker-%.lock | $(UV_STAMP)
 	python=$$(scripts/python312); rm -rf .venv-sagemaker-$*; "$$python" -m venv .venv-sagemaker-$*
-	.venv-sagemaker-$*/bin/pip install --quiet --no-deps -r $<
-	.venv-sagemaker-$*/bin/pip check
+	$(call install_lock,.venv-sagemaker-$*,$<)
 	touch $@
 
-$(NOTEBOOK_STAMP): requirements/notebook.lock
+$(NOTEBOOK_STAMP): requirements/notebook.lock | $(UV_STAMP)
 	python=$$(scripts/python312); rm -rf .venv-notebook; "$$python" -m venv .venv-notebook
-	.venv-notebook/bin/pip install --quiet --no-deps -r $<
-	.venv-notebook/bin/pip check
+	$(call install_lock,.venv-notebook,$<)
 	touch $@
 
-$(SNOWFLAKE_PYTHON_STAMP): requirements/snowflake-python.lock
+$(SNOWFLAKE_PYTHON_STAMP): requirements/snowflake-python.lock | $(UV_STAMP)
 	python=$$(PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.11\.[0-9]+$$' | sort -t. -k3,3n | tail -n1) pyenv which python3.11 2>/dev/null || command -v python3.11); \
 	  rm -rf .venv-snowflake-python; "$$python" -m venv .venv-snowflake-python
-	.venv-snowflake-python/bin/pip install --quiet --no-deps -r $<
-	.venv-snowflake-python/bin/pip check
+	$(call install_lock,.venv-snowflake-python,$<)
 	touch $@
 
 $(NODE_STAMP): package-lock.json package.json
@@ -235,4 +247,4 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(foreach v,$(XGBOOST_VERSIONS),.venv-xgboost-$(v)) .venv-snowflake-python \
-		.venv-sagemaker-v2 .venv-sagemaker-v3
+		.venv-sagemaker-v2 .venv-sagemaker-v3 .venv-notebook $(UV_VENV)
