@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DOCUMENT)
     args = parser.parse_args(argv)
     samples = measure([int(size) for size in args.sizes.split(",")])
-    from sandbox.aws.template import project
+    from tooling.template import project
 
     prepare = project().functions["PrepareRunFunction"]
     measured = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"

@@ -29,10 +29,10 @@ from pathlib import Path
 from bench.sandbox_bench import replay
 from sandbox import pipeline_run
 from sandbox.aws.executions import largest_state_io
-from sandbox.aws.template import project
 from sandbox.services import Sandbox
 from sandbox.snowflake.export import file_count
 from tooling.sample_data import SAMPLE_DATASET, load_sample_data
+from tooling.template import project
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "benchmarks.md"

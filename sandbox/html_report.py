@@ -23,10 +23,10 @@ from plotly.io import to_json
 from plotly.offline import get_plotlyjs
 
 from sandbox.aws.executions import ExecutionSummary
-from sandbox.aws.template import PROJECT_ROOT
 from sandbox.cost import cost_text
 from sandbox.model_insight import ModelInsight, histogram, model_insight, roc_points
 from sandbox.services import Sandbox
+from tooling.template import PROJECT_ROOT
 
 ASL = PROJECT_ROOT / "statemachines" / "pipeline.asl.json"
 COLOURS = {"succeeded": "#2e7d32", "failed": "#c62828", "running": "#f9a825", "not run": "#9e9e9e"}

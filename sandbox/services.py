@@ -33,7 +33,6 @@ from sandbox.aws.cloudwatch import CloudWatchStandIn
 from sandbox.aws.deploy import DeployedStack, deploy
 from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.moto_s3 import InProcessS3Client
-from sandbox.aws.template import PROJECT_ROOT
 from sandbox.sagemaker import SageMakerEmulator
 from sandbox.snowflake.server import SnowflakeSandbox, stage_objects, start_snowflake, use_storage_integration
 from sandbox.snowflake.setup import SetupReport, apply_setup
@@ -44,6 +43,7 @@ from sandbox.snowflake.storage_integration import (
     create_snowflake_user,
 )
 from snowsage_setup import training_code
+from tooling.template import PROJECT_ROOT
 
 logger = logging.getLogger("sandbox")
 

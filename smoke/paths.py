@@ -200,7 +200,7 @@ class Paths:
 
 def template_alarms() -> list[str]:
     """The logical ids of the alarms template.yaml declares, sorted."""
-    from sandbox.aws.template import project  # noqa: PLC0415  # the template reader, only here
+    from tooling.template import project  # noqa: PLC0415  # the template reader, only here
 
     resources = project().document["Resources"]
     return sorted(

@@ -179,7 +179,7 @@ def document(translated: dict[str, Any], types_note: str) -> str:
 
 
 def translated_template() -> dict[str, Any]:
-    from sandbox.aws.template import project  # noqa: PLC0415  # SAM's translator, only when asked
+    from tooling.template import project  # noqa: PLC0415  # SAM's translator, only when asked
 
     return project().translate(inline_definitions=False)
 

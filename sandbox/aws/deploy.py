@@ -33,7 +33,7 @@ from typing import Any
 
 from sandbox.aws import moto_patches
 from sandbox.aws.lambda_runtime import LambdaRuntime
-from sandbox.aws.template import TEMPLATE_PATH, Template, TemplateError, read
+from tooling.template import TEMPLATE_PATH, Template, TemplateError, read
 
 SUBSTITUTION_OUTPUT = "SandboxSubstitution"
 SKIPPED_IN_ZIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from sandbox.aws.template import project
 from tests.template.template_model import (
     as_list,
     identity_statements,
@@ -15,6 +14,7 @@ from tests.template.template_model import (
     snowflake_functions,
     sub_text,
 )
+from tooling.template import project
 
 # Actions AWS authorizes only against Resource "*" (each is commented where it is granted).
 STAR_RESOURCE_ACTIONS = {

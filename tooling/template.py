@@ -29,7 +29,7 @@ from samtranslator.translator.translator import Translator
 from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 from samtranslator.yaml_helper import yaml_parse
 
-PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
+PROJECT_ROOT: Final = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH: Final = PROJECT_ROOT / "template.yaml"
 
 FUNCTION: Final = "AWS::Serverless::Function"
