@@ -1,18 +1,6 @@
 """``python -m bench`` (``make bench``): run the benchmarks, write docs/benchmarks.md.
 
-python -m bench                          # everything (< 15 min on 2 cores; see the doc)
-python -m bench --only coldstart,sizes   # some phases (PHASE_NAMES) ...
-python -m bench --skip sandbox           # ... or all but some
-python -m bench --output /tmp/b.md --payload-files 1,100,10000
-
-Adding a phase (a new benchmark section): put the measuring in its own module ``bench/<name>.py``
-with one entry point that returns its figures and one that renders its section (``sql_scoring.py``:
-``run`` and ``section``); give it its size options in ``build_parser`` (an empty list or 0 skips
-it); write a ``<name>_phase(args, seconds)`` here that runs it, records its seconds under a name of
-its own in ``seconds`` (the "Duration of this run" table) and returns its section's lines; and add
-``Phase(name, <name>_phase, position=N)`` to ``PHASES`` (run order; ``position`` orders the
-sections in the document, 10 apart). Keep each phase's default size within ``make bench``'s budget
-and say in its section why that size is enough to show a regression.
+Details: bench/README.md, "__main__.py".
 """
 
 from __future__ import annotations
@@ -731,7 +719,7 @@ class Phase:
 
 
 # Run order: the short sizes phase first, the sandbox's long runs last. A new phase: a module
-# bench/<name>.py, its size options in build_parser, and one entry here (see the module docstring).
+# bench/<name>.py, its size options in build_parser, and one entry here (see bench/README.md, "__main__.py").
 PHASES = (
     Phase("sizes", sizes_phase, position=20),
     Phase("coldstart", coldstart_phase, position=10),

@@ -2,15 +2,7 @@
 ``sandbox/sagemaker/worker.py``, so both sides of the emulator-vs-bare comparison run the same
 xgboost in the same interpreter with the same threads.
 
-``<.venv-xgboost-X>/bin/python bench/bare_worker.py`` (started by ``sandbox.sagemaker.runner.Worker``
-with ``script=``) reads one JSON request per line on stdin and answers one JSON line on the original
-stdout, the worker's protocol. Nothing but what the work needs: no metrics of the container, no
-round monitor, no early-stopping callback of our own (xgb.train's ``early_stopping_rounds``), no
-DMatrix for prediction (``inplace_predict``). Standard library, numpy and xgboost only.
-
-Requests: ``{"cmd": "train", "train": {"features", "labels"}, "validation": {...} | null, "params",
-"num_round", "early_stopping_rounds", "nthread", "model_path"}``, ``{"cmd": "load", "model": path}``,
-``{"cmd": "predict", "matrix": npy path, "out": npy path, "nthread": n}``, ``{"cmd": "version"}``.
+Details: bench/README.md, "bare_worker.py".
 """
 
 from __future__ import annotations

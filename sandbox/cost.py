@@ -1,12 +1,6 @@
 """The run's cost as the demo, the report and bench show it: the ML_RUNS row's COST_* columns.
 
-RecordRun computed them with snowsage.cost, the computation AWS's figures go through in production
-(BillableTimeInSeconds of the training job or of every tuning trial, TransformStartTime..
-TransformEndTime, state transitions, Lambda GB-seconds, the Snowflake statements' warehouse
-seconds), here on the figures this sandbox produced: the SageMaker emulator's billed seconds,
-moto's execution history and fakesnow's statement times. They are shown as SANDBOX FIGURES: the
-computation, not an estimate of an AWS bill (real jobs add instance start-up, which the emulator
-does not have; the emulator's spot saving is an assumption: sandbox.sagemaker.emulator).
+Details: sandbox/README.md, "cost.py".
 """
 
 from __future__ import annotations

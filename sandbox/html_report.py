@@ -2,12 +2,7 @@
 and for a data scientist the validation metric per round, the ROC curve and score histogram on the
 validation set, the gain importance, challenger against champion, the lineage and the cost.
 
-The model's charts are plotly figures, plotly.js inlined so the page needs no network; when they are
-drawn the body carries ``data-charts-drawn`` (tests/sandbox/test_report_chromium.py opens the page in
-headless Chromium and checks it, and that nothing was logged to the console).
-
-The graph is drawn from the real ASL file (statemachines/pipeline.asl.json), so the picture is
-the definition that ran, not a drawing of it.
+Details: sandbox/README.md, "html_report.py".
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """The sandbox: AWS (moto) and Snowflake (fakesnow) on loopback, with the stack deployed into them.
 
-One object owns every service so that the demo, the CLI, the end-to-end tests and ``serve``
-stand up exactly the same thing:
-
-* a moto server with the patches of ``sandbox.aws.moto_patches`` (Lambda -> in-process handlers,
-  SageMaker -> the emulator, EventBridge -> Lambda/Step Functions targets);
-* fakesnow served over HTTP with its stages reading moto S3;
-* template.yaml deployed through SAM's translator and moto's CloudFormation (sandbox.aws.deploy);
-* the Snowflake setup SQL applied where fakesnow can run it;
-* a Secrets Manager secret holding a throwaway key pair, read by the handlers as in production.
+Details: sandbox/README.md, "services.py".
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """A granted permission is a used permission: every action the deployed template grants, replayed.
 
-``granted(stack)`` lists each action every policy of the stack grants (the roles' inline and
-managed policies, the bucket, queue and key policies, the functions' resource policies, the roles'
-trust policies), as the stack was deployed: SAM's policy templates already translated.
-``exercised(grants, decisions)`` removes one granted action at a time and evaluates again every
-request the sandbox allowed through that statement (``iam_enforcement.decisions()``): the action is
-exercised when one of them is then denied. ``KEPT`` lists the grants only AWS's own side uses, with
-the reason; the report (docs/reliability.md, "Least privilege, proven") is ``render``'s.
+Details: sandbox/README.md, "aws/least_privilege.py".
 """
 
 from __future__ import annotations

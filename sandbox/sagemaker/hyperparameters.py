@@ -1,14 +1,6 @@
 """The built-in XGBoost container's hyperparameter rules, checked inside the job as the container does.
 
-A port (not a copy) of aws/sagemaker-xgboost-container, branch 1.7-1 (identical at tag v3.0-5):
-the definitions of ``src/sagemaker_xgboost_container/algorithm_mode/hyperparameter_validation.py``
-(lines 141-346) validated the way ``src/sagemaker_algorithm_toolkit/hyperparameter_validation.py``
-``Hyperparameters.validate`` (lines 260-310) does: aliases, required, parsing, ranges, dependencies,
-with the same messages. The container reads ``hyperparameters.json`` as is (``training.py`` line 45:
-``json.load``), so every value is a string and ``int("10.0")`` fails to parse.
-
-A broken rule raises ``UserError``; the job then fails with the container's FailureReason
-(``errors.container_failure``).
+Details: sandbox/sagemaker/README.md, "hyperparameters.py".
 """
 
 from __future__ import annotations
