@@ -589,12 +589,15 @@ class Predictor:
         return {"compute_seconds": seconds}
 
 
-def main() -> None:
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def serve(train: Handler, predictor: Any) -> None:
+    """Answer the runner's JSON-line requests on stdin, one JSON line each on stdout."""
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # anything xgboost prints goes to stderr, never into the protocol stream
     sys.stdout = sys.stderr
-    predictor = Predictor()
-    handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    handlers: dict[str, Handler] = {
         "train": train,
         "load": predictor.load,
         "predict": predictor.predict,
@@ -612,6 +615,10 @@ def main() -> None:
             answer = {"ok": False, "kind": "AlgorithmError", "message": f"{type(exc).__name__}: {exc}"}
         protocol.write(json.dumps(answer) + "\n")
         protocol.flush()
+
+
+def main() -> None:
+    serve(train, Predictor())
 
 
 if __name__ == "__main__":
