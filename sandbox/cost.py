@@ -7,16 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-COST_COLUMNS = (
-    "COST_USD",
-    "COST_TRAINING_USD",
-    "COST_TRANSFORM_USD",
-    "COST_STEP_FUNCTIONS_USD",
-    "COST_LAMBDA_USD",
-    "COST_WAREHOUSE_USD",
-    "WAREHOUSE_SECONDS",
-    "TUNING_TRIALS",
-)
+from snowsage.snowflake.sql import COST_COLUMNS
+
 # The parts of COST_USD as people read them, in the row's (lower-case) names.
 COST_PARTS = {
     "training": "cost_training_usd",
