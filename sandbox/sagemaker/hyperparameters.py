@@ -162,16 +162,8 @@ def _updater_rule(value: Any, deps: Dependencies) -> None:
         if not all(x in ["refresh", "prune"] for x in value):
             raise UserError("process_type 'update' can only be used with updater 'refresh' and 'prune'")
     else:
-        tree = [
-            "grow_colmaker",
-            "distcol",
-            "grow_histmaker",
-            "grow_skmaker",
-            "sync",
-            "refresh",
-            "prune",
-            "grow_quantile_histmaker",
-        ]
+        # the container's list is UPDATERS' first seven and one more
+        tree = [*UPDATERS[:7], "grow_quantile_histmaker"]
         if not all(x in tree for x in value):
             raise UserError(
                 "Tree updater should be selected from these options: 'grow_colmaker', 'distcol', "
