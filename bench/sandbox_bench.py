@@ -23,6 +23,7 @@ from bench.stats import median
 from sandbox import pipeline_run
 from sandbox.aws import moto_patches
 from sandbox.aws.executions import StateSpan, largest_state_io
+from sandbox.sagemaker.tuning import TRAINING_JOB_MEMBERS
 from sandbox.services import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
 from sandbox.snowflake.export import DEFAULT_ROWS_PER_FILE, export_dataset, file_count
 from tooling.lambda_functions import ROOT
@@ -347,16 +348,9 @@ def state_seconds(spans: Sequence[StateSpan]) -> dict[str, float]:
 
 
 def _train_request(describe: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "AlgorithmSpecification",
-        "RoleArn",
-        "InputDataConfig",
-        "OutputDataConfig",
-        "ResourceConfig",
-        "StoppingCondition",
-        "HyperParameters",
-    )
-    return {key: describe[key] for key in keys}
+    """The CreateTrainingJob request of the described job (its name aside)."""
+    keys = (*TRAINING_JOB_MEMBERS, "HyperParameters")
+    return {key: describe[key] for key in keys if key in describe}
 
 
 def _transform_request(describe: dict[str, Any]) -> dict[str, Any]:

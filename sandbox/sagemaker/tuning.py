@@ -27,8 +27,9 @@ MAX_PARALLEL_TRIALS = 2
 TUNING_OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
 TUNING_NAME_MAX = 32  # API_CreateHyperParameterTuningJob: HyperParameterTuningJobName, 1-32
 ENDED = frozenset({"Completed", "Failed", "Stopped"})
-# The members of TrainingJobDefinition a trial's CreateTrainingJob request takes as they are.
-_TRIAL_MEMBERS = (
+# The members of TrainingJobDefinition a trial's CreateTrainingJob request takes as they are (a
+# DescribeTrainingJob echoes them too: bench replays a job from them).
+TRAINING_JOB_MEMBERS = (
     "AlgorithmSpecification",
     "RoleArn",
     "InputDataConfig",
@@ -383,7 +384,7 @@ class TuningJobs:
     ) -> None:
         digest = hashlib.sha256(f"{job.name}-{number}".encode()).hexdigest()[:8]
         name = f"{job.name}-{number:03d}-{digest}"
-        request = {key: copy.deepcopy(definition[key]) for key in _TRIAL_MEMBERS if key in definition}
+        request = {key: copy.deepcopy(definition[key]) for key in TRAINING_JOB_MEMBERS if key in definition}
         request["TrainingJobName"] = name
         request["HyperParameters"] = {**(definition.get("StaticHyperParameters") or {}), **tuned}
         trial = _Trial(name, tuned)
