@@ -89,6 +89,18 @@ _NOTEBOOK_ACTIONS: Final = (
     "logs:DescribeLogStreams",
     "logs:GetLogEvents",
 )
+# The VPC network-interface actions the SageMaker SDK v3 requires on "*" of a training role it accepts.
+SDK_VPC_ACTIONS: Final = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
 _NOTEBOOK_TRAINING_ACTIONS: Final = (
     "sts:AssumeRole",
     "s3:GetObject",
@@ -103,15 +115,7 @@ _NOTEBOOK_TRAINING_ACTIONS: Final = (
     "logs:PutLogEvents",
     "logs:DescribeLogStreams",
     "cloudwatch:PutMetricData",
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeVpcs",
-    "ec2:DescribeDhcpOptions",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
+    *SDK_VPC_ACTIONS,
 )
 _UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 KEPT: Final[dict[tuple[str, str], str]] = {
