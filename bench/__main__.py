@@ -20,6 +20,7 @@ from bench import (
     coldstart,
     earlier,
     engines,
+    int_list,
     markdown,
     prepare_sizing,
     scale,
@@ -36,10 +37,6 @@ if TYPE_CHECKING:
 BUDGET_MINUTES = 15
 
 
-def _ints(text: str) -> list[int]:
-    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -52,12 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=coldstart.DEFAULT_SAMPLES,
         help=f"cold-start samples per module (>= {coldstart.MIN_SAMPLES}; default %(default)s)",
     )
-    parser.add_argument("--memory-rows", type=_ints, default=_ints("10000,100000,1000000,10000000"))
-    parser.add_argument("--e2e-rows", type=_ints, default=_ints("100000,1000000"))
+    parser.add_argument("--memory-rows", type=int_list, default=int_list("10000,100000,1000000,10000000"))
+    parser.add_argument("--e2e-rows", type=int_list, default=int_list("100000,1000000"))
     parser.add_argument(
         "--payload-files",
-        type=_ints,
-        default=_ints("1,100,1000"),
+        type=int_list,
+        default=int_list("1,100,1000"),
         help="target files per export (10000 takes ~8 min in the sandbox; default %(default)s)",
     )
     parser.add_argument("--repeats", type=int, default=11, help="emulator vs bare job repeats")
@@ -72,15 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--txn-rows",
-        type=_ints,
-        default=_ints("100000"),
+        type=int_list,
+        default=int_list("100000"),
         help="transactions of the txn_refund end-to-end runs (empty: skip; default 100000; 1000000"
         " adds a run that is nearly all training compute)",
     )
     parser.add_argument(
         "--sql-rows",
-        type=_ints,
-        default=_ints("20000,100000"),
+        type=int_list,
+        default=int_list("20000,100000"),
         help="transactions of the SQL-vs-transform scoring runs (bench/sql_scoring.py)",
     )
     engines.add_arguments(parser)

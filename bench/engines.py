@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench import int_list
 from snowsage import prices
 
 DATASET = "merchant_risk"
@@ -473,15 +474,11 @@ def section(
 # --- The phase (bench/__main__.py) ---------------------------------------------------------------
 
 
-def _ints(text: str) -> list[int]:
-    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
-
-
 def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--engine-rows",
-        type=_ints,
-        default=_ints("10000,100000,1000000"),
+        type=int_list,
+        default=int_list("10000,100000,1000000"),
         help="transactions of the per-engine runs (bench/engines.py; empty: skip)",
     )
     parser.add_argument(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench import engines
+from bench import engines, int_list
 from snowsage import prices
 
 DATASET = "txn_score"
@@ -588,14 +588,10 @@ def section(
 # --- The phase (bench/__main__.py) ---------------------------------------------------------------
 
 
-def _ints(text: str) -> list[int]:
-    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
-
-
 def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--scoring-rows",
-        type=_ints,
+        type=int_list,
         default=list(SIZES),
         help="scoring rows of the per-scoring-engine runs (bench/scoring_engines.py; empty: skip)",
     )
