@@ -1,18 +1,6 @@
 """``python -m bench`` (``make bench``): run the benchmarks, write docs/benchmarks.md.
 
-python -m bench                          # everything (< 15 min on 2 cores; see the doc)
-python -m bench --only coldstart,sizes   # some phases (PHASE_NAMES) ...
-python -m bench --skip sandbox           # ... or all but some
-python -m bench --output /tmp/b.md --payload-files 1,100,10000
-
-Adding a phase (a new benchmark section): put the measuring in its own module ``bench/<name>.py``
-with one entry point that returns its figures and one that renders its section (``sql_scoring.py``:
-``run`` and ``section``); give it its size options in ``build_parser`` (an empty list or 0 skips
-it); write a ``<name>_phase(args, seconds)`` here that runs it, records its seconds under a name of
-its own in ``seconds`` (the "Duration of this run" table) and returns its section's lines; and add
-``Phase(name, <name>_phase, position=N)`` to ``PHASES`` (run order; ``position`` orders the
-sections in the document, 10 apart). Keep each phase's default size within ``make bench``'s budget
-and say in its section why that size is enough to show a regression.
+Details: bench/README.md, "__main__.py".
 """
 
 from __future__ import annotations
@@ -32,6 +20,7 @@ from bench import (
     coldstart,
     earlier,
     engines,
+    int_list,
     markdown,
     prepare_sizing,
     scale,
@@ -48,10 +37,6 @@ if TYPE_CHECKING:
 BUDGET_MINUTES = 15
 
 
-def _ints(text: str) -> list[int]:
-    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -64,12 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=coldstart.DEFAULT_SAMPLES,
         help=f"cold-start samples per module (>= {coldstart.MIN_SAMPLES}; default %(default)s)",
     )
-    parser.add_argument("--memory-rows", type=_ints, default=_ints("10000,100000,1000000,10000000"))
-    parser.add_argument("--e2e-rows", type=_ints, default=_ints("100000,1000000"))
+    parser.add_argument("--memory-rows", type=int_list, default=int_list("10000,100000,1000000,10000000"))
+    parser.add_argument("--e2e-rows", type=int_list, default=int_list("100000,1000000"))
     parser.add_argument(
         "--payload-files",
-        type=_ints,
-        default=_ints("1,100,1000"),
+        type=int_list,
+        default=int_list("1,100,1000"),
         help="target files per export (10000 takes ~8 min in the sandbox; default %(default)s)",
     )
     parser.add_argument("--repeats", type=int, default=11, help="emulator vs bare job repeats")
@@ -84,15 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--txn-rows",
-        type=_ints,
-        default=_ints("100000"),
+        type=int_list,
+        default=int_list("100000"),
         help="transactions of the txn_refund end-to-end runs (empty: skip; default 100000; 1000000"
         " adds a run that is nearly all training compute)",
     )
     parser.add_argument(
         "--sql-rows",
-        type=_ints,
-        default=_ints("20000,100000"),
+        type=int_list,
+        default=int_list("20000,100000"),
         help="transactions of the SQL-vs-transform scoring runs (bench/sql_scoring.py)",
     )
     engines.add_arguments(parser)
@@ -731,7 +716,7 @@ class Phase:
 
 
 # Run order: the short sizes phase first, the sandbox's long runs last. A new phase: a module
-# bench/<name>.py, its size options in build_parser, and one entry here (see the module docstring).
+# bench/<name>.py, its size options in build_parser, and one entry here (see bench/README.md, "__main__.py").
 PHASES = (
     Phase("sizes", sizes_phase, position=20),
     Phase("coldstart", coldstart_phase, position=10),

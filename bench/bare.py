@@ -1,22 +1,6 @@
 """Bare equivalents of the SageMaker emulator's jobs, for the emulator-overhead ratios.
 
-The emulator runs a job's xgboost in a worker process of the image's xgboost environment
-(``sandbox.sagemaker.runner``: for image 1.7-1, ``.venv-xgboost-1.7.4``); so does the bare code
-(``bench/bare_worker.py``, started the same way, with the same interpreter and environment), so
-that both sides run the same library with the same threads. The rest is the least the job's work
-needs, in this process:
-
-* training: the same S3 objects read through the same boto3 client, parsed by pyarrow into float32
-  arrays, handed to the worker as .npy files (the emulator hands its matrices over the same way), a
-  plain ``xgb.train`` there with the job's hyperparameters (early stopping on the validation
-  channel's last metric, xgboost's own), ``save_model`` as the container does, and the model file
-  put to S3 in a tar.gz;
-* transform: GET the model.tar.gz and load the booster (every transform job has to), then per score
-  file GET, parse (pyarrow), ``inplace_predict`` in the worker (the emulator's nthread rule), format
-  ``id,score`` lines (pyarrow) and PUT.
-
-The emulator adds request validation, job state, the round log and the SageMaker CSV contract
-(filters, join, str(float) output) on top of exactly this work.
+Details: bench/README.md, "bare.py".
 """
 
 from __future__ import annotations

@@ -2,24 +2,15 @@
 ``sandbox/sagemaker/worker.py``, so both sides of the emulator-vs-bare comparison run the same
 xgboost in the same interpreter with the same threads.
 
-``<.venv-xgboost-X>/bin/python bench/bare_worker.py`` (started by ``sandbox.sagemaker.runner.Worker``
-with ``script=``) reads one JSON request per line on stdin and answers one JSON line on the original
-stdout, the worker's protocol. Nothing but what the work needs: no metrics of the container, no
-round monitor, no early-stopping callback of our own (xgb.train's ``early_stopping_rounds``), no
-DMatrix for prediction (``inplace_predict``). Standard library, numpy and xgboost only.
-
-Requests: ``{"cmd": "train", "train": {"features", "labels"}, "validation": {...} | null, "params",
-"num_round", "early_stopping_rounds", "nthread", "model_path"}``, ``{"cmd": "load", "model": path}``,
-``{"cmd": "predict", "matrix": npy path, "out": npy path, "nthread": n}``, ``{"cmd": "version"}``.
+Details: bench/README.md, "bare_worker.py".
 """
 
 from __future__ import annotations
 
-import json
-import os
+import importlib.util
 import sys
 import time
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -73,25 +64,21 @@ class Predictor:
         return {"compute_seconds": compute}
 
 
+def _emulator_worker() -> Any:
+    """sandbox/sagemaker/worker.py, loaded by path: this interpreter has xgboost, not the sandbox."""
+    path = Path(__file__).resolve().parents[1] / "sandbox" / "sagemaker" / "worker.py"
+    spec = importlib.util.spec_from_file_location("emulator_worker", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> None:
-    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)  # whatever xgboost prints goes to stderr, never into the protocol stream
-    sys.stdout = sys.stderr
-    predictor = Predictor()
-    handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-        "train": train,
-        "load": predictor.load,
-        "predict": predictor.predict,
-        "version": lambda _: {"xgboost": xgb.__version__},
-    }
-    for line in sys.stdin:
-        request = json.loads(line)
-        try:
-            answer = {"ok": True, **handlers[request["cmd"]](request)}
-        except Exception as exc:
-            answer = {"ok": False, "kind": "AlgorithmError", "message": f"{type(exc).__name__}: {exc}"}
-        protocol.write(json.dumps(answer) + "\n")
-        protocol.flush()
+    # the emulator's own request loop: both sides of the comparison speak the protocol alike
+    _emulator_worker().serve(train, Predictor())
 
 
 if __name__ == "__main__":

@@ -1,29 +1,6 @@
 """Cold start: each function's init (imports + module-level set-up) plus its first invocation.
 
-A Lambda's cold start is paid by its first request: the init, then the first call, which for the
-Snowflake functions includes the driver import (they import it lazily) and the connect. So both
-are timed together, in a fresh interpreter per sample (``bench/replay_child.py --cold-start``),
-against a running sandbox:
-
-* each function replays the event it received in a real sandbox run (the smallest sample size;
-  RecordExecutionOutcome's from a run that fails at PrepareRun, as it is only invoked for failed
-  executions), with the function's environment from the sandbox's deployment and ``sys.path`` =
-  its CodeUri + its layers' source, as Lambda puts them first;
-* the references do the same with the minimal handler (``bench/reference/minimal.py``: parse the
-  event, one AWS call) and, for the functions with the Snowflake layer, the minimal Snowflake
-  handler (``minimal_snowflake.py``: the driver imported at init, the secret read, a sandbox
-  connect and ``SELECT 1`` in the first call).
-
-Each child sees only the packages the function has on Lambda (the runtime's and its layers':
-``bench/lambda_packages.py``, ``replay_child.py --block``); a reference sees those of the functions
-it stands for. Samples are interleaved (ref 1, ref 2, function A, B, ..., then again) so machine
-drift hits every module alike; the figures are medians. The verdict is on CPU time (user + system
-of the child, init + first call): on this shared machine the wall time of a one-second child swings
-several-fold with the other work running (it waits for a core), its CPU time much less, and the
-servers the first call talks to (moto, fakesnow) run in the bench's own process, standing in for
-AWS and Snowflake. Wall times are printed beside it. Goal (``bench.verdicts.cold_start``): each
-function's init + first invocation <= 1.2x its reference's, and no function without the Snowflake
-layer loads the driver at all.
+Details: bench/README.md, "coldstart.py".
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
 """Per-engine figures: SAGEMAKER vs SNOWFLAKE training, measured in the sandbox, modelled on
 AWS and Snowflake.
 
-Measured (``run``): one sandbox; for each transactions count the sample data is loaded, then the
-sample dataset (merchant_risk, one row per merchant) runs end to end once per engine from
-EXPORT_DATASET (``pipeline_run.run_from_export``, the production path), the row's TRAINING_ENGINE
-set before each export. The engines alternate which goes first from one size to the next. Per run:
-the wall time, the training state's span, the work inside it (the emulator job's read + compute +
-write seconds; TRAIN_MODEL's handler seconds, its own ``seconds``), the validation metric and the
-bytes each section holds in S3 (listed, not taken from the manifest).
-
-Modelled (``model``): the training step only, which is all that differs between the engines (both
-score and load the same way). Every rate is a named constant below with its source and date, or a
-parameter; nothing is measured on AWS or Snowflake from this machine.
+Details: bench/README.md, "engines.py".
 """
 
 from __future__ import annotations
@@ -23,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench import int_list
 from snowsage import prices
 
 DATASET = "merchant_risk"
@@ -483,15 +474,11 @@ def section(
 # --- The phase (bench/__main__.py) ---------------------------------------------------------------
 
 
-def _ints(text: str) -> list[int]:
-    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
-
-
 def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--engine-rows",
-        type=_ints,
-        default=_ints("10000,100000,1000000"),
+        type=int_list,
+        default=int_list("10000,100000,1000000"),
         help="transactions of the per-engine runs (bench/engines.py; empty: skip)",
     )
     parser.add_argument(

@@ -1,17 +1,6 @@
 """What a function can import on Lambda, for the benchmarks' fresh interpreters.
 
-The bench replays each handler with the dev venv's interpreter, whose site-packages hold far more
-than a function gets on Lambda: the python3.12 runtime ships boto3 and its dependency tree
-(``RUNTIME_PROVIDED``, as layers/Makefile and tests/template/test_layer_requirements.py have it),
-and the function's layers add exactly their pinned ``requirements.txt`` (installed ``--no-deps``).
-Libraries import some packages only when present: ``snowflake.connector`` imports pandas and
-pyarrow (``options.py``), botocore imports awscrt and pyOpenSSL. In the dev venv a cold start would
-pay for those imports and a replay would hold them in memory, neither of which happens on Lambda.
-
-``blocked_modules`` names every top-level module installed in this venv that neither the runtime
-nor the function's layers provide; ``bench/replay_child.py --block`` makes importing them fail as
-on Lambda (the libraries fall back to what they do without them). The references are given the
-set of the functions they stand for.
+Details: bench/README.md, "lambda_packages.py".
 """
 
 from __future__ import annotations

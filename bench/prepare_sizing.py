@@ -1,23 +1,6 @@
 """``python -m bench.prepare_sizing``: PrepareRun's memory and timeout, sized from a measurement.
 
-PrepareRun lists each export section (ListObjectsV2, 1,000 keys a page) and keeps a count and a sum:
-its work grows with the number of files. Lambda gives a function CPU in proportion to its memory,
-one vCPU at 1,769 MB (docs: lambda/latest/dg/configuration-memory, "Memory and computing power"),
-so a listing that takes C CPU-seconds on a full core takes about C x 1,769 / memory on Lambda.
-
-Measured here, in this one run: an export of N data files (a real sample export, its files copied
-to N under their prefixes, the manifest's summary to match), and PrepareRun's handler replayed on
-it in a fresh interpreter against the sandbox (bench/replay_child.py): its CPU time is the client's
-own (botocore reading the listing pages; moto answers in the parent process). Two sizes give the
-CPU-seconds per file and the fixed part. The model for Lambda, an estimate:
-
-    seconds(files) = fixed / share + per_file x files / share + pages(files) x PAGE_LATENCY
-
-with share = min(1, memory / 1,769) and PAGE_LATENCY the time S3 takes to answer a page (S3's
-performance guidelines give 100-200 ms for a small request's first byte: the upper figure is used).
-The largest export PrepareRun is sized for is the one whose estimate, times SAFETY, fits its Timeout.
-The figures are written to docs/benchmarks.md (section "PrepareRun's size"); MEASURED below is what
-tests/template/test_prepare_sizing.py holds the template to.
+Details: bench/README.md, "prepare_sizing.py".
 """
 
 from __future__ import annotations
@@ -240,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DOCUMENT)
     args = parser.parse_args(argv)
     samples = measure([int(size) for size in args.sizes.split(",")])
-    from sandbox.aws.template import project
+    from tooling.template import project
 
     prepare = project().functions["PrepareRunFunction"]
     measured = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"

@@ -1,18 +1,6 @@
 """Child of the memory benchmark: replay one recorded Lambda event in a fresh interpreter.
 
-    python bench/replay_child.py [--cold-start] [--block m1,m2,...] <app.py> [sys.path entry ...] < event.json
-
-Imports the handler (cold start), calls it once with the event and a stand-in context, and prints
-one JSON line: ``{"import_rss_kb", "peak_rss_kb", "call_traced_peak_kb", "errored", "error",
-"init_error", "init_seconds", "call_seconds", "init_cpu_seconds", "call_cpu_seconds",
-"connector_at_init", "connector_loaded"}``. ``peak_rss_kb`` is the process's peak resident set,
-VmHWM: Lambda's "Max Memory Used" counterpart (not ru_maxrss: after fork + exec that can report the
-forking parent's size). The ``*_cpu_seconds`` are this process's CPU time, user + system, all
-threads. ``init_error``: the module raised on import, and its handler was not called. With
-``--cold-start`` the call is not traced (tracemalloc slows every allocation): the cold-start
-benchmark times init + first call. ``--block`` makes importing those top-level modules fail, as on
-Lambda where the function's runtime and layers do not have them (bench/lambda_packages.py).
-Only ``sys``, ``time`` and ``importlib.util`` are loaded before the init clock starts.
+Details: bench/README.md, "replay_child.py".
 """
 
 import importlib.util

@@ -1,17 +1,6 @@
 """Cost per run from billed figures, and a tuning run's cost per run.
 
-Every figure here is the ML_RUNS row RecordRun wrote: ``snowsage.cost``, the computation AWS's
-figures go through in production (BillableTimeInSeconds of the training job or of each tuning
-trial, the transform's TransformStartTime..TransformEndTime, the history's state transitions and
-Lambda GB-seconds, the Snowflake statements' warehouse seconds), on the figures this sandbox
-produced. They are SANDBOX FIGURES: the computation on the emulator's seconds, not an estimate of
-an AWS bill (a real job adds instance start-up, which the emulator does not have).
-
-* ``billed_section``: the end-to-end runs of bench/sandbox_bench.py, their COST_* parts;
-* ``run_tuning`` / ``tuning_section``: the sample dataset exported once, trained by one job, then
-  tuned on the same export (``trials`` trials, 2 in parallel); the tuned run's training part is
-  checked against the sum, done here by hand, of its trials' DescribeTrainingJob
-  BillableTimeInSeconds x InstanceCount x the list price.
+Details: bench/README.md, "run_cost.py".
 """
 
 from __future__ import annotations

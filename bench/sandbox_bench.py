@@ -1,26 +1,6 @@
 """The benchmarks that run the pipeline in the sandbox: memory, payload, end to end, cost.
 
-One sandbox (moto + fakesnow + the SageMaker emulator, template.yaml deployed) serves every run.
-For each transactions count the sample data is reloaded, EXPORT_DATASET runs and the S3 event
-starts the execution (pipeline_run.run_from_export, the production path). Then, against the still
-running sandbox:
-
-* memory: every size is exported at a fixed rows per file (``MEMORY_ROWS_PER_FILE``), so a larger
-  export is more rows AND more files (a larger manifest, more keys); each Lambda invocation of the
-  run is replayed in a fresh interpreter with the function's environment (bench/replay_child.py)
-  and its peak RSS (VmHWM) is read;
-* end to end: the run's wall time is split into the emulator's training compute, its transform
-  compute and the loop's own cost (everything else), and per state (the execution history's
-  spans); at the largest size the emulator's training and transform jobs are re-run interleaved
-  with their bare equivalents (bench/bare.py), both timed by the same wall clock around the same
-  work, and so are jobs on a synthetic matrix large enough for compute to matter
-  (``large_comparison``);
-* end to end on a transaction-level dataset: snowflake/examples/txn_refund.sql (one row per
-  transaction) in a second sandbox, as ``python -m sandbox run --setup-sql ... --threshold 0.5``
-  sets it up (``txn_refund_runs``);
-* cost: the run's ML_RUNS COST_* row, RecordRun's snowsage.cost on the sandbox's figures (bench/run_cost.py);
-* payload: exports of the same data in 1 file per section, ~100 and ~N files, each a full run; the
-  largest state input/output is read from the execution history (includeExecutionData).
+Details: bench/README.md, "sandbox_bench.py".
 """
 
 from __future__ import annotations
@@ -43,6 +23,7 @@ from bench.stats import median
 from sandbox import pipeline_run
 from sandbox.aws import moto_patches
 from sandbox.aws.executions import StateSpan, largest_state_io
+from sandbox.sagemaker.tuning import TRAINING_JOB_MEMBERS
 from sandbox.services import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
 from sandbox.snowflake.export import DEFAULT_ROWS_PER_FILE, export_dataset, file_count
 from tooling.lambda_functions import ROOT
@@ -367,16 +348,9 @@ def state_seconds(spans: Sequence[StateSpan]) -> dict[str, float]:
 
 
 def _train_request(describe: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "AlgorithmSpecification",
-        "RoleArn",
-        "InputDataConfig",
-        "OutputDataConfig",
-        "ResourceConfig",
-        "StoppingCondition",
-        "HyperParameters",
-    )
-    return {key: describe[key] for key in keys}
+    """The CreateTrainingJob request of the described job (its name aside)."""
+    keys = (*TRAINING_JOB_MEMBERS, "HyperParameters")
+    return {key: describe[key] for key in keys if key in describe}
 
 
 def _transform_request(describe: dict[str, Any]) -> dict[str, Any]:

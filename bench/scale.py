@@ -1,16 +1,6 @@
 """``make bench-scale`` (``python -m bench.scale``): an export of 100,000 files, end to end in the sandbox.
 
-One sample dataset, exported at one row per file, so that train + validation + score hold about
-``--files`` data files, then followed through the pipeline its manifest's S3 event starts. The
-figures go into docs/benchmarks.md, section 4 (file counts), between the markers below: one table
-row per file count, starting with the count and showing the run's status. ``make bench``
-regenerates the rest of the document and keeps this block (``keep_block``).
-
-What is measured, all in this run: the manifest's size (version 2: a summary per section, not a
-file list), the largest state input or output (Step Functions' history, ``includeExecutionData``),
-PrepareRun's duration in the run and its peak RSS when its recorded event is replayed in a fresh
-interpreter (against the function's MemorySize and Timeout in template.yaml), and the wall time of
-the export, of the execution and of its longest states.
+Details: bench/README.md, "scale.py".
 """
 
 from __future__ import annotations
@@ -29,10 +19,10 @@ from pathlib import Path
 from bench.sandbox_bench import replay
 from sandbox import pipeline_run
 from sandbox.aws.executions import largest_state_io
-from sandbox.aws.template import project
 from sandbox.services import Sandbox
 from sandbox.snowflake.export import file_count
 from tooling.sample_data import SAMPLE_DATASET, load_sample_data
+from tooling.template import project
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "benchmarks.md"

@@ -1,19 +1,7 @@
 """Scoring engines: the batch transform (SAGEMAKER) vs ML_PREDICT_<DATASET> inside Snowflake
 (SNOWFLAKE), on one dataset at each size, measured in the sandbox and modelled on AWS and Snowflake.
 
-Measured (``run``): one sandbox; the dataset ``txn_score`` (``SETUP``: every transaction of
-snowflake/examples/txn_refund.sql's features is a scoring row, so the scoring view holds exactly the
-transactions loaded) is trained once (a train_and_score run whose model the gate promotes and
-PublishModel publishes); then, for each size, the sample data is loaded with that many
-transactions and each engine scores it through the production path: the row's SCORING_ENGINE set,
-EXPORT_DATASET (score/ unloaded, or the view counted), a score_only execution, the engines
-alternating which goes first. Per run: the export's and the scoring states' seconds, the wall, the
-work inside (the emulator job's read + compute + write; the warehouse seconds the Lambdas report)
-and, per size, the largest difference between the two engines' predictions of the same rows.
-
-Modelled (``model``): the scoring step of one run on the services. Every rate is a named constant
-(with its source) or a parameter; the work's seconds are this machine's, taken as the instance's
-and the warehouse's (a proxy, not a measurement of either); nothing is measured on an account here.
+Details: bench/README.md, "scoring_engines.py".
 """
 
 from __future__ import annotations
@@ -26,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench import engines
+from bench import engines, int_list
 from snowsage import prices
 
 DATASET = "txn_score"
@@ -600,14 +588,10 @@ def section(
 # --- The phase (bench/__main__.py) ---------------------------------------------------------------
 
 
-def _ints(text: str) -> list[int]:
-    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
-
-
 def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--scoring-rows",
-        type=_ints,
+        type=int_list,
         default=list(SIZES),
         help="scoring rows of the per-scoring-engine runs (bench/scoring_engines.py; empty: skip)",
     )

@@ -1,13 +1,6 @@
 """Package size: each built function's unzipped code + layers, against the budgets and a naive package.
 
-``sam build`` runs into a temporary directory (the layer Makefiles install the pinned arm64
-wheels and byte-compile them: bytecode is kept, as Lambda extracts it) and scripts/sizes.py (the
-``make sizes`` report) measures it. The naive package is what a function would weigh built the
-obvious way: the connector pinned as a user would write it, with pandas
-(``snowflake-connector-python[pandas]==4.8.1``), the ``sagemaker`` SDK at the version our tooling
-uses and the common layer's requirements, installed by ``pip install --target`` for the Lambda
-platform (aarch64 wheels; the host's when those fail) and byte-compiled the same way; what pulled in
-what is read from the installed tree (bench/pulled_in.py). It is cached under build/bench/.
+Details: bench/README.md, "sizes.py".
 """
 
 from __future__ import annotations

@@ -1,16 +1,6 @@
 """Scoring in SQL vs the batch transform: the same rows, the same model, in the sandbox.
 
-The transaction-level dataset (snowflake/examples/txn_refund.sql, one row per transaction) is set up
-as ``python -m sandbox run --setup-sql … --dataset txn_refund --threshold 0.5`` does; for each size
-the pipeline runs from EXPORT_DATASET (its model is promoted, so PublishModel publishes
-ML_PREDICT_TXN_REFUND; a later run that is not promoted scores with the champion, which the function
-still serves). Then, against the same sandbox:
-
-* the transform: the Score state's seconds (the job through the emulator, as Step Functions saw
-  it) and the job's own compute;
-* SQL: ``SELECT ID, ML_PREDICT_TXN_REFUND(…) FROM TXN_REFUND_SCORING`` through the connector
-  (fakesnow over HTTP, the function's body in its worker process), wall time, median of 3,
-  and the largest difference from the transform's scores (``pipeline_run.score_in_sql``).
+Details: bench/README.md, "sql_scoring.py".
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """``python -m sandbox``: the whole Snowflake -> SageMaker -> Snowflake loop on this machine.
 
-Commands:
-  demo             sample merchant data, export, let the S3 event start the run, summarise
-  run              the same loop for a dataset you define in SQL (--runs N: N exports in a row)
-  start-execution  a console-style start with an execution input file (events/statemachine/)
-  replay-event     deliver an events/ file to EventBridge as S3 would
-  serve            keep the sandbox running as servers (for `sam local invoke`)
-A failed execution exits with status 1 and prints the failing state, error and cause.
+Details: sandbox/README.md, "cli.py".
 """
 
 from __future__ import annotations

@@ -1,28 +1,14 @@
 """The run's cost as the demo, the report and bench show it: the ML_RUNS row's COST_* columns.
 
-RecordRun computed them with snowsage.cost, the computation AWS's figures go through in production
-(BillableTimeInSeconds of the training job or of every tuning trial, TransformStartTime..
-TransformEndTime, state transitions, Lambda GB-seconds, the Snowflake statements' warehouse
-seconds), here on the figures this sandbox produced: the SageMaker emulator's billed seconds,
-moto's execution history and fakesnow's statement times. They are shown as SANDBOX FIGURES: the
-computation, not an estimate of an AWS bill (real jobs add instance start-up, which the emulator
-does not have; the emulator's spot saving is an assumption: sandbox.sagemaker.emulator).
+Details: sandbox/README.md, "cost.py".
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-COST_COLUMNS = (
-    "COST_USD",
-    "COST_TRAINING_USD",
-    "COST_TRANSFORM_USD",
-    "COST_STEP_FUNCTIONS_USD",
-    "COST_LAMBDA_USD",
-    "COST_WAREHOUSE_USD",
-    "WAREHOUSE_SECONDS",
-    "TUNING_TRIALS",
-)
+from snowsage.snowflake.sql import COST_COLUMNS
+
 # The parts of COST_USD as people read them, in the row's (lower-case) names.
 COST_PARTS = {
     "training": "cost_training_usd",

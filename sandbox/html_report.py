@@ -2,12 +2,7 @@
 and for a data scientist the validation metric per round, the ROC curve and score histogram on the
 validation set, the gain importance, challenger against champion, the lineage and the cost.
 
-The model's charts are plotly figures, plotly.js inlined so the page needs no network; when they are
-drawn the body carries ``data-charts-drawn`` (tests/sandbox/test_report_chromium.py opens the page in
-headless Chromium and checks it, and that nothing was logged to the console).
-
-The graph is drawn from the real ASL file (statemachines/pipeline.asl.json), so the picture is
-the definition that ran, not a drawing of it.
+Details: sandbox/README.md, "html_report.py".
 """
 
 from __future__ import annotations
@@ -23,10 +18,10 @@ from plotly.io import to_json
 from plotly.offline import get_plotlyjs
 
 from sandbox.aws.executions import ExecutionSummary
-from sandbox.aws.template import PROJECT_ROOT
 from sandbox.cost import cost_text
 from sandbox.model_insight import ModelInsight, histogram, model_insight, roc_points
 from sandbox.services import Sandbox
+from tooling.template import PROJECT_ROOT
 
 ASL = PROJECT_ROOT / "statemachines" / "pipeline.asl.json"
 COLOURS = {"succeeded": "#2e7d32", "failed": "#c62828", "running": "#f9a825", "not run": "#9e9e9e"}

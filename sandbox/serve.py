@@ -1,24 +1,6 @@
 """``python -m sandbox serve``: the sandbox as long-running servers, for ``sam local``.
 
-moto (AWS) and fakesnow (Snowflake) listen on FIXED ports so that a static ``env.json`` can
-point ``sam local invoke --env-vars env.json`` / ``sam local start-lambda`` at them:
-
-* the stack is deployed into moto as in every sandbox (``Sandbox``), with deterministic names:
-  bucket ``snowsage-data-123456789012-us-east-1``, state machine ``…:stateMachine:snowsage-pipeline``,
-  secret ``snowsage/snowflake``, handed to the functions as a partial ARN (no random suffix:
-  Secrets Manager resolves it, AWS and moto alike);
-* ``--with-sample-data`` runs ``sandbox.reference_runs.run_reference``: afterwards every events/ file
-  names objects, executions and model packages that exist;
-* the endpoints, the physical names and the environment of each function are printed, then a
-  line starting with ``ready:`` (last, flushed: scripts and tests wait for it);
-* Ctrl-C (SIGINT) or SIGTERM stops the servers, joins their threads and exits with status 0.
-
-The environment printed (and written with ``--env-json``) is what ``env.json`` holds: each
-function's deployed variables, with the host the Lambda container uses to reach this machine
-(``host.docker.internal``) in place of the loopback address, plus ``AWS_ENDPOINT_URL``. Variables
-shared by every function go under ``"Parameters"`` (``sam local`` applies them to all functions).
-``sam local`` applies an ``--env-vars`` entry only to variables the template declares for the
-function: see docs/sam-local.md.
+Details: sandbox/README.md, "serve.py".
 """
 
 from __future__ import annotations

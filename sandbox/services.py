@@ -1,14 +1,6 @@
 """The sandbox: AWS (moto) and Snowflake (fakesnow) on loopback, with the stack deployed into them.
 
-One object owns every service so that the demo, the CLI, the end-to-end tests and ``serve``
-stand up exactly the same thing:
-
-* a moto server with the patches of ``sandbox.aws.moto_patches`` (Lambda -> in-process handlers,
-  SageMaker -> the emulator, EventBridge -> Lambda/Step Functions targets);
-* fakesnow served over HTTP with its stages reading moto S3;
-* template.yaml deployed through SAM's translator and moto's CloudFormation (sandbox.aws.deploy);
-* the Snowflake setup SQL applied where fakesnow can run it;
-* a Secrets Manager secret holding a throwaway key pair, read by the handlers as in production.
+Details: sandbox/README.md, "services.py".
 """
 
 from __future__ import annotations
@@ -33,7 +25,6 @@ from sandbox.aws.cloudwatch import CloudWatchStandIn
 from sandbox.aws.deploy import DeployedStack, deploy
 from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.moto_s3 import InProcessS3Client
-from sandbox.aws.template import PROJECT_ROOT
 from sandbox.sagemaker import SageMakerEmulator
 from sandbox.snowflake.server import SnowflakeSandbox, stage_objects, start_snowflake, use_storage_integration
 from sandbox.snowflake.setup import SetupReport, apply_setup
@@ -44,6 +35,7 @@ from sandbox.snowflake.storage_integration import (
     create_snowflake_user,
 )
 from snowsage_setup import training_code
+from tooling.template import PROJECT_ROOT
 
 logger = logging.getLogger("sandbox")
 

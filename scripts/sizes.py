@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sandbox.aws.template import Template, read
+from tooling.template import Template, read
 
 MB = 1_000_000
 SNOWFLAKE_LAYER = "SnowflakeLayer"

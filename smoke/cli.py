@@ -1,13 +1,6 @@
 """``python -m smoke``: the smoke test on a real AWS and Snowflake account (docs/smoke.md).
 
-  run      deploy a throwaway stack and database, run a good export and a bad manifest, check
-           ML_RUNS and the predictions, delete everything (make smoke)
-  errors   the error names AWS gives for the states whose Retry/Catch depend on them, through
-           Step Functions' TestState API (make smoke-errors)
-  permissions  the AWS actions a smoke needs, derived from the template and the plan
-
-Without credentials either command says what it needs and exits 0, touching nothing. A failed
-check or step exits 1 (after the teardown).
+Details: docs/smoke.md, "smoke/cli.py".
 """
 
 from __future__ import annotations

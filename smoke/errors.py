@@ -1,15 +1,7 @@
 """``make smoke-errors``: the error names AWS really gives, for the states whose Retry or Catch
 depend on them, through Step Functions' TestState API (API_TestState).
 
-A Retry or Catch that names an error (anything but ``States.ALL``) only works if AWS raises that
-exact name; AWS documents few of them (concepts-error-handling, supported-services-awssdk). For
-each such state of the deployed state machine this module runs the state alone, with inputs that
-provoke a refusal, and reports the error AWS gave and what the state did with it (retried,
-caught and where to, or failed). Names no provocation produced are listed as unverified.
-
-TestState does not run ``.sync`` integrations without a mock (API_TestState): a ``.sync`` state
-is tested request-response (the ``.sync`` suffix dropped), which makes the same Create call, so a
-refused request gets the same error name; a job that fails later is not provoked.
+Details: docs/smoke.md, "smoke/errors.py".
 """
 
 from __future__ import annotations

@@ -1,21 +1,6 @@
 """Every path of the pipeline, walked by the smoke once the stack and the database exist.
 
-In this order, each with its checks (docs/smoke.md, "What it does"):
-
-1. a tuned run, cold: the dataset's TUNING set and ENDPOINT = 'SERVERLESS', an export, the run its
-   manifest starts (Tune); its promoted model CREATED the serverless endpoint, InService;
-2. the same export started by hand again: the champion now comes from a tuning job (TuneWarm); if
-   promoted, it updates the endpoint blue/green;
-3. TUNING and ENDPOINT cleared (the endpoint stays), an export: one training job (Train), rows
-   loaded = rows scored;
-4. TRAINING_ENGINE = 'SNOWFLAKE', an export: TRAIN_MODEL in the warehouse (TrainInSnowflake), its
-   model copied to the bucket's models/ prefix by the storage integration's role;
-5. that export scored by hand with ``mode: score_only`` (SelectModel: the latest Approved model);
-6. a bad manifest: FAILED in PrepareRun, recorded;
-7. a run stopped with StopExecution: ABORTED, recorded by the safety net (RecordExecutionOutcome);
-8. StalenessCheckFunction invoked: it reads ML_STALE_DATASETS and answers;
-9. each alarm set to ALARM with SetAlarmState: its action reaches an SQS queue subscribed to the
-   notification topic (SNS -> SQS), then the alarm is set back to OK.
+Details: docs/smoke.md, "smoke/paths.py".
 """
 
 from __future__ import annotations
@@ -200,7 +185,7 @@ class Paths:
 
 def template_alarms() -> list[str]:
     """The logical ids of the alarms template.yaml declares, sorted."""
-    from sandbox.aws.template import project  # noqa: PLC0415  # the template reader, only here
+    from tooling.template import project  # noqa: PLC0415  # the template reader, only here
 
     resources = project().document["Resources"]
     return sorted(

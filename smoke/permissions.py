@@ -1,16 +1,6 @@
 """What the identity running ``make smoke`` must be allowed, derived from the template and the plan.
 
-Three parts, each from its source, so the list in docs/smoke.md cannot fall behind either:
-
-* the stack: CloudFormation creates, updates and deletes each resource of SAM's transform of
-  template.yaml with the caller's permissions (no service role is passed), and each resource type's
-  provider schema lists the permissions its handlers need (CloudFormation registry schemas,
-  "handlers"; cfn-lint ships them, cfnlint/data/schemas/resources);
-* SAM CLI itself (``sam deploy --resolve-s3``, ``sam delete``): its change sets, the SAM transform,
-  the managed stack ``aws-sam-cli-managed-default`` and its bucket (SAM developer guide, "sam deploy",
-  "sam delete"; "Managing AWS SAM permissions");
-* the smoke plan's own calls (smoke/plan.py, smoke/paths.py): PLAN_CALLS, which
-  tests/smoke/test_smoke_sandbox.py holds to every call the plan makes against the sandbox.
+Details: docs/smoke.md, "smoke/permissions.py".
 """
 
 from __future__ import annotations
@@ -179,7 +169,7 @@ def document(translated: dict[str, Any], types_note: str) -> str:
 
 
 def translated_template() -> dict[str, Any]:
-    from sandbox.aws.template import project  # noqa: PLC0415  # SAM's translator, only when asked
+    from tooling.template import project  # noqa: PLC0415  # SAM's translator, only when asked
 
     return project().translate(inline_definitions=False)
 

@@ -1,6 +1,6 @@
 """The project's functions as a deploy configures them (code, layers, memory, the environment a deploy
 with PARAMETER_VALUES gives them, Lambda's own variables), and their init in a fresh interpreter. The
-template model (sandbox.aws.template) reads the template; the bench and the tests share this."""
+template model (tooling.template) reads the template; the bench and the tests share this."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.aws.template import PROJECT_ROOT, Template, project
+from tooling.template import PROJECT_ROOT, Template, project
 
 ROOT = PROJECT_ROOT
 SNOWFLAKE_LAYER = "SnowflakeLayer"

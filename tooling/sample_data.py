@@ -1,13 +1,6 @@
 """Synthetic MERCHANT_TRANSACTIONS and MERCHANT_RISK_LABELS with a learnable label.
 
-Each merchant has a latent risk `z ~ N(0, 1)`. The label is drawn from z (`P(risky) =
-sigmoid(3.5 z - 1.6)`, about a third of merchants risky) and z also drives what the feature views
-measure: chargeback and refund rates, the night share, the e-commerce and cross-border shares,
-the spread of amounts, and churn (risky merchants stop trading earlier, so they look less recent).
-Every effect is noisy, so the label is learnable but not trivially.
-
-Vectorised numpy only (no per-row Python): a million transactions in about a second.
-Deterministic by seed: the same (n_rows, seed, n_merchants) gives the same frames.
+Details: tooling/README.md, "sample_data.py".
 """
 
 from __future__ import annotations

@@ -1,44 +1,6 @@
 """The sandbox refuses what AWS refuses: every request is checked against botocore's service model.
 
-AWS validates each request against the operation's model before doing anything else (required
-members, types, string and list lengths, patterns, enums, numeric ranges) and refuses a
-violation with HTTP 400. moto checks almost none of it, and botocore's client-side validation
-checks neither patterns nor maximum lengths, so without this module a request that AWS refuses
-(a SageMaker metadata value holding ``;``, a model package group named ``bad_name``) succeeds in
-the sandbox. ``check_request`` applies the model of any service; ``DOCUMENTED_RULES`` adds the
-limits AWS documents but does not put in the models (SNS Subject and Message, Step Functions
-names).
-
-Where it hooks (moto 5.2.5): ``install()`` replaces ``moto.core.responses.BaseResponse.call_action``,
-the one method through which every request of the services below reaches its handler, in server
-mode and under ``mock_aws`` alike: a Lambda's boto3, the Step Functions interpreter's clients
-(aws-sdk tasks, ``sns:publish``, ``lambda:invoke``), the CLI. The optimized SageMaker integration
-never goes over HTTP (``moto_patches.SageMakerTaskService`` calls the emulator): it calls
-``check_request`` itself.
-
-Covered (the protocol decides how the parameters are read):
-
-* ``json`` (SageMaker, Step Functions, Secrets Manager, EventBridge, CloudWatch Logs, …): the
-  raw JSON body, so types are checked too (a type mismatch is a ``SerializationException``);
-* ``query`` (SNS, IAM, CloudFormation, STS, …): parameters as moto's own protocol parser reads
-  them with the operation's model;
-* ``rest-json`` (Lambda, …): moto's parser, the operation resolved from method and URL by moto's
-  router (URI, header, query string and body members).
-
-Not covered:
-
-* ``rest-xml`` (S3, Route 53, CloudFront) and ``ec2``: S3's model carries almost no constraints
-  (a key's minimum length) and S3 answers its own way (no "validation error detected" messages),
-  so it is left to moto;
-* services whose moto response class overrides ``call_action`` without calling it (DynamoDB,
-  Auto Scaling): not used by this project;
-* what moto does without a request: CloudFormation creating resources (moto calls its backends
-  directly, AWS validates the resource properties its own way), EventBridge delivering to Lambda
-  and Step Functions (``moto_patches`` patch d), moto's Lambda invoking a handler;
-* a pattern Python's ``regex`` cannot compile even after ``java_pattern``'s translation (none in
-  the services this project uses; ``uncheckable_patterns()`` lists those met).
-
-``coverage()`` counts, per service and operation, what was checked and what was skipped and why.
+Details: sandbox/README.md, "aws/aws_validation.py".
 """
 
 from __future__ import annotations

@@ -1,24 +1,6 @@
 """CloudWatch's own work that moto does not do: metrics a service publishes, alarms evaluated.
 
-moto (5.2.5) stores metric data and alarms but never evaluates an alarm: its state changes only by
-SetAlarmState. ``CloudWatchStandIn`` writes the metrics a stand-in service emits (the SageMaker
-emulator's endpoint invocation metrics) into moto's CloudWatch backend in process, as AWS services
-publish theirs without an API call of the account's, and evaluates a metric alarm against that
-data with CloudWatch's rules (Amazon CloudWatch User Guide, "Using Amazon CloudWatch alarms",
-"Evaluating an alarm", "Configuring how CloudWatch alarms treat missing data"):
-
-* the alarm looks at its last EvaluationPeriods periods of Period seconds each, ending now; each
-  period's datapoint is the alarm's Statistic (SampleCount, Average, Sum, Minimum, Maximum) over
-  the values of its metric (namespace, name and the exact set of dimensions);
-* a datapoint breaches when it compares with Threshold as ComparisonOperator says; the alarm goes
-  to ALARM when DatapointsToAlarm (default EvaluationPeriods) of them breach;
-* a period without data is missing: TreatMissingData ``notBreaching`` counts it as good,
-  ``breaching`` as bad, ``ignore`` keeps the alarm's state, ``missing`` (the default) gives
-  INSUFFICIENT_DATA when every period is missing.
-
-The state goes into moto's alarm (its history too), so DescribeAlarms shows it. Not evaluated:
-metric math alarms, percentile statistics and anomaly detection (``evaluate`` leaves such an
-alarm's state as it is and says so). Nothing here is an API of the account: it needs no principal.
+Details: sandbox/README.md, "aws/cloudwatch.py".
 """
 
 from __future__ import annotations

@@ -1,24 +1,6 @@
 """Deploy template.yaml into moto the way `sam deploy` deploys it into AWS.
 
-The template goes through SAM's own expansion (aws-sam-translator), then moto's CloudFormation:
-no second, hand-written copy of the stack. moto drops a few things on the way; each is mended
-here, once, in a function named after what it mends:
-
-* local CodeUri / ContentUri folders are zipped into a moto bucket (SAM's ``transform`` wants
-  ``s3://`` URIs, as ``sam package`` would give it);
-* the state machine's DefinitionUri file is inlined (``sam package`` uploads it; same effect);
-* DefinitionSubstitutions are resolved by CloudFormation itself (through temporary stack
-  outputs) and the state machine is created through the Step Functions API, in the backend
-  that executes (moto's CloudFormation puts it where nothing runs and leaves ``${X}`` literal);
-* the bucket's EventBridge notification setting is applied through the S3 API;
-* environment values are made strings, as CloudFormation makes them (moto keeps a Number
-  parameter's value an int);
-* Lambda layers are not modelled by moto: the Lambda runtime puts each function's layer folders
-  on ``sys.path``, as ``sam local`` does.
-
-* bucket and queue policies, which moto's CloudFormation skips, and the roles' ManagedPolicyArns,
-  which it drops, are applied through the S3, SQS and IAM APIs (the sandbox evaluates them:
-  sandbox/aws/iam_enforcement.py).
+Details: sandbox/README.md, "aws/deploy.py".
 """
 
 from __future__ import annotations
@@ -33,7 +15,7 @@ from typing import Any
 
 from sandbox.aws import moto_patches
 from sandbox.aws.lambda_runtime import LambdaRuntime
-from sandbox.aws.template import TEMPLATE_PATH, Template, TemplateError, read
+from tooling.template import TEMPLATE_PATH, Template, TemplateError, read
 
 SUBSTITUTION_OUTPUT = "SandboxSubstitution"
 SKIPPED_IN_ZIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}

@@ -1,30 +1,6 @@
 """Who may do it: every call into the sandbox's AWS is authorized for the principal that makes it.
 
-moto's own IAM enforcement (``moto/iam/access_control.py``) is where this starts: its hook on
-every request (``ActionAuthenticatorMixin``), its IAM and STS backends as the store of roles,
-policies and sessions, its access keys naming the caller. Its evaluator is not used: by its own
-docstring it ignores resources, conditions, resource policies and principals other than users
-and sessions. ``sandbox.aws.iam_policy`` evaluates instead, as the IAM user guide says.
-
-Principals (docs/contracts.md, "Permissions"):
-
-* the sandbox's administrator, access key ``testing`` (``ADMIN_ACCESS_KEY_ID``): the deploy, the
-  tests' seeding, a person's CLI; it has ``AdministratorAccess``, and resource policies' denies
-  still apply to it;
-* each Lambda function runs with STS credentials of its execution role, issued once Lambda's
-  service principal passes the role's trust policy (lambda-intro-execution-role);
-* the state machine's service integrations call with STS credentials of its role
-  (procedure-create-iam-role), the optimized SageMaker integration as that role in process;
-* a SageMaker job reads and writes S3 as the role passed in ``RoleArn`` (sagemaker-roles);
-* Snowflake's storage integration assumes its role with ``sts:ExternalId`` from Snowflake's AWS
-  account (data-load-s3-config-storage-integration) and reads and writes the stage as it;
-* AWS services acting on their own (CloudWatch alarm actions, EventBridge targets, SNS
-  deliveries) are service principals, judged by the resource and key policies alone.
-
-A refusal is the service's own error: ``AccessDeniedException`` (JSON services),
-``AccessDenied`` (S3, IAM, STS, SQS, CloudWatch), ``AuthorizationError`` (SNS), with AWS's message
-(troubleshoot_access-denied). ``decisions()`` records every authorization (principal, action,
-resource, context, the statements that allowed it) for the least-privilege report.
+Details: sandbox/README.md, "aws/iam_enforcement.py".
 """
 
 from __future__ import annotations

@@ -1,25 +1,6 @@
 """IAM policy evaluation, as AWS's IAM user guide defines it ("Policy evaluation logic").
 
-Pure functions over policy documents: no moto, no I/O. ``sandbox.aws.iam_enforcement`` finds the
-principal, the action, the resource, the request context and the policies that apply, and calls
-``evaluate``. What is modelled (each rule names its page of the IAM user guide):
-
-* statements: Effect, Action/NotAction (case-insensitive, ``*`` and ``?``), Resource/NotResource
-  (case-sensitive, ``*`` and ``?`` match across ``:`` and ``/``), Principal/NotPrincipal (resource
-  policies), Condition (reference_policies_elements_condition_operators: String*, Arn*, Bool,
-  Null, Numeric*, Date*, ``…IfExists``, ``ForAnyValue:``/``ForAllValues:``; several keys in a
-  block are ANDed, several values of one key ORed; keys case-insensitive);
-* the decision (reference_policies_evaluation-logic): an explicit deny in any policy wins; in one
-  account a resource policy that names the principal allows on its own, otherwise an identity
-  policy must allow; across accounts both must; a resource policy that names the account
-  (``"123456789012"``, ``arn:aws:iam::123456789012:root``) delegates to the identity policies;
-  policies that must allow whatever the identity policies say (a KMS key policy, a role's trust
-  policy: ``resource_policy_required``) allow through such a delegation only with an identity
-  policy too.
-
-Not modelled (docs/contracts.md, "Permissions"): service control and resource control policies,
-permissions boundaries, session policies, policy variables (``${aws:username}``), and tags
-(``aws:ResourceTag``/``aws:RequestTag``): the template uses none of them.
+Details: sandbox/README.md, "aws/iam_policy.py".
 """
 
 from __future__ import annotations

@@ -1,40 +1,6 @@
 """Run the project's real Lambda handlers in-process, the way ``sam local invoke`` would.
 
-moto cannot run a function's code without Docker; ``sandbox.aws.moto_patches`` routes moto's
-``LambdaFunction._invoke_lambda`` here instead. Each registered function is described by what
-the template says about it (``CodeUri``, ``Handler``, the layers' ``ContentUri``), and each
-invocation runs the handler with that function's environment, a fake ``LambdaContext`` and its
-output captured as the invocation's logs.
-
-Execution environments, and what they share here
-------------------------------------------------
-Lambda runs one invocation per execution environment at a time and starts more environments
-when invocations overlap. So does this runtime: invocations run concurrently, each in the
-calling thread, on an idle environment of its function or a new one (a cold start). Each
-environment imports the handler module itself (``_sandbox_lambda_<function>_<n>``), so module
-state (clients, settings) is per environment, as in Lambda. One process still hosts them all:
-
-* ``os.environ`` answers per thread. While a thread runs an invocation (its cold start
-  included), reads see the function's environment (CloudFormation-resolved variables plus the
-  reserved ``AWS_*`` variables) over the process's, and writes stay in that invocation's
-  overlay; other threads never see them. The process's own environment is never changed.
-  Threads a handler starts itself see the process's environment, not the function's.
-* Imports: the function's ``CodeUri`` and layer directories are searched first for top-level
-  imports made by the invoking thread (a finder on ``sys.meta_path``; ``sys.path`` is not
-  touched). A module imported once is shared through ``sys.modules``: layer packages
-  (``snowsage``) are imported once for every function, where Lambda imports them per
-  environment.
-* Output is captured per thread: ``sys.stdout``/``sys.stderr`` are routed, only for the
-  invoking thread, to the invocation's buffer, and a logging handler on the root logger
-  captures that thread's records. Output from threads the handler starts itself is not
-  captured (it goes to the process's streams).
-* Credentials: each function runs with STS credentials of its execution role, as Lambda gives
-  them (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``; lambda-intro-
-  execution-role), from the ``credentials`` callable. Libraries that keep credentials at module
-  level are kept per environment, as a process per environment would: boto3's default session
-  (``boto3.client(...)``) and Powertools' parameter providers.
-* Timeouts are not enforced (a thread cannot be killed): an invocation longer than the
-  function's ``Timeout`` is recorded with ``timed_out=True``.
+Details: sandbox/README.md, "aws/lambda_runtime.py".
 """
 
 from __future__ import annotations

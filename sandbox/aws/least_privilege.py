@@ -1,12 +1,6 @@
 """A granted permission is a used permission: every action the deployed template grants, replayed.
 
-``granted(stack)`` lists each action every policy of the stack grants (the roles' inline and
-managed policies, the bucket, queue and key policies, the functions' resource policies, the roles'
-trust policies), as the stack was deployed: SAM's policy templates already translated.
-``exercised(grants, decisions)`` removes one granted action at a time and evaluates again every
-request the sandbox allowed through that statement (``iam_enforcement.decisions()``): the action is
-exercised when one of them is then denied. ``KEPT`` lists the grants only AWS's own side uses, with
-the reason; the report (docs/reliability.md, "Least privilege, proven") is ``render``'s.
+Details: sandbox/README.md, "aws/least_privilege.py".
 """
 
 from __future__ import annotations
@@ -95,6 +89,18 @@ _NOTEBOOK_ACTIONS: Final = (
     "logs:DescribeLogStreams",
     "logs:GetLogEvents",
 )
+# The VPC network-interface actions the SageMaker SDK v3 requires on "*" of a training role it accepts.
+SDK_VPC_ACTIONS: Final = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
 _NOTEBOOK_TRAINING_ACTIONS: Final = (
     "sts:AssumeRole",
     "s3:GetObject",
@@ -109,15 +115,7 @@ _NOTEBOOK_TRAINING_ACTIONS: Final = (
     "logs:PutLogEvents",
     "logs:DescribeLogStreams",
     "cloudwatch:PutMetricData",
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeVpcs",
-    "ec2:DescribeDhcpOptions",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
+    *SDK_VPC_ACTIONS,
 )
 _UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 KEPT: Final[dict[tuple[str, str], str]] = {

@@ -1,32 +1,6 @@
 """moto's S3, read and written in process by the sandbox's own stand-ins (moto 5.2.5, pinned).
 
-The production code reaches S3 over HTTP, as on AWS, one request per object. The stand-ins the
-sandbox puts around it (the SageMaker emulator, the export that stands in for Snowflake's unload,
-fakesnow's COPY INTO reading a stage) also moved every object over HTTP into the same process's
-moto server: a Werkzeug request and a boto3 or s3fs round trip per object, under the GIL. At
-100,000 exported files that was most of the run. The stand-ins now call moto's S3
-backend directly, through the three accessors below; what moto stores and answers is unchanged
-(the same backend methods its HTTP handlers call, so bucket encryption and S3 event notifications,
-EventBridge included, happen as before).
-
-moto internals relied on (``tests/sandbox/test_moto_s3_contract.py`` exercises each, and fails
-loudly on a moto upgrade):
-
-* ``moto.s3.models.s3_backends[account][partition]``: the S3 backend of an account;
-* ``S3Backend.get_bucket(name)`` (raises ``MissingBucket``), ``S3Backend.get_object(bucket, key)``
-  (``None`` when absent) and ``FakeKey.value`` / ``.size`` / ``.etag`` / ``.last_modified``;
-* ``S3Backend.put_object(bucket, key, value)`` (what moto's PUT handler calls: default encryption
-  and notifications included) and ``FakeKey.set_metadata`` (the Content-Type the handler stores);
-* ``S3Backend.list_objects(bucket, prefix, delimiter, marker, max_keys)`` -> ``(keys, folders,
-  truncated, marker)``, keys sorted by name without delete markers.
-
-Only the stand-ins use them. A request the backend cannot answer (no such bucket or key) goes to
-the wrapped boto3 client, so the caller sees the error S3 answers (``NoSuchKey``, ``404``).
-
-Each call is authorized as the principal the stand-in acts as in its thread
-(``iam_enforcement.acting_as``: a SageMaker job's role, Snowflake's storage integration role), as
-S3 authorizes the same request over HTTP: ``s3:GetObject`` (get, head), ``s3:PutObject``,
-``s3:ListBucket`` with ``s3:prefix`` (list); a refusal is S3's ``AccessDenied``.
+Details: sandbox/README.md, "aws/moto_s3.py".
 """
 
 from __future__ import annotations

@@ -1,22 +1,6 @@
 """What the built-in XGBoost container reads from its train and validation channels, and how.
 
-aws/sagemaker-xgboost-container 1.7-1 (identical at v3.0-5), ``data_utils.py`` (``xgb/`` below) and
-``algorithm_mode/train.py`` ``get_validated_dmatrices`` (lines 51-100), ``sagemaker_train`` (lines
-135-252). SageMaker lays a channel's objects out under ``/opt/ml/input/data/<channel>/`` by their key
-below the S3Uri's folder. Both channels are read with the TRAIN channel's content type (train.py line
-135). In File mode, in this order:
-
-1. any file whose name starts with ``.``, at any depth, fails the job (``get_size``, lines 672-675);
-2. a channel of 0 bytes has no data (train.py lines 67-68; then lines 245-252 name it);
-3. the first leaf folder's data files (not ``.``/``_``-prefixed) are format-checked: for CSV, the
-   first line of each must give ``csv.Sniffer`` a delimiter (``validate_data_file_path``, lines
-   256-291; an empty file fails here);
-4. only files at most three folders deep are read (``_make_symlinks_from_a_folder``, lines 533-574,
-   ``MAX_FOLDER_DEPTH``); CSV is split with the delimiter sniffed from the first file's first line
-   (lines 294-323).
-
-Pipe mode streams every object (no checks 1-4) and reads CSV with ``,`` (mlio's default, lines
-326-360). Where the container's directory order decides something, the emulator takes key order.
+Details: sandbox/sagemaker/README.md, "channel_data.py".
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """A training host as SageMaker runs the image: its own ``/opt/ml`` and the image's environment.
 
-SageMaker lays out ``/opt/ml`` on each instance before it starts the image (docs: sagemaker/latest/dg/
-your-algorithms-training-algo-running-container, "How Amazon SageMaker Provides Training Information";
-your-algorithms-training-algo-output; model-checkpoints): ``input/config/hyperparameters.json``,
-``resourceconfig.json``, ``inputdataconfig.json`` (``checkpointconfig.json`` with a CheckpointConfig),
-``input/data/<channel>/`` (File mode), ``model/``, ``output/`` (the ``failure`` file), ``output/data/``
-and ``checkpoints/``. The emulator lays each host out in a folder of its own and runs the host's
-command with that folder at ``/opt/ml`` in a mount namespace of its own (bubblewrap:
-``bwrap --dev-bind / / --bind <host folder> /opt/ml``), with hostname ``algo-<n>`` and an ``/etc/hosts``
-naming every host of the job. What the host still shares with this machine: docs/contracts.md.
+Details: sandbox/sagemaker/README.md, "container.py".
 """
 
 from __future__ import annotations

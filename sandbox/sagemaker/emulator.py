@@ -1,14 +1,6 @@
 """SageMakerEmulator: the training, model and batch transform APIs for the built-in XGBoost algorithm.
 
-Requests and Describe* results are the AWS API dicts (PascalCase). Jobs really train and predict with
-xgboost, reading from and writing to S3 through the given boto3 client. With ``background=True`` a
-job runs on its own worker thread (InProgress, then Completed / Failed / Stopped); with
-``background=False`` it runs inside the create call.
-
-Emulator-only additions (not in the AWS API): Describe* of an ended job carries ``EmulatorTimings``
-``{"read_seconds", "compute_seconds", "write_seconds"}`` (wall seconds spent reading + parsing
-inputs, in xgboost.train / Booster prediction, and formatting + writing outputs), and the methods
-``wait``, ``training_log`` and the ``faults`` plan.
+Details: sandbox/sagemaker/README.md, "emulator.py".
 """
 
 from __future__ import annotations

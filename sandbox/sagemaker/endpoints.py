@@ -1,29 +1,7 @@
 """Real-time endpoints: endpoint configs, endpoints, InvokeEndpoint, and UpdateEndpoint's blue/green
 deployment with auto-rollback, as SageMaker runs them for the built-in XGBoost container.
 
-* An endpoint serves from a fleet: the model of its config's variant, loaded once in a worker of
-  the image's xgboost (``transform.Scorer``, the batch transform's own loading and scoring) and held
-  until the fleet goes. ``invocations.answer`` is the container's ``/invocations``.
-* CreateEndpoint: Creating, the fleet starts, InService (Failed with a FailureReason when the model
-  cannot be loaded).
-* UpdateEndpoint: blue/green (deployment-guardrails-blue-green): the endpoint stays Updating and the
-  old (blue) fleet serves while the new (green) one starts; then traffic shifts as the
-  DeploymentConfig says (ALL_AT_ONCE, CANARY, LINEAR; all at once without one), each step followed
-  by its baking period (WaitIntervalInSeconds; the last one TerminationWaitInSeconds). During every
-  baking period the AutoRollbackConfiguration alarms are evaluated (``CloudWatchStandIn``); one in
-  ALARM, a green fleet that does not start, or MaximumExecutionTimeoutInSeconds passing rolls the
-  endpoint back: all traffic to blue, green gone, InService on the old config with a FailureReason
-  (deployment-guardrails-configuration; aws-controllers-k8s/sagemaker-controller#7). Otherwise blue
-  goes and the endpoint is InService on the new config, LastDeploymentConfig set.
-* InvokeEndpoint: ``ValidationError`` for an endpoint that does not serve; the container's error as
-  ``ModelError`` (HTTP 424, OriginalStatusCode, OriginalMessage, LogStreamArn: API_runtime_
-  InvokeEndpoint); every invocation of a variant emits the AWS/SageMaker metrics Invocations,
-  Invocation4XXErrors, Invocation5XXErrors, ModelLatency and OverheadLatency (microseconds), with
-  the dimensions EndpointName and VariantName (monitoring-cloudwatch, "Endpoint invocation
-  metrics"); a serverless fleet's first invocation also ModelSetupTime (serverless-endpoints-monitoring).
-
-Emulator-only: one production variant per config; the fleet of an instance variant is one model
-process whatever its instance count (a canary's share of traffic is still its instances' share).
+Details: sandbox/sagemaker/README.md, "endpoints.py".
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """The built-in XGBoost container's hyperparameter rules, checked inside the job as the container does.
 
-A port (not a copy) of aws/sagemaker-xgboost-container, branch 1.7-1 (identical at tag v3.0-5):
-the definitions of ``src/sagemaker_xgboost_container/algorithm_mode/hyperparameter_validation.py``
-(lines 141-346) validated the way ``src/sagemaker_algorithm_toolkit/hyperparameter_validation.py``
-``Hyperparameters.validate`` (lines 260-310) does: aliases, required, parsing, ranges, dependencies,
-with the same messages. The container reads ``hyperparameters.json`` as is (``training.py`` line 45:
-``json.load``), so every value is a string and ``int("10.0")`` fails to parse.
-
-A broken rule raises ``UserError``; the job then fails with the container's FailureReason
-(``errors.container_failure``).
+Details: sandbox/sagemaker/README.md, "hyperparameters.py".
 """
 
 from __future__ import annotations
@@ -170,16 +162,8 @@ def _updater_rule(value: Any, deps: Dependencies) -> None:
         if not all(x in ["refresh", "prune"] for x in value):
             raise UserError("process_type 'update' can only be used with updater 'refresh' and 'prune'")
     else:
-        tree = [
-            "grow_colmaker",
-            "distcol",
-            "grow_histmaker",
-            "grow_skmaker",
-            "sync",
-            "refresh",
-            "prune",
-            "grow_quantile_histmaker",
-        ]
+        # the container's list is UPDATERS' first seven and one more
+        tree = [*UPDATERS[:7], "grow_quantile_histmaker"]
         if not all(x in tree for x in value):
             raise UserError(
                 "Tree updater should be selected from these options: 'grow_colmaker', 'distcol', "

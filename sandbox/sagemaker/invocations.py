@@ -1,16 +1,6 @@
 """The built-in XGBoost container's ``POST /invocations`` on a real-time endpoint, for one request.
 
-aws/sagemaker-xgboost-container 1.7-1 ``algorithm_mode/serve.py`` ``invocations()``: an empty body
-is 204; the payload is parsed in its Content-Type (415 when it cannot be), predicted (400 when it
-cannot be), then the Accept is checked (406). Outside batch transform (``SAGEMAKER_BATCH`` unset)
-the predictions are encoded for the Accept: ``application/json`` as ``{"predictions": [{"score":
-p}, ...]}`` (serve_utils.py ``encode_predictions_as_json``), ``text/csv`` as sagemaker-containers'
-``encoders.array_to_csv`` (a line per record, its values comma-separated, ``str`` of each float);
-``application/jsonlines`` and ``application/x-recordio-protobuf`` have no encoder there, so the
-server answers 500.
-
-The payload is parsed and predicted by the batch transform's own code (``transform.parse_object``,
-``transform.Scorer``): a row gets on the endpoint the score the batch transform gave it.
+Details: sandbox/sagemaker/README.md, "invocations.py".
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """RecordIO-protobuf, SageMaker's own data format, read and written with the protobuf library.
 
-The format is documented in the SageMaker developer guide, "Common data formats for training"
-(https://docs.aws.amazon.com/sagemaker/latest/dg/cdf-training.html, "Using RecordIO Format"): MXNet
-RecordIO framing (a little-endian magic ``0xced7230a``, the record's length, the record padded to 4
-bytes) around ``aialgs.data.Record`` protobuf messages, whose ``features`` (and ``label``) map
-``"values"`` to a dense or sparse tensor. The XGBoost container reads it with mlio
-(``data_utils.py`` ``get_recordio_protobuf_dmatrix`` lines 478-516 for training,
-``encoder.py`` ``recordio_protobuf_to_dmatrix`` lines 80-102 for serving).
+Details: sandbox/sagemaker/README.md, "recordio.py".
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """Which xgboost an image runs, and the worker process that runs it (``worker.py``).
 
-Each built-in XGBoost image pins one xgboost (aws/sagemaker-xgboost-container,
-``docker/<tag>/base/Dockerfile.cpu`` ``ARG XGBOOST_VERSION``). The emulator runs a job's training AND
-its transform (a model is read by the version that wrote it) in a Python environment holding that
-version: ``<repository>/.venv-xgboost-<version>``, built by ``make venv`` from
-``requirements/xgboost-<version>.lock``. ``SNOWSAGE_XGBOOST_ENVS`` names another folder holding them.
-
-Workers are reused: a job takes one from the pool for its whole run and gives it back.
+Details: sandbox/sagemaker/README.md, "runner.py".
 """
 
 from __future__ import annotations

@@ -1,21 +1,6 @@
 """A job's hosts run the image's command side by side, each in its own namespace with its own /opt/ml.
 
-SageMaker starts the image on every instance of the job, each with its own ``/opt/ml`` holding its
-share of a ``ShardedByS3Key`` channel (docs: API_S3DataSource; ``sharding.py`` says which) and
-``resourceconfig.json`` naming it among the hosts ``algo-1`` … ``algo-n``. The emulator runs the hosts
-as processes (``container.run_host``), at most ``parallel`` at a time (the machine's cores):
-
-* a host that fails fails the job with its own FailureReason (the first to fail; the others are
-  stopped, as SageMaker ends a job whose algorithm container exits with an error);
-* the model: SageMaker "aggregates" what every host wrote to ``/opt/ml/model`` into the one
-  ``model.tar.gz``, and hosts "should ensure no file/directory names clash" (docs: sagemaker/latest/
-  dg/your-algorithms-training-algo-output.html). Which file wins a clash is undocumented, so the
-  emulator fails the job instead, naming the file and the hosts;
-* FinalMetricDataList: which host's log SageMaker reads for it is undocumented; the emulator reads the
-  first host's (``algo-1``), and the log is every host's, in host order.
-
-The hosts resolve one another's names (``/etc/hosts``) to this machine, but listen on one network: a
-script that joins a cluster (Rabit, Dask) on fixed ports runs on AWS, not in the sandbox.
+Details: sandbox/sagemaker/README.md, "script_hosts.py".
 """
 
 from __future__ import annotations

@@ -1,13 +1,6 @@
 """Script mode: what decides it and what SageMaker (not the container) reads from the job's log.
 
-The XGBoost image runs the user's program instead of the algorithm when the ``sagemaker_program``
-hyperparameter is set (sagemaker-xgboost-container ``training.py``: ``user_entry_point``). The program
-then runs through the SageMaker training toolkit (``sagemaker-training``, installed in the image's
-environment): it decodes the hyperparameters, downloads and unpacks ``sagemaker_submit_directory``,
-installs ``requirements.txt``, sets the ``SM_*`` variables, runs the entry point and writes the
-failure file. The emulator only starts the toolkit's ``train`` in the host's namespace
-(``container.py``) and reads the job's metrics from its log with the job's MetricDefinitions, keeping
-the last value each regex matched (docs: sagemaker/latest/dg/training-metrics.html).
+Details: sandbox/sagemaker/README.md, "script_mode.py".
 """
 
 from __future__ import annotations

@@ -1,16 +1,6 @@
 """Batch transform of one object with a built-in XGBoost model, as SageMaker and the container do it.
 
-Per object: parse the records in the request's content type (CSV, libsvm or recordio-protobuf:
-serve_utils.py ``parse_content_data``), apply InputFilter (CSV), predict, optionally join the prediction
-to the UNFILTERED input row (JoinSource Input, CSV), apply OutputFilter, and return the ``.out`` bytes.
-In a batch transform the container writes one prediction per line whatever the Accept (serve.py lines
-240-242: ``"\\n".join(map(str, preds.tolist())) + "\\n"``, after checking the Accept, lines 231-235),
-``str(float)`` each, a multi-value prediction (multi:softprob) as one field ``[p0, p1, p2]``; with
-``SAGEMAKER_INFERENCE_OUTPUT`` it encodes the selected keys in the Accept type (serving.py).
-
-Prediction runs in the image's xgboost (``worker.py``): the model is read by the version that wrote
-it, and the record's features go to xgboost as they are (serve_utils.py ``predict``,
-``validate_features=False``): fewer features than the model predict (the rest missing), more fail.
+Details: sandbox/sagemaker/README.md, "transform.py".
 """
 
 from __future__ import annotations

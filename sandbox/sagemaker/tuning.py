@@ -1,27 +1,6 @@
 """Hyperparameter tuning jobs for the emulator: every trial is a real training job of the emulator.
 
-Follows API_CreateHyperParameterTuningJob, API_DescribeHyperParameterTuningJob,
-API_ListTrainingJobsForHyperParameterTuningJob and API_StopHyperParameterTuningJob: the describe
-output's status, TrainingJobStatusCounters, ObjectiveStatusCounters and BestTrainingJob (a
-HyperParameterTrainingJobSummary), per-trial summaries, MaxNumberOfTrainingJobs respected.
-
-Simpler than AWS, as docs/contracts.md says:
-- every strategy (Bayesian, Random, Hyperband, Grid) samples at random (uniform within each range,
-  integers for integer ranges; ScalingType read as Linear), seeded by the tuning job's name, so a
-  run is repeatable;
-- at most ``MAX_PARALLEL_TRIALS`` trials run at once whatever MaxParallelTrainingJobs asks (this
-  machine has 2 cores);
-- ``TrainingJobEarlyStoppingType: Auto`` applies the documented rule (automatic-model-tuning-early-stopping):
-  after each round a trial's objective (as its log line writes it) is compared with the median of the
-  running averages of the earlier trials up to the same round, and a worse one stops (Stopped, no
-  model; its objective is still reported, BestTrainingJob is a Completed trial). "Earlier" means the
-  trials that ENDED before this one started (their rounds are read from their logs then); trials that
-  run alongside do not count. Script-mode trials are not stopped early;
-- the tuning job fails only when no trial produced the objective metric (AWS also gives up sooner
-  on many failures);
-- a WarmStartConfig is checked as AWS checks it and honoured by trying the parents' evaluated
-  configurations first (warm_start.py).
-A trial's name is ``<tuning job>-<3-digit number>-<8 hex>`` as AWS names them.
+Details: sandbox/sagemaker/README.md, "tuning.py".
 """
 
 from __future__ import annotations
@@ -48,8 +27,9 @@ MAX_PARALLEL_TRIALS = 2
 TUNING_OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
 TUNING_NAME_MAX = 32  # API_CreateHyperParameterTuningJob: HyperParameterTuningJobName, 1-32
 ENDED = frozenset({"Completed", "Failed", "Stopped"})
-# The members of TrainingJobDefinition a trial's CreateTrainingJob request takes as they are.
-_TRIAL_MEMBERS = (
+# The members of TrainingJobDefinition a trial's CreateTrainingJob request takes as they are (a
+# DescribeTrainingJob echoes them too: bench replays a job from them).
+TRAINING_JOB_MEMBERS = (
     "AlgorithmSpecification",
     "RoleArn",
     "InputDataConfig",
@@ -404,7 +384,7 @@ class TuningJobs:
     ) -> None:
         digest = hashlib.sha256(f"{job.name}-{number}".encode()).hexdigest()[:8]
         name = f"{job.name}-{number:03d}-{digest}"
-        request = {key: copy.deepcopy(definition[key]) for key in _TRIAL_MEMBERS if key in definition}
+        request = {key: copy.deepcopy(definition[key]) for key in TRAINING_JOB_MEMBERS if key in definition}
         request["TrainingJobName"] = name
         request["HyperParameters"] = {**(definition.get("StaticHyperParameters") or {}), **tuned}
         trial = _Trial(name, tuned)

@@ -1,19 +1,7 @@
 """Warm start tuning jobs in the emulator: the parents checked as CreateHyperParameterTuningJob checks them,
 and their evaluated configurations tried first.
 
-The rules (sagemaker/latest/dg/automatic-model-tuning-warm-start, "Warm Start Tuning Restrictions";
-API_HyperParameterTuningJobWarmStartConfig): 1 to 5 parents, each in a terminal state, judged by the
-same objective metric, with the same number of static plus tuned hyperparameters, no hyperparameter
-changing its kind of range, at most 10 changes of static hyperparameters (tuned -> static, a categorical
-counting each of its values; a changed static value counting 2, as the page's example), the parents'
-trials and the new job's within the 750 a tuning job may count; IdenticalDataAndAlgorithm also keeps the
-parents' training image and input data. The error names AWS gives are not documented: every refusal is
-a ValidationException here, and the pipeline never relies on one (PrepareRun plans only a valid parent).
-
-Simpler than AWS (docs/contracts.md): the warm start is honoured by trying the parents' evaluated
-configurations first, best first (at most a quarter of MaxNumberOfTrainingJobs, at least one), each
-value clipped into the new range; the rest of the trials are sampled as in a cold job. The "overall best"
-of an IdenticalDataAndAlgorithm job (OverallBestTrainingJob) is not reported.
+Details: sandbox/sagemaker/README.md, "warm_start.py".
 """
 
 from __future__ import annotations

@@ -1,22 +1,6 @@
 """The xgboost side of the emulator: runs INSIDE the Python environment of one image's xgboost.
 
-``python worker.py`` reads one JSON request per line on stdin and answers one JSON line on the
-protocol stream (the original stdout; xgboost's own output goes to stderr). It imports only the
-standard library, numpy and xgboost (scipy for sparse inputs), so it runs unchanged under xgboost
-1.7.4 (image 1.7-1), 3.0.5 (3.0-5) and 3.2.0 (3.2-0). ``sandbox.sagemaker.runner`` starts it and
-speaks to it.
-
-What it does follows aws/sagemaker-xgboost-container (``src/sagemaker_xgboost_container/...``):
-training as ``algorithm_mode/train.py`` ``train_job`` (xgb.train with ``feval`` on 1.7-1 and
-``custom_metric`` on 3.0-5, early stopping from ``callback.py`` ``get_callbacks``, the model saved with
-``bst.save_model(<model_dir>/xgboost-model)``: legacy binary under 1.7.4, UBJSON under 3.x; ``_kfold``
-one model a fold), and prediction as ``algorithm_mode/serve_utils.py`` ``get_loaded_booster`` and
-``predict`` (pickles, ensembles, ``validate_features=False``). The container's custom metrics
-(``metrics/custom_metrics.py``) are re-implemented with numpy.
-
-Requests: ``{"cmd": "train", ...}``, ``{"cmd": "load", "models": [path, ...]}``,
-``{"cmd": "predict", "matrix": npy path (or "coo": its parts), "out": npy path, "nthread": n}``. Answers carry
-``"ok": true`` or ``"ok": false, "kind": "UserError" | "AlgorithmError", "message": ...``.
+Details: sandbox/sagemaker/README.md, "worker.py".
 """
 
 from __future__ import annotations
@@ -605,12 +589,15 @@ class Predictor:
         return {"compute_seconds": seconds}
 
 
-def main() -> None:
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def serve(train: Handler, predictor: Any) -> None:
+    """Answer the runner's JSON-line requests on stdin, one JSON line each on stdout."""
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # anything xgboost prints goes to stderr, never into the protocol stream
     sys.stdout = sys.stderr
-    predictor = Predictor()
-    handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    handlers: dict[str, Handler] = {
         "train": train,
         "load": predictor.load,
         "predict": predictor.predict,
@@ -628,6 +615,10 @@ def main() -> None:
             answer = {"ok": False, "kind": "AlgorithmError", "message": f"{type(exc).__name__}: {exc}"}
         protocol.write(json.dumps(answer) + "\n")
         protocol.flush()
+
+
+def main() -> None:
+    serve(train, Predictor())
 
 
 if __name__ == "__main__":

@@ -1,28 +1,6 @@
 """COPY INTO <table> from staged CSV files, many files a DuckDB statement (fakesnow 0.12.1).
 
-fakesnow loads a COPY's files one at a time: a load-history query and an ``INSERT … SELECT FROM
-read_csv('<file>')`` per file, and its result is a VALUES literal with a row per file. At the
-100,000 files that was most of LoadPredictions. ``copy_into_batched`` does the same
-work in batches of ``BATCH_FILES`` files: one ``read_csv([...], filename = true)`` a batch into a
-temporary staging table, then one INSERT from it into the target and one count of rows per file.
-
-What COPY INTO <table> documents, and the pipeline relies on, is kept
-(docs: sql-reference/sql/copy-into-table):
-
-* one result row per file (``file``, ``status``, ``rows_parsed``, ``rows_loaded``, …), in the order
-  fakesnow lists them, a file without rows included (0 rows);
-* the load metadata: a file already loaded into the table is skipped (``LOAD_SKIPPED``) unless
-  ``FORCE = TRUE``, and every file loaded is recorded (fakesnow's LOAD_HISTORY);
-* ``ON_ERROR = ABORT_STATEMENT`` (the only ON_ERROR fakesnow accepts): a file that cannot be read
-  or cast fails the statement and the statement loads nothing, as Snowflake's does: the batches
-  are read into one staging table and reach the target in a single INSERT (fakesnow's own loop
-  kept earlier files' rows). A file without rows loads 0 rows (fakesnow's own loop fails on it:
-  "2 columns but 1 values were supplied");
-* each field is read as text and cast to its column's type by the INSERT (``all_varchar``), so a
-  file's values are not typed by another file's sniffed types.
-
-Only the plain form is batched: a CSV FILE_FORMAT, files from a stage or URL (PATTERN and FILES
-included), no transformation SELECT. Anything else goes to fakesnow's own ``copy_into``.
+Details: sandbox/README.md, "snowflake/copy_batch.py".
 """
 
 from __future__ import annotations

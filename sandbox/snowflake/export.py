@@ -1,27 +1,6 @@
 """EXPORT_DATASET for the sandbox: the same SELECTs, the same files and manifest, on moto S3.
 
-fakesnow cannot run procedures or unload (`COPY INTO @stage FROM (SELECT …)`), so this module
-does what snowflake/setup/30_export_procedure.sql does, step for step:
-
-1. read the dataset's ML_DATASETS row (enabled only), check its identifiers;
-2. for train, validation and score (no train/validation when the row's TRAINING_ENGINE is
-   SNOWFLAKE, no score when its SCORING_ENGINE is: those rows stay in Snowflake, and the scoring
-   view's rows are counted with COUNT(*) over the score SELECT), run the SELECT template from the
-   procedure file
-   (`snowsage_setup.sqlscript.export_queries`: one source) with the same placeholder substitution
-   (views qualified with the current database and schema, as the procedure does);
-3. stream the result in batches into CSV files of at most `rows_per_file` rows, no header,
-   named like Snowflake's unload files with INCLUDE_QUERY_ID = TRUE
-   (`data_<query id>_0_0_0.csv`, `data_<query id>_0_0_1.csv`, …; the query id is the SELECT's);
-   a SELECT with no rows writes no file, and the section raises as the procedure does;
-4. the columns, as the procedure reads them: INFORMATION_SCHEMA.COLUMNS of the section's view in
-   ORDINAL_POSITION order, schema and view compared upper case (unquoted identifiers), the id
-   dropped for train and validation; none found raises. They must equal the SELECT's columns;
-5. the labels' summary (the procedure's marked `labels` query) and the predictions table's
-   columns (INFORMATION_SCHEMA, as the procedure reads them);
-6. write `manifest.json` (docs/contracts.md, version 2, with the row's model settings, each
-   section's summary: its number of files, rows and bytes, no per-file list, the engines, the
-   sections written and the scoring view's name, columns and rows) LAST.
+Details: sandbox/README.md, "snowflake/export.py".
 """
 
 from __future__ import annotations

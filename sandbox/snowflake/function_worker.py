@@ -1,18 +1,6 @@
 """One Python function of the sandbox's Snowflake, in a process of its own (``functions.py``).
 
-Runs under the environment that stands in for Snowflake's Python runtime and Anaconda packages
-(``.venv-snowflake-python``, ``requirements/snowflake-python.lock``), never the project's. It
-imports nothing from the project but its stdlib-only sibling ``runtime_check.py``: it runs the
-function's body, the text between ``$$`` of the
-CREATE FUNCTION, as Snowflake does, with ``sys._xoptions["snowflake_import_directory"]`` pointing
-at the function's IMPORTS (docs: developer-guide/udf/python/udf-python-creating, "Reading files").
-
-Protocol on stdin/stdout, one JSON line each way, raw float64 bytes after a batch's line:
-``{"cmd": "create", "body", "handler", "imports", "runtime_version", "packages", "returns"}`` ->
-``{"ok": true, "body_sha256", "vectorized"}``; ``{"cmd": "call", "rows", "columns"}`` + rows x
-columns float64 -> ``{"ok": true, "payload_bytes"}`` + the values: rows float64 for RETURNS FLOAT,
-for RETURNS ARRAY one JSON array of numbers (or ``null``) per row, a line each. Failures answer
-``{"ok": false, "message"}``.
+Details: sandbox/README.md, "snowflake/function_worker.py".
 """
 
 import hashlib

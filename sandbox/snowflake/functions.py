@@ -1,30 +1,6 @@
 """Python functions and COPY FILES in the sandbox's Snowflake (fakesnow 0.12.1 runs neither).
 
-``CREATE [OR REPLACE] FUNCTION … LANGUAGE PYTHON … AS $$ <body> $$``: the body, exactly the text
-the statement carries, runs in a worker process (``function_worker.py``) under the environment
-that stands in for Snowflake's Python runtime and its Anaconda packages (``.venv-snowflake-python``
-from ``requirements/snowflake-python.lock``; ``SNOWSAGE_SNOWFLAKE_PYTHON`` names another
-interpreter). The function is registered on fakesnow's DuckDB connection under its name, so
-``SELECT ML_PREDICT_…(…) FROM …`` runs the body on every batch of rows. Nothing is
-re-implemented: the sandbox only parses the statement and moves numbers in and out.
-
-Refused as Snowflake refuses them (docs: sql-reference/sql/create-function): an existing function
-without OR REPLACE; a RUNTIME_VERSION or a PACKAGES pin the runtime does not hold; an IMPORTS file
-that is not on its stage; a HANDLER the body does not define; a body that fails at import. A
-refused CREATE OR REPLACE leaves the earlier function in place, as Snowflake's DDL does.
-Overloads as Snowflake keeps them (docs: developer-guide/udf-stored-procedure-naming-conventions,
-"Overloading"): a function is its name and its argument types, so CREATE OR REPLACE with other
-argument types adds a function beside the earlier one. ``SHOW USER FUNCTIONS [LIKE '…'] [IN SCHEMA]``
-lists each (``name``, ``arguments`` as ``NAME(FLOAT, FLOAT) RETURN FLOAT``) and ``DROP FUNCTION [IF
-EXISTS] <name>(<types>)`` removes one (sql-reference/sql/show-user-functions, drop-function).
-Sandbox limits: arguments other than FLOAT, and return types other than FLOAT and ARRAY (of
-numbers; JSON in DuckDB, as fakesnow keeps every ARRAY), are refused, never approximated; functions
-belong to the connection, not to a database or schema (DuckDB's), and a call reaches the name's
-newest overload only (DuckDB holds one function per name): with two overloads, a call with the
-other's arguments fails here where Snowflake would answer it.
-
-``COPY FILES INTO @<stage>/<path>/ FROM @<stage>/<path>/ FILES = (…)`` copies named files
-between stages (docs: sql-reference/sql/copy-files); a file that is not there is an error.
+Details: sandbox/README.md, "snowflake/functions.py".
 """
 
 from __future__ import annotations

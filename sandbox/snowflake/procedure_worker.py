@@ -1,17 +1,6 @@
 """One call of a Python stored procedure of the sandbox's Snowflake, in a process of its own.
 
-Runs under the environment that stands in for Snowflake's Python runtime and Anaconda packages
-(``requirements/snowflake-python.lock``, with snowflake-snowpark-python), never the project's. It
-imports nothing from the project but its stdlib-only sibling ``runtime_check.py``: it runs the
-procedure's body, the text between ``$$`` of the
-CREATE PROCEDURE, and calls its HANDLER with a real Snowpark ``Session`` in Snowpark's local
-testing mode (docs: developer-guide/snowpark/python/testing-locally), whose tables hold the rows
-the sandbox's Snowflake gave (``procedures.py``).
-
-Protocol: one JSON document on stdin ``{"body", "handler", "runtime_version", "packages",
-"tables": {name: {"columns", "rows"}}, "arguments", "files_out"}``; one JSON line on stdout
-``{"ok": true, "result", "files": [stage path, ...]}`` (each file the handler PUT, its bytes written
-under ``files_out``) or ``{"ok": false, "error", "message"}``.
+Details: sandbox/README.md, "snowflake/procedure_worker.py".
 """
 
 import importlib

@@ -1,17 +1,6 @@
 """Python stored procedures in the sandbox's Snowflake: TRAIN_MODEL (fakesnow runs none).
 
-``CALL TRAIN_MODEL('<dataset>', '<run_id>', '<hyperparameters JSON>', '<metric>')`` runs the
-procedure's own body, the text between ``$$`` of its CREATE PROCEDURE in
-snowflake/setup/35_training_procedure.sql, in a worker process (``procedure_worker.py``) under the
-environment that stands in for Snowflake's Python runtime (``.venv-snowflake-python``, which holds
-snowflake-snowpark-python; ``SNOWSAGE_SNOWFLAKE_PYTHON`` names another interpreter). The handler gets
-a real Snowpark ``Session`` in local testing mode whose ML_DATASETS and training view hold the rows
-the sandbox's Snowflake (fakesnow) returns for them: the sandbox reads rows and moves files, it does
-not imitate Snowpark. Each file the handler PUTs to a stage lands in that fakesnow stage.
-
-Refused as Snowflake refuses them (docs: sql-reference/sql/create-procedure): a RUNTIME_VERSION or
-PACKAGES pin the runtime does not hold, a HANDLER the body does not define. An exception inside the
-handler fails the CALL with its message, as Snowflake's "Python Interpreter Error" does.
+Details: sandbox/README.md, "snowflake/procedures.py".
 """
 
 from __future__ import annotations

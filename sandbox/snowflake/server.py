@@ -1,29 +1,6 @@
 """fakesnow as Snowflake, served over HTTP, with its external stages reading moto S3.
 
-COPY INTO from an `s3://` stage needs DuckDB's httpfs extension, which DuckDB downloads at first
-use: the sandbox must run offline. Instead a filesystem reading moto's S3 backend in process
-(`sandbox.aws.moto_s3.MotoS3FileSystem`) is registered on fakesnow's shared DuckDB connection
-before serving: `@ML_STAGE/predictions/…` then reads moto.
-
-fakesnow keeps one shared in-memory database per process (`fakesnow.server.shared_fs`); every
-session of the server uses it. `start_snowflake(fresh=True)` swaps in an empty one.
-
-fakesnow 0.12.1 refuses COPY INTO <table> ... PATTERN (an unknown copy parameter). LoadPredictions
-loads only the transform's `.out` files with `PATTERN = '.*[.]out'`, so `support_copy_pattern`
-teaches it the option as Snowflake documents it (sql-reference/sql/copy-into-table, PATTERN): a
-regular expression that must match a file's whole path for the file to load; files it does not
-match are not loaded, and none matching is "0 files processed". Nothing else is relaxed: FILES
-together with PATTERN stays refused, as does any other parameter fakesnow does not know.
-
-fakesnow 0.12.1 hands a CSV format's FIELD_DELIMITER to DuckDB as written, so `FIELD_DELIMITER =
-NONE` (the multi-class load's ML_PREDICTIONS_LINES) would split a line at the text "NONE".
-Snowflake documents NONE as "no delimiter": the whole line is one field (sql-reference/sql/
-create-file-format, FIELD_DELIMITER). `support_field_delimiter_none` reads it so (DuckDB's
-delimiter becomes NUL, which a text line does not hold); any other delimiter passes unchanged.
-
-fakesnow holds a query request until its statement ends; Snowflake answers a long one with "query
-in progress" and a result URL to poll. `answer_long_statements_in_progress` does the same, so a
-statement longer than the connector's socket timeout is not sent twice (see its comment).
+Details: sandbox/README.md, "snowflake/server.py".
 """
 
 from __future__ import annotations

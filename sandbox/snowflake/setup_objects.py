@@ -1,28 +1,6 @@
 """The setup SQL's statements fakesnow 0.12.1 cannot run, answered by the sandbox's Snowflake.
 
-``ALTER FILE FORMAT <name> SET <options>`` and ``ALTER STAGE <name> SET URL = … [STORAGE_INTEGRATION
-= …] [COMMENT = …]`` (docs: sql-reference/sql/alter-file-format, alter-stage) change the object
-fakesnow keeps in place: the options named are set, the others keep their values; an object that
-does not exist is an error. STORAGE_INTEGRATION is accepted and not kept (the sandbox's stage
-reads moto S3 directly).
-
-Tasks (docs: sql-reference/sql/create-task, alter-task, show-tasks): the sandbox keeps what a task
-is, not its schedule; nothing runs on a CRON here. What it keeps is the state, the way Snowflake
-does: a new task is ``suspended``; ``CREATE OR REPLACE TASK`` makes a new task, so a resumed task is
-suspended again; ``CREATE OR ALTER TASK`` alters the existing one and keeps its state (create-or-alter:
-"data and other states ... are preserved"); ``CREATE TASK`` of an existing name is refused, ``IF NOT
-EXISTS`` leaves it as it is; ``ALTER TASK … RESUME | SUSPEND`` sets the state. ``SHOW TASKS [LIKE
-'…']`` lists ``name``, ``database_name``, ``schema_name`` and ``state``.
-
-``CALL REFRESH_ML_PREDICTIONS()`` (snowflake/setup/50_operations_views.sql) runs as the procedure
-does: every ML_DATASETS row, by NAME, checked against the same grammars, its predictions table put
-through the procedure's own SELECT template (read from the file's marked line), the union made
-ML_PREDICTIONS. COPY GRANTS is left out: the sandbox has no grants.
-
-``GRANT … TO ROLE …`` is answered as Snowflake answers a grant it carries out ("Statement executed
-successfully.", sql-reference/sql/grant-privilege): the sandbox models no roles or privileges, so
-`python -m snowsage_setup.apply` runs a dataset's file, grants included, against `sandbox serve`.
-A grant Snowflake refuses ("Grant not executed") is tests/snowflake/test_apply.py's to show.
+Details: sandbox/README.md, "snowflake/setup_objects.py".
 """
 
 from __future__ import annotations

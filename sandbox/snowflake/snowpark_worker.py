@@ -1,15 +1,6 @@
 """Snowpark Python features under Snowpark's local testing mode, in the Snowflake-runtime venv.
 
-Reads one JSON document on stdin ``{"module", "function", "tables": {name: {"columns", "rows",
-"timestamp_columns"}}}`` (timestamps as ISO text),
-loads the tables into a local testing Session, calls ``<module>.<function>(session)`` and writes
-the DataFrame's rows as one JSON line ``{"columns", "rows"}`` on stdout.
-
-Local testing (snowflake-snowpark-python 1.56.0) lacks ROUND and STDDEV_SAMP; they are added with
-its own extension point, ``snowflake.snowpark.mock.patch`` (docs: developer-guide/snowpark/python/
-testing-locally, "Patching built-in functions"), with Snowflake's semantics: ROUND rounds half away
-from zero (docs: sql-reference/functions/round), STDDEV_SAMP is NULL for fewer than two values
-(docs: sql-reference/functions/stddev_samp). Nothing else of Snowpark is replaced.
+Details: sandbox/README.md, "snowflake/snowpark_worker.py".
 """
 
 import decimal

@@ -1,13 +1,6 @@
 """Snowflake's storage integration in the sandbox: the stage's S3 calls made as the integration's role.
 
-Snowflake reaches the bucket by assuming ``STORAGE_AWS_ROLE_ARN`` from its own AWS account, as the
-IAM user ``DESC INTEGRATION`` names (``STORAGE_AWS_IAM_USER_ARN``), with the integration's
-``STORAGE_AWS_EXTERNAL_ID`` (docs.snowflake.com, data-load-s3-config-storage-integration, step 5).
-The sandbox plays that side: an IAM user in an account of its own stands for Snowflake's, the
-template gets both values as it does in production (SnowflakeStorageIamUserArn,
-SnowflakeStorageExternalId), and every stage read and write (the export's unload, COPY INTO from
-the stage, COPY FILES) is authorized as the session that assumption gives, after the role's trust
-policy and its ``sts:ExternalId`` condition have let it through.
+Details: sandbox/README.md, "snowflake/storage_integration.py".
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ USE SCHEMA &{database}.&{schema};
 -- replaced. CREATE OR REPLACE would drop the pipeline role's grants on them until the GRANT lines
 -- below ran again, so a load during an apply would fail (docs: sql-reference/sql/create-stage and
 -- create-file-format: OR REPLACE drops the object; alter-stage, alter-file-format: SET changes it in
--- place). Each ALTER repeats its CREATE's options, so an apply over an older object converges.
+-- place). A new object is created bare (a file format its TYPE; the stage its URL, or it would be
+-- internal) and the ALTER below it sets this file's definition, on a new or an older object alike.
 
 -- Unload format for exports: no header (set on the COPY), no compression (SageMaker's built-in
 -- XGBoost reads plain text/csv), NULL as an empty field (XGBoost reads it as missing).
@@ -41,14 +42,7 @@ USE SCHEMA &{database}.&{schema};
 -- FIELD_OPTIONALLY_ENCLOSED_BY = NONE the unload docs call TRUE prohibited (docs: user-guide/
 -- data-unload-considerations, "Empty strings and NULL values"). NULL_IF's first value is what a
 -- NULL unloads as: an empty field.
-CREATE FILE FORMAT IF NOT EXISTS ML_EXPORT_CSV
-  TYPE = CSV
-  FIELD_DELIMITER = ','
-  FIELD_OPTIONALLY_ENCLOSED_BY = NONE
-  NULL_IF = ('')
-  EMPTY_FIELD_AS_NULL = FALSE
-  COMPRESSION = NONE
-  COMMENT = 'Snowsage: export CSV (label or id first, no header)';
+CREATE FILE FORMAT IF NOT EXISTS ML_EXPORT_CSV TYPE = CSV;
 ALTER FILE FORMAT ML_EXPORT_CSV SET
   FIELD_DELIMITER = ','
   FIELD_OPTIONALLY_ENCLOSED_BY = NONE
@@ -58,15 +52,7 @@ ALTER FILE FORMAT ML_EXPORT_CSV SET
   COMMENT = 'Snowsage: export CSV (label or id first, no header)';
 
 -- Load format for batch-transform output: `id,score` lines, no header.
-CREATE FILE FORMAT IF NOT EXISTS ML_PREDICTIONS_CSV
-  TYPE = CSV
-  FIELD_DELIMITER = ','
-  SKIP_HEADER = 0
-  FIELD_OPTIONALLY_ENCLOSED_BY = NONE
-  ESCAPE_UNENCLOSED_FIELD = NONE
-  EMPTY_FIELD_AS_NULL = TRUE
-  COMPRESSION = AUTO
-  COMMENT = 'Snowsage: predictions (id,score) written by SageMaker batch transform';
+CREATE FILE FORMAT IF NOT EXISTS ML_PREDICTIONS_CSV TYPE = CSV;
 ALTER FILE FORMAT ML_PREDICTIONS_CSV SET
   FIELD_DELIMITER = ','
   SKIP_HEADER = 0
@@ -78,15 +64,7 @@ ALTER FILE FORMAT ML_PREDICTIONS_CSV SET
 
 -- Load format for a multi-class transform output, `id,[p0, p1, ...]`: each line whole, one field
 -- (FIELD_DELIMITER = NONE; docs: sql-reference/sql/create-file-format), split by LoadPredictions.
-CREATE FILE FORMAT IF NOT EXISTS ML_PREDICTIONS_LINES
-  TYPE = CSV
-  FIELD_DELIMITER = NONE
-  SKIP_HEADER = 0
-  FIELD_OPTIONALLY_ENCLOSED_BY = NONE
-  ESCAPE_UNENCLOSED_FIELD = NONE
-  EMPTY_FIELD_AS_NULL = TRUE
-  COMPRESSION = AUTO
-  COMMENT = 'Snowsage: multi-class predictions (id,[p0, p1, ...]) written by SageMaker batch transform';
+CREATE FILE FORMAT IF NOT EXISTS ML_PREDICTIONS_LINES TYPE = CSV;
 ALTER FILE FORMAT ML_PREDICTIONS_LINES SET
   FIELD_DELIMITER = NONE
   SKIP_HEADER = 0
@@ -97,10 +75,7 @@ ALTER FILE FORMAT ML_PREDICTIONS_LINES SET
   COMMENT = 'Snowsage: multi-class predictions (id,[p0, p1, ...]) written by SageMaker batch transform';
 
 -- The stage is the bucket root, so a stage path equals the S3 key (exports/…, predictions/…).
-CREATE STAGE IF NOT EXISTS ML_STAGE
-  URL = 's3://&{bucket}/'
-  STORAGE_INTEGRATION = &{integration}
-  COMMENT = 'Snowsage: the pipeline bucket';
+CREATE STAGE IF NOT EXISTS ML_STAGE URL = 's3://&{bucket}/' STORAGE_INTEGRATION = &{integration};
 ALTER STAGE ML_STAGE SET
   URL = 's3://&{bucket}/'
   STORAGE_INTEGRATION = &{integration}

@@ -55,7 +55,8 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 DATASET = re.compile(r"(?=.{1,50}$)[a-z0-9]+(?:_[a-z0-9]+)*")
 RUN = re.compile(r"(?=.{1,40}$)[a-z0-9]+(?:-[a-z0-9]+)*")
 # Keys the built-in algorithm reads itself and does not pass to xgboost.train's params (its
-# train.py pops them; sandbox/sagemaker/training.py CONTAINER_KEYS lists the same).
+# train.py pops them). A copy of sandbox/sagemaker/training.py's: this body runs inside Snowflake,
+# which cannot import our packages (tests/snowflake/test_training_procedure.py compares them).
 CONTAINER_KEYS = {
     "num_round",
     "save_model_on_termination",

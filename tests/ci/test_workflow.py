@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sandbox.aws.template import PROJECT_ROOT as ROOT
 from tests.template.template_model import template
+from tooling.template import PROJECT_ROOT as ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 README = ROOT / "README.md"

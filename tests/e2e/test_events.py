@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from sandbox.aws.template import project
 from sandbox.reference_runs import ReferenceRuns, run_reference
 from sandbox.services import Sandbox
+from tooling.template import project
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 # events/<code folder>/ holds the events of the function with that CodeUri.

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.aws.template import PROJECT_ROOT
 from tests.serve.test_serve import Served, serving
+from tooling.template import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 

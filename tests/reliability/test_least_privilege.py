@@ -24,10 +24,10 @@ import pytest
 
 from sandbox import pipeline_run
 from sandbox.aws import iam_enforcement, least_privilege, moto_patches
-from sandbox.aws.template import PROJECT_ROOT
 from sandbox.services import Sandbox, SandboxConfig
 from sandbox.snowflake import functions
 from tests.reliability.helpers import export_quietly, manifest_uri, name_for, start
+from tooling.template import PROJECT_ROOT
 
 DOC = PROJECT_ROOT / "docs" / "reliability.md"
 BEGIN = "<!-- BEGIN GENERATED least-privilege (tests/reliability/test_least_privilege.py) -->"

@@ -21,7 +21,6 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from sandbox.aws.template import project
 from tests.sam_local.harness import Invocation, SamLocal
 from tests.serve.test_serve import (
     BUCKET,
@@ -31,6 +30,7 @@ from tests.serve.test_serve import (
     listening,
     query,
 )
+from tooling.template import project
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 # Execution inputs of the state machine, not Lambda events: tests/statemachine starts executions with them.

@@ -85,6 +85,16 @@ def test_the_tuning_objective_must_be_a_validation_metric() -> None:
         hyperparameters.validate({"num_round": "1", "_tuning_objective_metric": "train:auc"})
 
 
+def test_a_tree_booster_takes_the_containers_tree_updaters() -> None:
+    # hyperparameter_validation.py lines 26-76: gbtree's updaters, one grow plugin at most
+    assert hyperparameters.validate({"num_round": "1", "updater": "grow_histmaker,prune"})["updater"]
+    assert hyperparameters.validate({"num_round": "1", "updater": "sync"})["updater"] == ["sync"]
+    with pytest.raises(hyperparameters.UserError, match="Tree updater should be selected from"):
+        hyperparameters.validate({"num_round": "1", "updater": "shotgun"})
+    with pytest.raises(hyperparameters.UserError, match="Only one tree grow plugin"):
+        hyperparameters.validate({"num_round": "1", "updater": "grow_colmaker,grow_histmaker"})
+
+
 def test_the_tuning_objective_joins_eval_metric_and_custom_metrics_go_to_feval() -> None:
     # test/unit/algorithm_mode/test_train_utils.py test_get_eval_metrics_and_feval: objective
     # validation:logloss with eval metrics [accuracy, rmse] -> xgboost evaluates logloss, the container

@@ -18,7 +18,7 @@ from sandbox.aws.deploy import (
     check_tasks,
     substitute,
 )
-from sandbox.aws.template import PROJECT_ROOT, Template, TemplateError, project
+from tooling.template import PROJECT_ROOT, Template, TemplateError, project
 
 ASL = project().state_machine.definition()
 FUNCTIONS = set(project().functions)

@@ -767,7 +767,7 @@ def test_rule_with_states_target_starts_an_execution(sandbox: Sandbox) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# j. Step Functions execution status change events
+# k. Step Functions execution status change events
 # --------------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""sandbox.aws.template: one model of template.yaml, and every reader picks up a new function from it.
+"""tooling.template: one model of template.yaml, and every reader picks up a new function from it.
 
 The scratch project below is template.yaml with a ninth function added (and nothing else edited):
 the sandbox deploy (whose MemorySize RecordRun's cost reads), the size report, the benchmarks'
@@ -20,7 +20,13 @@ from moto.server import ThreadedMotoServer
 from sandbox.aws.deploy import deploy
 from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.moto_patches import installed_patches
-from sandbox.aws.template import (
+from sandbox.sagemaker import SageMakerEmulator
+from sandbox.services import reset_moto
+from scripts import sizes
+from tests.serve.sam_local import sam_local_environment
+from tests.template.template_model import REQUIRED_PARAMETERS as REQUIRED
+from tooling import lambda_functions
+from tooling.template import (
     DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_SECONDS,
     NO_VALUE,
@@ -32,12 +38,6 @@ from sandbox.aws.template import (
     project,
     read,
 )
-from sandbox.sagemaker import SageMakerEmulator
-from sandbox.services import reset_moto
-from scripts import sizes
-from tests.serve.sam_local import sam_local_environment
-from tests.template.template_model import REQUIRED_PARAMETERS as REQUIRED
-from tooling import lambda_functions
 
 NINTH = "ScoreDriftFunction"
 NINTH_RESOURCES = f"""

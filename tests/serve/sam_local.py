@@ -3,7 +3,7 @@
 SAM CLI (pinned in requirements/dev.lock) resolves a function's environment with
 ``samcli.local.lambdafn.env_vars.EnvironmentVariables``: the AWS_* variables it always sets
 (credentials and region from the shell sam runs in), then each variable the template DECLARES
-for the function (Globals merged: the template model, sandbox.aws.template), valued by --env-vars
+for the function (Globals merged: the template model, tooling.template), valued by --env-vars
 (the "Parameters" section, then the function's own entry) over the shell over the template. A
 variable env.json gives but the template does not declare is dropped. That class needs no Docker,
 so the tests run the handlers with exactly the environment a container gets.
@@ -17,8 +17,8 @@ from typing import Any
 
 from samcli.local.lambdafn.env_vars import EnvironmentVariables  # type: ignore[import-untyped]
 
-from sandbox.aws.template import NO_VALUE, PROJECT_ROOT, Template, TemplateError, project
 from sandbox.serve import CONTAINER_HOST, DEFAULT_AWS_PORT, DEFAULT_SNOWFLAKE_PORT, ENDPOINT_VARIABLE
+from tooling.template import NO_VALUE, PROJECT_ROOT, Template, TemplateError, project
 
 ROOT = PROJECT_ROOT
 ENV_JSON = ROOT / "env.json"

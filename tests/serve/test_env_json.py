@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.aws.template import project
 from sandbox.serve import CONTAINER_HOST, DEFAULT_AWS_PORT, DEFAULT_SNOWFLAKE_PORT, ENDPOINT_VARIABLE
 from tests.serve.sam_local import (
     SHELL_AWS,
@@ -21,6 +20,7 @@ from tests.template.template_model import (
     settings_used_by,
     snowflake_functions,
 )
+from tooling.template import project
 
 # The settings model each function's handler reads (from its code; EvaluateModel and SelectModel read none).
 SETTINGS = sorted((name, cls) for name in project().functions for cls in settings_used_by(name))

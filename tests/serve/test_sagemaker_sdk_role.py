@@ -23,9 +23,9 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox.aws.template import PROJECT_ROOT
 from tests.serve.test_serve import Served
 from tests.template.template_model import as_list, identity_statements
+from tooling.template import PROJECT_ROOT
 
 SDK_PYTHON = PROJECT_ROOT / ".venv-sagemaker-v3" / "bin" / "python"
 VALIDATE = """

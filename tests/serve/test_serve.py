@@ -26,7 +26,6 @@ import boto3
 import pytest
 import snowflake.connector
 
-from sandbox.aws.template import project
 from sandbox.serve import (
     CONTAINER_HOST,
     ENDPOINT_VARIABLE,
@@ -44,6 +43,7 @@ from tests.serve.sam_local import (
     merged,
     sam_local_environment,
 )
+from tooling.template import project
 
 pytestmark = pytest.mark.e2e
 

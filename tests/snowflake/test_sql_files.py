@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -111,33 +112,21 @@ def test_nothing_the_pipeline_role_uses_is_replaced_without_its_grants() -> None
             assert keeps_grants, f"{created_at}: {head[:80]} drops the grant of {where}"
 
 
-def _options(text: str) -> list[str]:
-    """A CREATE's or ALTER's option lines, TYPE left out (ALTER cannot change it)."""
-    return [line.strip() for line in text.splitlines()[1:] if not line.strip().startswith("TYPE")]
-
-
-def test_each_alter_repeats_its_creates_options() -> None:
-    """A stage or file format is created IF NOT EXISTS, then ALTERed with the same options, so an
-    apply over an older object converges on this file's definition."""
+def test_each_created_object_is_altered_to_its_definition() -> None:
+    """A stage or file format is created IF NOT EXISTS with what its kind needs, then ALTERed to this
+    file's definition, so a new object and one an older apply left converge on it."""
     statements = load_statements([SETUP_DIR / "02_integration_and_stage.sql"], VARIABLES)
-    created = {
-        s.text.splitlines()[0].split()[-1]: s.text
-        for s in statements
-        if s.kind in {"CREATE FILE FORMAT", "CREATE STAGE"}
-    }
-    altered = {
-        s.text.splitlines()[0].split()[-2]: s.text
-        for s in statements
-        if s.kind in {"ALTER FILE FORMAT", "ALTER STAGE"}
-    }
-    assert (
-        set(created)
-        == set(altered)
-        == {"ML_EXPORT_CSV", "ML_PREDICTIONS_CSV", "ML_PREDICTIONS_LINES", "ML_STAGE"}
-    )
-    for name, create in created.items():
-        assert "IF NOT EXISTS" in create.splitlines()[0]
-        assert _options(altered[name]) == _options(create), name
+    altered = set()
+    for create, after in itertools.pairwise(statements):
+        if create.kind not in {"CREATE FILE FORMAT", "CREATE STAGE"}:
+            continue
+        found = re.match(r"CREATE (FILE FORMAT|STAGE) IF NOT EXISTS (\w+)", create.text)
+        assert found, create.text
+        kind, name = found.groups()
+        assert re.match(rf"ALTER {kind} {name} SET\n", after.text), f"{name}: no ALTER right after its CREATE"
+        assert "COMMENT = 'Snowsage: " in after.text, f"{name}: the ALTER sets less than the definition"
+        altered.add(name)
+    assert altered == {"ML_EXPORT_CSV", "ML_PREDICTIONS_CSV", "ML_PREDICTIONS_LINES", "ML_STAGE"}
 
 
 def test_storage_integration_is_never_replaced() -> None:
@@ -281,7 +270,7 @@ def test_the_procedure_reads_a_dynamic_statements_rows_only_through_a_resultset(
 
 def _file_format_options(name: str) -> dict[str, str]:
     statements = load_statements([SETUP_DIR / "02_integration_and_stage.sql"], VARIABLES)
-    text = next(s.text for s in statements if s.kind == "CREATE FILE FORMAT" and f" {name}\n" in s.text)
+    text = next(s.text for s in statements if s.kind == "ALTER FILE FORMAT" and f" {name} SET\n" in s.text)
     return {key.upper(): value for key, value in re.findall(r"^\s+([A-Z_]+) = (.+)$", text, re.MULTILINE)}
 
 

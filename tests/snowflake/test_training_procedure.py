@@ -8,6 +8,7 @@ the bucket's models/ prefix, where the 1.7-1 image's own xgboost reads it.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import io
 import json
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import snowflake.connector
 
+from sandbox.sagemaker import training
 from sandbox.sagemaker.runner import environment_python
 from sandbox.snowflake import functions, procedures
 from snowsage.names import run_id_for
@@ -68,6 +70,17 @@ def test_the_sandbox_runs_the_body_of_the_setup_files_create_procedure() -> None
     # The same xgboost as the published function: the model file must read the same everywhere.
     assert publishing.XGBOOST_FOR_IMAGE["1.7-1"] in definition.packages
     assert definition.runtime_version == publishing.RUNTIME_VERSION
+
+
+def test_the_procedure_keeps_the_containers_own_keys_out_of_xgboosts_params() -> None:
+    """The body runs in Snowflake and cannot import the emulator: its copy of the keys must agree."""
+    tree = ast.parse(procedures.training_procedure().body)
+    [keys] = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and [getattr(t, "id", "") for t in node.targets] == ["CONTAINER_KEYS"]
+    ]
+    assert keys == training.CONTAINER_KEYS
 
 
 def test_train_model_trains_in_the_warehouse_and_copy_files_takes_the_artifact_to_the_bucket(

@@ -1,4 +1,4 @@
-"""Helpers for the template tests over the one template model (sandbox.aws.template)."""
+"""Helpers for the template tests over the one template model (tooling.template)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-from sandbox.aws import template as model
-from sandbox.aws.template import Function, granted_statements, project
 from snowsage import settings as settings_module
 from snowsage.settings import EnvSettings, SnowflakeSettings
+from tooling import template as model
+from tooling.template import Function, granted_statements, project
 
 ROOT = model.PROJECT_ROOT
 TEMPLATE_PATH = model.TEMPLATE_PATH

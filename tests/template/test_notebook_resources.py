@@ -8,8 +8,8 @@ import base64
 import re
 from typing import Any
 
-from sandbox.aws.template import PROJECT_ROOT
 from tests.template.template_model import as_list, identity_statements, resources, sub_text, template
+from tooling.template import PROJECT_ROOT
 
 NOTEBOOK_RESOURCES = {"NotebookRole", "NotebookTrainingRole", "NotebookLifecycleConfig", "NotebookInstance"}
 NOTEBOOK_IN = PROJECT_ROOT / "requirements" / "notebook.in"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.aws.template import project
 from snowsage.settings import PrepareRunSettings, SnowflakeSettings
 from tests.template.template_model import (
     ASL_PATH,
@@ -28,6 +27,7 @@ from tests.template.template_model import (
     sub_text,
     template,
 )
+from tooling.template import project
 
 # README, deploy checklist: the stack name is at most this long (state machine name <= 80,
 # storage role name <= 64).

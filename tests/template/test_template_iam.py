@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.aws.template import project
+from sandbox.aws.least_privilege import SDK_VPC_ACTIONS
 from tests.template.template_model import (
     as_list,
     identity_statements,
@@ -15,6 +15,7 @@ from tests.template.template_model import (
     snowflake_functions,
     sub_text,
 )
+from tooling.template import project
 
 # Actions AWS authorizes only against Resource "*" (each is commented where it is granted).
 STAR_RESOURCE_ACTIONS = {
@@ -44,19 +45,7 @@ STAR_RESOURCE_ACTIONS = {
 CONDITIONED = {"cloudwatch:PutMetricData": "cloudwatch:namespace"}
 # The VPC network-interface actions the SageMaker SDK v3 requires on "*" of a training role it accepts
 # (its role validation): granted to the notebook's experiment role alone (test_notebook_resources.py).
-SDK_VALIDATED_ACTIONS = {
-    "NotebookTrainingRole": {
-        "ec2:CreateNetworkInterface",
-        "ec2:CreateNetworkInterfacePermission",
-        "ec2:DeleteNetworkInterface",
-        "ec2:DeleteNetworkInterfacePermission",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeVpcs",
-        "ec2:DescribeDhcpOptions",
-        "ec2:DescribeSubnets",
-        "ec2:DescribeSecurityGroups",
-    }
-}
+SDK_VALIDATED_ACTIONS = {"NotebookTrainingRole": set(SDK_VPC_ACTIONS)}
 # Who may pass which role (always to SageMaker alone).
 PASSED_ROLES = {"PipelineStateMachine": "SageMakerExecutionRole", "NotebookRole": "NotebookTrainingRole"}
 SAGEMAKER_PREFIX = "${ResourcePrefix}-"

@@ -16,6 +16,17 @@ PREDICTIONS_FILE_PATTERN = ".*[.]out"  # batch transform writes <input object>.o
 RUNS_TABLE = "ML_RUNS"
 STAGE_PATH = re.compile(r"[a-z0-9][a-z0-9_/-]*/")
 
+# The run's cost as RecordRun writes it (snowsage.cost) and the sandbox's reports read it.
+COST_COLUMNS = (
+    "COST_USD",
+    "COST_TRAINING_USD",
+    "COST_TRANSFORM_USD",
+    "COST_STEP_FUNCTIONS_USD",
+    "COST_LAMBDA_USD",
+    "COST_WAREHOUSE_USD",
+    "WAREHOUSE_SECONDS",
+    "TUNING_TRIALS",
+)
 RUN_COLUMNS = (
     "RUN_ID",
     "EXECUTION_NAME",
@@ -40,14 +51,7 @@ RUN_COLUMNS = (
     "PUBLISHED_FUNCTION",
     "STARTED_AT",
     "FINISHED_AT",
-    "COST_USD",
-    "COST_TRAINING_USD",
-    "COST_TRANSFORM_USD",
-    "COST_STEP_FUNCTIONS_USD",
-    "COST_LAMBDA_USD",
-    "COST_WAREHOUSE_USD",
-    "WAREHOUSE_SECONDS",
-    "TUNING_TRIALS",
+    *COST_COLUMNS,
     "CHAMPION_METRIC_ON_EXPORT",
     "GATE_REASON",
     "COST_NOTE",

@@ -1,15 +1,6 @@
 """template.yaml as typed objects: read once, with SAM's own rules applied.
 
-Every reader of the template (the sandbox deploy, the cost estimate, the benchmarks, the size
-report, the template and serve tests) goes through this module, so adding a function, a layer
-or a variable to template.yaml needs no edit anywhere else.
-
-SAM's rules come from SAM's own code (aws-sam-translator): the Globals section is merged into
-each function by ``samtranslator.plugins.globals`` (lists such as Layers are concatenated, the
-Globals' first; maps such as Environment.Variables are merged, the function's value winning),
-and :meth:`Template.translate` runs SAM's whole transform. What SAM leaves to CloudFormation and
-Lambda is written here once: Lambda's defaults for MemorySize and Timeout, and the evaluation of
-Conditions and Fn::If for given parameter values.
+Details: tooling/README.md, "template.py".
 """
 
 from __future__ import annotations
@@ -29,7 +20,7 @@ from samtranslator.translator.translator import Translator
 from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 from samtranslator.yaml_helper import yaml_parse
 
-PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
+PROJECT_ROOT: Final = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH: Final = PROJECT_ROOT / "template.yaml"
 
 FUNCTION: Final = "AWS::Serverless::Function"
