@@ -7,6 +7,7 @@ must pass again before the sandbox can be trusted: each one pins a patch point o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from sandbox.aws import moto_patches
 from sandbox.aws.lambda_runtime import LambdaRuntime
 from sandbox.aws.moto_patches import RetrySleepRecorder
 from sandbox.sagemaker import SageMakerEmulator
+from sandbox.services import ACCOUNT_ID
 from tests.sandbox.conftest import allow_all_role
 
 REGION = "us-east-1"
@@ -1060,6 +1062,54 @@ def test_a_generated_role_name_fits_iams_64_characters(sandbox: Sandbox) -> None
         ),
     )["Policy"]["Arn"]
     iam.attach_role_policy(RoleName=role, PolicyArn=policy)  # IAM's roleName limit, checked by the sandbox
+
+
+def _stack_with_role(sandbox: Sandbox, name: str) -> tuple[str, str]:
+    """A stack holding one role, and a customer managed policy: (role name, policy ARN)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    template = {
+        "Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}}}
+    }
+    cloudformation = sandbox.client("cloudformation")
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    role = cloudformation.describe_stack_resources(StackName=name)["StackResources"][0]["PhysicalResourceId"]
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
+    }
+    policy = sandbox.client("iam").create_policy(PolicyName=f"{name}-p", PolicyDocument=json.dumps(document))
+    return role, policy["Policy"]["Arn"]
+
+
+def test_deleting_a_stack_detaches_what_its_managed_policy_arns_attached(sandbox: Sandbox) -> None:
+    """n: DeleteStack detaches the policies the stack attached (API_DeleteRole: none may remain)."""
+    name = f"contract-detach-{uuid.uuid4().hex[:6]}"
+    role, policy = _stack_with_role(sandbox, name)
+    iam = sandbox.client("iam")
+    iam.attach_role_policy(RoleName=role, PolicyArn=policy)  # as the deploy attaches ManagedPolicyArns
+    moto_patches.record_stack_attachment(ACCOUNT_ID, role, policy)
+    sandbox.client("cloudformation").delete_stack(StackName=name)
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName=role)
+    assert iam.get_policy(PolicyArn=policy)["Policy"]["AttachmentCount"] == 0
+
+
+def test_a_policy_attached_by_hand_still_blocks_the_roles_deletion(sandbox: Sandbox) -> None:
+    """n detaches only the stack's own attachments: another keeps DeleteRole's DeleteConflict."""
+    name = f"contract-keep-{uuid.uuid4().hex[:6]}"
+    role, policy = _stack_with_role(sandbox, name)
+    iam = sandbox.client("iam")
+    iam.attach_role_policy(RoleName=role, PolicyArn=policy)  # not recorded: not the stack's
+    with contextlib.suppress(ClientError):  # moto raises it from DeleteStack; AWS ends in DELETE_FAILED
+        sandbox.client("cloudformation").delete_stack(StackName=name)
+    assert iam.get_role(RoleName=role)["Role"]["RoleName"] == role
+    with pytest.raises(iam.exceptions.DeleteConflictException):
+        iam.delete_role(RoleName=role)
 
 
 # --------------------------------------------------------------------------------------------
