@@ -24,7 +24,6 @@ logger = logging.getLogger(__name__)
 # Statement kinds fakesnow 0.12.1 cannot run, with why skipping them is harmless in the sandbox.
 UNSUPPORTED_KINDS: dict[str, str] = {
     "USE ROLE": "fakesnow has no roles",
-    "CREATE ROLE": "fakesnow has no roles",
     "GRANT": "fakesnow has no privileges",
     "REVOKE": "fakesnow has no privileges",
     "CREATE USER": "fakesnow has no users (the sandbox connects as any user)",
@@ -41,8 +40,8 @@ UNSUPPORTED_KINDS: dict[str, str] = {
     "CALL": "fakesnow cannot run procedures; sandbox.snowflake.export emulates EXPORT_DATASET",
     "EXECUTE TASK": "the sandbox's tasks run nothing: it calls sandbox.snowflake.export.export_dataset",
 }
-# Tasks (their state) and CALL REFRESH_ML_PREDICTIONS() are answered by the sandbox's Snowflake
-# itself (sandbox/snowflake/setup_objects.py): run, never skipped, whatever their kind.
+# Tasks (their state), roles (CREATE ROLE, GRANT … TO ROLE) and CALL REFRESH_ML_PREDICTIONS() are
+# answered by the sandbox's Snowflake itself (sandbox/snowflake/setup_objects.py): run, never skipped.
 
 
 class Connection(Protocol):

@@ -39,7 +39,13 @@ ALTER_SET = re.compile(
 CALL_REFRESH = re.compile(
     r"\s*CALL\s+(?:[A-Za-z0-9_$]+\.){0,2}REFRESH_ML_PREDICTIONS\s*\(\s*\)\s*;?\s*", re.I
 )
-GRANT_TO_ROLE = re.compile(r"\s*GRANT\s+.+?\s+TO\s+ROLE\s+[A-Za-z0-9_$]+\s*;?\s*", re.I | re.S)
+GRANT_TO_ROLE = re.compile(r"\s*GRANT\s+.+?\s+TO\s+ROLE\s+(?P<role>[A-Za-z0-9_$]+)\s*;?\s*", re.I | re.S)
+CREATE_ROLE = re.compile(
+    r"\s*CREATE\s+(?P<replace>OR\s+REPLACE\s+)?ROLE\s+(?P<if_not>IF\s+NOT\s+EXISTS\s+)?(?P<role>[A-Za-z0-9_$]+)\b.*",
+    re.I | re.S,
+)
+# The system-defined roles every account has (user-guide/security-access-control-overview).
+SYSTEM_ROLES = frozenset({"ORGADMIN", "ACCOUNTADMIN", "SECURITYADMIN", "USERADMIN", "SYSADMIN", "PUBLIC"})
 PREDICTIONS_VIEW_COMMENT = "Snowsage: the predictions of every dataset"
 
 Execute = Callable[[str], Any]  # runs SQL on fakesnow's cursor, returns its result
@@ -53,7 +59,15 @@ def _error(message: str, errno: int, sqlstate: str) -> snowflake.connector.error
 def handles(statement: str) -> bool:
     return any(
         pattern.fullmatch(statement)
-        for pattern in (CREATE_TASK, ALTER_TASK, SHOW_TASKS, ALTER_SET, CALL_REFRESH, GRANT_TO_ROLE)
+        for pattern in (
+            CREATE_TASK,
+            ALTER_TASK,
+            SHOW_TASKS,
+            ALTER_SET,
+            CALL_REFRESH,
+            GRANT_TO_ROLE,
+            CREATE_ROLE,
+        )
     )
 
 
@@ -173,6 +187,38 @@ def alter_set(statement: str, database: str, schema: str, query: Query, run: Exe
 _tasks = Tasks()
 
 
+@dataclass
+class Roles:
+    """The roles of the sandbox's Snowflake: the system-defined ones and those created."""
+
+    names: set[str] = field(default_factory=lambda: set(SYSTEM_ROLES))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def create(self, statement: str) -> str:
+        match = CREATE_ROLE.fullmatch(statement)
+        assert match is not None
+        role = match.group("role").upper()
+        with self._lock:
+            if role in self.names and not (match.group("replace") or match.group("if_not")):
+                raise _error(f"SQL compilation error:\nObject '{role}' already exists.", 2002, "42710")
+            self.names.add(role)
+        return f"Role {role} successfully created."
+
+    def grant(self, statement: str) -> str:
+        match = GRANT_TO_ROLE.fullmatch(statement)
+        assert match is not None
+        role = match.group("role").upper()
+        with self._lock:
+            if role not in self.names:
+                raise _error(
+                    f"SQL compilation error:\nRole '{role}' does not exist or not authorized.", 2003, "02000"
+                )
+        return "Statement executed successfully."
+
+
+_roles = Roles()
+
+
 def tasks() -> Tasks:
     return _tasks
 
@@ -195,8 +241,10 @@ def execute(statement: str, database: str, schema: str, run: Execute, query: Que
         )
     if ALTER_SET.fullmatch(statement):
         return run(f"SELECT '{alter_set(statement, database, schema, query, run)}' AS status")
+    if CREATE_ROLE.fullmatch(statement):
+        return run(f"SELECT '{_roles.create(statement)}' AS status")
     if GRANT_TO_ROLE.fullmatch(statement):
-        return run("SELECT 'Statement executed successfully.' AS status")
+        return run(f"SELECT '{_roles.grant(statement)}' AS status")
     view = predictions_view_sql(query("SELECT NAME, PREDICTIONS_TABLE FROM ML_DATASETS ORDER BY NAME"))
     run(view)
     union = view.split(" AS ", 1)[1].replace("'", "''")

@@ -157,6 +157,22 @@ def test_the_sandbox_keeps_task_state_as_snowflake_does(setup_conn: Any, databas
         query(setup_conn, "ALTER TASK NOPE RESUME")
 
 
+def test_a_grant_to_a_role_nobody_created_is_refused_as_snowflake_refuses_it(setup_conn: Any) -> None:
+    """grant-privilege: the grantee must exist; the setup's CREATE ROLE and the system roles do."""
+    with pytest.raises(
+        snowflake.connector.errors.ProgrammingError, match="Role 'NO_SUCH_ROLE' does not exist"
+    ):
+        query(setup_conn, "GRANT USAGE ON DATABASE SNOWSAGE TO ROLE no_such_role")
+    assert query(setup_conn, "GRANT USAGE ON WAREHOUSE W TO ROLE SNOWSAGE_PIPELINE") == [
+        ("Statement executed successfully.",)
+    ]
+    assert query(setup_conn, "GRANT ROLE SNOWSAGE_PIPELINE TO ROLE SYSADMIN")[0][0].startswith("Statement")
+    query(setup_conn, "CREATE ROLE IF NOT EXISTS SNOWSAGE_NEW_ANALYST COMMENT = 'new'")
+    assert query(setup_conn, "GRANT USAGE ON DATABASE SNOWSAGE TO ROLE snowsage_new_analyst")
+    with pytest.raises(snowflake.connector.errors.ProgrammingError, match="already exists"):
+        query(setup_conn, "CREATE ROLE SNOWSAGE_NEW_ANALYST")
+
+
 def test_the_stage_and_file_formats_converge_on_the_files_definition(setup_conn: Any, database: str) -> None:
     """An older definition (another delimiter, another URL) is ALTERed into this file's, in place."""
     query(setup_conn, "ALTER FILE FORMAT ML_PREDICTIONS_CSV SET FIELD_DELIMITER = ';' SKIP_HEADER = 1")
