@@ -61,6 +61,11 @@ class AtEnd(Fault):
         self.action = action
 
 
+def later_export(plan: RunPlan) -> str:
+    """The export that overtakes the run's own (event_out_of_order)."""
+    return f"{plan.export_id}-later"
+
+
 def build_faults(sb: Sandbox, plan: RunPlan) -> list[Fault]:
     dataset = DATASETS[plan.dataset]
     built: list[Fault] = []
@@ -69,7 +74,7 @@ def build_faults(sb: Sandbox, plan: RunPlan) -> list[Fault]:
     return built
 
 
-def _build(sb: Sandbox, plan: RunPlan, dataset: str, spec: FaultSpec) -> Fault:  # noqa: PLR0911
+def _build(sb: Sandbox, plan: RunPlan, dataset: str, spec: FaultSpec) -> Fault:  # noqa: PLR0911, PLR0912 (a branch a kind)
     function = LAMBDA_STATES.get(spec.state, "")
     if spec.kind == "lambda_service_error":
         return kinds.LambdaServiceError(spec.state, function, spec.detail, spec.times)
@@ -89,6 +94,8 @@ def _build(sb: Sandbox, plan: RunPlan, dataset: str, spec: FaultSpec) -> Fault: 
         return kinds.ExportFileLost(spec.state)
     if spec.kind == "copy_of_vanished_file":
         return kinds.PredictionFileVanished(spec.state)
+    if spec.kind == "event_out_of_order":
+        return kinds.EventOutOfOrder(spec.state, dataset, later_export(plan))
     if spec.kind == "duplicate_event":
         event = manifest_event(sb, dataset, plan.export_id)
 
@@ -216,6 +223,17 @@ class Campaign:
         if pipeline_run.executions_for(sb, name) != 1:
             outcome.violations.append(invariants.Violation(1, plan.run, f"{name}: more than one execution"))
         outcome.violations += invariants.check_export(sb, plan.run, dataset, plan.export_id, executions)
+        if any(isinstance(fault, kinds.EventOutOfOrder) and fault.fired for fault in fired):
+            later = execution_name(dataset, later_export(plan))
+            arn = wait_for_execution_named(sfn, sb.state_machine_arn, later)
+            wait_for_execution(sfn, arn, timeout=900)
+            moto_patches.wait_for_event_deliveries()
+            overtaker = invariants.describe(sb, arn)
+            outcome.executions.append(later)
+            outcome.violations += invariants.check_export(
+                sb, plan.run, dataset, later_export(plan), [overtaker]
+            )
+            executions.append(overtaker)
         run_ids: list[str] = []
         for execution in executions:
             outcome.violations += invariants.check_records(sb, plan.run, execution, self.notices)
@@ -261,4 +279,5 @@ def run_campaign(
         seconds=time.perf_counter() - started,
         concurrency=concurrency,
         datasets=list(datasets),
+        planned=runs,
     )

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 from moto.sns.exceptions import InternalError
 
+from sandbox import pipeline_run
+from sandbox.aws.executions import wait_for_execution_named
 from sandbox.chaos.injection import (
     Fault,
     Invocation,
@@ -26,6 +28,7 @@ from sandbox.chaos.injection import (
 )
 from sandbox.services import Sandbox
 from sandbox.snowflake.export import section_keys
+from snowsage.names import execution_name
 
 
 def _aside(action: Callable[[], None]) -> None:
@@ -285,4 +288,28 @@ class AtState(Fault):
     def before_invoke(self, sb: Sandbox, call: Invocation) -> Reply | None:
         if call.function == self.function and self._take():
             _aside(self.action)
+        return None
+
+
+class EventOutOfOrder(Fault):
+    """A later export of the same dataset (``later``) is made and its run started before this
+    run's manifest event reaches StartPipeline: the two events arrive out of order."""
+
+    kind = "event_out_of_order"
+
+    def __init__(self, state: str, dataset: str, later: str) -> None:
+        super().__init__(state, 1)
+        self.dataset = dataset
+        self.later = later
+
+    def before_invoke(self, sb: Sandbox, call: Invocation) -> Reply | None:
+        if call.function == "StartPipelineFunction" and self._take():
+
+            def overtake() -> None:
+                pipeline_run.export(sb, self.dataset, self.later)
+                wait_for_execution_named(
+                    sb.client("stepfunctions"), sb.state_machine_arn, execution_name(self.dataset, self.later)
+                )
+
+            _aside(overtake)
         return None

@@ -27,6 +27,8 @@ from snowflake.connector.cursor import SnowflakeCursor
 from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from sandbox.services import Sandbox
+from snowsage.errors import InvalidIdentifier
+from snowsage.names import ManifestLocation, execution_name
 
 Reply = tuple[str, bool, str]  # (payload, errored, logs): what the runtime answers moto
 
@@ -207,15 +209,23 @@ _current = threading.local()
 
 def _execution_of(event: Any) -> str | None:
     """The run an invocation belongs to: the execution name the ASL passes every Lambda state,
-    or the ended execution's name in a status change event (the safety net)."""
+    the ended execution's name in a status change event (the safety net), or the execution a
+    manifest's S3 event starts (StartPipeline)."""
     if not isinstance(event, dict):
         return None
     if isinstance(event.get("execution_name"), str):
         return str(event["execution_name"])
     detail = event.get("detail")
-    if isinstance(detail, dict) and isinstance(detail.get("name"), str):
+    if not isinstance(detail, dict):
+        return None
+    if isinstance(detail.get("name"), str):
         return str(detail["name"])
-    return None
+    key = (detail.get("object") or {}).get("key")  # an S3 event: the export its manifest starts
+    try:
+        location = ManifestLocation.from_key("", key) if isinstance(key, str) else None
+    except InvalidIdentifier:
+        return None
+    return execution_name(location.dataset, location.export_id) if location else None
 
 
 class RunScopedFaults:

@@ -171,6 +171,11 @@ def check_export(
                 Violation(1, run, f"{export_id}: an execution SUCCEEDED, {table} has no rows of it")
             )
         return violations
+    total, distinct = (int(sum(r[1] for r in found)), int(sum(r[2] for r in found)))
+    if len(found) > 1 or total != distinct:
+        ids = _query(sb, f"SELECT COUNT(DISTINCT ID) FROM {table} WHERE EXPORT_ID = %s", (export_id,))  # noqa: S608  # nosec B608: validated
+        if int(ids[0][0]) != total:
+            violations.append(Violation(1, run, f"{export_id}: {total} prediction rows for {ids[0][0]} ids"))
     if len(found) > 1:
         violations.append(
             Violation(

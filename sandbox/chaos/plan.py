@@ -167,6 +167,8 @@ def _draw(rng: random.Random, dataset: Dataset) -> FaultSpec:  # noqa: PLR0911 (
         )
     if kind == "fewer_files_than_manifest":
         return FaultSpec(kind, "PrepareRun")
+    if kind == "event_out_of_order":
+        return FaultSpec(kind, "StartPipeline", 1, "later")
     return FaultSpec(kind, "LoadPredictions")  # copy_of_vanished_file
 
 
@@ -183,6 +185,7 @@ KINDS = (
     "snowflake_statement_timeout",
     "warehouse_suspended",
     "duplicate_event",
+    "event_out_of_order",
     "manifest_rewritten",
     "fewer_files_than_manifest",
     "copy_of_vanished_file",
@@ -200,6 +203,10 @@ def plan_run(seed: int, run: int, datasets: tuple[str, ...] = DEFAULT_DATASETS) 
         return RunPlan(run, key, export_id)
     count = rng.choices((0, 1, 2), weights=(2, 5, 3))[0]
     faults = [_draw(rng, dataset) for _ in range(count)]
+    if sum(f.kind == "event_out_of_order" for f in faults) > 1:
+        faults = [f for f in faults if f.kind != "event_out_of_order"] + [
+            FaultSpec("event_out_of_order", "StartPipeline", 1, "later")
+        ]
     return RunPlan(run, key, export_id, faults, rerun=rng.random() < 0.2)
 
 

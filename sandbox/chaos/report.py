@@ -37,6 +37,7 @@ class Report:
     seconds: float = 0.0
     concurrency: int = 1
     datasets: list[str] = field(default_factory=list)
+    planned: int = 0  # the campaign's --runs (a replay of one run still names it)
 
     @property
     def violations(self) -> list[Violation]:
@@ -47,7 +48,7 @@ class Report:
         base = f"python -m sandbox chaos --seed {self.seed}"
         if tuple(self.datasets) != DEFAULT_DATASETS:
             base += f" --datasets {' '.join(self.datasets)}"
-        whole = f"{base} --runs {len(self.runs)} --concurrency {self.concurrency}"
+        whole = f"{base} --runs {self.planned or len(self.runs)} --concurrency {self.concurrency}"
         if run is None:
             return whole
         return f"{base} --only-run {run} (or the whole campaign: {whole})"
