@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sandbox import pipeline_run
@@ -24,8 +23,6 @@ from sandbox.services import Sandbox
 from sandbox.snowflake.export import ExportError
 from snowsage.names import execution_name
 
-EVENT_FILE = Path(__file__).resolve().parents[2] / "events" / "start_pipeline" / "manifest_created.json"
-FAILURE_EVENTS = frozenset({"TaskFailed", "LambdaFunctionFailed", "TaskSubmitFailed", "TaskTimedOut"})
 SCHEDULED_EVENTS = frozenset({"TaskScheduled", "LambdaFunctionScheduled"})
 
 
@@ -41,15 +38,6 @@ class RunOutcome:
     retries: int = 0
     seconds: float = 0.0
     violations: list[invariants.Violation] = field(default_factory=list)
-
-
-def manifest_event(sb: Sandbox, dataset: str, export_id: str) -> dict[str, Any]:
-    """The S3 "Object Created" event of the export's manifest, as S3 sends it to EventBridge."""
-    event: dict[str, Any] = json.loads(EVENT_FILE.read_text())
-    event["detail"]["bucket"]["name"] = sb.bucket
-    event["detail"]["object"]["key"] = f"exports/{dataset}/{export_id}/manifest.json"
-    event["resources"] = [f"arn:aws:s3:::{sb.bucket}"]
-    return event
 
 
 class AtEnd(Fault):
@@ -97,7 +85,7 @@ def _build(sb: Sandbox, plan: RunPlan, dataset: str, spec: FaultSpec) -> Fault: 
     if spec.kind == "event_out_of_order":
         return kinds.EventOutOfOrder(spec.state, dataset, later_export(plan))
     if spec.kind == "duplicate_event":
-        event = manifest_event(sb, dataset, plan.export_id)
+        event = pipeline_run.manifest_event(sb, dataset, plan.export_id)
 
         def deliver() -> None:
             pipeline_run.replay_event(sb, event)
@@ -124,7 +112,7 @@ def failure_counts(events: list[dict[str, Any]]) -> tuple[int, int]:
         elif kind in SCHEDULED_EVENTS:
             retried += 1 if scheduled else 0
             scheduled += 1
-        elif kind in FAILURE_EVENTS:
+        elif kind in invariants.FAILURE_EVENTS:
             failed += 1
     return failed, retried
 

@@ -31,6 +31,7 @@ from snowsage.names import validate_snowflake_identifier
 
 LOAD_STATES = ("LoadPredictions", "ScoreInSnowflake")
 SUCCESS_EVENTS = ("TaskSucceeded", "LambdaFunctionSucceeded")
+FAILURE_EVENTS = frozenset({"TaskFailed", "LambdaFunctionFailed", "TaskSubmitFailed", "TaskTimedOut"})
 RUN_STATUSES = ("FAILED", "ABORTED", "TIMED_OUT")
 NOTICE_ONLY_FAILED = "NotificationFailed"  # the ASL's Fail state after Notify's retries
 
@@ -49,10 +50,13 @@ def _query(sb: Sandbox, sql: str, binds: Any = None) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in cursor.fetchall()]
 
 
-def history(sb: Sandbox, arn: str) -> list[dict[str, Any]]:
+def history(sb: Sandbox, arn: str, *, data: bool = False) -> list[dict[str, Any]]:
+    """The execution's history, in event id order (``data``: with each state's input and output)."""
     sfn = sb.client("stepfunctions")
     events: list[dict[str, Any]] = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+    for page in sfn.get_paginator("get_execution_history").paginate(
+        executionArn=arn, includeExecutionData=data
+    ):
         events.extend(page["events"])
     return sorted(events, key=lambda event: int(event["id"]))
 

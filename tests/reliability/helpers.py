@@ -17,6 +17,7 @@ from typing import Any
 
 from sandbox import pipeline_run
 from sandbox.aws import moto_patches
+from sandbox.chaos.invariants import FAILURE_EVENTS, history
 from sandbox.services import Sandbox
 from sandbox.snowflake.export import section_keys
 from snowsage.names import execution_name
@@ -141,19 +142,6 @@ def prediction_run_ids(sb: Sandbox, export_id: str) -> set[str]:
             (export_id,),
         )
         return {str(row[0]) for row in cursor.fetchall()}
-
-
-FAILURE_EVENTS = frozenset({"TaskFailed", "LambdaFunctionFailed", "TaskSubmitFailed", "TaskTimedOut"})
-
-
-def history(sb: Sandbox, arn: str, *, data: bool = False) -> list[dict[str, Any]]:
-    sfn = sb.client("stepfunctions")
-    events: list[dict[str, Any]] = []
-    for page in sfn.get_paginator("get_execution_history").paginate(
-        executionArn=arn, includeExecutionData=data
-    ):
-        events.extend(page["events"])
-    return sorted(events, key=lambda event: int(event["id"]))
 
 
 def task_failures(sb: Sandbox, arn: str) -> list[tuple[str, str]]:
