@@ -18,7 +18,7 @@ from sandbox.chaos import faults as kinds
 from sandbox.chaos import invariants
 from sandbox.chaos.injection import Fault, RunScopedFaults
 from sandbox.chaos.plan import DATASETS, LAMBDA_STATES, FaultSpec, RunPlan, plan_campaign
-from sandbox.chaos.report import Report
+from sandbox.chaos.report import Report, current_commit
 from sandbox.services import Sandbox
 from sandbox.snowflake.export import ExportError
 from snowsage.names import execution_name
@@ -254,6 +254,7 @@ def run_campaign(
 ) -> Report:
     """The seed's plan (or its run ``only_run`` alone) on a running sandbox; the report."""
     started = time.perf_counter()
+    commit = current_commit()
     Campaign.prepare(sb, datasets)
     campaign = Campaign(sb, seed=seed, on_run=on_run)
     plans = plan_campaign(seed, runs, datasets, only_run)
@@ -268,4 +269,5 @@ def run_campaign(
         concurrency=concurrency,
         datasets=list(datasets),
         planned=runs,
+        commit=commit,
     )

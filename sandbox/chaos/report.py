@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from sandbox.chaos.campaign import RunOutcome
 
 
-def _commit() -> str | None:
+def current_commit() -> str | None:
+    """The checkout's commit, read as the campaign starts (None outside a git checkout)."""
     try:
         found = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 (git on PATH, no input)
@@ -38,6 +39,7 @@ class Report:
     concurrency: int = 1
     datasets: list[str] = field(default_factory=list)
     planned: int = 0  # the campaign's --runs (a replay of one run still names it)
+    commit: str | None = None
 
     @property
     def violations(self) -> list[Violation]:
@@ -65,7 +67,7 @@ class Report:
                     by_state[f"{kind} @ {state}"] += 1
         return {
             "seed": self.seed,
-            "commit": _commit(),
+            "commit": self.commit,
             "runs": len(self.runs),
             "concurrency": self.concurrency,
             "datasets": self.datasets,
