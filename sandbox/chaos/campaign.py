@@ -270,4 +270,5 @@ def run_campaign(
         datasets=list(datasets),
         planned=runs,
         commit=commit,
+        replayed=only_run is not None,
     )

@@ -40,6 +40,7 @@ class Report:
     datasets: list[str] = field(default_factory=list)
     planned: int = 0  # the campaign's --runs (a replay of one run still names it)
     commit: str | None = None
+    replayed: bool = False  # one run of the plan (--only-run), not the whole campaign
 
     @property
     def violations(self) -> list[Violation]:
@@ -53,6 +54,8 @@ class Report:
         whole = f"{base} --runs {self.planned or len(self.runs)} --concurrency {self.concurrency}"
         if run is None:
             return whole
+        if self.replayed:
+            return f"{base} --only-run {run}"
         return f"{base} --only-run {run} (or the whole campaign: {whole})"
 
     def as_json(self) -> dict[str, Any]:
