@@ -55,7 +55,7 @@ UNIT_TESTS := tests/unit tests/statemachine tests/template
 # No module-scoped sandboxes there: tests go to whichever worker is free (a few files hold the slow ones).
 UNIT_ARGS ?= -n auto --dist load
 
-.PHONY: help venv bubblewrap lint test pytest unit e2e sam-local build sizes demo notebook bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
+.PHONY: help venv bubblewrap lint test pytest unit e2e sam-local build sizes demo chaos notebook bench bench-scale upload-training smoke smoke-errors lock lock-checkov clean distclean
 
 help:
 	@echo "make venv       create .venv (requirements/dev.lock), .venv-checkov, node_modules and the"
@@ -70,6 +70,7 @@ help:
 	@echo "make build      sam build (python3.12 from .venv first on PATH)"
 	@echo "make sizes      build, then each function's unzipped size with its layers vs the budget"
 	@echo "make demo       run the pipeline end to end in the local sandbox"
+	@echo "make chaos      the seeded chaos campaign: 200 runs, 4 at a time (reports/chaos.json)"
 	@echo "make notebook   run notebooks/quickstart.ipynb against a running sandbox serve --with-sample-data"
 	@echo "make bench      benchmarks"
 	@echo "make upload-training BUCKET=<DataBucketName>  deploy training/<dataset>/ for script mode"
@@ -187,6 +188,11 @@ sizes: build $(PROJECT_PATH_STAMP)
 
 demo: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) bubblewrap
 	$(PY) -m sandbox demo
+
+# docs/reliability.md, "Chaos campaign": the published figure comes from this seed.
+CHAOS_SEED ?= 20261207
+chaos: $(VENV_STAMP) $(PROJECT_PATH_STAMP) $(XGBOOST_STAMPS) $(SNOWFLAKE_PYTHON_STAMP) bubblewrap
+	$(PY) -m sandbox chaos --runs 200 --concurrency 4 --seed $(CHAOS_SEED) --json reports/chaos.json
 
 # The quickstart notebook top to bottom against a running `python -m sandbox serve --with-sample-data`;
 # the executed copy goes to reports/notebook/.

@@ -230,6 +230,33 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         return 2
 
 
+def cmd_chaos(args: argparse.Namespace, console: Console) -> int:
+    from sandbox.chaos.campaign import run_campaign  # noqa: PLC0415 (only this command needs it)
+
+    def progress(outcome: Any) -> None:
+        faults = ", ".join(f"{kind}@{state}x{times}" for kind, state, times in outcome.fired) or "no fault"
+        mark = "!" if outcome.violations else " "
+        console.say(
+            f"{mark} run {outcome.plan.run:4d} {outcome.plan.dataset:<10} {outcome.outcome:<9} {faults}"
+        )
+
+    with Sandbox(SandboxConfig(quiet=not args.verbose)) as sandbox:
+        report = run_campaign(
+            sandbox,
+            seed=args.seed,
+            runs=args.runs,
+            datasets=tuple(args.datasets),
+            concurrency=args.concurrency,
+            only_run=args.only_run,
+            on_run=progress,
+        )
+    print(report.text(), flush=True)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report.as_json(), indent=2) + "\n")
+    return 1 if report.violations else 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -310,6 +337,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--env-json", default=None, metavar="FILE", help="also write the env.json it prints")
     serve.set_defaults(handler=cmd_serve)
+
+    from sandbox.chaos.plan import DATASETS, DEFAULT_DATASETS  # noqa: PLC0415 (keeps start-up lean)
+
+    chaos = commands.add_parser("chaos", help="a seeded campaign of runs under random faults")
+    chaos.add_argument("--runs", type=_positive, default=20, help="exports to run (default %(default)s)")
+    chaos.add_argument("--seed", type=int, default=SAMPLE_SEED, help="the plan's seed (default %(default)s)")
+    chaos.add_argument(
+        "--datasets", nargs="+", choices=sorted(DATASETS), default=list(DEFAULT_DATASETS), metavar="KIND"
+    )
+    chaos.add_argument(
+        "--concurrency", type=_positive, default=1, help="runs at a time (default %(default)s)"
+    )
+    chaos.add_argument(
+        "--only-run", type=_positive, default=None, help="replay run R of the seed's plan alone"
+    )
+    chaos.add_argument("--json", default=None, metavar="PATH", help="also write the report as JSON")
+    chaos.set_defaults(handler=cmd_chaos)
     return parser
 
 

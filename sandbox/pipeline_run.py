@@ -27,6 +27,9 @@ from snowsage.names import ManifestLocation, execution_name, validate_snowflake_
 from snowsage.snowflake.publishing import function_name
 
 MANIFEST_RULE_SUFFIX = "ManifestCreated"
+MANIFEST_EVENT_FILE = (
+    Path(__file__).resolve().parents[1] / "events" / "start_pipeline" / "manifest_created.json"
+)
 
 
 @dataclass
@@ -352,6 +355,15 @@ def export_ids(runs: int, now: datetime | None = None) -> list[str | None]:
         return [None]
     base = export_id_for(now or datetime.now(UTC))
     return [f"{base}-{number}" for number in range(1, runs + 1)]
+
+
+def manifest_event(sandbox: Sandbox, dataset: str, export_id: str) -> dict[str, Any]:
+    """The S3 "Object Created" event of an export's manifest (events/ sample, this sandbox's bucket)."""
+    event: dict[str, Any] = json.loads(MANIFEST_EVENT_FILE.read_text())
+    event["detail"]["bucket"]["name"] = sandbox.bucket
+    event["detail"]["object"]["key"] = f"exports/{dataset}/{export_id}/manifest.json"
+    event["resources"] = [f"arn:aws:s3:::{sandbox.bucket}"]
+    return event
 
 
 def replay_event(sandbox: Sandbox, event: dict[str, Any]) -> None:

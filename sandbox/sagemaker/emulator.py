@@ -137,7 +137,7 @@ class SageMakerEmulator:
         """``tuning_job_arn``: a tuning job's trial (DescribeTrainingJob then names it as TuningJobArn);
         ``early_stop``: its tuning job's early stopping rule, which the built-in algorithm's rounds
         are checked against (tuning.py)."""
-        self.faults.check_create("create_training_job")
+        self.faults.check_create("create_training_job", str(request.get("TrainingJobName", "")))
         validate_training(request)
         name = str(request["TrainingJobName"])
         arn = self._arn("training-job", name)
@@ -176,7 +176,7 @@ class SageMakerEmulator:
                     f"Training job names must be unique within an AWS account and region, and a training "
                     f"job with this name already exists ({arn})",
                 )
-            job = _Job("training", name, record, self.faults.take_training(), early_stop=early_stop)
+            job = _Job("training", name, record, self.faults.take_training(name), early_stop=early_stop)
             self._training[name.lower()] = job
         self._start(
             job, lambda: self._run_training(job, max_runtime(request)), role_arn=str(request["RoleArn"])
@@ -446,7 +446,9 @@ class SageMakerEmulator:
     # ---- hyperparameter tuning (sandbox/sagemaker/tuning.py) ---------------------------------
 
     def create_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        self.faults.check_create("create_hyper_parameter_tuning_job")
+        self.faults.check_create(
+            "create_hyper_parameter_tuning_job", str(request.get("HyperParameterTuningJobName", ""))
+        )
         return self._tuning.create(request)
 
     def describe_hyper_parameter_tuning_job(self, name: str) -> dict[str, Any]:
@@ -502,7 +504,7 @@ class SageMakerEmulator:
     # ---- models -------------------------------------------------------------------------------
 
     def create_model(self, request: dict[str, Any]) -> dict[str, Any]:
-        self.faults.check_create("create_model")
+        self.faults.check_create("create_model", str(request.get("ModelName", "")))
         validate_model(request)
         name = str(request["ModelName"])
         arn = self._arn("model", name)
@@ -600,7 +602,7 @@ class SageMakerEmulator:
     # ---- transform ----------------------------------------------------------------------------
 
     def create_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        self.faults.check_create("create_transform_job")
+        self.faults.check_create("create_transform_job", str(request.get("TransformJobName", "")))
         spec = validate_transform(request)
         name = str(request["TransformJobName"])
         arn = self._arn("transform-job", name)
@@ -633,7 +635,7 @@ class SageMakerEmulator:
                     f"Transform job names must be unique within an AWS account and region, and a transform "
                     f"job with this name already exists ({arn})",
                 )
-            job = _Job("transform", name, record, self.faults.take_transform())
+            job = _Job("transform", name, record, self.faults.take_transform(name))
             self._transforms[name.lower()] = job
         container = model["PrimaryContainer"]
         environment = {**(container.get("Environment") or {}), **(request.get("Environment") or {})}

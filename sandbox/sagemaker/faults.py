@@ -39,6 +39,7 @@ class _CreateFault:
     code: str
     message: str
     remaining: int
+    name_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class JobFault:
 
     kind: str
     reason: str
+    name_prefix: str = ""  # only a job whose name starts so ("": any), so concurrent runs keep apart
 
 
 class FaultPlan:
@@ -58,11 +60,13 @@ class FaultPlan:
         self._training: list[JobFault] = []
         self._transform: list[JobFault] = []
 
-    def fail_create(self, api: str, code: str, message: str = "", times: int = 1) -> None:
+    def fail_create(
+        self, api: str, code: str, message: str = "", times: int = 1, *, name_prefix: str = ""
+    ) -> None:
         """Make the next ``times`` calls of ``api`` raise ``SageMakerError(code, message)``.
 
         ``api`` is create_training_job, create_transform_job or create_model (CreateTrainingJob
-        spelling accepted).
+        spelling accepted); ``name_prefix``: only calls whose job or model name starts with it.
         """
         if code not in ERROR_CODES:
             raise ValueError(f"unknown error code {code!r}: one of {sorted(ERROR_CODES)}")
@@ -70,22 +74,40 @@ class FaultPlan:
             raise ValueError("times must be at least 1")
         text = message or _DEFAULT_MESSAGES.get(code, f"Injected {code}")
         with self._lock:
-            self._create.setdefault(_normalise_api(api), []).append(_CreateFault(code, text, times))
+            self._create.setdefault(_normalise_api(api), []).append(
+                _CreateFault(code, text, times, name_prefix)
+            )
 
-    def fail_next_training(self, reason: str = "AlgorithmError: injected failure") -> None:
-        """The next training job created ends Failed with ``reason`` as its FailureReason."""
+    def fail_next_training(
+        self, reason: str = "AlgorithmError: injected failure", *, name_prefix: str = ""
+    ) -> None:
+        """The next training job created (named ``name_prefix``…) ends Failed with ``reason``."""
         with self._lock:
-            self._training.append(JobFault("fail", reason))
+            self._training.append(JobFault("fail", reason, name_prefix))
 
-    def stop_next_training(self) -> None:
+    def stop_next_training(self, *, name_prefix: str = "") -> None:
         """The next training job created ends Stopped with SecondaryStatus MaxRuntimeExceeded."""
         with self._lock:
-            self._training.append(JobFault("stop", "MaxRuntimeExceeded"))
+            self._training.append(JobFault("stop", "MaxRuntimeExceeded", name_prefix))
 
-    def fail_next_transform(self, reason: str = "ClientError: injected failure") -> None:
+    def fail_next_transform(
+        self, reason: str = "ClientError: injected failure", *, name_prefix: str = ""
+    ) -> None:
         """The next transform job created ends Failed with ``reason`` as its FailureReason."""
         with self._lock:
-            self._transform.append(JobFault("fail", reason))
+            self._transform.append(JobFault("fail", reason, name_prefix))
+
+    def discard(self, name_prefix: str) -> int:
+        """Take back the faults armed for ``name_prefix``; returns the uses none consumed."""
+        with self._lock:
+            left = 0
+            for faults in self._create.values():
+                left += sum(f.remaining for f in faults if f.name_prefix == name_prefix)
+                faults[:] = [f for f in faults if f.name_prefix != name_prefix]
+            for jobs in (self._training, self._transform):
+                left += sum(1 for f in jobs if f.name_prefix == name_prefix)
+                jobs[:] = [f for f in jobs if f.name_prefix != name_prefix]
+            return left
 
     def clear(self) -> None:
         with self._lock:
@@ -94,22 +116,30 @@ class FaultPlan:
             self._transform.clear()
 
     # Used by the emulator.
-    def check_create(self, api: str) -> None:
-        """Raise the armed error for ``api``, if any (consuming one use of it)."""
+    def check_create(self, api: str, name: str = "") -> None:
+        """Raise the armed error for ``api`` and this name, if any (consuming one use of it)."""
         with self._lock:
-            faults = self._create.get(_normalise_api(api))
-            if not faults:
+            faults = self._create.get(_normalise_api(api)) or []
+            fault = next((f for f in faults if name.startswith(f.name_prefix)), None)
+            if fault is None:
                 return
-            fault = faults[0]
             fault.remaining -= 1
             if fault.remaining <= 0:
-                faults.pop(0)
+                faults.remove(fault)
         raise SageMakerError(fault.code, fault.message)
 
-    def take_training(self) -> JobFault | None:
+    def take_training(self, name: str = "") -> JobFault | None:
         with self._lock:
-            return self._training.pop(0) if self._training else None
+            return _take(self._training, name)
 
-    def take_transform(self) -> JobFault | None:
+    def take_transform(self, name: str = "") -> JobFault | None:
         with self._lock:
-            return self._transform.pop(0) if self._transform else None
+            return _take(self._transform, name)
+
+
+def _take(faults: list[JobFault], name: str) -> JobFault | None:
+    """The first fault armed for a job of this name, removed from the list."""
+    fault = next((f for f in faults if name.startswith(f.name_prefix)), None)
+    if fault is not None:
+        faults.remove(fault)
+    return fault

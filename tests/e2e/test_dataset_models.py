@@ -8,8 +8,8 @@ from typing import Any
 
 from sandbox import pipeline_run
 from sandbox.services import Sandbox
-from tests.e2e.dataset_sql import segment_multiclass_sql, spend_regression_sql
 from tests.e2e.test_cli import run_cli
+from tooling.dataset_sql import segment_multiclass_sql, spend_regression_sql
 
 
 def test_a_regression_dataset_is_judged_by_its_rmse_as_a_maximum(tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ from botocore.exceptions import ClientError
 from sandbox import pipeline_run
 from sandbox.services import Sandbox, SandboxConfig
 from snowsage_setup import endpoint as endpoint_admin
-from tests.e2e.dataset_sql import noisy_sum_sql
 from tests.e2e.runs import run_export_by_hand
+from tooling.dataset_sql import noisy_sum_sql
 
 WEAK = {"num_round": "1", "max_depth": "1"}
 ONE_TREE = {"num_round": "1", "max_depth": "3"}

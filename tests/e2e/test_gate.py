@@ -14,8 +14,8 @@ from sandbox import pipeline_run
 from sandbox.aws import moto_patches
 from sandbox.aws.executions import wait_for_execution
 from sandbox.services import Sandbox
-from tests.e2e.dataset_sql import flip_labels_sql, noisy_sum_sql
 from tests.e2e.runs import run_export_by_hand
+from tooling.dataset_sql import flip_labels_sql, noisy_sum_sql
 
 # A stump (one split of one feature) and a model that learns the sum: the first is the weaker.
 WEAK = {"num_round": "1", "max_depth": "1"}

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from sandbox import pipeline_run
 from sandbox.reference_runs import load_reference_data
 from sandbox.services import Sandbox
-from tests.e2e.dataset_sql import segment_multiclass_sql
+from tooling.dataset_sql import segment_multiclass_sql
 from tooling.sample_data import SAMPLE_DATASET
 
 TABLE = "MERCHANT_RISK_PREDICTIONS"

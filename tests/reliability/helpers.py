@@ -2,31 +2,22 @@
 
 Every check reads the public surfaces a user has: the Step Functions execution and its history,
 the ML_RUNS audit table and the predictions table in Snowflake, S3. Faults are injected at the
-narrowest point that reproduces the production symptom (see docs/reliability.md):
-
-* ``LambdaFaults`` makes the sandbox's Lambda runtime answer the next N invocations of one
-  function with an error, as the Lambda service does for a throttle (``errorType`` is what Step
-  Functions names the error);
-* ``SnowflakeFaults`` makes the Snowflake driver fail inside one function only: ``connect``
-  raising the driver's ``OperationalError`` (what it raises when the account is unreachable),
-  or one statement raising it mid-transaction (a network timeout);
-* SageMaker faults go through the emulator (``sb.emulator.faults``).
+narrowest point that reproduces the production symptom (see docs/reliability.md): Lambda and
+Snowflake faults by ``sandbox.chaos.injection`` (``LambdaFaults``, ``SnowflakeFaults``, shared
+with the chaos campaign), SageMaker faults through the emulator (``sb.emulator.faults``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
-
-import pytest
 
 from sandbox import pipeline_run
 from sandbox.aws import moto_patches
+from sandbox.chaos.invariants import FAILURE_EVENTS, history
 from sandbox.services import Sandbox
 from sandbox.snowflake.export import section_keys
 from snowsage.names import execution_name
@@ -153,19 +144,6 @@ def prediction_run_ids(sb: Sandbox, export_id: str) -> set[str]:
         return {str(row[0]) for row in cursor.fetchall()}
 
 
-FAILURE_EVENTS = frozenset({"TaskFailed", "LambdaFunctionFailed", "TaskSubmitFailed", "TaskTimedOut"})
-
-
-def history(sb: Sandbox, arn: str, *, data: bool = False) -> list[dict[str, Any]]:
-    sfn = sb.client("stepfunctions")
-    events: list[dict[str, Any]] = []
-    for page in sfn.get_paginator("get_execution_history").paginate(
-        executionArn=arn, includeExecutionData=data
-    ):
-        events.extend(page["events"])
-    return sorted(events, key=lambda event: int(event["id"]))
-
-
 def task_failures(sb: Sandbox, arn: str) -> list[tuple[str, str]]:
     """(state, error) for every failed task attempt, in order: the retries the ASL made."""
     failures: list[tuple[str, str]] = []
@@ -243,94 +221,6 @@ def assert_one_copy(sb: Sandbox, result: pipeline_run.RunResult, export_id: str)
 
 
 # --- faults ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class LambdaFaults:
-    """Answer the next ``times`` invocations of one function with ``error_type`` (no handler runs).
-
-    The sandbox routes every Lambda invocation through ``sb.runtime.invoke``; this wraps it for
-    the test (``monkeypatch`` restores it). The payload is the Lambda error document, so Step
-    Functions names the error ``error_type``, as it does for the Lambda service's own errors.
-    """
-
-    sb: Sandbox
-    monkeypatch: pytest.MonkeyPatch
-
-    def fail(self, logical_id: str, error_type: str, message: str, times: int = 1) -> None:
-        runtime = self.sb.runtime
-        assert runtime is not None
-        target = self.sb.deployed.functions[logical_id]
-        original: Callable[[Any, Any], tuple[str, bool, str]] = runtime.invoke
-        remaining = [times]
-
-        def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
-            if fn.function_name == target and remaining[0] > 0:
-                remaining[0] -= 1
-                payload = {"errorType": error_type, "errorMessage": message, "stackTrace": []}
-                return json.dumps(payload), True, f"[ERROR] {error_type}: {message}\n"
-            return original(fn, event)
-
-        self.monkeypatch.setattr(runtime, "invoke", invoke)
-
-
-@dataclass
-class SnowflakeFaults:
-    """Make the Snowflake driver fail, inside one deployed function only.
-
-    The sandbox runs handlers in this process with ``AWS_LAMBDA_FUNCTION_NAME`` set, so the
-    driver is patched where the handler calls it and the test's own connections are untouched.
-    """
-
-    sb: Sandbox
-    monkeypatch: pytest.MonkeyPatch
-
-    def _inside(self, logical_id: str) -> bool:
-        return os.environ.get("AWS_LAMBDA_FUNCTION_NAME") == self.sb.deployed.functions[logical_id]
-
-    def refuse_connections(self, logical_id: str, times: int) -> None:
-        """The next ``times`` connects fail as the driver fails when the account is unreachable."""
-        import snowflake.connector
-        from snowflake.connector.errors import OperationalError
-
-        original = snowflake.connector.connect
-        remaining = [times]
-
-        def connect(*args: Any, **kwargs: Any) -> Any:
-            if self._inside(logical_id) and remaining[0] > 0:
-                remaining[0] -= 1
-                raise OperationalError(
-                    msg="Could not connect to Snowflake backend after 2 attempt(s).Aborting",
-                    errno=250001,
-                )
-            return original(*args, **kwargs)
-
-        self.monkeypatch.setattr(snowflake.connector, "connect", connect)
-
-    def time_out_statement(self, logical_id: str, starts_with: str, times: int) -> list[str]:
-        """The next ``times`` statements starting with ``starts_with`` time out; returns the log
-        of statements run in that function (to prove what ran before and after)."""
-        from snowflake.connector.cursor import SnowflakeCursor
-        from snowflake.connector.errors import OperationalError
-
-        original = SnowflakeCursor.execute
-        remaining = [times]
-        statements: list[str] = []
-
-        def execute(cursor: Any, command: str, *args: Any, **kwargs: Any) -> Any:
-            if self._inside(logical_id):
-                statements.append(command.split(maxsplit=1)[0].upper())
-                if command.startswith(starts_with) and remaining[0] > 0:
-                    remaining[0] -= 1
-                    raise OperationalError(
-                        msg="Failed to execute request: HTTPSConnectionPool: Read timed out."
-                        " (read timeout=120)",
-                        errno=250003,
-                    )
-            return original(cursor, command, *args, **kwargs)
-
-        self.monkeypatch.setattr(SnowflakeCursor, "execute", execute)
-        return statements
 
 
 @contextmanager

@@ -11,7 +11,6 @@ import json
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,16 +32,7 @@ from tests.reliability.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-EVENT_FILE = Path(__file__).parents[2] / "events" / "start_pipeline" / "manifest_created.json"
 DELIVERIES = 50
-
-
-def _manifest_event(sb: Sandbox, export_id: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads(EVENT_FILE.read_text())
-    event["detail"]["bucket"]["name"] = sb.bucket
-    event["detail"]["object"]["key"] = f"exports/{DATASET}/{export_id}/manifest.json"
-    event["resources"] = [f"arn:aws:s3:::{sb.bucket}"]
-    return event
 
 
 def _start_invocations(sb: Sandbox, export_id: str) -> list[Invocation]:
@@ -63,7 +53,7 @@ def test_the_same_event_fifty_times_concurrently_starts_one_execution(
     sb: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     export_quietly(sb, "dup-events")
-    event = _manifest_event(sb, "dup-events")
+    event = pipeline_run.manifest_event(sb, DATASET, "dup-events")
 
     # Every delivery waits inside StartPipeline until all fifty are there, then all call
     # StartExecution at once: the race is certain, not left to the scheduler. A runtime that ran

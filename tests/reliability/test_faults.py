@@ -13,11 +13,11 @@ from collections.abc import Callable
 import pytest
 
 from sandbox.aws import moto_patches
+from sandbox.chaos.injection import LambdaFaults
 from sandbox.sagemaker.faults import FaultPlan
 from sandbox.services import Sandbox
 from snowsage.states import RECORD_FAILURE
 from tests.reliability.helpers import (
-    LambdaFaults,
     assert_failed_cleanly,
     assert_one_copy,
     export_quietly,

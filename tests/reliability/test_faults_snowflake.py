@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from sandbox.aws import moto_patches
+from sandbox.chaos.injection import SnowflakeFaults
 from sandbox.services import Sandbox
 from tests.reliability.helpers import (
-    SnowflakeFaults,
     assert_failed_cleanly,
     assert_one_copy,
     export_quietly,

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from sandbox.chaos.injection import SnowflakeFaults
 from sandbox.services import Sandbox
 from sandbox.snowflake import functions
 from tests.reliability.helpers import (
-    SnowflakeFaults,
     export_quietly,
     ml_run,
     prediction_count,

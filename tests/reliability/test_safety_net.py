@@ -16,10 +16,10 @@ import pytest
 
 from sandbox.aws import moto_patches
 from sandbox.aws.executions import ExecutionSummary, wait_for_execution
+from sandbox.chaos.injection import LambdaFaults
 from sandbox.services import Sandbox
 from snowsage.states import FAILURE_PATH, RECORD_FAILURE
 from tests.reliability.helpers import (
-    LambdaFaults,
     export_quietly,
     manifest_uri,
     ml_run,

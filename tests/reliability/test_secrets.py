@@ -19,9 +19,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from sandbox.chaos.injection import SnowflakeFaults
 from sandbox.services import Sandbox, SandboxConfig
 from tests.reliability.helpers import (
-    SnowflakeFaults,
     assert_failed_cleanly,
     assert_one_copy,
     export_quietly,

@@ -716,6 +716,25 @@ def test_fail_and_stop_next_training(emulator: SageMakerEmulator, s3: Any) -> No
     assert emulator.describe_training_job("job-fine")["TrainingJobStatus"] == "Completed"
 
 
+def test_faults_aimed_at_a_name_prefix_leave_other_jobs_alone(emulator: SageMakerEmulator, s3: Any) -> None:
+    """The chaos campaign aims each fault at one run's job names, with other runs going on."""
+    put_training_data(s3)
+    emulator.faults.fail_create("create_training_job", "ThrottlingException", name_prefix="run-a-")
+    emulator.faults.fail_next_training("AlgorithmError: run a only", name_prefix="run-a-")
+    emulator.faults.stop_next_training(name_prefix="run-c-")
+    emulator.create_training_job(training_request("run-b-train-0"))  # another run's: untouched
+    assert (
+        error_of(emulator.create_training_job, training_request("run-a-train-0")).code
+        == "ThrottlingException"
+    )
+    emulator.create_training_job(training_request("run-a-train-1"))
+    assert emulator.describe_training_job("run-b-train-0")["TrainingJobStatus"] == "Completed"
+    assert emulator.describe_training_job("run-a-train-1")["FailureReason"] == "AlgorithmError: run a only"
+    # What no job of run c consumed is taken back when the run is over.
+    assert emulator.faults.discard("run-c-") == 1
+    assert emulator.faults.discard("run-a-") == 0
+
+
 def test_fail_next_transform(emulator: SageMakerEmulator, s3: Any) -> None:
     trained_model(emulator, s3)
     put(s3, "score/data.csv", "0.1,0.2,0.3,0.4,0.5\n")

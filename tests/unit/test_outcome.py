@@ -155,6 +155,12 @@ def test_aborted_and_timed_out_runs_keep_their_status(status: str) -> None:
     assert result.action == "recorded_and_announced"
     assert (written[0].status, written[0].failed_state, written[0].error) == (status, "Train", None)
     assert announced == written
+    # Never a NULL cost without the reason (the chaos campaign's invariant 6 found it so).
+    assert written[0].cost_usd is None
+    assert (
+        written[0].cost_note
+        == f"not priced: the run ended {status} outside the failure branch (recorded by the safety net)"
+    )
 
 
 def test_a_branch_that_could_not_record_gets_the_row_and_no_second_notice() -> None:

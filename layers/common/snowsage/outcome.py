@@ -23,6 +23,7 @@ from typing import Any, Protocol, cast
 
 from pydantic import ValidationError
 
+from snowsage.cost import Unpriced
 from snowsage.errors import PipelineError
 from snowsage.models import (
     CaughtError,
@@ -95,6 +96,13 @@ def state_at_the_end(text: str | None) -> RunState:
         return RunState()
 
 
+# ML_RUNS' rule: COST_USD is a number, or NULL with COST_NOTE saying why (RecordRun prices a run
+# from its history; the safety net records without it).
+SAFETY_NET_COST_NOTE = (
+    "not priced: the run ended {status} outside the failure branch (recorded by the safety net)"
+)
+
+
 def outcome_record(
     change: ExecutionStatusChange, trace: PipelineTrace, failed: str | None, now: datetime
 ) -> RunRecord:
@@ -113,7 +121,11 @@ def outcome_record(
         state=state,
     )
     return build_run_record(
-        request, now=detail.stopDate or now, failed_state_name=failed, started_at=detail.startDate
+        request,
+        now=detail.stopDate or now,
+        failed_state_name=failed,
+        started_at=detail.startDate,
+        cost=Unpriced(reason=SAFETY_NET_COST_NOTE.format(status=detail.status)),
     )
 
 
