@@ -17,7 +17,7 @@ from snowsage.outcome import RunNotifier, settle_outcome
 from snowsage.runs import ExecutionHistory
 from snowsage.settings import ExecutionOutcomeSettings
 from snowsage.snowflake.connection import connection_factory
-from snowsage.snowflake.ml_runs import write_run
+from snowsage.snowflake.ml_runs import write_unsuccessful_run
 
 settings = ExecutionOutcomeSettings.from_env()
 connect = connection_factory(settings)
@@ -31,7 +31,7 @@ def lambda_handler(change: ExecutionStatusChange) -> OutcomeResult:
     result = settle_outcome(
         change,
         history=partial(history.events, include_data=True),
-        write=partial(write_run, factory=connect),
+        write=partial(write_unsuccessful_run, factory=connect),
         announce=notifier.publish,
         now=datetime.now(UTC),
         release=lease.release,

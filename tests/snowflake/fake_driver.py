@@ -20,6 +20,7 @@ class FakeCursor:
     copy_rows: list[tuple[Any, ...]] = field(default_factory=list)
     insert_rowcount: int = 0
     select_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    run_status: str | None = None  # what a SELECT from ML_RUNS finds (None: no row, the run is running)
     executed: list[tuple[str, int | None]] = field(default_factory=list)
     description: list[tuple[str, ...]] = field(default_factory=list)
     rowcount: int = -1
@@ -42,6 +43,8 @@ class FakeCursor:
             self.description = [("file",), ("status",), ("rows_parsed",), ("rows_loaded",)]
         elif verb == "INSERT":
             self.rowcount = self.insert_rowcount
+        elif verb == "SELECT" and " FROM ML_RUNS " in f"{statement} ":
+            self._result = [] if self.run_status is None else [(self.run_status,)]
         elif verb == "SELECT":
             self._result = list(self.select_rows)
         return self

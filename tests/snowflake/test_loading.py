@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from snowflake.connector.errors import OperationalError, ProgrammingError
 
-from snowsage.errors import PredictionsMalformed, RowCountMismatch, SnowflakeUnavailable
+from snowsage.errors import PredictionsMalformed, RowCountMismatch, RunEnded, SnowflakeUnavailable
 from snowsage.models import LoadPredictionsRequest
 from snowsage.snowflake.connection import LOCK_TIMEOUT_SECONDS
 from snowsage.snowflake.loading import load_predictions
@@ -36,9 +36,20 @@ def test_the_load_is_tagged_with_the_run_and_commits() -> None:
     result = load_predictions(REQUEST, factory_for(connection), "ML_STAGE")
     assert result.rows_loaded == ROWS
     assert connection.query_tags == [REQUEST.plan.run_id]
-    assert cursor.verbs() == ["CREATE", "COPY", "BEGIN", "DELETE", "INSERT", "COMMIT"]
+    assert cursor.verbs() == ["CREATE", "COPY", "BEGIN", "DELETE", "INSERT", "SELECT", "COMMIT"]
     assert all(timeout is not None for _, timeout in cursor.executed)
     assert connection.closed
+
+
+@pytest.mark.parametrize("status", ["ABORTED", "TIMED_OUT", "FAILED"])
+def test_a_load_whose_run_ended_meanwhile_rolls_back(status: str) -> None:
+    """StopExecution does not stop this invocation: the run's ML_RUNS row, read just before COMMIT,
+    says the execution ended, so nothing is committed and the error is one the ASL does not retry."""
+    cursor = _cursor(run_status=status)
+    with pytest.raises(RunEnded, match=f"ended {status}"):
+        load_predictions(REQUEST, factory_for(FakeConnection(cursor)), "ML_STAGE")
+    assert cursor.verbs()[-3:] == ["INSERT", "SELECT", "ROLLBACK"]
+    assert "COMMIT" not in cursor.verbs()
 
 
 def test_the_load_reports_its_statements_time_for_the_runs_warehouse_cost() -> None:
@@ -97,7 +108,7 @@ def test_a_multiclass_load_counts_the_classes_before_its_transaction() -> None:
     cursor = _cursor(select_rows=[(3, 3)])
     result = load_predictions(MULTICLASS, factory_for(FakeConnection(cursor)), "ML_STAGE")
     assert result.rows_loaded == ROWS
-    assert cursor.verbs() == ["CREATE", "COPY", "SELECT", "BEGIN", "DELETE", "INSERT", "COMMIT"]
+    assert cursor.verbs() == ["CREATE", "COPY", "SELECT", "BEGIN", "DELETE", "INSERT", "SELECT", "COMMIT"]
 
 
 @pytest.mark.parametrize(

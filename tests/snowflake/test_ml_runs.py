@@ -11,7 +11,7 @@ from snowflake.connector.errors import OperationalError
 from snowsage.errors import SnowflakeUnavailable
 from snowsage.models import RunRecord
 from snowsage.snowflake.connection import ConnectionFactory
-from snowsage.snowflake.ml_runs import write_run
+from snowsage.snowflake.ml_runs import write_run, write_unsuccessful_run
 from tests.snowflake.fake_driver import FakeConnection, FakeCursor, factory_for
 
 from .conftest import query
@@ -55,3 +55,40 @@ def test_a_second_write_updates_the_one_row_in_the_sandboxs_snowflake(
     assert query(setup_conn, "SELECT RUN_ID, STATUS, FAILED_STATE FROM ML_RUNS") == [
         ("merchant-risk-e1", "ABORTED", "Score")
     ]
+
+
+def test_an_unsuccessful_run_takes_back_its_predictions_with_its_row(
+    setup_conn: Any, snowflake_sandbox: Any, database: str
+) -> None:
+    """The safety net's write: the ABORTED row and the DELETE of that RUN_ID's predictions commit
+    together, and another run's rows of the same export stay."""
+    factory = ConnectionFactory(
+        open=lambda tag: snowflake_sandbox.connect(database=database, schema="ML"),
+        statement_budget_seconds=60,
+    )
+    table = "MERCHANT_RISK_PREDICTIONS"
+    setup_conn.cursor().execute(f"DELETE FROM ML.{table}")
+    for run_id in ("merchant-risk-e1", "merchant-risk-e0"):
+        setup_conn.cursor().execute(
+            f"INSERT INTO ML.{table} (ID, SCORE, RUN_ID, EXPORT_ID, MODEL_VERSION, SCORED_AT)"
+            " VALUES ('m1', 0.5, %s, 'e1', '1', '2026-12-01 00:00:00')",
+            (run_id,),
+        )
+    aborted = RECORD.model_copy(update={"status": "ABORTED", "failed_state": "LoadPredictions"})
+    write_unsuccessful_run(aborted, table, factory=factory)
+    assert query(setup_conn, f"SELECT RUN_ID FROM ML.{table}") == [("merchant-risk-e0",)]
+    assert query(setup_conn, "SELECT STATUS FROM ML_RUNS WHERE RUN_ID = 'merchant-risk-e1'") == [("ABORTED",)]
+
+
+def test_an_unsuccessful_write_is_one_transaction_and_refuses_a_success() -> None:
+    cursor = FakeCursor()
+    write_unsuccessful_run(
+        RECORD.model_copy(update={"status": "ABORTED"}),
+        "MERCHANT_RISK_PREDICTIONS",
+        factory=factory_for(FakeConnection(cursor)),
+    )
+    assert cursor.verbs() == ["BEGIN", "UPDATE", "INSERT", "DELETE", "COMMIT"]
+    with pytest.raises(ValueError, match="SUCCEEDED"):
+        write_unsuccessful_run(
+            RECORD, "MERCHANT_RISK_PREDICTIONS", factory=factory_for(FakeConnection(FakeCursor()))
+        )

@@ -99,11 +99,20 @@ def _caught_failure() -> History:
     )
 
 
-def _settle(change: ExecutionStatusChange, history: History) -> tuple[Any, list[RunRecord], list[RunRecord]]:
+def _settle(
+    change: ExecutionStatusChange, history: History, tables: list[str | None] | None = None
+) -> tuple[Any, list[RunRecord], list[RunRecord]]:
+    """Settle; ``tables`` gets the predictions table each write was given."""
     written: list[RunRecord] = []
     announced: list[RunRecord] = []
+    given = [] if tables is None else tables
+
+    def write(record: RunRecord, table: str | None) -> None:
+        written.append(record)
+        given.append(table)
+
     result = settle_outcome(
-        change, history=lambda arn: history.events, write=written.append, announce=announced.append, now=NOW
+        change, history=lambda arn: history.events, write=write, announce=announced.append, now=NOW
     )
     return result, written, announced
 
@@ -163,6 +172,37 @@ def test_aborted_and_timed_out_runs_keep_their_status(status: str) -> None:
     )
 
 
+@pytest.mark.parametrize("loading_state", ["LoadPredictions", "ScoreInSnowflake"])
+def test_a_run_stopped_while_loading_has_its_predictions_taken_back(loading_state: str) -> None:
+    """StopExecution does not stop the load's invocation: the write removes what it may commit."""
+    history = (
+        History()
+        .enter("PrepareRun", {"manifest": "s3://b/k"})
+        .lambda_ok()
+        .enter(
+            loading_state,
+            {
+                "plan": PLAN,
+                "load": {"predictions_table": "X", "rows_scored": 3, "rows_loaded": 3, "files": 1},
+            },
+        )
+    )
+    tables: list[str | None] = []
+    result, written, _ = _settle(_change("ABORTED"), history, tables)
+    assert result.action == "recorded_and_announced"
+    assert tables == [PLAN["predictions_table"]]
+    assert (written[0].run_id, written[0].rows_loaded) == (PLAN["run_id"], None)
+
+
+def test_a_run_that_never_reached_a_load_deletes_nothing() -> None:
+    history = (
+        History().enter("PrepareRun", {"manifest": "s3://b/k"}).lambda_ok().enter("Train", {"plan": PLAN})
+    )
+    tables: list[str | None] = []
+    _settle(_change("ABORTED"), history, tables)
+    assert tables == [None]
+
+
 def test_a_branch_that_could_not_record_gets_the_row_and_no_second_notice() -> None:
     history = _caught_failure().lambda_failed().enter("NotifyFailure").task_ok().enter("RunFailed")
     result, written, announced = _settle(_change("FAILED", "States.TaskFailed", "oom"), history)
@@ -214,7 +254,7 @@ def test_other_statuses_need_nothing_and_read_no_history(status: str) -> None:
     def no_history(arn: str) -> list[dict[str, Any]]:
         raise AssertionError("read the history")
 
-    def no_call(record: RunRecord) -> None:
+    def no_call(record: RunRecord, *table: str | None) -> None:
         raise AssertionError(f"acted on {record}")
 
     result = settle_outcome(_change(status), history=no_history, write=no_call, announce=no_call, now=NOW)
@@ -269,7 +309,7 @@ def test_the_safety_net_gives_back_the_promotion_lease(status: str) -> None:
     settle_outcome(
         _change(status),
         history=lambda arn: history.events,
-        write=lambda record: None,
+        write=lambda record, table: None,
         announce=lambda record: None,
         now=NOW,
         release=lambda dataset, holder: released.append((dataset, holder)),

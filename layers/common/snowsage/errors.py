@@ -78,6 +78,10 @@ class PredictionsMissing(PermanentError):
     """The transform output has no files to load."""
 
 
+class RunEnded(PermanentError):
+    """The execution ended (stopped, timed out, failed) while the load ran: its rows were rolled back."""
+
+
 class PredictionsMalformed(PermanentError):
     """The transform output does not have the shape the dataset's model writes."""
 

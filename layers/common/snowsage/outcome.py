@@ -10,6 +10,10 @@ handled. So the history of the execution decides: a Lambda or SNS task that *suc
 one of the recording states (RecordRun, RecordFailure) means ML_RUNS has the row; inside one of
 the announcing states (Notify, NotifyFailure) means the notice went out. The safety net does
 only what is missing, so a handled failure gets no second notice and no second row.
+
+A row the safety net writes also takes back the run's predictions, in the same transaction
+(``snowsage.snowflake.ml_runs.write_unsuccessful_run``): a StopExecution does not stop the Lambda
+invocation under way, so LoadPredictions may commit after the execution was aborted.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from snowsage.models import (
 )
 from snowsage.names import ManifestLocation
 from snowsage.runs import build_run_record, failed_state
-from snowsage.states import ANNOUNCING_STATES, RECORDING_STATES
+from snowsage.states import ANNOUNCING_STATES, LOADING_STATES, RECORDING_STATES
 
 LOG = logging.getLogger(__name__)
 
@@ -168,17 +172,31 @@ def execution_dataset(history: Iterable[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def loaded_into(history: Iterable[Mapping[str, Any]]) -> str | None:
+    """The predictions table of the plan a loading state (LoadPredictions, ScoreInSnowflake) of
+    the execution received; None: the execution never entered one, so it loaded nothing."""
+    for event in history:
+        entered = event.get("stateEnteredEventDetails") or {}
+        if entered.get("name") not in LOADING_STATES:
+            continue
+        plan = state_at_the_end(entered.get("input")).plan
+        if plan is not None:
+            return plan.predictions_table
+    return None
+
+
 def settle_outcome(
     change: ExecutionStatusChange,
     *,
     history: Callable[[str], list[dict[str, Any]]],
-    write: Callable[[RunRecord], None],
+    write: Callable[[RunRecord, str | None], None],
     announce: Callable[[RunRecord], None],
     now: datetime,
     release: Callable[[str, str], object] | None = None,
 ) -> OutcomeResult:
     """Give back the promotion lease the run may hold, then write the ML_RUNS row and send the
-    notice the pipeline did not, and nothing else."""
+    notice the pipeline did not, and nothing else. ``write`` gets the record and the predictions
+    table the run may have loaded (its rows there go with the write)."""
     detail = change.detail
     if detail.status not in ENDINGS_WITHOUT_SUCCESS:
         return OutcomeResult(
@@ -201,7 +219,11 @@ def settle_outcome(
         )
     record = outcome_record(change, trace, failed_state(events), now)
     if not trace.recorded:
-        write(record)
+        table = loaded_into(events)
+        if table is not None:
+            # Its rows go with the write: the row says none of them remain.
+            record = record.model_copy(update={"rows_loaded": None})
+        write(record, table)
     if not trace.announced:
         announce(record)
     missing = [what for what, done in (("record", trace.recorded), ("announce", trace.announced)) if not done]

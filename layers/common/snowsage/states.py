@@ -18,3 +18,6 @@ FAILURE_BRANCH_STATES = frozenset(FAILURE_PATH)
 # The states that write the ML_RUNS row (the RecordRun function) and that publish the run notice (SNS).
 RECORDING_STATES = frozenset({RECORD_RUN, RECORD_FAILURE})
 ANNOUNCING_STATES = frozenset({NOTIFY, NOTIFY_FAILURE})
+# The states whose functions write the predictions table (LoadPredictions, ScoreInSnowflake): the
+# safety net reads the predictions table from the run plan either received.
+LOADING_STATES = frozenset({"LoadPredictions", "ScoreInSnowflake"})

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from snowsage.errors import PredictionsMalformed, PredictionsMissing, RowCountMismatch
+from snowsage.errors import PredictionsMalformed, PredictionsMissing, RowCountMismatch, RunEnded
 from snowsage.models import LoadPredictionsRequest, LoadResult, RunPlan
 from snowsage.snowflake.connection import ConnectionFactory, Session, session, transaction
+from snowsage.snowflake.ml_runs import run_ended
 from snowsage.snowflake.sql import LoadStatements, load_statements
 
 # COPY INTO's result has one row per file: read in batches, so 100,000 files are never all in memory.
@@ -76,7 +77,16 @@ def load_predictions(
             inserted = snowflake.cursor.rowcount
             if inserted != plan.scoring.rows:
                 raise RowCountMismatch(f"inserted {inserted} rows; the export scored {plan.scoring.rows}")
+            refuse_if_ended(snowflake, plan.run_id)
     return loaded(plan, inserted, files, snowflake)
+
+
+def refuse_if_ended(snowflake: Session, run_id: str) -> None:
+    """Just before COMMIT: an execution stopped, timed out or failed meanwhile (its ML_RUNS row
+    exists) gets RunEnded, which rolls the transaction back and which the state machine does not retry."""
+    status = run_ended(snowflake, run_id)
+    if status is not None:
+        raise RunEnded(f"run {run_id} ended {status} while its predictions were loading: rolled back")
 
 
 def loaded(plan: RunPlan, inserted: int, files: int, snowflake: Session) -> LoadResult:

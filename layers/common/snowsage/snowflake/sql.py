@@ -162,6 +162,17 @@ def _bound(column: str) -> str:
     return f"CAST({bind} AS TIMESTAMP_NTZ)" if column in TIMESTAMP_COLUMNS else bind
 
 
+# A row of the run in ML_RUNS means its execution has ended: RecordRun, RecordFailure and the safety
+# net write it last (LoadPredictions reads it before its COMMIT).
+RUN_ENDED = f"SELECT STATUS FROM {RUNS_TABLE} WHERE RUN_ID = %(run_id)s"  # nosec B608: a constant
+
+
+def delete_run_predictions(predictions_table: str) -> str:
+    """The rows one run (one execution) put in a predictions table."""
+    table = validate_snowflake_identifier(predictions_table, "predictions table")
+    return f"DELETE FROM {table} WHERE RUN_ID = %(run_id)s"  # nosec B608: validated identifier
+
+
 @dataclass(frozen=True)
 class RunWriteStatements:
     """The run's row, written in one transaction (snowsage/snowflake/ml_runs.py): ``update`` first
