@@ -24,6 +24,7 @@ from tests.reliability.helpers import (
     manifest_uri,
     ml_run,
     name_for,
+    prediction_count,
     start,
     states_entered,
 )
@@ -127,6 +128,59 @@ def test_an_aborted_run_gets_one_row_and_one_notice(
     sent = notices()
     assert len(sent) == 1, sent
     assert json.loads(sent[0]["message"])["status"] == "ABORTED"
+    assert [answer["action"] for answer in _outcomes(sb, arn)] == ["recorded_and_announced"]
+
+
+@pytest.mark.parametrize(
+    ("export_id", "safety_net_first"),
+    [("stopped-before-commit", True), ("stopped-after-commit", False)],
+)
+def test_a_run_stopped_while_loading_keeps_no_predictions(
+    sb: Sandbox, notices: Notices, monkeypatch: pytest.MonkeyPatch, export_id: str, safety_net_first: bool
+) -> None:
+    """StopExecution does not stop the LoadPredictions invocation under way (AWS: "StopExecution ...
+    does not stop ... a running Lambda function", API_StopExecution). Whichever ends first, the run
+    keeps no rows and gets one ABORTED row: the safety net's row first, the load rolls back
+    (RunEnded); the load's COMMIT first, the safety net deletes the run's rows with its row."""
+    export_quietly(sb, export_id)
+    sfn = sb.client("stepfunctions")
+    runtime = sb.runtime
+    assert runtime is not None
+    original = runtime.invoke
+    load = sb.deployed.functions["LoadPredictionsFunction"]
+    arn = f"{sb.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name_for(export_id)}"
+
+    late: list[tuple[Any, Any]] = []
+
+    def stop(fn: Any, event: Any) -> tuple[str, bool, str]:
+        if fn.function_name != load:
+            return original(fn, event)
+        sfn.stop_execution(executionArn=arn, error="Operator.Stopped", cause="stopped by hand")
+        if safety_net_first:
+            # The invocation goes on after the execution ended and reaches its COMMIT below, once the
+            # safety net has written the ABORTED row. The stopped execution discards what the
+            # invocation returns, so the sandbox's execution gets an empty answer meanwhile.
+            late.append((fn, event))
+            return "null", False, ""
+        return original(fn, event)  # the load commits before the execution ends
+
+    monkeypatch.setattr(runtime, "invoke", stop)
+    result = start(sb, export_id)
+    monkeypatch.undo()
+    moto_patches.wait_for_event_deliveries()
+    for fn, event in late:
+        original(fn, event)
+
+    assert result.status == "ABORTED"
+    run = ml_run(sb, result.execution.name)
+    assert (run["STATUS"], run["FAILED_STATE"], run["ROWS_LOADED"]) == ("ABORTED", "LoadPredictions", None)
+    assert prediction_count(sb, export_id) == 0
+    loads = runtime.invocations_of(load)
+    assert loads[-1].errored == safety_net_first, loads[-1].payload
+    if safety_net_first:
+        assert json.loads(loads[-1].payload)["errorType"] == "RunEnded"
+        assert ml_run(sb, result.execution.name)["STATUS"] == "ABORTED"
+    assert len(notices()) == 1
     assert [answer["action"] for answer in _outcomes(sb, arn)] == ["recorded_and_announced"]
 
 
