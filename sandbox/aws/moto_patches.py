@@ -702,7 +702,9 @@ def _update_model_package(
 ) -> str:
     """API_UpdateModelPackage changes only what the request names: moto sets the metadata and the
     approval description to None when absent, so an approval alone erased the package's metadata."""
-    package = self.model_packages.get(self.model_package_name_mapping.get(model_package_arn, model_package_arn))
+    package = self.model_packages.get(
+        self.model_package_name_mapping.get(model_package_arn, model_package_arn)
+    )
     kept = dict(package.customer_metadata_properties or {}) if package is not None else {}
     description = package.approval_description if package is not None else None
     arn = _ORIGINAL_UPDATE_MODEL_PACKAGE(

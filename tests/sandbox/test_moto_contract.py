@@ -656,7 +656,10 @@ def test_update_model_package_approves_and_keeps_what_it_does_not_name(sandbox: 
         ModelApprovalStatus="PendingManualApproval",
         InferenceSpecification={
             "Containers": [
-                {"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1", "ModelDataUrl": "s3://b/m.tar.gz"}
+                {
+                    "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1",
+                    "ModelDataUrl": "s3://b/m.tar.gz",
+                }
             ],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
@@ -670,7 +673,12 @@ def test_update_model_package_approves_and_keeps_what_it_does_not_name(sandbox: 
 
     assert approved() == []
     for _ in range(2):  # approving an Approved package again changes nothing
-        assert sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")["ModelPackageArn"] == arn
+        assert (
+            sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")[
+                "ModelPackageArn"
+            ]
+            == arn
+        )
     described = sagemaker.describe_model_package(ModelPackageName=arn)
     assert described["ModelApprovalStatus"] == "Approved"
     assert described["CustomerMetadataProperties"] == {"metric_name": "validation:auc", "metric_value": "0.9"}

@@ -278,7 +278,10 @@ def test_publication_approves_the_package_this_run_promoted_and_only_that() -> N
     client = FakeSageMaker({GROUP})
     assert approve_published(_publish_request(promoted=True), SageMakerModelRegistry(client)) is True
     (request,) = [r for name, r in client.calls if name == "UpdateModelPackage"]
-    assert request == {"ModelPackageArn": _publish_request(True).model.model_package_arn, "ModelApprovalStatus": "Approved"}
+    assert request == {
+        "ModelPackageArn": _publish_request(True).model.model_package_arn,
+        "ModelApprovalStatus": "Approved",
+    }
     assert request_problems("sagemaker", "UpdateModelPackage", request) == []
     untouched = FakeSageMaker({GROUP})  # a champion selected by name or as the latest Approved
     assert approve_published(_publish_request(promoted=False), SageMakerModelRegistry(untouched)) is False
@@ -287,7 +290,10 @@ def test_publication_approves_the_package_this_run_promoted_and_only_that() -> N
 
 @pytest.mark.parametrize(
     ("error", "raised"),
-    [(_error("ThrottlingException"), RegistryUnavailable), (_error("ValidationException"), RegistrationRefused)],
+    [
+        (_error("ThrottlingException"), RegistryUnavailable),
+        (_error("ValidationException"), RegistrationRefused),
+    ],
 )
 def test_a_failed_approval_is_transient_or_refused(error: Exception, raised: type[Exception]) -> None:
     client = FakeSageMaker({GROUP})
