@@ -688,6 +688,37 @@ def _create_model_package(self: Any, *args: Any, **kwargs: Any) -> str:
     return str(_ORIGINAL_CREATE_MODEL_PACKAGE(self, *args, **kwargs))
 
 
+_ORIGINAL_UPDATE_MODEL_PACKAGE: Final = sagemaker_models.SageMakerModelBackend.update_model_package
+
+
+def _update_model_package(
+    self: Any,
+    model_package_arn: str,
+    model_approval_status: str | None,
+    approval_description: str | None,
+    customer_metadata_properties: dict[str, str] | None,
+    *args: Any,
+    **kwargs: Any,
+) -> str:
+    """API_UpdateModelPackage changes only what the request names: moto sets the metadata and the
+    approval description to None when absent, so an approval alone erased the package's metadata."""
+    package = self.model_packages.get(
+        self.model_package_name_mapping.get(model_package_arn, model_package_arn)
+    )
+    kept = dict(package.customer_metadata_properties or {}) if package is not None else {}
+    description = package.approval_description if package is not None else None
+    arn = _ORIGINAL_UPDATE_MODEL_PACKAGE(
+        self,
+        model_package_arn,
+        model_approval_status,
+        approval_description if approval_description is not None else description,
+        {**kept, **(customer_metadata_properties or {})} or None,
+        *args,
+        **kwargs,
+    )
+    return str(arn)
+
+
 # --------------------------------------------------------------------------------------------
 # d. EventBridge targets
 # --------------------------------------------------------------------------------------------
@@ -1399,6 +1430,7 @@ def install(*, emulator: SageMakerEmulatorLike, lambda_runtime: LambdaRuntimeLik
             sagemaker_models.SageMakerModelBackend, "create_model_package_group", _create_model_package_group
         )
         _replace(sagemaker_models.SageMakerModelBackend, "create_model_package", _create_model_package)
+        _replace(sagemaker_models.SageMakerModelBackend, "update_model_package", _update_model_package)
         # d. EventBridge
         _replace(events_models.Rule, "send_to_targets", _send_to_targets)
         # j. StartExecution: one name, one execution, however concurrent the callers

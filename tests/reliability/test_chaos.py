@@ -1,11 +1,10 @@
 """The seeded chaos campaign (sandbox/chaos, docs/reliability.md "Chaos campaign"): twenty runs
-under random faults keep every invariant (but the one open finding, let through by its shape), and
-a loader broken on purpose is caught, naming the seed and the run that reproduce it."""
+under random faults keep every invariant, and a loader broken on purpose is caught, naming the seed
+and the run that reproduce it."""
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,15 +20,6 @@ pytestmark = pytest.mark.e2e
 SEED = 28
 RUNS = 20
 BROKEN_SEED = 5
-# The one finding the campaign makes that is not fixed yet (docs/reliability.md, "Chaos campaign",
-# open finding): a run the gate promoted that ends before PublishModel leaves its Approved package
-# unserved until the dataset's next promoted run publishes. Only that shape of invariant 4 is let
-# through here; the campaign itself still reports it (and `make chaos` exits 1 on it).
-UNSERVED_CHAMPION = re.compile(
-    r"[a-z_]+: champion v\d+"
-    r"(, but no ML_PREDICT_[A-Z_]+"
-    r"|; ML_PREDICT_[A-Z_]+ imports \['@ML_MODELS_STAGE/[a-z_]+/v\d+/model\.tar\.gz'\])"
-)
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +33,7 @@ def test_a_seeded_campaign_of_twenty_runs_keeps_every_invariant(sb: Sandbox) -> 
     report = run_campaign(sb, seed=SEED, runs=RUNS, datasets=DEFAULT_DATASETS, concurrency=2)
     document = report.as_json()
 
-    unexplained = [
-        v
-        for v in document["violations"]
-        if not (v["invariant"] == 4 and UNSERVED_CHAMPION.fullmatch(v["message"]))
-    ]
-    assert unexplained == [], report.text()
+    assert document["violations"] == [], report.text()
     # The campaign did what it says: faults injected, runs retried, survived and failed.
     assert sum(document["faults_injected"].values()) >= RUNS // 2, document
     assert document["retries"] > 0

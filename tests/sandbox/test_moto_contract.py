@@ -645,6 +645,46 @@ def test_create_model_package_client_token_is_idempotent(sandbox: Sandbox) -> No
     assert [arn.rsplit("/", 1)[1] for arn in (first, other, untokened)] == ["1", "2", "3"]
 
 
+def test_update_model_package_approves_and_keeps_what_it_does_not_name(sandbox: Sandbox) -> None:
+    """Patch c: API_UpdateModelPackage sets ModelApprovalStatus and leaves the package's metadata as it
+    was (moto 5.2.5 erased it); the approved package is then what ListModelPackages(Approved) lists."""
+    sagemaker = sandbox.client("sagemaker")
+    group = f"contract-approve-{uuid.uuid4().hex[:8]}"
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [
+                {
+                    "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1",
+                    "ModelDataUrl": "s3://b/m.tar.gz",
+                }
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        CustomerMetadataProperties={"metric_name": "validation:auc", "metric_value": "0.9"},
+    )["ModelPackageArn"]
+
+    def approved() -> list[str]:
+        listed = sagemaker.list_model_packages(ModelPackageGroupName=group, ModelApprovalStatus="Approved")
+        return [summary["ModelPackageArn"] for summary in listed["ModelPackageSummaryList"]]
+
+    assert approved() == []
+    for _ in range(2):  # approving an Approved package again changes nothing
+        assert (
+            sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")[
+                "ModelPackageArn"
+            ]
+            == arn
+        )
+    described = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert described["CustomerMetadataProperties"] == {"metric_name": "validation:auc", "metric_value": "0.9"}
+    assert approved() == [arn]
+
+
 def test_execution_start_time_is_an_iso_string_usable_in_states_format(sandbox: Sandbox) -> None:
     definition = {
         "StartAt": "P",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +14,9 @@ import regex
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from snowsage.errors import RegistrationRefused, RegistryUnavailable
-from snowsage.evaluation import evaluate_model, judge, register_model
+from snowsage.evaluation import approve_published, evaluate_model, judge, register_model
 from snowsage.gate_metrics import ChampionOnExport, ChampionQuestion
-from snowsage.models import EvaluateModelRequest, RegisterModelRequest
+from snowsage.models import EvaluateModelRequest, PublishModelRequest, RegisterModelRequest
 from snowsage.registry import (
     ModelPackage,
     SageMakerModelRegistry,
@@ -206,6 +208,12 @@ class FakeSageMaker:
             raise self.packages_error
         return {"ModelPackageArn": f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/2"}
 
+    def update_model_package(self, **request: Any) -> dict[str, Any]:
+        self.record("UpdateModelPackage", request)
+        if self.packages_error:
+            raise self.packages_error
+        return {"ModelPackageArn": request["ModelPackageArn"]}
+
     def list_model_packages(self, **request: Any) -> dict[str, Any]:
         self.record("ListModelPackages", request)
         if self.packages_error:
@@ -247,6 +255,51 @@ def test_the_reason_of_a_second_run_is_a_valid_description() -> None:
     assert request["ModelApprovalStatus"] == "Rejected"
     assert "champion v1" in request["ModelPackageDescription"]
     assert request_problems("sagemaker", "CreateModelPackage", request) == []
+
+
+def test_a_promoted_candidate_is_registered_pending_until_published() -> None:
+    """The champion is the latest Approved package: a promoted one is pending until its function serves it."""
+    client = FakeSageMaker({GROUP})
+    register_model(_register_request(0.9), SageMakerModelRegistry(client))
+    (request,) = [r for name, r in client.calls if name == "CreateModelPackage"]
+    assert request["ModelApprovalStatus"] == "PendingManualApproval"
+
+
+PUBLISH_EVENT = Path(__file__).resolve().parents[2] / "events" / "publish_model" / "promoted.json"
+
+
+def _publish_request(promoted: bool) -> PublishModelRequest:
+    document = json.loads(PUBLISH_EVENT.read_text())
+    document["plan"]["selection"]["promoted"] = promoted
+    return PublishModelRequest.model_validate(document)
+
+
+def test_publication_approves_the_package_this_run_promoted_and_only_that() -> None:
+    client = FakeSageMaker({GROUP})
+    assert approve_published(_publish_request(promoted=True), SageMakerModelRegistry(client)) is True
+    (request,) = [r for name, r in client.calls if name == "UpdateModelPackage"]
+    assert request == {
+        "ModelPackageArn": _publish_request(True).model.model_package_arn,
+        "ModelApprovalStatus": "Approved",
+    }
+    assert request_problems("sagemaker", "UpdateModelPackage", request) == []
+    untouched = FakeSageMaker({GROUP})  # a champion selected by name or as the latest Approved
+    assert approve_published(_publish_request(promoted=False), SageMakerModelRegistry(untouched)) is False
+    assert untouched.calls == []
+
+
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [
+        (_error("ThrottlingException"), RegistryUnavailable),
+        (_error("ValidationException"), RegistrationRefused),
+    ],
+)
+def test_a_failed_approval_is_transient_or_refused(error: Exception, raised: type[Exception]) -> None:
+    client = FakeSageMaker({GROUP})
+    client.packages_error = error
+    with pytest.raises(raised, match="cannot approve model package"):
+        approve_published(_publish_request(promoted=True), SageMakerModelRegistry(client))
 
 
 def test_an_existing_group_is_not_created_again() -> None:

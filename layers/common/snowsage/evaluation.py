@@ -11,14 +11,17 @@ from snowsage.gate_metrics import ChampionOnExport, ChampionQuestion, flavour_fo
 from snowsage.lease import PromotionLease, lease_seconds
 from snowsage.model_settings import metric_direction
 from snowsage.models import (
+    ApprovalStatus,
     ChampionJudgedOn,
     EvaluateModelRequest,
+    PublishModelRequest,
     RegisteredModel,
     RegisterModelRequest,
     TrainingResult,
     Verdict,
 )
 from snowsage.registry import (
+    ModelApprover,
     ModelPackage,
     ModelRegistry,
     ModelRegistryWriter,
@@ -179,15 +182,21 @@ def evaluate_model(
     )
 
 
+def registration_status(verdict: Verdict) -> ApprovalStatus:
+    """A promoted candidate is registered PendingManualApproval and approved only once its function is
+    published (approve_published), so the champion, the latest Approved package, is always served."""
+    return "PendingManualApproval" if verdict.promote else "Rejected"
+
+
 def register_model(request: RegisterModelRequest, registry: ModelRegistryWriter) -> RegisteredModel:
-    """Register the candidate with the gate's verdict as its approval status (group ensured)."""
+    """Register the candidate (group ensured): pending when the gate promoted it, else Rejected."""
     verdict = request.evaluation
     arn = registry.register(
         NewModelPackage(
             group=request.model_package_group,
             group_description=f"Snowsage models for dataset {request.dataset}",
             description=verdict.reason,
-            approval_status=verdict.approval_status,
+            approval_status=registration_status(verdict),
             image_uri=request.image_uri,
             model_data_url=request.training.model_data_url,
             metadata=verdict.package_metadata,
@@ -196,3 +205,12 @@ def register_model(request: RegisterModelRequest, registry: ModelRegistryWriter)
         )
     )
     return RegisteredModel(model_package_arn=arn)
+
+
+def approve_published(request: PublishModelRequest, registry: ModelApprover) -> bool:
+    """Once ML_PREDICT_<DATASET> serves it, approve the package this run registered (PreferNewModel set
+    ``promoted``): it becomes the champion. A champion selected otherwise is left as it is."""
+    if not request.plan.selection.promoted:
+        return False
+    registry.approve(request.model.model_package_arn)
+    return True

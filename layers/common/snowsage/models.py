@@ -356,6 +356,8 @@ class EvaluationPlan(Contract):
 class Selection(Contract):
     model_package_group: str
     model_package_arn: str | None = None
+    # Set by PreferNewModel: the package this run registered, pending until its function is published.
+    promoted: bool = False
 
 
 class EndpointPlan(Contract):

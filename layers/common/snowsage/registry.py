@@ -169,6 +169,10 @@ class ModelRegistryWriter(Protocol):
     def register(self, package: NewModelPackage) -> str: ...
 
 
+class ModelApprover(Protocol):
+    def approve(self, arn: str) -> None: ...
+
+
 class SageMakerModelRegistry:
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -247,3 +251,11 @@ class SageMakerModelRegistry:
         except (BotoCoreError, ClientError) as error:
             raise registry_error(f"cannot register a model package in {package.group!r}", error) from error
         return str(response["ModelPackageArn"])
+
+    def approve(self, arn: str) -> None:
+        """Set the package Approved (UpdateModelPackage); approving an Approved package again is a no-op,
+        so a retried call converges (docs: model-registry-approve, API_UpdateModelPackage)."""
+        try:
+            self._client.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+        except (BotoCoreError, ClientError) as error:
+            raise registry_error(f"cannot approve model package {arn}", error) from error
