@@ -52,6 +52,14 @@ def test_a_load_whose_run_ended_meanwhile_rolls_back(status: str) -> None:
     assert "COMMIT" not in cursor.verbs()
 
 
+def test_a_replay_of_a_run_that_succeeded_reloads_its_rows() -> None:
+    """A hand invoke of a finished run's event (sam local invoke) writes the same rows again."""
+    cursor = _cursor(run_status="SUCCEEDED")
+    result = load_predictions(REQUEST, factory_for(FakeConnection(cursor)), "ML_STAGE")
+    assert result.rows_loaded == ROWS
+    assert cursor.verbs()[-2:] == ["SELECT", "COMMIT"]
+
+
 def test_the_load_reports_its_statements_time_for_the_runs_warehouse_cost() -> None:
     clock = FakeClock()
     cursor = _cursor(seconds={"COPY": 1.5, "INSERT": 0.25, "COMMIT": 0.125}, clock=clock)

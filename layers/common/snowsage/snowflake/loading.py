@@ -83,9 +83,10 @@ def load_predictions(
 
 def refuse_if_ended(snowflake: Session, run_id: str) -> None:
     """Just before COMMIT: an execution stopped, timed out or failed meanwhile (its ML_RUNS row
-    exists) gets RunEnded, which rolls the transaction back and which the state machine does not retry."""
+    exists) gets RunEnded, which rolls the transaction back and which the state machine does not retry.
+    A replay of a run that SUCCEEDED (a hand invoke of its event) reloads the same rows: allowed."""
     status = run_ended(snowflake, run_id)
-    if status is not None:
+    if status is not None and status != "SUCCEEDED":
         raise RunEnded(f"run {run_id} ended {status} while its predictions were loading: rolled back")
 
 
