@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.serve.test_serve import Served, serving
+from tests.serve.test_serve import Served, serving_sample_data
 from tooling.template import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -54,10 +53,8 @@ def _run(notebook: Path, served: Served, home: Path) -> subprocess.CompletedProc
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serving(tmp_path_factory.mktemp("serve"), "--with-sample-data") as running:
-        running.wait_ready()
+    with serving_sample_data(tmp_path_factory.mktemp("serve")) as running:
         yield running
-        running.stop(signal.SIGTERM)
 
 
 def test_the_repository_keeps_the_notebook_without_outputs() -> None:

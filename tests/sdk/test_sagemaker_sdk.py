@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 
 from tests.serve.sam_local import ROOT
 from tests.serve.test_sagemaker_sdk_role import sdk_smoke_test_actions
-from tests.serve.test_serve import BUCKET, Served, aws, serving
+from tests.serve.test_serve import BUCKET, Served, aws, serving_sample_data
 
 pytestmark = pytest.mark.e2e
 
@@ -116,10 +115,8 @@ def _drive(version: str, arguments: dict[str, Any], environment: dict[str, str])
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serving(tmp_path_factory.mktemp("serve"), "--with-sample-data") as running:
-        running.wait_ready()
+    with serving_sample_data(tmp_path_factory.mktemp("serve")) as running:
         yield running
-        running.stop(signal.SIGTERM)
 
 
 @pytest.fixture(scope="module")

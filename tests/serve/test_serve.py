@@ -161,6 +161,15 @@ def serving(folder: Path, *arguments: str) -> Iterator[Served]:
         served.kill()
 
 
+@contextlib.contextmanager
+def serving_sample_data(folder: Path) -> Iterator[Served]:
+    """`sandbox serve --with-sample-data`, ready, stopped with SIGTERM as a user's Ctrl-C would."""
+    with serving(folder, "--with-sample-data") as running:
+        running.wait_ready()
+        yield running
+        running.stop(signal.SIGTERM)
+
+
 # --- invoking a function as `sam local invoke` would --------------------------------------------
 
 
